@@ -1,0 +1,111 @@
+"""Divergences between emotion distributions, defined once for the whole project.
+
+DESIGN.md fixes the conventions so that pairs, evaluation, rewards and records agree to the bit:
+KL(human || other) in nats after adding 1e-6 to every probability of both and renormalising (so a
+zero never yields an infinity); JS in bits (base 2, so it lies in [0, 1]) and never smoothed.
+All functions are pure and vectorised over the last axis: a (n, k) array scores n pairs at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+KL_EPSILON = 1e-6
+
+
+def as_vector(distribution: Mapping[str, float], classes: Sequence[str]) -> NDArray[np.float64]:
+    """A mapping code -> probability as a vector in ``classes`` order (absent codes count 0)."""
+    return np.array([float(distribution.get(code, 0.0)) for code in classes], dtype=np.float64)
+
+
+def _pair(p: ArrayLike, q: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    p_arr = np.asarray(p, dtype=np.float64)
+    q_arr = np.asarray(q, dtype=np.float64)
+    if p_arr.shape[-1] != q_arr.shape[-1]:
+        raise ValueError(f"class counts differ: {p_arr.shape[-1]} vs {q_arr.shape[-1]}")
+    return p_arr, q_arr
+
+
+def smooth(p: ArrayLike, epsilon: float = KL_EPSILON) -> NDArray[np.float64]:
+    """Add ``epsilon`` to every probability and renormalise along the last axis."""
+    arr = np.asarray(p, dtype=np.float64) + epsilon
+    return arr / arr.sum(axis=-1, keepdims=True)
+
+
+def kl(human: ArrayLike, other: ArrayLike) -> NDArray[np.float64] | float:
+    """KL(human || other) in nats, both smoothed by 1e-6 first."""
+    p, q = _pair(human, other)
+    p, q = smooth(p), smooth(q)
+    out = np.sum(p * np.log(p / q), axis=-1)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _kl_bits_unsmoothed(p: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float64]:
+    # 0 * log(0 / m) = 0; m > 0 wherever p > 0 because m = (p + q) / 2.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0) / np.where(m > 0, m, 1.0)), 0.0)
+    return terms.sum(axis=-1)
+
+
+def js(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
+    """Jensen-Shannon divergence in bits (in [0, 1]), unsmoothed."""
+    p_arr, q_arr = _pair(p, q)
+    m = 0.5 * (p_arr + q_arr)
+    out = 0.5 * _kl_bits_unsmoothed(p_arr, m) + 0.5 * _kl_bits_unsmoothed(q_arr, m)
+    out = np.clip(out, 0.0, 1.0)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def bhattacharyya(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
+    """Bhattacharyya coefficient sum(sqrt(p * q)) in [0, 1]; 1 only for equal distributions."""
+    p_arr, q_arr = _pair(p, q)
+    out = np.clip(np.sqrt(np.clip(p_arr, 0, None) * np.clip(q_arr, 0, None)).sum(axis=-1), 0.0, 1.0)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def brier(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
+    """Sum over classes of squared differences (per utterance)."""
+    p_arr, q_arr = _pair(p, q)
+    out = ((p_arr - q_arr) ** 2).sum(axis=-1)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def entropy_bits(p: ArrayLike) -> NDArray[np.float64] | float:
+    """Shannon entropy in bits (0 log 0 = 0)."""
+    arr = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(arr > 0, -arr * np.log2(np.where(arr > 0, arr, 1.0)), 0.0)
+    out = terms.sum(axis=-1)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def round_distribution(distribution: Mapping[str, float], decimals: int = 2) -> dict[str, float]:
+    """Round to ``decimals`` places so the printed values sum to exactly 1 (largest remainder).
+
+    The input is normalised first. Ties in the remainders go to the earlier class, so the result
+    is deterministic. Values are returned as floats equal to the printed decimals.
+    """
+    codes = list(distribution)
+    values = np.array([max(float(distribution[c]), 0.0) for c in codes], dtype=np.float64)
+    total = values.sum()
+    if total <= 0:
+        raise ValueError("cannot round a distribution whose mass is zero")
+    scale = 10**decimals
+    scaled = values / total * scale
+    floors = np.floor(scaled + 1e-9).astype(int)
+    short = scale - int(floors.sum())
+    remainders = scaled - floors
+    order = sorted(range(len(codes)), key=lambda i: (-remainders[i], i))
+    for i in order[:short]:
+        floors[i] += 1
+    return {code: round(int(units) / scale, decimals) for code, units in zip(codes, floors)}
+
+
+def format_distribution(distribution: Mapping[str, float], decimals: int = 2) -> str:
+    """The JSON object printed inside ``<distribution>``: largest-remainder rounded, fixed decimals."""
+    rounded = round_distribution(distribution, decimals)
+    body = ", ".join(f'"{code}": {value:.{decimals}f}' for code, value in rounded.items())
+    return "{" + body + "}"

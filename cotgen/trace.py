@@ -1,0 +1,444 @@
+"""The structured chain of thought: model, validation against a run's classes, text rendering and parsing.
+
+A trace reasons in four stages (acoustic cues -> lexical cues -> ambiguity -> distribution). The
+pydantic model is class-set agnostic so that one JSON Schema (``schemas/trace.schema.json``)
+describes every run; :func:`validate_trace` then checks a trace against the run's class codes and
+says precisely why it fails, with the reject reason that ``rejects.jsonl`` records.
+
+The text rendering is what students are trained on. It carries the four tags of DESIGN.md, and
+inside them a line format that :func:`parse_trace` reads back exactly, so
+``parse_trace(render_trace(t)) == t`` for every validated trace. :func:`parse_sections` is the
+tolerant reader for what real models emit (code fences, extra whitespace, trailing text); it
+needs only the tags and the distribution JSON, which is all that rewards and pair scoring use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cotgen.divergence import format_distribution, round_distribution
+
+SCHEMA_VERSION = "1"
+
+ACOUSTIC_CUES: tuple[str, ...] = (
+    "pitch",
+    "pitch_variation",
+    "intonation",
+    "loudness",
+    "loudness_variation",
+    "speech_rate",
+    "pauses",
+    "voice_quality",
+)
+LEVELS: tuple[str, ...] = ("very low", "low", "moderate", "high", "very high")
+INTONATION_LEVELS: tuple[str, ...] = ("rising", "flat", "falling")
+AMBIGUITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+STAGES: tuple[str, ...] = ("acoustic", "lexical", "ambiguity", "distribution")
+SUM_TOLERANCE = 0.02
+
+AcousticCueName = Literal[
+    "pitch",
+    "pitch_variation",
+    "intonation",
+    "loudness",
+    "loudness_variation",
+    "speech_rate",
+    "pauses",
+    "voice_quality",
+]
+CueLevel = Literal["very low", "low", "moderate", "high", "very high", "rising", "flat", "falling"]
+AmbiguityLevel = Literal["low", "medium", "high"]
+RejectReason = Literal["malformed_json", "schema_invalid", "distribution_invalid"]
+
+
+def _one_line(text: str) -> str:
+    """Collapse all whitespace to single spaces: the rendering is line-based, so free text is one line."""
+    return " ".join(str(text).split())
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AcousticCue(_Strict):
+    """One acoustic cue the teacher cites, at the level it claims for this speaker."""
+
+    cue: AcousticCueName
+    level: CueLevel
+    observation: str = Field(min_length=1)
+    suggests: list[str] = Field(default_factory=list, description="Class codes this cue points to.")
+
+    _norm = field_validator("observation")(lambda v: _one_line(v))
+
+
+class LexicalCue(_Strict):
+    """A phrase or feature of the transcript (a quoted phrase, negation, punctuation...)."""
+
+    cue: str = Field(min_length=1)
+    observation: str = Field(min_length=1)
+    suggests: list[str] = Field(default_factory=list, description="Class codes this cue points to.")
+
+    @field_validator("cue")
+    @classmethod
+    def _cue(cls, value: str) -> str:
+        # "→" separates cue from observation in the rendering; keep it out of the cue.
+        return _one_line(value.replace("→", "->"))
+
+    _norm = field_validator("observation")(lambda v: _one_line(v))
+
+
+class AcousticStage(_Strict):
+    cues: list[AcousticCue] = Field(min_length=1)
+    summary: str = Field(min_length=1)
+
+    _norm = field_validator("summary")(lambda v: _one_line(v))
+
+
+class LexicalStage(_Strict):
+    cues: list[LexicalCue] = Field(default_factory=list)
+    summary: str = Field(min_length=1)
+
+    _norm = field_validator("summary")(lambda v: _one_line(v))
+
+
+class AmbiguityStage(_Strict):
+    level: AmbiguityLevel
+    competing: list[str] = Field(default_factory=list, description="Class codes that compete.")
+    explanation: str = Field(min_length=1)
+
+    _norm = field_validator("explanation")(lambda v: _one_line(v))
+
+
+class Trace(_Strict):
+    """A four-stage chain of thought ending in a distribution over the run's class codes."""
+
+    acoustic: AcousticStage
+    lexical: LexicalStage
+    ambiguity: AmbiguityStage
+    distribution: dict[str, float]
+
+
+class TraceError(ValueError):
+    """Why a response is not a valid trace; ``reason`` is the reject reason recorded for it."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: RejectReason = reason
+        self.detail = detail
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"]) or "trace"
+    return f"{where}: {err['msg']}"
+
+
+def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool) -> Trace:
+    """Check a trace (dict, JSON text or Trace) against the run's classes; renormalise its distribution.
+
+    Raises :class:`TraceError` with reason ``malformed_json`` (not JSON), ``schema_invalid`` (wrong
+    structure, unknown codes, cue/level mismatch, missing cues, too few competing classes) or
+    ``distribution_invalid`` (keys not the class codes, values outside [0, 1], sum off by > 0.02).
+    """
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise TraceError(
+                "malformed_json", f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            ) from None
+    if isinstance(data, Trace):
+        data = data.model_dump()
+    if isinstance(data, Mapping) and isinstance(data.get("distribution"), Mapping):
+        _check_distribution(data["distribution"], classes)
+    try:
+        trace = Trace.model_validate(data)
+    except ValidationError as exc:
+        raise TraceError("schema_invalid", _first_error(exc)) from None
+    codes = set(classes)
+    for i, cue in enumerate(trace.acoustic.cues):
+        allowed = INTONATION_LEVELS if cue.cue == "intonation" else LEVELS
+        if cue.level not in allowed:
+            raise TraceError(
+                "schema_invalid", f"acoustic.cues.{i}: level {cue.level!r} for {cue.cue}; expected one of {allowed}"
+            )
+        _check_codes(cue.suggests, codes, f"acoustic.cues.{i}.suggests")
+    for i, lex in enumerate(trace.lexical.cues):
+        _check_codes(lex.suggests, codes, f"lexical.cues.{i}.suggests")
+    if has_transcript and not trace.lexical.cues:
+        raise TraceError(
+            "schema_invalid", "lexical.cues: at least one lexical cue is required when there is a transcript"
+        )
+    _check_codes(trace.ambiguity.competing, codes, "ambiguity.competing")
+    if trace.ambiguity.level in ("medium", "high") and len(set(trace.ambiguity.competing)) < 2:
+        raise TraceError(
+            "schema_invalid", f"ambiguity.competing: {trace.ambiguity.level} ambiguity must name at least two classes"
+        )
+    ordered = _normalised({code: trace.distribution[code] for code in classes})
+    return trace.model_copy(update={"distribution": ordered})
+
+
+def _check_codes(values: Sequence[str], codes: set[str], where: str) -> None:
+    unknown = [v for v in values if v not in codes]
+    if unknown:
+        raise TraceError("schema_invalid", f"{where}: unknown class code(s) {unknown}; expected {sorted(codes)}")
+
+
+def _check_distribution(distribution: Mapping[str, Any], classes: Sequence[str]) -> None:
+    keys, expected = set(distribution), set(classes)
+    if keys != expected:
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
+        raise TraceError(
+            "distribution_invalid", f"keys must be exactly {list(classes)} (missing {missing}, extra {extra})"
+        )
+    for code, value in distribution.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise TraceError("distribution_invalid", f"distribution[{code!r}] = {value!r} is not a number")
+        if not 0.0 <= value <= 1.0:
+            raise TraceError("distribution_invalid", f"distribution[{code!r}] = {value} is outside [0, 1]")
+    total = float(sum(distribution.values()))
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise TraceError("distribution_invalid", f"distribution sums to {total:.4f}, not 1 (tolerance {SUM_TOLERANCE})")
+
+
+def _normalised(distribution: dict[str, float]) -> dict[str, float]:
+    """Renormalise to sum 1, leaving a distribution that already sums to 1 (to float precision) as it is."""
+    total = float(sum(distribution.values()))
+    if abs(total - 1.0) <= 1e-9:
+        return distribution
+    return {code: value / total for code, value in distribution.items()}
+
+
+def printed(trace: Trace) -> Trace:
+    """The trace with its distribution as printed in the text (two decimals, summing to exactly 1)."""
+    return trace.model_copy(update={"distribution": round_distribution(trace.distribution)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _codes(values: Sequence[str]) -> str:
+    return ", ".join(values) if values else "none"
+
+
+def render_trace(trace: Trace) -> str:
+    """The training text: four tagged stages, one cue per line, the distribution as printed JSON."""
+    acoustic = [f"- {c.cue}: {c.level}. {c.observation} Suggests: {_codes(c.suggests)}." for c in trace.acoustic.cues]
+    lexical = [f"- {c.cue} → {c.observation} Suggests: {_codes(c.suggests)}." for c in trace.lexical.cues]
+    amb = trace.ambiguity
+    return "\n".join(
+        [
+            "<acoustic>",
+            *acoustic,
+            f"Summary: {trace.acoustic.summary}",
+            "</acoustic>",
+            "<lexical>",
+            *lexical,
+            f"Summary: {trace.lexical.summary}",
+            "</lexical>",
+            "<ambiguity>",
+            f"Level: {amb.level}. Competing: {_codes(amb.competing)}. {amb.explanation}",
+            "</ambiguity>",
+            f"<distribution>{format_distribution(trace.distribution)}</distribution>",
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+class TraceParseError(ValueError):
+    """Text that is not a four-stage trace; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The four tagged parts of a generated text, with the distribution JSON decoded."""
+
+    acoustic: str
+    lexical: str
+    ambiguity: str
+    distribution: dict[str, float]
+
+
+_FENCE = re.compile(r"```[a-zA-Z]*")
+_TAG = {name: re.compile(rf"<\s*{name}\s*>(.*?)<\s*/\s*{name}\s*>", re.S | re.I) for name in STAGES}
+
+
+def parse_sections(text: str, classes: Sequence[str] | None = None) -> Sections:
+    """Find the four tagged stages in order and decode the distribution; tolerant of fences and extra text.
+
+    With ``classes`` the distribution must be keyed by exactly those codes, with values in [0, 1]
+    summing to 1 within 0.02 (then renormalised). Raises :class:`TraceParseError` saying why.
+    """
+    if not isinstance(text, str):
+        raise TraceParseError(f"expected text, got {type(text).__name__}")
+    cleaned = _FENCE.sub("", text)
+    found: dict[str, re.Match[str]] = {}
+    for name in STAGES:
+        match = _TAG[name].search(cleaned)
+        if match is None:
+            raise TraceParseError(f"missing <{name}>…</{name}> section")
+        found[name] = match
+    starts = [found[name].start() for name in STAGES]
+    if starts != sorted(starts):
+        order = sorted(STAGES, key=lambda n: found[n].start())
+        raise TraceParseError(f"sections out of order: {', '.join(order)} (expected {', '.join(STAGES)})")
+    raw = found["distribution"].group(1).strip()
+    try:
+        decoded = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise TraceParseError(f"<distribution> is not a JSON object ({exc.msg}): {raw[:80]!r}") from None
+    if not isinstance(decoded, dict):
+        raise TraceParseError(f"<distribution> is a JSON {type(decoded).__name__}, not an object")
+    if classes is not None:
+        try:
+            _check_distribution(decoded, classes)
+        except TraceError as exc:
+            raise TraceParseError(f"<distribution>: {exc.detail}") from None
+        decoded = _normalised({code: float(decoded[code]) for code in classes})
+    else:
+        bad = [k for k, v in decoded.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise TraceParseError(f"<distribution>: non-numeric values for {bad}")
+        decoded = {k: float(v) for k, v in decoded.items()}
+    return Sections(
+        acoustic=found["acoustic"].group(1).strip(),
+        lexical=found["lexical"].group(1).strip(),
+        ambiguity=found["ambiguity"].group(1).strip(),
+        distribution=decoded,
+    )
+
+
+_ACOUSTIC_LINE = re.compile(
+    r"^-\s*(?P<cue>[a-z_]+):\s*(?P<level>very low|very high|low|moderate|high|rising|flat|falling)\.\s+"
+    r"(?P<obs>.+)\s+Suggests:\s*(?P<codes>[A-Za-z0-9_+, -]*?)\.$"
+)
+_LEXICAL_LINE = re.compile(r"^-\s*(?P<cue>.+?)\s+→\s+(?P<obs>.+)\s+Suggests:\s*(?P<codes>[A-Za-z0-9_+, -]*?)\.$")
+_AMBIGUITY = re.compile(
+    r"^Level:\s*(?P<level>low|medium|high)\.\s+Competing:\s*(?P<codes>[A-Za-z0-9_+, -]*?)\.\s+(?P<exp>.+)$", re.S
+)
+
+
+def _split_codes(text: str) -> list[str]:
+    text = text.strip()
+    if text in ("", "none"):
+        return []
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _stage_lines(body: str, stage: str) -> tuple[list[str], str]:
+    lines = [_one_line(line) for line in body.splitlines() if line.strip()]
+    if not lines or not lines[-1].startswith("Summary:"):
+        raise TraceParseError(f"<{stage}> must end with a 'Summary:' line")
+    return lines[:-1], lines[-1][len("Summary:") :].strip()
+
+
+def parse_trace(text: str, classes: Sequence[str], has_transcript: bool = True) -> Trace:
+    """Read a rendered trace back into its structure (the inverse of :func:`render_trace`).
+
+    Raises :class:`TraceParseError` when the text does not follow the rendering, naming the
+    stage and line; a structurally fine text that breaks the trace rules raises :class:`TraceError`.
+    """
+    sections = parse_sections(text, classes)
+    cue_lines, acoustic_summary = _stage_lines(sections.acoustic, "acoustic")
+    acoustic = []
+    for n, line in enumerate(cue_lines, start=1):
+        m = _ACOUSTIC_LINE.match(line)
+        if m is None:
+            raise TraceParseError(
+                f"<acoustic> line {n} is not '- cue: level. observation Suggests: codes.': {line[:80]!r}"
+            )
+        acoustic.append(
+            {"cue": m["cue"], "level": m["level"], "observation": m["obs"], "suggests": _split_codes(m["codes"])}
+        )
+    lex_lines, lexical_summary = _stage_lines(sections.lexical, "lexical")
+    lexical = []
+    for n, line in enumerate(lex_lines, start=1):
+        m = _LEXICAL_LINE.match(line)
+        if m is None:
+            raise TraceParseError(f"<lexical> line {n} is not '- cue → observation Suggests: codes.': {line[:80]!r}")
+        lexical.append({"cue": m["cue"], "observation": m["obs"], "suggests": _split_codes(m["codes"])})
+    m = _AMBIGUITY.match(_one_line(sections.ambiguity))
+    if m is None:
+        raise TraceParseError("<ambiguity> is not 'Level: low|medium|high. Competing: codes. explanation'")
+    data = {
+        "acoustic": {"cues": acoustic, "summary": acoustic_summary},
+        "lexical": {"cues": lexical, "summary": lexical_summary},
+        "ambiguity": {"level": m["level"], "competing": _split_codes(m["codes"]), "explanation": m["exp"]},
+        "distribution": round_distribution(sections.distribution),
+    }
+    return validate_trace(data, classes, has_transcript)
+
+
+# ---------------------------------------------------------------------------------------------
+# Faithfulness
+
+
+def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | None:
+    """Share of acoustic cues whose claimed level is within one step of the measured level.
+
+    ``measured`` maps cue name -> the level measured for this speaker (None when the feature could
+    not be measured). Intonation must match exactly. Cues without a measurement are not counted;
+    None when no cue can be checked.
+    """
+    checked = agreeing = 0
+    for cue in trace.acoustic.cues:
+        actual = measured.get(cue.cue)
+        if actual is None:
+            continue
+        checked += 1
+        if cue.cue == "intonation":
+            agreeing += cue.level == actual
+        elif cue.level in LEVELS and actual in LEVELS:
+            agreeing += abs(LEVELS.index(cue.level) - LEVELS.index(actual)) <= 1
+    return agreeing / checked if checked else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Structured-output schema for OpenAI-compatible servers
+
+
+def response_schema(classes: Sequence[str]) -> dict[str, Any]:
+    """A strict JSON Schema (OpenAI structured outputs subset) for a trace over ``classes``.
+
+    Strict mode needs every property required and ``additionalProperties: false``; enums carry
+    the run's class codes so a conforming server cannot invent a class.
+    """
+    codes = {"type": "array", "items": {"type": "string", "enum": list(classes)}}
+
+    def obj(props: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+    acoustic_cue = obj(
+        {
+            "cue": {"type": "string", "enum": list(ACOUSTIC_CUES)},
+            "level": {"type": "string", "enum": list(LEVELS + INTONATION_LEVELS)},
+            "observation": {"type": "string"},
+            "suggests": codes,
+        }
+    )
+    lexical_cue = obj({"cue": {"type": "string"}, "observation": {"type": "string"}, "suggests": codes})
+    return obj(
+        {
+            "acoustic": obj({"cues": {"type": "array", "items": acoustic_cue}, "summary": {"type": "string"}}),
+            "lexical": obj({"cues": {"type": "array", "items": lexical_cue}, "summary": {"type": "string"}}),
+            "ambiguity": obj(
+                {
+                    "level": {"type": "string", "enum": list(AMBIGUITY_LEVELS)},
+                    "competing": codes,
+                    "explanation": {"type": "string"},
+                }
+            ),
+            "distribution": obj({code: {"type": "number"} for code in classes}),
+        }
+    )

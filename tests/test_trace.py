@@ -1,0 +1,130 @@
+"""Trace validation, rendering and parsing: round trip, tolerance, and the reason on failure."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cotgen.trace import (
+    ACOUSTIC_CUES,
+    INTONATION_LEVELS,
+    LEVELS,
+    TraceError,
+    TraceParseError,
+    parse_sections,
+    parse_trace,
+    printed,
+    render_trace,
+    validate_trace,
+)
+
+CLASSES = ["neu", "hap", "ang", "sad"]
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    lambda s: s.strip()
+)
+codes = st.lists(st.sampled_from(CLASSES), max_size=3, unique=True)
+
+
+@st.composite
+def traces(draw):
+    cues = []
+    for _ in range(draw(st.integers(1, 4))):
+        cue = draw(st.sampled_from(ACOUSTIC_CUES))
+        level = draw(st.sampled_from(INTONATION_LEVELS if cue == "intonation" else LEVELS))
+        cues.append({"cue": cue, "level": level, "observation": draw(text), "suggests": draw(codes)})
+    lexical = [
+        {"cue": draw(text), "observation": draw(text), "suggests": draw(codes)} for _ in range(draw(st.integers(1, 3)))
+    ]
+    level = draw(st.sampled_from(["low", "medium", "high"]))
+    competing = draw(st.lists(st.sampled_from(CLASSES), min_size=2 if level != "low" else 0, max_size=4, unique=True))
+    weights = draw(st.lists(st.floats(0, 1), min_size=4, max_size=4).filter(lambda w: sum(w) > 0.01))
+    dist = {c: w / sum(weights) for c, w in zip(CLASSES, weights)}
+    data = {
+        "acoustic": {"cues": cues, "summary": draw(text)},
+        "lexical": {"cues": lexical, "summary": draw(text)},
+        "ambiguity": {"level": level, "competing": competing, "explanation": draw(text)},
+        "distribution": dist,
+    }
+    return printed(validate_trace(data, CLASSES, has_transcript=True))
+
+
+@given(traces())
+def test_parse_inverts_render(trace):
+    assert parse_trace(render_trace(trace), CLASSES) == trace
+
+
+@given(traces())
+def test_parser_tolerates_fences_whitespace_and_trailing_text(trace):
+    noisy = "Sure!\n```xml\n  " + render_trace(trace).replace("\n", "\n   ") + "\n```\nHope this helps."
+    assert parse_trace(noisy, CLASSES) == trace
+
+
+def _valid():
+    return {
+        "acoustic": {
+            "cues": [{"cue": "pitch", "level": "high", "observation": "o", "suggests": ["ang"]}],
+            "summary": "s",
+        },
+        "lexical": {"cues": [{"cue": "no", "observation": "o", "suggests": []}], "summary": "s"},
+        "ambiguity": {"level": "medium", "competing": ["ang", "sad"], "explanation": "e"},
+        "distribution": {"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4},
+    }
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason", "needle"),
+    [
+        (lambda d: d["distribution"].update(ang=0.8), "distribution_invalid", "sums to 1.3"),
+        (lambda d: d["distribution"].update(neu=-0.1, ang=0.7), "distribution_invalid", "outside [0, 1]"),
+        (lambda d: d["distribution"].pop("neu"), "distribution_invalid", "missing ['neu']"),
+        (lambda d: d["ambiguity"].update(competing=["ang"]), "schema_invalid", "at least two"),
+        (lambda d: d["acoustic"]["cues"][0].update(level="rising"), "schema_invalid", "level 'rising'"),
+        (lambda d: d["acoustic"]["cues"][0].update(suggests=["xyz"]), "schema_invalid", "unknown class"),
+        (lambda d: d["lexical"].update(cues=[]), "schema_invalid", "at least one lexical cue"),
+        (lambda d: d.pop("ambiguity"), "schema_invalid", "ambiguity"),
+    ],
+)
+def test_validation_names_reason(mutate, reason, needle):
+    data = _valid()
+    mutate(data)
+    with pytest.raises(TraceError) as info:
+        validate_trace(data, CLASSES, has_transcript=True)
+    assert info.value.reason == reason
+    assert needle in str(info.value)
+
+
+def test_renormalises_within_tolerance_and_accepts_no_lexical_cue_without_transcript():
+    data = _valid()
+    data["distribution"]["ang"] = 0.51
+    data["lexical"]["cues"] = []
+    trace = validate_trace(data, CLASSES, has_transcript=False)
+    assert sum(trace.distribution.values()) == pytest.approx(1.0)
+    assert trace.distribution["ang"] == pytest.approx(0.51 / 1.01)
+
+
+def test_malformed_json_reason():
+    with pytest.raises(TraceError) as info:
+        validate_trace('{"acoustic": ', CLASSES, True)
+    assert info.value.reason == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("<acoustic>a</acoustic><lexical>b</lexical><distribution>{}</distribution>", "missing <ambiguity>"),
+        (
+            "<lexical>b</lexical><acoustic>a</acoustic><ambiguity>c</ambiguity><distribution>{}</distribution>",
+            "out of order",
+        ),
+        (
+            "<acoustic>a</acoustic><lexical>b</lexical><ambiguity>c</ambiguity><distribution>[1]</distribution>",
+            "not an object",
+        ),
+        (
+            "<acoustic>a</acoustic><lexical>b</lexical><ambiguity>c</ambiguity><distribution>{x</distribution>",
+            "not a JSON",
+        ),
+    ],
+)
+def test_parse_sections_says_why(text, needle):
+    with pytest.raises(TraceParseError, match=needle):
+        parse_sections(text, CLASSES)
