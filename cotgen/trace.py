@@ -58,9 +58,16 @@ AmbiguityLevel = Literal["low", "medium", "high"]
 RejectReason = Literal["malformed_json", "schema_invalid", "distribution_invalid"]
 
 
+_STAGE_TAG_IN_TEXT = re.compile(r"<(\s*/?\s*(?:acoustic|lexical|ambiguity|distribution)\s*)>", re.I)
+
+
 def _one_line(text: str) -> str:
-    """Collapse all whitespace to single spaces: the rendering is line-based, so free text is one line."""
-    return " ".join(str(text).split())
+    """Normalise free text for the line-based rendering.
+
+    Whitespace collapses to single spaces (one line per cue), and a stage tag quoted inside free
+    text (a transcript saying "<distribution>") becomes ‹distribution› so it cannot end a section.
+    """
+    return _STAGE_TAG_IN_TEXT.sub(r"‹\1›", " ".join(str(text).split()))
 
 
 class _Strict(BaseModel):
