@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from cotgen.paths import PROJECT_ROOT
+from cotgen.records import DPORecord, GRPORecord, RejectRecord, SFTRecord, TraceRecord
 from cotgen.trace import Trace
 from cotgen.utterance import Utterance
 
@@ -20,6 +21,11 @@ SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
     "utterance": Utterance,
     "trace": Trace,
+    "trace_record": TraceRecord,
+    "reject_record": RejectRecord,
+    "sft_record": SFTRecord,
+    "dpo_record": DPORecord,
+    "grpo_record": GRPORecord,
 }
 
 
