@@ -277,7 +277,8 @@ class Sections:
     distribution: dict[str, float]
 
 
-_FENCE = re.compile(r"```[a-zA-Z]*")
+_FENCE_LINE = re.compile(r"^[ \t]*```[A-Za-z0-9_-]*[ \t]*$", re.M)
+_FENCE_EDGES = re.compile(r"^```[A-Za-z0-9_-]*|```$")
 _TAG = {name: re.compile(rf"<\s*{name}\s*>(.*?)<\s*/\s*{name}\s*>", re.S | re.I) for name in STAGES}
 
 
@@ -289,7 +290,7 @@ def parse_sections(text: str, classes: Sequence[str] | None = None) -> Sections:
     """
     if not isinstance(text, str):
         raise TraceParseError(f"expected text, got {type(text).__name__}")
-    cleaned = _FENCE.sub("", text)
+    cleaned = _FENCE_LINE.sub("", text)
     found: dict[str, re.Match[str]] = {}
     for name in STAGES:
         match = _TAG[name].search(cleaned)
@@ -300,7 +301,7 @@ def parse_sections(text: str, classes: Sequence[str] | None = None) -> Sections:
     if starts != sorted(starts):
         order = sorted(STAGES, key=lambda n: found[n].start())
         raise TraceParseError(f"sections out of order: {', '.join(order)} (expected {', '.join(STAGES)})")
-    raw = found["distribution"].group(1).strip()
+    raw = _FENCE_EDGES.sub("", found["distribution"].group(1).strip()).strip()
     try:
         decoded = json.loads(raw)
     except json.JSONDecodeError as exc:
