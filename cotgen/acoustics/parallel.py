@@ -1,0 +1,125 @@
+"""Feature extraction over many files: cache first, then the misses in parallel with a progress bar.
+
+Work goes to any ``concurrent.futures.Executor``: by default a process pool with one worker per core
+(Praat holds the GIL, so threads would not run analyses in parallel), or an executor the caller
+brings, such as a Dask cluster's. Files are hashed and the cache consulted in this process, so a rerun
+over an unchanged corpus starts no worker at all; results are written to the cache here too, so remote
+workers never need access to it.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from cotgen.acoustics.cache import FeatureCache, content_hash
+from cotgen.acoustics.extract import Row, empty_row, extract_batch
+from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
+from cotgen.acoustics.table import rows_to_frame
+
+MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
+TASKS_PER_WORKER = 6
+
+
+def batch_size(n_items: int, workers: int) -> int:
+    """Items per task: about TASKS_PER_WORKER tasks per worker, at most MAX_BATCH, at least 1."""
+    return max(1, min(MAX_BATCH, math.ceil(n_items / (workers * TASKS_PER_WORKER))))
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("features"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
+
+
+@contextmanager
+def _default_executor(workers: int) -> Iterator[Executor]:
+    # spawn, not fork: forking a process that runs Praat's and rich's threads can deadlock the child.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+def _values(row: Row) -> dict[str, Any]:
+    return {name: row[name] for name in (*FEATURE_COLUMNS, "error")}
+
+
+def extract_features(
+    items: Sequence[tuple[str, str]],
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    settings: AnalysisSettings = DEFAULT_SETTINGS,
+) -> pd.DataFrame:
+    """One row per (id, audio path), in input order: ``id``, FEATURE_COLUMNS, ``error`` (None when fine).
+
+    ``workers`` defaults to all cores; 1 runs in this process. ``cache_dir`` None disables the cache.
+    ``executor`` (e.g. ``distributed.Client.get_executor()``) replaces the local process pool.
+    """
+    items = [(str(item_id), str(path)) for item_id, path in items]
+    rows: list[Row | None] = [None] * len(items)
+    cache = FeatureCache(cache_dir, settings) if cache_dir is not None else None
+    digests: dict[int, str] = {}
+    pending: list[int] = []
+    for index, (item_id, path) in enumerate(items):
+        if cache is not None:
+            try:
+                digests[index] = content_hash(path)
+            except FileNotFoundError:
+                rows[index] = empty_row(item_id, "missing file")
+                continue
+            except OSError as exc:
+                rows[index] = empty_row(item_id, f"unreadable file ({exc.strerror})")
+                continue
+            hit = cache.get(digests[index])
+            if hit is not None:
+                rows[index] = {"id": item_id, **hit}
+                continue
+        pending.append(index)
+
+    def record(index: int, row: Row) -> None:
+        rows[index] = row
+        if cache is not None and index in digests:
+            cache.put(digests[index], _values(row))
+
+    workers = workers or os.cpu_count() or 1
+    with _progress_bar(progress and bool(pending)) as bar:
+        task = bar.add_task("features", total=len(pending))
+        if executor is None and workers == 1:
+            for index in pending:
+                record(index, extract_batch([items[index]], settings)[0])
+                bar.advance(task)
+        else:
+            size = batch_size(len(pending), workers)
+            batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+            with _default_executor(workers) if executor is None else _borrowed(executor) as pool:
+                futures: dict[Future[list[Row]], list[int]] = {
+                    pool.submit(extract_batch, [items[i] for i in batch], settings): batch for batch in batches
+                }
+                for future in as_completed(futures):
+                    for index, row in zip(futures[future], future.result()):
+                        record(index, row)
+                    bar.advance(task, len(futures[future]))
+    return rows_to_frame([row for row in rows if row is not None])
+
+
+@contextmanager
+def _borrowed(executor: Executor) -> Iterator[Executor]:
+    """The caller's executor, left open: its owner decides when to shut it down."""
+    yield executor

@@ -1,0 +1,112 @@
+"""Cue profiles in words: the short acoustic description a teacher prompt quotes.
+
+Every phrase states the level first (what the trace must agree with for faithfulness) and, where a
+number helps a reader judge it, the measured value; references are named so "high" is never read as
+absolute ("high for this speaker", "for a female voice in this corpus").
+"""
+
+from __future__ import annotations
+
+from cotgen.acoustics.cues import CueProfile
+
+REFERENCE_PHRASES = {
+    "speaker": "for this speaker",
+    "corpus": "for this corpus",
+}
+GENDER_WORDS = {"F": "female", "M": "male"}
+RANGE_WORDS = {
+    "very low": "very narrow",
+    "low": "narrow",
+    "moderate": "moderate",
+    "high": "wide",
+    "very high": "very wide",
+}
+VARIATION_WORDS = {
+    "very low": "very even",
+    "low": "even",
+    "moderate": "moderately varied",
+    "high": "varied",
+    "very high": "highly varied",
+}
+RATE_WORDS = {
+    "very low": "speaking very slowly",
+    "low": "speaking slowly",
+    "moderate": "speaking at a moderate pace",
+    "high": "speaking fast",
+    "very high": "speaking very fast",
+}
+VOICE_WORDS = {
+    "very low": "breathy or hoarse",
+    "low": "slightly breathy",
+    "moderate": "typical",
+    "high": "clear",
+    "very high": "very clear",
+}
+ENDING_WORDS = {"rising": "rising at the end", "falling": "falling at the end", "flat": "level at the end"}
+
+
+def reference_phrase(profile: CueProfile, cue: str) -> str:
+    """How the reference of a cue reads in a sentence."""
+    reference = profile.reference.get(cue, "corpus")
+    if reference == "gender":
+        return f"for a {GENDER_WORDS.get(profile.gender or '', 'same-gender')} voice in this corpus"
+    return REFERENCE_PHRASES[reference]
+
+
+def _pitch_clause(profile: CueProfile) -> str:
+    level, value, z = profile.levels["pitch"], profile.values["f0_median_hz"], profile.z["pitch"]
+    if level is None or value is None:
+        return "pitch not measurable"
+    detail = f"median {value:.0f} Hz" + (f", {z:+.1f} SD" if z is not None else "")
+    parts = [f"pitch {level} {reference_phrase(profile, 'pitch')} ({detail})"]
+    ending = profile.levels["intonation"]
+    if ending is not None:
+        parts.append(ENDING_WORDS[ending])
+    spread, semitones = profile.levels["pitch_variation"], profile.values["f0_range_st"]
+    if spread is not None and semitones is not None:
+        parts.append(f"range {RANGE_WORDS[spread]} ({semitones:.1f} semitones)")
+    return ", ".join(parts)
+
+
+def _loudness_clause(profile: CueProfile) -> str | None:
+    level = profile.levels["loudness"]
+    if level is None:
+        return None
+    variation = profile.levels["loudness_variation"]
+    return f"loudness {level}" + (f", {VARIATION_WORDS[variation]}" if variation is not None else "")
+
+
+def _rate_clause(profile: CueProfile) -> str | None:
+    level, rate = profile.levels["speech_rate"], profile.values["speech_rate_syl_s"]
+    if level is None or rate is None:
+        return None
+    return f"{RATE_WORDS[level]} ({rate:.1f} syllables/s)"
+
+
+def _pause_clause(profile: CueProfile) -> str | None:
+    fraction, count = profile.values["pause_fraction"], profile.values["pause_count"]
+    if fraction is None or count is None:
+        return None
+    if count == 0:
+        return "no long pauses"
+    n = int(count)
+    return f"{n} long pause{'s' if n > 1 else ''} ({100 * fraction:.0f}% of the speech, {profile.levels['pauses']})"
+
+
+def _voice_clause(profile: CueProfile) -> str | None:
+    level, hnr = profile.levels["voice_quality"], profile.values["hnr_db"]
+    if level is None or hnr is None:
+        return None
+    return f"voice {VOICE_WORDS[level]} (HNR {hnr:.0f} dB, {level})"
+
+
+def verbalise(profile: CueProfile) -> str:
+    """One line describing the utterance's acoustic cues, clauses separated by semicolons."""
+    clauses = [
+        _pitch_clause(profile),
+        _loudness_clause(profile),
+        _rate_clause(profile),
+        _pause_clause(profile),
+        _voice_clause(profile),
+    ]
+    return "; ".join(clause for clause in clauses if clause)
