@@ -1,0 +1,148 @@
+"""The pieces every trainer format is built from: prompt parts, answers, audio paths.
+
+The run's records hold the student prompt in the conversational form of
+:func:`cotgen.student.student_messages` (a system message, a user message with one audio part and
+one text part) and the answers as assistant messages. Each exporter rearranges these pieces into
+its trainer's layout; doing the extraction, escaping and path rewriting here keeps the three
+formats saying exactly the same thing to the model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cotgen.errors import CotgenError
+from cotgen.trace import TraceParseError, parse_sections
+
+AudioMode = Literal["absolute", "relative", "copy"]
+AnswerMode = Literal["text", "label"]
+Message = dict[str, Any]
+
+AUDIO_TAG = "<audio>"
+AUDIO_DIR = "audio"
+_AUDIO_TAG_IN_TEXT = re.compile(r"<(\s*/?\s*audio\s*)>", re.I)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def escape_audio_tags(text: str) -> str:
+    """Replace a literal ``<audio>`` (any case or spacing) with ``‹audio›``.
+
+    LLaMA-Factory and ms-swift count ``<audio>`` tags in the text to place the clips, so one quoted
+    in a transcript or a trace would ask for an audio file that is not there.
+    """
+    return _AUDIO_TAG_IN_TEXT.sub(r"‹\1›", text)
+
+
+@dataclass(frozen=True)
+class StudentPrompt:
+    """The student prompt taken apart: system text, user text and the audio paths in order."""
+
+    system: str
+    user: str
+    audios: list[str]
+
+
+def _text_of(content: Any, where: str) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text") or "") for part in content if part.get("type") == "text")
+    raise CotgenError(f"{where}: message content is {type(content).__name__}, expected text or a list of parts")
+
+
+def split_prompt(prompt: list[Message], where: str) -> StudentPrompt:
+    """Take a record's prompt apart; ``where`` (record id and file) names it in errors."""
+    system = "".join(_text_of(m.get("content"), where) for m in prompt if m.get("role") == "system")
+    users = [m for m in prompt if m.get("role") == "user"]
+    if len(users) != 1:
+        raise CotgenError(f"{where}: expected one user message in the prompt, found {len(users)}")
+    content = users[0].get("content")
+    parts = content if isinstance(content, list) else [{"type": "text", "text": _text_of(content, where)}]
+    audios = [str(part["audio"]) for part in parts if part.get("type") == "audio" and part.get("audio")]
+    if not audios:
+        raise CotgenError(f"{where}: the user message has no audio part")
+    return StudentPrompt(
+        system=escape_audio_tags(system),
+        user=escape_audio_tags(_text_of(content, where)),
+        audios=audios,
+    )
+
+
+def assistant_text(messages: list[Message], where: str) -> str:
+    """The text of the single assistant message a completion/chosen/rejected list holds."""
+    if len(messages) != 1 or messages[0].get("role") != "assistant":
+        raise CotgenError(f"{where}: expected exactly one assistant message")
+    return _text_of(messages[0].get("content"), where)
+
+
+def label_of(text: str, where: str) -> str:
+    """The class the trace's printed distribution puts most mass on (the earlier class on a tie)."""
+    try:
+        distribution = parse_sections(text).distribution
+    except TraceParseError as exc:
+        raise CotgenError(f"{where}: cannot read the trace's distribution ({exc})") from None
+    return max(distribution, key=lambda code: distribution[code])
+
+
+def answer(text: str, mode: AnswerMode, where: str) -> str:
+    """The assistant text as exported: the trace, plus in ``label`` mode one final ``Label: CODE`` line."""
+    escaped = escape_audio_tags(text)
+    if mode == "text":
+        return escaped
+    return f"{escaped}\nLabel: {label_of(text, where)}"
+
+
+@dataclass
+class AudioPaths:
+    """Rewrites audio paths for an export: absolute, relative to where the trainer resolves them, or copied.
+
+    ``relative_to`` is the folder the trainer resolves relative paths against (LLaMA-Factory: the
+    export folder holding ``dataset_info.json``; ms-swift and TRL: the working directory). Copied
+    clips land in ``<out>/audio/`` and are referred to relative to the export folder.
+    """
+
+    mode: AudioMode
+    out_dir: Path
+    relative_to: Path
+    copied: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, utterance_id: str, path: str) -> str:
+        source = Path(path)
+        if not source.is_file():
+            raise CotgenError(f"{path}: audio of {utterance_id} not found (needed for --audio {self.mode})")
+        if self.mode == "absolute":
+            return str(source.resolve())
+        if self.mode == "relative":
+            return os.path.relpath(source.resolve(), self.relative_to.resolve())
+        return self._copy(utterance_id, source)
+
+    def _copy(self, utterance_id: str, source: Path) -> str:
+        key = str(source.resolve())
+        if key not in self.copied:
+            target = self.out_dir / AUDIO_DIR / (_UNSAFE_NAME.sub("_", utterance_id) + source.suffix.lower())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            self.copied[key] = f"{AUDIO_DIR}/{target.name}"
+        return self.copied[key]
+
+
+@dataclass
+class RowContext:
+    """What every row builder needs besides the record: the audio rewriting and the answer mode."""
+
+    audio: AudioPaths
+    answer_mode: AnswerMode
+
+    def prompt(self, record_id: str, prompt: list[Message], where: str) -> StudentPrompt:
+        """The record's prompt taken apart, with its audio paths rewritten for this export."""
+        parts = split_prompt(prompt, where)
+        return StudentPrompt(parts.system, parts.user, [self.audio(record_id, path) for path in parts.audios])
+
+    def answer(self, messages: list[Message], where: str) -> str:
+        """The assistant text of a completion/chosen/rejected list, as exported."""
+        return answer(assistant_text(messages, where), self.answer_mode, where)

@@ -1,0 +1,166 @@
+"""``cotgen export``: a run folder's SFT, DPO and GRPO records as one trainer's split files.
+
+Writes ``{sft,dpo,grpo}_{train,validation,test}.jsonl`` into the export folder (default
+``<run>/export/<format>/``), plus ``dataset_info.json`` for LLaMA-Factory, ``export.json`` saying
+how the export was made, and a dataset card; records the same summary under ``export`` in the
+run's ``run.json``. Empty splits are not written (an empty JSONL does not load) and not registered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from cotgen.errors import CotgenError
+from cotgen.export import llamafactory, swift, trl
+from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, RowContext
+from cotgen.export.run_files import RECORD_FILES, RunData, load_run
+from cotgen.export.run_info import read_run_info, update_run_info
+from cotgen.export.splits import SPLITS, assign_splits, default_split, parse_split
+from cotgen.records import DPORecord, GRPORecord, SFTRecord
+
+ExportFormat = Literal["trl", "llamafactory", "swift"]
+FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
+EXPORT_INFO = "export.json"
+Row = dict[str, Any]
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: file name -> row count, and DPO pairs skipped because both sides read the same."""
+
+    format: str
+    out_dir: Path
+    run_dir: Path
+    split: str
+    answer: str
+    audio: str
+    files: dict[str, int] = field(default_factory=dict)
+    utterances_per_split: dict[str, int] = field(default_factory=dict)
+    skipped_identical_pairs: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (for export.json and run.json)."""
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        data["run_dir"] = str(self.run_dir)
+        return data
+
+
+def split_file_name(kind: str, split: str) -> str:
+    """``sft_train.jsonl`` and so on."""
+    return f"{kind}_{split}.jsonl"
+
+
+def _write_jsonl(path: Path, rows: Iterable[Row]) -> int:
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+def _rows_by_split(
+    records: Sequence[SFTRecord | DPORecord | GRPORecord],
+    build: Callable[[Any, RowContext, str], Row | None],
+    ctx: RowContext,
+    assignment: dict[str, str],
+    source: Path,
+) -> tuple[dict[str, list[Row]], int]:
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    skipped = 0
+    for index, record in enumerate(records, start=1):
+        record_id = record.id
+        split = assignment.get(record_id)
+        if split is None:
+            raise CotgenError(f"{source}: record {index} ({record_id}) has no utterance in utterances.jsonl")
+        row = build(record, ctx, f"{source} record {index} ({record_id})")
+        if row is None:
+            skipped += 1
+        else:
+            grouped[split].append(row)
+    return grouped, skipped
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Drop split files of an earlier export, so a split that is empty now does not linger."""
+    for kind in ("sft", "dpo", "grpo"):
+        for split in SPLITS:
+            (out_dir / split_file_name(kind, split)).unlink(missing_ok=True)
+    (out_dir / llamafactory.DATASET_INFO).unlink(missing_ok=True)
+
+
+def export_run(
+    run_dir: Path,
+    fmt: ExportFormat,
+    split: str | None = None,
+    seed: int = 0,
+    answer: AnswerMode = "text",
+    audio: AudioMode = "absolute",
+    out_dir: Path | None = None,
+) -> ExportResult:
+    """Export a run for one trainer; see the module docstring for what is written."""
+    if fmt not in FORMATS:
+        raise CotgenError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    module = FORMATS[fmt]
+    data = load_run(run_dir)
+    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+
+
+def export_data(
+    data: RunData,
+    module: ModuleType,
+    fmt: str,
+    split: str | None,
+    seed: int,
+    answer: AnswerMode,
+    audio: AudioMode,
+    out_dir: Path,
+) -> ExportResult:
+    """Export already-loaded run data with one format module (the body of :func:`export_run`)."""
+    if not any(getattr(data, kind) for kind in module.KINDS):
+        names = ", ".join(f"{kind}.jsonl" for kind in module.KINDS)
+        raise CotgenError(f"{data.run_dir}: none of {names} holds a record (run `cotgen build` / `cotgen pairs`)")
+    spec = parse_split(split or default_split(data.corpus), seed)
+    assignment = assign_splits(data.utterances, spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_dir)
+    relative_to = out_dir if module is llamafactory else Path.cwd()
+    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), answer_mode=answer)
+    result = ExportResult(
+        format=fmt, out_dir=out_dir, run_dir=data.run_dir, split=spec.describe(), answer=answer, audio=audio
+    )
+    for split_name in SPLITS:
+        result.utterances_per_split[split_name] = sum(1 for s in assignment.values() if s == split_name)
+    registry: dict[str, Any] = {}
+    for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
+        if kind not in module.KINDS:
+            continue
+        grouped, skipped = _rows_by_split(
+            getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name
+        )
+        result.skipped_identical_pairs += skipped
+        for split_name in SPLITS:
+            if grouped.get(split_name):
+                name = split_file_name(kind, split_name)
+                result.files[name] = _write_jsonl(out_dir / name, grouped[split_name])
+                registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+    if module is llamafactory:
+        info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
+        (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
+    (out_dir / EXPORT_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+    update_run_info(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
+    return result
+
+
+def _previous_exports(run_dir: Path) -> dict[str, Any]:
+    previous = read_run_info(run_dir).get("export")
+    return previous if isinstance(previous, dict) else {}
