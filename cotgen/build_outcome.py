@@ -1,0 +1,133 @@
+"""What one build item ends as: a :class:`TraceRecord` or a :class:`RejectRecord`.
+
+An item is one (utterance, sample): sample 0 the gold rationalize trace, 1..K predict samples.
+This module turns a teacher's answer into the record that ``traces.jsonl`` or ``rejects.jsonl``
+holds, in one place for every teacher, so the template teacher and a model are scored the same
+way: the stored trace and text carry the distribution *as printed* (two decimals summing to
+1.00), and kl/js are computed from that printed distribution against the human one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from cotgen.divergence import as_vector, js, kl
+from cotgen.records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
+from cotgen.trace import Trace, faithfulness, printed, render_trace, validate_trace
+from cotgen.utterance import Utterance
+
+Mode = Literal["rationalize", "predict"]
+ModeChoice = Literal["rationalize", "predict", "both"]
+ItemKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of build work: an utterance and a sample number (0 = gold rationalize, 1..K = predict)."""
+
+    utterance: Utterance
+    sample: int
+    mode: Mode
+
+    @property
+    def key(self) -> ItemKey:
+        return (self.utterance.id, self.sample)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.utterance.classes
+
+    @property
+    def has_transcript(self) -> bool:
+        return bool(self.utterance.transcript and self.utterance.transcript.strip())
+
+
+def plan_items(
+    utterances: list[Utterance], samples: int, mode: Literal["rationalize", "predict", "both"]
+) -> list[Item]:
+    """Every item of the selected utterances, in corpus order then sample order."""
+    numbers: list[int] = []
+    if mode in ("rationalize", "both"):
+        numbers.append(0)
+    if mode in ("predict", "both"):
+        numbers.extend(range(1, samples + 1))
+    return [Item(utt, n, "rationalize" if n == 0 else "predict") for utt in utterances for n in numbers]
+
+
+_WHOLE_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n[ \t]*```\s*$", re.S)
+
+
+def response_json(text: str) -> str:
+    """The JSON part of a model answer: a whole-answer code fence is removed, surrounding prose cut off."""
+    fenced = _WHOLE_FENCE.match(text)
+    body = fenced["body"] if fenced else text
+    try:
+        json.loads(body)
+    except json.JSONDecodeError:
+        start, end = body.find("{"), body.rfind("}")
+        if 0 <= start < end:
+            return body[start : end + 1]
+    return body
+
+
+def parse_answer(text: str, item: Item) -> Trace:
+    """Validate a raw teacher answer against the item's classes; raises :class:`TraceError` with the reject reason."""
+    return validate_trace(response_json(text), item.classes, item.has_transcript)
+
+
+def trace_record(
+    item: Item,
+    trace: Trace,
+    teacher: str,
+    template: TemplateRef,
+    measured_levels: Mapping[str, str | None],
+    usage: Usage,
+) -> TraceRecord:
+    """The traces.jsonl line of a valid trace, scored on its printed distribution."""
+    shown = printed(trace)
+    classes = item.classes
+    human = as_vector(item.utterance.distribution, classes)
+    mine = as_vector(shown.distribution, classes)
+    return TraceRecord(
+        id=item.utterance.id,
+        sample=item.sample,
+        mode=item.mode,
+        teacher=teacher,
+        template=template,
+        trace=shown,
+        text=render_trace(shown),
+        distribution=shown.distribution,
+        kl=float(kl(human, mine)),
+        js=float(js(human, mine)),
+        faithfulness=faithfulness(shown, measured_levels),
+        usage=usage,
+    )
+
+
+def reject_record(
+    item: Item, stage: str, reason: RejectReason, detail: str, attempts: int, raw: str | None = None
+) -> RejectRecord:
+    """The rejects.jsonl line of an item that yielded no valid trace."""
+    return RejectRecord(
+        id=item.utterance.id,
+        sample=item.sample,
+        mode=item.mode,
+        stage=stage,
+        reason=reason,
+        detail=detail,
+        attempts=attempts,
+        raw=raw,
+    )
+
+
+def unfaithful_detail(record: TraceRecord, minimum: float | None) -> str | None:
+    """Why a trace falls below ``--min-faithfulness`` (None when it passes or cannot be checked)."""
+    if minimum is None or record.faithfulness is None or record.faithfulness >= minimum:
+        return None
+    return (
+        f"faithfulness {record.faithfulness:.2f} < {minimum:.2f}: the cited cue levels disagree with the measurements"
+    )

@@ -1,0 +1,106 @@
+"""Crash-safe JSONL and JSON files of a run folder.
+
+``traces.jsonl`` and ``rejects.jsonl`` are the build's progress: a record is appended, flushed and
+fsynced the moment its item finishes, so a run killed at any moment loses at most the line being
+written. On resume :func:`recover_jsonl` reads what is there and cuts a torn last line off the
+file (that item is simply done again), so the next append starts on a clean line and no record is
+duplicated or lost. Whole-file outputs (``sft.jsonl``, ``run.json``, a rewritten ``rejects.jsonl``)
+are written to a temporary file and renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from cotgen.errors import CotgenError
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+class JsonlAppender:
+    """Appends one record per line and makes it durable (flush + fsync) before returning."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle: IO[str] = path.open("a", encoding="utf-8")
+
+    def write(self, record: BaseModel) -> None:
+        """Append ``record`` as one JSON line; the line is on disk when this returns."""
+        self._handle.write(record.model_dump_json() + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def recover_jsonl(path: Path, model: type[RecordT]) -> list[RecordT]:
+    """Read a record file written by :class:`JsonlAppender`, cutting off a torn last line.
+
+    A last line without its newline (or a last line that does not parse) is what a killed run
+    leaves behind: it is truncated away and its item is done again. A bad line anywhere else is not a crash
+    artefact but a damaged file, and raises a :class:`CotgenError` naming file and line.
+    """
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    records: list[RecordT] = []
+    offset = 0
+    for lineno, line in enumerate(data.split(b"\n")[:-1], start=1):
+        if line.strip():
+            try:
+                records.append(model.model_validate_json(line))
+            except ValidationError as exc:
+                if offset + len(line) + 1 == len(data):
+                    _truncate(path, offset)
+                    return records
+                first = str(exc).splitlines()[0]
+                raise CotgenError(f"{path}:{lineno}: not a valid {model.__name__} line ({first})") from None
+        offset += len(line) + 1
+    if offset < len(data):
+        # Bytes after the last newline: a line whose write was cut short.
+        _truncate(path, offset)
+    return records
+
+
+def _truncate(path: Path, size: int) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(size)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[BaseModel]) -> int:
+    """Replace ``path`` with one JSON line per record (temporary file + rename); returns the count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(record.model_dump_json() + "\n")
+            count += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    return count
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as indented JSON (temporary file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
