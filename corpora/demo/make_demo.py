@@ -13,7 +13,8 @@ run this script; they read the committed clips. Run it from anywhere::
 
     python corpora/demo/make_demo.py
 
-Output is 16 kHz mono 16-bit PCM WAV, leading/trailing silence trimmed, each clip fitted to 1.5-3 s.
+Output is 16 kHz mono 16-bit PCM WAV, leading/trailing silence trimmed, each clip fitted to 1.5-3 s;
+sox runs with ``-R`` (repeatable dither) so regenerating gives the same bytes.
 """
 
 from __future__ import annotations
@@ -77,25 +78,25 @@ CLIPS: list[tuple[str, str, str, str]] = [
     ("spk1", "neu", "I'll see you at the station at noon.", "neu;neu;neu;neu;neu"),
     ("spk1", "sad", "I really thought she would call me back.", "sad;sad;neu;sad;sad;neu"),
     ("spk1", "tense", "Oh, so you decided to show up after all.", "ang;neu;hap;ang;neu"),
-    ("spk1", "flat", "Fine. Do whatever you want.", "ang;sad;ang;neu;sad"),
+    ("spk1", "flat", "Fine. Do whatever you want.", "ang;sad;ang;neu;sad;ang"),
     ("spk2", "hap", "This is the best day I've had in years!", "hap;hap;hap;hap;hap;hap"),
     ("spk2", "ang", "Why does nobody ever listen to me?", "ang;ang;sad;ang;ang"),
     ("spk2", "neu", "The meeting moved to Thursday morning.", "neu;neu;neu;neu;neu"),
     ("spk2", "sad", "I miss the way things used to be.", "sad;sad;sad;sad;sad;sad"),
     ("spk2", "tense", "Well, that was certainly a surprise.", "hap;neu;hap;ang;neu;neu"),
-    ("spk2", "flat", "I guess it doesn't matter anymore.", "sad;neu;sad;neu;ang"),
+    ("spk2", "flat", "I guess it doesn't matter anymore.", "sad;neu;sad;neu;ang;sad"),
     ("spk3", "neu", "Please put the boxes by the door.", "neu;neu;neu;neu;neu;neu"),
     ("spk3", "ang", "Get out of my office, right now!", "ang;ang;ang;ang;ang;ang"),
     ("spk3", "sad", "Nobody came to the party.", "sad;sad;sad;neu;sad"),
     ("spk3", "hap", "You got the job? That's wonderful!", "hap;hap;hap;hap;neu;hap"),
     ("spk3", "flat", "Sure, I'll do it myself, as usual.", "ang;neu;sad;ang;neu;sad"),
-    ("spk3", "tense", "You really didn't have to do that.", "hap;ang;neu;hap;neu"),
+    ("spk3", "tense", "You really didn't have to do that.", "hap;ang;neu;hap;neu;hap"),
     ("spk4", "sad", "The doctor called with the results.", "sad;neu;sad;sad;neu"),
     ("spk4", "neu", "The train leaves at half past six.", "neu;neu;neu;neu;neu"),
     ("spk4", "hap", "I can't wait to see everyone again!", "hap;hap;hap;hap;hap"),
     ("spk4", "ang", "Don't you dare touch my things again!", "ang;ang;ang;ang;ang;neu"),
     ("spk4", "tense", "I suppose we could try it your way.", "neu;ang;neu;hap;neu;sad"),
-    ("spk4", "flat", "It's raining again, of course.", "sad;neu;neu;sad;ang"),
+    ("spk4", "flat", "It's raining again, of course.", "sad;neu;neu;sad;ang;neu"),
 ]
 
 
@@ -131,6 +132,7 @@ def synthesize(text: str, voice: Voice, prosody: Prosody, out: Path, work: Path)
     _run(
         [
             "sox",
+            "-R",
             str(raw),
             "-r",
             str(SAMPLE_RATE),
@@ -160,7 +162,7 @@ def synthesize(text: str, voice: Voice, prosody: Prosody, out: Path, work: Path)
         fit = ["tempo", "-s", f"{seconds / (MAX_SECONDS - 0.05):.4f}"]
     elif seconds < MIN_SECONDS:
         fit = ["pad", "0", f"{MIN_SECONDS + 0.05 - seconds:.3f}"]
-    _run(["sox", str(trimmed), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(out), *fit])
+    _run(["sox", "-R", str(trimmed), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(out), *fit])
     return _duration(out)
 
 

@@ -1,0 +1,181 @@
+"""From what a corpus recipe read to utterance records: the steps every corpus shares.
+
+Recipes (one module per corpus) only turn files into :class:`RawEntry` records or :class:`Dropped`
+notes. :func:`assemble` then applies the rules that must be identical across corpora: unique ids,
+the class set and its keep rule, the missing-audio policy, and the vote mass -> distribution step,
+so a rule is written once and every dropped entry is accounted for with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cotgen.corpora.classes import ClassSet
+from cotgen.corpora.summary import CorpusSummary, summarize
+from cotgen.utterance import VAD, Utterance, distribution_from_counts, majority_of
+
+# Reasons an entry is dropped; the summary counts them.
+DUPLICATE_ID = "duplicate id"
+MISSING_AUDIO = "missing audio"
+OUTSIDE_CLASS_SET = "label outside class set"
+NO_VOTES = "no votes"
+NO_VOTES_IN_SET = "no votes in class set"
+MALFORMED_BLOCK = "malformed block"
+MALFORMED_ROW = "malformed row"
+UNKNOWN_LABEL = "unknown label"
+INVALID_RECORD = "invalid record"
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A corpus entry that did not become an utterance: why, where (``file:line`` or id), and detail."""
+
+    reason: str
+    where: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """One utterance as a recipe read it, before class sets and distributions.
+
+    ``reference`` is the corpus's own consensus label as a code (IEMOCAP's header label, MSP-Podcast's
+    EmoClass, CREMA-D's intended emotion) or None; with a fixed class set an entry is kept only when
+    its reference falls in the set, which is how the published benchmark subsets are defined.
+    ``strict`` entries (custom manifests) are instead dropped when any vote falls outside the set.
+    """
+
+    id: str
+    where: str
+    audio: Path
+    vote_counts: Mapping[str, float]
+    n_annotators: int
+    votes: list[list[str]] | None = None
+    reference: str | None = None
+    strict: bool = False
+    speaker: str | None = None
+    gender: str | None = None
+    session: str | None = None
+    transcript: str | None = None
+    vad: VAD | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CorpusLoad:
+    """What loading a corpus produced: kept utterances, dropped entries with reasons, the class codes."""
+
+    corpus: str
+    classes: list[str]
+    utterances: list[Utterance]
+    dropped: list[Dropped]
+    missing_audio: list[str] = field(default_factory=list)
+
+    def summary(self) -> CorpusSummary:
+        """Counts for people: utterances kept, per-class mass and majorities, annotators, entropy, drops."""
+        return summarize(self)
+
+
+class AudioIndex:
+    """Answers "does this audio file exist?" with one directory listing per folder, not one stat per file."""
+
+    def __init__(self) -> None:
+        self._listings: dict[str, frozenset[str]] = {}
+
+    def exists(self, path: Path) -> bool:
+        """True when ``path`` names an existing entry of its folder."""
+        folder = str(path.parent)
+        listing = self._listings.get(folder)
+        if listing is None:
+            try:
+                listing = frozenset(os.listdir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                listing = frozenset()
+            self._listings[folder] = listing
+        return path.name in listing
+
+
+def _outside_set(entry: RawEntry, class_set: ClassSet) -> str | None:
+    """Why a fixed class set excludes this entry, or None when it is in."""
+    if entry.strict:
+        outside = [code for code in entry.vote_counts if class_set.target(code) is None]
+        return f"codes {', '.join(outside)} not in {class_set.spec}" if outside else None
+    if entry.reference is not None and class_set.target(entry.reference) is None:
+        return f"reference label {entry.reference} not in {class_set.spec}"
+    return None
+
+
+def assemble(
+    corpus: str,
+    items: Iterable[RawEntry | Dropped],
+    class_set: ClassSet,
+    allow_missing_audio: bool = False,
+    audio_index: AudioIndex | None = None,
+) -> CorpusLoad:
+    """Apply the shared rules to a recipe's output, in this order: unique id, any vote, class set, audio."""
+    index = audio_index or AudioIndex()
+    dropped: list[Dropped] = []
+    candidates: list[RawEntry] = []
+    seen_ids: set[str] = set()
+    for item in items:
+        if isinstance(item, Dropped):
+            dropped.append(item)
+            continue
+        if item.id in seen_ids:
+            dropped.append(Dropped(DUPLICATE_ID, item.where, item.id))
+            continue
+        seen_ids.add(item.id)
+        if not any(value > 0 for value in item.vote_counts.values()):
+            dropped.append(Dropped(NO_VOTES, item.where, item.id))
+            continue
+        candidates.append(item)
+
+    resolved = class_set.resolve(code for entry in candidates for code in entry.vote_counts)
+    classes = list(resolved.codes or ())
+    utterances: list[Utterance] = []
+    missing: list[str] = []
+    for entry in candidates:
+        outside = None if class_set.is_all else _outside_set(entry, resolved)
+        if outside is not None:
+            dropped.append(Dropped(OUTSIDE_CLASS_SET, entry.where, f"{entry.id}: {outside}"))
+            continue
+        distribution = distribution_from_counts(resolved.project(entry.vote_counts), classes)
+        if distribution is None:
+            dropped.append(Dropped(NO_VOTES_IN_SET, entry.where, f"{entry.id}: no vote among {','.join(classes)}"))
+            continue
+        audio = Path(os.path.abspath(entry.audio))
+        if not index.exists(audio):
+            if not allow_missing_audio:
+                dropped.append(Dropped(MISSING_AUDIO, entry.where, str(audio)))
+                continue
+            missing.append(entry.id)
+        try:
+            utterances.append(
+                Utterance(
+                    id=entry.id,
+                    corpus=corpus,
+                    audio=str(audio),
+                    speaker=entry.speaker,
+                    gender=entry.gender,
+                    session=entry.session,
+                    transcript=entry.transcript,
+                    votes=entry.votes,
+                    vote_counts=dict(entry.vote_counts),
+                    distribution=distribution,
+                    majority=majority_of(distribution),
+                    n_annotators=entry.n_annotators,
+                    vad=entry.vad,
+                    meta=entry.meta,
+                )
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            detail = f"{entry.id}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            dropped.append(Dropped(INVALID_RECORD, entry.where, detail))
+    return CorpusLoad(corpus=corpus, classes=classes, utterances=utterances, dropped=dropped, missing_audio=missing)

@@ -1,0 +1,129 @@
+"""The corpora cotgen knows, by name, and where their files are looked for.
+
+Every stage that needs utterances goes through :func:`load_corpus`, so ``cotgen corpus``,
+``cotgen features`` and ``cotgen build`` agree on names, roots, class sets and drop rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+
+from cotgen.corpora import crema_d, iemocap, manifest, msp_podcast
+from cotgen.corpora.classes import ClassSet, parse_class_set
+from cotgen.corpora.entries import CorpusLoad
+from cotgen.errors import CotgenError
+from cotgen.paths import CORPORA_DIR
+
+# (root, class set, self_eval, allow_missing_audio) -> load
+Loader = Callable[[Path, ClassSet, bool, bool], CorpusLoad]
+
+
+@dataclass(frozen=True)
+class CorpusRecipe:
+    """How to read one corpus: its name, class sets, expected layout, and the loader."""
+
+    name: str
+    classes_help: str
+    layout_help: str
+    default_classes: str
+    loader: Loader
+    supports_self_eval: bool = False
+
+    def load(
+        self,
+        root: Path,
+        classes: str | None = None,
+        self_eval: bool = False,
+        allow_missing_audio: bool = False,
+    ) -> CorpusLoad:
+        """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None)."""
+        if self_eval and not self.supports_self_eval:
+            raise CotgenError(f"--self-eval applies to iemocap only, not {self.name}")
+        class_set = parse_class_set(classes if classes is not None else self.default_classes)
+        return self.loader(root, class_set, self_eval, allow_missing_audio)
+
+
+def _iemocap(root: Path, class_set: ClassSet, self_eval: bool, allow_missing_audio: bool) -> CorpusLoad:
+    return iemocap.load(root, class_set, self_eval=self_eval, allow_missing_audio=allow_missing_audio)
+
+
+def _without_self_eval(load: Callable[..., CorpusLoad]) -> Loader:
+    def loader(root: Path, class_set: ClassSet, self_eval: bool, allow_missing_audio: bool) -> CorpusLoad:
+        return load(root, class_set, allow_missing_audio=allow_missing_audio)
+
+    return loader
+
+
+def _recipe(module: ModuleType, loader: Loader, supports_self_eval: bool = False) -> CorpusRecipe:
+    """A recipe from a corpus module's NAME, CLASSES_HELP, LAYOUT and DEFAULT_CLASSES."""
+    return CorpusRecipe(
+        module.NAME, module.CLASSES_HELP, module.LAYOUT, module.DEFAULT_CLASSES, loader, supports_self_eval
+    )
+
+
+DEMO_NAME = "demo"
+DEMO = CorpusRecipe(
+    DEMO_NAME,
+    "all (default: neu, hap, ang, sad), or a custom set",
+    "the bundled corpora/demo/manifest.csv and its clips (a custom manifest)",
+    manifest.DEFAULT_CLASSES,
+    _without_self_eval(partial(manifest.load, corpus=DEMO_NAME)),
+)
+
+CORPORA: dict[str, CorpusRecipe] = {
+    recipe.name: recipe
+    for recipe in (
+        _recipe(iemocap, _iemocap, supports_self_eval=True),
+        _recipe(crema_d, _without_self_eval(crema_d.load)),
+        _recipe(msp_podcast, _without_self_eval(msp_podcast.load)),
+        _recipe(manifest, _without_self_eval(manifest.load)),
+        DEMO,
+    )
+}
+ALIASES: dict[str, str] = {"crema_d": "crema-d", "cremad": "crema-d", "msp_podcast": "msp-podcast"}
+
+
+def canonical_name(name: str) -> str:
+    """The registered name for ``name`` (case-insensitive, ``crema_d`` accepted); CotgenError when unknown."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in CORPORA:
+        raise CotgenError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+    return key
+
+
+def env_variable(name: str) -> str:
+    """``COTGEN_<NAME>_ROOT`` for a corpus (``crema-d`` -> ``COTGEN_CREMA_D_ROOT``)."""
+    return f"COTGEN_{canonical_name(name).upper().replace('-', '_')}_ROOT"
+
+
+def resolve_root(name: str, root: Path | None = None) -> Path:
+    """Where a corpus lives: ``root`` when given, else ``corpora/<name>/``, else ``$COTGEN_<NAME>_ROOT``."""
+    if root is not None:
+        return Path(root).expanduser()
+    key = canonical_name(name)
+    bundled = CORPORA_DIR / key
+    if bundled.exists():
+        return bundled
+    variable = env_variable(key)
+    from_env = os.environ.get(variable, "").strip()
+    if from_env:
+        return Path(from_env).expanduser()
+    raise CotgenError(f"where is {key}? pass --root PATH, put it in {bundled}/, or set {variable}")
+
+
+def load_corpus(
+    name: str,
+    root: Path | None = None,
+    classes: str | None = None,
+    self_eval: bool = False,
+    allow_missing_audio: bool = False,
+) -> CorpusLoad:
+    """Load corpus ``name`` from its resolved root: utterances, dropped entries, class codes."""
+    recipe = CORPORA[canonical_name(name)]
+    return recipe.load(resolve_root(recipe.name, root), classes, self_eval, allow_missing_audio)
