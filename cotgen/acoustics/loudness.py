@@ -42,7 +42,7 @@ class Segmentation:
 def segment(intensity_db: np.ndarray, step_s: float, settings: AnalysisSettings) -> Segmentation:
     """Split a contour into sounding frames and pauses (see the module docstring for the rules)."""
     threshold = silence_threshold_db(intensity_db, settings)
-    sounding = intensity_db > threshold
+    sounding = intensity_db >= threshold
     min_sounding = settings.min_sounding_s / step_s
     for start, end in runs(sounding):
         if end - start < min_sounding:
@@ -70,7 +70,7 @@ def loudness_features(intensity_db: np.ndarray, segmentation: Segmentation) -> d
     Silent frames (pauses, gaps between words, digital zeros) would otherwise dominate the mean and the
     spread, and those say how much the speaker paused, which the pause features already measure.
     """
-    loud = intensity_db[intensity_db > segmentation.threshold_db]
+    loud = intensity_db[intensity_db >= segmentation.threshold_db]
     if loud.size == 0:
         loud = intensity_db
     p5, p95 = np.percentile(loud, [5, 95])
