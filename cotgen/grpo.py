@@ -1,0 +1,88 @@
+"""``cotgen grpo`` as a library call: one GRPO prompt per utterance, with what the rewards read.
+
+Each record carries the student prompt (the same one SFT and DPO use), the human distribution as
+``target_distribution`` (the column :func:`cotgen.rewards.distribution_reward` reads) and the gold
+trace text, for GRPO variants that put the expert answer into the sampled group. Gold traces are
+found through a byte-offset index, so the run streams however large ``traces.jsonl`` is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+from cotgen.errors import CotgenError
+from cotgen.pairs.index import LineReader, index_lines
+from cotgen.pairs.run_json import update_run_json
+from cotgen.records import GRPORecord
+from cotgen.student import student_messages
+from cotgen.utterance import iter_utterances
+
+GRPO_FILE = "grpo.jsonl"
+COUNT_KEYS = ("records", "with_gold", "without_gold", "skipped_without_gold")
+
+
+def _gold_text(reader: LineReader, offsets: list[int]) -> str | None:
+    """The text of the sample-0 (gold) trace among an utterance's trace lines, if there is one."""
+    for offset in offsets:
+        record = reader.read_json(offset)
+        if record.get("sample") == 0:
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise reader.fail(offset, "trace record without a string 'text'")
+            return text
+    return None
+
+
+def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = False) -> Counter[str]:
+    """Write ``grpo.jsonl`` (atomically) for every utterance of the run; returns and records the counts.
+
+    With ``require_gold`` utterances without a gold trace are left out (counted as
+    ``skipped_without_gold``); otherwise they are written with ``gold_trace: null``.
+    """
+    utterances_path = run_dir / "utterances.jsonl"
+    traces_path = run_dir / "traces.jsonl"
+    out = out or run_dir / GRPO_FILE
+    ids = {u.id: i for i, u in enumerate(iter_utterances(utterances_path))}
+    index = index_lines(traces_path, ids) if traces_path.exists() else None
+    if index is None and require_gold:
+        raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first)")
+    counts: Counter[str] = Counter()
+    tmp = out.with_name(out.name + ".tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        reader = LineReader(stack.enter_context(traces_path.open("rb")), traces_path) if index else None
+        for ordinal, utterance in enumerate(iter_utterances(utterances_path)):
+            gold = _gold_text(reader, [int(o) for o in index.offsets_of(ordinal)]) if index and reader else None
+            if gold is None and require_gold:
+                counts["skipped_without_gold"] += 1
+                continue
+            record = GRPORecord(
+                id=utterance.id,
+                audio=utterance.audio,
+                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes),
+                target_distribution=utterance.distribution,
+                gold_trace=gold,
+            )
+            writer.write(record.model_dump_json() + "\n")
+            counts["records"] += 1
+            counts["with_gold" if gold is not None else "without_gold"] += 1
+    tmp.replace(out)
+    summary = {"output": out.name, "require_gold": require_gold, **{k: counts.get(k, 0) for k in COUNT_KEYS}}
+    update_run_json(run_dir, "grpo", summary)
+    return counts
+
+
+def read_grpo(path: Path) -> list[GRPORecord]:
+    """Read ``grpo.jsonl`` back; a bad line raises a CotgenError naming file and line."""
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            try:
+                records.append(GRPORecord.model_validate(json.loads(line)))
+            except (json.JSONDecodeError, ValueError) as exc:
+                raise CotgenError(f"{path}:{lineno}: not a GRPO record ({str(exc).splitlines()[0]})") from None
+    return records

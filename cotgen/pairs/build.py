@@ -1,0 +1,267 @@
+"""``cotgen pairs`` as a library call: stream a run folder, score candidates, write ``dpo.jsonl``.
+
+Memory stays flat in the number of candidates: utterances are read twice as a stream (once for
+their ids), traces and rollouts are indexed by byte offset (:mod:`cotgen.pairs.index`), and
+candidates are held for one block of utterances at a time, which is also the unit the scoring is
+vectorised over.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from cotgen.divergence import as_vector
+from cotgen.errors import CotgenError
+from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
+from cotgen.pairs.index import GroupedLines, LineReader, index_lines
+from cotgen.pairs.run_json import update_run_json
+from cotgen.pairs.scoring import Metric, score_rows, worst_scores
+from cotgen.pairs.select import Selection, Strategy, select_pair
+from cotgen.pairs.summary import PairStats
+from cotgen.records import DPORecord, TraceRecord
+from cotgen.student import assistant_message, student_messages
+from cotgen.utterance import Utterance, iter_utterances
+
+BLOCK = 1024
+DPO_FILE = "dpo.jsonl"
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """Everything ``cotgen pairs`` lets a user choose; scores are in the metric's units (nats or bits)."""
+
+    sources: frozenset[Source] = frozenset(SOURCES)
+    rollouts: Path | None = None
+    keep_unparseable: bool = False
+    metric: Metric = "kl"
+    margin: float = 0.05
+    max_chosen: float = 0.1
+    rejected: Strategy = "hardest"
+    per_utterance: int = 1
+    seed: int = 0
+
+    def settings(self) -> dict[str, Any]:
+        """The options as recorded in ``run.json``."""
+        return {
+            "sources": sorted(self.sources),
+            "rollouts": str(self.rollouts) if self.rollouts else None,
+            "keep_unparseable": self.keep_unparseable,
+            "metric": self.metric,
+            "margin": self.margin,
+            "max_chosen": self.max_chosen,
+            "rejected_strategy": self.rejected,
+            "per_utterance": self.per_utterance,
+            "seed": self.seed,
+        }
+
+
+def _check(options: PairOptions) -> None:
+    if options.per_utterance < 1:
+        raise CotgenError(f"--per-utterance must be at least 1, got {options.per_utterance}")
+    if options.margin < 0 or not math.isfinite(options.margin):
+        raise CotgenError(f"--margin must be a non-negative number, got {options.margin}")
+    if options.rollouts is not None and not options.rollouts.exists():
+        raise CotgenError(f"{options.rollouts}: no such rollouts file")
+
+
+def _ordinals(path: Path) -> dict[str, int]:
+    ordinals: dict[str, int] = {}
+    for utterance in iter_utterances(path):
+        if utterance.id in ordinals:
+            raise CotgenError(f"{path}: utterance id {utterance.id!r} occurs twice")
+        ordinals[utterance.id] = len(ordinals)
+    return ordinals
+
+
+def _traces(index: GroupedLines | None, reader: LineReader | None, ordinal: int) -> list[TraceRecord]:
+    if index is None or reader is None:
+        return []
+    records = []
+    for offset in index.offsets_of(ordinal):
+        try:
+            records.append(TraceRecord.model_validate_json(reader.read(offset)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "record"
+            raise reader.fail(int(offset), f"not a valid trace record ({where}: {first['msg']})") from None
+    return records
+
+
+def _rollouts(index: GroupedLines | None, reader: LineReader | None, ordinal: int) -> list[str]:
+    if index is None or reader is None:
+        return []
+    texts = []
+    for offset in index.offsets_of(ordinal):
+        record = reader.read_json(int(offset))
+        if not isinstance(record.get("text"), str):
+            raise reader.fail(int(offset), "expected a rollout record with a string 'text' (JSONL of id + text)")
+        texts.append(record["text"])
+    return texts
+
+
+def _blocks(path: Path) -> Iterator[list[tuple[int, Utterance]]]:
+    block: list[tuple[int, Utterance]] = []
+    for ordinal, utterance in enumerate(iter_utterances(path)):
+        block.append((ordinal, utterance))
+        if len(block) == BLOCK:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def score_block(found: list[tuple[Utterance, CandidateSet]], metric: Metric) -> list[np.ndarray]:
+    """Scores of every candidate of a block of utterances in one vectorised call, split back per utterance.
+
+    Unreadable candidates get the worst score any distribution could get for that utterance.
+    """
+    human_rows, cand_rows, readable, sizes = [], [], [], []
+    for utterance, candidates in found:
+        classes = utterance.classes
+        human = as_vector(utterance.distribution, classes)
+        for candidate in candidates.candidates:
+            human_rows.append(human)
+            ok = candidate.distribution is not None
+            readable.append(ok)
+            cand_rows.append(
+                as_vector(candidate.distribution, classes) if ok else np.full(len(classes), 1 / len(classes))
+            )
+        sizes.append(len(candidates.candidates))
+    if not human_rows:
+        return [np.empty(0) for _ in found]
+    # Class sets can differ between runs but not within one; group by width to stay vectorised anyway.
+    scores = np.empty(len(human_rows))
+    widths = np.array([len(h) for h in human_rows])
+    ok_mask = np.array(readable)
+    for width in np.unique(widths):
+        rows = np.flatnonzero(widths == width)
+        h = np.stack([human_rows[i] for i in rows])
+        c = np.stack([cand_rows[i] for i in rows])
+        scored = score_rows(h, c, metric)
+        bad = ~ok_mask[rows]
+        if bad.any():
+            scored[bad] = worst_scores(h[bad], metric)
+        scores[rows] = scored
+    return np.split(scores, np.cumsum(sizes)[:-1])
+
+
+def _rng(seed: int, utterance_id: str) -> np.random.Generator:
+    """A generator per utterance, so the random strategy does not depend on processing order."""
+    return np.random.default_rng([seed, zlib.crc32(utterance_id.encode("utf-8"))])
+
+
+def _record(
+    utterance: Utterance, candidates: CandidateSet, scores: np.ndarray, pick: Selection, metric: Metric, i: int
+) -> DPORecord:
+    chosen = candidates.candidates[pick.chosen]
+    rejected = candidates.candidates[i]
+    return DPORecord(
+        id=utterance.id,
+        audio=utterance.audio,
+        prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes),
+        chosen=[assistant_message(chosen.text)],
+        rejected=[assistant_message(rejected.text)],
+        human_distribution=utterance.distribution,
+        metric=metric,
+        score_chosen=float(scores[pick.chosen]),
+        score_rejected=float(scores[i]),
+        source_chosen=chosen.source,
+        source_rejected=rejected.source,
+    )
+
+
+def _tally(stats: PairStats, candidates: CandidateSet) -> None:
+    for candidate in candidates.candidates:
+        stats.candidates[source_kind(candidate.source)] += 1
+    stats.unreadable.update(candidates.unreadable)
+
+
+def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) -> PairStats:
+    """Write ``dpo.jsonl`` (atomically) for the run in ``run_dir``, record counts in ``run.json``, return them."""
+    _check(options)
+    utterances_path = run_dir / "utterances.jsonl"
+    traces_path = run_dir / "traces.jsonl"
+    out = out or run_dir / DPO_FILE
+    ordinals = _ordinals(utterances_path)
+    needs_traces = bool(options.sources & {"gold", "samples", "corrupt"})
+    if needs_traces and not traces_path.exists():
+        raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first, or use --source rollouts)")
+    trace_index = index_lines(traces_path, ordinals) if needs_traces else None
+    use_rollouts = "rollouts" in options.sources and options.rollouts is not None
+    rollout_index = index_lines(options.rollouts, ordinals) if use_rollouts else None
+    stats = PairStats(
+        unknown_trace_lines=trace_index.unknown_lines if trace_index else 0,
+        unknown_rollout_lines=rollout_index.unknown_lines if rollout_index else 0,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with ExitStack() as stack:
+        trace_reader = LineReader(stack.enter_context(traces_path.open("rb")), traces_path) if trace_index else None
+        rollout_reader = (
+            LineReader(stack.enter_context(options.rollouts.open("rb")), options.rollouts) if rollout_index else None
+        )
+        writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        for block in _blocks(utterances_path):
+            found = [
+                (
+                    utterance,
+                    gather_candidates(
+                        utterance,
+                        _traces(trace_index, trace_reader, ordinal),
+                        _rollouts(rollout_index, rollout_reader, ordinal),
+                        options.sources,
+                        options.keep_unparseable,
+                    ),
+                )
+                for ordinal, utterance in block
+            ]
+            for (utterance, candidates), scores in zip(found, score_block(found, options.metric)):
+                stats.utterances += 1
+                _tally(stats, candidates)
+                readable = np.array([c.distribution is not None for c in candidates.candidates], dtype=bool)
+                pick = select_pair(
+                    scores,
+                    readable,
+                    [c.text for c in candidates.candidates],
+                    options.margin,
+                    options.max_chosen,
+                    options.rejected,
+                    options.per_utterance,
+                    _rng(options.seed, utterance.id),
+                )
+                if pick.reason is not None:
+                    stats.no_pair[pick.reason] += 1
+                    continue
+                stats.utterances_with_pairs += 1
+                stats.chosen_sources[source_kind(candidates.candidates[pick.chosen].source)] += 1
+                for i in pick.rejected:
+                    record = _record(utterance, candidates, scores, pick, options.metric, i)
+                    writer.write(record.model_dump_json() + "\n")
+                    stats.pairs += 1
+                    stats.rejected_sources[source_kind(record.source_rejected)] += 1
+                    stats.margins.append(record.score_rejected - record.score_chosen)
+    tmp.replace(out)
+    update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
+    return stats
+
+
+def read_pairs(path: Path) -> list[DPORecord]:
+    """Read ``dpo.jsonl`` back (tests, exporters); a bad line raises a CotgenError naming file and line."""
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            try:
+                records.append(DPORecord.model_validate(json.loads(line)))
+            except (json.JSONDecodeError, ValidationError) as exc:
+                raise CotgenError(f"{path}:{lineno}: not a DPO record ({str(exc).splitlines()[0]})") from None
+    return records

@@ -1,0 +1,101 @@
+"""The candidate answers for one utterance, each with its source and the distribution printed in its text.
+
+Candidates come from four sources: the gold (rationalize) trace, the teacher's predict-mode
+samples, the user's own on-policy rollouts, and corruptions of the gold trace. Every candidate
+is read back from its text with the trace parser, because the text is what a student is trained
+on: a pair must be scored on what it shows, not on a structured field beside it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cotgen.pairs.corrupt import corruption_texts
+from cotgen.records import TraceRecord
+from cotgen.trace import TraceParseError, parse_sections
+from cotgen.utterance import Utterance
+
+Source = Literal["gold", "samples", "rollouts", "corrupt"]
+SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One answer text; ``distribution`` is None when the text does not parse (a format failure)."""
+
+    source: str
+    text: str
+    distribution: dict[str, float] | None
+
+
+@dataclass
+class CandidateSet:
+    """An utterance's candidates in a fixed order (gold, samples, rollouts, corruptions), texts unique."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    unreadable: Counter[str] = field(default_factory=Counter)
+
+    def add(self, candidate: Candidate) -> None:
+        """Keep the first candidate of each text: a duplicate could end up as both chosen and rejected."""
+        if all(candidate.text != c.text for c in self.candidates):
+            self.candidates.append(candidate)
+
+
+def source_kind(source: str) -> str:
+    """The label without its number: 'sample:3' -> 'sample', 'rollout:1' -> 'rollout', others unchanged."""
+    head, _, tail = source.partition(":")
+    return head if head in ("sample", "rollout") and tail.isdigit() else source
+
+
+def read_distribution_from_text(text: str, classes: Sequence[str]) -> dict[str, float] | None:
+    """The distribution printed in ``text`` (renormalised), or None when the text is not a four-stage trace."""
+    try:
+        return parse_sections(text, classes).distribution
+    except TraceParseError:
+        return None
+
+
+def gather_candidates(
+    utterance: Utterance,
+    traces: Sequence[TraceRecord],
+    rollouts: Sequence[str],
+    sources: Collection[Source],
+    keep_unparseable: bool,
+) -> CandidateSet:
+    """All candidates of one utterance from the selected sources.
+
+    Unreadable texts are counted by source kind; they become candidates (format failures, never
+    chosen) only with ``keep_unparseable``.
+    """
+    classes = utterance.classes
+    found = CandidateSet()
+
+    def offer(source: str, text: str) -> None:
+        distribution = read_distribution_from_text(text, classes)
+        if distribution is None:
+            found.unreadable[source_kind(source)] += 1
+            if not keep_unparseable:
+                return
+        found.add(Candidate(source, text, distribution))
+
+    ordered = sorted(traces, key=lambda r: r.sample)
+    gold = next((r for r in ordered if r.sample == 0), None)
+    if "gold" in sources and gold is not None:
+        offer("gold", gold.text)
+    if "samples" in sources:
+        for record in ordered:
+            if record.sample != 0:
+                offer(f"sample:{record.sample}", record.text)
+    if "rollouts" in sources:
+        for number, text in enumerate(rollouts, start=1):
+            offer(f"rollout:{number}", text)
+    if "corrupt" in sources and gold is not None:
+        has_transcript = bool(utterance.transcript)
+        for kind, text in corruption_texts(
+            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript
+        ):
+            offer(f"corrupt:{kind}", text)
+    return found

@@ -1,0 +1,99 @@
+"""What a pairing run produced: counts by reason and source, margin quartiles, and their table.
+
+The same numbers go to the terminal and to ``run.json`` so that a dataset card or a later reader
+can say how many utterances yielded no pair and why, and how wide the preference margins are.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from cotgen.pairs.select import NO_PAIR_REASONS
+
+
+@dataclass
+class PairStats:
+    """Running totals of a pairing run; margins are kept compactly (8 bytes a pair)."""
+
+    utterances: int = 0
+    utterances_with_pairs: int = 0
+    pairs: int = 0
+    no_pair: Counter[str] = field(default_factory=Counter)
+    candidates: Counter[str] = field(default_factory=Counter)
+    unreadable: Counter[str] = field(default_factory=Counter)
+    chosen_sources: Counter[str] = field(default_factory=Counter)
+    rejected_sources: Counter[str] = field(default_factory=Counter)
+    margins: array = field(default_factory=lambda: array("d"))
+    unknown_trace_lines: int = 0
+    unknown_rollout_lines: int = 0
+
+    def margin_quantiles(self) -> dict[str, float | None]:
+        """Median and quartiles of score_rejected - score_chosen over all pairs (None without pairs)."""
+        if not self.margins:
+            return {"q1": None, "median": None, "q3": None}
+        values = np.frombuffer(self.margins, dtype=np.float64)
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        return {"q1": float(q1), "median": float(median), "q3": float(q3)}
+
+    def as_json(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The block recorded under ``run.json["pairs"]``: settings, counts and margins."""
+        return {
+            **settings,
+            "utterances": self.utterances,
+            "utterances_with_pairs": self.utterances_with_pairs,
+            "pairs": self.pairs,
+            "no_pair": {reason: self.no_pair.get(reason, 0) for reason in NO_PAIR_REASONS},
+            "candidates": dict(sorted(self.candidates.items())),
+            "unreadable": dict(sorted(self.unreadable.items())),
+            "chosen_sources": dict(sorted(self.chosen_sources.items())),
+            "rejected_sources": dict(sorted(self.rejected_sources.items())),
+            "margins": self.margin_quantiles(),
+            "unknown_trace_lines": self.unknown_trace_lines,
+            "unknown_rollout_lines": self.unknown_rollout_lines,
+        }
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def render_summary(stats: PairStats, metric: str, console: Console) -> None:
+    """Pair counts, margins (median, quartiles) and the source mix as rich tables."""
+    counts = Table(title="DPO pairs", show_header=False)
+    counts.add_row("utterances", str(stats.utterances))
+    counts.add_row("utterances with pairs", str(stats.utterances_with_pairs))
+    counts.add_row("pairs", str(stats.pairs))
+    for reason in NO_PAIR_REASONS:
+        counts.add_row(f"no pair: {reason}", str(stats.no_pair.get(reason, 0)))
+    for kind, n in sorted(stats.unreadable.items()):
+        counts.add_row(f"unreadable {kind}", str(n))
+    if stats.unknown_trace_lines or stats.unknown_rollout_lines:
+        counts.add_row(
+            "lines with unknown ids", f"{stats.unknown_trace_lines} traces, {stats.unknown_rollout_lines} rollouts"
+        )
+    quantiles = stats.margin_quantiles()
+    counts.add_row(
+        f"margin ({metric}) q1 / median / q3",
+        f"{_fmt(quantiles['q1'])} / {_fmt(quantiles['median'])} / {_fmt(quantiles['q3'])}",
+    )
+    console.print(counts)
+    mix = Table(title="Source mix")
+    mix.add_column("source")
+    mix.add_column("candidates", justify="right")
+    mix.add_column("chosen", justify="right")
+    mix.add_column("rejected", justify="right")
+    for kind in sorted(set(stats.candidates) | set(stats.chosen_sources) | set(stats.rejected_sources)):
+        mix.add_row(
+            kind,
+            str(stats.candidates.get(kind, 0)),
+            str(stats.chosen_sources.get(kind, 0)),
+            str(stats.rejected_sources.get(kind, 0)),
+        )
+    console.print(mix)
