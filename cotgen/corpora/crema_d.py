@@ -16,13 +16,14 @@ from pathlib import Path
 
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry, assemble
-from cotgen.corpora.layout import require_paths
+from cotgen.corpora.layout import absolute, require_paths
 from cotgen.corpora.votes import tally_counts
 from cotgen.errors import CotgenError
 
 NAME = "crema-d"
 DEFAULT_CLASSES = "all"
 LAYOUT = "AudioWAV/<clip>.wav, processedResults/tabulatedVotes.csv and VideoDemographics.csv"
+AUDIO_LAYOUT = f"{LAYOUT}; pass --allow-missing-audio to read the labels without the audio"
 CLASSES_HELP = "all (default: the six emotions), 4 (neu, hap, ang, sad; kept by intended emotion), or custom"
 
 VOTES_FILE = Path("processedResults") / "tabulatedVotes.csv"
@@ -118,7 +119,8 @@ def iter_raw(root: Path) -> Iterator[RawEntry | Dropped]:
 
 def load(root: Path, class_set: ClassSet, allow_missing_audio: bool = False) -> CorpusLoad:
     """Load a CREMA-D checkout; the audio folder may be absent only with ``allow_missing_audio``."""
-    root = root.absolute()
-    required = [root / VOTES_FILE, root / DEMOGRAPHICS_FILE]
-    require_paths("CREMA-D", root, LAYOUT, required if allow_missing_audio else [root / AUDIO_DIR, *required])
+    root = absolute(root)
+    require_paths("CREMA-D", root, LAYOUT, [root / VOTES_FILE, root / DEMOGRAPHICS_FILE])
+    if not allow_missing_audio:
+        require_paths("CREMA-D", root, AUDIO_LAYOUT, [root / AUDIO_DIR])
     return assemble(NAME, iter_raw(root), class_set, allow_missing_audio)

@@ -103,11 +103,12 @@ class AudioIndex:
 
 def _outside_set(entry: RawEntry, class_set: ClassSet) -> str | None:
     """Why a fixed class set excludes this entry, or None when it is in."""
+    members = ",".join(class_set.folds)
     if entry.strict:
         outside = [code for code in entry.vote_counts if class_set.target(code) is None]
-        return f"codes {', '.join(outside)} not in {class_set.spec}" if outside else None
+        return f"codes {', '.join(outside)} not in {members}" if outside else None
     if entry.reference is not None and class_set.target(entry.reference) is None:
-        return f"reference label {entry.reference} not in {class_set.spec}"
+        return f"reference label {entry.reference} not in {members}"
     return None
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.entries import MALFORMED_BLOCK, UNKNOWN_LABEL, CorpusLoad, Dropped, RawEntry, assemble
-from cotgen.corpora.layout import layout_error, require_paths, visible_files
+from cotgen.corpora.layout import absolute, layout_error, require_paths, visible_files
 from cotgen.corpora.votes import counted_annotators, weighted_vote_counts
 from cotgen.utterance import VAD
 
@@ -223,5 +223,5 @@ def iter_raw(root: Path, self_eval: bool = False) -> Iterator[RawEntry | Dropped
 
 def load(root: Path, class_set: ClassSet, self_eval: bool = False, allow_missing_audio: bool = False) -> CorpusLoad:
     """Load an IEMOCAP release folder (or its parent) under ``class_set``."""
-    release = find_release(root.absolute())
+    release = find_release(absolute(root))
     return assemble(NAME, iter_raw(release, self_eval), class_set, allow_missing_audio)

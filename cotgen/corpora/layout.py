@@ -6,6 +6,7 @@ layout and the first missing path fixes it faster than thousands of per-entry dr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,7 +15,12 @@ from cotgen.errors import CotgenError
 
 def layout_error(corpus: str, root: Path, layout: str, missing: Path) -> CotgenError:
     """The one-line error for a root that does not have ``corpus``'s layout."""
-    return CotgenError(f"{root} is not a {corpus} root (expected {layout}): missing {missing}")
+    return CotgenError(f"{root} does not have the {corpus} layout (expected {layout}): missing {missing}")
+
+
+def absolute(root: Path) -> Path:
+    """``root`` made absolute and normalised (``..`` removed) without resolving symlinks."""
+    return Path(os.path.abspath(root.expanduser()))
 
 
 def require_paths(corpus: str, root: Path, layout: str, required: Iterable[Path]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from cotgen.corpora.classes import CODE_PATTERN, ClassSet
 from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry, assemble
-from cotgen.corpora.layout import layout_error, require_paths
+from cotgen.corpora.layout import absolute, layout_error, require_paths
 from cotgen.corpora.votes import counted_annotators, tally_counts, weighted_vote_counts
 from cotgen.errors import CotgenError
 
@@ -213,5 +213,5 @@ def iter_raw(path: Path) -> Iterator[RawEntry | Dropped]:
 
 def load(root: Path, class_set: ClassSet, allow_missing_audio: bool = False, corpus: str = NAME) -> CorpusLoad:
     """Load a manifest file (or folder holding one); ``corpus`` names the records (``demo`` reuses this)."""
-    path = find_manifest(root.absolute())
+    path = find_manifest(absolute(root))
     return assemble(corpus, iter_raw(path), class_set, allow_missing_audio)

@@ -27,7 +27,7 @@ from cotgen.corpora.entries import (
     RawEntry,
     assemble,
 )
-from cotgen.corpora.layout import layout_error, require_paths
+from cotgen.corpora.layout import absolute, layout_error, require_paths
 from cotgen.corpora.votes import counted_annotators, weighted_vote_counts
 from cotgen.errors import CotgenError
 from cotgen.utterance import VAD
@@ -193,7 +193,7 @@ def iter_raw(root: Path, workers: WorkerVotes) -> Iterator[RawEntry | Dropped]:
 
 def load(root: Path, class_set: ClassSet, allow_missing_audio: bool = False) -> CorpusLoad:
     """Load an MSP-Podcast release; worker labels from labels_detailed.csv, else labels.txt."""
-    root = root.absolute()
+    root = absolute(root)
     require_paths("MSP-Podcast", root, LAYOUT, [root / CONSENSUS_FILE])
     if (root / DETAILED_FILE).is_file():
         workers = read_detailed(root / DETAILED_FILE)
@@ -202,5 +202,5 @@ def load(root: Path, class_set: ClassSet, allow_missing_audio: bool = False) -> 
     else:
         raise layout_error("MSP-Podcast", root, LAYOUT, root / DETAILED_FILE)
     if not allow_missing_audio:
-        require_paths("MSP-Podcast", root, LAYOUT, [root / "Audios"])
+        require_paths("MSP-Podcast", root, f"{LAYOUT}; or pass --allow-missing-audio", [root / "Audios"])
     return assemble(NAME, iter_raw(root, workers), class_set, allow_missing_audio)

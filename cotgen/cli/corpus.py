@@ -1,0 +1,105 @@
+"""``cotgen corpus`` (corpus on disk -> utterances.jsonl + summary) and ``cotgen corpora`` (what is supported)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cotgen.cli.app import app, console
+from cotgen.cli.corpus_options import (
+    DEFAULT_CORPUS,
+    AllowMissingAudioOption,
+    ClassesOption,
+    CorpusOption,
+    RootOption,
+    SelfEvalOption,
+)
+from cotgen.corpora import CORPORA, CorpusLoad, load_corpus
+from cotgen.corpora.registry import env_variable
+from cotgen.errors import CotgenError
+from cotgen.paths import CORPORA_DIR, run_dir
+from cotgen.utterance import write_utterances
+
+UTTERANCES_FILE = "utterances.jsonl"
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="Output file, or a folder for utterances.jsonl (default outputs/<corpus>/)."),
+]
+
+
+def utterances_path(corpus: str, out: Path | None) -> Path:
+    """``--out`` (a file, or a folder to hold utterances.jsonl), else ``outputs/<corpus>/utterances.jsonl``."""
+    if out is None:
+        return run_dir(corpus) / UTTERANCES_FILE
+    return out / UTTERANCES_FILE if out.is_dir() else out
+
+
+def render_summary(load: CorpusLoad) -> None:
+    """Print the load's summary as rich tables, with the first place each drop reason occurred."""
+    summary = load.summary()
+    classes = Table(title=f"{summary.corpus}: {summary.kept} utterances kept")
+    classes.add_column("class")
+    classes.add_column("vote mass", justify="right")
+    classes.add_column("majority", justify="right")
+    for row in summary.classes:
+        classes.add_row(row.code, f"{row.vote_mass:.2f}", str(row.majority))
+    classes.add_row("(tie)", "", str(summary.ties))
+    console.print(classes)
+    console.print(
+        f"annotators per utterance: min {summary.annotators_min}, mean {summary.annotators_mean:.2f}, "
+        f"max {summary.annotators_max}; mean entropy {summary.mean_entropy_bits:.3f} bits",
+        highlight=False,
+    )
+    if summary.missing_audio_kept:
+        console.print(f"kept without audio (--allow-missing-audio): {summary.missing_audio_kept}", highlight=False)
+    if not summary.dropped:
+        console.print("dropped: 0")
+        return
+    dropped = Table(title=f"dropped: {sum(summary.dropped.values())}")
+    dropped.add_column("reason")
+    dropped.add_column("count", justify="right")
+    dropped.add_column("first at", overflow="fold")
+    dropped.add_column("detail", overflow="fold")
+    first = {}
+    for item in load.dropped:
+        first.setdefault(item.reason, item)
+    for reason, count in summary.dropped.items():
+        dropped.add_row(reason, str(count), first[reason].where, first[reason].detail)
+    console.print(dropped)
+
+
+@app.command("corpus")
+def corpus_command(
+    corpus: CorpusOption = DEFAULT_CORPUS,
+    root: RootOption = None,
+    classes: ClassesOption = None,
+    self_eval: SelfEvalOption = False,
+    allow_missing_audio: AllowMissingAudioOption = False,
+    out: OutOption = None,
+) -> None:
+    """Read a corpus into utterances.jsonl (human label distributions) and print what was kept and dropped."""
+    load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
+    render_summary(load)
+    if not load.utterances:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in load.summary().dropped.items()) or "no entries"
+        raise CotgenError(f"no utterance kept from {load.corpus} ({reasons})")
+    path = utterances_path(load.corpus, out)
+    count = write_utterances(path, load.utterances)
+    console.print(f"wrote {count} utterances to {path}", highlight=False)
+
+
+@app.command("corpora")
+def corpora_command() -> None:
+    """List the supported corpora with their class sets, expected layout and where their root is looked for."""
+    table = Table(title="corpora (cotgen corpus --corpus NAME)")
+    table.add_column("name")
+    table.add_column("class sets (--classes)", overflow="fold")
+    table.add_column("expected layout (--root)", overflow="fold")
+    table.add_column("root when --root is left out", overflow="fold")
+    for name, recipe in CORPORA.items():
+        where = f"{CORPORA_DIR / name}/ or ${env_variable(name)}"
+        table.add_row(name, recipe.classes_help, recipe.layout_help, where)
+    console.print(table)
