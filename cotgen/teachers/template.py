@@ -33,7 +33,8 @@ _LOW_AROUSAL = ("sad", "neu")
 _AROUSAL_CUES = ("pitch", "pitch_variation", "loudness", "loudness_variation", "speech_rate")
 
 # What a cue at a level points to. Arousal cues: high levels point to high-arousal emotions, low
-# levels to sadness; many pauses slow speech down (sad, neutral); a tense voice to anger.
+# levels to sadness; many pauses slow speech down (sad, neutral); voice quality is the harmonics-to-
+# noise ratio, so a low level is a breathy or hoarse voice (sad, fearful) and a high one a clear voice.
 CUE_SUGGESTS: dict[str, dict[str, tuple[str, ...]]] = {
     **{
         cue: {
@@ -53,11 +54,11 @@ CUE_SUGGESTS: dict[str, dict[str, tuple[str, ...]]] = {
         "very low": ("ang", "exc"),
     },
     "voice_quality": {
-        "very high": ("ang", "fru", "dis", "fea"),
-        "high": ("ang", "fru", "dis"),
+        "very high": ("hap", "exc", "neu"),
+        "high": ("hap", "neu"),
         "moderate": ("neu",),
-        "low": ("sad", "neu"),
-        "very low": ("sad",),
+        "low": ("sad", "fea"),
+        "very low": ("sad", "fea"),
     },
     "intonation": {"rising": ("sur", "hap", "fea"), "flat": ("neu", "sad"), "falling": ("ang", "sad", "neu")},
 }
@@ -142,7 +143,7 @@ def acoustic_cues(levels: Mapping[str, str | None], classes: Sequence[str]) -> l
             AcousticCue(
                 cue=cue,
                 level=level,
-                observation=f"The {label} is {level} relative to this speaker's other utterances, "
+                observation=f"{label.capitalize()}: {level} relative to this speaker's other utterances, "
                 f"which points to {_names(suggests)}.",
                 suggests=suggests,
             )

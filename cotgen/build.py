@@ -1,0 +1,562 @@
+"""``cotgen build`` as a library: corpus -> utterances -> features -> teacher traces -> SFT records and run.json.
+
+The CLI only fills a :class:`BuildConfig` and calls :func:`run_build`; a notebook can do the same.
+The stages run in order into one run folder (DESIGN.md, "Output folder of a run"): the
+utterances and features are written first (features come from the shared cache on a rerun), then
+every (id, sample) item not yet done is given to the teacher and ends, durably and exactly once,
+in ``traces.jsonl`` or ``rejects.jsonl``; ``sft.jsonl`` and ``run.json`` are rewritten at the end
+from what the files hold, so their counts always agree with the files.
+
+Speaker references for cue levels are computed over the whole corpus, whatever ``limit`` selects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from cotgen.acoustics import CUE_FEATURES, CueProfile, run_features_stage, speaker_cues, verbalise
+from cotgen.build_cost import Prices, prices_for
+from cotgen.build_outcome import Item, ModeChoice, plan_items, reject_record, trace_record, unfaithful_detail
+from cotgen.build_progress import BuildProgress
+from cotgen.build_state import RunState
+from cotgen.build_teach import TeachSettings, run_pool, teach_item
+from cotgen.cache import ResponseCache, default_cache_path
+from cotgen.corpora import CorpusLoad, canonical_name, load_corpus
+from cotgen.errors import CotgenError
+from cotgen.paths import run_dir as default_run_dir
+from cotgen.prompts import FeatureLine, PromptInputs, PromptSet, load_prompts
+from cotgen.records import RejectRecord, SFTRecord, TraceRecord, Usage
+from cotgen.runfiles import recover_jsonl, write_json_atomic, write_jsonl_atomic
+from cotgen.runlog import run_log
+from cotgen.student import assistant_message, student_messages
+from cotgen.teachers.openai_teacher import OpenAITeacher, TeacherConfig, resolve_api_key
+from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
+from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
+from cotgen.trace import SCHEMA_VERSION, printed, render_trace
+from cotgen.utterance import Utterance, write_utterances
+
+UTTERANCES_FILE = "utterances.jsonl"
+SFT_FILE = "sft.jsonl"
+RUN_FILE = "run.json"
+TEMPLATE_TEACHER = "template"
+OPENAI_PREFIX = "openai:"
+
+logger = logging.getLogger("cotgen.build")
+
+
+def teacher_model(teacher: str) -> str | None:
+    """The model of ``openai:MODEL``; None for the offline ``template`` teacher; CotgenError otherwise."""
+    if teacher == TEMPLATE_TEACHER:
+        return None
+    if teacher.startswith(OPENAI_PREFIX) and teacher[len(OPENAI_PREFIX) :].strip():
+        return teacher[len(OPENAI_PREFIX) :].strip()
+    raise CotgenError(f"--teacher {teacher!r}: expected 'template' or 'openai:MODEL' (e.g. openai:gpt-4o-mini)")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything a build needs; defaults are ``cotgen build`` with no arguments (demo corpus, template teacher)."""
+
+    corpus: str = "demo"
+    root: Path | None = None
+    classes: str | None = None
+    self_eval: bool = False
+    allow_missing_audio: bool = False
+    out: Path | None = None
+    teacher: str = TEMPLATE_TEACHER
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    rpm: float | None = None
+    tpm: float | None = None
+    timeout: float = 60.0
+    max_retries: int = 6
+    structured: bool = True
+    send_audio: bool = False
+    samples: int = 0
+    temperature: float = 1.0
+    mode: ModeChoice | None = None
+    repairs: int = 2
+    min_faithfulness: float | None = None
+    max_tokens: int | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+    cache: Path | None = None
+    prompts: Path | None = None
+    dry_run: bool = False
+    limit: int | None = None
+    retry_rejects: bool = False
+    workers: int | None = None
+    dask_scheduler: str | None = None
+    progress: bool = True
+
+    @property
+    def model(self) -> str | None:
+        """The model name of an ``openai:`` teacher, None for the template teacher."""
+        return teacher_model(self.teacher)
+
+    @property
+    def effective_mode(self) -> ModeChoice:
+        """``--mode``, defaulting to both when samples are asked for, else rationalize."""
+        if self.mode is not None:
+            return self.mode
+        return "both" if self.samples > 0 else "rationalize"
+
+    def check(self) -> None:
+        """Reject inconsistent options with one line each, before anything is read or written."""
+        _ = self.model
+        checks = [
+            (self.samples >= 0, f"--samples must be 0 or more, got {self.samples}"),
+            (self.repairs >= 0, f"--repairs must be 0 or more, got {self.repairs}"),
+            (self.concurrency >= 1, f"--concurrency must be at least 1, got {self.concurrency}"),
+            (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
+            (self.temperature >= 0, f"--temperature must not be negative, got {self.temperature}"),
+            (
+                self.min_faithfulness is None or 0.0 <= self.min_faithfulness <= 1.0,
+                f"--min-faithfulness must lie in [0, 1], got {self.min_faithfulness}",
+            ),
+            (
+                not (self.effective_mode == "predict" and self.samples == 0),
+                "--mode predict needs --samples K with K >= 1",
+            ),
+            (self.mode in (None, "rationalize", "predict", "both"), f"--mode {self.mode!r}: rationalize|predict|both"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise CotgenError(message)
+
+    def teacher_config(self) -> TeacherConfig:
+        """The client settings of an ``openai:`` teacher."""
+        model = self.model
+        if model is None:
+            raise ValueError("the template teacher has no client configuration")
+        return TeacherConfig(
+            model=model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            concurrency=self.concurrency,
+            rpm=self.rpm,
+            tpm=self.tpm,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            structured=self.structured,
+            send_audio=self.send_audio,
+        )
+
+    def teach_settings(self) -> TeachSettings:
+        return TeachSettings(
+            temperature=self.temperature,
+            repairs=self.repairs,
+            min_faithfulness=self.min_faithfulness,
+            max_tokens=self.max_tokens,
+            send_audio=self.send_audio,
+            structured=self.structured,
+        )
+
+    def run_dir(self) -> Path:
+        """``--out``, else ``outputs/<corpus>/``."""
+        return default_run_dir(canonical_name(self.corpus), self.out)
+
+    def as_json(self) -> dict[str, Any]:
+        """The configuration as recorded in run.json (paths as text; the key's variable name, never its value)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A corpus ready for teaching: utterances, features, speaker-relative cue profiles, feature errors."""
+
+    load: CorpusLoad
+    run_dir: Path
+    features: pd.DataFrame
+    profiles: dict[str, CueProfile]
+    errors: dict[str, str]
+
+    def utterance(self, utterance_id: str) -> Utterance:
+        for utt in self.load.utterances:
+            if utt.id == utterance_id:
+                return utt
+        raise CotgenError(f"corpus {self.load.corpus}: no utterance with id {utterance_id!r}")
+
+    def inputs(self, utt: Utterance) -> PromptInputs:
+        """What the prompt says about ``utt``: its words, gender, cues in words and numbers, the human distribution."""
+        return prompt_inputs(utt, self.profiles[utt.id])
+
+
+def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
+    """Prompt inputs of one utterance from its cue profile (numbers rounded as a reader would quote them)."""
+    features = []
+    for cue, feature in CUE_FEATURES.items():
+        value, z = profile.values.get(feature), profile.z.get(cue)
+        features.append(
+            FeatureLine(
+                name=f"{cue} ({feature})",
+                value=round(value, 3) if value is not None else None,
+                z=round(z, 2) if z is not None else None,
+            )
+        )
+    return PromptInputs(
+        transcript=utt.transcript,
+        gender=utt.gender,
+        cues_text=verbalise(profile),
+        classes=utt.classes,
+        features=features,
+        human_distribution=utt.distribution,
+    )
+
+
+def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
+    """Load the corpus, write utterances.jsonl, measure (or reuse) features over the whole corpus, compute cues."""
+    load = load_corpus(config.corpus, config.root, config.classes, config.self_eval, config.allow_missing_audio)
+    if not load.utterances:
+        raise CotgenError(f"corpus {load.corpus}: no utterance left after loading ({len(load.dropped)} dropped)")
+    logger.info(
+        "corpus %s: %d utterances, %d dropped, classes %s",
+        load.corpus,
+        len(load.utterances),
+        len(load.dropped),
+        ",".join(load.classes),
+    )
+    write_utterances(run_dir / UTTERANCES_FILE, load.utterances)
+    features = run_features_stage(
+        load.utterances,
+        run_dir,
+        workers=config.workers,
+        cache_dir=config.cache,
+        dask_scheduler=config.dask_scheduler,
+        progress=config.progress,
+    )
+    errors = {
+        str(row.id): str(row.error)
+        for row in features[["id", "error"]].itertuples(index=False)
+        if isinstance(row.error, str) and row.error
+    }
+    measured = set(features["id"].astype(str))
+    errors.update({u.id: "no feature row" for u in load.utterances if u.id not in measured})
+    if errors:
+        logger.warning("features: %d of %d utterances could not be measured", len(errors), len(load.utterances))
+    return Prepared(load, run_dir, features, speaker_cues(features, load.utterances), errors)
+
+
+@dataclass(frozen=True)
+class DryRunEstimate:
+    """What a build would send: first-turn requests, estimated tokens (chars / 4) and cost."""
+
+    requests: int
+    features_rejects: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """The outcome of :func:`run_build`; file counts are of the files, this-run counts of this call."""
+
+    run_dir: Path
+    corpus: str
+    items: int
+    skipped: int
+    new_traces: int
+    new_rejects: int
+    traces: int
+    rejects: int
+    sft: int
+    reject_reasons: dict[str, int]
+    by_mode: dict[str, dict[str, int]] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+    cost_usd: float | None = None
+    wall_s: float = 0.0
+    dry_run: DryRunEstimate | None = None
+
+
+def _versions() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "cotgen": version("cotgen"),
+        "python": platform.python_version(),
+        "openai": version("openai"),
+        "parselmouth": version("praat-parselmouth"),
+    }
+
+
+def sft_records(utterances: list[Utterance], traces: list[TraceRecord]) -> list[SFTRecord]:
+    """One student record per utterance with a gold trace, in corpus order.
+
+    The assistant turn is the gold trace text ending in the *human* distribution as printed, so a
+    student is trained towards what listeners said even where the teacher's gold rounded differently.
+    """
+    gold = {t.id: t for t in traces if t.sample == 0}
+    records = []
+    for utt in utterances:
+        trace = gold.get(utt.id)
+        if trace is None:
+            continue
+        answer = printed(trace.trace.model_copy(update={"distribution": dict(utt.distribution)}))
+        records.append(
+            SFTRecord(
+                id=utt.id,
+                audio=utt.audio,
+                prompt=student_messages(utt.audio, utt.transcript, utt.classes),
+                completion=[assistant_message(render_trace(answer))],
+                distribution=utt.distribution,
+            )
+        )
+    return records
+
+
+def _counts(traces: list[TraceRecord], rejects: list[RejectRecord]) -> dict[str, Any]:
+    by_mode: dict[str, Counter[str]] = {"rationalize": Counter(), "predict": Counter()}
+    for t in traces:
+        by_mode[t.mode]["traces"] += 1
+    for r in rejects:
+        by_mode[r.mode]["rejects"] += 1
+    return {
+        "traces": len(traces),
+        "rejects": len(rejects),
+        "by_mode": {mode: {"traces": c["traces"], "rejects": c["rejects"]} for mode, c in by_mode.items()},
+        "reject_reasons": dict(sorted(Counter(r.reason for r in rejects).items())),
+    }
+
+
+class _Builder:
+    """One build invocation: holds what the stages share so each stage is a short method."""
+
+    def __init__(self, config: BuildConfig, console: Console | None) -> None:
+        self.config = config
+        self.console = console
+        self.prompts: PromptSet = load_prompts(config.prompts)
+        self.model = config.model
+        self.prices: Prices | None = prices_for(self.model, config.price_in, config.price_out)
+        self.secret = ""
+        if self.model is not None and not config.dry_run:
+            self.secret = resolve_api_key(config.teacher_config())
+        self.usage: dict[str, Any] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0}
+
+    def finish(self, state: RunState, progress: BuildProgress) -> Callable[[TraceRecord | RejectRecord], None]:
+        def record(outcome: TraceRecord | RejectRecord) -> None:
+            state.record(outcome)
+            progress.finished(outcome)
+            if isinstance(outcome, TraceRecord):
+                logger.debug(
+                    "trace %s/%d js=%.4f faithfulness=%s", outcome.id, outcome.sample, outcome.js, outcome.faithfulness
+                )
+            else:
+                logger.debug("reject %s/%d %s: %s", outcome.id, outcome.sample, outcome.reason, outcome.detail)
+
+        return record
+
+    def teach_template(self, items: list[Item], prepared: Prepared, done: Callable[[Any], None]) -> None:
+        for item in items:
+            levels = prepared.profiles[item.utterance.id].levels
+            utt = item.utterance
+            trace = write_trace(utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample)
+            record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
+            why = unfaithful_detail(record, self.config.min_faithfulness)
+            done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
+
+    async def teach_model(
+        self, items: list[Item], prepared: Prepared, done: Callable[[Any], None], progress: BuildProgress
+    ) -> None:
+        settings = self.config.teach_settings()
+        with ResponseCache(default_cache_path(self.config.cache)) as cache:
+            teacher = OpenAITeacher(self.config.teacher_config(), cache)
+
+            async def work(item: Item) -> TraceRecord | RejectRecord:
+                levels = prepared.profiles[item.utterance.id].levels
+                inputs = prepared.inputs(item.utterance)
+                return await teach_item(teacher, self.prompts, item, inputs, levels, settings, progress.repairing)
+
+            def finished(outcome: TraceRecord | RejectRecord) -> None:
+                done(outcome)
+                stats = teacher.stats()
+                progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
+
+            try:
+                await run_pool(items, work, finished, 2 * self.config.concurrency)
+            finally:
+                await teacher.aclose()
+                stats = teacher.stats()
+                self.usage = {
+                    "requests": stats["requests"],
+                    "prompt_tokens": stats["tokens_in"],
+                    "completion_tokens": stats["tokens_out"],
+                    "cache_hits": stats["cache_hits"],
+                    "retries": stats["retries"],
+                }
+                logger.info("teacher %s: %s", teacher.name, json.dumps(stats, sort_keys=True))
+
+    def estimate(self, items: list[Item], prepared: Prepared) -> DryRunEstimate:
+        settings = self.config.teach_settings()
+        teachable = [i for i in items if i.utterance.id not in prepared.errors]
+        prompt_tokens = completion_tokens = 0
+        for item in teachable:
+            utt = item.utterance
+            if self.model is not None:
+                messages = self.prompts.messages(prepared.inputs(utt), item.mode, settings.schema_in_prompt)
+                prompt_tokens += estimate_tokens(messages)
+            # The template teacher's answer for the same item stands in for the length of a model's answer.
+            levels = prepared.profiles[utt.id].levels
+            answer = write_trace(utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample)
+            completion_tokens += estimate_text_tokens(answer.model_dump_json()) if self.model is not None else 0
+        cost = self.prices.cost(prompt_tokens, completion_tokens) if self.prices is not None else None
+        return DryRunEstimate(
+            len(teachable) if self.model else 0, len(items) - len(teachable), prompt_tokens, completion_tokens, cost
+        )
+
+    def run(self) -> BuildSummary:
+        config = self.config
+        started, started_at = time.monotonic(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        run_dir = config.run_dir()
+        with run_log(run_dir, secrets=[self.secret]):
+            logger.info(
+                "build %s: teacher %s, mode %s, samples %d%s",
+                run_dir,
+                config.teacher,
+                config.effective_mode,
+                config.samples,
+                " (dry run)" if config.dry_run else "",
+            )
+            prepared = prepare(config, run_dir)
+            utterances = prepared.load.utterances
+            selected = utterances[: config.limit] if config.limit else utterances
+            items = plan_items(selected, config.samples, config.effective_mode)
+            state = RunState(run_dir, prepared.load.classes)
+            keys = {item.key for item in items}
+            retried = set(state.rejects) & keys if config.retry_rejects else set()
+            pending = [item for item in items if item.key not in state.done or item.key in retried]
+            skipped = len(items) - len(pending)
+            logger.info(
+                "items: %d selected, %d already done, %d to do (%d rejects retried)",
+                len(items),
+                skipped,
+                len(pending),
+                len(retried),
+            )
+            if config.dry_run:
+                estimate = self.estimate(pending, prepared)
+                return self._summary(run_dir, prepared, state, items, skipped, started, estimate)
+            state.release_rejects(retried)
+            failed = [i for i in pending if i.utterance.id in prepared.errors]
+            teachable = [i for i in pending if i.utterance.id not in prepared.errors]
+            with state, BuildProgress(len(pending), config.progress, self.console) as progress:
+                done = self.finish(state, progress)
+                for item in failed:
+                    done(reject_record(item, "features", "features", prepared.errors[item.utterance.id], 0))
+                if self.model is None:
+                    self.teach_template(teachable, prepared, done)
+                elif teachable:
+                    asyncio.run(self.teach_model(teachable, prepared, done, progress))
+            summary = self._summary(run_dir, prepared, state, items, skipped, started, None)
+            self._write_run_json(summary, prepared, started_at)
+            logger.info(
+                "done: %d traces, %d rejects %s, %d sft records, %.1f s",
+                summary.traces,
+                summary.rejects,
+                summary.reject_reasons,
+                summary.sft,
+                summary.wall_s,
+            )
+            return summary
+
+    def _summary(
+        self,
+        run_dir: Path,
+        prepared: Prepared,
+        state: RunState,
+        items: list[Item],
+        skipped: int,
+        started: float,
+        estimate: DryRunEstimate | None,
+    ) -> BuildSummary:
+        traces = recover_jsonl(state.traces_path, TraceRecord)
+        rejects = recover_jsonl(state.rejects_path, RejectRecord)
+        sft = 0
+        if estimate is None:
+            sft = write_jsonl_atomic(run_dir / SFT_FILE, sft_records(prepared.load.utterances, traces))
+        counts = _counts(traces, rejects)
+        tokens_in, tokens_out = self.usage["prompt_tokens"], self.usage["completion_tokens"]
+        return BuildSummary(
+            run_dir=run_dir,
+            corpus=prepared.load.corpus,
+            items=len(items),
+            skipped=skipped,
+            new_traces=state.new["traces"],
+            new_rejects=state.new["rejects"],
+            traces=counts["traces"],
+            rejects=counts["rejects"],
+            sft=sft,
+            reject_reasons=counts["reject_reasons"],
+            by_mode=counts["by_mode"],
+            usage=dict(self.usage),
+            cost_usd=self.prices.cost(tokens_in, tokens_out) if self.prices is not None else None,
+            wall_s=time.monotonic() - started,
+            dry_run=estimate,
+        )
+
+    def _write_run_json(self, summary: BuildSummary, prepared: Prepared, started_at: str) -> None:
+        templates: dict[str, Any] = {"prompts_dir": str(self.prompts.directory), "files": self.prompts.hashes()}
+        if self.model is None:
+            templates["template_teacher"] = {m: template_ref(m).sha256 for m in ("rationalize", "predict")}
+        load = prepared.load
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "versions": _versions(),
+            "config": self.config.as_json(),
+            "teacher": self.config.teacher,
+            "corpus": {
+                "name": load.corpus,
+                "classes": load.classes,
+                "utterances": len(load.utterances),
+                "dropped": len(load.dropped),
+                "selected": len(load.utterances[: self.config.limit] if self.config.limit else load.utterances),
+                "feature_errors": len(prepared.errors),
+            },
+            "templates": templates,
+            "counts": {
+                "items_selected": summary.items,
+                "traces": summary.traces,
+                "rejects": summary.rejects,
+                "by_mode": summary.by_mode,
+                "reject_reasons": summary.reject_reasons,
+                "sft": summary.sft,
+                "this_run": {
+                    "skipped": summary.skipped,
+                    "traces": summary.new_traces,
+                    "rejects": summary.new_rejects,
+                },
+            },
+            "usage": summary.usage,
+            "cost": {
+                "usd": summary.cost_usd,
+                "price_in_per_million": self.prices.input_per_million if self.prices else None,
+                "price_out_per_million": self.prices.output_per_million if self.prices else None,
+            },
+            "timing": {"started_at": started_at, "wall_s": round(summary.wall_s, 3)},
+        }
+        write_json_atomic(summary.run_dir / RUN_FILE, manifest)
+
+
+def run_build(config: BuildConfig, console: Console | None = None) -> BuildSummary:
+    """Run (or resume) a build; see the module docstring. Raises :class:`CotgenError` on bad input."""
+    config.check()
+    return _Builder(config, console).run()

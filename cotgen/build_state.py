@@ -1,0 +1,110 @@
+"""The progress of a build on disk: which (id, sample) items are done, and where each outcome goes.
+
+``traces.jsonl`` and ``rejects.jsonl`` *are* the state: an item is done when its record is in
+either file, so a rerun (after a finished run, a crash or a kill) skips exactly what is done and
+redoes the rest. Opening the state repairs what a kill can leave behind: a torn last line is cut
+off (:func:`cotgen.runfiles.recover_jsonl`), and an item found in both files (a ``--retry-rejects``
+run killed between writing the new trace and rewriting the rejects) keeps its trace. Afterwards
+every (id, sample) appears exactly once in the two files together.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from cotgen.build_outcome import ItemKey
+from cotgen.errors import CotgenError
+from cotgen.records import RejectRecord, TraceRecord
+from cotgen.runfiles import JsonlAppender, recover_jsonl, write_jsonl_atomic
+
+TRACES_FILE = "traces.jsonl"
+REJECTS_FILE = "rejects.jsonl"
+RecordT = TypeVar("RecordT", TraceRecord, RejectRecord)
+
+
+def _key(record: TraceRecord | RejectRecord) -> ItemKey:
+    return (record.id, record.sample)
+
+
+def _first_of_each(records: Iterable[RecordT], exclude: set[ItemKey]) -> list[RecordT]:
+    seen: set[ItemKey] = set(exclude)
+    kept: list[RecordT] = []
+    for record in records:
+        if _key(record) not in seen:
+            seen.add(_key(record))
+            kept.append(record)
+    return kept
+
+
+class RunState:
+    """Done items of a run folder, and appenders that record new outcomes durably as they finish."""
+
+    def __init__(self, run_dir: Path, classes: Sequence[str]) -> None:
+        self.traces_path = run_dir / TRACES_FILE
+        self.rejects_path = run_dir / REJECTS_FILE
+        traces = recover_jsonl(self.traces_path, TraceRecord)
+        rejects = recover_jsonl(self.rejects_path, RejectRecord)
+        self._check_classes(traces, classes)
+        unique_traces = _first_of_each(traces, set())
+        if len(unique_traces) != len(traces):
+            write_jsonl_atomic(self.traces_path, unique_traces)
+        trace_keys = {_key(t) for t in unique_traces}
+        unique_rejects = _first_of_each(rejects, trace_keys)
+        if len(unique_rejects) != len(rejects):
+            write_jsonl_atomic(self.rejects_path, unique_rejects)
+        self.trace_keys: set[ItemKey] = trace_keys
+        self.rejects: dict[ItemKey, RejectRecord] = {_key(r): r for r in unique_rejects}
+        self.new: Counter[str] = Counter()
+        self.new_reasons: Counter[str] = Counter()
+        self._traces_out: JsonlAppender | None = None
+        self._rejects_out: JsonlAppender | None = None
+
+    def _check_classes(self, traces: Sequence[TraceRecord], classes: Sequence[str]) -> None:
+        for lineno, trace in enumerate(traces, start=1):
+            if list(trace.distribution) != list(classes):
+                raise CotgenError(
+                    f"{self.traces_path}:{lineno}: built with classes {list(trace.distribution)}, but this run uses "
+                    f"{list(classes)}; write to another --out folder"
+                )
+
+    @property
+    def done(self) -> set[ItemKey]:
+        """Keys already in traces.jsonl or rejects.jsonl."""
+        return self.trace_keys | set(self.rejects)
+
+    def release_rejects(self, keys: Iterable[ItemKey]) -> int:
+        """Take these items out of rejects.jsonl (rewritten atomically) so they are tried again; returns how many."""
+        wanted = set(keys) & set(self.rejects)
+        if wanted:
+            for key in wanted:
+                del self.rejects[key]
+            write_jsonl_atomic(self.rejects_path, self.rejects.values())
+        return len(wanted)
+
+    def __enter__(self) -> RunState:
+        self._traces_out = JsonlAppender(self.traces_path)
+        self._rejects_out = JsonlAppender(self.rejects_path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for appender in (self._traces_out, self._rejects_out):
+            if appender is not None:
+                appender.close()
+        self._traces_out = self._rejects_out = None
+
+    def record(self, outcome: TraceRecord | RejectRecord) -> None:
+        """Append an item's outcome to its file (durable on return) and mark it done."""
+        if self._traces_out is None or self._rejects_out is None:
+            raise RuntimeError("RunState.record outside `with state:`")
+        if isinstance(outcome, TraceRecord):
+            self._traces_out.write(outcome)
+            self.trace_keys.add(_key(outcome))
+            self.new["traces"] += 1
+        else:
+            self._rejects_out.write(outcome)
+            self.rejects[_key(outcome)] = outcome
+            self.new["rejects"] += 1
+            self.new_reasons[outcome.reason] += 1
