@@ -1,0 +1,315 @@
+"""The Hub dataset card (``README.md``) of a run or of an export.
+
+A dataset on the Hub explains itself through its card: YAML metadata the Hub indexes (licence,
+language, task, size, and ``configs`` so ``load_dataset(repo, "sft")`` finds the files) and a body
+saying how the data was made, what it contains, where it is weak and whom to cite. The licence and
+its notice come from the corpus note (``corpora/<name>.md``), because the corpus's terms bind
+every derivative. ``build`` writes the card; ``pairs``, ``grpo``, ``export`` and ``stats`` refresh it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from huggingface_hub import DatasetCardData
+
+import cotgen
+from cotgen.errors import CotgenError
+from cotgen.export.run_files import RECORD_FILES, RunData, load_run
+from cotgen.export.run_info import read_run_info
+from cotgen.export.splits import SPLITS
+from cotgen.labels import emotion_name
+from cotgen.stats import RunStats, compute_stats
+
+CARD = "README.md"
+PLOTS_DIR = "plots"
+TASK_CATEGORIES = ["audio-classification", "audio-text-to-text"]
+TAGS = ["speech-emotion-recognition", "emotion", "chain-of-thought", "ambiguity", "soft-labels", "dpo", "grpo"]
+COTGEN_CITATION = (
+    "@software{cotgen,\n"
+    "  title = {cotgen: chain-of-thought datasets for ambiguous speech-emotion reasoning},\n"
+    f"  version = {{{cotgen.__version__}}},\n"
+    "  license = {GPL-3.0-or-later}\n"
+    "}"
+)
+_SIZE_BUCKETS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
+
+
+def corpus_note(name: str) -> dict[str, Any]:
+    """The corpus note's front matter (licence, redistribution, citation...); empty for a corpus without one."""
+    try:  # the corpora stage owns the notes; until its module lands every corpus reads as unknown
+        from cotgen.corpora.notes import corpus_note as read_note
+    except ModuleNotFoundError:
+        return {}
+    try:
+        return dict(read_note(name))
+    except (CotgenError, FileNotFoundError, KeyError):
+        return {}
+
+
+def is_restricted(note: dict[str, Any]) -> bool:
+    """Whether the corpus forbids redistributing its transcripts or labels (IEMOCAP, MSP-Podcast)."""
+    return str(note.get("redistribution", "")).strip().lower() == "restricted"
+
+
+def size_category(n: int) -> str:
+    """The Hub's size bucket for ``n`` rows."""
+    for limit, name in _SIZE_BUCKETS:
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def run_configs(run_dir: Path) -> list[dict[str, Any]]:
+    """``configs`` for publishing a run folder: one config per non-empty record file, one train split."""
+    configs = []
+    for file_name in RECORD_FILES:
+        path = run_dir / file_name
+        if path.exists() and path.stat().st_size > 0:
+            configs.append(
+                {"config_name": file_name.removesuffix(".jsonl"), "data_files": [{"split": "train", "path": file_name}]}
+            )
+    return configs
+
+
+def export_configs(export_dir: Path) -> list[dict[str, Any]]:
+    """``configs`` for publishing an export: per kind, the split files the export wrote."""
+    configs = []
+    for kind in ("sft", "dpo", "grpo"):
+        files = [
+            {"split": split, "path": f"{kind}_{split}.jsonl"}
+            for split in SPLITS
+            if (export_dir / f"{kind}_{split}.jsonl").exists()
+        ]
+        if files:
+            configs.append({"config_name": kind, "data_files": files})
+    return configs
+
+
+def card_metadata(data: RunData, note: dict[str, Any], configs: list[dict[str, Any]]) -> DatasetCardData:
+    """The YAML header: licence and language from the corpus note, task, tags, size and configs."""
+    language = note.get("language") or "en"
+    pretty = note.get("pretty_name") or data.corpus
+    return DatasetCardData(
+        license=note.get("license") or "other",
+        language=language if isinstance(language, list) else [language],
+        pretty_name=f"{pretty} — emotion reasoning traces (cotgen)",
+        task_categories=TASK_CATEGORIES,
+        tags=[*TAGS, data.corpus],
+        size_categories=[size_category(len(data.utterances))],
+        configs=configs,
+    )
+
+
+def _teachers(data: RunData, info: dict[str, Any]) -> list[str]:
+    found = sorted({t.teacher for t in data.traces})
+    if found:
+        return found
+    teacher = info.get("teacher")
+    return [str(teacher)] if teacher else []
+
+
+def _templates(data: RunData) -> list[tuple[str, str]]:
+    return sorted({(t.template.name, t.template.sha256) for t in data.traces})
+
+
+def _example(data: RunData) -> dict[str, Any] | None:
+    if not data.sft:
+        return None
+    record = data.sft[0]
+    utterance = data.by_id.get(record.id)
+    return {
+        "id": record.id,
+        "transcript": utterance.transcript if utterance else None,
+        "human_distribution": {k: round(v, 3) for k, v in record.distribution.items()},
+        "answer": record.completion[0].get("content", "") if record.completion else "",
+    }
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+_BODY = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True).from_string(
+    """# {{ title }}
+
+Chain-of-thought training data for **ambiguous speech-emotion reasoning**, made with
+[cotgen](https://pypi.org/project/cotgen/) {{ version }} on {{ date }}. Each utterance of the
+{{ corpus }} corpus has a teacher trace that reasons from acoustic cues to lexical cues to the
+ambiguity of the utterance and ends in a probability distribution over emotions that matches how
+the human annotators voted; DPO pairs and GRPO prompts are scored by divergence from the human distribution.
+
+{% if notice %}> **Licence notice.** {{ notice }}
+
+{% endif %}## How it was built
+
+- Corpus: {{ corpus }}{% if note_license %} (licence: {{ note_license }}){% endif %}
+- Classes: {{ classes }}
+- Human distribution: each utterance's annotator votes over the class set, normalised to sum to 1
+  (mean {{ mean_annotators }} annotators per utterance); the majority class is its argmax, none on a tie.
+- Teacher: {{ teachers }}
+- Prompt templates: {{ templates }}
+- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
+{% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
+  audio paths `{{ export.audio }}`.
+{% endif %}- Audio: {{ audio_note }}
+
+## Contents
+
+| file | rows |
+|---|---|
+{% for name, rows in files %}| `{{ name }}` | {{ rows }} |
+{% endfor %}
+{% if export %}Utterances per split: {{ per_split }} (no speaker in two splits).
+{% endif %}
+## Statistics
+
+| statistic | value |
+|---|---|
+| utterances | {{ stats.utterances }} |
+| speakers | {{ stats.speakers }} |
+| utterances without a majority (ties) | {{ stats.ties }} |
+| mean human entropy (bits) | {{ fmt(stats.mean_human_entropy_bits) }} |
+| traces (gold) | {{ stats.traces }} ({{ stats.gold_traces }}) |
+| mean trace entropy (bits) | {{ fmt(stats.mean_trace_entropy_bits) }} |
+| mean JS gold trace → human (bits) | {{ fmt(stats.mean_gold_js_bits) }} |
+| mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
+| mean faithfulness / share ≥ 0.5 | {{ fmt(stats.mean_faithfulness) }} / {{ fmt(stats.faithful_share) }} |
+| SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
+| mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
+
+Human vote mass per class: {{ vote_mass }}.
+{% if plots %}
+{% for name in plots %}![{{ name }}]({{ plots_prefix }}{{ name }}.png)
+{% endfor %}{% endif %}
+{% if example %}## Example
+
+Transcript: {{ example.transcript | tojson }}; human distribution: `{{ example.human_distribution | tojson }}`.
+
+```text
+{{ example.answer }}
+```
+{% endif %}
+## Limitations
+
+- Annotator agreement: the human distribution is only as good as the votes behind it
+  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); classes outside the
+  class set are dropped before normalising.
+- Teacher bias: gold traces rationalise a distribution the teacher was shown, so their cues are
+  post-hoc explanations, and the teacher's own priors about emotion and speakers leak into them.
+- Faithfulness: a trace may cite acoustic cues the measurements do not support; the mean
+  faithfulness is {{ fmt(stats.mean_faithfulness) }} and {{ fmt(stats.faithful_share) }} of the traces
+  score at least 0.5.
+- Acted or elicited speech does not represent emotion in the wild.
+
+## Citation
+
+{% if corpus_citation %}Corpus:
+
+```bibtex
+{{ corpus_citation }}
+```
+
+{% endif %}Method and tool:
+
+```bibtex
+{{ cotgen_citation }}
+```
+"""
+)
+
+
+def _file_rows(folder: Path, names: list[str]) -> list[tuple[str, int]]:
+    rows = []
+    for name in names:
+        path = folder / name
+        if path.exists():
+            with path.open(encoding="utf-8") as handle:
+                rows.append((name, sum(1 for line in handle if line.strip())))
+    return rows
+
+
+def notice_for(note: dict[str, Any]) -> str | None:
+    """The licence notice the card carries: the note's own, else one derived from its redistribution rule."""
+    if note.get("notice"):
+        return str(note["notice"])
+    if is_restricted(note):
+        return (
+            f"The source corpus's licence ({note.get('license', 'see the corpus')}) restricts redistribution of its "
+            "audio, transcripts and labels; obtain the corpus from its owners and check that your use is allowed."
+        )
+    if "sa" in str(note.get("license", "")).lower() or "odbl" in str(note.get("license", "")).lower():
+        return f"Derived from a share-alike licensed corpus: this dataset carries the same licence ({note['license']})."
+    return None
+
+
+def render_card(
+    run_dir: Path, export_dir: Path | None = None, audio_included: bool = False, plots_prefix: str | None = None
+) -> str:
+    """The card's text for a run folder, or for an export of it when ``export_dir`` is given.
+
+    ``plots_prefix`` is where the card links the run's PNGs from (default: the run's ``plots/`` seen
+    from the card's folder; publishing copies them next to the card).
+    """
+    data = load_run(run_dir)
+    info = read_run_info(run_dir)
+    note = corpus_note(data.corpus)
+    stats: RunStats = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
+    export = None
+    if export_dir is not None:
+        configs = export_configs(export_dir)
+        export_info = export_dir / "export.json"
+        export = json.loads(export_info.read_text(encoding="utf-8")) if export_info.exists() else None
+        files = _file_rows(export_dir, [d["path"] for c in configs for d in c["data_files"]])
+        default_prefix = f"{Path(os.path.relpath(run_dir / PLOTS_DIR, export_dir)).as_posix()}/"
+    else:
+        configs = run_configs(run_dir)
+        files = _file_rows(run_dir, ["utterances.jsonl", "traces.jsonl", "rejects.jsonl", *RECORD_FILES])
+        default_prefix = f"{PLOTS_DIR}/"
+    plots = sorted(p.stem for p in (run_dir / PLOTS_DIR).glob("*.png"))
+    audio_note = (
+        "the clips are included under `audio/` (check that the corpus licence allows it)."
+        if audio_included
+        else "not included; `audio` fields are paths relative to the corpus folder, so get the corpus from its owners."
+    )
+    metadata = card_metadata(data, note, configs)
+    body = _BODY.render(
+        title=metadata.pretty_name,
+        version=cotgen.__version__,
+        date=datetime.now(timezone.utc).date().isoformat(),
+        corpus=data.corpus,
+        notice=notice_for(note),
+        note_license=note.get("license"),
+        classes=", ".join(f"`{c}` ({emotion_name(c)})" for c in data.classes),
+        mean_annotators=_fmt(stats.mean_annotators, 1),
+        teachers=", ".join(_teachers(data, info)) or "n/a",
+        templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in _templates(data)) or "n/a",
+        per_split=", ".join(f"{k} {v}" for k, v in (export or {}).get("utterances_per_split", {}).items()),
+        vote_mass=", ".join(f"{code} {mass:.2f}" for code, mass in stats.class_vote_mass.items()),
+        export=export,
+        audio_note=audio_note,
+        files=files,
+        stats=stats,
+        fmt=_fmt,
+        plots=plots,
+        plots_prefix=plots_prefix or default_prefix,
+        example=_example(data),
+        corpus_citation=note.get("citation"),
+        cotgen_citation=COTGEN_CITATION,
+    )
+    return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
+
+
+def write_card(run_dir: Path, export_dir: Path | None = None) -> Path:
+    """Write ``README.md`` into the run folder (or the export folder); returns its path."""
+    target = (export_dir or run_dir) / CARD
+    text = render_card(run_dir, export_dir)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,68 @@
+"""``cotgen export``: write a run's training records in one trainer's format (thin: see cotgen.export.writer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cotgen.card import write_card
+from cotgen.cli.app import app, console
+from cotgen.errors import CotgenError
+from cotgen.export.writer import FORMATS, export_run
+from cotgen.paths import DEFAULT_RUN
+
+ANSWERS = ("text", "label")
+AUDIO_MODES = ("absolute", "relative", "copy")
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="Trainer format: trl, llamafactory or swift.")],
+    run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="loso:K, speaker:V,T or corpus. Default: loso:5 (IEMOCAP), corpus (MSP-Podcast), speaker:0.1,0.1.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the speaker:V,T draw.")] = 0,
+    answer: Annotated[
+        str, typer.Option("--answer", help="text: the trace; label: the trace plus a final 'Label: CODE' line.")
+    ] = "text",
+    audio: Annotated[
+        str,
+        typer.Option("--audio", help="absolute paths, paths relative to where the trainer resolves them, or copy."),
+    ] = "absolute",
+    out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
+) -> None:
+    """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
+    result = export_run(
+        run_dir,
+        _choice("--format", fmt, tuple(FORMATS)),  # type: ignore[arg-type]
+        split=split,
+        seed=seed,
+        answer=_choice("--answer", answer, ANSWERS),  # type: ignore[arg-type]
+        audio=_choice("--audio", audio, AUDIO_MODES),  # type: ignore[arg-type]
+        out_dir=out,
+    )
+    write_card(run_dir)
+    write_card(run_dir, export_dir=result.out_dir)
+    table = Table(title=f"{fmt} export of {run_dir} (split {result.split})")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, rows in result.files.items():
+        table.add_row(name, str(rows))
+    console.print(table)
+    if result.skipped_identical_pairs:
+        console.print(f"skipped {result.skipped_identical_pairs} DPO pairs whose chosen and rejected texts are equal")
+    console.print(f"written to {result.out_dir}")

@@ -1,0 +1,39 @@
+"""``cotgen publish``: stage a run (or export) and upload it to a Hub dataset repo (thin: see cotgen.publish)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cotgen.cli.app import app, console
+from cotgen.paths import DEFAULT_RUN
+from cotgen.publish import resolve_token, stage, upload
+
+
+@app.command()
+def publish(
+    repo: Annotated[str, typer.Option("--repo", help="Dataset repo on the Hub, USER/NAME.")],
+    run_dir: Annotated[Path, typer.Option("--in", help="Run folder, or an export folder of it.")] = DEFAULT_RUN,
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    include_audio: Annotated[
+        bool, typer.Option("--include-audio", help="Upload the clips too (default: ids and relative paths only).")
+    ] = False,
+    create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the staged files and card only.")] = False,
+    confirm_license: Annotated[
+        bool,
+        typer.Option("--confirm-license", help="Confirm you may publish this corpus's data."),
+    ] = False,
+) -> None:
+    """Validate, stage and upload a run folder to a Hugging Face dataset repo."""
+    plan = stage(run_dir, repo, private, include_audio, create_pr, confirm_license)
+    console.print(f"staged {len(plan.files)} files in {plan.stage_dir}")
+    for name in plan.files:
+        console.print(f"  {name}", highlight=False)
+    if dry_run:
+        typer.echo(plan.card)
+        return
+    url = upload(plan, resolve_token())
+    console.print(f"uploaded to {plan.repo_id} ({'private' if private else 'public'}): {url}", highlight=False)

@@ -1,0 +1,43 @@
+"""``cotgen stats``: print a run's statistics, draw its plots, record them in run.json and refresh the card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cotgen.card import write_card
+from cotgen.cli.app import app, console
+from cotgen.export.run_files import load_run, read_features
+from cotgen.export.run_info import update_run_info
+from cotgen.paths import DEFAULT_RUN
+from cotgen.plots import write_plots
+from cotgen.stats import compute_stats
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items())
+    return "n/a" if value is None else str(value)
+
+
+@app.command()
+def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN) -> None:
+    """Print the run's statistics and write PNG plots to <run>/plots/."""
+    data = load_run(run_dir)
+    summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
+    plots = write_plots(data, read_features(run_dir), run_dir / "plots")
+    update_run_info(run_dir, "stats", {**summary.as_dict(), "plots": {k: str(p) for k, p in plots.items()}})
+    write_card(run_dir)
+    table = Table(title=f"statistics of {run_dir}")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for name, value in summary.as_dict().items():
+        table.add_row(name.replace("_", " "), _cell(value))
+    console.print(table)
+    for name, path in plots.items():
+        console.print(f"plot {name}: {path}")

@@ -1,0 +1,247 @@
+"""``cotgen publish``: upload a run (or an export of it) to a Hugging Face dataset repo.
+
+Corpora such as IEMOCAP and MSP-Podcast forbid redistributing their audio, transcripts or labels,
+so publishing is deliberate: the folder is validated and staged first (records re-read with their
+models, audio paths made relative to the corpus folder, a fresh card), no audio leaves the machine
+unless ``--include-audio`` says so, and a public repo of a corpus whose note does not declare
+redistribution open needs ``--confirm-license``. The token comes from ``HF_TOKEN`` or the saved
+login and never appears in output: Hub errors are re-raised with it redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+import cotgen
+from cotgen.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
+from cotgen.errors import CotgenError
+from cotgen.export.messages import AUDIO_DIR
+from cotgen.export.run_files import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
+from cotgen.export.run_info import RUN_INFO
+from cotgen.export.splits import SPLITS
+from cotgen.export.writer import EXPORT_INFO, split_file_name
+
+STAGE_DIR = "publish"
+LLAMAFACTORY_INFO = "dataset_info.json"
+
+
+@dataclass
+class PublishPlan:
+    """What would be uploaded where: the staged folder, its files and the commit message."""
+
+    repo_id: str
+    private: bool
+    include_audio: bool
+    create_pr: bool
+    stage_dir: Path
+    files: list[str] = field(default_factory=list)
+    commit_message: str = ""
+
+    @property
+    def card(self) -> str:
+        """The staged dataset card's text."""
+        return (self.stage_dir / CARD).read_text(encoding="utf-8")
+
+
+def _export_source(folder: Path) -> tuple[Path, Path | None]:
+    """(run folder, export folder or None): ``--in`` may name a run or an export made by ``cotgen export``."""
+    info_path = folder / EXPORT_INFO
+    if (folder / UTTERANCES).exists() or not info_path.exists():
+        return folder, None
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    if info.get("audio") == "relative":
+        raise CotgenError(
+            f"{folder}: exported with --audio relative; re-export with --audio absolute or copy to publish"
+        )
+    return Path(info["run_dir"]), folder
+
+
+def _record_files(run_dir: Path, export_dir: Path | None) -> list[Path]:
+    if export_dir is None:
+        names = [UTTERANCES, TRACES, *RECORD_FILES]
+        return [run_dir / n for n in names if (run_dir / n).exists()]
+    kinds = ("sft", "dpo", "grpo")
+    return [
+        export_dir / split_file_name(k, s)
+        for k in kinds
+        for s in SPLITS
+        if (export_dir / split_file_name(k, s)).exists()
+    ]
+
+
+def _audio_strings(value: Any) -> Iterator[str]:
+    """Every audio path a record holds: ``audio`` fields (records and content parts) and ``audios`` lists."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "audio" and isinstance(item, str):
+                yield item
+            elif key == "audios" and isinstance(item, list):
+                yield from (a for a in item if isinstance(a, str))
+            else:
+                yield from _audio_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _audio_strings(item)
+
+
+def _rewrite_audio(value: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "audio" and isinstance(item, str):
+                out[key] = mapping[item]
+            elif key == "audios" and isinstance(item, list):
+                out[key] = [mapping[a] if isinstance(a, str) else a for a in item]
+            else:
+                out[key] = _rewrite_audio(item, mapping)
+        return out
+    if isinstance(value, list):
+        return [_rewrite_audio(item, mapping) for item in value]
+    return value
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def audio_mapping(paths: set[str], base: Path, include_audio: bool) -> tuple[dict[str, str], dict[str, Path]]:
+    """New relative path per audio string, and the source file of each (for copying).
+
+    Paths become relative to the folder all clips share (the corpus's audio folder), so a user
+    holding the corpus can join them back; with ``include_audio`` they live under ``audio/``.
+    """
+    sources = {p: (Path(p) if os.path.isabs(p) else base / p).resolve() for p in paths}
+    missing = [p for p, src in sources.items() if include_audio and not src.is_file()]
+    if missing:
+        raise CotgenError(f"{missing[0]}: audio file not found (needed for --include-audio)")
+    if not sources:
+        return {}, {}
+    root = Path(os.path.commonpath([str(src.parent) for src in sources.values()]))
+    mapping = {}
+    for original, src in sources.items():
+        relative = src.relative_to(root).as_posix()
+        mapping[original] = f"{AUDIO_DIR}/{relative}" if include_audio else relative
+    return mapping, sources
+
+
+def validate_run(data: RunData) -> None:
+    """Counts that must agree before publishing: every record joins an utterance, and there are records."""
+    known = {u.id for u in data.utterances}
+    for name, records in (("sft.jsonl", data.sft), ("dpo.jsonl", data.dpo), ("grpo.jsonl", data.grpo)):
+        for index, record in enumerate(records, start=1):
+            if record.id not in known:
+                raise CotgenError(f"{data.run_dir / name}: record {index} ({record.id}) has no utterance")
+    if not (data.sft or data.dpo or data.grpo):
+        raise CotgenError(f"{data.run_dir}: no SFT, DPO or GRPO records to publish (run `cotgen build` first)")
+
+
+def check_license(note: dict[str, Any], corpus: str, private: bool, include_audio: bool, confirmed: bool) -> None:
+    """Refuse a public repo (or uploaded audio) of a corpus not declared open, unless the user confirms."""
+    open_corpus = str(note.get("redistribution", "")).strip().lower() == "open"
+    if open_corpus or confirmed:
+        return
+    why = (
+        f"the {corpus} licence ({note.get('license', 'unknown')}) restricts redistribution of its audio, "
+        "transcripts and labels"
+        if is_restricted(note)
+        else f"no corpus note (corpora/{corpus}.md) declares {corpus} free to redistribute"
+    )
+    if include_audio:
+        raise CotgenError(f"--include-audio: {why}; pass --confirm-license if you hold the right to share the clips")
+    if not private:
+        raise CotgenError(f"public repo: {why}; pass --confirm-license if you may publish it, or use --private")
+
+
+def stage(
+    in_dir: Path,
+    repo_id: str,
+    private: bool = False,
+    include_audio: bool = False,
+    create_pr: bool = False,
+    confirm_license: bool = False,
+    stage_dir: Path | None = None,
+) -> PublishPlan:
+    """Validate the folder and write what would be uploaded into ``stage_dir`` (default ``<run>/publish/``)."""
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise CotgenError(f"--repo {repo_id!r}: expected USER/NAME")
+    run_dir, export_dir = _export_source(in_dir)
+    data = load_run(run_dir)
+    validate_run(data)
+    check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
+    target = stage_dir or run_dir / STAGE_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    files = _record_files(run_dir, export_dir)
+    rows = {path.name: _read_rows(path) for path in files}
+    found = {a for table in rows.values() for row in table for a in _audio_strings(row)}
+    mapping, sources = audio_mapping(found, export_dir or run_dir, include_audio)
+    for name, table in rows.items():
+        lines = "".join(json.dumps(_rewrite_audio(row, mapping), ensure_ascii=False) + "\n" for row in table)
+        (target / name).write_text(lines, encoding="utf-8")
+    if include_audio:
+        for original, src in sources.items():
+            destination = target / mapping[original]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, destination)
+    extras = [run_dir / RUN_INFO, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
+    if export_dir is not None:
+        extras += [export_dir / LLAMAFACTORY_INFO, export_dir / EXPORT_INFO]
+    for extra in extras:
+        if extra.exists():
+            destination = target / (f"{PLOTS_DIR}/{extra.name}" if extra.suffix == ".png" else extra.name)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(extra, destination)
+    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
+    (target / CARD).write_text(card, encoding="utf-8")
+    staged = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    kind = f"{json.loads((export_dir / EXPORT_INFO).read_text())['format']} export" if export_dir else "run"
+    message = (
+        f"cotgen {cotgen.__version__}: {data.corpus} {kind}, {len(data.utterances)} utterances"
+        f"{', with audio' if include_audio else ', no audio'}"
+    )
+    return PublishPlan(repo_id, private, include_audio, create_pr, target, staged, message)
+
+
+def resolve_token() -> str:
+    """The Hub token: ``HF_TOKEN`` or the saved login (``hf auth login``)."""
+    token = os.environ.get("HF_TOKEN") or get_token()
+    if not token:
+        raise CotgenError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    return token
+
+
+def upload(plan: PublishPlan, token: str, api: HfApi | None = None) -> str:
+    """Create the dataset repo if needed and upload the staged folder in one commit; returns its URL."""
+    hub = api or HfApi(token=token)
+    try:
+        hub.create_repo(plan.repo_id, repo_type="dataset", private=plan.private, exist_ok=True, token=token)
+        info = hub.upload_folder(
+            repo_id=plan.repo_id,
+            repo_type="dataset",
+            folder_path=plan.stage_dir,
+            commit_message=plan.commit_message,
+            create_pr=plan.create_pr,
+            token=token,
+        )
+    except (HfHubHTTPError, OfflineModeIsEnabled) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CotgenError(f"Hub upload to {plan.repo_id} failed: {first.replace(token, '***')}") from None
+    return str(info.pr_url or info.commit_url)
