@@ -2,9 +2,9 @@
 
 Work goes to any ``concurrent.futures.Executor``: by default a process pool with one worker per core
 (Praat holds the GIL, so threads would not run analyses in parallel), or an executor the caller
-brings, such as a Dask cluster's. Files are hashed and the cache consulted in this process, so a rerun
-over an unchanged corpus starts no worker at all; results are written to the cache here too, so remote
-workers never need access to it.
+brings, such as a Dask cluster's. Files are hashed and the cache consulted in this process, so a
+rerun over an unchanged corpus starts no worker at all and identical audio under several ids is
+analysed once; results are written to the cache here too, so remote workers never need access to it.
 """
 
 from __future__ import annotations
@@ -75,39 +75,49 @@ def extract_features(
     items = [(str(item_id), str(path)) for item_id, path in items]
     rows: list[Row | None] = [None] * len(items)
     cache = FeatureCache(cache_dir, settings) if cache_dir is not None else None
+    # index of the item that is computed -> indices of the items sharing its audio content (itself included)
+    pending: dict[int, list[int]] = {}
+    first_with_digest: dict[str, int] = {}
     digests: dict[int, str] = {}
-    pending: list[int] = []
     for index, (item_id, path) in enumerate(items):
-        if cache is not None:
-            try:
-                digests[index] = content_hash(path)
-            except FileNotFoundError:
-                rows[index] = empty_row(item_id, "missing file")
-                continue
-            except OSError as exc:
-                rows[index] = empty_row(item_id, f"unreadable file ({exc.strerror})")
-                continue
-            hit = cache.get(digests[index])
-            if hit is not None:
-                rows[index] = {"id": item_id, **hit}
-                continue
-        pending.append(index)
+        if cache is None:
+            pending[index] = [index]
+            continue
+        try:
+            digest = content_hash(path)
+        except FileNotFoundError:
+            rows[index] = empty_row(item_id, "missing file")
+            continue
+        except OSError as exc:
+            rows[index] = empty_row(item_id, f"unreadable file ({exc.strerror})")
+            continue
+        hit = cache.get(digest)
+        if hit is not None:
+            rows[index] = {"id": item_id, **hit}
+        elif digest in first_with_digest:
+            pending[first_with_digest[digest]].append(index)
+        else:
+            first_with_digest[digest] = index
+            digests[index] = digest
+            pending[index] = [index]
 
     def record(index: int, row: Row) -> None:
-        rows[index] = row
-        if cache is not None and index in digests:
+        for same in pending[index]:
+            rows[same] = {**row, "id": items[same][0]}
+        if cache is not None:
             cache.put(digests[index], _values(row))
 
     workers = workers or os.cpu_count() or 1
-    with _progress_bar(progress and bool(pending)) as bar:
-        task = bar.add_task("features", total=len(pending))
+    todo = list(pending)
+    with _progress_bar(progress and bool(todo)) as bar:
+        task = bar.add_task("features", total=len(todo))
         if executor is None and workers == 1:
-            for index in pending:
+            for index in todo:
                 record(index, extract_batch([items[index]], settings)[0])
                 bar.advance(task)
         else:
-            size = batch_size(len(pending), workers)
-            batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+            size = batch_size(len(todo), workers)
+            batches = [todo[i : i + size] for i in range(0, len(todo), size)]
             with _default_executor(workers) if executor is None else _borrowed(executor) as pool:
                 futures: dict[Future[list[Row]], list[int]] = {
                     pool.submit(extract_batch, [items[i] for i in batch], settings): batch for batch in batches
