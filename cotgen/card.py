@@ -19,6 +19,7 @@ import jinja2
 from huggingface_hub import DatasetCardData
 
 import cotgen
+from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.errors import CotgenError
 from cotgen.export.run_files import RECORD_FILES, RunData, load_run
 from cotgen.export.run_info import read_run_info
@@ -42,13 +43,9 @@ _SIZE_BUCKETS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
 
 def corpus_note(name: str) -> dict[str, Any]:
     """The corpus note's front matter (licence, redistribution, citation...); empty for a corpus without one."""
-    try:  # the corpora stage owns the notes; until its module lands every corpus reads as unknown
-        from cotgen.corpora.notes import corpus_note as read_note
-    except ModuleNotFoundError:
-        return {}
     try:
-        return dict(read_note(name))
-    except (CotgenError, FileNotFoundError, KeyError):
+        return read_corpus_note(name)
+    except CotgenError:
         return {}
 
 
@@ -235,17 +232,11 @@ def _file_rows(folder: Path, names: list[str]) -> list[tuple[str, int]]:
 
 
 def notice_for(note: dict[str, Any]) -> str | None:
-    """The licence notice the card carries: the note's own, else one derived from its redistribution rule."""
-    if note.get("notice"):
-        return str(note["notice"])
-    if is_restricted(note):
-        return (
-            f"The source corpus's licence ({note.get('license', 'see the corpus')}) restricts redistribution of its "
-            "audio, transcripts and labels; obtain the corpus from its owners and check that your use is allowed."
-        )
-    if "sa" in str(note.get("license", "")).lower() or "odbl" in str(note.get("license", "")).lower():
-        return f"Derived from a share-alike licensed corpus: this dataset carries the same licence ({note['license']})."
-    return None
+    """The licence notice the card carries: the note's redistribution detail, or a warning when there is no note."""
+    if not note:
+        return "No corpus note states this corpus's licence; check its terms before sharing anything derived from it."
+    detail = note.get("redistribution_detail")
+    return str(detail).strip() if detail else None
 
 
 def render_card(
@@ -284,7 +275,7 @@ def render_card(
         date=datetime.now(timezone.utc).date().isoformat(),
         corpus=data.corpus,
         notice=notice_for(note),
-        note_license=note.get("license"),
+        note_license=note.get("license_name") or note.get("license"),
         classes=", ".join(f"`{c}` ({emotion_name(c)})" for c in data.classes),
         mean_annotators=_fmt(stats.mean_annotators, 1),
         teachers=", ".join(_teachers(data, info)) or "n/a",

@@ -181,3 +181,20 @@ def test_fixture_run_reads_back_with_the_real_models(tmp_path: Path) -> None:
     assert len(data.sft) == len(data.dpo) == len(data.grpo) == len(data.utterances)
     assert data.classes == CLASSES
     assert any("<audio>" in (u.transcript or "") for u in data.utterances)
+
+
+def load_rows(path: Path, cache_dir: Path) -> list[dict]:
+    """Load a JSONL file the way trainers do (``datasets`` JSON builder) and return its rows."""
+    import datasets
+
+    dataset = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache_dir))
+    return list(dataset)
+
+
+def column_shapes(path: Path) -> dict[str, set[str]]:
+    """Column -> the JSON types it takes across the file's lines (one each when the shape is stable)."""
+    shapes: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for key, value in json.loads(line).items():
+            shapes.setdefault(key, set()).add("null" if value is None else type(value).__name__)
+    return shapes

@@ -1,0 +1,140 @@
+"""Split protocols: LOSO, speaker-disjoint shares, the corpus's own partition; never a speaker in two splits."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cotgen.errors import CotgenError
+from cotgen.export.splits import SplitSpec, assign_splits, default_split, leaking_speakers, parse_split
+from cotgen.utterance import Utterance
+
+
+def _utt(uid: str, speaker: str | None, session: str | None) -> Utterance:
+    return Utterance(
+        id=uid,
+        corpus="test",
+        audio=f"/audio/{uid}.wav",
+        speaker=speaker,
+        session=session,
+        vote_counts={"neu": 1.0},
+        distribution={"neu": 1.0, "ang": 0.0},
+        majority="neu",
+        n_annotators=1,
+    )
+
+
+def _sessions(n_sessions: int, per_session: int = 2) -> list[Utterance]:
+    return [
+        _utt(f"Ses{s}_{k}", f"Ses0{s}{'FM'[k % 2]}", str(s))
+        for s in range(1, n_sessions + 1)
+        for k in range(per_session)
+    ]
+
+
+def test_parse_split_reads_each_protocol() -> None:
+    assert parse_split("loso:3") == SplitSpec(kind="loso", test_session="3")
+    assert parse_split("speaker:0.2,0.1", seed=7) == SplitSpec(
+        kind="speaker", validation_share=0.2, test_share=0.1, seed=7
+    )
+    assert parse_split("corpus") == SplitSpec(kind="corpus")
+
+
+@pytest.mark.parametrize("text", ["loso", "loso:", "speaker:0.5", "speaker:0.6,0.5", "speaker:a,b", "random", ""])
+def test_parse_split_rejects_malformed_values(text: str) -> None:
+    with pytest.raises(CotgenError, match="--split"):
+        parse_split(text)
+
+
+def test_default_split_follows_each_corpus_protocol() -> None:
+    assert default_split("iemocap") == "loso:5"
+    assert default_split("msp-podcast") == "corpus"
+    assert default_split("crema-d") == "speaker:0.1,0.1"
+
+
+def test_loso_tests_on_session_k_and_validates_on_the_next() -> None:
+    utterances = _sessions(5)
+    assignment = assign_splits(utterances, parse_split("loso:2"))
+    by_session = {u.session: assignment[u.id] for u in utterances}
+    assert by_session == {"1": "train", "2": "test", "3": "validation", "4": "train", "5": "train"}
+
+
+def test_loso_wraps_around_to_the_first_session() -> None:
+    utterances = _sessions(5)
+    assignment = assign_splits(utterances, parse_split("loso:5"))
+    assert {u.session: assignment[u.id] for u in utterances}["1"] == "validation"
+
+
+def test_loso_sorts_sessions_numerically() -> None:
+    utterances = [_utt(f"u{s}", f"spk{s}", str(s)) for s in (2, 10, 9)]
+    assignment = assign_splits(utterances, parse_split("loso:9"))
+    assert assignment == {"u2": "train", "u9": "test", "u10": "validation"}
+
+
+def test_loso_names_the_known_sessions_when_k_is_unknown() -> None:
+    with pytest.raises(CotgenError, match="sessions: 1, 2, 3"):
+        assign_splits(_sessions(3), parse_split("loso:7"))
+
+
+def test_loso_refuses_a_speaker_recorded_in_two_sessions() -> None:
+    utterances = [_utt("a", "spk", "1"), _utt("b", "spk", "2"), _utt("c", "other", "3")]
+    with pytest.raises(CotgenError, match="spk"):
+        assign_splits(utterances, parse_split("loso:1"))
+
+
+def test_corpus_split_maps_msp_podcast_partitions() -> None:
+    utterances = [
+        _utt("a", "1", "Train"),
+        _utt("b", "2", "Development"),
+        _utt("c", "3", "Test1"),
+        _utt("d", "4", "Test2"),
+    ]
+    assert assign_splits(utterances, parse_split("corpus")) == {
+        "a": "train",
+        "b": "validation",
+        "c": "test",
+        "d": "test",
+    }
+
+
+def test_corpus_split_rejects_unknown_partitions() -> None:
+    with pytest.raises(CotgenError, match="expected Train, Development or Test"):
+        assign_splits([_utt("a", "1", "Holdout")], parse_split("corpus"))
+
+
+def test_speaker_split_refuses_when_no_speaker_would_be_left_to_train() -> None:
+    utterances = [_utt("a", "s1", None), _utt("b", "s2", None)]
+    with pytest.raises(CotgenError, match="too few speakers"):
+        assign_splits(utterances, parse_split("speaker:0.4,0.4"))
+
+
+@st.composite
+def _corpora(draw: st.DrawFn) -> list[Utterance]:
+    n_speakers = draw(st.integers(min_value=3, max_value=12))
+    utterances = []
+    for s in range(n_speakers):
+        for k in range(draw(st.integers(min_value=1, max_value=6))):
+            utterances.append(_utt(f"s{s}_{k}", f"s{s}", None))
+    for k in range(draw(st.integers(min_value=0, max_value=3))):
+        utterances.append(_utt(f"anon{k}", None, None))
+    return utterances
+
+
+@settings(max_examples=60, deadline=None)
+@given(_corpora(), st.floats(0.0, 0.3), st.floats(0.0, 0.3), st.integers(0, 10_000))
+def test_speaker_split_never_puts_a_speaker_in_two_splits(
+    utterances: list[Utterance], val: float, test: float, seed: int
+) -> None:
+    spec = SplitSpec(kind="speaker", validation_share=val, test_share=test, seed=seed)
+    try:
+        assignment = assign_splits(utterances, spec)
+    except CotgenError as exc:
+        assert "too few speakers" in str(exc)
+        return
+    assert set(assignment) == {u.id for u in utterances}
+    assert leaking_speakers(utterances, assignment) == []
+    assert "train" in assignment.values()
+    for split, share in (("test", test), ("validation", val)):
+        assert (sum(1 for s in assignment.values() if s == split) >= share * len(utterances)) or share == 0
+    assert assign_splits(utterances, spec) == assignment
