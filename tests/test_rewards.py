@@ -1,0 +1,136 @@
+"""Reward functions called exactly as TRL's GRPOTrainer and ms-swift call them, neither trainer installed."""
+
+import importlib
+import json
+import math
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from test_pairs_support import CLASSES, make_trace
+
+import cotgen
+from cotgen.divergence import as_vector, js, kl
+from cotgen.rewards import distribution_reward, distribution_reward_kl, format_reward, make_distribution_reward
+from cotgen.trace import render_trace
+
+TARGET = {"neu": 0.0, "hap": 0.0, "ang": 0.6, "sad": 0.4}
+GOOD = render_trace(make_trace({"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4}))
+EXACT = render_trace(make_trace(TARGET))
+OUT_OF_ORDER = GOOD.replace("<acoustic>", "<x>", 1).replace("</acoustic>", "</x>", 1) + "<acoustic>late</acoustic>"
+BAD_SUM = GOOD.replace('"sad": 0.40', '"sad": 0.90')
+NO_DISTRIBUTION = GOOD.split("<distribution>")[0]
+
+
+def _expected_js_reward(text_distribution):
+    return 1.0 - js(as_vector(TARGET, CLASSES), as_vector(text_distribution, CLASSES))
+
+
+def _trl_call(func, completions, targets):
+    """The keyword call of TRL's GRPOTrainer._calculate_rewards: every column a list, plus trainer state and ids."""
+    n = len(completions)
+    return func(
+        prompts=[[{"role": "user", "content": "..."}]] * n,
+        completions=completions,
+        completion_ids=[[1, 2, 3]] * n,
+        target_distribution=targets,
+        id=[f"u{i}" for i in range(n)],
+        audio=["/x.wav"] * n,
+        gold_trace=[None] * n,
+        trainer_state=object(),
+    )
+
+
+def test_trl_conversational_call_scores_one_minus_js_and_zero_when_unreadable():
+    completions = [[{"role": "assistant", "content": text}] for text in (GOOD, EXACT, OUT_OF_ORDER, NO_DISTRIBUTION)]
+    rewards = _trl_call(distribution_reward, completions, [TARGET] * 4)
+    assert isinstance(rewards, list) and all(isinstance(r, float) for r in rewards)
+    assert rewards[0] == pytest.approx(_expected_js_reward({"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4}))
+    assert rewards[1] == pytest.approx(1.0)
+    assert rewards[2:] == [0.0, 0.0]
+
+
+def test_trl_standard_call_with_strings_and_kl_option():
+    rewards = _trl_call(distribution_reward_kl, [GOOD, EXACT], [TARGET, TARGET])
+    pred = {"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4}
+    assert rewards[0] == pytest.approx(math.exp(-kl(as_vector(TARGET, CLASSES), as_vector(pred, CLASSES))))
+    assert rewards[1] == pytest.approx(1.0, abs=1e-6)
+    assert make_distribution_reward("kl") is distribution_reward_kl
+    assert make_distribution_reward("js") is distribution_reward
+    with pytest.raises(ValueError, match="unknown divergence"):
+        make_distribution_reward("l2")
+
+
+def test_targets_from_arrow_with_none_for_absent_classes_and_as_json_strings():
+    # A dataset mixing a 4-class and a 5-class corpus: Arrow unifies the struct and fills "fru" with None.
+    arrow_target = {**TARGET, "fru": None}
+    as_text = json.dumps(TARGET)
+    rewards = _trl_call(distribution_reward, [GOOD, GOOD], [arrow_target, as_text])
+    assert rewards[0] == pytest.approx(rewards[1])
+    assert rewards[0] == pytest.approx(_expected_js_reward({"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4}))
+
+
+def test_format_reward_needs_four_stages_in_order_and_a_valid_distribution():
+    texts = [GOOD, "```xml\n" + GOOD + "\n```", OUT_OF_ORDER, BAD_SUM, NO_DISTRIBUTION, ""]
+    conversational = [[{"role": "assistant", "content": [{"type": "text", "text": t}]}] for t in texts]
+    assert _trl_call(format_reward, conversational, [TARGET] * len(texts)) == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    # Without a target column any distribution summing to 1 counts; with one, the keys must be its classes.
+    assert format_reward([GOOD, BAD_SUM]) == [1.0, 0.0]
+    assert format_reward([GOOD], target_distribution=[{"neu": 0.5, "sad": 0.5}]) == [0.0]
+
+
+def test_distribution_reward_requires_the_target_column():
+    with pytest.raises(ValueError, match="target_distribution"):
+        distribution_reward([GOOD])
+
+
+@pytest.fixture
+def fake_swift(monkeypatch):
+    """A minimal ``swift.plugin.orm`` shaped like ms-swift's: an ``ORM`` base and the ``orms`` dict."""
+
+    class ORM:
+        def __call__(self, **kwargs):
+            raise NotImplementedError
+
+    swift = types.ModuleType("swift")
+    plugin = types.ModuleType("swift.plugin")
+    orm = types.ModuleType("swift.plugin.orm")
+    orm.ORM = ORM
+    orm.orms = {"format": object}
+    plugin.orm = orm
+    swift.plugin = plugin
+    for name, module in (("swift", swift), ("swift.plugin", plugin), ("swift.plugin.orm", orm)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "swift_plugin", raising=False)
+    yield orm
+    sys.modules.pop("swift_plugin", None)
+
+
+def _import_external_file(path: Path, monkeypatch):
+    """What ms-swift's --external_plugins does: put the file's folder on sys.path and import it by name."""
+    monkeypatch.syspath_prepend(str(path.parent))
+    return importlib.import_module(path.name.split(".", 1)[0])
+
+
+def test_swift_plugin_registers_orms_that_work_as_ms_swift_calls_them(fake_swift, monkeypatch):
+    _import_external_file(Path(cotgen.__file__).parent / "swift_plugin.py", monkeypatch)
+    orms = fake_swift.orms
+    assert {"cotgen_distribution", "cotgen_distribution_kl", "cotgen_format"} <= set(orms)
+    assert "format" in orms  # the plugin adds to the registry, it does not replace it
+    completions = [GOOD, EXACT, OUT_OF_ORDER]
+    # ms-swift: orm instantiated with no arguments, then orm(completions, **columns) incl. messages and trainer_state.
+    columns = {
+        "trainer_state": object(),
+        "messages": [[{"role": "user", "content": "..."}, {"role": "assistant", "content": c}] for c in completions],
+        "target_distribution": [{**TARGET, "exc": None}] * 3,
+        "id": ["a", "b", "c"],
+    }
+    distribution = orms["cotgen_distribution"]()
+    assert isinstance(distribution, fake_swift.ORM)
+    js_rewards = distribution(completions, **columns)
+    assert js_rewards == pytest.approx(distribution_reward(completions, target_distribution=[TARGET] * 3))
+    assert js_rewards[1] == pytest.approx(1.0) and js_rewards[2] == 0.0
+    assert orms["cotgen_format"]()(completions, **columns) == [1.0, 1.0, 0.0]
+    kl_rewards = orms["cotgen_distribution_kl"]()(completions, **columns)
+    assert kl_rewards == pytest.approx(distribution_reward_kl(completions, target_distribution=[TARGET] * 3))
