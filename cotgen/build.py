@@ -35,6 +35,7 @@ from cotgen.build_progress import BuildProgress
 from cotgen.build_state import RunState
 from cotgen.build_teach import TeachSettings, run_pool, teach_item
 from cotgen.cache import ResponseCache, default_cache_path
+from cotgen.card import write_card
 from cotgen.corpora import CorpusLoad, canonical_name, load_corpus
 from cotgen.errors import CotgenError
 from cotgen.paths import run_dir as default_run_dir
@@ -468,6 +469,7 @@ class _Builder:
                     asyncio.run(self.teach_model(teachable, prepared, done, progress))
             summary = self._summary(run_dir, prepared, state, items, skipped, started, None)
             self._write_run_json(summary, prepared, started_at)
+            write_card(run_dir)
             logger.info(
                 "done: %d traces, %d rejects %s, %d sft records, %.1f s",
                 summary.traces,
