@@ -166,7 +166,7 @@ def speaker_of(utt_id: str) -> tuple[str, str, str]:
     return f"Ses{session.group(1)}{last[0]}", last[0], str(int(session.group(1)))
 
 
-def _entry(block: Block, path: Path, session_dir: Path, transcripts: dict[str, str], self_eval: bool) -> RawEntry:
+def _entry(block: Block, path: Path, wav_dir: Path, transcripts: dict[str, str], self_eval: bool) -> RawEntry:
     votes = block.external + (block.self_evaluations if self_eval else [])
     voted = [labels for labels in votes if labels]
     speaker, gender, session = speaker_of(block.id)
@@ -174,11 +174,11 @@ def _entry(block: Block, path: Path, session_dir: Path, transcripts: dict[str, s
     return RawEntry(
         id=block.id,
         where=f"{path}:{block.lineno}",
-        audio=session_dir / "sentences" / "wav" / dialog / f"{block.id}.wav",
+        audio=wav_dir / f"{block.id}.wav",
         vote_counts=weighted_vote_counts(voted),
         n_annotators=counted_annotators(voted),
         votes=voted,
-        reference=block.label if block.label != NO_AGREEMENT else None,
+        reference=block.label,  # "xxx" (no agreement) is in no fixed class set
         speaker=speaker,
         gender=gender,
         session=session,
@@ -211,12 +211,13 @@ def iter_raw(root: Path, self_eval: bool = False) -> Iterator[RawEntry | Dropped
         dialog_dir = session_dir / "dialog"
         for path in visible_files(dialog_dir / "EmoEvaluation", "*.txt"):
             transcripts = read_transcripts(dialog_dir / "transcriptions" / path.name)
+            wav_dir = session_dir / "sentences" / "wav" / path.stem
             for item in iter_blocks(path):
                 if isinstance(item, BlockError):
                     yield Dropped(item.reason, f"{path}:{item.lineno}", item.detail)
                     continue
                 try:
-                    yield _entry(item, path, session_dir, transcripts, self_eval)
+                    yield _entry(item, path, wav_dir, transcripts, self_eval)
                 except ValueError as exc:
                     yield Dropped(MALFORMED_BLOCK, f"{path}:{item.lineno}", str(exc))
 

@@ -57,6 +57,7 @@ EMO_CLASS_CODES: dict[str, str] = {
     "O": "oth",
 }
 NO_AGREEMENT = "X"
+NO_AGREEMENT_CODE = "xxx"  # as IEMOCAP writes it; in no fixed class set
 PRIMARY_CODES = frozenset({"neu", "hap", "ang", "sad", "sur", "fea", "dis", "con", "oth"})
 GENDERS: dict[str, str] = {"Female": "F", "Male": "M"}
 
@@ -181,7 +182,7 @@ def iter_raw(root: Path, workers: WorkerVotes) -> Iterator[RawEntry | Dropped]:
                 vote_counts=weighted_vote_counts(votes),
                 n_annotators=counted_annotators(votes),
                 votes=votes,
-                reference=EMO_CLASS_CODES.get(emo_class),
+                reference=EMO_CLASS_CODES.get(emo_class, NO_AGREEMENT_CODE),
                 speaker=(row["SpkrID"] or "").strip() or None,
                 gender=GENDERS.get((row["Gender"] or "").strip()),
                 session=(row["Split_Set"] or "").strip() or None,

@@ -2,14 +2,14 @@
 
 Each annotator has weight 1, split equally over the labels they chose (an annotator who picked
 Frustration and Sadness gives 0.5 to each); an annotator with no label gives nothing. Sums are
-done in exact fractions so that the result does not depend on the order annotators are listed in,
-not even in the last bit of a float.
+done exactly (integers over a common denominator) so that the result does not depend on the order
+annotators are listed in, not even in the last bit of a float.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from fractions import Fraction
 
 from cotgen.corpora.classes import canonical_sort
 
@@ -21,15 +21,16 @@ def annotator_labels(labels: Iterable[str]) -> list[str]:
 
 def weighted_vote_counts(votes: Sequence[Sequence[str]]) -> dict[str, float]:
     """Code -> weighted count over annotators (weight 1 each, split over their labels), canonical order."""
-    totals: dict[str, Fraction] = {}
-    for labels in votes:
-        chosen = annotator_labels(labels)
-        if not chosen:
-            continue
-        share = Fraction(1, len(chosen))
-        for code in chosen:
-            totals[code] = totals.get(code, Fraction(0)) + share
-    return {code: float(totals[code]) for code in canonical_sort(totals)}
+    chosen = [labels for labels in map(annotator_labels, votes) if labels]
+    # Exact integer arithmetic over a common denominator; int / int is correctly rounded, so the
+    # result equals the exact rational sum rounded once, whatever the annotator order.
+    denominator = math.lcm(*(len(labels) for labels in chosen)) if chosen else 1
+    totals: dict[str, int] = {}
+    for labels in chosen:
+        share = denominator // len(labels)
+        for code in labels:
+            totals[code] = totals.get(code, 0) + share
+    return {code: totals[code] / denominator for code in canonical_sort(totals)}
 
 
 def counted_annotators(votes: Sequence[Sequence[str]]) -> int:
