@@ -1,0 +1,116 @@
+"""The response cache: every paid teacher response, keyed by what was asked, so no request is paid twice.
+
+A rerun of a build asks the same questions; looking the answers up here makes it cost zero requests,
+and because the *raw* response is stored (text, finish reason, refusal, usage), a change in
+validation re-validates cached answers without asking again. The cache is one SQLite file in WAL
+mode: each answer is committed the moment it arrives, so a process killed with SIGKILL loses at
+most the answer it was receiving, and several processes (parallel builds sharing a cache) can
+read and write it at once. Nothing about the credentials reaches the key or the stored value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cotgen.errors import CotgenError
+from cotgen.paths import cache_dir
+
+CACHE_FILE_NAME = "responses.sqlite"
+_BUSY_TIMEOUT_S = 30.0
+
+
+def default_cache_path(override: Path | None = None) -> Path:
+    """The cache file: ``responses.sqlite`` in ``--cache DIR`` when given, else in the user's cache folder."""
+    return cache_dir(override) / CACHE_FILE_NAME
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no insignificant whitespace, so equal requests hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+class ResponseCache:
+    """Raw teacher responses in SQLite, keyed by :meth:`key`; safe across threads, processes and kill -9."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit, so every put is its own committed transaction.
+            self._db = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (the OS has the pages); only power loss can drop
+            # the last commits, which would then simply be asked again.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses"
+                " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise CotgenError(f"{self.path}: cannot open the response cache ({exc})") from None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+        schema: Mapping[str, Any] | None,
+        sample: int,
+    ) -> str:
+        """sha256 of the canonical JSON of everything that decides the answer.
+
+        ``sample`` is part of the key because K samples drawn with identical requests must stay K
+        different answers; ``params`` holds the sampling parameters (temperature, max_tokens, ...).
+        """
+        payload = canonical_json(
+            {"model": model, "messages": messages, "params": params, "schema": schema, "sample": sample}
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored raw response for ``key``, or None when it was never stored."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        """Store a raw response, committed before returning (a later kill cannot lose it)."""
+        text = canonical_json(dict(value))
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)", (key, text, time.time())
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+
+    def close(self) -> None:
+        """Close the database; the WAL is checkpointed by SQLite when the last connection closes."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

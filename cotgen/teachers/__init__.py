@@ -1,0 +1,21 @@
+"""Teachers: what writes the traces. This package holds the OpenAI-compatible client and its pacing."""
+
+from cotgen.teachers.openai_teacher import (
+    ChatRequest,
+    ChatResult,
+    OpenAITeacher,
+    TeacherCallError,
+    TeacherConfig,
+    build_audio_part,
+    resolve_api_key,
+)
+
+__all__ = [
+    "ChatRequest",
+    "ChatResult",
+    "OpenAITeacher",
+    "TeacherCallError",
+    "TeacherConfig",
+    "build_audio_part",
+    "resolve_api_key",
+]

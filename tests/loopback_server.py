@@ -1,0 +1,671 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1, with scripted faults, for tests and benchmarks.
+
+The teacher client is tested against real HTTP, not mocks: this server speaks enough of the Chat
+Completions API for the official ``openai`` client (``POST /v1/chat/completions``, ``GET
+/v1/models``), logs every request (body, arrival time, fault, status), and injects the faults a
+real server produces, scripted per request. It runs an asyncio loop in a background thread, so
+one process sustains hundreds of concurrent connections, each with a configurable added latency.
+
+Use it in a test::
+
+    with LoopbackServer(latency=0.2, plan=[Fault("rate_limit", retry_after="0.2"), None]) as srv:
+        teacher = OpenAITeacher(TeacherConfig(model="m", base_url=srv.base_url), cache=None)
+        ...
+        assert len(srv.chat_requests) == 2
+
+or from another process (a build in a subprocess, a benchmark)::
+
+    python tests/loopback_server.py --port 0 --latency 0.2 --fault-rate 0.3 --log requests.jsonl
+
+which prints its base URL as the first line of stdout and serves until SIGTERM or SIGINT.
+
+**The default answer** is a valid trace (it passes ``cotgen.trace.validate_trace``) over the
+request's class codes, found by the first rule that applies:
+
+1. the distribution keys of the ``response_format`` JSON schema (what the teacher sends when structured);
+2. else the last line in the messages that starts with ``Classes:`` or ``class codes ...:`` (a list
+   markup dash allowed), split at commas, each item's leading code (``neu (neutral)`` gives ``neu``);
+3. else the known codes of :data:`cotgen.labels.EMOTION_NAMES` found as whole words in the messages;
+4. else ``neu, hap, ang, sad``.
+
+Its distribution echoes the first JSON object in the last user message keyed by exactly those
+codes (the human distribution of a rationalize prompt), and otherwise is derived from a hash of
+that message, so different utterances get different, reproducible answers.
+
+**Faults** come from ``plan``: a sequence (request *i* of ``/v1/chat/completions`` gets item *i*;
+past its end, no fault) or a callable ``plan(index, body) -> Fault | None``. The kinds are in
+:data:`FAULT_KINDS`; :func:`random_faults` makes a reproducible soak plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import math
+import random
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from cotgen.divergence import round_distribution
+from cotgen.labels import EMOTION_NAMES
+from cotgen.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalCue, LexicalStage, Trace
+
+DEFAULT_CLASSES: tuple[str, ...] = ("neu", "hap", "ang", "sad")
+MODEL_ID = "loopback"
+CHAT_ROUTE = "/v1/chat/completions"
+MODELS_ROUTE = "/v1/models"
+
+# HTTP-level faults: the client retries these (except no_structured and unauthorized, which are final).
+RATE_LIMIT = "rate_limit"  # 429, with Retry-After when Fault.retry_after is set
+SERVER_ERROR = "server_error"  # 500
+UNAVAILABLE = "unavailable"  # 503
+HANG = "hang"  # no answer for Fault.seconds (None: until the client hangs up or the server stops), then close
+RESET = "reset"  # the connection is reset (RST) instead of answered
+NO_STRUCTURED = "no_structured"  # 400 "response_format json_schema is not supported"
+UNAUTHORIZED = "unauthorized"  # 401 whose message quotes the key, as OpenAI's does
+# Content faults: a 200 answer whose content the build must reject or repair.
+MALFORMED_JSON = "malformed_json"  # content is not JSON
+WRONG_KEYS = "wrong_keys"  # distribution keyed by a code outside the class set
+SCHEMA_INVALID = "schema_invalid"  # a stage key misspelt ("acoustics")
+SUM_1_3 = "sum_1_3"  # distribution sums to 1.3
+NEGATIVE = "negative_probability"  # one probability below zero
+TRUNCATED = "truncated"  # content cut in half, finish_reason "length"
+REFUSAL = "refusal"  # content null, message.refusal set
+
+FAULT_KINDS: tuple[str, ...] = (
+    RATE_LIMIT,
+    SERVER_ERROR,
+    UNAVAILABLE,
+    HANG,
+    RESET,
+    NO_STRUCTURED,
+    UNAUTHORIZED,
+    MALFORMED_JSON,
+    WRONG_KEYS,
+    SCHEMA_INVALID,
+    SUM_1_3,
+    NEGATIVE,
+    TRUNCATED,
+    REFUSAL,
+)
+# Every fault a build must survive item by item (the fatal configuration errors are left out).
+SOAK_FAULTS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k not in (NO_STRUCTURED, UNAUTHORIZED))
+CONTENT_FAULTS: tuple[str, ...] = (MALFORMED_JSON, WRONG_KEYS, SCHEMA_INVALID, SUM_1_3, NEGATIVE, TRUNCATED, REFUSAL)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do instead of a normal answer to one request."""
+
+    kind: str
+    retry_after: str | None = None  # rate_limit: the Retry-After header value (seconds or an HTTP date)
+    seconds: float | None = None  # hang: how long before closing (None: until the client gives up)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+
+
+Plan = Callable[[int, dict], "Fault | None"] | Sequence["Fault | None"]
+Responder = Callable[[dict, tuple[str, ...]], "dict | str"]
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the server saw it. ``status`` is None when it hung up or reset instead of answering."""
+
+    index: int  # arrival order among all requests
+    method: str
+    path: str
+    body: Any
+    received: float  # time.monotonic() when the whole request had arrived
+    fault: str | None = None
+    status: int | None = None
+    answered: float | None = None  # time.monotonic() when the answer was written
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names; authorization left out
+
+
+def random_faults(
+    rate: float,
+    seed: int = 0,
+    kinds: Sequence[str] = SOAK_FAULTS,
+    retry_after: str | None = "0",
+    hang_seconds: float | None = None,
+) -> Callable[[int, dict], Fault | None]:
+    """A soak plan: each request independently gets a fault with probability ``rate``, of a uniform kind.
+
+    Reproducible: request *i* draws from a generator seeded by ``(seed, i)``, whatever the arrival timing.
+    """
+    kinds = tuple(kinds)
+
+    def plan(index: int, body: dict) -> Fault | None:
+        rng = random.Random(f"{seed}:{index}")
+        if rng.random() >= rate:
+            return None
+        kind = rng.choice(kinds)
+        return Fault(kind, retry_after=retry_after if kind == RATE_LIMIT else None, seconds=hang_seconds)
+
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers
+
+
+_CLASS_LINE = re.compile(r"^[ \t*-]*(?:classes|class codes)\b[^:\n]*:[ \t]*(?P<items>[^\n]+)$", re.I | re.M)
+_CODE = re.compile(r"[A-Za-z0-9_]+")
+_KNOWN_CODE = re.compile(r"\b(" + "|".join(EMOTION_NAMES) + r")\b")
+_JSON_OBJECT = re.compile(r"\{[^{}]*\}")
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of one chat message (text parts only; audio parts say nothing about classes)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text") or "" for p in content if isinstance(p, Mapping) and p.get("type") == "text")
+    return ""
+
+
+def request_classes(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The class codes a request asks about, by the rules in the module docstring."""
+    try:
+        keys = body["response_format"]["json_schema"]["schema"]["properties"]["distribution"]["properties"]
+        if isinstance(keys, Mapping) and keys:
+            return tuple(keys)
+    except (KeyError, TypeError):
+        pass
+    text = "\n".join(message_text(m) for m in body.get("messages") or () if isinstance(m, Mapping))
+    lines = _CLASS_LINE.findall(text)
+    if lines:
+        codes = [m.group(0) for item in lines[-1].split(",") if (m := _CODE.search(item))]
+        if codes:
+            return tuple(dict.fromkeys(codes))
+    found = set(_KNOWN_CODE.findall(text))
+    if found:
+        return tuple(code for code in EMOTION_NAMES if code in found)
+    return DEFAULT_CLASSES
+
+
+def _last_user_text(body: Mapping[str, Any]) -> str:
+    users = [m for m in body.get("messages") or () if isinstance(m, Mapping) and m.get("role") == "user"]
+    return message_text(users[-1]) if users else ""
+
+
+def _distribution_for(text: str, classes: tuple[str, ...]) -> dict[str, float]:
+    for candidate in _JSON_OBJECT.findall(text):
+        try:
+            decoded = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(decoded, dict) and set(decoded) == set(classes):
+            values = [decoded[c] for c in classes]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in values) and sum(values):
+                total = float(sum(values))
+                return round_distribution({c: float(decoded[c]) / total for c in classes})
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=max(1, len(classes))).digest()
+    weights = [1 + digest[i % len(digest)] for i in range(len(classes))]
+    total = float(sum(weights))
+    return round_distribution({c: w / total for c, w in zip(classes, weights)})
+
+
+def valid_trace(classes: tuple[str, ...], text: str = "") -> dict[str, Any]:
+    """A trace over ``classes`` that passes validation (with or without a transcript), as a JSON-ready dict."""
+    distribution = _distribution_for(text, classes)
+    ranked = sorted(classes, key=lambda c: -distribution[c])
+    competing = ranked[:2]
+    trace = Trace(
+        acoustic=AcousticStage(
+            cues=[
+                AcousticCue(cue="pitch", level="moderate", observation="Pitch near the speaker's usual.", suggests=[]),
+                AcousticCue(cue="loudness", level="high", observation="Louder than usual.", suggests=[ranked[0]]),
+            ],
+            summary="Moderately aroused delivery.",
+        ),
+        lexical=LexicalStage(
+            cues=[LexicalCue(cue="wording", observation="Few explicit emotion words.", suggests=[ranked[0]])],
+            summary="The words alone are not decisive.",
+        ),
+        ambiguity=AmbiguityStage(
+            level="medium" if len(competing) >= 2 else "low",
+            competing=competing if len(competing) >= 2 else [],
+            explanation="Listeners could reasonably hear more than one emotion.",
+        ),
+        distribution=distribution,
+    )
+    return trace.model_dump()
+
+
+def trace_responder(body: dict, classes: tuple[str, ...]) -> dict[str, Any]:
+    """The default answer: a valid trace for the request's classes and its last user message."""
+    return valid_trace(classes, _last_user_text(body))
+
+
+def _broken_content(kind: str, good: dict[str, Any], classes: tuple[str, ...]) -> tuple[str | None, str]:
+    """Content and finish_reason of a content fault, derived from a good answer."""
+    if kind == MALFORMED_JSON:
+        return "Sure! The speaker sounds {acoustic: pitch high, distribution: mostly angry", "stop"
+    if kind == TRUNCATED:
+        text = json.dumps(good)
+        return text[: len(text) // 2], "length"
+    if kind == REFUSAL:
+        return None, "stop"
+    broken = json.loads(json.dumps(good))
+    n = len(classes)
+    if kind == WRONG_KEYS:
+        broken["distribution"] = {("xyz" if i == 0 else c): v for i, (c, v) in enumerate(good["distribution"].items())}
+    elif kind == SCHEMA_INVALID:
+        broken["acoustics"] = broken.pop("acoustic")
+    elif kind == SUM_1_3:
+        broken["distribution"] = {c: round(1.3 / n, 4) for c in classes}
+    elif kind == NEGATIVE:
+        broken["distribution"] = {c: round(1.0 / n, 4) for c in classes}
+        broken["distribution"][classes[0]] = -0.1
+    return json.dumps(broken), "stop"
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
+_REASONS |= {500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+class LoopbackServer:
+    """The server; a context manager that starts it on entry and stops it (closing every connection) on exit."""
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        plan: Plan | None = None,
+        responder: Responder = trace_responder,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        usage: bool = True,
+        structured_supported: bool = True,
+        log_file: IO[str] | None = None,
+    ) -> None:
+        self.latency = latency
+        self.plan = plan
+        self.responder = responder
+        self.host = host
+        self.usage = usage
+        self.structured_supported = structured_supported
+        self._requested_port = port
+        self._log_file = log_file
+        self._log: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._chat_index = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._startup_error: BaseException | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LoopbackServer:
+        """Start serving in a background thread; returns once the port is listening."""
+        self._thread = threading.Thread(target=self._run, name="loopback-server", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            raise self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, cancel every open connection (hung ones included) and join the thread."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            server = await asyncio.start_server(self._connection, self.host, self._requested_port, backlog=2048)
+        except OSError as exc:
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stop.wait()
+        server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await server.wait_closed()
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def base_url(self) -> str:
+        """What to give the client as ``base_url``: ``http://127.0.0.1:PORT/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """Every request so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def chat_requests(self) -> list[LoggedRequest]:
+        """The ``POST /v1/chat/completions`` requests so far, in arrival order."""
+        return [r for r in self.requests if r.path.split("?", 1)[0].rstrip("/") == CHAT_ROUTE]
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat requests the server was working on at the same moment."""
+        with self._lock:
+            return self._max_in_flight
+
+    def clear(self) -> None:
+        """Forget the log and restart plan indices at 0 (between phases of one test)."""
+        with self._lock:
+            self._log.clear()
+            self._chat_index = 0
+            self._max_in_flight = self._in_flight
+
+    # ------------------------------------------------------------------ serving
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            keep_alive = True
+            while keep_alive:
+                head = await reader.readuntil(b"\r\n\r\n")
+                method, path, headers = _parse_head(head)
+                raw = await _read_body(reader, headers)
+                keep_alive = await self._handle(method, path, headers, raw, reader, writer)
+                keep_alive = keep_alive and headers.get("connection", "").lower() != "close"
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+            pass  # the client went away or spoke something other than HTTP/1.1: drop the connection
+        except asyncio.CancelledError:
+            pass  # server stopping
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _handle(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Answer one request; False when the connection must be dropped afterwards."""
+        received = time.monotonic()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        logged_headers = {k: v for k, v in headers.items() if k != "authorization"}
+        logged_headers["authorization-present"] = str("authorization" in headers)
+        route = path.split("?", 1)[0].rstrip("/")
+        is_chat = method == "POST" and route == CHAT_ROUTE
+        with self._lock:
+            entry = LoggedRequest(len(self._log), method, path, body, received, headers=logged_headers)
+            self._log.append(entry)
+            chat_index = self._chat_index
+            if is_chat:
+                self._chat_index += 1
+                self._in_flight += 1
+                self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            if is_chat:
+                return await self._chat(entry, chat_index, headers, reader, writer)
+            if method == "GET" and route == MODELS_ROUTE:
+                payload = {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "cotgen-tests"}]}
+                return await self._send(entry, writer, 200, payload)
+            return await self._send(entry, writer, 404, _error_body(f"no route {method} {path}", "not_found"))
+        finally:
+            if is_chat:
+                with self._lock:
+                    self._in_flight -= 1
+
+    def _fault_for(self, index: int, body: Any) -> Fault | None:
+        if self.plan is None:
+            return None
+        if callable(self.plan):
+            return self.plan(index, body)
+        return self.plan[index] if index < len(self.plan) else None
+
+    async def _chat(
+        self,
+        entry: LoggedRequest,
+        index: int,
+        headers: dict[str, str],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        body = entry.body
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return await self._send(entry, writer, 400, _error_body("body must be a JSON object with messages", "x"))
+        fault = self._fault_for(index, body)
+        wants_schema = (body.get("response_format") or {}).get("type") == "json_schema"
+        if fault is None and wants_schema and not self.structured_supported:
+            fault = Fault(NO_STRUCTURED)
+        entry.fault = fault.kind if fault else None
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        kind = fault.kind if fault else None
+        if kind == HANG:
+            try:
+                await asyncio.wait_for(reader.read(1), timeout=fault.seconds)
+            except asyncio.TimeoutError:  # noqa: UP041 (TimeoutError is a distinct class on Python 3.10)
+                pass
+            self._write_log(entry)
+            return False
+        if kind == RESET:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            self._write_log(entry)
+            return False
+        if kind == RATE_LIMIT:
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            error = _error_body("Rate limit reached for requests", "requests", None)
+            return await self._send(entry, writer, 429, error, extra)
+        if kind == SERVER_ERROR:
+            return await self._send(entry, writer, 500, _error_body("The server had an error", "server_error"))
+        if kind == UNAVAILABLE:
+            return await self._send(entry, writer, 503, _error_body("The engine is currently overloaded", "overloaded"))
+        if kind == NO_STRUCTURED:
+            message = "response_format json_schema is not supported by this server"
+            return await self._send(
+                entry, writer, 400, _error_body(message, "invalid_request_error", "response_format")
+            )
+        if kind == UNAUTHORIZED:
+            key = headers.get("authorization", "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
+            return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
+        classes = request_classes(body)
+        answer = self.responder(body, classes)
+        content: str | None
+        if kind is None:
+            content, finish = (answer if isinstance(answer, str) else json.dumps(answer)), "stop"
+        else:
+            good = answer if isinstance(answer, dict) else valid_trace(classes, _last_user_text(body))
+            content, finish = _broken_content(kind, good, classes)
+        return await self._send(entry, writer, 200, self._completion(index, body, content, finish, kind == REFUSAL))
+
+    def _completion(self, index: int, body: dict, content: str | None, finish: str, refused: bool) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if refused:
+            message["refusal"] = "I'm sorry, I can't help with that request."
+        completion: dict[str, Any] = {
+            "id": f"chatcmpl-loopback-{index}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", MODEL_ID),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        }
+        if self.usage:
+            prompt = sum(math.ceil(len(message_text(m)) / 4) for m in body["messages"] if isinstance(m, Mapping))
+            completion_tokens = math.ceil(len(content or message["refusal"] or "") / 4)
+            completion["usage"] = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt + completion_tokens,
+            }
+        return completion
+
+    async def _send(
+        self,
+        entry: LoggedRequest,
+        writer: asyncio.StreamWriter,
+        status: int,
+        payload: Any,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> bool:
+        data = json.dumps(payload).encode("utf-8")
+        lines = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+            "Connection: keep-alive",
+            *(f"{name}: {value}" for name, value in (extra_headers or {}).items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+        await writer.drain()
+        entry.status = status
+        entry.answered = time.monotonic()
+        self._write_log(entry)
+        return True
+
+    def _write_log(self, entry: LoggedRequest) -> None:
+        """Script mode: one JSON line per finished request, flushed, so another process can count them."""
+        if self._log_file is None:
+            return
+        record = {
+            "index": entry.index,
+            "method": entry.method,
+            "path": entry.path,
+            "fault": entry.fault,
+            "status": entry.status,
+            "received": entry.received,
+            "answered": entry.answered,
+            "body": entry.body,
+        }
+        self._log_file.write(json.dumps(record) + "\n")
+        self._log_file.flush()
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _version = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return method, path, headers
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> bytes:
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return b"".join(chunks)
+            chunks.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+    length = int(headers.get("content-length", "0"))
+    return await reader.readexactly(length) if length else b""
+
+
+# ---------------------------------------------------------------------------------------------
+# Script mode
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the loopback OpenAI-compatible server until SIGTERM/SIGINT.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of chat requests given a random fault")
+    parser.add_argument("--faults", default=",".join(SOAK_FAULTS), help="comma-separated fault kinds to draw from")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retry-after", default="0", help="Retry-After value sent with 429")
+    parser.add_argument("--hang", type=float, default=None, help="seconds a hang lasts (default: until hang-up)")
+    parser.add_argument("--no-usage", action="store_true", help="leave the usage block out of answers")
+    parser.add_argument("--no-structured-support", action="store_true", help="reject json_schema response formats")
+    parser.add_argument("--log", type=Path, default=None, help="append one JSON line per request to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the server in the foreground, printing the base URL as the first line of stdout."""
+    args = _arguments(argv)
+    kinds = [k.strip() for k in args.faults.split(",") if k.strip()]
+    for kind in kinds:
+        Fault(kind)  # unknown kinds fail here, with the list of known ones
+    plan = random_faults(args.fault_rate, args.seed, kinds, args.retry_after, args.hang) if args.fault_rate else None
+    log_file = args.log.open("a", encoding="utf-8") if args.log else None
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    server = LoopbackServer(
+        args.latency,
+        plan,
+        host=args.host,
+        port=args.port,
+        usage=not args.no_usage,
+        structured_supported=not args.no_structured_support,
+        log_file=log_file,
+    )
+    with server:
+        print(server.base_url, flush=True)
+        while not done.wait(0.5):
+            pass
+    if log_file is not None:
+        log_file.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
