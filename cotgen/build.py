@@ -86,6 +86,7 @@ class BuildConfig:
     tpm: float | None = None
     timeout: float = 60.0
     max_retries: int = 6
+    backoff_base: float = 1.0
     structured: bool = True
     send_audio: bool = False
     samples: int = 0
@@ -154,6 +155,7 @@ class BuildConfig:
             tpm=self.tpm,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            backoff_base=self.backoff_base,
             structured=self.structured,
             send_audio=self.send_audio,
         )
