@@ -58,18 +58,26 @@ EMO_CLASS_CODES: dict[str, str] = {
 }
 NO_AGREEMENT = "X"
 NO_AGREEMENT_CODE = "xxx"  # as IEMOCAP writes it; in no fixed class set
-PRIMARY_CODES = frozenset({"neu", "hap", "ang", "sad", "sur", "fea", "dis", "con", "oth"})
+PRIMARY_CODES: dict[str, str] = {
+    "neutral": "neu",
+    "happy": "hap",
+    "angry": "ang",
+    "sad": "sad",
+    "surprise": "sur",
+    "fear": "fea",
+    "disgust": "dis",
+    "contempt": "con",
+    "other": "oth",
+}
 GENDERS: dict[str, str] = {"Female": "F", "Male": "M"}
 
 
 def primary_code(emotion: str) -> str:
-    """A worker's primary emotion word -> code: ``Other-*`` -> oth, else its first three letters."""
-    word = emotion.strip()
-    if word.lower().startswith("other"):
-        return "oth"
-    code = word[:3].lower()
-    if code not in PRIMARY_CODES:
-        raise ValueError(f"primary emotion {word!r} is not an MSP-Podcast category")
+    """A worker's primary emotion word -> code (case-insensitive); every ``Other-*`` is ``oth``."""
+    word = emotion.strip().lower()
+    code = PRIMARY_CODES.get("other" if word.startswith("other") else word)
+    if code is None:
+        raise ValueError(f"primary emotion {emotion.strip()!r} is not an MSP-Podcast category")
     return code
 
 
