@@ -203,7 +203,7 @@ def stage(
             shutil.copy2(src, destination)
     extras = [run_dir / RUN_INFO, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
     if export_dir is not None:
-        extras += [export_dir / LLAMAFACTORY_INFO, export_dir / EXPORT_INFO]
+        extras.append(export_dir / LLAMAFACTORY_INFO)
     for extra in extras:
         if extra.exists():
             destination = target / (f"{PLOTS_DIR}/{extra.name}" if extra.suffix == ".png" else extra.name)
