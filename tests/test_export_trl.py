@@ -45,11 +45,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _audio_parts(messages: list[dict]) -> int:
     return sum(
-        1
-        for m in messages
-        if isinstance(m["content"], list)
-        for part in m["content"]
-        if part.get("type") == "audio"
+        1 for m in messages if isinstance(m["content"], list) for part in m["content"] if part.get("type") == "audio"
     )
 
 
