@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cotgen.cli.main import get_app
 from cotgen.divergence import as_vector, js, kl
 from cotgen.pairs.build import PairOptions, build_pairs, read_pairs
-from cotgen.pairs.scoring import score_rows, worst_scores
+from cotgen.pairs.scoring import CHUNK_ROWS, score_rows, worst_scores
 from cotgen.pairs.select import select_pair
 from cotgen.student import student_messages
 from cotgen.trace import parse_sections, parse_trace, render_trace
@@ -204,3 +204,12 @@ def test_select_pair_never_pairs_identical_texts_and_keeps_candidate_order_on_ti
     readable = np.array([False, True, True, True])
     pick = select_pair(scores, readable, texts, 0.1, 1.0, "worst", 5, np.random.default_rng(0))
     assert pick.chosen == 1 and pick.rejected == (2, 3)
+
+
+def test_chunked_scoring_equals_one_call_across_chunk_boundaries():
+    rng = np.random.default_rng(1)
+    n = CHUNK_ROWS + 123
+    human = rng.dirichlet(np.ones(4), size=n)
+    cand = rng.dirichlet(np.ones(4), size=n)
+    assert np.array_equal(score_rows(human, cand, "kl"), kl(human, cand))
+    assert np.array_equal(score_rows(human[0], cand, "js"), js(np.broadcast_to(human[0], cand.shape), cand))
