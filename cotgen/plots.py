@@ -33,6 +33,14 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _gold_and_samples(traces: Sequence[TraceRecord]) -> list[tuple[str, list[TraceRecord], str]]:
+    """(label, traces, colour) for the gold traces and the predict-mode samples, drawn alike in every figure."""
+    return [
+        ("gold", [t for t in traces if t.sample == 0], "tab:green"),
+        ("samples", [t for t in traces if t.sample > 0], "tab:orange"),
+    ]
+
+
 def plot_vote_mass(utterances: Sequence[Utterance], path: Path) -> Path:
     """Bar chart of the human vote mass per class."""
     classes = utterances[0].classes
@@ -54,10 +62,7 @@ def plot_entropy(utterances: Sequence[Utterance], traces: Sequence[TraceRecord],
     ax = fig.add_subplot()
     top = float(np.log2(len(classes)))
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="equal entropy")
-    for label, subset, colour in (
-        ("gold", [t for t in known if t.sample == 0], "tab:green"),
-        ("samples", [t for t in known if t.sample > 0], "tab:orange"),
-    ):
+    for label, subset, colour in _gold_and_samples(known):
         if subset:
             ax.scatter(
                 [human[t.id] for t in subset],
@@ -79,12 +84,9 @@ def plot_trace_js(traces: Sequence[TraceRecord], path: Path) -> Path:
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     bins = np.linspace(0.0, 1.0, 21)
-    for label, values, colour in (
-        ("gold", [t.js for t in traces if t.sample == 0], "tab:green"),
-        ("samples", [t.js for t in traces if t.sample > 0], "tab:orange"),
-    ):
-        if values:
-            ax.hist(values, bins=bins, alpha=0.6, color=colour, label=label)
+    for label, subset, colour in _gold_and_samples(traces):
+        if subset:
+            ax.hist([t.js for t in subset], bins=bins, alpha=0.6, color=colour, label=label)
     ax.set_xlabel("JS(human, trace) in bits")
     ax.set_ylabel("traces")
     ax.set_title("Trace-to-human divergence")

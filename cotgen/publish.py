@@ -26,9 +26,9 @@ from cotgen.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
 from cotgen.errors import CotgenError
 from cotgen.export.messages import AUDIO_DIR
 from cotgen.export.run_files import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
-from cotgen.export.run_info import RUN_INFO
 from cotgen.export.splits import SPLITS
 from cotgen.export.writer import EXPORT_INFO, split_file_name
+from cotgen.pairs.run_json import RUN_JSON
 
 STAGE_DIR = "publish"
 LLAMAFACTORY_INFO = "dataset_info.json"
@@ -201,7 +201,7 @@ def stage(
             destination = target / mapping[original]
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, destination)
-    extras = [run_dir / RUN_INFO, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
+    extras = [run_dir / RUN_JSON, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
     if export_dir is not None:
         extras.append(export_dir / LLAMAFACTORY_INFO)
     for extra in extras:

@@ -11,7 +11,7 @@ from rich.table import Table
 from cotgen.card import write_card
 from cotgen.cli.app import app, console
 from cotgen.export.run_files import load_run, read_features
-from cotgen.export.run_info import update_run_info
+from cotgen.pairs.run_json import update_run_json
 from cotgen.paths import DEFAULT_RUN
 from cotgen.plots import write_plots
 from cotgen.stats import compute_stats
@@ -31,7 +31,7 @@ def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read
     data = load_run(run_dir)
     summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
     plots = write_plots(data, read_features(run_dir), run_dir / "plots")
-    update_run_info(run_dir, "stats", {**summary.as_dict(), "plots": {k: str(p) for k, p in plots.items()}})
+    update_run_json(run_dir, "stats", {**summary.as_dict(), "plots": {k: str(p) for k, p in plots.items()}})
     write_card(run_dir)
     table = Table(title=f"statistics of {run_dir}")
     table.add_column("statistic")

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cotgen.export.messages import AUDIO_TAG, Message, RowContext, StudentPrompt
-from cotgen.records import DPORecord, SFTRecord
+from cotgen.export.messages import RowContext
+from cotgen.export.tagged import prompt_messages, sft_row
+from cotgen.records import DPORecord
+
+__all__ = ["KINDS", "dataset_entry", "dataset_name", "dpo_row", "sft_row"]
 
 KINDS: tuple[str, ...] = ("sft", "dpo")
 DATASET_INFO = "dataset_info.json"
@@ -30,33 +33,12 @@ TAGS: dict[str, str] = {
 }
 
 
-def prompt_messages(parts: StudentPrompt) -> list[Message]:
-    """System + user turns; the user text starts with one ``<audio>`` tag per clip."""
-    return [
-        {"role": "system", "content": parts.system},
-        {"role": "user", "content": AUDIO_TAG * len(parts.audios) + parts.user},
-    ]
-
-
-def sft_row(record: SFTRecord, ctx: RowContext, where: str) -> dict[str, Any]:
-    """System, user, assistant turns and the clip list."""
-    parts = ctx.prompt(record.id, record.prompt, where)
-    row: dict[str, Any] = {
-        "id": record.id,
-        "messages": [*prompt_messages(parts), {"role": "assistant", "content": ctx.answer(record.completion, where)}],
-        "audios": parts.audios,
-    }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.distribution
-    return row
-
-
 def dpo_row(record: DPORecord, ctx: RowContext, where: str) -> dict[str, Any] | None:
     """Turns ending on the user, ``chosen``/``rejected`` as single assistant messages; None if they match."""
-    chosen = ctx.answer(record.chosen, where)
-    rejected = ctx.answer(record.rejected, where)
-    if chosen == rejected:
+    texts = ctx.pair(record.chosen, record.rejected, where)
+    if texts is None:
         return None
+    chosen, rejected = texts
     parts = ctx.prompt(record.id, record.prompt, where)
     row: dict[str, Any] = {
         "id": record.id,

@@ -146,3 +146,8 @@ class RowContext:
     def answer(self, messages: list[Message], where: str) -> str:
         """The assistant text of a completion/chosen/rejected list, as exported."""
         return answer(assistant_text(messages, where), self.answer_mode, where)
+
+    def pair(self, chosen: list[Message], rejected: list[Message], where: str) -> tuple[str, str] | None:
+        """The chosen and rejected texts as exported; None when they read the same (nothing to prefer)."""
+        texts = (self.answer(chosen, where), self.answer(rejected, where))
+        return None if texts[0] == texts[1] else texts

@@ -11,39 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from cotgen.export.messages import AUDIO_TAG, Message, RowContext, StudentPrompt
-from cotgen.records import DPORecord, GRPORecord, SFTRecord
+from cotgen.export.messages import RowContext
+from cotgen.export.tagged import prompt_messages, sft_row
+from cotgen.records import DPORecord, GRPORecord
+
+__all__ = ["KINDS", "dpo_row", "grpo_row", "sft_row"]
 
 KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
 
 
-def prompt_messages(parts: StudentPrompt) -> list[Message]:
-    """System + user turns; the user text starts with one ``<audio>`` tag per clip."""
-    return [
-        {"role": "system", "content": parts.system},
-        {"role": "user", "content": AUDIO_TAG * len(parts.audios) + parts.user},
-    ]
-
-
-def sft_row(record: SFTRecord, ctx: RowContext, where: str) -> dict[str, Any]:
-    """System, user and assistant turns and the clip list."""
-    parts = ctx.prompt(record.id, record.prompt, where)
-    row: dict[str, Any] = {
-        "id": record.id,
-        "messages": [*prompt_messages(parts), {"role": "assistant", "content": ctx.answer(record.completion, where)}],
-        "audios": parts.audios,
-    }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.distribution
-    return row
-
-
 def dpo_row(record: DPORecord, ctx: RowContext, where: str) -> dict[str, Any] | None:
     """The chosen answer as the last assistant turn, the rejected one beside it; None if they match."""
-    chosen = ctx.answer(record.chosen, where)
-    rejected = ctx.answer(record.rejected, where)
-    if chosen == rejected:
+    texts = ctx.pair(record.chosen, record.rejected, where)
+    if texts is None:
         return None
+    chosen, rejected = texts
     parts = ctx.prompt(record.id, record.prompt, where)
     row: dict[str, Any] = {
         "id": record.id,

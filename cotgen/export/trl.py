@@ -55,10 +55,10 @@ def sft_row(record: SFTRecord, ctx: RowContext, where: str) -> dict[str, Any]:
 
 def dpo_row(record: DPORecord, ctx: RowContext, where: str) -> dict[str, Any] | None:
     """Preference row with explicit prompt; None when chosen and rejected read the same."""
-    chosen = ctx.answer(record.chosen, where)
-    rejected = ctx.answer(record.rejected, where)
-    if chosen == rejected:
+    texts = ctx.pair(record.chosen, record.rejected, where)
+    if texts is None:
         return None
+    chosen, rejected = texts
     row: dict[str, Any] = {
         "id": record.id,
         "prompt": prompt_messages(ctx.prompt(record.id, record.prompt, where)),

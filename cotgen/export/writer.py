@@ -20,8 +20,9 @@ from cotgen.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, RowContext
 from cotgen.export.run_files import RECORD_FILES, RunData, load_run
-from cotgen.export.run_info import read_run_info, update_run_info
+from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS, assign_splits, default_split, parse_split
+from cotgen.pairs.run_json import update_run_json
 from cotgen.records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -157,7 +158,7 @@ def export_data(
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
     (out_dir / EXPORT_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
-    update_run_info(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
+    update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
 
 
