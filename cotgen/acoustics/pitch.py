@@ -11,9 +11,10 @@ import math
 import numpy as np
 import parselmouth
 
-from cotgen.acoustics.settings import AnalysisSettings
+from cotgen.acoustics.settings import FEATURE_COLUMNS, AnalysisSettings
 
 NAN = float("nan")
+F0_COLUMNS = [name for name in FEATURE_COLUMNS if name.startswith("f0_")]
 
 
 def adaptive_range(first_pass_f0: np.ndarray, settings: AnalysisSettings) -> tuple[float, float] | None:
@@ -84,22 +85,7 @@ def pitch_features(times: np.ndarray, f0_hz: np.ndarray, settings: AnalysisSetti
     voiced = f0_hz[voiced_mask]
     fraction = float(voiced_mask.mean()) if f0_hz.size else 0.0
     if voiced.size == 0:
-        return {
-            "voiced_fraction": fraction,
-            **dict.fromkeys(
-                [
-                    "f0_mean_hz",
-                    "f0_median_hz",
-                    "f0_std_hz",
-                    "f0_min_hz",
-                    "f0_max_hz",
-                    "f0_range_st",
-                    "f0_slope_st_s",
-                    "f0_final_slope_st_s",
-                ],
-                NAN,
-            ),
-        }
+        return {"voiced_fraction": fraction, **dict.fromkeys(F0_COLUMNS, NAN)}
     p5, p95 = np.percentile(voiced, [5, 95])
     return {
         "voiced_fraction": fraction,

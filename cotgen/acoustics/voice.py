@@ -4,7 +4,8 @@ Why HNR comes from the pitch track: Praat's ``To Harmonicity (ac)`` *is* an auto
 analysis whose best candidate's normalised strength r becomes ``10 log10(r / (1 - r))``. The pitch
 track we already computed holds that r for every frame, so converting it costs nothing, where a
 separate Harmonicity analysis would cost more than all other features together (cc: ~5x the pitch
-pass). The agreement with Praat's own Harmonicity is checked in the tests.
+pass). It follows Praat's ``To Harmonicity (cc)`` within about 1.5 dB up to ~15 dB (checked in the
+tests) and saturates at about 22-25 dB, a limit of the Hanning-window strengths of the fast pitch pass.
 """
 
 from __future__ import annotations
