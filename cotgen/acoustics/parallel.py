@@ -3,8 +3,9 @@
 Work goes to any ``concurrent.futures.Executor``: by default a process pool with one worker per core
 (Praat holds the GIL, so threads would not run analyses in parallel), or an executor the caller
 brings, such as a Dask cluster's. Files are hashed and the cache consulted in this process, so a
-rerun over an unchanged corpus starts no worker at all and identical audio under several ids is
-analysed once; results are written to the cache here too, so remote workers never need access to it.
+rerun over an unchanged corpus sends no work at all and identical audio under several ids is analysed
+once; misses are sent while hashing goes on, so workers start at once; results are written to the cache
+here too, so remote workers never need access to it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cotgen.acoustics.cache import FeatureCache, content_hash
-from cotgen.acoustics.extract import Row, empty_row, extract_batch
+from cotgen.acoustics.extract import Row, empty_row, extract_batch, extract_one
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.table import rows_to_frame
 
@@ -79,58 +80,75 @@ def extract_features(
     items = [(str(item_id), str(path)) for item_id, path in items]
     rows: list[Row | None] = [None] * len(items)
     cache = FeatureCache(cache_dir, settings) if cache_dir is not None else None
-    # index of the item that is computed -> indices of the items sharing its audio content (itself included)
-    pending: dict[int, list[int]] = {}
-    first_with_digest: dict[str, int] = {}
-    digests: dict[int, str] = {}
-    for index, (item_id, path) in enumerate(items):
-        if cache is None:
-            pending[index] = [index]
-            continue
-        try:
-            digest = content_hash(path)
-        except FileNotFoundError:
-            rows[index] = empty_row(item_id, "missing file")
-            continue
-        except OSError as exc:
-            rows[index] = empty_row(item_id, f"unreadable file ({exc.strerror})")
-            continue
-        hit = cache.get(digest)
-        if hit is not None:
-            rows[index] = {"id": item_id, **hit}
-        elif digest in first_with_digest:
-            pending[first_with_digest[digest]].append(index)
-        else:
-            first_with_digest[digest] = index
-            digests[index] = digest
-            pending[index] = [index]
-
-    def record(index: int, row: Row) -> None:
-        for same in pending[index]:
-            rows[same] = {**row, "id": items[same][0]}
-        if cache is not None:
-            cache.put(digests[index], _values(row))
-
     workers = workers or os.cpu_count() or 1
-    todo = list(pending)
-    with _progress_bar(progress and bool(todo)) as bar:
-        task = bar.add_task("features", total=len(todo))
+    sharing: dict[int, list[int]] = {}  # computed item -> the items with the same audio content (itself first)
+    digests: dict[int, str] = {}
+
+    with _progress_bar(progress) as bar:
+        task = bar.add_task("features", total=len(items))
+
+        def settle(index: int, row: Row) -> None:
+            rows[index] = row
+            bar.advance(task)
+
+        def to_compute() -> Iterator[int]:
+            """Items that need an analysis, found while hashing, so work starts before hashing ends."""
+            first_with_digest: dict[str, int] = {}
+            for index, (item_id, path) in enumerate(items):
+                if cache is None:
+                    sharing[index] = [index]
+                    yield index
+                    continue
+                try:
+                    digest = content_hash(path)
+                except FileNotFoundError:
+                    settle(index, empty_row(item_id, "missing file"))
+                    continue
+                except OSError as exc:
+                    settle(index, empty_row(item_id, f"unreadable file ({exc.strerror})"))
+                    continue
+                hit = cache.get(digest)
+                if hit is not None:
+                    settle(index, {"id": item_id, **hit})
+                elif digest in first_with_digest:
+                    sharing[first_with_digest[digest]].append(index)
+                else:
+                    first_with_digest[digest] = index
+                    digests[index] = digest
+                    sharing[index] = [index]
+                    yield index
+
+        def record(index: int, row: Row) -> None:
+            for same in sharing[index]:
+                settle(same, {**row, "id": items[same][0]})
+            if cache is not None:
+                cache.put(digests[index], _values(row))
+
         if executor is None and workers == 1:
-            for index in todo:
-                record(index, extract_batch([items[index]], settings)[0])
-                bar.advance(task)
+            for index in to_compute():
+                record(index, extract_one(*items[index], settings))
         else:
-            size = batch_size(len(todo), workers)
-            batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+            size = batch_size(len(items), workers)
             with _default_executor(workers) if executor is None else _borrowed(executor) as pool:
-                futures: dict[Future[list[Row]], list[int]] = {
-                    pool.submit(extract_batch, [items[i] for i in batch], settings): batch for batch in batches
-                }
+                futures: dict[Future[list[Row]], list[int]] = {}
+                for batch in _chunks(to_compute(), size):
+                    futures[pool.submit(extract_batch, [items[i] for i in batch], settings)] = batch
                 for future in as_completed(futures):
                     for index, row in zip(futures[future], future.result()):
                         record(index, row)
-                    bar.advance(task, len(futures[future]))
     return rows_to_frame([row for row in rows if row is not None])
+
+
+def _chunks(indices: Iterator[int], size: int) -> Iterator[list[int]]:
+    """Consecutive lists of ``size`` indices (the last may be shorter), as the iterator produces them."""
+    chunk: list[int] = []
+    for index in indices:
+        chunk.append(index)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @contextmanager
