@@ -49,7 +49,6 @@ import re
 import signal
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -482,7 +481,8 @@ class LoopbackServer:
     ) -> bool:
         body = entry.body
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return await self._send(entry, writer, 400, _error_body("body must be a JSON object with messages", "x"))
+            error = _error_body("the body must be a JSON object with a messages list", "invalid_request_error")
+            return await self._send(entry, writer, 400, error)
         fault = self._fault_for(index, body)
         wants_schema = (body.get("response_format") or {}).get("type") == "json_schema"
         if fault is None and wants_schema and not self.structured_supported:
@@ -664,7 +664,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             pass
     if log_file is not None:
         log_file.close()
-    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ from cotgen.cache import ResponseCache
 from cotgen.errors import CotgenError
 from cotgen.teachers import (
     ChatRequest,
+    ChatResult,
     OpenAITeacher,
     TeacherCallError,
     TeacherConfig,
@@ -262,6 +264,28 @@ def test_content_faults_come_back_as_answers_in_one_request(kind: str) -> None:
         assert "sums to 1.3" in caught.value.detail
     if kind == NEGATIVE:
         assert "outside [0, 1]" in caught.value.detail
+
+
+def test_fault_soak_loses_nothing_and_every_request_is_accounted_for() -> None:
+    """200 calls with 30 % of requests faulty: every call ends with the answer of its last request, and the
+    server logged exactly the requests each call says it made (calls told apart by their messages)."""
+    with LoopbackServer(plan=random_faults(0.3, seed=3)) as srv:
+        requests = [request(f"utterance {i}") for i in range(200)]
+        outcomes = asyncio.run(_calls(config(srv, concurrency=20, timeout=0.3, max_retries=6), requests))
+        logged = srv.chat_requests
+    by_call: dict[str, list[str | None]] = {}
+    for entry in sorted(logged, key=lambda e: e.received):
+        by_call.setdefault(entry.body["messages"][1]["content"], []).append(entry.fault)
+    assert set(Counter(e.fault for e in logged)) - {None} == set(SOAK_FAULTS)
+    for req, outcome in zip(requests, outcomes):
+        faults = by_call[req.messages[1]["content"]]
+        assert isinstance(outcome, ChatResult), outcome  # 7 transient faults in a row: practically never
+        assert outcome.attempts == len(faults)
+        assert all(f not in CONTENT_FAULTS and f is not None for f in faults[:-1])  # only the last one answered
+        if faults[-1] is None:
+            validate_trace(outcome.text, CLASSES, has_transcript=True)
+        else:
+            assert faults[-1] in CONTENT_FAULTS
 
 
 # ---------------------------------------------------------------------------------------------
