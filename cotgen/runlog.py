@@ -2,7 +2,7 @@
 
 The ``cotgen`` logger writes to the run folder's log file for the duration of a run (``-v`` sets
 it to DEBUG for per-item detail). Every line passes a filter that blanks out the secrets it was
-given (the API key), so a key quoted in a server error can never reach the file.
+given (the API key), so a key quoted in a server error can never reach the file or the terminal.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def run_log(run_dir: Path, secrets: Sequence[str] = ()) -> Iterator[logging.Logg
     handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretFilter(secrets))
-    logger.addHandler(handler)
+    # First in line: the filter rewrites the record itself, so handlers after it (stderr with -v, the
+    # root logger's) see the blanked message too.
+    logger.handlers.insert(0, handler)
     try:
         yield logger
     finally:
