@@ -213,3 +213,12 @@ def test_chunked_scoring_equals_one_call_across_chunk_boundaries():
     cand = rng.dirichlet(np.ones(4), size=n)
     assert np.array_equal(score_rows(human, cand, "kl"), kl(human, cand))
     assert np.array_equal(score_rows(human[0], cand, "js"), js(np.broadcast_to(human[0], cand.shape), cand))
+
+
+def test_rollouts_file_and_source_must_agree(run, tmp_path):
+    rollouts = tmp_path / "r.jsonl"
+    rollouts.write_text("", encoding="utf-8")
+    result = invoke("pairs", "--in", str(run), "--source", "gold", "--rollouts", str(rollouts))
+    assert "leaves rollouts out" in str(result.exception)
+    result = invoke("pairs", "--in", str(run), "--source", "gold,bogus")
+    assert "expected a comma-separated subset" in str(result.exception)

@@ -29,6 +29,8 @@ def _sources(text: str | None, rollouts: Path | None) -> frozenset[Source]:
         raise CotgenError(f"--source {text!r}: expected a comma-separated subset of {','.join(SOURCES)}")
     if "rollouts" in chosen and rollouts is None:
         raise CotgenError("--source rollouts needs --rollouts FILE (JSONL of id + generated text)")
+    if rollouts is not None and "rollouts" not in chosen:
+        raise CotgenError(f"--rollouts {rollouts} is given but --source {text!r} leaves rollouts out")
     return frozenset(chosen)  # type: ignore[arg-type]
 
 
