@@ -26,6 +26,7 @@ from cotgen.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
 from cotgen.errors import CotgenError
 from cotgen.export.messages import AUDIO_DIR
 from cotgen.export.run_files import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
+from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS
 from cotgen.export.writer import EXPORT_INFO, split_file_name
 from cotgen.pairs.run_json import RUN_JSON
@@ -152,6 +153,28 @@ def validate_run(data: RunData) -> None:
         raise CotgenError(f"{data.run_dir}: no SFT, DPO or GRPO records to publish (run `cotgen build` first)")
 
 
+def count_mismatches(info: dict[str, Any], data: RunData) -> list[str]:
+    """Where ``run.json`` disagrees with the files (a stage rerun without the next one, a file edited by hand).
+
+    Read defensively: a count another stage did not record, or recorded for another output file,
+    is not compared.
+    """
+    counts = info.get("counts") if isinstance(info.get("counts"), dict) else {}
+    pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else {}
+    grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else {}
+    expected = [
+        ("traces.jsonl", counts.get("traces"), len(data.traces)),
+        ("sft.jsonl", counts.get("sft"), len(data.sft)),
+        ("dpo.jsonl", pairs.get("pairs") if pairs.get("output") == "dpo.jsonl" else None, len(data.dpo)),
+        ("grpo.jsonl", grpo.get("records") if grpo.get("output") == "grpo.jsonl" else None, len(data.grpo)),
+    ]
+    return [
+        f"run.json records {recorded} lines for {name}, the file has {actual}"
+        for name, recorded, actual in expected
+        if isinstance(recorded, int) and recorded != actual
+    ]
+
+
 def check_license(note: dict[str, Any], corpus: str, private: bool, include_audio: bool, confirmed: bool) -> None:
     """Refuse a public repo (or uploaded audio) of a corpus not declared open, unless the user confirms."""
     open_corpus = str(note.get("redistribution", "")).strip().lower() == "open"
@@ -184,6 +207,9 @@ def stage(
     run_dir, export_dir = _export_source(in_dir)
     data = load_run(run_dir)
     validate_run(data)
+    mismatches = count_mismatches(read_run_info(run_dir), data)
+    if mismatches:
+        raise CotgenError(f"{run_dir}: {mismatches[0]} (rerun the stage that writes it)")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
     target = stage_dir or run_dir / STAGE_DIR
     if target.exists():

@@ -165,7 +165,9 @@ def make_run(root: Path, corpus: str = "demo", speakers: list[tuple[str, str, st
         "config": {"corpus": corpus, "classes": CLASSES, "teacher": "template"},
         "schema_version": "1",
         "templates": {TEMPLATE.name: TEMPLATE.sha256},
-        "counts": {"utterances": len(utterances), "traces": len(traces)},
+        "counts": {"utterances": len(utterances), "traces": len(traces), "sft": len(sft)},
+        "pairs": {"output": "dpo.jsonl", "pairs": len(dpo)},
+        "grpo": {"output": "grpo.jsonl", "records": len(grpo)},
         "teacher": "template",
         "owner_key": "kept",
     }

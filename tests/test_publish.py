@@ -160,3 +160,14 @@ def test_hub_errors_never_reveal_the_token(
 def test_repo_ids_must_be_user_slash_name(tmp_path: Path, hub: dict[str, Any]) -> None:
     result = _publish("--in", str(make_run(tmp_path)), "--repo", "no-slash")
     assert isinstance(result.exception, CotgenError) and "USER/NAME" in str(result.exception)
+
+
+def test_counts_that_disagree_with_run_json_stop_the_upload(tmp_path: Path, hub: dict[str, Any]) -> None:
+    run = make_run(tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    info["counts"]["sft"] = 99
+    (run / "run.json").write_text(json.dumps(info))
+    result = _publish("--in", str(run), "--repo", "someone/demo-cot")
+    assert isinstance(result.exception, CotgenError)
+    assert "run.json records 99 lines for sft.jsonl, the file has 15" in str(result.exception)
+    assert hub == {}
