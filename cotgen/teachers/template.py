@@ -138,13 +138,11 @@ def acoustic_cues(levels: Mapping[str, str | None], classes: Sequence[str]) -> l
         if level is None or level not in CUE_SUGGESTS[cue]:
             continue
         suggests = _in_classes(CUE_SUGGESTS[cue][level], classes)
-        label = cue.replace("_", " ")
         cues.append(
             AcousticCue(
                 cue=cue,
                 level=level,
-                observation=f"{label.capitalize()}: {level} relative to this speaker's other utterances, "
-                f"which points to {_names(suggests)}.",
+                observation=f"Measured against this speaker's other utterances; this points to {_names(suggests)}.",
                 suggests=suggests,
             )
         )
