@@ -103,6 +103,19 @@ def card_metadata(data: RunData, note: dict[str, Any], configs: list[dict[str, A
     )
 
 
+def annotator_rule(info: dict[str, Any]) -> str:
+    """How votes became distributions in this run, from the build config and corpus summary in run.json."""
+    config = info.get("config") if isinstance(info.get("config"), dict) else {}
+    corpus = info.get("corpus") if isinstance(info.get("corpus"), dict) else {}
+    parts = [f"Class set option: `{config['classes']}`." if config.get("classes") else "Default class set."]
+    if isinstance(config.get("self_eval"), bool):
+        counted = "counted as votes" if config["self_eval"] else "not counted"
+        parts.append(f"Speakers' self-evaluations (where the corpus has them): {counted}.")
+    if isinstance(corpus.get("dropped"), int):
+        parts.append(f"Corpus entries dropped (no in-set votes, missing audio...): {corpus['dropped']}.")
+    return " ".join(parts)
+
+
 def _teachers(data: RunData, info: dict[str, Any]) -> list[str]:
     found = sorted({t.teacher for t in data.traces})
     if found:
@@ -149,6 +162,7 @@ the human annotators voted; DPO pairs and GRPO prompts are scored by divergence 
 - Classes: {{ classes }}
 - Human distribution: each utterance's annotator votes over the class set, normalised to sum to 1
   (mean {{ mean_annotators }} annotators per utterance); the majority class is its argmax, none on a tie.
+  {{ annotator_rule }}
 - Teacher: {{ teachers }}
 - Prompt templates: {{ templates }}
 - Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
@@ -278,6 +292,7 @@ def render_card(
         note_license=note.get("license_name") or note.get("license"),
         classes=", ".join(f"`{c}` ({emotion_name(c)})" for c in data.classes),
         mean_annotators=_fmt(stats.mean_annotators, 1),
+        annotator_rule=annotator_rule(info),
         teachers=", ".join(_teachers(data, info)) or "n/a",
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in _templates(data)) or "n/a",
         per_split=", ".join(f"{k} {v}" for k, v in (export or {}).get("utterances_per_split", {}).items()),

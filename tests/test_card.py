@@ -8,7 +8,7 @@ import datasets
 import yaml
 from test_export_fixtures import TEMPLATE, make_run
 
-from cotgen.card import size_category, write_card
+from cotgen.card import annotator_rule, size_category, write_card
 from cotgen.export.writer import export_run
 
 
@@ -77,3 +77,10 @@ def test_size_categories_follow_the_hub_buckets() -> None:
         "10K<n<100K",
         "n>1M",
     ]
+
+
+def test_annotator_rule_reads_the_build_config() -> None:
+    info = {"config": {"classes": "neu,hap+exc,ang,sad", "self_eval": True}, "corpus": {"dropped": 3}}
+    rule = annotator_rule(info)
+    assert "`neu,hap+exc,ang,sad`" in rule and "counted as votes" in rule and "dropped" in rule and ": 3." in rule
+    assert annotator_rule({}) == "Default class set."

@@ -59,3 +59,12 @@ def test_pairs_whose_texts_match_are_skipped_not_exported(tmp_path: Path) -> Non
     result = export_run(run, "swift")
     assert result.skipped_identical_pairs == 1
     assert sum(n for name, n in result.files.items() if name.startswith("dpo")) == len(lines) - 1
+
+
+def test_label_mode_ends_both_answers_in_a_label_and_carries_the_target(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    out = export_run(run, "swift", answer="label").out_dir
+    for row in load_rows(out / "dpo_train.jsonl", tmp_path / "cache"):
+        for text in (row["messages"][-1]["content"], row["rejected_response"]):
+            assert text.splitlines()[-1].startswith("Label: ") and text.count("Label: ") == 1
+        assert abs(sum(row["target_distribution"].values()) - 1.0) < 1e-9

@@ -107,3 +107,20 @@ def test_label_answers_end_in_one_label_line_and_carry_the_human_target(tmp_path
         assert last.startswith("Label: ") and answer.count("Label: ") == 1
         target = row["target_distribution"]
         assert last.removeprefix("Label: ") == max(target, key=lambda c: target[c])
+
+
+@pytest.mark.parametrize("mode", ["relative", "copy"])
+def test_every_file_loads_and_every_audio_part_resolves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    run = make_run(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    out = export_run(run, "trl", audio=mode).out_dir
+    base = out if mode == "copy" else tmp_path
+    files = sorted(out.glob("*.jsonl"))
+    assert len(files) == 9
+    for path in files:
+        for row in load_rows(path, tmp_path / "cache"):
+            parts = [p for m in row["prompt"] for p in m["content"] if p["type"] == "audio"]
+            assert len(parts) == 1
+            assert not Path(parts[0]["audio"]).is_absolute() and (base / parts[0]["audio"]).is_file()
