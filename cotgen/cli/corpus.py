@@ -17,10 +17,11 @@ from cotgen.cli.corpus_options import (
     RootOption,
     SelfEvalOption,
 )
-from cotgen.corpora import CORPORA, CorpusLoad, load_corpus
+from cotgen.corpora import CORPORA, CorpusLoad, canonical_name, load_corpus
 from cotgen.corpora.registry import env_variable
 from cotgen.errors import CotgenError
 from cotgen.paths import CORPORA_DIR, run_dir
+from cotgen.runlog import run_log
 from cotgen.utterance import write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
@@ -81,13 +82,15 @@ def corpus_command(
     out: OutOption = None,
 ) -> None:
     """Read a corpus into utterances.jsonl (human label distributions) and print what was kept and dropped."""
-    load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
-    render_summary(load)
-    if not load.utterances:
-        reasons = ", ".join(f"{reason}: {n}" for reason, n in load.summary().dropped.items()) or "no entries"
-        raise CotgenError(f"no utterance kept from {load.corpus} ({reasons})")
-    path = utterances_path(load.corpus, out)
-    count = write_utterances(path, load.utterances)
+    path = utterances_path(canonical_name(corpus), out)
+    with run_log(path.parent) as log:
+        load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
+        render_summary(load)
+        if not load.utterances:
+            reasons = ", ".join(f"{reason}: {n}" for reason, n in load.summary().dropped.items()) or "no entries"
+            raise CotgenError(f"no utterance kept from {load.corpus} ({reasons})")
+        count = write_utterances(path, load.utterances)
+        log.info("corpus %s: wrote %d utterances to %s, dropped %d", load.corpus, count, path, len(load.dropped))
     console.print(f"wrote {count} utterances to {path}", highlight=False)
 
 

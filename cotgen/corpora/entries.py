@@ -8,6 +8,7 @@ so a rule is written once and every dropped entry is accounted for with its reas
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.summary import CorpusSummary, summarize
 from cotgen.utterance import VAD, Utterance, distribution_from_counts, majority_of
+
+logger = logging.getLogger(__name__)
 
 # Reasons an entry is dropped; the summary counts them.
 DUPLICATE_ID = "duplicate id"
@@ -179,4 +182,6 @@ def assemble(
             first = exc.errors()[0]
             detail = f"{entry.id}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
             dropped.append(Dropped(INVALID_RECORD, entry.where, detail))
+    for item in dropped:
+        logger.debug("%s: dropped (%s) at %s: %s", corpus, item.reason, item.where, item.detail)
     return CorpusLoad(corpus=corpus, classes=classes, utterances=utterances, dropped=dropped, missing_audio=missing)
