@@ -48,10 +48,6 @@ class CorpusRecipe:
         return self.loader(root, class_set, self_eval, allow_missing_audio)
 
 
-def _iemocap(root: Path, class_set: ClassSet, self_eval: bool, allow_missing_audio: bool) -> CorpusLoad:
-    return iemocap.load(root, class_set, self_eval=self_eval, allow_missing_audio=allow_missing_audio)
-
-
 def _without_self_eval(load: Callable[..., CorpusLoad]) -> Loader:
     def loader(root: Path, class_set: ClassSet, self_eval: bool, allow_missing_audio: bool) -> CorpusLoad:
         return load(root, class_set, allow_missing_audio=allow_missing_audio)
@@ -78,7 +74,7 @@ DEMO = CorpusRecipe(
 CORPORA: dict[str, CorpusRecipe] = {
     recipe.name: recipe
     for recipe in (
-        _recipe(iemocap, _iemocap, supports_self_eval=True),
+        _recipe(iemocap, iemocap.load, supports_self_eval=True),
         _recipe(crema_d, _without_self_eval(crema_d.load)),
         _recipe(msp_podcast, _without_self_eval(msp_podcast.load)),
         _recipe(manifest, _without_self_eval(manifest.load)),
