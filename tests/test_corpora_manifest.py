@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cotgen.corpora import load_corpus
 from cotgen.corpora.entries import DUPLICATE_ID, MALFORMED_ROW, MISSING_AUDIO, OUTSIDE_CLASS_SET
+from cotgen.corpora.manifest import row_entry
 from cotgen.divergence import as_vector, entropy_bits
 from cotgen.errors import CotgenError
 from cotgen.paths import CORPORA_DIR
@@ -79,6 +82,15 @@ def test_jsonl_with_every_vote_style(tmp_path: Path) -> None:
     assert utts["c"].distribution == {"neu": 0.0, "hap": 0.0, "sad": 0.75, "fru": 0.25}
     assert utts["c"].votes == [["fru", "sad"], ["sad"]] and utts["c"].meta == {"take": 2}
     assert utts["d"].gender == "F" and utts["d"].votes is None
+
+
+@given(st.lists(st.sampled_from(["neu", "hap", "ang", "sad", "Fru "]), min_size=1, max_size=9), st.randoms())
+def test_vote_string_order_does_not_matter(labels: list[str], rnd) -> None:
+    shuffled = rnd.sample(labels, len(labels))
+    first = row_entry({"id": "a", "audio": "/x.wav", "transcript": "", "votes": ";".join(labels)}, "m:2", Path("/"))
+    second = row_entry({"id": "a", "audio": "/x.wav", "transcript": "", "votes": ";".join(shuffled)}, "m:2", Path("/"))
+    assert first.vote_counts == second.vote_counts
+    assert sum(first.vote_counts.values()) == first.n_annotators == len(labels)
 
 
 def test_class_set_drops_rows_with_codes_outside_it(tmp_path: Path) -> None:
