@@ -57,7 +57,7 @@ def test_pairs_whose_texts_match_are_skipped_not_exported(tmp_path: Path) -> Non
     first["rejected"] = first["chosen"]
     dpo.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
     result = export_run(run, "swift")
-    assert result.skipped_identical_pairs == 1
+    assert result.skipped == {"identical_pair": 1}
     assert sum(n for name, n in result.files.items() if name.startswith("dpo")) == len(lines) - 1
 
 
@@ -68,3 +68,15 @@ def test_label_mode_ends_both_answers_in_a_label_and_carries_the_target(tmp_path
         for text in (row["messages"][-1]["content"], row["rejected_response"]):
             assert text.splitlines()[-1].startswith("Label: ") and text.count("Label: ") == 1
         assert abs(sum(row["target_distribution"].values()) - 1.0) < 1e-9
+
+
+def test_records_whose_clip_is_missing_are_skipped_and_counted(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    (tmp_path / "clips" / "s2_01.wav").unlink()
+    result = export_run(run, "swift")
+    assert result.skipped == {"missing_audio": 3}
+    exported_ids = {
+        json.loads(line)["id"] for path in result.out_dir.glob("*.jsonl") for line in path.read_text().splitlines()
+    }
+    assert "s2_01" not in exported_ids and "s2_02" in exported_ids
+    assert sum(result.files.values()) == 3 * 14

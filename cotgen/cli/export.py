@@ -63,6 +63,6 @@ def export(
     for name, rows in result.files.items():
         table.add_row(name, str(rows))
     console.print(table)
-    if result.skipped_identical_pairs:
-        console.print(f"skipped {result.skipped_identical_pairs} DPO pairs whose chosen and rejected texts are equal")
+    for reason, count in result.skipped.items():
+        console.print(f"skipped {count} records: {reason.replace('_', ' ')}")
     console.print(f"written to {result.out_dir}")

@@ -97,6 +97,10 @@ def answer(text: str, mode: AnswerMode, where: str) -> str:
     return f"{escaped}\nLabel: {label_of(text, where)}"
 
 
+class MissingAudioError(CotgenError):
+    """A record's clip is not on disk: the exporter skips that record and counts it, the export goes on."""
+
+
 @dataclass
 class AudioPaths:
     """Rewrites audio paths for an export: absolute, relative to where the trainer resolves them, or copied.
@@ -114,7 +118,7 @@ class AudioPaths:
     def __call__(self, utterance_id: str, path: str) -> str:
         source = Path(path)
         if not source.is_file():
-            raise CotgenError(f"{path}: audio of {utterance_id} not found (needed for --audio {self.mode})")
+            raise MissingAudioError(f"{path}: audio of {utterance_id} not found")
         if self.mode == "absolute":
             return str(source.resolve())
         if self.mode == "relative":

@@ -9,7 +9,8 @@ run's ``run.json``. Empty splits are not written (an empty JSONL does not load) 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from cotgen.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
-from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, RowContext
+from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.run_files import RECORD_FILES, RunData, load_run
 from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS, assign_splits, default_split, parse_split
@@ -28,12 +29,17 @@ from cotgen.records import DPORecord, GRPORecord, SFTRecord
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
 EXPORT_INFO = "export.json"
+logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 
 @dataclass
 class ExportResult:
-    """What an export wrote: file name -> row count, and DPO pairs skipped because both sides read the same."""
+    """What an export wrote (file name -> rows) and what it skipped (reason -> records).
+
+    Reasons: ``missing_audio`` (the clip is not on disk, so no trainer could load the row) and
+    ``identical_pair`` (a DPO pair whose chosen and rejected texts read the same).
+    """
 
     format: str
     out_dir: Path
@@ -43,7 +49,7 @@ class ExportResult:
     audio: str
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
-    skipped_identical_pairs: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -75,17 +81,22 @@ def _rows_by_split(
     ctx: RowContext,
     assignment: dict[str, str],
     source: Path,
-) -> tuple[dict[str, list[Row]], int]:
+) -> tuple[dict[str, list[Row]], Counter[str]]:
     grouped: dict[str, list[Row]] = defaultdict(list)
-    skipped = 0
+    skipped: Counter[str] = Counter()
     for index, record in enumerate(records, start=1):
         record_id = record.id
         split = assignment.get(record_id)
         if split is None:
             raise CotgenError(f"{source}: record {index} ({record_id}) has no utterance in utterances.jsonl")
-        row = build(record, ctx, f"{source} record {index} ({record_id})")
+        try:
+            row = build(record, ctx, f"{source} record {index} ({record_id})")
+        except MissingAudioError as exc:
+            logger.warning("skipped %s record %d: %s", source.name, index, exc)
+            skipped["missing_audio"] += 1
+            continue
         if row is None:
-            skipped += 1
+            skipped["identical_pair"] += 1
         else:
             grouped[split].append(row)
     return grouped, skipped
@@ -148,7 +159,8 @@ def export_data(
         grouped, skipped = _rows_by_split(
             getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name
         )
-        result.skipped_identical_pairs += skipped
+        for reason, n in skipped.items():
+            result.skipped[reason] = result.skipped.get(reason, 0) + n
         for split_name in SPLITS:
             if grouped.get(split_name):
                 name = split_file_name(kind, split_name)
