@@ -192,6 +192,33 @@ def check_license(note: dict[str, Any], corpus: str, private: bool, include_audi
         raise CotgenError(f"public repo: {why}; pass --confirm-license if you may publish it, or use --private")
 
 
+def _stage_records(files: list[Path], base: Path, target: Path, include_audio: bool) -> None:
+    """Copy the record files with audio paths made relative (and the clips too with ``include_audio``)."""
+    rows = {path.name: _read_rows(path) for path in files}
+    found = {a for table in rows.values() for row in table for a in _audio_strings(row)}
+    mapping, sources = audio_mapping(found, base, include_audio)
+    for name, table in rows.items():
+        lines = "".join(json.dumps(_rewrite_audio(row, mapping), ensure_ascii=False) + "\n" for row in table)
+        (target / name).write_text(lines, encoding="utf-8")
+    if include_audio:
+        for original, src in sources.items():
+            destination = target / mapping[original]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, destination)
+
+
+def _stage_extras(run_dir: Path, export_dir: Path | None, target: Path) -> None:
+    """Copy run.json, the plots and (for a LLaMA-Factory export) dataset_info.json beside the records."""
+    extras = [run_dir / RUN_JSON, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
+    if export_dir is not None:
+        extras.append(export_dir / LLAMAFACTORY_INFO)
+    for extra in extras:
+        if extra.exists():
+            destination = target / (f"{PLOTS_DIR}/{extra.name}" if extra.suffix == ".png" else extra.name)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(extra, destination)
+
+
 def stage(
     in_dir: Path,
     repo_id: str,
@@ -215,26 +242,8 @@ def stage(
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    files = _record_files(run_dir, export_dir)
-    rows = {path.name: _read_rows(path) for path in files}
-    found = {a for table in rows.values() for row in table for a in _audio_strings(row)}
-    mapping, sources = audio_mapping(found, export_dir or run_dir, include_audio)
-    for name, table in rows.items():
-        lines = "".join(json.dumps(_rewrite_audio(row, mapping), ensure_ascii=False) + "\n" for row in table)
-        (target / name).write_text(lines, encoding="utf-8")
-    if include_audio:
-        for original, src in sources.items():
-            destination = target / mapping[original]
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, destination)
-    extras = [run_dir / RUN_JSON, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
-    if export_dir is not None:
-        extras.append(export_dir / LLAMAFACTORY_INFO)
-    for extra in extras:
-        if extra.exists():
-            destination = target / (f"{PLOTS_DIR}/{extra.name}" if extra.suffix == ".png" else extra.name)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(extra, destination)
+    _stage_records(_record_files(run_dir, export_dir), export_dir or run_dir, target, include_audio)
+    _stage_extras(run_dir, export_dir, target)
     card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
     (target / CARD).write_text(card, encoding="utf-8")
     staged = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
