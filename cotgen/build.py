@@ -120,7 +120,7 @@ class BuildConfig:
 
     def check(self) -> None:
         """Reject inconsistent options with one line each, before anything is read or written."""
-        _ = self.model
+        teacher_model(self.teacher)
         checks = [
             (self.samples >= 0, f"--samples must be 0 or more, got {self.samples}"),
             (self.repairs >= 0, f"--repairs must be 0 or more, got {self.repairs}"),
@@ -353,7 +353,13 @@ class _Builder:
         self.secret = ""
         if self.model is not None and not config.dry_run:
             self.secret = resolve_api_key(config.teacher_config())
-        self.usage: dict[str, Any] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0}
+        self.usage: dict[str, Any] = {
+            "requests": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cache_hits": 0,
+            "retries": {},
+        }
 
     def finish(self, state: RunState, progress: BuildProgress) -> Callable[[TraceRecord | RejectRecord], None]:
         def record(outcome: TraceRecord | RejectRecord) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cotgen.build import BuildConfig, run_build
+from cotgen.build import BuildConfig, BuildSummary, run_build
 from cotgen.cli.main import get_app
 from cotgen.divergence import round_distribution
 from cotgen.paths import CORPORA_DIR
@@ -32,7 +32,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def _build(out: Path, cache: Path, **options: object) -> object:
+def _build(out: Path, cache: Path, **options: object) -> BuildSummary:
     return run_build(BuildConfig(out=out, cache=cache, progress=False, **options))
 
 

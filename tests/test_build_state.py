@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cotgen.build import sft_records
 from cotgen.build_cost import prices_for
 from cotgen.build_outcome import Item, parse_answer, plan_items, reject_record, response_json, trace_record
 from cotgen.build_state import RunState
@@ -156,3 +157,15 @@ def test_run_log_blanks_secrets_for_every_handler(tmp_path: Path, caplog: pytest
     assert "bad key ***" in text and "sk-secret-123" not in text
     assert "bad key ***" in caplog.text and "sk-secret-123" not in caplog.text
     assert logging.getLogger("cotgen").level == before
+
+
+def test_sft_answer_ends_in_the_human_distribution_even_when_the_gold_rounded_differently() -> None:
+    utt = _utterance("a")
+    gold = _trace("a").model_copy(update={"distribution": {"neu": 0.3, "hap": 0.0, "ang": 0.7, "sad": 0.0}})
+    gold = gold.model_copy(update={"trace": gold.trace.model_copy(update={"distribution": gold.distribution})})
+    predict = _trace("a", sample=1)
+    [record] = sft_records([utt, _utterance("b")], [predict, gold])
+    answer = record.completion[0]["content"]
+    assert answer.endswith('<distribution>{"neu": 0.25, "hap": 0.00, "ang": 0.75, "sad": 0.00}</distribution>')
+    assert answer.startswith(gold.text.split("<distribution>")[0])
+    assert record.prompt[1]["content"][0] == {"type": "audio", "audio": "/data/a.wav"}
