@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.table import Table
 
 from cotgen.card import write_card
 from cotgen.cli.app import app, console
-from cotgen.errors import CotgenError
-from cotgen.export.writer import FORMATS, export_run
+from cotgen.export.messages import AnswerMode, AudioMode
+from cotgen.export.writer import ExportFormat, export_run
 from cotgen.paths import DEFAULT_RUN
-
-ANSWERS = ("text", "label")
-AUDIO_MODES = ("absolute", "relative", "copy")
-
-
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
-    return value
 
 
 @app.command()
@@ -46,13 +37,14 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
+    # export_run checks the three choices and names the option in its error.
     result = export_run(
         run_dir,
-        _choice("--format", fmt, tuple(FORMATS)),  # type: ignore[arg-type]
+        cast(ExportFormat, fmt),
         split=split,
         seed=seed,
-        answer=_choice("--answer", answer, ANSWERS),  # type: ignore[arg-type]
-        audio=_choice("--audio", audio, AUDIO_MODES),  # type: ignore[arg-type]
+        answer=cast(AnswerMode, answer),
+        audio=cast(AudioMode, audio),
         out_dir=out,
     )
     write_card(run_dir)

@@ -1,7 +1,10 @@
 """Exports of a run folder for the trainers people fine-tune audio-language models with.
 
-One module per trainer format (:mod:`~cotgen.export.trl`, :mod:`~cotgen.export.llamafactory`,
-:mod:`~cotgen.export.swift`) turns the run's neutral records (``sft.jsonl``, ``dpo.jsonl``,
-``grpo.jsonl``) into that trainer's rows; :mod:`~cotgen.export.splits` assigns utterances to
-train/validation/test without speaker leakage; :mod:`~cotgen.export.writer` ties them together.
+- :mod:`~cotgen.export.writer`: ``export_run``, which ties the rest together and writes the files;
+- :mod:`~cotgen.export.trl`, :mod:`~cotgen.export.llamafactory`, :mod:`~cotgen.export.swift`: one
+  trainer's rows each (:mod:`~cotgen.export.tagged` holds what the two ``<audio>``-tag formats share);
+- :mod:`~cotgen.export.messages`: the student prompt taken apart, answers, audio path rewriting;
+- :mod:`~cotgen.export.splits`: train/validation/test without speaker leakage;
+- :mod:`~cotgen.export.run_files`, :mod:`~cotgen.export.run_info`: reading a run folder (also used
+  by the card, stats and publish).
 """

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from cotgen.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
@@ -120,8 +120,13 @@ def export_run(
     out_dir: Path | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written."""
-    if fmt not in FORMATS:
-        raise CotgenError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    for option, value, allowed in (
+        ("--format", fmt, tuple(FORMATS)),
+        ("--answer", answer, get_args(AnswerMode)),
+        ("--audio", audio, get_args(AudioMode)),
+    ):
+        if value not in allowed:
+            raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
     module = FORMATS[fmt]
     data = load_run(run_dir)
     return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
