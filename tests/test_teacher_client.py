@@ -86,7 +86,7 @@ def config(srv: LoopbackServer, **overrides: object) -> TeacherConfig:
         "base_url": srv.base_url,
         "backoff_base": 0.01,
         "backoff_cap": 0.05,
-        "timeout": 5.0,
+        "timeout": 10.0,
         "max_retries": 3,
     }
     values.update(overrides)
@@ -177,8 +177,8 @@ def test_usage_is_estimated_from_characters_when_the_server_sends_none() -> None
 @pytest.mark.parametrize("kind", [RATE_LIMIT, SERVER_ERROR, UNAVAILABLE, RESET, HANG])
 def test_one_transient_fault_is_retried_once(kind: str) -> None:
     with LoopbackServer(plan=[Fault(kind, retry_after="0")]) as srv:
-        teacher_cfg = config(srv, timeout=0.5)
-        result = call(teacher_cfg)
+        # Only a hang needs a short timeout; elsewhere a long one keeps a slow machine from adding requests.
+        result = call(config(srv, timeout=1.0 if kind == HANG else 10.0))
         logged = srv.chat_requests
     assert result.attempts == 2 and not result.from_cache
     assert [r.fault for r in logged] == [kind, None]
@@ -197,7 +197,7 @@ def test_one_transient_fault_is_retried_once(kind: str) -> None:
 )
 def test_persistent_fault_ends_in_its_reason_after_max_retries_plus_one_requests(kind: str, reason: str) -> None:
     with LoopbackServer(plan=lambda i, body: Fault(kind, retry_after="0")) as srv:
-        error = call(config(srv, max_retries=2, timeout=0.3))
+        error = call(config(srv, max_retries=2, timeout=0.3 if kind == HANG else 10.0))
         count = len(srv.chat_requests)
     assert isinstance(error, TeacherCallError)
     assert (error.reason, error.attempts, count) == (reason, 3, 3)
@@ -271,7 +271,7 @@ def test_fault_soak_loses_nothing_and_every_request_is_accounted_for() -> None:
     server logged exactly the requests each call says it made (calls told apart by their messages)."""
     with LoopbackServer(plan=random_faults(0.3, seed=3)) as srv:
         requests = [request(f"utterance {i}") for i in range(200)]
-        outcomes = asyncio.run(_calls(config(srv, concurrency=20, timeout=0.3, max_retries=6), requests))
+        outcomes = asyncio.run(_calls(config(srv, concurrency=20, timeout=2.0, max_retries=6), requests))
         logged = srv.chat_requests
     by_call: dict[str, list[str | None]] = {}
     for entry in sorted(logged, key=lambda e: e.received):
@@ -379,9 +379,9 @@ def test_cache_hits_and_tokens_are_counted(tmp_path: Path) -> None:
 
 
 def test_concurrency_limit_is_what_the_server_sees() -> None:
-    with LoopbackServer(latency=0.05) as srv:
-        results = asyncio.run(_calls(config(srv, concurrency=4), [request(f"u{i}") for i in range(20)]))
-        assert len(srv.chat_requests) == 20
+    with LoopbackServer(latency=0.1) as srv:
+        results = asyncio.run(_calls(config(srv, concurrency=4), [request(f"u{i}") for i in range(12)]))
+        assert len(srv.chat_requests) == 12
         assert srv.max_in_flight == 4
     assert all(r.attempts == 1 for r in results)
 
