@@ -73,6 +73,7 @@ HANG = "hang"  # no answer for Fault.seconds (None: until the client hangs up or
 RESET = "reset"  # the connection is reset (RST) instead of answered
 NO_STRUCTURED = "no_structured"  # 400 "response_format json_schema is not supported"
 UNAUTHORIZED = "unauthorized"  # 401 whose message quotes the key, as OpenAI's does
+FORBIDDEN = "forbidden"  # 403 whose message also quotes the key (a proxy echoing the request)
 # Content faults: a 200 answer whose content the build must reject or repair.
 MALFORMED_JSON = "malformed_json"  # content is not JSON
 WRONG_KEYS = "wrong_keys"  # distribution keyed by a code outside the class set
@@ -90,6 +91,7 @@ FAULT_KINDS: tuple[str, ...] = (
     RESET,
     NO_STRUCTURED,
     UNAUTHORIZED,
+    FORBIDDEN,
     MALFORMED_JSON,
     WRONG_KEYS,
     SCHEMA_INVALID,
@@ -99,7 +101,7 @@ FAULT_KINDS: tuple[str, ...] = (
     REFUSAL,
 )
 # Every fault a build must survive item by item (the fatal configuration errors are left out).
-SOAK_FAULTS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k not in (NO_STRUCTURED, UNAUTHORIZED))
+SOAK_FAULTS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k not in (NO_STRUCTURED, UNAUTHORIZED, FORBIDDEN))
 CONTENT_FAULTS: tuple[str, ...] = (MALFORMED_JSON, WRONG_KEYS, SCHEMA_INVALID, SUM_1_3, NEGATIVE, TRUNCATED, REFUSAL)
 
 
@@ -279,7 +281,8 @@ def _broken_content(kind: str, good: dict[str, Any], classes: tuple[str, ...]) -
 # HTTP
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+_REASONS |= {429: "Too Many Requests"}
 _REASONS |= {500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -517,10 +520,13 @@ class LoopbackServer:
             return await self._send(
                 entry, writer, 400, _error_body(message, "invalid_request_error", "response_format")
             )
-        if kind == UNAUTHORIZED:
+        if kind in (UNAUTHORIZED, FORBIDDEN):
             key = headers.get("authorization", "").removeprefix("Bearer ")
-            message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
-            return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
+            if kind == UNAUTHORIZED:
+                message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
+                return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
+            message = f"Project of key {key} may not use model {body.get('model')!r}"
+            return await self._send(entry, writer, 403, _error_body(message, "permission_denied"))
         classes = request_classes(body)
         answer = self.responder(body, classes)
         content: str | None

@@ -108,6 +108,13 @@ def test_unopenable_cache_is_a_one_line_error(tmp_path: Path) -> None:
     assert str(blocker) in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "responses.sqlite"
+    path.write_bytes(b"this is not SQLite " * 100)
+    with pytest.raises(CotgenError, match="cannot open the response cache"):
+        ResponseCache(path)
+
+
 def test_the_api_key_never_reaches_the_cache_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sentinel = "sk-SENTINEL-cache-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", sentinel)

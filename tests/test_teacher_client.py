@@ -27,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback_server import (
     CONTENT_FAULTS,
+    FORBIDDEN,
     HANG,
     MALFORMED_JSON,
     NEGATIVE,
@@ -48,6 +49,7 @@ from loopback_server import (
     request_classes,
     valid_trace,
 )
+from openai import AsyncOpenAI
 
 from cotgen.cache import ResponseCache
 from cotgen.errors import CotgenError
@@ -309,6 +311,28 @@ def test_rejected_key_is_named_by_variable_never_by_value() -> None:
     assert isinstance(error, TeacherCallError)
     assert error.reason == "server_error" and "OPENAI_API_KEY" in error.detail and "401" in error.detail
     assert KEY not in str(error) and KEY not in repr(error.args)
+
+
+def test_a_key_quoted_in_a_server_message_is_blanked_out() -> None:
+    with LoopbackServer(plan=[Fault(FORBIDDEN)]) as srv:
+        error = call(config(srv))
+        assert len(srv.chat_requests) == 1
+    assert isinstance(error, TeacherCallError)
+    assert error.reason == "server_error" and "HTTP 403" in error.detail and "Project of key ***" in error.detail
+    assert KEY not in str(error)
+
+
+def test_models_endpoint_answers_the_real_client() -> None:
+    async def models(base_url: str) -> list[str]:
+        client = AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0)
+        try:
+            return [model.id async for model in client.models.list()]
+        finally:
+            await client.close()
+
+    with LoopbackServer() as srv:
+        assert asyncio.run(models(srv.base_url)) == ["loopback"]
+        assert [(r.method, r.path, r.status) for r in srv.requests] == [("GET", "/v1/models", 200)]
 
 
 def test_not_found_is_not_retried() -> None:
