@@ -8,7 +8,6 @@ found through a byte-offset index, so the run streams however large ``traces.jso
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -74,15 +73,3 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
     summary = {"output": out.name, "require_gold": require_gold, **{k: counts.get(k, 0) for k in COUNT_KEYS}}
     update_run_json(run_dir, "grpo", summary)
     return counts
-
-
-def read_grpo(path: Path) -> list[GRPORecord]:
-    """Read ``grpo.jsonl`` back; a bad line raises a CotgenError naming file and line."""
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            try:
-                records.append(GRPORecord.model_validate(json.loads(line)))
-            except (json.JSONDecodeError, ValueError) as exc:
-                raise CotgenError(f"{path}:{lineno}: not a GRPO record ({str(exc).splitlines()[0]})") from None
-    return records

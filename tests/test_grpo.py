@@ -2,12 +2,11 @@
 
 import json
 
-from test_pairs_support import CLASSES, standard_run
+from test_pairs_support import CLASSES, read_records, standard_run
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
-from cotgen.grpo import read_grpo
-from cotgen.records import TraceRecord
+from cotgen.records import GRPORecord, TraceRecord
 from cotgen.rewards import distribution_reward, format_reward
 from cotgen.student import student_messages
 from cotgen.utterance import read_utterances
@@ -19,7 +18,7 @@ def test_grpo_records_carry_prompt_target_and_gold_trace(tmp_path):
     result = CliRunner().invoke(get_app(), ["grpo", "--in", str(run)])
     assert result.exit_code == 0, result.output
     assert "wrote 3 GRPO prompts" in result.output
-    records = {r.id: r for r in read_grpo(run / "grpo.jsonl")}
+    records = {r.id: r for r in read_records(run / "grpo.jsonl", GRPORecord)}
     utterances = {u.id: u for u in read_utterances(run / "utterances.jsonl")}
     traces = [TraceRecord.model_validate_json(line) for line in (run / "traces.jsonl").read_text().splitlines()]
     gold = {t.id: t.text for t in traces if t.sample == 0}
@@ -45,6 +44,6 @@ def test_require_gold_skips_and_counts(tmp_path):
         get_app(), ["grpo", "--in", str(run), "--require-gold", "--out", str(tmp_path / "g.jsonl")]
     )
     assert result.exit_code == 0, result.output
-    assert [r.id for r in read_grpo(tmp_path / "g.jsonl")] == ["u_amb", "u_clear"]
+    assert [r.id for r in read_records(tmp_path / "g.jsonl", GRPORecord)] == ["u_amb", "u_clear"]
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))["grpo"]
     assert info["skipped_without_gold"] == 1 and info["records"] == 2

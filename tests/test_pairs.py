@@ -4,14 +4,23 @@ import json
 
 import numpy as np
 import pytest
-from test_pairs_support import CLASSES, make_trace, make_utterance, standard_run, trace_record, write_run
+from test_pairs_support import (
+    CLASSES,
+    make_trace,
+    make_utterance,
+    read_records,
+    standard_run,
+    trace_record,
+    write_run,
+)
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
 from cotgen.divergence import as_vector, js, kl
-from cotgen.pairs.build import PairOptions, build_pairs, read_pairs
+from cotgen.pairs.build import PairOptions, build_pairs
 from cotgen.pairs.scoring import CHUNK_ROWS, score_rows, worst_scores
 from cotgen.pairs.select import select_pair
+from cotgen.records import DPORecord
 from cotgen.student import student_messages
 from cotgen.trace import parse_sections, parse_trace, render_trace
 
@@ -36,7 +45,7 @@ def test_cli_writes_trl_preference_records_scored_from_printed_text(run, metric)
     result = invoke("pairs", "--in", str(run), "--metric", metric, "--per-utterance", "3", "--margin", "0.01")
     assert result.exit_code == 0, result.output
     assert "DPO pairs" in result.output and "Source mix" in result.output
-    records = read_pairs(run / "dpo.jsonl")
+    records = read_records(run / "dpo.jsonl", DPORecord)
     assert records, "expected pairs"
     utterances = {u.id: u for u in [make_utterance("u_amb", {"ang": 3, "sad": 2})]}
     for record in records:
@@ -66,7 +75,7 @@ def test_margin_and_max_chosen_are_respected_and_reasons_counted(run):
     (run / "run.json").write_text(json.dumps({"build": {"traces": 6}, "schema_version": "1"}), encoding="utf-8")
     result = invoke("pairs", "--in", str(run), "--margin", "0.2", "--per-utterance", "8", "--rejected", "worst")
     assert result.exit_code == 0, result.output
-    records = read_pairs(run / "dpo.jsonl")
+    records = read_records(run / "dpo.jsonl", DPORecord)
     assert all(r.score_rejected - r.score_chosen >= 0.2 - 1e-12 for r in records)
     assert all(r.score_chosen <= 0.1 for r in records)
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
@@ -91,11 +100,11 @@ def test_margin_and_max_chosen_are_respected_and_reasons_counted(run):
 def test_hardest_takes_the_smallest_gap_above_the_margin_and_worst_the_largest(run):
     options = PairOptions(margin=0.05, per_utterance=1, rejected="hardest")
     build_pairs(run, options)
-    hardest = {r.id: r for r in read_pairs(run / "dpo.jsonl")}
+    hardest = {r.id: r for r in read_records(run / "dpo.jsonl", DPORecord)}
     build_pairs(run, PairOptions(margin=0.05, per_utterance=1, rejected="worst"))
-    worst = {r.id: r for r in read_pairs(run / "dpo.jsonl")}
+    worst = {r.id: r for r in read_records(run / "dpo.jsonl", DPORecord)}
     build_pairs(run, PairOptions(margin=0.05, per_utterance=20, rejected="hardest"))
-    every = read_pairs(run / "dpo.jsonl")
+    every = read_records(run / "dpo.jsonl", DPORecord)
     for uid in hardest:
         gaps = sorted(r.score_rejected for r in every if r.id == uid)
         assert hardest[uid].score_rejected == pytest.approx(gaps[0])
@@ -114,13 +123,13 @@ def test_same_seed_gives_identical_output_and_random_draws_from_eligible(run):
     seen = set()
     for seed in range(12):
         build_pairs(run, PairOptions(rejected="random", seed=seed, per_utterance=1))
-        seen |= {(r.id, r.source_rejected) for r in read_pairs(run / "dpo.jsonl")}
+        seen |= {(r.id, r.source_rejected) for r in read_records(run / "dpo.jsonl", DPORecord)}
     assert len({s for i, s in seen if i == "u_amb"}) > 1  # different seeds pick different rejected
 
 
 def test_corruptions_are_coherent_and_labelled(run):
     build_pairs(run, PairOptions(sources=frozenset({"gold", "corrupt"}), per_utterance=10, margin=0.0))
-    records = [r for r in read_pairs(run / "dpo.jsonl") if r.id == "u_amb"]
+    records = [r for r in read_records(run / "dpo.jsonl", DPORecord) if r.id == "u_amb"]
     by_kind = {r.source_rejected: parse_trace(r.rejected[0]["content"], CLASSES) for r in records}
     assert set(by_kind) == {"corrupt:overconfident", "corrupt:flat", "corrupt:swapped", "corrupt:shifted"}
     gold = parse_trace(records[0].chosen[0]["content"], CLASSES)
@@ -154,10 +163,10 @@ def test_rollouts_are_candidates_and_unparseable_ones_are_counted_or_kept(run, t
     assert invoke(*base).exit_code == 0
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]
     assert info["unreadable"] == {"rollout": 1} and info["unknown_rollout_lines"] == 1
-    records = [r for r in read_pairs(run / "dpo.jsonl") if r.id == amb.id]
+    records = [r for r in read_records(run / "dpo.jsonl", DPORecord) if r.id == amb.id]
     assert {r.source_rejected for r in records} == {"rollout:2"}
     assert invoke(*base, "--keep-unparseable").exit_code == 0
-    records = [r for r in read_pairs(run / "dpo.jsonl") if r.id == amb.id]
+    records = [r for r in read_records(run / "dpo.jsonl", DPORecord) if r.id == amb.id]
     failure = next(r for r in records if r.source_rejected == "rollout:1")
     assert failure.rejected[0]["content"] == "I think it is angry."
     assert failure.score_rejected == pytest.approx(float(worst_scores(as_vector(amb.distribution, CLASSES), "kl")[0]))

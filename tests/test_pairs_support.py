@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from cotgen.divergence import as_vector, js, kl
 from cotgen.records import TemplateRef, TraceRecord, Usage
@@ -17,6 +20,7 @@ from cotgen.trace import Trace, printed, render_trace, validate_trace
 from cotgen.utterance import Utterance, iter_utterances, majority_of, write_utterances
 
 CLASSES = ["neu", "hap", "ang", "sad"]
+RecordT = TypeVar("RecordT", bound=BaseModel)
 DEMO_WAV = Path(__file__).resolve().parent.parent / "corpora" / "demo" / "wav" / "demo_spk1_01.wav"
 
 
@@ -95,6 +99,11 @@ def write_run(run: Path, utterances: list[Utterance], traces: list[TraceRecord],
         for record in shuffled:
             handle.write(record.model_dump_json() + "\n")
     return run
+
+
+def read_records(path: Path, model: type[RecordT]) -> list[RecordT]:
+    """Every line of a JSONL output validated as ``model`` (the records a stage promises to write)."""
+    return [model.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def standard_run(run: Path) -> Path:

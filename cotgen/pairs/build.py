@@ -8,7 +8,6 @@ vectorised over.
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from collections.abc import Iterator
@@ -253,15 +252,3 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
     tmp.replace(out)
     update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
     return stats
-
-
-def read_pairs(path: Path) -> list[DPORecord]:
-    """Read ``dpo.jsonl`` back (tests, exporters); a bad line raises a CotgenError naming file and line."""
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            try:
-                records.append(DPORecord.model_validate(json.loads(line)))
-            except (json.JSONDecodeError, ValidationError) as exc:
-                raise CotgenError(f"{path}:{lineno}: not a DPO record ({str(exc).splitlines()[0]})") from None
-    return records
