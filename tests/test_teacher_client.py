@@ -347,11 +347,11 @@ def test_unreachable_server_is_a_server_error_after_retries() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again before use: nothing listens there
-    cfg = TeacherConfig(model="m", base_url=f"http://127.0.0.1:{port}/v1", backoff_base=0.0, max_retries=1)
-    error = call(cfg)
+    url = f"http://user:hunter2secret@127.0.0.1:{port}/v1"
+    error = call(TeacherConfig(model="m", base_url=url, backoff_base=0.0, max_retries=1))
     assert isinstance(error, TeacherCallError)
     assert (error.reason, error.attempts) == ("server_error", 2)
-    assert f"127.0.0.1:{port}" in error.detail
+    assert f"http://127.0.0.1:{port}/v1" in error.detail and "hunter2secret" not in str(error)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -185,6 +185,16 @@ def _scrub(text: str, secret: str) -> str:
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
+def _display_url(base_url: str | None) -> str:
+    """The endpoint for messages, without any user:password part a URL may carry."""
+    if base_url is None:
+        return OPENAI_HOST
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def _server_message(exc: APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
@@ -285,7 +295,7 @@ class OpenAITeacher:
                 cause, retry_after, detail = "timeout", None, f"no answer within {self.config.timeout:g} s"
             except APIConnectionError as exc:
                 cause, retry_after = "connection_error", None
-                detail = f"connection to {self._base_url or 'api.openai.com'} failed ({_connection_cause(exc)})"
+                detail = f"connection to {_display_url(self._base_url)} failed ({_connection_cause(exc)})"
             except APIStatusError as exc:
                 cause = _retry_cause(exc.status_code)
                 if cause is None:
