@@ -2,7 +2,9 @@
 
 Every module in ``cotgen.cli`` other than ``app`` and ``main`` holds commands and registers them on
 the shared app when imported, so adding a command means adding a module. User errors
-(:class:`~cotgen.errors.CotgenError`) become one line on stderr and exit status 2, never a traceback.
+(:class:`~cotgen.errors.CotgenError`) become one line on stderr and exit status 2, never a traceback;
+so do operating-system errors on the user's paths (an output folder under a file, no permission, a full disk),
+which can surface from any command's writes and say enough on their own (the path and the system's reason).
 """
 
 from __future__ import annotations
@@ -35,4 +37,8 @@ def main() -> None:
         cli()
     except CotgenError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:
+        where = f"cannot use {exc.filename}" if exc.filename else "input/output error"
+        err_console.print(f"[bold red]error:[/] {where} ({exc.strerror or exc})", highlight=False, soft_wrap=True)
         sys.exit(2)

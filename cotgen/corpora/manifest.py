@@ -205,10 +205,19 @@ def iter_raw(path: Path) -> Iterator[RawEntry | Dropped]:
     """Rows of a manifest file, by its suffix."""
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        return iter_csv(path)
+        return _utf8_only(path, iter_csv(path))
     if suffix in JSONL_SUFFIXES:
-        return iter_jsonl(path)
+        return _utf8_only(path, iter_jsonl(path))
     raise CotgenError(f"{path}: manifest must end in .csv or .jsonl")
+
+
+def _utf8_only(path: Path, rows: Iterator[RawEntry | Dropped]) -> Iterator[RawEntry | Dropped]:
+    """The rows, with a file that is not UTF-8 (a spreadsheet's UTF-16 or Latin-1 export) as one clear error."""
+    try:
+        yield from rows
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        raise CotgenError(f"{path}: not UTF-8 text (byte 0x{bad}); save the manifest as UTF-8") from None
 
 
 def load(root: Path, class_set: ClassSet, allow_missing_audio: bool = False, corpus: str = NAME) -> CorpusLoad:
