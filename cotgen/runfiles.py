@@ -1,8 +1,13 @@
 """Crash-safe JSONL and JSON files of a run folder.
 
-``traces.jsonl`` and ``rejects.jsonl`` are the build's progress: a record is appended, flushed and
-fsynced the moment its item finishes, so a run killed at any moment loses at most the line being
-written. On resume :func:`recover_jsonl` reads what is there and cuts a torn last line off the
+``traces.jsonl`` and ``rejects.jsonl`` are the build's progress: a record is appended and flushed
+to the operating system the moment its item finishes, so a run killed at any moment loses at most
+the line being written. fsync (which only matters if the machine itself goes down) runs at most
+every :data:`FSYNC_INTERVAL_S` and on close: at about 4 ms per fsync here, syncing every line made
+a 7,200-trace template build take 26.7 s instead of 9.3 s, and a paid answer lost in a machine
+crash is still in the response cache.
+
+On resume :func:`recover_jsonl` reads what is there and cuts a torn last line off the
 file (that item is simply done again), so the next append starts on a clean line and no record is
 duplicated or lost. Whole-file outputs (``sft.jsonl``, ``run.json``, a rewritten ``rejects.jsonl``)
 are written to a temporary file and renamed into place, so a reader never sees half a file.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -21,23 +27,33 @@ from pydantic import BaseModel, ValidationError
 from cotgen.errors import CotgenError
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
+FSYNC_INTERVAL_S = 0.5
 
 
 class JsonlAppender:
-    """Appends one record per line and makes it durable (flush + fsync) before returning."""
+    """Appends one record per line, flushed on every write and fsynced at most every ``fsync_interval`` seconds."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fsync_interval: float = FSYNC_INTERVAL_S) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.fsync_interval = fsync_interval
         self._handle: IO[str] = path.open("a", encoding="utf-8")
+        self._synced = time.monotonic()
 
     def write(self, record: BaseModel) -> None:
-        """Append ``record`` as one JSON line; the line is on disk when this returns."""
+        """Append ``record`` as one JSON line; when this returns the line survives the process being killed."""
         self._handle.write(record.model_dump_json() + "\n")
         self._handle.flush()
+        if time.monotonic() - self._synced >= self.fsync_interval:
+            self._sync()
+
+    def _sync(self) -> None:
         os.fsync(self._handle.fileno())
+        self._synced = time.monotonic()
 
     def close(self) -> None:
+        self._handle.flush()
+        self._sync()
         self._handle.close()
 
     def __enter__(self) -> JsonlAppender:
