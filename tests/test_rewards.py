@@ -134,3 +134,19 @@ def test_swift_plugin_registers_orms_that_work_as_ms_swift_calls_them(fake_swift
     assert orms["cotgen_format"]()(completions, **columns) == [1.0, 1.0, 0.0]
     kl_rewards = orms["cotgen_distribution_kl"]()(completions, **columns)
     assert kl_rewards == pytest.approx(distribution_reward_kl(completions, target_distribution=[TARGET] * 3))
+
+
+def test_targets_as_datasets_hands_them_over_from_jsonl_and_from_lists(tmp_path):
+    from datasets import Dataset, load_dataset
+
+    rows = [{"id": "a", "target_distribution": TARGET}, {"id": "b", "target_distribution": {**TARGET, "fru": 0.0}}]
+    path = tmp_path / "grpo.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    from_json = load_dataset("json", data_files=str(path), split="train")["target_distribution"]
+    from_list = Dataset.from_list(rows)["target_distribution"]
+    assert from_list[0]["fru"] is None  # Arrow unified the struct and filled the absent class
+    expected = _expected_js_reward({"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4})
+    for column in (from_json, from_list):
+        rewards = distribution_reward([GOOD, GOOD], target_distribution=list(column))
+        assert rewards[0] == pytest.approx(expected)
+        assert rewards[1] == 0.0  # GOOD has no "fru" class, so it is not a distribution over b's classes
