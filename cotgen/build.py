@@ -33,7 +33,7 @@ from cotgen.build_cost import Prices, prices_for
 from cotgen.build_outcome import Item, ModeChoice, plan_items, reject_record, trace_record, unfaithful_detail
 from cotgen.build_progress import BuildProgress
 from cotgen.build_state import RunState
-from cotgen.build_teach import TeachSettings, run_pool, teach_item
+from cotgen.build_teach import Outcome, TeachSettings, run_pool, teach_item
 from cotgen.cache import ResponseCache, default_cache_path
 from cotgen.card import write_card
 from cotgen.corpora import CorpusLoad, canonical_name, load_corpus
@@ -361,8 +361,8 @@ class _Builder:
             "retries": {},
         }
 
-    def finish(self, state: RunState, progress: BuildProgress) -> Callable[[TraceRecord | RejectRecord], None]:
-        def record(outcome: TraceRecord | RejectRecord) -> None:
+    def finish(self, state: RunState, progress: BuildProgress) -> Callable[[Outcome], None]:
+        def record(outcome: Outcome) -> None:
             state.record(outcome)
             progress.finished(outcome)
             if isinstance(outcome, TraceRecord):
@@ -374,7 +374,7 @@ class _Builder:
 
         return record
 
-    def teach_template(self, items: list[Item], prepared: Prepared, done: Callable[[Any], None]) -> None:
+    def teach_template(self, items: list[Item], prepared: Prepared, done: Callable[[Outcome], None]) -> None:
         for item in items:
             levels = prepared.profiles[item.utterance.id].levels
             utt = item.utterance
@@ -384,18 +384,18 @@ class _Builder:
             done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
 
     async def teach_model(
-        self, items: list[Item], prepared: Prepared, done: Callable[[Any], None], progress: BuildProgress
+        self, items: list[Item], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
     ) -> None:
         settings = self.config.teach_settings()
         with ResponseCache(default_cache_path(self.config.cache)) as cache:
             teacher = OpenAITeacher(self.config.teacher_config(), cache)
 
-            async def work(item: Item) -> TraceRecord | RejectRecord:
+            async def work(item: Item) -> Outcome:
                 levels = prepared.profiles[item.utterance.id].levels
                 inputs = prepared.inputs(item.utterance)
                 return await teach_item(teacher, self.prompts, item, inputs, levels, settings, progress.repairing)
 
-            def finished(outcome: TraceRecord | RejectRecord) -> None:
+            def finished(outcome: Outcome) -> None:
                 done(outcome)
                 stats = teacher.stats()
                 progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
@@ -415,22 +415,22 @@ class _Builder:
                 logger.info("teacher %s: %s", teacher.name, json.dumps(stats, sort_keys=True))
 
     def estimate(self, items: list[Item], prepared: Prepared) -> DryRunEstimate:
-        settings = self.config.teach_settings()
         teachable = [i for i in items if i.utterance.id not in prepared.errors]
+        features_rejects = len(items) - len(teachable)
+        if self.model is None:
+            return DryRunEstimate(0, features_rejects, 0, 0, 0.0)
+        schema_in_prompt = self.config.teach_settings().schema_in_prompt
         prompt_tokens = completion_tokens = 0
         for item in teachable:
             utt = item.utterance
-            if self.model is not None:
-                messages = self.prompts.messages(prepared.inputs(utt), item.mode, settings.schema_in_prompt)
-                prompt_tokens += estimate_tokens(messages)
+            messages = self.prompts.messages(prepared.inputs(utt), item.mode, schema_in_prompt)
+            prompt_tokens += estimate_tokens(messages)
             # The template teacher's answer for the same item stands in for the length of a model's answer.
             levels = prepared.profiles[utt.id].levels
             answer = write_trace(utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample)
-            completion_tokens += estimate_text_tokens(answer.model_dump_json()) if self.model is not None else 0
+            completion_tokens += estimate_text_tokens(answer.model_dump_json())
         cost = self.prices.cost(prompt_tokens, completion_tokens) if self.prices is not None else None
-        return DryRunEstimate(
-            len(teachable) if self.model else 0, len(items) - len(teachable), prompt_tokens, completion_tokens, cost
-        )
+        return DryRunEstimate(len(teachable), features_rejects, prompt_tokens, completion_tokens, cost)
 
     def run(self) -> BuildSummary:
         config = self.config
