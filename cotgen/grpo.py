@@ -12,6 +12,7 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
+from cotgen.card import write_card
 from cotgen.errors import CotgenError
 from cotgen.pairs.index import LineReader, index_lines
 from cotgen.pairs.run_json import update_run_json
@@ -72,4 +73,5 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
     tmp.replace(out)
     summary = {"output": out.name, "require_gold": require_gold, **{k: counts.get(k, 0) for k in COUNT_KEYS}}
     update_run_json(run_dir, "grpo", summary)
+    write_card(run_dir)
     return counts

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from cotgen.card import write_card
 from cotgen.divergence import as_vector
 from cotgen.errors import CotgenError
 from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
@@ -251,4 +252,5 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
     update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
+    write_card(run_dir)
     return stats
