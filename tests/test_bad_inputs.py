@@ -342,11 +342,6 @@ def test_an_unreachable_base_url_rejects_each_item_with_the_connection_failure(
         assert reject["detail"] == f"connection to {url} failed (ConnectError) (after 2 request(s))"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the reject detail says 'rerun with --no-structured', but rejects are final on a rerun, so following "
-    "it in the same folder skips every item (needs --retry-rejects too; openai_teacher.py _status_detail)",
-)
 def test_a_server_without_structured_outputs_says_to_rerun_with_no_structured_and_that_works(
     cotgen, tmp_path: Path, feature_cache: Path
 ) -> None:

@@ -328,7 +328,9 @@ class OpenAITeacher:
         message = _scrub(_server_message(exc), self._key)
         lowered = message.lower()
         if status == 400 and "response_format" in kwargs and ("response_format" in lowered or "json_schema" in lowered):
-            return f"the server does not support structured outputs; rerun with --no-structured (HTTP 400: {message})"
+            # Rejects are final on a rerun, so the advice must include --retry-rejects to be followable as printed.
+            advice = "rerun with --no-structured --retry-rejects"
+            return f"the server does not support structured outputs; {advice} (HTTP 400: {message})"
         if status == 404:
             return f"not found (HTTP 404): check the model name {self.config.model!r} and --base-url ({message})"
         return f"HTTP {status}: {message}"
