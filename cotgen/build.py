@@ -41,7 +41,7 @@ from cotgen.errors import CotgenError
 from cotgen.paths import run_dir as default_run_dir
 from cotgen.prompts import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records import RejectRecord, SFTRecord, TraceRecord, Usage
-from cotgen.runfiles import recover_jsonl, write_json_atomic, write_jsonl_atomic
+from cotgen.runfiles import recover_jsonl, recover_lines, write_json_atomic, write_jsonl_atomic
 from cotgen.runlog import run_log
 from cotgen.student import assistant_message, student_messages
 from cotgen.teachers.openai_teacher import OpenAITeacher, TeacherConfig, resolve_api_key
@@ -327,10 +327,10 @@ def sft_records(utterances: list[Utterance], traces: list[TraceRecord]) -> list[
     return records
 
 
-def _counts(traces: list[TraceRecord], rejects: list[RejectRecord]) -> dict[str, Any]:
+def _counts(traces: list[dict[str, Any]], rejects: list[RejectRecord]) -> dict[str, Any]:
     by_mode: dict[str, Counter[str]] = {"rationalize": Counter(), "predict": Counter()}
     for t in traces:
-        by_mode[t.mode]["traces"] += 1
+        by_mode[t["mode"]]["traces"] += 1
     for r in rejects:
         by_mode[r.mode]["rejects"] += 1
     return {
@@ -452,7 +452,8 @@ class _Builder:
             state = RunState(run_dir, prepared.load.classes)
             keys = {item.key for item in items}
             retried = set(state.rejects) & keys if config.retry_rejects else set()
-            pending = [item for item in items if item.key not in state.done or item.key in retried]
+            done = state.done
+            pending = [item for item in items if item.key not in done or item.key in retried]
             skipped = len(items) - len(pending)
             logger.info(
                 "items: %d selected, %d already done, %d to do (%d rejects retried)",
@@ -498,11 +499,12 @@ class _Builder:
         started: float,
         estimate: DryRunEstimate | None,
     ) -> BuildSummary:
-        traces = recover_jsonl(state.traces_path, TraceRecord)
+        traces = recover_lines(state.traces_path)
         rejects = recover_jsonl(state.rejects_path, RejectRecord)
         sft = 0
         if estimate is None:
-            sft = write_jsonl_atomic(run_dir / SFT_FILE, sft_records(prepared.load.utterances, traces))
+            gold = [TraceRecord.model_validate(t) for t in traces if t["sample"] == 0]
+            sft = write_jsonl_atomic(run_dir / SFT_FILE, sft_records(prepared.load.utterances, gold))
         counts = _counts(traces, rejects)
         tokens_in, tokens_out = self.usage["prompt_tokens"], self.usage["completion_tokens"]
         return BuildSummary(

@@ -3,9 +3,13 @@
 ``traces.jsonl`` and ``rejects.jsonl`` *are* the state: an item is done when its record is in
 either file, so a rerun (after a finished run, a crash or a kill) skips exactly what is done and
 redoes the rest. Opening the state repairs what a kill can leave behind: a torn last line is cut
-off (:func:`cotgen.runfiles.recover_jsonl`), and an item found in both files (a ``--retry-rejects``
+off (:func:`cotgen.runfiles.recover_lines`), and an item found in both files (a ``--retry-rejects``
 run killed between writing the new trace and rewriting the rejects) keeps its trace. Afterwards
 every (id, sample) appears exactly once in the two files together.
+
+Trace lines are read as JSON and checked only for what the state uses (``id``, ``sample`` and the
+distribution's class codes): validating every trace's text made resuming a large run slow, and
+each later reader validates the records it uses.
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cotgen.build_outcome import ItemKey
 from cotgen.errors import CotgenError
 from cotgen.records import RejectRecord, TraceRecord
-from cotgen.runfiles import JsonlAppender, recover_jsonl, write_jsonl_atomic
+from cotgen.runfiles import JsonlAppender, recover_jsonl, recover_lines, write_jsonl_atomic
 
 TRACES_FILE = "traces.jsonl"
 REJECTS_FILE = "rejects.jsonl"
-RecordT = TypeVar("RecordT", TraceRecord, RejectRecord)
+RecordT = TypeVar("RecordT", TraceRecord, RejectRecord, dict)
 
 
-def _key(record: TraceRecord | RejectRecord) -> ItemKey:
+def _key(record: TraceRecord | RejectRecord | dict[str, Any]) -> ItemKey:
+    if isinstance(record, dict):
+        return (record["id"], record["sample"])
     return (record.id, record.sample)
 
 
@@ -45,9 +51,9 @@ class RunState:
     def __init__(self, run_dir: Path, classes: Sequence[str]) -> None:
         self.traces_path = run_dir / TRACES_FILE
         self.rejects_path = run_dir / REJECTS_FILE
-        traces = recover_jsonl(self.traces_path, TraceRecord)
+        traces = recover_lines(self.traces_path)
         rejects = recover_jsonl(self.rejects_path, RejectRecord)
-        self._check_classes(traces, classes)
+        self._check_lines(traces, classes)
         unique_traces = _first_of_each(traces, set())
         if len(unique_traces) != len(traces):
             write_jsonl_atomic(self.traces_path, unique_traces)
@@ -62,11 +68,18 @@ class RunState:
         self._traces_out: JsonlAppender | None = None
         self._rejects_out: JsonlAppender | None = None
 
-    def _check_classes(self, traces: Sequence[TraceRecord], classes: Sequence[str]) -> None:
+    def _check_lines(self, traces: Sequence[dict[str, Any]], classes: Sequence[str]) -> None:
         for lineno, trace in enumerate(traces, start=1):
-            if list(trace.distribution) != list(classes):
+            where = f"{self.traces_path}:{lineno}"
+            if not (
+                isinstance(trace.get("id"), str)
+                and isinstance(trace.get("sample"), int)
+                and isinstance(trace.get("distribution"), dict)
+            ):
+                raise CotgenError(f"{where}: not a trace record (expected id, sample and distribution)")
+            if list(trace["distribution"]) != list(classes):
                 raise CotgenError(
-                    f"{self.traces_path}:{lineno}: built with classes {list(trace.distribution)}, but this run uses "
+                    f"{where}: built with classes {list(trace['distribution'])}, but this run uses "
                     f"{list(classes)}; write to another --out folder"
                 )
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from cotgen.errors import CotgenError
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
+T = TypeVar("T")
 FSYNC_INTERVAL_S = 0.5
 
 
@@ -64,27 +65,47 @@ class JsonlAppender:
 
 
 def recover_jsonl(path: Path, model: type[RecordT]) -> list[RecordT]:
-    """Read a record file written by :class:`JsonlAppender`, cutting off a torn last line.
+    """Read a record file written by :class:`JsonlAppender` into models, cutting off a torn last line.
 
     A last line without its newline (or a last line that does not parse) is what a killed run
-    leaves behind: it is truncated away and its item is done again. A bad line anywhere else is not a crash
-    artefact but a damaged file, and raises a :class:`CotgenError` naming file and line.
+    leaves behind: it is truncated away and its item is done again. A bad line anywhere else is
+    not a crash artefact but a damaged file, and raises a :class:`CotgenError` naming file and line.
     """
+    return _recover(path, model.model_validate_json, model.__name__)
+
+
+def recover_lines(path: Path) -> list[dict[str, Any]]:
+    """Like :func:`recover_jsonl`, but each line only decoded as a JSON object (several times faster).
+
+    For readers that need a few fields of every line (ids, sample numbers, reasons) and would
+    otherwise pay for validating every trace's text.
+    """
+    return _recover(path, _json_object, "JSON object")
+
+
+def _json_object(line: bytes) -> dict[str, Any]:
+    value = json.loads(line)
+    if not isinstance(value, dict):
+        raise ValueError(f"a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _recover(path: Path, parse: Callable[[bytes], T], what: str) -> list[T]:
     if not path.exists():
         return []
     data = path.read_bytes()
-    records: list[RecordT] = []
+    records: list[T] = []
     offset = 0
     for lineno, line in enumerate(data.split(b"\n")[:-1], start=1):
         if line.strip():
             try:
-                records.append(model.model_validate_json(line))
-            except ValidationError as exc:
+                records.append(parse(line))
+            except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are ValueErrors
                 if offset + len(line) + 1 == len(data):
                     _truncate(path, offset)
                     return records
                 first = str(exc).splitlines()[0]
-                raise CotgenError(f"{path}:{lineno}: not a valid {model.__name__} line ({first})") from None
+                raise CotgenError(f"{path}:{lineno}: not a valid {what} line ({first})") from None
         offset += len(line) + 1
     if offset < len(data):
         # Bytes after the last newline: a line whose write was cut short.
@@ -99,14 +120,17 @@ def _truncate(path: Path, size: int) -> None:
         os.fsync(handle.fileno())
 
 
-def write_jsonl_atomic(path: Path, records: Iterable[BaseModel]) -> int:
-    """Replace ``path`` with one JSON line per record (temporary file + rename); returns the count."""
+def write_jsonl_atomic(path: Path, records: Iterable[BaseModel | Mapping[str, Any]]) -> int:
+    """Replace ``path`` with one JSON line per record or mapping (temporary file + rename); returns the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     count = 0
     with tmp.open("w", encoding="utf-8") as handle:
         for record in records:
-            handle.write(record.model_dump_json() + "\n")
+            if isinstance(record, BaseModel):
+                handle.write(record.model_dump_json() + "\n")
+            else:
+                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
         handle.flush()
         os.fsync(handle.fileno())

@@ -148,7 +148,7 @@ def test_a_damaged_middle_line_is_an_error_naming_file_and_line(tmp_path: Path, 
     traces.write_text(lines[0] + "{not json}\n" + lines[2])
     result = CliRunner().invoke(get_app(), ["build", "--out", str(tmp_path), "--cache", str(cache), "--limit", "3"])
     assert result.exit_code != 0
-    assert f"{traces}:2: not a valid TraceRecord line" in str(result.exception)
+    assert f"{traces}:2: not a valid JSON object line" in str(result.exception)
 
 
 def _manifest(folder: Path, transcripts: dict[str, str] | None = None, missing: str | None = None) -> Path:

@@ -95,10 +95,13 @@ def test_state_keeps_the_trace_when_an_item_is_in_both_files(tmp_path: Path) -> 
     assert RunState(tmp_path, CLASSES).done == {("a", 0), ("b", 0), ("c", 0)}
 
 
-def test_state_refuses_traces_of_another_class_set(tmp_path: Path) -> None:
+def test_state_refuses_traces_of_another_class_set_or_shape(tmp_path: Path) -> None:
     with JsonlAppender(tmp_path / "traces.jsonl") as out:
         out.write(_trace("a", classes=["neu", "ang"]))
     with pytest.raises(CotgenError, match=r"traces\.jsonl:1: built with classes \['neu', 'ang'\]"):
+        RunState(tmp_path, CLASSES)
+    (tmp_path / "traces.jsonl").write_text('{"id": "a", "sample": "0"}\n' + _trace("b").model_dump_json() + "\n")
+    with pytest.raises(CotgenError, match=r"traces\.jsonl:1: not a trace record"):
         RunState(tmp_path, CLASSES)
 
 
