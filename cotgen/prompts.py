@@ -98,6 +98,9 @@ class PromptSet:
             autoescape=False,
         )
         self._templates: dict[str, jinja2.Template] = {}
+        # The system message depends only on the class set and where the schema goes: rendered once per
+        # pair, not per request (at 50 requests in flight on two cores, the client's CPU sets the pace).
+        self._system_texts: dict[tuple[tuple[str, ...], bool], str] = {}
         for name in TEMPLATE_FILES:
             try:
                 self._templates[name] = self._env.get_template(name)
@@ -125,6 +128,12 @@ class PromptSet:
 
     def system_text(self, classes: Sequence[str], schema_in_prompt: bool) -> str:
         """The system message; it carries the JSON Schema when the server does not enforce it."""
+        key = (tuple(classes), schema_in_prompt)
+        if key not in self._system_texts:
+            self._system_texts[key] = self._render_system(classes, schema_in_prompt)
+        return self._system_texts[key]
+
+    def _render_system(self, classes: Sequence[str], schema_in_prompt: bool) -> str:
         schema = json.dumps(response_schema(classes), indent=1) if schema_in_prompt else None
         return self._render(
             "system.j2",

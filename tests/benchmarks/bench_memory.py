@@ -121,7 +121,8 @@ def main() -> None:
             f"{m.n:>10,} {m.wall_s:>8.1f} {m.n / m.wall_s:>8.0f} {m.main_peak / MB:>13.0f} {workers:>18}"
             f" {1e6 * m.wall_s / m.n:>8.0f}"
         )
-    print(f"getrusage(RUSAGE_CHILDREN) peak over every build and its workers: {results[-1].children_maxrss / MB:.0f} MB")
+    peak = results[-1].children_maxrss / MB
+    print(f"getrusage(RUSAGE_CHILDREN) peak over every build and its workers: {peak:.0f} MB")
     if len(results) >= 2:
         a, b = results[0], results[-1]
         print(
