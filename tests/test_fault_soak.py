@@ -173,7 +173,7 @@ def test_soak_with_every_fault_kind_loses_nothing_and_matches_the_policy(tmp_pat
                 concurrency=16,
                 max_retries=MAX_RETRIES,
                 repairs=REPAIRS,
-                timeout=0.5,
+                timeout=2.0,  # generous: only the injected hangs should ever time out, even on a loaded machine
                 backoff_base=0.01,
                 workers=1,
                 progress=False,
