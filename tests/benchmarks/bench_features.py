@@ -16,10 +16,13 @@ Nothing here asserts a time; it prints measurements.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
@@ -30,10 +33,11 @@ import soundfile as sf
 from parselmouth.praat import call
 
 from cotgen.acoustics import extract_features
-from cotgen.acoustics.extract import extract_one, load_sound
+from cotgen.acoustics.extract import extract_batch, extract_one, load_sound
 from cotgen.acoustics.loudness import segment
 from cotgen.acoustics.pitch import adaptive_range
 from cotgen.acoustics.settings import DEFAULT_SETTINGS as S
+from cotgen.acoustics.settings import AnalysisSettings
 from cotgen.paths import CORPORA_DIR
 
 PROCESS = psutil.Process()
@@ -152,6 +156,52 @@ def tree_cpu_seconds() -> float:
     return total
 
 
+def timed_batch(items: list[tuple[str, str]], settings: AnalysisSettings) -> tuple[list[dict], tuple[float, ...]]:
+    """extract_batch, plus when it ran (monotonic clock, shared by all processes) and its CPU seconds."""
+    start, cpu = time.perf_counter(), time.process_time()
+    rows = extract_batch(items, settings)
+    return rows, (start, time.perf_counter(), time.process_time() - cpu)
+
+
+class TimedExecutor(Executor):
+    """Sends ``timed_batch`` instead of ``extract_batch`` to a pool and keeps the timings."""
+
+    def __init__(self, pool: Executor) -> None:
+        self.pool = pool
+        self.timings: list[tuple[float, ...]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        outer: Future = Future()
+
+        def unwrap(inner: Future) -> None:
+            rows, timing = inner.result()
+            self.timings.append(timing)
+            outer.set_result(rows)
+
+        self.pool.submit(timed_batch, *args, **kwargs).add_done_callback(unwrap)
+        return outer
+
+
+def pool_occupancy(items: list[tuple[str, str]], cores: int) -> None:
+    """How much of the wall time the workers spent inside tasks, and how much CPU they got while there.
+
+    On a machine shared with other jobs, cores-busy mixes our scheduling with their load; these two
+    numbers separate them: occupancy is ours (start-up, hand-out, tail), CPU-in-task is the neighbours'.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["cotgen.acoustics.extract"])
+    start = time.perf_counter()
+    with ProcessPoolExecutor(cores, mp_context=context) as pool:
+        timed = TimedExecutor(pool)
+        extract_features(items, executor=timed, progress=False)
+    wall = time.perf_counter() - start
+    inside = sum(end - begin for begin, end, _ in timed.timings)
+    cpu = sum(c for _, _, c in timed.timings)
+    first = min(begin for begin, _, _ in timed.timings) - start
+    print(f"  worker occupancy {inside / (cores * wall):.0%} (first task began after {first:.2f} s of pool start-up);")
+    print(f"  CPU share while in a task {cpu / inside:.0%} (below 100 % = other jobs or Praat threads competing)")
+
+
 def corpus_run(files: list[str], audio_s: float, copies: int) -> None:
     items = [(f"{i}:{path}", path) for i in range(copies) for path in files]
     cores = os.cpu_count() or 1
@@ -168,6 +218,7 @@ def corpus_run(files: list[str], audio_s: float, copies: int) -> None:
         f"  1-min load average before / after (other users of the machine count too): "
         f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"
     )
+    pool_occupancy(items, cores)
 
 
 def main() -> None:
