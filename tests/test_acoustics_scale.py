@@ -6,6 +6,7 @@ import csv
 import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,24 @@ def test_cli_measures_a_manifest_corpus_and_reports_missing_audio(tmp_path: Path
     table = read_features(tmp_path / "run" / "features.parquet")
     assert table.set_index("id").loc["lost", "error"] == "missing file"
     assert table.set_index("id").loc["u0", "f0_median_hz"] == pytest.approx(110.0, rel=0.02)
+
+
+class DyingExecutor(CountingExecutor):
+    """Fails the first task as a process pool does when its worker is killed; the others finish."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if not self.items:
+            self.items.extend(item_id for item_id, _ in args[0])
+            future: Future = Future()
+            future.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+            return future
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_dead_worker_stops_the_run_with_one_line_and_finished_work_is_kept(tmp_path: Path, clips: list) -> None:
+    cache = tmp_path / "cache"
+    with pytest.raises(CotgenError, match="worker process died .* rerun to continue"):
+        extract_features(clips, workers=len(clips), cache_dir=cache, executor=DyingExecutor(), progress=False)
+    resumed = CountingExecutor()
+    extract_features(clips, cache_dir=cache, executor=resumed, progress=False)
+    assert resumed.items == [clips[0][0]]  # every batch but the lost one was cached

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from cotgen.acoustics.cache import FeatureCache, content_hash
 from cotgen.acoustics.extract import Row, empty_row, extract_batch, extract_one
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.table import rows_to_frame
+from cotgen.errors import CotgenError
 
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
 TASKS_PER_WORKER = 6
@@ -133,9 +135,21 @@ def extract_features(
                 futures: dict[Future[list[Row]], list[int]] = {}
                 for batch in _chunks(to_compute(), size):
                     futures[pool.submit(extract_batch, [items[i] for i in batch], settings)] = batch
+                lost: list[int] = []
                 for future in as_completed(futures):
-                    for index, row in zip(futures[future], future.result()):
+                    try:
+                        batch_rows = future.result()
+                    except BrokenProcessPool:
+                        lost.extend(futures[future])  # keep collecting the batches that did finish
+                        continue
+                    for index, row in zip(futures[future], batch_rows):
                         record(index, row)
+            if lost:
+                raise CotgenError(
+                    f"a feature worker process died (crashed or ran out of memory); files not measured: {len(lost)} "
+                    f"(e.g. {items[lost[0]][1]}); finished results are cached: rerun to continue, "
+                    "or with --workers 1 to find the file"
+                )
     return rows_to_frame([row for row in rows if row is not None])
 
 
