@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cotgen.acoustics.cues import intonation_level, level_for
-from cotgen.acoustics.loudness import runs, segment
+from cotgen.acoustics.frames import runs
+from cotgen.acoustics.loudness import segment
 from cotgen.acoustics.pitch import adaptive_range, pitch_features, slope_st_per_s
 from cotgen.acoustics.settings import DEFAULT_SETTINGS
 from cotgen.acoustics.syllables import intensity_peaks, nuclei_indices

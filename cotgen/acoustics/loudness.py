@@ -12,16 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cotgen.acoustics.frames import runs
 from cotgen.acoustics.settings import AnalysisSettings
 
 NAN = float("nan")
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Half-open [start, end) index ranges of the True runs of a boolean array."""
-    padded = np.concatenate([[False], mask.astype(bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def silence_threshold_db(intensity_db: np.ndarray, settings: AnalysisSettings) -> float:

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import parselmouth
 
+from cotgen.acoustics.frames import runs
 from cotgen.acoustics.settings import FEATURE_COLUMNS, AnalysisSettings
 
 NAN = float("nan")
@@ -59,20 +60,13 @@ def slope_st_per_s(times: np.ndarray, f0_hz: np.ndarray) -> float:
     return float(np.polyfit(times, semitones(f0_hz), 1)[0])
 
 
-def voiced_stretches(voiced: np.ndarray) -> list[tuple[int, int]]:
-    """Half-open [start, end) index ranges of consecutive voiced frames, in time order."""
-    padded = np.concatenate([[False], voiced.astype(bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
-
-
 def final_slope_st_per_s(times: np.ndarray, f0_hz: np.ndarray, settings: AnalysisSettings) -> float:
     """Slope over the last voiced stretch long enough to carry an ending (rising > 0, falling < 0)."""
     voiced = f0_hz > 0
     step = float(times[1] - times[0]) if times.size > 1 else settings.time_step_s
     min_frames = max(3, math.ceil(settings.final_stretch_min_s / step))
     max_frames = max(min_frames, round(settings.final_stretch_max_s / step))
-    for start, end in reversed(voiced_stretches(voiced)):
+    for start, end in reversed(runs(voiced)):
         if end - start >= min_frames:
             start = max(start, end - max_frames)
             return slope_st_per_s(times[start:end], f0_hz[start:end])
