@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from cotgen.acoustics import CUE_FEATURES, CueProfile, run_features_stage, speaker_cues, verbalise
+from cotgen.acoustics import CUE_FEATURES, CueProfile, cue_phrases, run_features_stage, speaker_cues, verbalise
 from cotgen.build_cost import Prices, prices_for
 from cotgen.build_outcome import Item, ModeChoice, plan_items, reject_record, trace_record, unfaithful_detail
 from cotgen.build_progress import BuildProgress
@@ -376,9 +376,12 @@ class _Builder:
 
     def teach_template(self, items: list[Item], prepared: Prepared, done: Callable[[Outcome], None]) -> None:
         for item in items:
-            levels = prepared.profiles[item.utterance.id].levels
+            profile = prepared.profiles[item.utterance.id]
+            levels = profile.levels
             utt = item.utterance
-            trace = write_trace(utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample)
+            trace = write_trace(
+                utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
+            )
             record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
             why = unfaithful_detail(record, self.config.min_faithfulness)
             done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
@@ -426,8 +429,10 @@ class _Builder:
             messages = self.prompts.messages(prepared.inputs(utt), item.mode, schema_in_prompt)
             prompt_tokens += estimate_tokens(messages)
             # The template teacher's answer for the same item stands in for the length of a model's answer.
-            levels = prepared.profiles[utt.id].levels
-            answer = write_trace(utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample)
+            profile = prepared.profiles[utt.id]
+            answer = write_trace(
+                utt.id, utt.transcript, utt.distribution, profile.levels, item.mode, item.sample, cue_phrases(profile)
+            )
             completion_tokens += estimate_text_tokens(answer.model_dump_json())
         cost = self.prices.cost(prompt_tokens, completion_tokens) if self.prices is not None else None
         return DryRunEstimate(len(teachable), features_rejects, prompt_tokens, completion_tokens, cost)

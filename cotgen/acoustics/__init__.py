@@ -13,7 +13,7 @@ from cotgen.acoustics.parallel import extract_features
 from cotgen.acoustics.settings import EXTRACTOR_VERSION, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.stage import run_features_stage
 from cotgen.acoustics.table import FEATURES_FILE, read_features, write_features
-from cotgen.acoustics.verbalise import verbalise
+from cotgen.acoustics.verbalise import cue_phrases, verbalise
 
 __all__ = [
     "CUE_FEATURES",
@@ -26,6 +26,7 @@ __all__ = [
     "read_features",
     "run_features_stage",
     "speaker_cues",
+    "cue_phrases",
     "verbalise",
     "write_features",
 ]

@@ -110,3 +110,37 @@ def verbalise(profile: CueProfile) -> str:
         _voice_clause(profile),
     ]
     return "; ".join(clause for clause in clauses if clause)
+
+
+def _signed(z: float | None) -> str:
+    return f", {z:+.1f} SD" if z is not None else ""
+
+
+def cue_phrases(profile: CueProfile) -> dict[str, str]:
+    """One phrase per measured cue, with its value and reference: what a trace's cue observation cites.
+
+    Traces name one cue per line, so each phrase stands alone ("median pitch 241 Hz, +1.2 SD for
+    this speaker"); cues whose feature was not measured are left out.
+    """
+    levels, values, z = profile.levels, profile.values, profile.z
+    ref = {cue: reference_phrase(profile, cue) for cue in profile.levels}
+    candidates: dict[str, tuple[float | None, str]] = {}
+    if (v := values.get("f0_median_hz")) is not None:
+        candidates["pitch"] = (v, f"median pitch {v:.0f} Hz{_signed(z.get('pitch'))} {ref['pitch']}")
+    if (v := values.get("f0_range_st")) is not None and levels.get("pitch_variation") is not None:
+        words = RANGE_WORDS[levels["pitch_variation"]]
+        candidates["pitch_variation"] = (v, f"pitch range {words} ({v:.1f} semitones) {ref['pitch_variation']}")
+    if (v := values.get("f0_final_slope_st_s")) is not None and levels.get("intonation") is not None:
+        candidates["intonation"] = (v, f"pitch {ENDING_WORDS[levels['intonation']]} ({v:+.1f} semitones/s)")
+    if (v := values.get("intensity_mean_db")) is not None:
+        candidates["loudness"] = (v, f"mean intensity {v:.0f} dB{_signed(z.get('loudness'))} {ref['loudness']}")
+    if (v := values.get("intensity_std_db")) is not None and levels.get("loudness_variation") is not None:
+        words = VARIATION_WORDS[levels["loudness_variation"]]
+        candidates["loudness_variation"] = (v, f"loudness {words} (SD {v:.1f} dB) {ref['loudness_variation']}")
+    if (rate := _rate_clause(profile)) is not None:
+        candidates["speech_rate"] = (values.get("speech_rate_syl_s"), f"{rate} {ref['speech_rate']}")
+    if (pauses := _pause_clause(profile)) is not None:
+        candidates["pauses"] = (values.get("pause_fraction"), pauses)
+    if (voice := _voice_clause(profile)) is not None:
+        candidates["voice_quality"] = (values.get("hnr_db"), voice)
+    return {cue: phrase for cue, (_, phrase) in candidates.items() if levels.get(cue) is not None}

@@ -130,8 +130,15 @@ def _names(codes: Sequence[str]) -> str:
     return ", ".join(emotion_name(code) for code in codes) if codes else "no particular emotion"
 
 
-def acoustic_cues(levels: Mapping[str, str | None], classes: Sequence[str]) -> list[AcousticCue]:
-    """One cue per measured feature, at exactly its measured level (so faithfulness is 1.0)."""
+def acoustic_cues(
+    levels: Mapping[str, str | None], classes: Sequence[str], phrases: Mapping[str, str] | None = None
+) -> list[AcousticCue]:
+    """One cue per measured feature, at exactly its measured level (so faithfulness is 1.0).
+
+    ``phrases`` (cue -> measured value in words, from :func:`cotgen.acoustics.cue_phrases`) makes each
+    observation cite its evidence; without them the observation only says where the level points.
+    """
+    phrases = phrases or {}
     cues = []
     for cue in ACOUSTIC_CUES:
         level = levels.get(cue)
@@ -142,11 +149,16 @@ def acoustic_cues(levels: Mapping[str, str | None], classes: Sequence[str]) -> l
             AcousticCue(
                 cue=cue,
                 level=level,
-                observation=f"Measured against this speaker's other utterances; this points to {_names(suggests)}.",
+                observation=_observation(phrases.get(cue), suggests),
                 suggests=suggests,
             )
         )
     return cues
+
+
+def _observation(phrase: str | None, suggests: Sequence[str]) -> str:
+    measured = phrase[0].upper() + phrase[1:] if phrase else "Measured against this speaker's other utterances"
+    return f"{measured}; this points to {_names(suggests)}."
 
 
 def lexical_cues(transcript: str | None, classes: Sequence[str]) -> list[LexicalCue]:
@@ -263,10 +275,11 @@ def write_trace(
     levels: Mapping[str, str | None],
     mode: Mode,
     sample: int,
+    phrases: Mapping[str, str] | None = None,
 ) -> Trace:
     """The template trace of one (utterance, sample): rationalize explains the human distribution, predict draws one."""
     classes = list(human_distribution)
-    acoustic = acoustic_cues(levels, classes) or [_fallback_cue()]
+    acoustic = acoustic_cues(levels, classes, phrases) or [_fallback_cue()]
     lexical = lexical_cues(transcript, classes)
     if mode == "rationalize":
         distribution = {code: float(human_distribution[code]) for code in classes}
