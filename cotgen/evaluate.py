@@ -60,6 +60,14 @@ def _prediction(record: Mapping[str, Any], classes: Sequence[str]) -> dict[str, 
     raise DistributionValueError("neither a 'distribution' nor a generated 'text'")
 
 
+def _utf8_line(path: Path, lineno: int, raw: bytes) -> str:
+    """One line as text; a file that is not UTF-8 is the user's to fix, so say where instead of a traceback."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CotgenError(f"{path}:{lineno}: not UTF-8 text; save the file as UTF-8") from None
+
+
 def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
     """Read a predictions file; unreadable predictions are recorded with their reason, malformed lines are errors."""
     if not path.exists():
@@ -67,8 +75,9 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
     readable: dict[str, dict[str, float]] = {}
     failures: dict[str, str] = {}
     lines = 0
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            line = _utf8_line(path, lineno, raw)
             if not line.strip():
                 continue
             lines += 1
@@ -95,9 +104,9 @@ def read_ids(path: Path) -> set[str]:
     if not path.exists():
         raise CotgenError(f"{path}: no such ids file")
     ids: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            text = line.strip()
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            text = _utf8_line(path, lineno, raw).strip()
             if not text:
                 continue
             if text.startswith("{"):

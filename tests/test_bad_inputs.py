@@ -253,6 +253,16 @@ def test_a_manifest_that_is_not_utf8_is_one_line(cotgen, tmp_path: Path) -> None
     assert f"{manifest}: not UTF-8 text" in line and "save the manifest as UTF-8" in line
 
 
+def test_predictions_that_are_not_utf8_name_the_line(cotgen, tmp_path: Path, feature_cache: Path) -> None:
+    run = tmp_path / "run"
+    assert cotgen(*build_args(write_manifest(tmp_path / "m.csv", demo_rows()[:3]), run, feature_cache)).code == 0
+    predictions = tmp_path / "pred.jsonl"
+    good = json.dumps({"id": demo_rows()[0]["id"], "distribution": {"neu": 1.0}}).encode()
+    predictions.write_bytes(good + b"\n" + '{"id": "demo_spk1_02", "text": "d\u00e9j\u00e0"}\n'.encode("latin-1"))
+    line = cotgen("eval", "--pred", str(predictions), "--in", str(run)).one_error_line()
+    assert f"{predictions}:2: not UTF-8 text" in line
+
+
 # ------------------------------------------------------------------------------------------ output folders
 
 
