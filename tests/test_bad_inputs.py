@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from cotgen.cli.main import main
 from cotgen.paths import CORPORA_DIR
 
 DEMO = CORPORA_DIR / "demo"
+# The console script of the interpreter running the tests (the venv's), else the one on PATH.
+COTGEN = shutil.which("cotgen", path=str(Path(sys.executable).parent)) or "cotgen"
 
 
 @dataclass(frozen=True)
@@ -399,7 +402,7 @@ def test_the_installed_console_script_prints_one_line_and_no_traceback(tmp_path:
     ]
     for args, expected in cases:
         done = subprocess.run(
-            ["cotgen", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
+            [COTGEN, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
         )
         assert done.returncode == 2, done.stderr
         assert done.stdout == ""

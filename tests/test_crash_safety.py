@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +30,8 @@ from cotgen.cache import CACHE_FILE_NAME, ResponseCache
 from cotgen.records import RejectRecord, TraceRecord
 
 UTTERANCES = 24
+# The console script of the interpreter running the tests (the venv's), else the one on PATH.
+COTGEN = shutil.which("cotgen", path=str(Path(sys.executable).parent)) or "cotgen"
 SAMPLES = 3
 ITEMS = UTTERANCES * (1 + SAMPLES)
 KILL_AFTER_LINES = (8, 40)  # records on disk (traces + rejects) before each SIGKILL
@@ -50,7 +54,7 @@ def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def build_command(base_url: str, out: Path, cache: Path) -> list[str]:
     return [
-        "cotgen",
+        COTGEN,
         "build",
         "--teacher",
         "openai:loopback",
