@@ -19,7 +19,7 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +41,7 @@ from cotgen.errors import CotgenError
 from cotgen.paths import run_dir as default_run_dir
 from cotgen.prompts import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records import RejectRecord, SFTRecord, TraceRecord, Usage
-from cotgen.runfiles import recover_jsonl, recover_lines, write_json_atomic, write_jsonl_atomic
+from cotgen.runfiles import recover_jsonl, write_json_atomic, write_jsonl_atomic
 from cotgen.runlog import run_log
 from cotgen.student import assistant_message, student_messages
 from cotgen.teachers.openai_teacher import OpenAITeacher, TeacherConfig, resolve_api_key
@@ -302,39 +302,76 @@ def _versions() -> dict[str, str]:
     }
 
 
-def sft_records(utterances: list[Utterance], traces: list[TraceRecord]) -> list[SFTRecord]:
-    """One student record per utterance with a gold trace, in corpus order.
+def sft_record(utt: Utterance, gold: TraceRecord) -> SFTRecord:
+    """The student record of one utterance from its gold trace.
 
     The assistant turn is the gold trace text ending in the *human* distribution as printed, so a
     student is trained towards what listeners said even where the teacher's gold rounded differently.
     """
+    answer = printed(gold.trace.model_copy(update={"distribution": dict(utt.distribution)}))
+    return SFTRecord(
+        id=utt.id,
+        audio=utt.audio,
+        prompt=student_messages(utt.audio, utt.transcript, utt.classes),
+        completion=[assistant_message(render_trace(answer))],
+        distribution=utt.distribution,
+    )
+
+
+def sft_records(utterances: list[Utterance], traces: list[TraceRecord]) -> list[SFTRecord]:
+    """One student record per utterance with a gold trace, in corpus order (see :func:`sft_record`)."""
     gold = {t.id: t for t in traces if t.sample == 0}
-    records = []
-    for utt in utterances:
-        trace = gold.get(utt.id)
-        if trace is None:
-            continue
-        answer = printed(trace.trace.model_copy(update={"distribution": dict(utt.distribution)}))
-        records.append(
-            SFTRecord(
-                id=utt.id,
-                audio=utt.audio,
-                prompt=student_messages(utt.audio, utt.transcript, utt.classes),
-                completion=[assistant_message(render_trace(answer))],
-                distribution=utt.distribution,
-            )
-        )
-    return records
+    return [sft_record(utt, gold[utt.id]) for utt in utterances if utt.id in gold]
 
 
-def _counts(traces: list[dict[str, Any]], rejects: list[RejectRecord]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TraceIndex:
+    """What the end of a build needs from ``traces.jsonl``: traces per mode, and where each gold line lies.
+
+    Built by reading one line at a time, so finishing a run of 100,000 utterances does not hold
+    100,000 traces in memory (about 28 KB each as decoded JSON) just to count them and write sft.jsonl.
+    """
+
+    by_mode: Counter[str]
+    gold_lines: dict[str, tuple[int, int]]  # id -> (byte offset, length) of its sample-0 line
+
+    @classmethod
+    def scan(cls, path: Path) -> TraceIndex:
+        """Index a traces file the run state has already recovered (no torn line) and this run appended to."""
+        by_mode: Counter[str] = Counter()
+        gold_lines: dict[str, tuple[int, int]] = {}
+        if path.exists():
+            offset = 0
+            with path.open("rb") as handle:
+                for line in handle:
+                    if line.strip():
+                        record = json.loads(line)
+                        by_mode[record["mode"]] += 1
+                        if record["sample"] == 0:
+                            gold_lines.setdefault(record["id"], (offset, len(line)))
+                    offset += len(line)
+        return cls(by_mode, gold_lines)
+
+    def sft_records(self, utterances: list[Utterance], path: Path) -> Iterator[SFTRecord]:
+        """The student records in corpus order, each gold trace read back from its line when its turn comes."""
+        if not self.gold_lines:
+            return
+        with path.open("rb") as handle:
+            for utt in utterances:
+                where = self.gold_lines.get(utt.id)
+                if where is not None:
+                    handle.seek(where[0])
+                    yield sft_record(utt, TraceRecord.model_validate_json(handle.read(where[1])))
+
+
+def _counts(traces_by_mode: Counter[str], rejects: list[RejectRecord]) -> dict[str, Any]:
     by_mode: dict[str, Counter[str]] = {"rationalize": Counter(), "predict": Counter()}
-    for t in traces:
-        by_mode[t["mode"]]["traces"] += 1
+    for mode, n in traces_by_mode.items():
+        by_mode[mode]["traces"] += n
     for r in rejects:
         by_mode[r.mode]["rejects"] += 1
     return {
-        "traces": len(traces),
+        "traces": sum(traces_by_mode.values()),
         "rejects": len(rejects),
         "by_mode": {mode: {"traces": c["traces"], "rejects": c["rejects"]} for mode, c in by_mode.items()},
         "reject_reasons": dict(sorted(Counter(r.reason for r in rejects).items())),
@@ -504,13 +541,13 @@ class _Builder:
         started: float,
         estimate: DryRunEstimate | None,
     ) -> BuildSummary:
-        traces = recover_lines(state.traces_path)
+        traces = TraceIndex.scan(state.traces_path)
         rejects = recover_jsonl(state.rejects_path, RejectRecord)
         sft = 0
         if estimate is None:
-            gold = [TraceRecord.model_validate(t) for t in traces if t["sample"] == 0]
-            sft = write_jsonl_atomic(run_dir / SFT_FILE, sft_records(prepared.load.utterances, gold))
-        counts = _counts(traces, rejects)
+            records = traces.sft_records(prepared.load.utterances, state.traces_path)
+            sft = write_jsonl_atomic(run_dir / SFT_FILE, records)
+        counts = _counts(traces.by_mode, rejects)
         tokens_in, tokens_out = self.usage["prompt_tokens"], self.usage["completion_tokens"]
         return BuildSummary(
             run_dir=run_dir,
