@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ def forms(secret: str) -> list[bytes]:
 
 def leaks(data: bytes) -> list[str]:
     return [f"{secret[:12]}... as {form[:8]!r}" for secret in SENTINELS for form in forms(secret) if form in data]
+
+
+@pytest.fixture(autouse=True)
+def _restore_cotgen_logger() -> Iterator[None]:
+    """``-v`` attaches a stderr handler to the ``cotgen`` logger for the process; take it off again afterwards."""
+    log = logging.getLogger("cotgen")
+    handlers, level = list(log.handlers), log.level
+    yield
+    for handler in [h for h in log.handlers if h not in handlers]:
+        log.removeHandler(handler)
+    log.setLevel(level)
 
 
 @pytest.fixture
