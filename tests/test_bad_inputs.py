@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,17 @@ class Shown:
         assert lines[0].startswith("error: "), self.err
         assert "Traceback" not in self.err + self.out
         return lines[0]
+
+
+@pytest.fixture(autouse=True)
+def _restore_cotgen_logger() -> Iterator[None]:
+    """The CLI's callback sets the ``cotgen`` logger's level for the process; put it back afterwards."""
+    log = logging.getLogger("cotgen")
+    handlers, level = list(log.handlers), log.level
+    yield
+    for handler in [h for h in log.handlers if h not in handlers]:
+        log.removeHandler(handler)
+    log.setLevel(level)
 
 
 @pytest.fixture
