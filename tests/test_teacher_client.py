@@ -59,6 +59,7 @@ from cotgen.teachers import (
     OpenAITeacher,
     TeacherCallError,
     TeacherConfig,
+    TeacherUnreachableError,
     build_audio_part,
     resolve_api_key,
 )
@@ -343,15 +344,95 @@ def test_not_found_is_not_retried() -> None:
     assert (error.reason, error.attempts) == ("server_error", 1) and "404" in error.detail
 
 
-def test_unreachable_server_is_a_server_error_after_retries() -> None:
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again before use: nothing listens there
+        return sock.getsockname()[1]
+
+
+def test_an_item_out_of_retries_on_a_server_never_reached_stops_the_client_instead_of_a_reject() -> None:
+    port = closed_port()
     url = f"http://user:hunter2secret@127.0.0.1:{port}/v1"
     error = call(TeacherConfig(model="m", base_url=url, backoff_base=0.0, max_retries=1))
-    assert isinstance(error, TeacherCallError)
-    assert (error.reason, error.attempts) == ("server_error", 2)
-    assert f"http://127.0.0.1:{port}/v1" in error.detail and "hunter2secret" not in str(error)
+    assert isinstance(error, TeacherUnreachableError) and isinstance(error, CotgenError)
+    assert not isinstance(error, TeacherCallError), "not the item's fault, so never a reject"
+    message = str(error)
+    assert message.startswith(f"the server at http://127.0.0.1:{port}/v1 cannot be reached (ConnectError on 2 ")
+    assert "check --base-url" in message and "\n" not in message and "hunter2secret" not in message
+
+
+def test_a_dead_server_stops_every_request_after_the_limit_not_after_each_ones_retries() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    cfg = TeacherConfig(model="m", base_url=url, backoff_base=0.0, concurrency=4, unreachable_after=5)
+
+    async def run() -> tuple[list, dict]:
+        teacher = OpenAITeacher(cfg, None)
+        try:
+            results = await asyncio.gather(
+                *(teacher.chat(request(f"utt {i}")) for i in range(30)), return_exceptions=True
+            )
+            return results, teacher.stats()
+        finally:
+            await teacher.aclose()
+
+    results, stats = asyncio.run(run())
+    assert all(isinstance(r, TeacherUnreachableError) for r in results), results
+    # Without the breaker: 30 requests x 7 attempts. With it: the 5 failures that trip it, plus at most the
+    # other 3 requests in flight at that moment; everything after is refused before it is sent.
+    assert 5 <= stats["requests"] <= 5 + 3
+
+
+def test_connect_timeouts_count_as_a_server_not_reached() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        # Fill the accept queue of a socket that never accepts: further connects get no answer (their SYN is dropped).
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        url = f"http://127.0.0.1:{port}/v1"
+        error = call(
+            TeacherConfig(model="m", base_url=url, backoff_base=0.0, timeout=0.3, max_retries=4, unreachable_after=2)
+        )
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+    assert isinstance(error, TeacherUnreachableError)
+    assert "(ConnectTimeout on 2 connection attempts" in str(error)
+
+
+@pytest.mark.parametrize(("kind", "reason"), [(HANG, "timeout"), (RESET, "server_error")])
+def test_a_server_that_accepts_connections_is_reached_even_if_it_never_answers(kind: str, reason: str) -> None:
+    with LoopbackServer(plan=lambda i, body: Fault(kind)) as srv:
+        error = call(config(srv, max_retries=2, timeout=0.3, unreachable_after=1))
+        count = len(srv.chat_requests)
+    assert isinstance(error, TeacherCallError), "read timeouts and resets are per-item failures, not a dead server"
+    assert (error.reason, error.attempts, count) == (reason, 3, 3)
+
+
+def test_a_server_that_answered_and_then_went_away_gives_rejects_not_a_stop() -> None:
+    async def run(srv: LoopbackServer) -> list:
+        teacher = OpenAITeacher(config(srv, backoff_base=0.0, max_retries=2, unreachable_after=1), None)
+        try:
+            first = await teacher.chat(request("first"))
+            srv.stop()
+            later = await asyncio.gather(teacher.chat(request("second")), return_exceptions=True)
+            return [first, *later]
+        finally:
+            await teacher.aclose()
+
+    with LoopbackServer() as srv:
+        first, second = asyncio.run(run(srv))
+    assert isinstance(first, ChatResult)
+    assert isinstance(second, TeacherCallError) and (second.reason, second.attempts) == ("server_error", 3)
+    assert "failed (ConnectError)" in second.detail
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from cotgen.teachers.openai_teacher import (
     OpenAITeacher,
     TeacherCallError,
     TeacherConfig,
+    TeacherUnreachableError,
     build_audio_part,
     resolve_api_key,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "OpenAITeacher",
     "TeacherCallError",
     "TeacherConfig",
+    "TeacherUnreachableError",
     "build_audio_part",
     "resolve_api_key",
 ]

@@ -7,6 +7,10 @@ retries what is worth retrying (429, 5xx, timeouts, dropped connections) with ca
 exponential backoff that honours Retry-After — as the *only* retry layer (the openai client's own
 retries are off), so the server's request log and our counts agree exactly; and it turns
 everything else into a :class:`TeacherCallError` whose reason is a reject reason of DESIGN.md.
+One failure is not an item's fault: a server that cannot be reached at all. While no request has
+had any answer, failures to connect are counted across all requests, and at the limit the client
+raises :class:`TeacherUnreachableError` (a one-line user error) instead of letting every item of a
+large corpus sit through its retries and end as a reject: the build stops, and the items stay to do.
 Validating the text is the caller's job: this module returns the raw answer (text, finish
 reason, refusal, usage) and caches it raw, so a change in validation needs no new request.
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -38,7 +43,7 @@ from openai import (
     DefaultAsyncHttpxClient,
 )
 
-from cotgen.cache import ResponseCache
+from cotgen.cache import ResponseCache, canonical_json
 from cotgen.errors import CotgenError
 from cotgen.teachers.ratelimit import (
     RequestLimiter,
@@ -54,6 +59,12 @@ PLACEHOLDER_KEY = "EMPTY"
 RESPONSE_FORMAT_NAME = "emotion_trace"
 CHAT_PATH = "/chat/completions"
 _DETAIL_LIMIT = 300
+# Connection failures (refused, DNS, connect timeout) with no answer yet after which the server counts as unreachable.
+UNREACHABLE_AFTER = 8
+# What httpx raises when no connection could be made; a reset or a read timeout means the server was reached.
+_CONNECT_FAILURES = (httpx2.ConnectError, httpx2.ConnectTimeout)
+
+logger = logging.getLogger("cotgen.teacher")
 
 CallFailure = Literal["timeout", "rate_limited", "server_error"]
 RetryCause = Literal["rate_limited", "server_error", "timeout", "connection_error"]
@@ -81,6 +92,7 @@ class TeacherConfig:
     backoff_cap: float = 60.0
     structured: bool = True
     send_audio: bool = False
+    unreachable_after: int = UNREACHABLE_AFTER
 
     def __post_init__(self) -> None:
         checks = [
@@ -91,6 +103,7 @@ class TeacherConfig:
             (self.timeout > 0, f"--timeout must be positive, got {self.timeout}"),
             (self.max_retries >= 0, f"--max-retries must be 0 or more, got {self.max_retries}"),
             (self.backoff_base >= 0 and self.backoff_cap >= 0, "backoff times must not be negative"),
+            (self.unreachable_after >= 1, f"unreachable_after must be at least 1, got {self.unreachable_after}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -129,6 +142,14 @@ class TeacherCallError(Exception):
         self.reason: CallFailure = reason
         self.detail = detail
         self.attempts = attempts
+
+
+class TeacherUnreachableError(CotgenError):
+    """The server never answered and connecting keeps failing: a wrong ``--base-url`` or a server that is down.
+
+    A :class:`CotgenError`, not a :class:`TeacherCallError`: it is not the item's fault, so it is not
+    written as a reject; it stops the build with one line, and a rerun finds the items still to do.
+    """
 
 
 def resolve_base_url(config: TeacherConfig) -> str | None:
@@ -231,37 +252,45 @@ class OpenAITeacher:
         )
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._limiter = RequestLimiter(config.rpm, config.tpm)
-        self._response_formats: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._response_formats: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
+        self._answered = False  # any HTTP answer at all (even an error status) proves the server is reachable
+        self._connect_failures = 0
+        # An item that runs out of retries on connection failures alone trips the breaker rather than being rejected.
+        self._unreachable_after = min(config.unreachable_after, config.max_retries + 1)
+        self._unreachable: str | None = None
         self._counts: Counter[str] = Counter()
         self._retries: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
 
-    def response_format(self, classes: Sequence[str]) -> dict[str, Any] | None:
-        """The strict ``json_schema`` response format for a class set (built once per set), or None when not sent.
+    def _response_format(self, classes: Sequence[str]) -> tuple[dict[str, Any], str] | None:
+        """The strict ``json_schema`` response format of a class set and its schema's canonical JSON, built once.
 
-        Not sent with ``structured=False`` (servers without structured outputs) nor with
-        ``send_audio`` (audio-input models reject it; the schema then goes into the prompt).
+        The canonical JSON goes into every cache key, so encoding it once per class set instead of per
+        request is what keeps a cached rerun fast. None when no format is sent: with ``structured=False``
+        (servers without structured outputs) or with ``send_audio`` (audio-input models reject it; the
+        schema then goes into the prompt).
         """
         if not self.config.structured or self.config.send_audio:
             return None
         codes = tuple(classes)
-        cached = self._response_formats.get(codes)
-        if cached is None:
-            cached = {
+        built = self._response_formats.get(codes)
+        if built is None:
+            schema = response_schema(codes)
+            response_format = {
                 "type": "json_schema",
-                "json_schema": {"name": RESPONSE_FORMAT_NAME, "strict": True, "schema": response_schema(codes)},
+                "json_schema": {"name": RESPONSE_FORMAT_NAME, "strict": True, "schema": schema},
             }
-            self._response_formats[codes] = cached
-        return cached
+            built = self._response_formats[codes] = (response_format, canonical_json(schema))
+        return built
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         """Cache lookup, then (on a miss) rate limit, request, retries, and cache store."""
         params: dict[str, Any] = {"temperature": request.temperature}
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
-        response_format = self.response_format(request.classes)
-        schema = response_format["json_schema"]["schema"] if response_format is not None else None
-        key = ResponseCache.key(self.config.model, request.messages, params, schema, request.sample)
+        built = self._response_format(request.classes)
+        response_format, schema_json = built if built is not None else (None, None)
+        key = ResponseCache.key_encoded(self.config.model, request.messages, params, schema_json, request.sample)
         if self._cache is not None:
             stored = self._cache.get(key)
             if stored is not None:
@@ -286,23 +315,29 @@ class OpenAITeacher:
             try:
                 async with self._semaphore:
                     await self._limiter.acquire(reserved_tokens)
+                    if self._unreachable is not None:  # checked when the turn comes: others may have tripped it
+                        raise TeacherUnreachableError(self._unreachable)
                     self._counts["requests"] += 1
                     # The untyped post skips the typed create()'s per-request walk of the body through
                     # TypedDict transforms (about 1 ms of CPU per request, measured), which our plain JSON
                     # body does not need; auth, errors and timeouts are the same client code.
                     completion = await self._client.post(CHAT_PATH, body=kwargs, cast_to=object)
-            except APITimeoutError:
+            except APITimeoutError as exc:
+                self._note_connect_failure(exc)
                 cause, retry_after, detail = "timeout", None, f"no answer within {self.config.timeout:g} s"
             except APIConnectionError as exc:
+                self._note_connect_failure(exc)
                 cause, retry_after = "connection_error", None
                 detail = f"connection to {_display_url(self._base_url)} failed ({_connection_cause(exc)})"
             except APIStatusError as exc:
+                self._answered = True
                 cause = _retry_cause(exc.status_code)
                 if cause is None:
                     raise self._fail("server_error", self._status_detail(exc, kwargs), attempt) from None
                 retry_after = parse_retry_after(exc.response.headers)
                 detail = f"HTTP {exc.status_code}: {_scrub(_server_message(exc), self._key)}"
             else:
+                self._answered = True
                 raw = _raw_answer(completion, kwargs["messages"])
                 if raw is None:
                     raise self._fail("server_error", "the server's answer is not a chat completion", attempt)
@@ -315,6 +350,26 @@ class OpenAITeacher:
                 raise self._fail(_FAILURE_OF_CAUSE[cause], detail, attempt) from None
             self._retries[cause] += 1
             await asyncio.sleep(retry_delay(attempt, retry_after, self.config.backoff_base, self.config.backoff_cap))
+
+    def _note_connect_failure(self, exc: APIConnectionError) -> None:
+        """Count a failure to connect while the server has never answered; at the limit, stop with one line.
+
+        Raises :class:`TeacherUnreachableError` then, and every later request of this client raises it
+        before sending, so requests waiting in backoff do not knock on a dead server again.
+        """
+        if self._answered or not isinstance(exc.__cause__, _CONNECT_FAILURES):
+            return
+        self._connect_failures += 1
+        if self._unreachable is None and self._connect_failures >= self._unreachable_after:
+            self._unreachable = (
+                f"the server at {_display_url(self._base_url)} cannot be reached "
+                f"({_connection_cause(exc)} on {self._connect_failures} connection attempts, no answer yet): "
+                "check --base-url (or OPENAI_BASE_URL) and that the server is running; "
+                "unfinished items stay to do for a rerun"
+            )
+            logger.error("%s", self._unreachable)
+        if self._unreachable is not None:
+            raise TeacherUnreachableError(self._unreachable) from None
 
     def _fail(self, reason: CallFailure, detail: str, attempts: int) -> TeacherCallError:
         self._failures[reason] += 1
