@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback_server import LoopbackServer
 
-from cotgen.cache import ResponseCache, default_cache_path
+import cotgen.cache as cache_module
+import cotgen.teachers.openai_teacher as teacher_module
+from cotgen.cache import ResponseCache, canonical_json, default_cache_path
 from cotgen.errors import CotgenError
 from cotgen.teachers import ChatRequest, OpenAITeacher, TeacherConfig
 from cotgen.trace import response_schema
@@ -56,6 +59,54 @@ def test_key_ignores_key_order_and_is_a_sha256(params: dict, sample: int) -> Non
     assert key == ResponseCache.key("m", same_messages, reordered, None, sample)
     assert len(key) == 64 and int(key, 16) >= 0
     assert key != ResponseCache.key("m", messages, params, None, sample + 1)
+
+
+@given(
+    content=st.text(max_size=40),
+    params=st.dictionaries(
+        st.text(max_size=8), st.floats(allow_nan=False, allow_infinity=False) | st.none(), max_size=4
+    ),
+    schema=st.none() | st.sampled_from([SCHEMA, response_schema(["neu", "hap", "ang", "sad"])]),
+    sample=st.integers(0, 1000),
+)
+def test_the_key_is_the_sha256_of_the_whole_request_so_old_caches_still_answer(
+    content: str, params: dict, schema: dict | None, sample: int
+) -> None:
+    """The pre-encoded schema must hash to the very key the whole-dict encoding gave, or every cache is lost."""
+    messages = [{"role": "user", "content": content}]
+    whole = {"model": "m", "messages": messages, "params": params, "schema": schema, "sample": sample}
+    expected = hashlib.sha256(canonical_json(whole).encode("utf-8")).hexdigest()
+    encoded = None if schema is None else canonical_json(schema)
+    assert ResponseCache.key_encoded("m", messages, params, encoded, sample) == expected
+    assert ResponseCache.key("m", messages, params, schema, sample) == expected
+
+
+def test_the_client_encodes_the_schema_once_per_class_set_not_per_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[object] = []
+
+    def counting(value: object) -> str:
+        encoded.append(value)
+        return canonical_json(value)
+
+    monkeypatch.setattr(cache_module, "canonical_json", counting)
+    monkeypatch.setattr(teacher_module, "canonical_json", counting)
+    with LoopbackServer() as srv, ResponseCache(tmp_path / "responses.sqlite") as cache:
+        teacher = OpenAITeacher(TeacherConfig(model="loopback", base_url=srv.base_url), cache)
+
+        async def run() -> None:
+            try:
+                for sample in range(5):
+                    for classes in (("neu", "sad"), ("neu", "hap")):
+                        request = ChatRequest(messages=MESSAGES, sample=sample, temperature=0.7, classes=classes)
+                        await teacher.chat(request)
+            finally:
+                await teacher.aclose()
+
+        asyncio.run(run())
+    schemas = [v for v in encoded if isinstance(v, dict) and ("properties" in v or "schema" in v)]
+    assert len(schemas) == 2, "one encoding per class set, for ten requests"
 
 
 def test_put_get_and_reopen(tmp_path: Path) -> None:
