@@ -48,13 +48,12 @@ def leaks(data: bytes) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _restore_cotgen_logger() -> Iterator[None]:
-    """``-v`` attaches a stderr handler to the ``cotgen`` logger for the process; take it off again afterwards."""
+    """``-v`` sets the ``cotgen`` logger's level for the process: put it back; its stderr handler must be gone."""
     log = logging.getLogger("cotgen")
     handlers, level = list(log.handlers), log.level
     yield
-    for handler in [h for h in log.handlers if h not in handlers]:
-        log.removeHandler(handler)
     log.setLevel(level)
+    assert log.handlers == handlers, "a command left a handler on the cotgen logger"
 
 
 @pytest.fixture

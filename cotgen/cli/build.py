@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +30,7 @@ from cotgen.cli.corpus_options import (
 )
 from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
 from cotgen.prompts import load_prompts
+from cotgen.runlog import LOGGER_NAME
 
 TeacherOption = Annotated[
     str,
@@ -56,11 +59,24 @@ NoStructuredOption = Annotated[
 ]
 
 
-def _attach_stderr_log() -> None:
-    """With -v the cotgen logger is at DEBUG: show its records on stderr too (the run log gets them anyway)."""
-    log = logging.getLogger("cotgen")
-    if log.isEnabledFor(logging.DEBUG) and not any(isinstance(h, RichHandler) for h in log.handlers):
-        log.addHandler(RichHandler(console=err_console, show_path=False))
+@contextmanager
+def _stderr_log() -> Iterator[None]:
+    """With -v (the cotgen logger at DEBUG), show its records on stderr too while the command runs.
+
+    The handler comes off when the command ends, so a later command in the same process (a
+    notebook, a test) neither prints log lines it did not ask for nor prints each line twice.
+    Secrets are blanked on it by the run log's filter (:func:`cotgen.runlog.run_log`).
+    """
+    log = logging.getLogger(LOGGER_NAME)
+    if not log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    handler = RichHandler(console=err_console, show_path=False)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
 
 
 def _print_summary(summary: BuildSummary) -> None:
@@ -152,7 +168,6 @@ def build_command(
     progress: ProgressOption = True,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
-    _attach_stderr_log()
     config = BuildConfig(
         corpus=corpus,
         root=root,
@@ -187,7 +202,9 @@ def build_command(
         dask_scheduler=dask_scheduler,
         progress=progress,
     )
-    _print_summary(run_build(config, console=err_console))
+    with _stderr_log():
+        summary = run_build(config, console=err_console)
+    _print_summary(summary)
 
 
 @app.command("prompt")
