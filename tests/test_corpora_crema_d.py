@@ -138,6 +138,47 @@ def test_malformed_rows_are_dropped_with_file_and_line(tmp_path: Path) -> None:
     assert "numResponses" in load.dropped[0].detail
 
 
+DEMOGRAPHICS = '"ActorID","Age","Sex","Race","Ethnicity"\n1001,51,"Male","C","N"\n'
+VOTES_HEADER = '"","A","D","F","H","N","S","fileName","numResponses","agreement","emoVote"\n'
+VOTE_ROW = '"100001",0,0,0,1,10,0,"1001_IEO_NEU_XX",11,0.9,"N"\n'
+
+
+def write_label_files(root: Path, demographics: bytes, votes: bytes) -> tuple[Path, Path]:
+    """A CREMA-D label tree (no audio) with both CSV files given as raw bytes."""
+    (root / "processedResults").mkdir(parents=True)
+    paths = root / "VideoDemographics.csv", root / "processedResults" / "tabulatedVotes.csv"
+    paths[0].write_bytes(demographics)
+    paths[1].write_bytes(votes)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("which", "demographics", "votes", "where"),
+    [
+        # A spreadsheet's Latin-1 export: one accented byte on the third line of the votes.
+        (1, DEMOGRAPHICS.encode(), (VOTES_HEADER + VOTE_ROW + VOTE_ROW.replace('"N"', '"\xc9"')).encode("latin-1"), 3),
+        # A UTF-16 export of the demographics: its byte-order mark is not UTF-8 on line 1.
+        (0, DEMOGRAPHICS.encode("utf-16"), (VOTES_HEADER + VOTE_ROW).encode(), 1),
+    ],
+)
+def test_a_label_file_that_is_not_utf8_is_one_error_naming_file_and_line(
+    tmp_path: Path, which: int, demographics: bytes, votes: bytes, where: int
+) -> None:
+    paths = write_label_files(tmp_path / "crema", demographics, votes)
+    with pytest.raises(CotgenError) as raised:
+        load_corpus("crema-d", tmp_path / "crema", allow_missing_audio=True)
+    message = str(raised.value)
+    assert message.startswith(f"{paths[which]}:{where}: not UTF-8 text (byte 0x")
+    assert message.endswith("save the file as UTF-8") and "\n" not in message
+
+
+def test_label_files_saved_with_a_utf8_byte_order_mark_load(tmp_path: Path) -> None:
+    bom = "\ufeff"
+    write_label_files(tmp_path / "crema", (bom + DEMOGRAPHICS).encode(), (bom + VOTES_HEADER + VOTE_ROW).encode())
+    load = load_corpus("crema-d", tmp_path / "crema", allow_missing_audio=True)
+    assert [(u.id, u.gender) for u in load.utterances] == [("1001_IEO_NEU_XX", "M")]
+
+
 def test_bad_root_names_the_layout(tmp_path: Path) -> None:
     with pytest.raises(CotgenError, match=r"CREMA-D layout \(expected AudioWAV/.*missing .*tabulatedVotes\.csv$"):
         load_corpus("crema-d", tmp_path, allow_missing_audio=True)

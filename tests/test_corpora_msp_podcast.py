@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,27 @@ def test_a_file_without_worker_labels_is_dropped(tmp_path: Path) -> None:
     (root / "Audios" / "MSP-PODCAST_0009_0001.wav").write_bytes(b"RIFF")
     load = load_corpus("msp-podcast", root)
     assert load.summary().dropped[NO_VOTES] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "encode", "line"),
+    [
+        # Latin-1 (a spreadsheet's export) with one accented speaker name, on the fifth line.
+        ("labels_consensus.csv", lambda text: text.replace(",433,", ",J\u00e9r\u00f4me,").encode("latin-1"), 5),
+        ("labels_detailed.csv", lambda text: text.encode("utf-16"), 1),
+    ],
+)
+def test_a_label_file_that_is_not_utf8_is_one_error_naming_file_and_line(
+    tmp_path: Path, name: str, encode: Callable[[str], bytes], line: int
+) -> None:
+    root = write_tree(tmp_path / "r", "csv")
+    path = root / "Labels" / name
+    path.write_bytes(encode(path.read_text()))
+    with pytest.raises(CotgenError) as raised:
+        load_corpus("msp-podcast", root)
+    message = str(raised.value)
+    assert message.startswith(f"{path}:{line}: not UTF-8 text (byte 0x")
+    assert message.endswith("save the file as UTF-8") and "\n" not in message
 
 
 def test_bad_roots_name_the_layout_and_first_missing_thing(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry, assemble
 from cotgen.corpora.layout import absolute, require_paths
+from cotgen.corpora.textfile import utf8_lines
 from cotgen.corpora.votes import tally_counts
 from cotgen.errors import CotgenError
 
@@ -54,8 +55,8 @@ SEXES: dict[str, str] = {"Female": "F", "Male": "M"}
 
 def read_genders(path: Path) -> dict[str, str]:
     """ActorID -> ``F``/``M`` from ``VideoDemographics.csv``; a missing column is a CotgenError."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    with utf8_lines(path) as lines:
+        reader = csv.DictReader(lines)
         if reader.fieldnames is None or not {"ActorID", "Sex"} <= set(reader.fieldnames):
             raise CotgenError(f"{path}:1: expected columns ActorID and Sex")
         return {row["ActorID"].strip(): SEXES[row["Sex"].strip()] for row in reader if row["Sex"].strip() in SEXES}
@@ -97,8 +98,8 @@ def iter_raw(root: Path) -> Iterator[RawEntry | Dropped]:
     """Voice-only rows of ``tabulatedVotes.csv`` as raw entries; bad rows as Dropped with ``file:line``."""
     votes_path = root / VOTES_FILE
     genders = read_genders(root / DEMOGRAPHICS_FILE)
-    with votes_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
+    with utf8_lines(votes_path) as lines:
+        reader = csv.reader(lines)
         header = next(reader, None)
         needed = [*VOTE_COLUMNS, "fileName", "numResponses"]
         if header is None or not set(needed) <= set(header):

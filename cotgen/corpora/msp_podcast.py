@@ -28,6 +28,7 @@ from cotgen.corpora.entries import (
     assemble,
 )
 from cotgen.corpora.layout import absolute, layout_error, require_paths
+from cotgen.corpora.textfile import utf8_lines
 from cotgen.corpora.votes import counted_annotators, weighted_vote_counts
 from cotgen.errors import CotgenError
 from cotgen.utterance import VAD
@@ -110,8 +111,8 @@ def _add_vote(table: WorkerVotes, file_name: str, detail: str, where: str, reaso
 def read_detailed(path: Path) -> WorkerVotes:
     """Votes from ``labels_detailed.csv`` (``FileName,EmoDetail``, one worker per row)."""
     table = WorkerVotes()
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    with utf8_lines(path) as lines:
+        reader = csv.DictReader(lines)
         if reader.fieldnames is None or not {"FileName", "EmoDetail"} <= set(reader.fieldnames):
             raise CotgenError(f"{path}:1: expected columns FileName and EmoDetail")
         for row in reader:
@@ -159,8 +160,8 @@ def iter_raw(root: Path, workers: WorkerVotes) -> Iterator[RawEntry | Dropped]:
     """One raw entry per consensus row, with that file's worker votes."""
     consensus = root / CONSENSUS_FILE
     yield from workers.stray
-    with consensus.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    with utf8_lines(consensus) as lines:
+        reader = csv.DictReader(lines)
         missing = [c for c in CONSENSUS_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise CotgenError(f"{consensus}:1: missing columns {', '.join(missing)}")
