@@ -11,16 +11,19 @@ passed in, never over a subset a run happens to process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from cotgen.acoustics.settings import FEATURE_COLUMNS
 from cotgen.trace import LEVELS
 from cotgen.utterance import Utterance
+
+if TYPE_CHECKING:  # only speaker_cues' signature: the build derives profiles without pandas
+    import pandas as pd
 
 CUE_FEATURES: dict[str, str] = {
     "pitch": "f0_median_hz",
@@ -92,58 +95,99 @@ def intonation_level(final_slope_st_s: float) -> str:
     return "flat"
 
 
-def _group_stats(values: pd.Series, keys: pd.Series) -> dict[str, ReferenceStats]:
-    valid = values.notna() & keys.notna()
-    return {
-        str(key): ReferenceStats.of(group.to_numpy(dtype=float))
-        for key, group in values[valid].groupby(keys[valid], sort=False)
-    }
-
-
 def _optional(value: float) -> float | None:
-    return None if pd.isna(value) else float(value)
+    return None if math.isnan(value) else float(value)
 
 
-def speaker_cues(features: pd.DataFrame, utterances: Sequence[Utterance]) -> dict[str, CueProfile]:
-    """Utterance id -> CueProfile, with references computed over every row of ``features``.
+def _groups(keys: Sequence[str | None]) -> dict[str, np.ndarray]:
+    """Key -> positions holding it, in position order (None keys belong to no group)."""
+    positions: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        if key is not None:
+            positions.setdefault(str(key), []).append(index)
+    return {key: np.asarray(where, dtype=np.intp) for key, where in positions.items()}
 
-    Utterances without a feature row get a profile of Nones (their references still say where they
-    would have been compared).
+
+@dataclass(frozen=True)
+class CueReferences:
+    """Reference statistics per cited feature: per speaker, per gender and over the whole corpus.
+
+    Computed once over every measured row, they are all a cue profile needs besides the utterance's
+    own values, so a build derives each profile when its utterance comes up instead of holding one
+    per utterance (a few hundred speakers' statistics instead of 100,000 profiles).
     """
-    table = features.set_index("id")
-    speakers = pd.Series({u.id: u.speaker for u in utterances}, dtype=object).reindex(table.index)
-    genders = pd.Series({u.id: u.gender for u in utterances}, dtype=object).reindex(table.index)
-    by_feature = {}
-    for feature in CUE_FEATURES.values():
-        column = table[feature].astype(float)
-        by_feature[feature] = (
-            _group_stats(column, speakers),
-            _group_stats(column, genders),
-            ReferenceStats.of(column.dropna().to_numpy(dtype=float)),
-        )
 
-    profiles: dict[str, CueProfile] = {}
-    for utt in utterances:
-        row = table.loc[utt.id] if utt.id in table.index else None
-        values = {name: (_optional(row[name]) if row is not None else None) for name in FEATURE_COLUMNS}
+    per_speaker: dict[str, dict[str, ReferenceStats]]  # feature -> speaker -> stats
+    per_gender: dict[str, dict[str, ReferenceStats]]  # feature -> gender -> stats
+    corpus: dict[str, ReferenceStats]  # feature -> stats
+
+    @classmethod
+    def of(
+        cls, columns: Mapping[str, np.ndarray], speakers: Sequence[str | None], genders: Sequence[str | None]
+    ) -> CueReferences:
+        """References from feature columns (NaN = not measured) and the speaker and gender of each row."""
+        speaker_rows, gender_rows = _groups(speakers), _groups(genders)
+        per_speaker: dict[str, dict[str, ReferenceStats]] = {}
+        per_gender: dict[str, dict[str, ReferenceStats]] = {}
+        corpus: dict[str, ReferenceStats] = {}
+        for feature in CUE_FEATURES.values():
+            column = np.asarray(columns[feature], dtype=float)
+            measured = ~np.isnan(column)
+
+            def stats(rows: np.ndarray, column: np.ndarray = column, measured: np.ndarray = measured) -> ReferenceStats:
+                return ReferenceStats.of(column[rows[measured[rows]]])
+
+            per_speaker[feature] = {key: stats(rows) for key, rows in speaker_rows.items() if measured[rows].any()}
+            per_gender[feature] = {key: stats(rows) for key, rows in gender_rows.items() if measured[rows].any()}
+            corpus[feature] = ReferenceStats.of(column[measured])
+        return cls(per_speaker, per_gender, corpus)
+
+    def reference(self, feature: str, speaker: str | None, gender: str | None) -> tuple[Reference, ReferenceStats]:
+        """The speaker's own statistics when there are enough, else the gender's, else the corpus's."""
+        speaker_ref = self.per_speaker[feature].get(str(speaker)) if speaker is not None else None
+        if speaker_ref is not None and speaker_ref.n >= MIN_REFERENCE:
+            return "speaker", speaker_ref
+        gender_ref = self.per_gender[feature].get(gender) if gender is not None else None
+        if gender_ref is not None and gender_ref.n >= MIN_REFERENCE:
+            return "gender", gender_ref
+        return "corpus", self.corpus[feature]
+
+    def profile(self, values: Mapping[str, float], speaker: str | None, gender: str | None) -> CueProfile:
+        """The cue profile of one utterance from its feature values (NaN or absent = not measured)."""
+        known = {name: _optional(float(values.get(name, math.nan))) for name in FEATURE_COLUMNS}
         levels: dict[str, str | None] = {}
         zs: dict[str, float | None] = {}
         references: dict[str, Reference] = {}
         for cue, feature in CUE_FEATURES.items():
-            per_speaker, per_gender, corpus = by_feature[feature]
-            speaker_ref = per_speaker.get(str(utt.speaker)) if utt.speaker is not None else None
-            gender_ref = per_gender.get(utt.gender) if utt.gender is not None else None
-            if speaker_ref is not None and speaker_ref.n >= MIN_REFERENCE:
-                references[cue], ref = "speaker", speaker_ref
-            elif gender_ref is not None and gender_ref.n >= MIN_REFERENCE:
-                references[cue], ref = "gender", gender_ref
-            else:
-                references[cue], ref = "corpus", corpus
-            value = values[feature]
+            references[cue], ref = self.reference(feature, speaker, gender)
+            value = known[feature]
             if value is None:
                 levels[cue], zs[cue] = None, None
                 continue
             zs[cue] = (value - ref.mean) / ref.std if ref.std > 0 else None
             levels[cue] = intonation_level(value) if cue == "intonation" else level_for(value, ref.cuts)
-        profiles[utt.id] = CueProfile(levels=levels, z=zs, values=values, reference=references, gender=utt.gender)
+        return CueProfile(levels=levels, z=zs, values=known, reference=references, gender=gender)
+
+
+def speaker_cues(features: pd.DataFrame, utterances: Sequence[Utterance]) -> dict[str, CueProfile]:
+    """Utterance id -> CueProfile, with references computed over every row of ``features``.
+
+    Rows of ``features`` without an utterance count in the corpus reference only. Utterances without
+    a feature row get a profile of Nones (their references still say where they would have been
+    compared). A build uses :class:`CueReferences` directly, one profile at a time.
+    """
+    by_id = {u.id: u for u in utterances}
+    ids = [str(i) for i in features["id"]]
+    rows = [by_id.get(i) for i in ids]
+    columns = {feature: features[feature].to_numpy(dtype=float) for feature in CUE_FEATURES.values()}
+    references = CueReferences.of(
+        columns, [u.speaker if u else None for u in rows], [u.gender if u else None for u in rows]
+    )
+    position = {i: n for n, i in enumerate(ids)}
+    table = features[FEATURE_COLUMNS].to_numpy(dtype=float)
+    profiles: dict[str, CueProfile] = {}
+    for utt in utterances:
+        at = position.get(utt.id)
+        values = dict(zip(FEATURE_COLUMNS, table[at])) if at is not None else {}
+        profiles[utt.id] = references.profile(values, utt.speaker, utt.gender)
     return profiles

@@ -10,30 +10,20 @@ frame) yields a row of NaN features with the reason in ``error``; it never raise
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import parselmouth
 
 from cotgen.acoustics.loudness import loudness_features, pause_features, segment
 from cotgen.acoustics.pitch import adaptive_pitch, pitch_features
+from cotgen.acoustics.rows import NAN, Row, empty_row
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.syllables import nuclei_indices, rate_features
 from cotgen.acoustics.voice import hnr_from_strength, perturbation_features
 
-NAN = float("nan")
-Row = dict[str, Any]
-
 
 class UnmeasurableAudio(Exception):
     """The audio cannot give features; the message is the row's ``error``."""
-
-
-def empty_row(item_id: str, error: str, duration_s: float = NAN) -> Row:
-    """A row of NaN features carrying the reason they are missing (duration kept when it is known)."""
-    row: Row = {"id": item_id, **dict.fromkeys(FEATURE_COLUMNS, NAN), "error": error}
-    row["duration_s"] = duration_s
-    return row
 
 
 def load_sound(path: str | Path) -> parselmouth.Sound:

@@ -20,14 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cotgen.acoustics.cache import FeatureCache, content_hash
-from cotgen.acoustics.extract import Row, empty_row, extract_batch, extract_one
+from cotgen.acoustics.rows import Row, empty_row, measure_batch
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
-from cotgen.acoustics.table import rows_to_frame
+from cotgen.acoustics.table import columns_to_frame
 from cotgen.errors import CotgenError
 
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
@@ -66,6 +67,20 @@ def _values(row: Row) -> dict[str, Any]:
     return {name: row[name] for name in (*FEATURE_COLUMNS, "error")}
 
 
+class _Columns:
+    """The table's columns, filled in place as results arrive: no dict is kept per row."""
+
+    def __init__(self, n: int) -> None:
+        self.features = {name: np.full(n, np.nan) for name in FEATURE_COLUMNS}
+        self.errors: list[str | None] = [None] * n
+
+    def set(self, index: int, values: Row) -> None:
+        for name in FEATURE_COLUMNS:
+            value = values[name]
+            self.features[name][index] = np.nan if value is None else value
+        self.errors[index] = values["error"]
+
+
 def extract_features(
     items: Sequence[tuple[str, str]],
     workers: int | None = None,
@@ -80,7 +95,7 @@ def extract_features(
     ``executor`` (e.g. ``distributed.Client.get_executor()``) replaces the local process pool.
     """
     items = [(str(item_id), str(path)) for item_id, path in items]
-    rows: list[Row | None] = [None] * len(items)
+    columns = _Columns(len(items))
     cache = FeatureCache(cache_dir, settings) if cache_dir is not None else None
     workers = workers or os.cpu_count() or 1
     sharing: dict[int, list[int]] = {}  # computed item -> the items with the same audio content (itself first)
@@ -89,8 +104,8 @@ def extract_features(
     with _progress_bar(progress) as bar:
         task = bar.add_task("features", total=len(items))
 
-        def settle(index: int, row: Row) -> None:
-            rows[index] = row
+        def settle(index: int, values: Row) -> None:
+            columns.set(index, values)
             bar.advance(task)
 
         def to_compute() -> Iterator[int]:
@@ -111,7 +126,7 @@ def extract_features(
                     continue
                 hit = cache.get(digest)
                 if hit is not None:
-                    settle(index, {"id": item_id, **hit})
+                    settle(index, hit)
                 elif digest in first_with_digest:
                     sharing[first_with_digest[digest]].append(index)
                 else:
@@ -122,19 +137,19 @@ def extract_features(
 
         def record(index: int, row: Row) -> None:
             for same in sharing[index]:
-                settle(same, {**row, "id": items[same][0]})
+                settle(same, row)
             if cache is not None:
                 cache.put(digests[index], _values(row))
 
         if executor is None and workers == 1:
             for index in to_compute():
-                record(index, extract_one(*items[index], settings))
+                record(index, measure_batch([items[index]], settings)[0])
         else:
             size = batch_size(len(items), workers)
             with _default_executor(workers) if executor is None else _borrowed(executor) as pool:
                 futures: dict[Future[list[Row]], list[int]] = {}
                 for batch in _chunks(to_compute(), size):
-                    futures[pool.submit(extract_batch, [items[i] for i in batch], settings)] = batch
+                    futures[pool.submit(measure_batch, [items[i] for i in batch], settings)] = batch
                 lost: list[int] = []
                 for future in as_completed(futures):
                     try:
@@ -150,7 +165,7 @@ def extract_features(
                     f"(e.g. {items[lost[0]][1]}); finished results are cached: rerun to continue, "
                     "or with --workers 1 to find the file"
                 )
-    return rows_to_frame([row for row in rows if row is not None])
+    return columns_to_frame([item_id for item_id, _ in items], columns.features, columns.errors)
 
 
 def _chunks(indices: Iterator[int], size: int) -> Iterator[list[int]]:

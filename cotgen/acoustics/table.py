@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,12 +26,16 @@ ARROW_SCHEMA = pa.schema(
 )
 
 
-def rows_to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """A DataFrame with the table's columns in order: ``id`` and ``error`` as objects, features float64."""
-    frame = pd.DataFrame(list(rows), columns=TABLE_COLUMNS)
-    frame[FEATURE_COLUMNS] = frame[FEATURE_COLUMNS].astype("float64")
-    frame["id"] = frame["id"].astype(object)
-    frame["error"] = frame["error"].astype(object).where(frame["error"].notna(), None)
+def columns_to_frame(ids: Sequence[str], columns: dict[str, np.ndarray], errors: Sequence[str | None]) -> pd.DataFrame:
+    """The table with its columns in order: ``id`` and ``error`` as objects (None when fine), features float64.
+
+    Built from whole columns, never from a dict per row: at 100,000 utterances a list of row dicts
+    costs about 150 MB where the columns take 20 MB.
+    """
+    frame = pd.DataFrame({"id": pd.Series(list(ids), dtype=object)})
+    for name in FEATURE_COLUMNS:
+        frame[name] = np.asarray(columns[name], dtype="float64")
+    frame["error"] = pd.Series(list(errors), dtype=object)
     return frame
 
 
@@ -55,4 +59,5 @@ def read_features(path: Path) -> pd.DataFrame:
     missing = [name for name in TABLE_COLUMNS if name not in table.column_names]
     if missing:
         raise CotgenError(f"{path}: missing columns {missing}; expected {TABLE_COLUMNS} (rerun `cotgen features`)")
-    return rows_to_frame(table.select(TABLE_COLUMNS).to_pylist())
+    columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in FEATURE_COLUMNS}
+    return columns_to_frame(table.column("id").to_pylist(), columns, table.column("error").to_pylist())
