@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import spearmanr
 
 from cotgen.divergence import bhattacharyya, brier, entropy_bits, js, kl
 
@@ -121,6 +120,10 @@ def entropy_spearman(human: ArrayLike, predicted: ArrayLike) -> float:
     p = np.asarray(entropy_bits(_matrix(predicted)), dtype=np.float64)
     if h.size < 2 or np.ptp(h) == 0 or np.ptp(p) == 0:
         return math.nan
+    # scipy (about 60 MB) is imported by the one metric that needs it, so `cotgen` commands that never
+    # compute it (every command registers `eval`) do not load it.
+    from scipy.stats import spearmanr
+
     return float(spearmanr(h, p).statistic)
 
 

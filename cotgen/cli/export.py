@@ -8,10 +8,8 @@ from typing import Annotated, cast
 import typer
 from rich.table import Table
 
-from cotgen.card import write_card
 from cotgen.cli.app import app, console
 from cotgen.export.messages import AnswerMode, AudioMode
-from cotgen.export.writer import ExportFormat, export_run
 from cotgen.paths import DEFAULT_RUN
 
 
@@ -37,6 +35,11 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
+    # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
+    # pandas, pyarrow and huggingface_hub (about 90 MB) that only this command uses.
+    from cotgen.card import write_card
+    from cotgen.export.writer import ExportFormat, export_run
+
     # export_run checks the three choices and names the option in its error.
     result = export_run(
         run_dir,

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from cotgen.acoustics import FEATURES_FILE, run_features_stage
 from cotgen.cli.app import app, console
 from cotgen.cli.corpus_options import (
     DEFAULT_CORPUS,
@@ -49,6 +48,10 @@ def features_command(
     progress: ProgressOption = True,
 ) -> None:
     """Measure prosody and voice quality of every utterance (cached by audio content) into features.parquet."""
+    # Imported here, not at the top: `cotgen` imports every command module for every command, and the features
+    # table loads pandas and pyarrow (about 80 MB): `cotgen build` loads them only after its corpus is in.
+    from cotgen.acoustics import FEATURES_FILE, run_features_stage
+
     load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
     if not load.utterances:
         raise CotgenError(f"no utterance kept from {load.corpus}; run `cotgen corpus --corpus {corpus}` to see why")

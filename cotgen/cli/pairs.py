@@ -9,8 +9,6 @@ import typer
 
 from cotgen.cli.app import app, console
 from cotgen.errors import CotgenError
-from cotgen.grpo import build_grpo
-from cotgen.pairs.build import PairOptions, build_pairs
 from cotgen.pairs.candidates import SOURCES, Source
 from cotgen.pairs.scoring import METRICS
 from cotgen.pairs.select import STRATEGIES
@@ -61,6 +59,10 @@ def pairs(
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default RUN/dpo.jsonl).")] = None,
 ) -> None:
     """Write DPO preference pairs scored by divergence from the human distribution."""
+    # Imported here, not at the top: `cotgen` imports every command module for every command, and writing pairs
+    # refreshes the dataset card, which loads pandas, pyarrow and huggingface_hub (about 90 MB).
+    from cotgen.pairs.build import PairOptions, build_pairs
+
     options = PairOptions(
         sources=_sources(source, rollouts),
         rollouts=rollouts,
@@ -86,6 +88,8 @@ def grpo(
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default RUN/grpo.jsonl).")] = None,
 ) -> None:
     """Write GRPO prompts with target distributions (rewards: cotgen.rewards, ms-swift: cotgen/swift_plugin.py)."""
+    from cotgen.grpo import build_grpo  # here, not at the top: see `pairs` (the card's imports)
+
     counts = build_grpo(run, out, require_gold)
     console.print(
         f"wrote {counts['records']} GRPO prompts to {out or run / 'grpo.jsonl'} "

@@ -9,7 +9,6 @@ import typer
 
 from cotgen.cli.app import app, console
 from cotgen.paths import DEFAULT_RUN
-from cotgen.publish import resolve_token, stage, upload
 
 
 @app.command()
@@ -28,6 +27,10 @@ def publish(
     ] = False,
 ) -> None:
     """Validate, stage and upload a run folder to a Hugging Face dataset repo."""
+    # Imported here, not at the top: `cotgen` imports every command module for every command, and huggingface_hub
+    # (about 40 MB) is needed by this one only.
+    from cotgen.publish import resolve_token, stage, upload
+
     plan = stage(run_dir, repo, private, include_audio, create_pr, confirm_license)
     console.print(f"staged {len(plan.files)} files in {plan.stage_dir}")
     for name in plan.files:

@@ -8,13 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cotgen.card import write_card
 from cotgen.cli.app import app, console
-from cotgen.export.run_files import load_run, read_features
-from cotgen.pairs.run_json import update_run_json
 from cotgen.paths import DEFAULT_RUN
-from cotgen.plots import write_plots
-from cotgen.stats import compute_stats
 
 
 def _cell(value: object) -> str:
@@ -28,6 +23,14 @@ def _cell(value: object) -> str:
 @app.command()
 def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN) -> None:
     """Print the run's statistics and write PNG plots to <run>/plots/."""
+    # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
+    # matplotlib, pandas and huggingface_hub (about 90 MB) that only this command uses.
+    from cotgen.card import write_card
+    from cotgen.export.run_files import load_run, read_features
+    from cotgen.pairs.run_json import update_run_json
+    from cotgen.plots import write_plots
+    from cotgen.stats import compute_stats
+
     data = load_run(run_dir)
     summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
     plots = write_plots(data, read_features(run_dir), run_dir / "plots")
