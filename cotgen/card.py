@@ -5,12 +5,15 @@ language, task, size, and ``configs`` so ``load_dataset(repo, "sft")`` finds the
 saying how the data was made, what it contains, where it is weak and whom to cite. The licence and
 its notice come from the corpus note (``corpora/<name>.md``), because the corpus's terms bind
 every derivative. ``build`` writes the card; ``pairs``, ``grpo``, ``export`` and ``stats`` refresh it.
+Its facts come from one streaming pass over each record file (:func:`gather_facts`), so writing it
+at the end of a 100,000-utterance build holds running sums, not the run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,11 @@ from huggingface_hub import DatasetCardData
 import cotgen
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.errors import CotgenError
-from cotgen.export.run_files import RECORD_FILES, RunData, load_run
+from cotgen.export.run_files import RECORD_FILES, RunData, count_lines, load_run
 from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS
 from cotgen.labels import emotion_name
-from cotgen.stats import RunStats, compute_stats
+from cotgen.stats import RunStats, StatsAccumulator
 
 CARD = "README.md"
 PLOTS_DIR = "plots"
@@ -88,17 +91,17 @@ def export_configs(export_dir: Path) -> list[dict[str, Any]]:
     return configs
 
 
-def card_metadata(data: RunData, note: dict[str, Any], configs: list[dict[str, Any]]) -> DatasetCardData:
+def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: list[dict[str, Any]]) -> DatasetCardData:
     """The YAML header: licence and language from the corpus note, task, tags, size and configs."""
     language = note.get("language") or "en"
-    pretty = note.get("pretty_name") or data.corpus
+    pretty = note.get("pretty_name") or corpus
     return DatasetCardData(
         license=note.get("license") or "other",
         language=language if isinstance(language, list) else [language],
         pretty_name=f"{pretty} — emotion reasoning traces (cotgen)",
         task_categories=TASK_CATEGORIES,
-        tags=[*TAGS, data.corpus],
-        size_categories=[size_category(len(data.utterances))],
+        tags=[*TAGS, corpus],
+        size_categories=[size_category(utterances)],
         configs=configs,
     )
 
@@ -116,29 +119,58 @@ def annotator_rule(info: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _teachers(data: RunData, info: dict[str, Any]) -> list[str]:
-    found = sorted({t.teacher for t in data.traces})
-    if found:
-        return found
+@dataclass
+class RunFacts:
+    """What the card says about a run's records, gathered in one streaming pass over each file."""
+
+    stats: RunStats
+    teachers: list[str]
+    templates: list[tuple[str, str]]
+    example: dict[str, Any] | None
+
+
+def gather_facts(data: RunData) -> RunFacts:
+    """Statistics, teachers, templates and the example record, reading each record file once.
+
+    The example is the first SFT record, shown with its utterance's transcript, which the pass
+    over the utterances picks up on the way.
+    """
+    first = data.sft.first()
+    acc = StatsAccumulator()
+    transcript: str | None = None
+    for utt in data.utterances:
+        acc.add_utterance(utt)
+        if first is not None and transcript is None and utt.id == first.id:
+            transcript = utt.transcript
+    teachers: set[str] = set()
+    templates: set[tuple[str, str]] = set()
+    for trace in data.traces:
+        acc.add_trace(trace)
+        teachers.add(trace.teacher)
+        templates.add((trace.template.name, trace.template.sha256))
+    for pair in data.dpo:
+        acc.add_pair(pair)
+    example = None
+    if first is not None:
+        example = {
+            "id": first.id,
+            "transcript": transcript,
+            "human_distribution": {k: round(v, 3) for k, v in first.distribution.items()},
+            "answer": first.completion[0].get("content", "") if first.completion else "",
+        }
+    return RunFacts(
+        stats=acc.result(sft=len(data.sft), grpo=len(data.grpo)),
+        teachers=sorted(teachers),
+        templates=sorted(templates),
+        example=example,
+    )
+
+
+def _teachers(facts: RunFacts, info: dict[str, Any]) -> list[str]:
+    if facts.teachers:
+        return facts.teachers
     teacher = info.get("teacher")
     return [str(teacher)] if teacher else []
-
-
-def _templates(data: RunData) -> list[tuple[str, str]]:
-    return sorted({(t.template.name, t.template.sha256) for t in data.traces})
-
-
-def _example(data: RunData) -> dict[str, Any] | None:
-    if not data.sft:
-        return None
-    record = data.sft[0]
-    utterance = data.by_id.get(record.id)
-    return {
-        "id": record.id,
-        "transcript": utterance.transcript if utterance else None,
-        "human_distribution": {k: round(v, 3) for k, v in record.distribution.items()},
-        "answer": record.completion[0].get("content", "") if record.completion else "",
-    }
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -236,13 +268,7 @@ Transcript: {{ example.transcript | tojson }}; human distribution: `{{ example.h
 
 
 def _file_rows(folder: Path, names: list[str]) -> list[tuple[str, int]]:
-    rows = []
-    for name in names:
-        path = folder / name
-        if path.exists():
-            with path.open(encoding="utf-8") as handle:
-                rows.append((name, sum(1 for line in handle if line.strip())))
-    return rows
+    return [(name, count_lines(folder / name)) for name in names if (folder / name).exists()]
 
 
 def notice_for(note: dict[str, Any]) -> str | None:
@@ -264,7 +290,8 @@ def render_card(
     data = load_run(run_dir)
     info = read_run_info(run_dir)
     note = corpus_note(data.corpus)
-    stats: RunStats = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
+    facts = gather_facts(data)
+    stats = facts.stats
     export = None
     if export_dir is not None:
         configs = export_configs(export_dir)
@@ -282,7 +309,7 @@ def render_card(
         if audio_included
         else "not included; `audio` fields are paths relative to the corpus folder, so get the corpus from its owners."
     )
-    metadata = card_metadata(data, note, configs)
+    metadata = card_metadata(data.corpus, stats.utterances, note, configs)
     body = _BODY.render(
         title=metadata.pretty_name,
         version=cotgen.__version__,
@@ -293,8 +320,8 @@ def render_card(
         classes=", ".join(f"`{c}` ({emotion_name(c)})" for c in data.classes),
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
-        teachers=", ".join(_teachers(data, info)) or "n/a",
-        templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in _templates(data)) or "n/a",
+        teachers=", ".join(_teachers(facts, info)) or "n/a",
+        templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",
         per_split=", ".join(f"{k} {v}" for k, v in (export or {}).get("utterances_per_split", {}).items()),
         vote_mass=", ".join(f"{code} {mass:.2f}" for code, mass in stats.class_vote_mass.items()),
         export=export,
@@ -304,7 +331,7 @@ def render_card(
         fmt=_fmt,
         plots=plots,
         plots_prefix=plots_prefix or default_prefix,
-        example=_example(data),
+        example=facts.example,
         corpus_citation=note.get("citation"),
         cotgen_citation=COTGEN_CITATION,
     )

@@ -1,14 +1,17 @@
 """PNG figures of a run for ``cotgen stats`` and the dataset card (matplotlib, no display needed).
 
 Figures are drawn on :class:`matplotlib.figure.Figure` objects directly, without pyplot, so they
-render on the Agg canvas on a headless machine and leave no global state between calls. Each
-function draws one figure from records and returns the path written; a figure whose input is
-missing (no traces, no pairs, no features) is skipped by :func:`write_plots`.
+render on the Agg canvas on a headless machine and leave no global state between calls.
+:func:`gather_plot_data` reads the run once into arrays of numbers; each ``plot_*`` function draws
+one figure from them and returns the path written; a figure whose input is missing (no traces,
+no pairs, no features) is skipped by :func:`write_plots`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +19,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cotgen.divergence import as_vector, entropy_bits
+from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.run_files import RunData
 from cotgen.labels import emotion_name
-from cotgen.records import TraceRecord
-from cotgen.stats import class_vote_mass, pair_margins
-from cotgen.utterance import Utterance
+from cotgen.stats import pair_margin
 
 MAIN_FEATURES: tuple[str, ...] = ("f0_median_hz", "intensity_mean_db", "speech_rate_syl_s", "hnr_db")
 DPI = 100
@@ -33,18 +35,67 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _gold_and_samples(traces: Sequence[TraceRecord]) -> list[tuple[str, list[TraceRecord], str]]:
-    """(label, traces, colour) for the gold traces and the predict-mode samples, drawn alike in every figure."""
-    return [
-        ("gold", [t for t in traces if t.sample == 0], "tab:green"),
-        ("samples", [t for t in traces if t.sample > 0], "tab:orange"),
-    ]
+@dataclass
+class TraceSeries:
+    """Per-trace numbers of the gold traces or of the samples, in file order, for the figures."""
+
+    label: str
+    colour: str
+    js: array[float] = field(default_factory=lambda: array("d"))
+    human_entropy: array[float] = field(default_factory=lambda: array("d"))
+    trace_entropy: array[float] = field(default_factory=lambda: array("d"))
 
 
-def plot_vote_mass(utterances: Sequence[Utterance], path: Path) -> Path:
+@dataclass
+class PlotData:
+    """Everything the figures draw, as numbers: no record is kept once its numbers are taken."""
+
+    classes: list[str]
+    vote_mass: dict[str, float]
+    utterance_index: IdIndex
+    gold: TraceSeries
+    samples: TraceSeries
+    margins: array[float]
+
+    @property
+    def series(self) -> list[TraceSeries]:
+        """Gold traces and predict-mode samples, drawn alike in every figure."""
+        return [self.gold, self.samples]
+
+
+_UTTERANCE_NUMBERS = np.dtype([("entropy", np.float64), ("majority", np.int8)])
+
+
+def gather_plot_data(data: RunData) -> PlotData:
+    """One streaming pass over utterances, traces and pairs, keeping arrays of numbers.
+
+    Traces join their utterance's human entropy through an :class:`IdIndex` (a trace whose
+    utterance is unknown still counts in the JS histogram, not in the entropy scatter).
+    """
+    classes = data.classes
+    mass = np.zeros(len(classes))
+    builder = IdIndexBuilder(_UTTERANCE_NUMBERS)
+    for utt in data.utterances:
+        human = as_vector(utt.distribution, classes)
+        mass += human
+        majority = -1 if utt.majority is None else classes.index(utt.majority)
+        builder.add(utt.id, (float(entropy_bits(human)), majority))
+    index = builder.build()
+    gold, samples = TraceSeries("gold", "tab:green"), TraceSeries("samples", "tab:orange")
+    for trace in data.traces:
+        series = gold if trace.sample == 0 else samples
+        series.js.append(trace.js)
+        human_entropy = index.get(trace.id)
+        if human_entropy is not None:
+            series.human_entropy.append(float(human_entropy["entropy"]))
+            series.trace_entropy.append(float(entropy_bits(as_vector(trace.distribution, classes))))
+    margins = array("d", (pair_margin(pair) for pair in data.dpo))
+    vote_mass = {code: float(v) for code, v in zip(classes, mass)}
+    return PlotData(classes, vote_mass, index, gold, samples, margins)
+
+
+def plot_vote_mass(classes: Sequence[str], mass: Mapping[str, float], path: Path) -> Path:
     """Bar chart of the human vote mass per class."""
-    classes = utterances[0].classes
-    mass = class_vote_mass(utterances, classes)
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     ax.bar([emotion_name(c) for c in classes], [mass[c] for c in classes], color="tab:blue")
@@ -53,24 +104,21 @@ def plot_vote_mass(utterances: Sequence[Utterance], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_entropy(utterances: Sequence[Utterance], traces: Sequence[TraceRecord], path: Path) -> Path:
+def plot_entropy(n_classes: int, series: Sequence[TraceSeries], path: Path) -> Path:
     """Each trace's entropy against its utterance's human entropy; the diagonal is perfect calibration."""
-    classes = utterances[0].classes
-    human = {u.id: float(entropy_bits(as_vector(u.distribution, classes))) for u in utterances}
-    known = [t for t in traces if t.id in human]
     fig = Figure(figsize=(5, 5))
     ax = fig.add_subplot()
-    top = float(np.log2(len(classes)))
+    top = float(np.log2(n_classes))
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="equal entropy")
-    for label, subset, colour in _gold_and_samples(known):
-        if subset:
+    for group in series:
+        if group.human_entropy:
             ax.scatter(
-                [human[t.id] for t in subset],
-                [float(entropy_bits(as_vector(t.distribution, classes))) for t in subset],
+                np.asarray(group.human_entropy),
+                np.asarray(group.trace_entropy),
                 s=18,
                 alpha=0.7,
-                color=colour,
-                label=label,
+                color=group.colour,
+                label=group.label,
             )
     ax.set_xlabel("human entropy (bits)")
     ax.set_ylabel("trace entropy (bits)")
@@ -79,14 +127,14 @@ def plot_entropy(utterances: Sequence[Utterance], traces: Sequence[TraceRecord],
     return _save(fig, path)
 
 
-def plot_trace_js(traces: Sequence[TraceRecord], path: Path) -> Path:
+def plot_trace_js(series: Sequence[TraceSeries], path: Path) -> Path:
     """Histogram of the traces' JS divergence to the humans (teacher calibration)."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     bins = np.linspace(0.0, 1.0, 21)
-    for label, subset, colour in _gold_and_samples(traces):
-        if subset:
-            ax.hist([t.js for t in subset], bins=bins, alpha=0.6, color=colour, label=label)
+    for group in series:
+        if group.js:
+            ax.hist(np.asarray(group.js), bins=bins, alpha=0.6, color=group.colour, label=group.label)
     ax.set_xlabel("JS(human, trace) in bits")
     ax.set_ylabel("traces")
     ax.set_title("Trace-to-human divergence")
@@ -98,7 +146,7 @@ def plot_pair_margins(margins: Sequence[float], path: Path) -> Path:
     """Histogram of DPO score margins (rejected minus chosen)."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    ax.hist(margins, bins=20, color="tab:purple")
+    ax.hist(np.asarray(margins), bins=20, color="tab:purple")
     ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("score_rejected − score_chosen")
     ax.set_ylabel("pairs")
@@ -106,25 +154,28 @@ def plot_pair_margins(margins: Sequence[float], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_features_by_class(utterances: Sequence[Utterance], features: pd.DataFrame, path: Path) -> Path | None:
+def plot_features_by_class(
+    features: pd.DataFrame, utterance_index: IdIndex, classes: Sequence[str], path: Path
+) -> Path | None:
     """Box plots of the main acoustic features per human majority class; None when no feature is present."""
     columns = [c for c in MAIN_FEATURES if c in features.columns]
     if not columns:
         return None
-    majority = pd.Series({u.id: u.majority for u in utterances}, name="majority")
-    frame = features.set_index("id").join(majority, how="inner")
-    if "error" in frame.columns:
-        frame = frame[frame["error"].isna()]
-    frame = frame.dropna(subset=["majority"])
-    classes = [c for c in utterances[0].classes if c in set(frame["majority"])]
-    if not classes:
+    at = utterance_index.positions(features["id"].astype(str))
+    majority = np.where(at >= 0, utterance_index.values["majority"][np.maximum(at, 0)], -1)
+    keep = majority >= 0
+    if "error" in features.columns:
+        keep &= features["error"].isna().to_numpy()
+    frame, majority = features[keep], majority[keep]
+    present = [i for i in range(len(classes)) if (majority == i).any()]
+    if not present:
         return None
     fig = Figure(figsize=(4 * len(columns), 4))
     for index, column in enumerate(columns, start=1):
         ax = fig.add_subplot(1, len(columns), index)
-        groups = [frame.loc[frame["majority"] == c, column].dropna().to_numpy(dtype=float) for c in classes]
+        groups = [frame.loc[majority == i, column].dropna().to_numpy(dtype=float) for i in present]
         ax.boxplot(groups)
-        ax.set_xticks(range(1, len(classes) + 1), [emotion_name(c) for c in classes], rotation=30)
+        ax.set_xticks(range(1, len(present) + 1), [emotion_name(classes[i]) for i in present], rotation=30)
         ax.set_title(column)
     fig.suptitle("Acoustic features by majority class")
     return _save(fig, path)
@@ -135,14 +186,17 @@ def write_plots(data: RunData, features: pd.DataFrame | None, plots_dir: Path) -
     written: dict[str, Path] = {}
     if not data.utterances:
         return written
-    written["vote_mass"] = plot_vote_mass(data.utterances, plots_dir / "vote_mass.png")
-    if data.traces:
-        written["entropy"] = plot_entropy(data.utterances, data.traces, plots_dir / "entropy.png")
-        written["trace_js"] = plot_trace_js(data.traces, plots_dir / "trace_js.png")
-    if data.dpo:
-        written["pair_margins"] = plot_pair_margins(pair_margins(data.dpo), plots_dir / "pair_margins.png")
+    numbers = gather_plot_data(data)
+    written["vote_mass"] = plot_vote_mass(numbers.classes, numbers.vote_mass, plots_dir / "vote_mass.png")
+    if numbers.gold.js or numbers.samples.js:
+        written["entropy"] = plot_entropy(len(numbers.classes), numbers.series, plots_dir / "entropy.png")
+        written["trace_js"] = plot_trace_js(numbers.series, plots_dir / "trace_js.png")
+    if numbers.margins:
+        written["pair_margins"] = plot_pair_margins(numbers.margins, plots_dir / "pair_margins.png")
     if features is not None:
-        path = plot_features_by_class(data.utterances, features, plots_dir / "features_by_class.png")
+        path = plot_features_by_class(
+            features, numbers.utterance_index, numbers.classes, plots_dir / "features_by_class.png"
+        )
         if path is not None:
             written["features_by_class"] = path
     return written

@@ -13,17 +13,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from huggingface_hub import HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 import cotgen
 from cotgen.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
 from cotgen.errors import CotgenError
+from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
 from cotgen.export.run_files import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
 from cotgen.export.run_info import read_run_info
@@ -94,60 +97,82 @@ def _audio_strings(value: Any) -> Iterator[str]:
             yield from _audio_strings(item)
 
 
-def _rewrite_audio(value: Any, mapping: dict[str, str]) -> Any:
+def _rewrite_audio(value: Any, relocate: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             if key == "audio" and isinstance(item, str):
-                out[key] = mapping[item]
+                out[key] = relocate(item)
             elif key == "audios" and isinstance(item, list):
-                out[key] = [mapping[a] if isinstance(a, str) else a for a in item]
+                out[key] = [relocate(a) if isinstance(a, str) else a for a in item]
             else:
-                out[key] = _rewrite_audio(item, mapping)
+                out[key] = _rewrite_audio(item, relocate)
         return out
     if isinstance(value, list):
-        return [_rewrite_audio(item, mapping) for item in value]
+        return [_rewrite_audio(item, relocate) for item in value]
     return value
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-    return rows
 
 
-def audio_mapping(paths: set[str], base: Path, include_audio: bool) -> tuple[dict[str, str], dict[str, Path]]:
-    """New relative path per audio string, and the source file of each (for copying).
+@dataclass
+class AudioRelocation:
+    """Where each audio path of the staged records points: relative to the folder all clips share.
 
-    Paths become relative to the folder all clips share (the corpus's audio folder), so a user
-    holding the corpus can join them back; with ``include_audio`` they live under ``audio/``.
+    Paths become relative to that folder (the corpus's audio folder), so a user holding the corpus
+    can join them back; with ``include_audio`` they live under ``audio/``. The shared folder is a
+    running common path (:meth:`see`, a first pass over the records), so no set of every path is kept.
     """
-    sources = {p: (Path(p) if os.path.isabs(p) else base / p).resolve() for p in paths}
-    missing = [p for p, src in sources.items() if include_audio and not src.is_file()]
-    if missing:
-        raise CotgenError(f"{missing[0]}: audio file not found (needed for --include-audio)")
-    if not sources:
-        return {}, {}
-    root = Path(os.path.commonpath([str(src.parent) for src in sources.values()]))
-    mapping = {}
-    for original, src in sources.items():
-        relative = src.relative_to(root).as_posix()
-        mapping[original] = f"{AUDIO_DIR}/{relative}" if include_audio else relative
-    return mapping, sources
+
+    base: Path
+    include_audio: bool
+    root: Path | None = None
+
+    def __post_init__(self) -> None:
+        # Records of one utterance sit close together (and in sft, dpo and grpo alike): a small cache of
+        # resolved paths saves the file-system calls without holding one entry per utterance.
+        self.source = lru_cache(maxsize=4096)(self._source)
+
+    def _source(self, path: str) -> Path:
+        return (Path(path) if os.path.isabs(path) else self.base / path).resolve()
+
+    def see(self, path: str) -> None:
+        """Take one audio path into the shared folder; with ``include_audio`` its clip must exist."""
+        source = self.source(path)
+        if self.include_audio and not source.is_file():
+            raise CotgenError(f"{path}: audio file not found (needed for --include-audio)")
+        parent = str(source.parent)
+        self.root = Path(parent if self.root is None else os.path.commonpath([str(self.root), parent]))
+
+    def relocate(self, path: str) -> str:
+        """The staged form of a path :meth:`see` has taken in."""
+        if self.root is None:
+            raise ValueError(f"{path}: relocate() before any path was seen")
+        relative = self.source(path).relative_to(self.root).as_posix()
+        return f"{AUDIO_DIR}/{relative}" if self.include_audio else relative
+
+
+def _run_ids(data: RunData) -> IdIndex:
+    builder = IdIndexBuilder(np.int8)
+    for utt in data.utterances:
+        builder.add(utt.id, 0)
+    return builder.build()
 
 
 def validate_run(data: RunData) -> None:
     """Counts that must agree before publishing: every record joins an utterance, and there are records."""
-    known = {u.id for u in data.utterances}
+    known = _run_ids(data)
     for name, records in (("sft.jsonl", data.sft), ("dpo.jsonl", data.dpo), ("grpo.jsonl", data.grpo)):
         for index, record in enumerate(records, start=1):
-            if record.id not in known:
+            if known.position(record.id) is None:
                 raise CotgenError(f"{data.run_dir / name}: record {index} ({record.id}) has no utterance")
     if not (data.sft or data.dpo or data.grpo):
         raise CotgenError(f"{data.run_dir}: no SFT, DPO or GRPO records to publish (run `cotgen build` first)")
@@ -160,6 +185,7 @@ def count_mismatches(info: dict[str, Any], data: RunData) -> list[str]:
     is not compared.
     """
     counts = info.get("counts") if isinstance(info.get("counts"), dict) else {}
+    # len() of a record file counts its lines; the records themselves are validated by validate_run and the card.
     pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else {}
     grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else {}
     expected = [
@@ -193,18 +219,26 @@ def check_license(note: dict[str, Any], corpus: str, private: bool, include_audi
 
 
 def _stage_records(files: list[Path], base: Path, target: Path, include_audio: bool) -> None:
-    """Copy the record files with audio paths made relative (and the clips too with ``include_audio``)."""
-    rows = {path.name: _read_rows(path) for path in files}
-    found = {a for table in rows.values() for row in table for a in _audio_strings(row)}
-    mapping, sources = audio_mapping(found, base, include_audio)
-    for name, table in rows.items():
-        lines = "".join(json.dumps(_rewrite_audio(row, mapping), ensure_ascii=False) + "\n" for row in table)
-        (target / name).write_text(lines, encoding="utf-8")
-    if include_audio:
-        for original, src in sources.items():
-            destination = target / mapping[original]
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, destination)
+    """Copy the record files with audio paths made relative (and the clips too with ``include_audio``).
+
+    Two streaming passes: the first finds the folder all clips share, the second writes each row
+    as it is read, so no record file is ever held whole.
+    """
+    audio = AudioRelocation(base, include_audio)
+    for path in files:
+        for row in _iter_rows(path):
+            for original in _audio_strings(row):
+                audio.see(original)
+    for path in files:
+        with (target / path.name).open("w", encoding="utf-8") as out:
+            for row in _iter_rows(path):
+                out.write(json.dumps(_rewrite_audio(row, audio.relocate), ensure_ascii=False) + "\n")
+                if include_audio:
+                    for original in _audio_strings(row):
+                        destination = target / audio.relocate(original)
+                        if not destination.exists():
+                            destination.parent.mkdir(parents=True, exist_ok=True)
+                            shutil.copy2(audio.source(original), destination)
 
 
 def _stage_extras(run_dir: Path, export_dir: Path | None, target: Path) -> None:
@@ -238,13 +272,14 @@ def stage(
     if mismatches:
         raise CotgenError(f"{run_dir}: {mismatches[0]} (rerun the stage that writes it)")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
+    # The card reads (and so validates) every trace: render it before anything is staged.
+    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
     target = stage_dir or run_dir / STAGE_DIR
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     _stage_records(_record_files(run_dir, export_dir), export_dir or run_dir, target, include_audio)
     _stage_extras(run_dir, export_dir, target)
-    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
     (target / CARD).write_text(card, encoding="utf-8")
     staged = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     kind = f"{json.loads((export_dir / EXPORT_INFO).read_text())['format']} export" if export_dir else "run"

@@ -1,14 +1,15 @@
 """Summary statistics of a run: how ambiguous the human labels are and how well the teacher matches them.
 
 ``cotgen stats`` prints them, the dataset card quotes them and ``run.json`` keeps them under
-``stats``. Everything here is a pure function of the run's records, so it is cheap to test and to
-recompute whenever a stage adds records.
+``stats``. They are computed in one streaming pass over each record file (:class:`StatsAccumulator`
+keeps running sums and counts, never a record), so the cost in memory is the same for a run of
+a hundred utterances and of a hundred thousand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -19,8 +20,21 @@ from cotgen.utterance import Utterance
 FAITHFUL_AT = 0.5
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return float(np.mean(values)) if len(values) else None
+@dataclass
+class RunningMean:
+    """The mean of a stream of numbers, kept as a sum and a count (None before the first number)."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, value: float) -> None:
+        """Take one more number into the mean."""
+        self.total += value
+        self.count += 1
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
 
 
 @dataclass(frozen=True)
@@ -52,55 +66,111 @@ class RunStats:
         return asdict(self)
 
 
-def class_vote_mass(utterances: Sequence[Utterance], classes: Sequence[str]) -> dict[str, float]:
-    """Sum over utterances of each class's probability: how much of the listeners' judgement each class got."""
-    if not utterances:
-        return {code: 0.0 for code in classes}
-    matrix = np.array([as_vector(u.distribution, classes) for u in utterances])
-    return {code: float(v) for code, v in zip(classes, matrix.sum(axis=0))}
+def pair_margin(pair: DPORecord) -> float:
+    """score_rejected - score_chosen (positive: the chosen trace is closer to the humans)."""
+    return pair.score_rejected - pair.score_chosen
 
 
-def pair_margins(pairs: Sequence[DPORecord]) -> list[float]:
-    """score_rejected - score_chosen per pair (positive: the chosen trace is closer to the humans)."""
-    return [p.score_rejected - p.score_chosen for p in pairs]
+@dataclass
+class StatsAccumulator:
+    """Running sums and counts over utterances, traces and pairs, fed one record at a time.
+
+    The class set is the first utterance's; every utterance of a run shares it. Speakers are kept
+    as a set of names (a corpus has tens to thousands, not one per utterance).
+    """
+
+    classes: list[str] = field(default_factory=list)
+    utterances: int = 0
+    speaker_names: set[str] = field(default_factory=set)
+    vote_mass: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    majority_counts: dict[str, int] = field(default_factory=dict)
+    ties: int = 0
+    annotators: RunningMean = field(default_factory=RunningMean)
+    human_entropy: RunningMean = field(default_factory=RunningMean)
+    traces: int = 0
+    gold_traces: int = 0
+    trace_entropy: RunningMean = field(default_factory=RunningMean)
+    gold_js: RunningMean = field(default_factory=RunningMean)
+    sample_js: RunningMean = field(default_factory=RunningMean)
+    faithfulness: RunningMean = field(default_factory=RunningMean)
+    faithful: RunningMean = field(default_factory=RunningMean)
+    pairs: int = 0
+    margin: RunningMean = field(default_factory=RunningMean)
+
+    def add_utterance(self, utt: Utterance) -> None:
+        """Count one utterance: its speaker, vote mass, majority, annotators and entropy."""
+        if not self.utterances:
+            self.classes = utt.classes
+            self.vote_mass = np.zeros(len(self.classes))
+            self.majority_counts = {code: 0 for code in self.classes}
+        self.utterances += 1
+        if utt.speaker is not None:
+            self.speaker_names.add(utt.speaker)
+        human = as_vector(utt.distribution, self.classes)
+        self.vote_mass += human
+        if utt.majority is None:
+            self.ties += 1
+        else:
+            self.majority_counts[utt.majority] = self.majority_counts.get(utt.majority, 0) + 1
+        self.annotators.add(utt.n_annotators)
+        self.human_entropy.add(float(entropy_bits(human)))
+
+    def add_trace(self, trace: TraceRecord) -> None:
+        """Count one trace: gold or sample, its entropy, its JS to the humans and its faithfulness."""
+        self.traces += 1
+        self.trace_entropy.add(float(entropy_bits(as_vector(trace.distribution, self.classes))))
+        if trace.sample == 0:
+            self.gold_traces += 1
+            self.gold_js.add(trace.js)
+        else:
+            self.sample_js.add(trace.js)
+        if trace.faithfulness is not None:
+            self.faithfulness.add(trace.faithfulness)
+            self.faithful.add(1.0 if trace.faithfulness >= FAITHFUL_AT else 0.0)
+
+    def add_pair(self, pair: DPORecord) -> None:
+        """Count one DPO pair and its score margin."""
+        self.pairs += 1
+        self.margin.add(pair_margin(pair))
+
+    def result(self, sft: int = 0, grpo: int = 0) -> RunStats:
+        """The statistics so far (``sft`` and ``grpo`` are those files' record counts)."""
+        return RunStats(
+            utterances=self.utterances,
+            speakers=len(self.speaker_names),
+            classes=list(self.classes),
+            class_vote_mass={code: float(v) for code, v in zip(self.classes, self.vote_mass)},
+            majority_counts=dict(self.majority_counts),
+            ties=self.ties,
+            mean_annotators=self.annotators.mean,
+            mean_human_entropy_bits=self.human_entropy.mean,
+            traces=self.traces,
+            gold_traces=self.gold_traces,
+            mean_trace_entropy_bits=self.trace_entropy.mean,
+            mean_gold_js_bits=self.gold_js.mean,
+            mean_sample_js_bits=self.sample_js.mean,
+            mean_faithfulness=self.faithfulness.mean,
+            faithful_share=self.faithful.mean,
+            sft=sft,
+            dpo=self.pairs,
+            grpo=grpo,
+            mean_pair_margin=self.margin.mean,
+        )
 
 
 def compute_stats(
-    utterances: Sequence[Utterance],
-    traces: Sequence[TraceRecord],
-    pairs: Sequence[DPORecord],
+    utterances: Iterable[Utterance],
+    traces: Iterable[TraceRecord],
+    pairs: Iterable[DPORecord],
     sft: int = 0,
     grpo: int = 0,
 ) -> RunStats:
-    """All statistics from the records (``sft`` and ``grpo`` are their record counts)."""
-    classes = utterances[0].classes if utterances else []
-    human = np.array([as_vector(u.distribution, classes) for u in utterances]) if utterances else np.zeros((0, 0))
-    majority: dict[str, int] = {code: 0 for code in classes}
+    """All statistics from one pass over each stream of records (``sft`` and ``grpo`` are record counts)."""
+    acc = StatsAccumulator()
     for utt in utterances:
-        if utt.majority is not None:
-            majority[utt.majority] = majority.get(utt.majority, 0) + 1
-    gold = [t for t in traces if t.sample == 0]
-    samples = [t for t in traces if t.sample > 0]
-    faith = [t.faithfulness for t in traces if t.faithfulness is not None]
-    trace_entropy = [float(entropy_bits(as_vector(t.distribution, classes))) for t in traces]
-    return RunStats(
-        utterances=len(utterances),
-        speakers=len({u.speaker for u in utterances if u.speaker is not None}),
-        classes=list(classes),
-        class_vote_mass=class_vote_mass(utterances, classes),
-        majority_counts=majority,
-        ties=sum(1 for u in utterances if u.majority is None),
-        mean_annotators=_mean([u.n_annotators for u in utterances]),
-        mean_human_entropy_bits=_mean(list(entropy_bits(human))) if len(utterances) else None,
-        traces=len(traces),
-        gold_traces=len(gold),
-        mean_trace_entropy_bits=_mean(trace_entropy),
-        mean_gold_js_bits=_mean([t.js for t in gold]),
-        mean_sample_js_bits=_mean([t.js for t in samples]),
-        mean_faithfulness=_mean(faith),
-        faithful_share=_mean([1.0 if f >= FAITHFUL_AT else 0.0 for f in faith]),
-        sft=sft,
-        dpo=len(pairs),
-        grpo=grpo,
-        mean_pair_margin=_mean(pair_margins(pairs)),
-    )
+        acc.add_utterance(utt)
+    for trace in traces:
+        acc.add_trace(trace)
+    for pair in pairs:
+        acc.add_pair(pair)
+    return acc.result(sft=sft, grpo=grpo)

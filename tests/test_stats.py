@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from cotgen.cli.main import get_app
 from cotgen.divergence import entropy_bits
 from cotgen.export.run_files import load_run
-from cotgen.stats import class_vote_mass, compute_stats
+from cotgen.stats import compute_stats
 from cotgen.utterance import Utterance, majority_of
 
 CLASSES = ["neu", "hap", "ang"]
@@ -43,7 +43,7 @@ _distributions = st.lists(st.integers(0, 10), min_size=3, max_size=3).filter(lam
 @given(st.lists(_distributions, min_size=1, max_size=20))
 def test_vote_mass_sums_to_the_number_of_utterances(counts: list[list[int]]) -> None:
     utterances = [_utt(f"u{i}", [c / sum(v) for c in v]) for i, v in enumerate(counts)]
-    mass = class_vote_mass(utterances, CLASSES)
+    mass = compute_stats(utterances, traces=[], pairs=[]).class_vote_mass
     assert sum(mass.values()) == pytest.approx(len(utterances))
     assert all(value >= 0 for value in mass.values())
 

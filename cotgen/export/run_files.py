@@ -3,21 +3,26 @@
 Export, stats, the dataset card and publishing all read the same files; reading them here, with
 the real record models, means a malformed line fails once, with its file and line number, instead
 of surfacing as a KeyError deep inside a writer.
+
+A run of 100,000 utterances holds gigabytes of records (every trace's text, every prompt), so
+nothing here loads a file whole: :class:`RecordFile` streams its records from disk each time it
+is iterated, and the late stages keep only running sums, arrays of numbers and a compact id index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from cotgen.errors import CotgenError
 from cotgen.records import DPORecord, GRPORecord, SFTRecord, TraceRecord
-from cotgen.utterance import Utterance, read_utterances
+from cotgen.utterance import Utterance, iter_utterances
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -43,49 +48,95 @@ def iter_records(path: Path, model: type[RecordT]) -> Iterator[RecordT]:
                 raise CotgenError(f"{path}:{lineno}: not a valid {model.__name__} ({first})") from None
 
 
-def read_records(path: Path, model: type[RecordT]) -> list[RecordT]:
-    """All records of a file, or an empty list when the stage that writes it has not run."""
-    return list(iter_records(path, model)) if path.exists() else []
+def count_lines(path: Path) -> int:
+    """Non-blank lines of a file (0 when it is absent): its record count, without parsing a record."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+class RecordFile(Generic[RecordT]):
+    """One JSONL record file of a run, streamed from disk each time it is iterated.
+
+    An absent file reads as empty (the stage that writes it has not run). ``len()`` counts lines
+    and truth tests look for a first line, so neither parses or holds a record.
+    """
+
+    def __init__(self, path: Path, model: type[RecordT]) -> None:
+        self.path = path
+        self.model = model
+
+    def __iter__(self) -> Iterator[RecordT]:
+        if self.path.exists():
+            yield from iter_records(self.path, self.model)
+
+    def __len__(self) -> int:
+        return count_lines(self.path)
+
+    def __bool__(self) -> bool:
+        if not self.path.exists():
+            return False
+        with self.path.open("rb") as handle:
+            return any(line.strip() for line in handle)
+
+    def first(self) -> RecordT | None:
+        """The file's first record, or None when it has none."""
+        return next(iter(self), None)
+
+
+class UtteranceFile(RecordFile[Utterance]):
+    """``utterances.jsonl``: read with the utterance reader, whose errors say what the file should hold."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, Utterance)
+
+    def __iter__(self) -> Iterator[Utterance]:
+        return iter_utterances(self.path)
 
 
 @dataclass
 class RunData:
-    """Everything the late stages read from a run folder; absent files give empty lists."""
+    """The record files the late stages read from a run folder, each streamed when iterated."""
 
     run_dir: Path
-    utterances: list[Utterance]
-    traces: list[TraceRecord] = field(default_factory=list)
-    sft: list[SFTRecord] = field(default_factory=list)
-    dpo: list[DPORecord] = field(default_factory=list)
-    grpo: list[GRPORecord] = field(default_factory=list)
+    utterances: UtteranceFile
+    traces: RecordFile[TraceRecord]
+    sft: RecordFile[SFTRecord]
+    dpo: RecordFile[DPORecord]
+    grpo: RecordFile[GRPORecord]
 
-    @property
-    def by_id(self) -> dict[str, Utterance]:
-        """Utterances keyed by id, to join records to their speaker, session and corpus."""
-        return {utt.id: utt for utt in self.utterances}
+    @cached_property
+    def _first_utterance(self) -> Utterance | None:
+        return self.utterances.first()
 
     @property
     def corpus(self) -> str:
         """The corpus name the utterances carry (the first one's; a run holds one corpus)."""
-        return self.utterances[0].corpus if self.utterances else self.run_dir.name
+        first = self._first_utterance
+        return first.corpus if first else self.run_dir.name
 
     @property
     def classes(self) -> list[str]:
         """The run's class codes, in distribution order."""
-        return self.utterances[0].classes if self.utterances else []
+        first = self._first_utterance
+        return first.classes if first else []
 
 
 def load_run(run_dir: Path) -> RunData:
-    """Read a run folder; it must exist and hold ``utterances.jsonl``."""
+    """Open a run folder; it must exist and hold ``utterances.jsonl``. No record is read until iterated."""
     if not run_dir.is_dir():
         raise CotgenError(f"{run_dir}: no such run folder (run `cotgen build` first, or pass --in)")
+    utterances = run_dir / UTTERANCES
+    if not utterances.exists():
+        raise CotgenError(f"{utterances}: no such file (run `cotgen corpus` or `cotgen build` first)")
     return RunData(
         run_dir=run_dir,
-        utterances=read_utterances(run_dir / UTTERANCES),
-        traces=read_records(run_dir / TRACES, TraceRecord),
-        sft=read_records(run_dir / SFT, SFTRecord),
-        dpo=read_records(run_dir / DPO, DPORecord),
-        grpo=read_records(run_dir / GRPO, GRPORecord),
+        utterances=UtteranceFile(utterances),
+        traces=RecordFile(run_dir / TRACES, TraceRecord),
+        sft=RecordFile(run_dir / SFT, SFTRecord),
+        dpo=RecordFile(run_dir / DPO, DPORecord),
+        grpo=RecordFile(run_dir / GRPO, GRPORecord),
     )
 
 

@@ -15,12 +15,15 @@ assignment that leaks one. Three protocols (issue 6):
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from cotgen.errors import CotgenError
+from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.utterance import Utterance
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -80,30 +83,85 @@ def _session_key(session: str) -> tuple[int, float, str]:
         return (1, 0.0, session)
 
 
-def _loso(utterances: Sequence[Utterance], test_session: str) -> dict[str, str]:
-    missing = [u.id for u in utterances if u.session is None]
-    if missing:
-        raise CotgenError(f"--split loso: utterance {missing[0]} has no session (use --split speaker:V,T)")
-    sessions = sorted({u.session for u in utterances if u.session is not None}, key=_session_key)
+class SplitAssignment(Mapping[str, str]):
+    """Utterance id -> ``train``, ``validation`` or ``test``, held as an :class:`IdIndex` of split numbers."""
+
+    def __init__(self, index: IdIndex) -> None:
+        self.index = index
+
+    def __getitem__(self, utterance_id: str) -> str:
+        code = self.index.get(utterance_id)
+        if code is None:
+            raise KeyError(utterance_id)
+        return SPLITS[int(code)]
+
+    def __iter__(self) -> Iterator[str]:
+        return (raw.decode("utf-8") for raw in self.index.ids)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sizes(self) -> dict[str, int]:
+        """Utterances per split, every split named (0 where empty)."""
+        counts = np.bincount(self.index.values, minlength=len(SPLITS))
+        return {name: int(n) for name, n in zip(SPLITS, counts)}
+
+
+@dataclass
+class _Catalogue:
+    """What a split protocol needs of each utterance, in file order: id, speaker and session as numbers."""
+
+    ids: np.ndarray
+    speaker_codes: np.ndarray
+    session_codes: np.ndarray
+    speakers: list[str]
+    sessions: list[str]
+
+    def first_id(self, mask: np.ndarray) -> str:
+        """The id of the first utterance (file order) where ``mask`` holds."""
+        return self.ids[int(np.argmax(mask))].decode("utf-8")
+
+
+_CODES = np.dtype([("speaker", np.int32), ("session", np.int32)])
+
+
+def _catalogue(utterances: Iterable[Utterance]) -> _Catalogue:
+    speakers: dict[str, int] = {}
+    sessions: dict[str, int] = {}
+    builder = IdIndexBuilder(_CODES)
+    for utt in utterances:
+        speaker = -1 if utt.speaker is None else speakers.setdefault(utt.speaker, len(speakers))
+        session = -1 if utt.session is None else sessions.setdefault(utt.session, len(sessions))
+        builder.add(utt.id, (speaker, session))
+    ids, codes = builder.arrays()
+    return _Catalogue(ids, codes["speaker"], codes["session"], list(speakers), list(sessions))
+
+
+def _loso(cat: _Catalogue, test_session: str) -> np.ndarray:
+    if (cat.session_codes < 0).any():
+        missing = cat.first_id(cat.session_codes < 0)
+        raise CotgenError(f"--split loso: utterance {missing} has no session (use --split speaker:V,T)")
+    sessions = sorted(cat.sessions, key=_session_key)
     if test_session not in sessions:
         raise CotgenError(f"--split loso:{test_session}: no such session (sessions: {', '.join(sessions)})")
     if len(sessions) < 2:
         raise CotgenError("--split loso needs at least two sessions")
     validation = sessions[(sessions.index(test_session) + 1) % len(sessions)]
     names = {test_session: "test", validation: "validation"}
-    return {u.id: names.get(u.session or "", "train") for u in utterances}
+    per_session = np.array([SPLITS.index(names.get(s, "train")) for s in cat.sessions], dtype=np.int8)
+    return per_session[cat.session_codes]
 
 
-def _speaker_group(utt: Utterance) -> str:
+def _by_speaker(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
     # An utterance without a speaker id forms its own group: it cannot leak a speaker we know of.
-    return utt.speaker if utt.speaker is not None else f"\0{utt.id}"
-
-
-def _by_speaker(utterances: Sequence[Utterance], spec: SplitSpec) -> dict[str, str]:
-    sizes = Counter(_speaker_group(u) for u in utterances)
+    anonymous = np.flatnonzero(cat.speaker_codes < 0)
+    anonymous_groups = [f"\0{cat.ids[i].decode('utf-8')}" for i in anonymous]
+    per_speaker = np.bincount(cat.speaker_codes[cat.speaker_codes >= 0], minlength=len(cat.speakers))
+    sizes = Counter(dict(zip(cat.speakers, (int(n) for n in per_speaker))))
+    sizes.update(anonymous_groups)
     groups = sorted(sizes)
     random.Random(spec.seed).shuffle(groups)
-    total = len(utterances)
+    total = len(cat.ids)
     chosen: dict[str, str] = {}
     remaining = iter(groups)
     for split, share in (("test", spec.test_share), ("validation", spec.validation_share)):
@@ -117,48 +175,57 @@ def _by_speaker(utterances: Sequence[Utterance], spec: SplitSpec) -> dict[str, s
             filled += sizes[group]
     if len(chosen) == len(groups):
         raise CotgenError(f"--split {spec.describe()}: too few speakers ({len(groups)}) to leave any to train")
-    return {u.id: chosen.get(_speaker_group(u), "train") for u in utterances}
+    per_speaker_split = np.array([SPLITS.index(chosen.get(s, "train")) for s in cat.speakers], dtype=np.int8)
+    codes = per_speaker_split[np.maximum(cat.speaker_codes, 0)] if cat.speakers else np.zeros(total, np.int8)
+    for i, group in zip(anonymous, anonymous_groups):
+        codes[i] = SPLITS.index(chosen.get(group, "train"))
+    return codes
 
 
-def _corpus_partition(utterances: Sequence[Utterance]) -> dict[str, str]:
-    assignment = {}
-    for utt in utterances:
-        part = (utt.session or "").strip()
+def _corpus_partition(cat: _Catalogue) -> np.ndarray:
+    per_session = []
+    for part in (s.strip() for s in cat.sessions):
         if part == "Train":
-            assignment[utt.id] = "train"
+            per_session.append(SPLITS.index("train"))
         elif part in ("Development", "Validation"):
-            assignment[utt.id] = "validation"
+            per_session.append(SPLITS.index("validation"))
         elif part.startswith("Test"):
-            assignment[utt.id] = "test"
+            per_session.append(SPLITS.index("test"))
         else:
-            raise CotgenError(
-                f"--split corpus: utterance {utt.id} has partition {utt.session!r}; "
-                "expected Train, Development or Test* in its session field"
-            )
-    return assignment
+            per_session.append(-1)
+    table = np.array([*per_session, -1], dtype=np.int8)  # the last entry: no session (code -1)
+    codes = table[cat.session_codes]
+    if (codes < 0).any():
+        code = int(cat.session_codes[int(np.argmax(codes < 0))])
+        session = cat.sessions[code] if code >= 0 else None
+        raise CotgenError(
+            f"--split corpus: utterance {cat.first_id(codes < 0)} has partition {session!r}; "
+            "expected Train, Development or Test* in its session field"
+        )
+    return codes
 
 
-def leaking_speakers(utterances: Sequence[Utterance], assignment: Mapping[str, str]) -> list[str]:
+def _leaking_speakers(cat: _Catalogue, codes: np.ndarray) -> list[str]:
     """Speakers whose utterances fall in more than one split (utterances without a speaker are ignored)."""
-    seen: dict[str, set[str]] = defaultdict(set)
-    for utt in utterances:
-        if utt.speaker is not None and utt.id in assignment:
-            seen[utt.speaker].add(assignment[utt.id])
-    return sorted(speaker for speaker, splits in seen.items() if len(splits) > 1)
+    known = cat.speaker_codes >= 0
+    pairs = np.unique(cat.speaker_codes[known].astype(np.int64) * len(SPLITS) + codes[known])
+    speakers, counts = np.unique(pairs // len(SPLITS), return_counts=True)
+    return sorted(cat.speakers[int(s)] for s in speakers[counts > 1])
 
 
-def assign_splits(utterances: Sequence[Utterance], spec: SplitSpec) -> dict[str, str]:
-    """Utterance id -> ``train``, ``validation`` or ``test``; raises when a speaker would straddle splits."""
+def assign_splits(utterances: Iterable[Utterance], spec: SplitSpec) -> SplitAssignment:
+    """Each utterance's split, from one pass over ``utterances``; raises when a speaker would straddle splits."""
+    cat = _catalogue(utterances)
     if spec.kind == "loso":
-        assignment = _loso(utterances, spec.test_session or "")
+        codes = _loso(cat, spec.test_session or "")
     elif spec.kind == "speaker":
-        assignment = _by_speaker(utterances, spec)
+        codes = _by_speaker(cat, spec)
     else:
-        assignment = _corpus_partition(utterances)
-    leaks = leaking_speakers(utterances, assignment)
+        codes = _corpus_partition(cat)
+    leaks = _leaking_speakers(cat, codes)
     if leaks:
         raise CotgenError(
             f"--split {spec.describe()}: speakers in more than one split: {', '.join(leaks[:5])} "
             "(use --split speaker:V,T for a speaker-disjoint split)"
         )
-    return assignment
+    return SplitAssignment(IdIndex.from_arrays(cat.ids, codes.astype(np.int8)))

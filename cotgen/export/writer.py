@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, get_args
+from typing import IO, Any, Literal, get_args
 
 from cotgen.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.run_files import RECORD_FILES, RunData, load_run
 from cotgen.export.run_info import read_run_info
-from cotgen.export.splits import SPLITS, assign_splits, default_split, parse_split
+from cotgen.export.splits import SPLITS, SplitAssignment, assign_splits, default_split, parse_split
 from cotgen.pairs.run_json import update_run_json
 from cotgen.records import DPORecord, GRPORecord, SFTRecord
 
@@ -64,25 +64,66 @@ def split_file_name(kind: str, split: str) -> str:
     return f"{kind}_{split}.jsonl"
 
 
-def _write_jsonl(path: Path, rows: Iterable[Row]) -> int:
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
+class SplitFiles:
+    """The split files of one record kind, each written as its rows arrive (temporary file + rename).
+
+    A file is opened at its first row, so an empty split leaves no file (an empty JSONL does not
+    load); :meth:`commit` renames the finished files into place, and leaving the ``with`` block on
+    an exception removes the temporary files instead, so a failed export leaves no half file.
+    """
+
+    def __init__(self, out_dir: Path, kind: str) -> None:
+        self.out_dir = out_dir
+        self.kind = kind
+        self.rows: dict[str, int] = {}
+        self._handles: dict[str, IO[str]] = {}
+
+    def _tmp(self, split: str) -> Path:
+        name = split_file_name(self.kind, split)
+        return self.out_dir / f"{name}.tmp"
+
+    def write(self, split: str, row: Row) -> None:
+        """Append ``row`` to the split's file."""
+        handle = self._handles.get(split)
+        if handle is None:
+            handle = self._handles[split] = self._tmp(split).open("w", encoding="utf-8")
+            self.rows[split] = 0
+        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.rows[split] += 1
+
+    def _close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+
+    def commit(self) -> dict[str, int]:
+        """Move every written file into place; returns split -> rows for the splits written, in split order."""
+        self._close()
+        written = {}
+        for split in SPLITS:
+            if split in self.rows:
+                self._tmp(split).replace(self.out_dir / split_file_name(self.kind, split))
+                written[split] = self.rows[split]
+        return written
+
+    def __enter__(self) -> SplitFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self._close()
+        if exc_type is not None:
+            for split in self._handles:
+                self._tmp(split).unlink(missing_ok=True)
 
 
-def _rows_by_split(
-    records: Sequence[SFTRecord | DPORecord | GRPORecord],
+def _write_kind(
+    records: Iterable[SFTRecord | DPORecord | GRPORecord],
     build: Callable[[Any, RowContext, str], Row | None],
     ctx: RowContext,
-    assignment: dict[str, str],
+    assignment: SplitAssignment,
     source: Path,
-) -> tuple[dict[str, list[Row]], Counter[str]]:
-    grouped: dict[str, list[Row]] = defaultdict(list)
+    files: SplitFiles,
+) -> Counter[str]:
+    """Stream one record file's rows into its split files; returns skipped records per reason."""
     skipped: Counter[str] = Counter()
     for index, record in enumerate(records, start=1):
         record_id = record.id
@@ -98,8 +139,8 @@ def _rows_by_split(
         if row is None:
             skipped["identical_pair"] += 1
         else:
-            grouped[split].append(row)
-    return grouped, skipped
+            files.write(split, row)
+    return skipped
 
 
 def _remove_stale(out_dir: Path) -> None:
@@ -142,7 +183,11 @@ def export_data(
     audio: AudioMode,
     out_dir: Path,
 ) -> ExportResult:
-    """Export already-loaded run data with one format module (the body of :func:`export_run`)."""
+    """Export an opened run with one format module (the body of :func:`export_run`).
+
+    Records stream from the run's files to the split files one at a time; what is held is the
+    split of each utterance id (:class:`~cotgen.export.splits.SplitAssignment`), never the records.
+    """
     if not any(getattr(data, kind) for kind in module.KINDS):
         names = ", ".join(f"{kind}.jsonl" for kind in module.KINDS)
         raise CotgenError(f"{data.run_dir}: none of {names} holds a record (run `cotgen build` / `cotgen pairs`)")
@@ -155,22 +200,22 @@ def export_data(
     result = ExportResult(
         format=fmt, out_dir=out_dir, run_dir=data.run_dir, split=spec.describe(), answer=answer, audio=audio
     )
-    for split_name in SPLITS:
-        result.utterances_per_split[split_name] = sum(1 for s in assignment.values() if s == split_name)
+    result.utterances_per_split = assignment.sizes()
     registry: dict[str, Any] = {}
     for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
         if kind not in module.KINDS:
             continue
-        grouped, skipped = _rows_by_split(
-            getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name
-        )
+        with SplitFiles(out_dir, kind) as files:
+            skipped = _write_kind(
+                getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
+            )
+            written = files.commit()
         for reason, n in skipped.items():
             result.skipped[reason] = result.skipped.get(reason, 0) + n
-        for split_name in SPLITS:
-            if grouped.get(split_name):
-                name = split_file_name(kind, split_name)
-                result.files[name] = _write_jsonl(out_dir / name, grouped[split_name])
-                registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+        for split_name, rows in written.items():
+            name = split_file_name(kind, split_name)
+            result.files[name] = rows
+            registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
     if module is llamafactory:
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
