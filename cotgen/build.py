@@ -8,6 +8,13 @@ in ``traces.jsonl`` or ``rejects.jsonl``; ``sft.jsonl`` and ``run.json`` are rew
 from what the files hold, so their counts always agree with the files.
 
 Speaker references for cue levels are computed over the whole corpus, whatever ``limit`` selects.
+
+Memory stays flat in the corpus size apart from a few columns: the utterance records are written
+out and read back one at a time (:mod:`cotgen.build_corpus`), cue profiles are derived per utterance
+from per-speaker references as it is taught, and outcomes are appended as they finish. Libraries a
+build may not need (pandas and pyarrow for the features table, the OpenAI client, the dataset card's)
+are imported where they are first used, after the corpus records are gone, so they never add to the
+peak of loading the corpus.
 """
 
 from __future__ import annotations
@@ -19,24 +26,32 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
 from rich.console import Console
 
-from cotgen.acoustics import CUE_FEATURES, CueProfile, cue_phrases, run_features_stage, speaker_cues, verbalise
+from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueReferences, cue_phrases, verbalise
+from cotgen.build_corpus import UTTERANCES_FILE, CorpusColumns, load_columns
 from cotgen.build_cost import Prices, prices_for
-from cotgen.build_outcome import Item, ModeChoice, plan_items, reject_record, trace_record, unfaithful_detail
+from cotgen.build_outcome import (
+    Item,
+    ModeChoice,
+    mode_of,
+    reject_record,
+    sample_numbers,
+    trace_record,
+    unfaithful_detail,
+)
 from cotgen.build_progress import BuildProgress
 from cotgen.build_state import RunState
-from cotgen.build_teach import Outcome, TeachSettings, run_pool, teach_item
-from cotgen.cache import ResponseCache, default_cache_path
-from cotgen.card import write_card
-from cotgen.corpora import CorpusLoad, canonical_name, load_corpus
+from cotgen.build_teach import Outcome, TeachSettings
+from cotgen.corpora import canonical_name
 from cotgen.errors import CotgenError
 from cotgen.paths import run_dir as default_run_dir
 from cotgen.prompts import FeatureLine, PromptInputs, PromptSet, load_prompts
@@ -44,13 +59,15 @@ from cotgen.records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.runfiles import recover_jsonl, write_json_atomic, write_jsonl_atomic
 from cotgen.runlog import run_log
 from cotgen.student import assistant_message, student_messages
-from cotgen.teachers.openai_teacher import OpenAITeacher, TeacherConfig, resolve_api_key
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 from cotgen.trace import SCHEMA_VERSION, printed, render_trace
-from cotgen.utterance import Utterance, write_utterances
+from cotgen.utterance import Utterance, iter_utterances
 
-UTTERANCES_FILE = "utterances.jsonl"
+if TYPE_CHECKING:
+    from cotgen.build_model import OpenAITeacher
+    from cotgen.teachers.openai_teacher import TeacherConfig
+
 SFT_FILE = "sft.jsonl"
 RUN_FILE = "run.json"
 TEMPLATE_TEACHER = "template"
@@ -143,6 +160,9 @@ class BuildConfig:
 
     def teacher_config(self) -> TeacherConfig:
         """The client settings of an ``openai:`` teacher."""
+        # Imported here: the template teacher's builds never load the OpenAI client (see the module docstring).
+        from cotgen.teachers.openai_teacher import TeacherConfig
+
         model = self.model
         if model is None:
             raise ValueError("the template teacher has no client configuration")
@@ -181,23 +201,34 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A corpus ready for teaching: utterances, features, speaker-relative cue profiles, feature errors."""
+    """A corpus ready for teaching: its columns, feature values, cue references and feature errors.
 
-    load: CorpusLoad
+    The utterance records themselves stay in ``utterances.jsonl`` (:meth:`utterances`); a cue profile
+    is derived when its utterance comes up (:meth:`profile`), from the row's values and the
+    per-speaker, per-gender and corpus references computed once over every measured utterance.
+    """
+
+    corpus: CorpusColumns
     run_dir: Path
-    features: pd.DataFrame
-    profiles: dict[str, CueProfile]
+    values: np.ndarray  # (utterances, FEATURE_COLUMNS) in corpus order, NaN = not measured
+    references: CueReferences
     errors: dict[str, str]
 
+    def utterances(self) -> Iterator[Utterance]:
+        """The corpus's records in corpus order, read back one at a time."""
+        return iter_utterances(self.run_dir / UTTERANCES_FILE)
+
     def utterance(self, utterance_id: str) -> Utterance:
-        for utt in self.load.utterances:
-            if utt.id == utterance_id:
-                return utt
-        raise CotgenError(f"corpus {self.load.corpus}: no utterance with id {utterance_id!r}")
+        position = self.corpus.position(utterance_id)
+        return next(islice(self.utterances(), position, None))
+
+    def profile(self, position: int, utt: Utterance) -> CueProfile:
+        """The cue profile of the utterance at ``position`` in corpus order."""
+        return self.references.profile(dict(zip(FEATURE_COLUMNS, self.values[position])), utt.speaker, utt.gender)
 
     def inputs(self, utt: Utterance) -> PromptInputs:
         """What the prompt says about ``utt``: its words, gender, cues in words and numbers, the human distribution."""
-        return prompt_inputs(utt, self.profiles[utt.id])
+        return prompt_inputs(utt, self.profile(self.corpus.position(utt.id), utt))
 
 
 def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
@@ -224,35 +255,35 @@ def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
 
 def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
     """Load the corpus, write utterances.jsonl, measure (or reuse) features over the whole corpus, compute cues."""
-    load = load_corpus(config.corpus, config.root, config.classes, config.self_eval, config.allow_missing_audio)
-    if not load.utterances:
-        raise CotgenError(f"corpus {load.corpus}: no utterance left after loading ({len(load.dropped)} dropped)")
-    logger.info(
-        "corpus %s: %d utterances, %d dropped, classes %s",
-        load.corpus,
-        len(load.utterances),
-        len(load.dropped),
-        ",".join(load.classes),
+    corpus = load_columns(
+        config.corpus, config.root, config.classes, config.self_eval, config.allow_missing_audio, run_dir
     )
-    write_utterances(run_dir / UTTERANCES_FILE, load.utterances)
-    features = run_features_stage(
-        load.utterances,
+    # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
+    # (about 80 MB), which would otherwise sit under the peak of loading the corpus.
+    from cotgen.acoustics.stage import measure_and_write
+
+    features = measure_and_write(
+        corpus.audio_items(),
         run_dir,
         workers=config.workers,
         cache_dir=config.cache,
         dask_scheduler=config.dask_scheduler,
         progress=config.progress,
     )
+    measured_ids = features["id"].to_numpy(dtype=object)
+    if measured_ids.size != corpus.size or any(a != b.decode() for a, b in zip(measured_ids, corpus.ids.tolist())):
+        raise RuntimeError("the features table is not in corpus order")  # extract_features keeps input order
     errors = {
-        str(row.id): str(row.error)
-        for row in features[["id", "error"]].itertuples(index=False)
-        if isinstance(row.error, str) and row.error
+        str(utterance_id): str(error)
+        for utterance_id, error in zip(measured_ids, features["error"])
+        if isinstance(error, str) and error
     }
-    measured = set(features["id"].astype(str))
-    errors.update({u.id: "no feature row" for u in load.utterances if u.id not in measured})
     if errors:
-        logger.warning("features: %d of %d utterances could not be measured", len(errors), len(load.utterances))
-    return Prepared(load, run_dir, features, speaker_cues(features, load.utterances), errors)
+        logger.warning("features: %d of %d utterances could not be measured", len(errors), corpus.size)
+    values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
+    columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
+    references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
+    return Prepared(corpus, run_dir, values, references, errors)
 
 
 @dataclass(frozen=True)
@@ -352,7 +383,7 @@ class TraceIndex:
                     offset += len(line)
         return cls(by_mode, gold_lines)
 
-    def sft_records(self, utterances: list[Utterance], path: Path) -> Iterator[SFTRecord]:
+    def sft_records(self, utterances: Iterable[Utterance], path: Path) -> Iterator[SFTRecord]:
         """The student records in corpus order, each gold trace read back from its line when its turn comes."""
         if not self.gold_lines:
             return
@@ -378,6 +409,56 @@ def _counts(traces_by_mode: Counter[str], rejects: list[RejectRecord]) -> dict[s
     }
 
 
+# An item to do, with the cue profile of its utterance; None when its features could not be measured.
+WorkItem = tuple[Item, CueProfile | None]
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """Which items of the selected utterances this run does, counted without reading a record."""
+
+    selected: int  # utterances
+    numbers: list[int]  # sample numbers per utterance
+    skip: set[tuple[str, int]]  # done before this run and not retried
+    retried: set[tuple[str, int]]
+
+    @property
+    def items(self) -> int:
+        return self.selected * len(self.numbers)
+
+    @classmethod
+    def of(cls, config: BuildConfig, corpus: CorpusColumns, state: RunState) -> WorkPlan:
+        selected = min(config.limit, corpus.size) if config.limit else corpus.size
+        numbers = sample_numbers(config.samples, config.effective_mode)
+        retried: set[tuple[str, int]] = set()
+        if config.retry_rejects and state.rejects:
+            ids = {i.decode() for i in corpus.ids[:selected].tolist()}
+            retried = {key for key in state.rejects if key[0] in ids and key[1] in numbers}
+        return cls(selected, numbers, state.done - retried, retried)
+
+    def pending(self, corpus: CorpusColumns) -> int:
+        """How many items are to do (done items and items outside the selection excluded)."""
+        if not self.skip:
+            return self.items
+        ids = (i.decode() for i in corpus.ids[: self.selected].tolist())
+        return sum(1 for i in ids for n in self.numbers if (i, n) not in self.skip)
+
+    def work(self, prepared: Prepared) -> Iterator[WorkItem]:
+        """The items to do in corpus order, each with its cue profile, reading one record at a time."""
+        for position, utt in enumerate(islice(prepared.utterances(), self.selected)):
+            keys = [(utt.id, n) for n in self.numbers if (utt.id, n) not in self.skip]
+            if not keys:
+                continue
+            profile = None if utt.id in prepared.errors else prepared.profile(position, utt)
+            for _, n in keys:
+                yield Item(utt, n, mode_of(n)), profile
+
+
+def features_reject(item: Item, prepared: Prepared) -> RejectRecord:
+    """The reject of an item whose utterance has no features to cite."""
+    return reject_record(item, "features", "features", prepared.errors[item.utterance.id], 0)
+
+
 class _Builder:
     """One build invocation: holds what the stages share so each stage is a short method."""
 
@@ -389,6 +470,9 @@ class _Builder:
         self.prices: Prices | None = prices_for(self.model, config.price_in, config.price_out)
         self.secret = ""
         if self.model is not None and not config.dry_run:
+            # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
+            from cotgen.teachers.openai_teacher import resolve_api_key
+
             self.secret = resolve_api_key(config.teacher_config())
         self.usage: dict[str, Any] = {
             "requests": 0,
@@ -411,9 +495,11 @@ class _Builder:
 
         return record
 
-    def teach_template(self, items: list[Item], prepared: Prepared, done: Callable[[Outcome], None]) -> None:
-        for item in items:
-            profile = prepared.profiles[item.utterance.id]
+    def teach_template(self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None]) -> None:
+        for item, profile in work:
+            if profile is None:
+                done(features_reject(item, prepared))
+                continue
             levels = profile.levels
             utt = item.utterance
             trace = write_trace(
@@ -424,55 +510,49 @@ class _Builder:
             done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
 
     async def teach_model(
-        self, items: list[Item], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
+        self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
     ) -> None:
+        # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
+        from cotgen.build_model import teach_all, teach_item
+
         settings = self.config.teach_settings()
-        with ResponseCache(default_cache_path(self.config.cache)) as cache:
-            teacher = OpenAITeacher(self.config.teacher_config(), cache)
 
-            async def work(item: Item) -> Outcome:
-                levels = prepared.profiles[item.utterance.id].levels
-                inputs = prepared.inputs(item.utterance)
-                return await teach_item(teacher, self.prompts, item, inputs, levels, settings, progress.repairing)
+        async def ask(teacher: OpenAITeacher, work_item: WorkItem) -> Outcome:
+            item, profile = work_item
+            if profile is None:
+                return features_reject(item, prepared)
+            inputs = prompt_inputs(item.utterance, profile)
+            return await teach_item(teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing)
 
-            def finished(outcome: Outcome) -> None:
-                done(outcome)
-                stats = teacher.stats()
-                progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
+        def network(stats: dict[str, Any]) -> None:
+            progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
 
-            try:
-                await run_pool(items, work, finished, 2 * self.config.concurrency)
-            finally:
-                await teacher.aclose()
-                stats = teacher.stats()
-                self.usage = {
-                    "requests": stats["requests"],
-                    "prompt_tokens": stats["tokens_in"],
-                    "completion_tokens": stats["tokens_out"],
-                    "cache_hits": stats["cache_hits"],
-                    "retries": stats["retries"],
-                }
-                logger.info("teacher %s: %s", teacher.name, json.dumps(stats, sort_keys=True))
+        self.usage = await teach_all(
+            self.config.teacher_config(), self.config.cache, work, ask, done, network, 2 * self.config.concurrency
+        )
 
-    def estimate(self, items: list[Item], prepared: Prepared) -> DryRunEstimate:
-        teachable = [i for i in items if i.utterance.id not in prepared.errors]
-        features_rejects = len(items) - len(teachable)
-        if self.model is None:
-            return DryRunEstimate(0, features_rejects, 0, 0, 0.0)
+    def estimate(self, work: Iterable[WorkItem]) -> DryRunEstimate:
+        requests = features_rejects = prompt_tokens = completion_tokens = 0
         schema_in_prompt = self.config.teach_settings().schema_in_prompt
-        prompt_tokens = completion_tokens = 0
-        for item in teachable:
+        for item, profile in work:
+            if profile is None:
+                features_rejects += 1
+                continue
+            requests += 1
+            if self.model is None:
+                continue
             utt = item.utterance
-            messages = self.prompts.messages(prepared.inputs(utt), item.mode, schema_in_prompt)
+            messages = self.prompts.messages(prompt_inputs(utt, profile), item.mode, schema_in_prompt)
             prompt_tokens += estimate_tokens(messages)
             # The template teacher's answer for the same item stands in for the length of a model's answer.
-            profile = prepared.profiles[utt.id]
             answer = write_trace(
                 utt.id, utt.transcript, utt.distribution, profile.levels, item.mode, item.sample, cue_phrases(profile)
             )
             completion_tokens += estimate_text_tokens(answer.model_dump_json())
+        if self.model is None:
+            return DryRunEstimate(0, features_rejects, 0, 0, 0.0)
         cost = self.prices.cost(prompt_tokens, completion_tokens) if self.prices is not None else None
-        return DryRunEstimate(len(teachable), features_rejects, prompt_tokens, completion_tokens, cost)
+        return DryRunEstimate(requests, features_rejects, prompt_tokens, completion_tokens, cost)
 
     def run(self) -> BuildSummary:
         config = self.config
@@ -488,38 +568,32 @@ class _Builder:
                 " (dry run)" if config.dry_run else "",
             )
             prepared = prepare(config, run_dir)
-            utterances = prepared.load.utterances
-            selected = utterances[: config.limit] if config.limit else utterances
-            items = plan_items(selected, config.samples, config.effective_mode)
-            state = RunState(run_dir, prepared.load.classes)
-            keys = {item.key for item in items}
-            retried = set(state.rejects) & keys if config.retry_rejects else set()
-            done = state.done
-            pending = [item for item in items if item.key not in done or item.key in retried]
-            skipped = len(items) - len(pending)
+            state = RunState(run_dir, prepared.corpus.classes)
+            plan = WorkPlan.of(config, prepared.corpus, state)
+            pending = plan.pending(prepared.corpus)
+            skipped = plan.items - pending
             logger.info(
                 "items: %d selected, %d already done, %d to do (%d rejects retried)",
-                len(items),
+                plan.items,
                 skipped,
-                len(pending),
-                len(retried),
+                pending,
+                len(plan.retried),
             )
             if config.dry_run:
-                estimate = self.estimate(pending, prepared)
-                return self._summary(run_dir, prepared, state, items, skipped, started, estimate)
-            state.release_rejects(retried)
-            failed = [i for i in pending if i.utterance.id in prepared.errors]
-            teachable = [i for i in pending if i.utterance.id not in prepared.errors]
-            with state, BuildProgress(len(pending), config.progress, self.console) as progress:
+                estimate = self.estimate(plan.work(prepared))
+                return self._summary(run_dir, prepared, state, plan.items, skipped, started, estimate)
+            state.release_rejects(plan.retried)
+            with state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)
-                for item in failed:
-                    done(reject_record(item, "features", "features", prepared.errors[item.utterance.id], 0))
                 if self.model is None:
-                    self.teach_template(teachable, prepared, done)
-                elif teachable:
-                    asyncio.run(self.teach_model(teachable, prepared, done, progress))
-            summary = self._summary(run_dir, prepared, state, items, skipped, started, None)
+                    self.teach_template(plan.work(prepared), prepared, done)
+                elif pending:
+                    asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
+            summary = self._summary(run_dir, prepared, state, plan.items, skipped, started, None)
             self._write_run_json(summary, prepared, started_at)
+            # Imported here: the card's statistics need pandas and huggingface_hub, loaded only now.
+            from cotgen.card import write_card
+
             write_card(run_dir)
             logger.info(
                 "done: %d traces, %d rejects %s, %d sft records, %.1f s",
@@ -536,7 +610,7 @@ class _Builder:
         run_dir: Path,
         prepared: Prepared,
         state: RunState,
-        items: list[Item],
+        items: int,
         skipped: int,
         started: float,
         estimate: DryRunEstimate | None,
@@ -545,14 +619,14 @@ class _Builder:
         rejects = recover_jsonl(state.rejects_path, RejectRecord)
         sft = 0
         if estimate is None:
-            records = traces.sft_records(prepared.load.utterances, state.traces_path)
+            records = traces.sft_records(prepared.utterances(), state.traces_path)
             sft = write_jsonl_atomic(run_dir / SFT_FILE, records)
         counts = _counts(traces.by_mode, rejects)
         tokens_in, tokens_out = self.usage["prompt_tokens"], self.usage["completion_tokens"]
         return BuildSummary(
             run_dir=run_dir,
-            corpus=prepared.load.corpus,
-            items=len(items),
+            corpus=prepared.corpus.corpus,
+            items=items,
             skipped=skipped,
             new_traces=state.new["traces"],
             new_rejects=state.new["rejects"],
@@ -571,18 +645,18 @@ class _Builder:
         templates: dict[str, Any] = {"prompts_dir": str(self.prompts.directory), "files": self.prompts.hashes()}
         if self.model is None:
             templates["template_teacher"] = {m: template_ref(m).sha256 for m in ("rationalize", "predict")}
-        load = prepared.load
+        corpus = prepared.corpus
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "versions": _versions(),
             "config": self.config.as_json(),
             "teacher": self.config.teacher,
             "corpus": {
-                "name": load.corpus,
-                "classes": load.classes,
-                "utterances": len(load.utterances),
-                "dropped": len(load.dropped),
-                "selected": len(load.utterances[: self.config.limit] if self.config.limit else load.utterances),
+                "name": corpus.corpus,
+                "classes": corpus.classes,
+                "utterances": corpus.size,
+                "dropped": corpus.dropped,
+                "selected": min(self.config.limit, corpus.size) if self.config.limit else corpus.size,
                 "feature_errors": len(prepared.errors),
             },
             "templates": templates,

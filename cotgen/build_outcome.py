@@ -46,16 +46,25 @@ class Item:
         return bool(self.utterance.transcript and self.utterance.transcript.strip())
 
 
-def plan_items(
-    utterances: list[Utterance], samples: int, mode: Literal["rationalize", "predict", "both"]
-) -> list[Item]:
-    """Every item of the selected utterances, in corpus order then sample order."""
+def sample_numbers(samples: int, mode: ModeChoice) -> list[int]:
+    """The sample numbers each utterance is taught under: 0 (gold) for rationalize, 1..K for predict."""
     numbers: list[int] = []
     if mode in ("rationalize", "both"):
         numbers.append(0)
     if mode in ("predict", "both"):
         numbers.extend(range(1, samples + 1))
-    return [Item(utt, n, "rationalize" if n == 0 else "predict") for utt in utterances for n in numbers]
+    return numbers
+
+
+def mode_of(sample: int) -> Mode:
+    """Sample 0 is the gold rationalize trace; every other sample is a predict sample."""
+    return "rationalize" if sample == 0 else "predict"
+
+
+def plan_items(utterances: list[Utterance], samples: int, mode: ModeChoice) -> list[Item]:
+    """Every item of the selected utterances, in corpus order then sample order."""
+    numbers = sample_numbers(samples, mode)
+    return [Item(utt, n, mode_of(n)) for utt in utterances for n in numbers]
 
 
 _WHOLE_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n[ \t]*```\s*$", re.S)

@@ -44,6 +44,18 @@ def run_features_stage(
     ``cache_dir`` None means the shared cotgen cache (``${XDG_CACHE_HOME:-~/.cache}/cotgen``).
     """
     items = [(utt.id, utt.audio) for utt in utterances]
+    return measure_and_write(items, out_dir, workers, cache_dir, dask_scheduler, progress)
+
+
+def measure_and_write(
+    items: Sequence[tuple[str, str]],
+    out_dir: Path,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+    dask_scheduler: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """:func:`run_features_stage` from (id, audio path) pairs, for a caller that no longer holds the records."""
     cache = default_cache_dir(cache_dir)
     if dask_scheduler:
         with dask_executor(dask_scheduler) as executor:

@@ -1,0 +1,114 @@
+"""What a build keeps of its corpus: a few compact columns, not one record per utterance.
+
+The loaded corpus is written to ``utterances.jsonl`` and let go at once: at 100,000 utterances the
+records take about 300 MB. The build keeps only what it needs for every utterance at the same time
+(ids and audio paths for the features stage, speaker and gender for the cue references) as numpy
+arrays, which live outside Python's small-object heap, so the heap pages the records used are
+returned to the system. The records themselves are read back from ``utterances.jsonl`` one at a
+time when they are taught.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cotgen.corpora import load_corpus
+from cotgen.errors import CotgenError
+from cotgen.utterance import Utterance, write_utterances
+
+UTTERANCES_FILE = "utterances.jsonl"
+
+logger = logging.getLogger("cotgen.build")
+
+
+def _codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
+    """Each value as an index into the list of distinct values (-1 for None)."""
+    names: dict[str, int] = {}
+    codes = np.fromiter(
+        (-1 if value is None else names.setdefault(value, len(names)) for value in values),
+        dtype=np.int32,
+        count=len(values),
+    )
+    return codes, list(names)
+
+
+@dataclass(frozen=True)
+class CorpusColumns:
+    """The loaded corpus as columns in corpus order (the order of ``utterances.jsonl``), and its counts."""
+
+    corpus: str
+    classes: list[str]
+    dropped: int
+    ids: np.ndarray  # UTF-8 bytes, fixed width (a quarter of numpy's fixed-width str)
+    audio: np.ndarray  # UTF-8 bytes, fixed width
+    speaker_codes: np.ndarray  # int32 index into speaker_names, -1 when unknown
+    speaker_names: list[str]
+    gender_codes: np.ndarray  # int32 index into gender_names, -1 when unknown
+    gender_names: list[str]
+
+    @classmethod
+    def of(cls, corpus: str, classes: list[str], dropped: int, utterances: Sequence[Utterance]) -> CorpusColumns:
+        speakers, speaker_names = _codes([u.speaker for u in utterances])
+        genders, gender_names = _codes([u.gender for u in utterances])
+        return cls(
+            corpus=corpus,
+            classes=list(classes),
+            dropped=dropped,
+            ids=np.array([u.id.encode() for u in utterances], dtype=bytes),
+            audio=np.array([u.audio.encode() for u in utterances], dtype=bytes),
+            speaker_codes=speakers,
+            speaker_names=speaker_names,
+            gender_codes=genders,
+            gender_names=gender_names,
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.ids.size)
+
+    def audio_items(self) -> list[tuple[str, str]]:
+        """(id, audio path) of every utterance, in corpus order: the features stage's input."""
+        return [(i.decode(), a.decode()) for i, a in zip(self.ids.tolist(), self.audio.tolist())]
+
+    def speakers(self) -> list[str | None]:
+        """The speaker of every utterance (None when unknown), in corpus order."""
+        return [self.speaker_names[c] if c >= 0 else None for c in self.speaker_codes.tolist()]
+
+    def genders(self) -> list[str | None]:
+        """The gender of every utterance (None when unknown), in corpus order."""
+        return [self.gender_names[c] if c >= 0 else None for c in self.gender_codes.tolist()]
+
+    def position(self, utterance_id: str) -> int:
+        """Where an utterance lies in corpus order; CotgenError when the corpus has no such id."""
+        found = np.flatnonzero(self.ids == utterance_id.encode())
+        if found.size == 0:
+            raise CotgenError(f"corpus {self.corpus}: no utterance with id {utterance_id!r}")
+        return int(found[0])
+
+
+def load_columns(
+    name: str,
+    root: Path | None,
+    classes: str | None,
+    self_eval: bool,
+    allow_missing_audio: bool,
+    run_dir: Path,
+) -> CorpusColumns:
+    """Load a corpus, write ``run_dir/utterances.jsonl``, and keep only its columns (the records go)."""
+    load = load_corpus(name, root, classes, self_eval, allow_missing_audio)
+    if not load.utterances:
+        raise CotgenError(f"corpus {load.corpus}: no utterance left after loading ({len(load.dropped)} dropped)")
+    logger.info(
+        "corpus %s: %d utterances, %d dropped, classes %s",
+        load.corpus,
+        len(load.utterances),
+        len(load.dropped),
+        ",".join(load.classes),
+    )
+    write_utterances(run_dir / UTTERANCES_FILE, load.utterances)
+    return CorpusColumns.of(load.corpus, load.classes, len(load.dropped), load.utterances)

@@ -1,0 +1,150 @@
+"""Asking a model teacher for one item's trace: request, validation, repair turns, and the final record.
+
+The client (:mod:`cotgen.teachers.openai_teacher`) returns raw answers and caches them; everything
+that decides whether an answer is good lives here, so a change in validation (``--repairs``,
+``--min-faithfulness``) re-validates cached answers without a single new request. A repair turn
+appends the invalid answer as the assistant's turn and a user message carrying the validation
+error, so the conversation of every turn is deterministic and is itself a cache key.
+
+Only a build with an ``openai:`` teacher imports this module (and with it the OpenAI client).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cotgen.build_outcome import Item, parse_answer, reject_record, trace_record, unfaithful_detail
+from cotgen.build_teach import Outcome, TeachSettings, item_messages, run_pool
+from cotgen.cache import ResponseCache, default_cache_path
+from cotgen.prompts import PromptInputs, PromptSet
+from cotgen.records import TemplateRef, Usage
+from cotgen.teachers.openai_teacher import ChatRequest, ChatResult, OpenAITeacher, TeacherCallError, TeacherConfig
+from cotgen.trace import TraceError
+
+Work = TypeVar("Work")
+
+logger = logging.getLogger("cotgen.build")
+
+
+@dataclass
+class _Tally:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    all_cached: bool = True
+
+    def add(self, result: ChatResult) -> None:
+        self.prompt_tokens += result.prompt_tokens
+        self.completion_tokens += result.completion_tokens
+        self.requests += result.attempts
+        self.all_cached = self.all_cached and result.from_cache
+
+    def usage(self) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            requests=self.requests,
+            cached=self.all_cached,
+        )
+
+
+async def teach_item(
+    teacher: OpenAITeacher,
+    prompts: PromptSet,
+    item: Item,
+    inputs: PromptInputs,
+    measured_levels: Mapping[str, str | None],
+    settings: TeachSettings,
+    on_repair: Callable[[int], None] = lambda delta: None,
+) -> Outcome:
+    """Ask, validate, repair up to ``settings.repairs`` times; the item's trace or its reject.
+
+    ``attempts`` in a reject counts teacher turns (first answer plus repairs); HTTP retries of one
+    turn are the client's and show in ``usage.requests`` and in the detail of a call error.
+    """
+    template: TemplateRef = prompts.ref(item.mode)
+    messages = item_messages(prompts, inputs, item, settings)
+    tally = _Tally()
+    turn = 0
+    repairing = False
+    try:
+        while True:
+            turn += 1
+            request = ChatRequest(
+                messages=messages,
+                sample=item.sample,
+                temperature=settings.temperature_for(item),
+                classes=tuple(item.classes),
+                max_tokens=settings.max_tokens,
+            )
+            try:
+                result = await teacher.chat(request)
+            except TeacherCallError as exc:
+                detail = f"{exc.detail} (after {exc.attempts} request(s))"
+                return reject_record(item, "teacher", exc.reason, detail, turn)
+            tally.add(result)
+            if result.refusal:
+                return reject_record(item, "teacher", "refusal", result.refusal, turn, raw=result.text)
+            if result.finish_reason == "length":
+                detail = "the answer hit the token limit (finish_reason 'length')"
+                return reject_record(item, "teacher", "truncated", detail, turn, raw=result.text)
+            text = result.text or ""
+            try:
+                trace = parse_answer(text, item)
+            except TraceError as exc:
+                if turn > settings.repairs:
+                    return reject_record(item, "validation", exc.reason, exc.detail, turn, raw=text)
+                if not repairing:
+                    repairing = True
+                    on_repair(+1)
+                repair = prompts.repair_message(str(exc), item.classes)
+                messages = [*messages, {"role": "assistant", "content": text}, repair]
+                continue
+            record = trace_record(item, trace, teacher.name, template, measured_levels, tally.usage())
+            why = unfaithful_detail(record, settings.min_faithfulness)
+            if why is not None:
+                return reject_record(item, "faithfulness", "unfaithful", why, turn, raw=text)
+            return record
+    finally:
+        if repairing:
+            on_repair(-1)
+
+
+async def teach_all(
+    config: TeacherConfig,
+    cache: Path | None,
+    items: Iterable[Work],
+    work: Callable[[OpenAITeacher, Work], Awaitable[Outcome]],
+    done: Callable[[Outcome], None],
+    on_network: Callable[[dict[str, Any]], None],
+    concurrency: int,
+) -> dict[str, Any]:
+    """Run ``work`` over ``items`` with one client and response cache; the client's usage at the end.
+
+    ``on_network`` gets the client's statistics after each outcome (for the progress bar).
+    """
+    with ResponseCache(default_cache_path(cache)) as responses:
+        teacher = OpenAITeacher(config, responses)
+
+        def finished(outcome: Outcome) -> None:
+            done(outcome)
+            on_network(teacher.stats())
+
+        try:
+            await run_pool(items, lambda item: work(teacher, item), finished, concurrency)
+        finally:
+            await teacher.aclose()
+            stats = teacher.stats()
+            logger.info("teacher %s: %s", teacher.name, json.dumps(stats, sort_keys=True))
+    return {
+        "requests": stats["requests"],
+        "prompt_tokens": stats["tokens_in"],
+        "completion_tokens": stats["tokens_out"],
+        "cache_hits": stats["cache_hits"],
+        "retries": stats["retries"],
+    }
