@@ -55,13 +55,12 @@ class Shown:
 
 @pytest.fixture(autouse=True)
 def _restore_cotgen_logger() -> Iterator[None]:
-    """The CLI's callback sets the ``cotgen`` logger's level for the process; put it back afterwards."""
+    """The CLI's callback sets the ``cotgen`` logger's level for the process: put it back; no handler may remain."""
     log = logging.getLogger("cotgen")
     handlers, level = list(log.handlers), log.level
     yield
-    for handler in [h for h in log.handlers if h not in handlers]:
-        log.removeHandler(handler)
     log.setLevel(level)
+    assert log.handlers == handlers, "a command left a handler on the cotgen logger"
 
 
 @pytest.fixture
@@ -269,6 +268,26 @@ def test_a_manifest_that_is_not_utf8_is_one_line(cotgen, tmp_path: Path) -> None
     assert f"{manifest}: not UTF-8 text" in line and "save the manifest as UTF-8" in line
 
 
+def test_corpus_label_files_that_are_not_utf8_are_one_line_naming_file_and_line(cotgen, tmp_path: Path) -> None:
+    crema = tmp_path / "crema"
+    (crema / "processedResults").mkdir(parents=True)
+    (crema / "VideoDemographics.csv").write_text('"ActorID","Sex"\n1001,"Male"\n', encoding="utf-8")
+    votes = crema / "processedResults" / "tabulatedVotes.csv"
+    header = '"","A","D","F","H","N","S","fileName","numResponses"\n'
+    votes.write_bytes((header + '"100001",0,0,0,1,10,0,"1001_IEO_NEU_XX",11 \u00e9\n').encode("cp1252"))
+    args = ("corpus", "--corpus", "crema-d", "--root", str(crema), "--allow-missing-audio", "--out", str(tmp_path))
+    line = cotgen(*args).one_error_line()
+    assert line == f"error: {votes}:2: not UTF-8 text (byte 0xe9); save the file as UTF-8"
+    msp = tmp_path / "msp" / "Labels"
+    msp.mkdir(parents=True)
+    consensus = msp / "labels_consensus.csv"
+    consensus.write_bytes("FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n".encode("utf-16"))
+    (msp / "labels_detailed.csv").write_text("FileName,EmoDetail\n", encoding="utf-8")
+    args = ("corpus", "--corpus", "msp-podcast", "--root", str(msp.parent), "--allow-missing-audio")
+    line = cotgen(*args, "--out", str(tmp_path)).one_error_line()
+    assert line == f"error: {consensus}:1: not UTF-8 text (byte 0xff); save the file as UTF-8"
+
+
 def test_predictions_that_are_not_utf8_name_the_line(cotgen, tmp_path: Path, feature_cache: Path) -> None:
     run = tmp_path / "run"
     assert cotgen(*build_args(write_manifest(tmp_path / "m.csv", demo_rows()[:3]), run, feature_cache)).code == 0
@@ -354,18 +373,25 @@ def test_an_unknown_teacher_is_one_line(cotgen, tmp_path: Path) -> None:
     assert "--teacher 'gpt-4o': expected 'template' or 'openai:MODEL'" in line
 
 
-def test_an_unreachable_base_url_rejects_each_item_with_the_connection_failure(
+def test_an_unreachable_base_url_stops_the_build_with_one_line_and_leaves_every_item_to_do(
     cotgen, tmp_path: Path, feature_cache: Path
 ) -> None:
-    manifest = write_manifest(tmp_path / "m.csv", demo_rows()[:2])
-    url = f"http://127.0.0.1:{closed_port()}/v1"
-    args = build_args(manifest, tmp_path / "run", feature_cache, "--teacher", "openai:m", "--base-url", url)
-    shown = cotgen(*args, "--max-retries", "1", "--timeout", "2")
-    assert shown.code == 0 and "0 traces, 2 rejects (server_error 2)" in shown.out
-    assert "requests 4," in shown.out, "each item: one request and one retry"
-    for reject in jsonl(tmp_path / "run" / "rejects.jsonl"):
-        assert (reject["stage"], reject["reason"]) == ("teacher", "server_error")
-        assert reject["detail"] == f"connection to {url} failed (ConnectError) (after 2 request(s))"
+    manifest = write_manifest(tmp_path / "m.csv", demo_rows()[:6])
+    run = tmp_path / "run"
+    port = closed_port()
+    args = build_args(manifest, run, feature_cache, "--teacher", "openai:m")
+    # The defaults (6 retries with backoff from 1 s) would keep each item about 30 s before a reject.
+    line = cotgen(*args, "--base-url", f"http://user:pw-secret@127.0.0.1:{port}/v1").one_error_line()
+    assert line.startswith(f"error: the server at http://127.0.0.1:{port}/v1 cannot be reached (ConnectError on ")
+    assert "check --base-url" in line and "pw-secret" not in line
+    for name in ("traces.jsonl", "rejects.jsonl"):
+        assert not (run / name).exists() or not jsonl(run / name), f"{name}: a dead server is no item's fault"
+    assert "cannot be reached" in (run / "cotgen.log").read_text(encoding="utf-8")
+    with LoopbackServer() as server:
+        shown = cotgen(*args, "--base-url", server.base_url)
+        assert len(server.chat_requests) == 6
+    assert shown.code == 0, shown.err
+    assert "6 traces, 0 rejects" in shown.out and "[this run: 6 traces, 0 rejects, 0 already done]" in shown.out
 
 
 def test_a_server_without_structured_outputs_says_to_rerun_with_no_structured_and_that_works(
