@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,9 @@ def _code(label: Any) -> str:
     code = str(label).strip().lower()
     if not CODE_PATTERN.match(code):
         raise ValueError(f"label {label!r} is not a class code (lowercase letters, digits, '_' or '-')")
-    return code
+    # A handful of codes recur in every vote of every row: one shared string each instead of a new one per
+    # vote (about 300 bytes an utterance while the whole corpus is held by the loader).
+    return sys.intern(code)
 
 
 def parse_votes(value: Any) -> list[list[str]]:
@@ -125,6 +128,12 @@ def _text(row: Mapping[str, Any], key: str) -> str | None:
     return str(value).strip() if _present(value) else None
 
 
+def _shared_text(row: Mapping[str, Any], key: str) -> str | None:
+    """:func:`_text` for a field whose few values recur in many rows (speaker, session): one string per value."""
+    text = _text(row, key)
+    return sys.intern(text) if text is not None else None
+
+
 def row_entry(row: Mapping[str, Any], where: str, base: Path) -> RawEntry:
     """One manifest row (CSV strings or JSON values) -> a strict raw entry; ValueError on bad fields."""
     utt_id, audio = _text(row, "id"), _text(row, "audio")
@@ -146,9 +155,9 @@ def row_entry(row: Mapping[str, Any], where: str, base: Path) -> RawEntry:
         n_annotators=n_annotators,
         votes=votes,
         strict=True,
-        speaker=_text(row, "speaker"),
+        speaker=_shared_text(row, "speaker"),
         gender=gender,
-        session=_text(row, "session"),
+        session=_shared_text(row, "session"),
         transcript=_text(row, "transcript"),
         meta=meta,
     )
