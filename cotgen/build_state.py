@@ -3,26 +3,26 @@
 ``traces.jsonl`` and ``rejects.jsonl`` *are* the state: an item is done when its record is in
 either file, so a rerun (after a finished run, a crash or a kill) skips exactly what is done and
 redoes the rest. Opening the state repairs what a kill can leave behind: a torn last line is cut
-off (:func:`cotgen.runfiles.recover_lines`), and an item found in both files (a ``--retry-rejects``
+off (:func:`cotgen.runfiles.iter_recovered_lines`), and an item found in both files (a ``--retry-rejects``
 run killed between writing the new trace and rewriting the rejects) keeps its trace. Afterwards
 every (id, sample) appears exactly once in the two files together.
 
 Trace lines are read as JSON and checked only for what the state uses (``id``, ``sample`` and the
 distribution's class codes): validating every trace's text made resuming a large run slow, and
-each later reader validates the records it uses.
+each later reader validates the records it uses. They are read one line at a time, keeping only the keys.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cotgen.build_outcome import ItemKey
 from cotgen.errors import CotgenError
 from cotgen.records import RejectRecord, TraceRecord
-from cotgen.runfiles import JsonlAppender, recover_jsonl, recover_lines, write_jsonl_atomic
+from cotgen.runfiles import JsonlAppender, iter_recovered_lines, recover_jsonl, write_jsonl_atomic
 
 TRACES_FILE = "traces.jsonl"
 REJECTS_FILE = "rejects.jsonl"
@@ -35,14 +35,12 @@ def _key(record: TraceRecord | RejectRecord | dict[str, Any]) -> ItemKey:
     return (record.id, record.sample)
 
 
-def _first_of_each(records: Iterable[RecordT], exclude: set[ItemKey]) -> list[RecordT]:
+def _first_of_each(records: Iterable[RecordT], exclude: set[ItemKey]) -> Iterator[RecordT]:
     seen: set[ItemKey] = set(exclude)
-    kept: list[RecordT] = []
     for record in records:
         if _key(record) not in seen:
             seen.add(_key(record))
-            kept.append(record)
-    return kept
+            yield record
 
 
 class RunState:
@@ -51,14 +49,9 @@ class RunState:
     def __init__(self, run_dir: Path, classes: Sequence[str]) -> None:
         self.traces_path = run_dir / TRACES_FILE
         self.rejects_path = run_dir / REJECTS_FILE
-        traces = recover_lines(self.traces_path)
         rejects = recover_jsonl(self.rejects_path, RejectRecord)
-        self._check_lines(traces, classes)
-        unique_traces = _first_of_each(traces, set())
-        if len(unique_traces) != len(traces):
-            write_jsonl_atomic(self.traces_path, unique_traces)
-        trace_keys = {_key(t) for t in unique_traces}
-        unique_rejects = _first_of_each(rejects, trace_keys)
+        trace_keys = self._scan_traces(classes)
+        unique_rejects = list(_first_of_each(rejects, trace_keys))
         if len(unique_rejects) != len(rejects):
             write_jsonl_atomic(self.rejects_path, unique_rejects)
         self.trace_keys: set[ItemKey] = trace_keys
@@ -68,20 +61,36 @@ class RunState:
         self._traces_out: JsonlAppender | None = None
         self._rejects_out: JsonlAppender | None = None
 
-    def _check_lines(self, traces: Sequence[dict[str, Any]], classes: Sequence[str]) -> None:
-        for lineno, trace in enumerate(traces, start=1):
-            where = f"{self.traces_path}:{lineno}"
-            if not (
-                isinstance(trace.get("id"), str)
-                and isinstance(trace.get("sample"), int)
-                and isinstance(trace.get("distribution"), dict)
-            ):
-                raise CotgenError(f"{where}: not a trace record (expected id, sample and distribution)")
-            if list(trace["distribution"]) != list(classes):
-                raise CotgenError(
-                    f"{where}: built with classes {list(trace['distribution'])}, but this run uses "
-                    f"{list(classes)}; write to another --out folder"
-                )
+    def _scan_traces(self, classes: Sequence[str]) -> set[ItemKey]:
+        """The keys in traces.jsonl, read one line at a time (a resumed run of 100,000 traces never holds them).
+
+        Each line is checked for what the state uses; a file holding an item twice is rewritten with
+        the first of each, streamed from the file again.
+        """
+        keys: set[ItemKey] = set()
+        duplicated = False
+        for lineno, trace in enumerate(iter_recovered_lines(self.traces_path), start=1):
+            self._check_line(trace, lineno, classes)
+            key = _key(trace)
+            duplicated = duplicated or key in keys
+            keys.add(key)
+        if duplicated:
+            write_jsonl_atomic(self.traces_path, _first_of_each(iter_recovered_lines(self.traces_path), set()))
+        return keys
+
+    def _check_line(self, trace: dict[str, Any], lineno: int, classes: Sequence[str]) -> None:
+        where = f"{self.traces_path}:{lineno}"
+        if not (
+            isinstance(trace.get("id"), str)
+            and isinstance(trace.get("sample"), int)
+            and isinstance(trace.get("distribution"), dict)
+        ):
+            raise CotgenError(f"{where}: not a trace record (expected id, sample and distribution)")
+        if list(trace["distribution"]) != list(classes):
+            raise CotgenError(
+                f"{where}: built with classes {list(trace['distribution'])}, but this run uses "
+                f"{list(classes)}; write to another --out folder"
+            )
 
     @property
     def done(self) -> set[ItemKey]:
