@@ -13,9 +13,9 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from cotgen.divergence import as_vector, entropy_bits
@@ -23,6 +23,9 @@ from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.run_files import RunData
 from cotgen.labels import emotion_name
 from cotgen.stats import pair_margin
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAIN_FEATURES: tuple[str, ...] = ("f0_median_hz", "intensity_mean_db", "speech_rate_syl_s", "hnr_db")
 DPI = 100

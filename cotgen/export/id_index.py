@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-CHUNK = 8192
+CHUNK = 1024
 
 
 def encode_ids(ids: Iterable[str]) -> np.ndarray:

@@ -15,14 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from cotgen.errors import CotgenError
 from cotgen.records import DPORecord, GRPORecord, SFTRecord, TraceRecord
 from cotgen.utterance import Utterance, iter_utterances
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -142,5 +144,9 @@ def load_run(run_dir: Path) -> RunData:
 
 def read_features(run_dir: Path) -> pd.DataFrame | None:
     """``features.parquet`` as a frame, or None when the features stage has not run."""
+    # Imported here: pandas and pyarrow (~70 MB) are for this reader only, and the card that every build
+    # writes at its end imports this module.
+    import pandas as pd
+
     path = run_dir / FEATURES
     return pd.read_parquet(path) if path.exists() else None
