@@ -4,7 +4,9 @@ Run on demand: ``python tests/benchmarks/bench_memory.py [--sizes 10000,100000] 
 
 The corpus is a generated manifest reusing the demo clips under new ids (``make_manifest.py``); the
 feature cache is keyed by audio content, so after one warm-up build the clips cost nothing to measure
-and the figures are the build's own cost: loading, hashing, cue references, teaching, writing. Each
+and the figures are the build's own cost: loading, hashing, cue references, teaching, writing. The
+warm-up build measures the 24 clips with the default feature workers (forkserver), and its table
+gives their peaks. Each
 build runs as the real ``cotgen`` console script in a child process; a sampler thread reads the RSS
 of that process and of every process below it (the feature workers) every 50 ms with psutil, and
 ``getrusage(RUSAGE_CHILDREN)`` gives the kernel's own peak over all waited-for descendants as a
@@ -50,7 +52,7 @@ class PeakSampler:
             for proc in procs:
                 try:
                     rss = proc.memory_info().rss
-                    label = "main" if proc.pid == self.root.pid else " ".join(proc.cmdline()[-2:])[:60]
+                    label = _label(proc, self.root)
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
                 if rss > self.peaks.get(proc.pid, ("", 0))[1]:
@@ -67,6 +69,18 @@ class PeakSampler:
         self._thread.join()
 
 
+def _label(proc: psutil.Process, root: psutil.Process) -> str:
+    """What a process of the build's tree is: the build, the forkserver, a feature worker, the resource tracker."""
+    if proc.pid == root.pid:
+        return "main"
+    command = " ".join(proc.cmdline())
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "forkserver" in command:
+        return "forkserver" if proc.ppid() == root.pid else "feature worker"
+    return command[-60:]
+
+
 @dataclass(frozen=True)
 class Measurement:
     n: int
@@ -74,6 +88,7 @@ class Measurement:
     main_peak: int
     worker_peaks: list[int]
     children_maxrss: int
+    processes: list[tuple[str, int]]  # (label, peak RSS) of every process of the tree, main first
 
 
 def run_build(manifest: Path, out: Path, cache: Path) -> Measurement:
@@ -92,7 +107,8 @@ def run_build(manifest: Path, out: Path, cache: Path) -> Measurement:
     workers = sorted((rss for pid, (_, rss) in sampler.peaks.items() if pid != proc.pid), reverse=True)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # Linux: kilobytes
     print(f"  {stdout.strip().splitlines()[0]}", flush=True)
-    return Measurement(n, wall, main_peak, workers, children)
+    processes = sorted(sampler.peaks.values(), key=lambda p: (p[0] != "main", p[0], -p[1]))
+    return Measurement(n, wall, main_peak, workers, children, processes)
 
 
 def main() -> None:
@@ -105,7 +121,10 @@ def main() -> None:
     cache = work / "cache"
     print(f"work folder {work}")
     warm = write_manifest(24, work / "warm.csv")
-    run_build(warm, work / "warm-run", cache)  # measures the 24 clips once into the feature cache
+    warmup = run_build(warm, work / "warm-run", cache)  # measures the 24 clips once into the feature cache
+    print("warm-up build (24 clips measured by the feature workers unless the cache was warm):")
+    for label, rss in warmup.processes:
+        print(f"  {label:<18} peak {rss / MB:6.0f} MB")
     results = []
     for n in sizes:
         manifest = write_manifest(n, work / f"manifest-{n}.csv")
