@@ -19,9 +19,11 @@ import pytest
 from test_export_fixtures import make_run
 
 from cotgen.card import write_card
-from cotgen.export.run_files import load_run
+from cotgen.errors import CotgenError
+from cotgen.export.run_files import RecordFile, load_run
 from cotgen.export.writer import export_run
 from cotgen.plots import gather_plot_data
+from cotgen.records import SFTRecord
 from cotgen.stats import compute_stats
 
 RECORD_FILES = ("utterances", "traces", "sft", "dpo", "grpo")
@@ -119,3 +121,30 @@ def test_the_measure_catches_a_reader_that_holds_the_records(runs: tuple[Path, P
     large_peak = peak_bytes(lambda: list(load_run(large).traces))
     assert large_peak > 3 * small_peak
     assert (large_peak - small_peak) / (9 * n) > MAX_GROWTH_BYTES_PER_UTTERANCE
+
+
+def test_a_record_file_counts_lines_without_parsing_and_names_a_bad_line(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    lines = (run / "sft.jsonl").read_text(encoding="utf-8").splitlines()
+    (run / "sft.jsonl").write_text("\n".join([lines[0], "", lines[1], "{not json"]) + "\n", encoding="utf-8")
+    sft = RecordFile(run / "sft.jsonl", SFTRecord)
+    assert len(sft) == 3 and bool(sft)
+    assert sft.first() is not None and sft.first().id == json.loads(lines[0])["id"]
+    with pytest.raises(CotgenError, match=r"sft\.jsonl:4: not a valid SFTRecord"):
+        list(sft)
+    missing = RecordFile(run / "absent.jsonl", SFTRecord)
+    assert len(missing) == 0 and not missing and list(missing) == [] and missing.first() is None
+    (run / "blank.jsonl").write_text("\n\n", encoding="utf-8")
+    assert not RecordFile(run / "blank.jsonl", SFTRecord)
+
+
+def test_an_export_that_fails_part_way_leaves_no_half_written_file(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    dpo = (run / "dpo.jsonl").read_text(encoding="utf-8").splitlines()
+    stranger = json.dumps({**json.loads(dpo[0]), "id": "nobody"})
+    (run / "dpo.jsonl").write_text("\n".join([*dpo, stranger]) + "\n", encoding="utf-8")
+    out = tmp_path / "export"
+    with pytest.raises(CotgenError, match=r"dpo\.jsonl: record 16 \(nobody\) has no utterance"):
+        export_run(run, "swift", split="loso:1", out_dir=out)
+    left = sorted(p.name for p in out.iterdir())
+    assert not [name for name in left if name.endswith(".tmp") or name.startswith("dpo_")]
