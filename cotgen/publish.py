@@ -182,10 +182,10 @@ def count_mismatches(info: dict[str, Any], data: RunData) -> list[str]:
     """Where ``run.json`` disagrees with the files (a stage rerun without the next one, a file edited by hand).
 
     Read defensively: a count another stage did not record, or recorded for another output file,
-    is not compared.
+    is not compared. A file's count is its number of lines (the records themselves are validated
+    by :func:`validate_run` and by the card, which reads every trace).
     """
     counts = info.get("counts") if isinstance(info.get("counts"), dict) else {}
-    # len() of a record file counts its lines; the records themselves are validated by validate_run and the card.
     pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else {}
     grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else {}
     expected = [
