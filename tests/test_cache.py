@@ -18,7 +18,7 @@ import cotgen.cache as cache_module
 import cotgen.teachers.openai_teacher as teacher_module
 from cotgen.cache import ResponseCache, canonical_json, default_cache_path
 from cotgen.errors import CotgenError
-from cotgen.teachers import ChatRequest, OpenAITeacher, TeacherConfig
+from cotgen.teachers.openai_teacher import ChatRequest, OpenAITeacher, TeacherConfig
 from cotgen.trace import response_schema
 
 MESSAGES = [{"role": "system", "content": "Explain."}, {"role": "user", "content": "Transcript: fine."}]

@@ -53,7 +53,7 @@ from openai import AsyncOpenAI
 
 from cotgen.cache import ResponseCache
 from cotgen.errors import CotgenError
-from cotgen.teachers import (
+from cotgen.teachers.openai_teacher import (
     ChatRequest,
     ChatResult,
     OpenAITeacher,

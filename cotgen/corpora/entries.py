@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +145,11 @@ def assemble(
     classes = list(resolved.codes or ())
     utterances: list[Utterance] = []
     missing: list[str] = []
-    for entry in candidates:
+    # Release each raw entry as its utterance is made, so the corpus is not held twice at the peak.
+    pending = deque(candidates)
+    del candidates
+    while pending:
+        entry = pending.popleft()
         outside = None if class_set.is_all else _outside_set(entry, resolved)
         if outside is not None:
             dropped.append(Dropped(OUTSIDE_CLASS_SET, entry.where, f"{entry.id}: {outside}"))

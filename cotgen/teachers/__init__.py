@@ -1,23 +1,6 @@
-"""Teachers: what writes the traces. This package holds the OpenAI-compatible client and its pacing."""
+"""Teachers: what writes the traces.
 
-from cotgen.teachers.openai_teacher import (
-    ChatRequest,
-    ChatResult,
-    OpenAITeacher,
-    TeacherCallError,
-    TeacherConfig,
-    TeacherUnreachableError,
-    build_audio_part,
-    resolve_api_key,
-)
-
-__all__ = [
-    "ChatRequest",
-    "ChatResult",
-    "OpenAITeacher",
-    "TeacherCallError",
-    "TeacherConfig",
-    "TeacherUnreachableError",
-    "build_audio_part",
-    "resolve_api_key",
-]
+``template`` is the offline teacher; ``openai_teacher`` the OpenAI-compatible client and its pacing.
+Import them from their modules: this package stays empty so that a template build never loads the
+OpenAI client (about 20 MB at start-up it would not use).
+"""
