@@ -81,7 +81,7 @@ def gather_plot_data(data: RunData) -> PlotData:
     for utt in data.utterances:
         human = as_vector(utt.distribution, classes)
         mass += human
-        majority = -1 if utt.majority is None else classes.index(utt.majority)
+        majority = classes.index(utt.majority) if utt.majority in classes else -1
         builder.add(utt.id, (float(entropy_bits(human)), majority))
     index = builder.build()
     gold, samples = TraceSeries("gold", "tab:green"), TraceSeries("samples", "tab:orange")
