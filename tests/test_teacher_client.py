@@ -233,8 +233,12 @@ def test_retry_waits_at_least_retry_after_seconds() -> None:
 
 
 def test_retry_after_as_http_date_is_honoured() -> None:
-    when = email.utils.formatdate(time.time() + 1.2, usegmt=True)  # whole seconds: waits 0.2 to 1.2 s
-    with LoopbackServer(plan=[Fault(RATE_LIMIT, retry_after=when)]) as srv:
+    def plan(index: int, body: object) -> Fault | None:
+        # The date is made when the request arrives, so a slow start on a loaded machine cannot put it in the past.
+        when = email.utils.formatdate(time.time() + 1.2, usegmt=True)  # whole seconds: waits 0.2 to 1.2 s
+        return Fault(RATE_LIMIT, retry_after=when) if index == 0 else None
+
+    with LoopbackServer(plan=plan) as srv:
         result = call(config(srv, backoff_base=0.0, backoff_cap=5.0))
         first, second = srv.chat_requests
     assert result.attempts == 2
