@@ -24,11 +24,11 @@ from huggingface_hub import DatasetCardData
 import cotgen
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.errors import CotgenError
-from cotgen.export.run_files import RECORD_FILES, RunData, count_lines, load_run
+from cotgen.export.run_files import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS
 from cotgen.labels import emotion_name
-from cotgen.stats import RunStats, StatsAccumulator
+from cotgen.stats import RunStats, StatsAccumulator, TraceFigures
 
 CARD = "README.md"
 PLOTS_DIR = "plots"
@@ -144,7 +144,7 @@ def gather_facts(data: RunData) -> RunFacts:
             transcript = utt.transcript
     teachers: set[str] = set()
     templates: set[tuple[str, str]] = set()
-    for trace in data.traces:
+    for trace in RecordFile(data.traces.path, TraceFigures):
         acc.add_trace(trace)
         teachers.add(trace.teacher)
         templates.add((trace.template.name, trace.template.sha256))

@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 
 from cotgen.divergence import as_vector, entropy_bits
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
-from cotgen.export.run_files import RunData
+from cotgen.export.run_files import RecordFile, RunData
 from cotgen.labels import emotion_name
-from cotgen.stats import pair_margin
+from cotgen.stats import TraceFigures, pair_margin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def gather_plot_data(data: RunData) -> PlotData:
         builder.add(utt.id, (float(entropy_bits(human)), majority))
     index = builder.build()
     gold, samples = TraceSeries("gold", "tab:green"), TraceSeries("samples", "tab:orange")
-    for trace in data.traces:
+    for trace in RecordFile(data.traces.path, TraceFigures):
         series = gold if trace.sample == 0 else samples
         series.js.append(trace.js)
         human_entropy = index.get(trace.id)

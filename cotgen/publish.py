@@ -168,8 +168,9 @@ def _run_ids(data: RunData) -> IdIndex:
 
 
 def validate_run(data: RunData) -> None:
-    """Counts that must agree before publishing: every record joins an utterance, and there are records."""
+    """What must hold before publishing: every record parses, joins an utterance, and there are records."""
     known = _run_ids(data)
+    data.traces.validate()  # the card reads only the fields it reports
     for name, records in (("sft.jsonl", data.sft), ("dpo.jsonl", data.dpo), ("grpo.jsonl", data.grpo)):
         for index, record in enumerate(records, start=1):
             if known.position(record.id) is None:
@@ -182,8 +183,7 @@ def count_mismatches(info: dict[str, Any], data: RunData) -> list[str]:
     """Where ``run.json`` disagrees with the files (a stage rerun without the next one, a file edited by hand).
 
     Read defensively: a count another stage did not record, or recorded for another output file,
-    is not compared. A file's count is its number of lines (the records themselves are validated
-    by :func:`validate_run` and by the card, which reads every trace).
+    is not compared. A file's count is its number of lines (:func:`validate_run` validates the records).
     """
     counts = info.get("counts") if isinstance(info.get("counts"), dict) else {}
     pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else {}
@@ -272,7 +272,6 @@ def stage(
     if mismatches:
         raise CotgenError(f"{run_dir}: {mismatches[0]} (rerun the stage that writes it)")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
-    # The card reads (and so validates) every trace: render it before anything is staged.
     card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
     target = stage_dir or run_dir / STAGE_DIR
     if target.exists():

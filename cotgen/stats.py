@@ -12,12 +12,32 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from cotgen.divergence import as_vector, entropy_bits
-from cotgen.records import DPORecord, TraceRecord
+from cotgen.records import DPORecord, TemplateRef, TraceRecord
 from cotgen.utterance import Utterance
 
 FAITHFUL_AT = 0.5
+
+
+class TraceFigures(BaseModel):
+    """The fields of a ``traces.jsonl`` line that statistics, plots and the card report.
+
+    Reading a line into this instead of a whole :class:`~cotgen.records.TraceRecord` skips building
+    the structured trace and its text: about 12 µs a line instead of 65 µs, which is most of the
+    dataset card's time at the end of a large build. It is a reading view, not an output contract.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    sample: int = Field(ge=0)
+    teacher: str
+    template: TemplateRef
+    distribution: dict[str, float]
+    js: float
+    faithfulness: float | None
 
 
 @dataclass
@@ -35,6 +55,45 @@ class RunningMean:
     @property
     def mean(self) -> float | None:
         return self.total / self.count if self.count else None
+
+
+ENTROPY_BATCH = 256
+
+
+@dataclass
+class EntropyMean:
+    """The mean entropy (bits) of a stream of distribution vectors, taken a batch at a time.
+
+    :func:`~cotgen.divergence.entropy_bits` costs about 16 µs a call on a 4-class vector, nearly all
+    of it numpy's per-call overhead; one call per :data:`ENTROPY_BATCH` vectors (rows of one small
+    reused array) makes the entropies of a 100,000-utterance run take a fraction of a second instead
+    of about three, with the same values.
+    """
+
+    running: RunningMean = field(default_factory=RunningMean)
+    batch: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    pending: int = 0
+
+    def add(self, vector: np.ndarray) -> None:
+        """Take one distribution vector in."""
+        if self.batch.shape[1] != len(vector):
+            self._flush()
+            self.batch = np.zeros((ENTROPY_BATCH, len(vector)))
+        self.batch[self.pending] = vector
+        self.pending += 1
+        if self.pending == len(self.batch):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            for value in np.atleast_1d(entropy_bits(self.batch[: self.pending])):
+                self.running.add(float(value))
+            self.pending = 0
+
+    def mean(self) -> float | None:
+        """The mean over every vector taken in so far."""
+        self._flush()
+        return self.running.mean
 
 
 @dataclass(frozen=True)
@@ -86,10 +145,10 @@ class StatsAccumulator:
     majority_counts: dict[str, int] = field(default_factory=dict)
     ties: int = 0
     annotators: RunningMean = field(default_factory=RunningMean)
-    human_entropy: RunningMean = field(default_factory=RunningMean)
+    human_entropy: EntropyMean = field(default_factory=EntropyMean)
     traces: int = 0
     gold_traces: int = 0
-    trace_entropy: RunningMean = field(default_factory=RunningMean)
+    trace_entropy: EntropyMean = field(default_factory=EntropyMean)
     gold_js: RunningMean = field(default_factory=RunningMean)
     sample_js: RunningMean = field(default_factory=RunningMean)
     faithfulness: RunningMean = field(default_factory=RunningMean)
@@ -113,12 +172,12 @@ class StatsAccumulator:
         else:
             self.majority_counts[utt.majority] = self.majority_counts.get(utt.majority, 0) + 1
         self.annotators.add(utt.n_annotators)
-        self.human_entropy.add(float(entropy_bits(human)))
+        self.human_entropy.add(human)
 
-    def add_trace(self, trace: TraceRecord) -> None:
+    def add_trace(self, trace: TraceRecord | TraceFigures) -> None:
         """Count one trace: gold or sample, its entropy, its JS to the humans and its faithfulness."""
         self.traces += 1
-        self.trace_entropy.add(float(entropy_bits(as_vector(trace.distribution, self.classes))))
+        self.trace_entropy.add(as_vector(trace.distribution, self.classes))
         if trace.sample == 0:
             self.gold_traces += 1
             self.gold_js.add(trace.js)
@@ -143,10 +202,10 @@ class StatsAccumulator:
             majority_counts=dict(self.majority_counts),
             ties=self.ties,
             mean_annotators=self.annotators.mean,
-            mean_human_entropy_bits=self.human_entropy.mean,
+            mean_human_entropy_bits=self.human_entropy.mean(),
             traces=self.traces,
             gold_traces=self.gold_traces,
-            mean_trace_entropy_bits=self.trace_entropy.mean,
+            mean_trace_entropy_bits=self.trace_entropy.mean(),
             mean_gold_js_bits=self.gold_js.mean,
             mean_sample_js_bits=self.sample_js.mean,
             mean_faithfulness=self.faithfulness.mean,
@@ -160,7 +219,7 @@ class StatsAccumulator:
 
 def compute_stats(
     utterances: Iterable[Utterance],
-    traces: Iterable[TraceRecord],
+    traces: Iterable[TraceRecord | TraceFigures],
     pairs: Iterable[DPORecord],
     sft: int = 0,
     grpo: int = 0,

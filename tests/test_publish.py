@@ -171,3 +171,16 @@ def test_counts_that_disagree_with_run_json_stop_the_upload(tmp_path: Path, hub:
     assert isinstance(result.exception, CotgenError)
     assert "run.json records 99 lines for sft.jsonl, the file has 15" in str(result.exception)
     assert hub == {}
+
+
+def test_a_trace_broken_outside_the_fields_the_card_reads_stops_the_upload(tmp_path: Path, hub: dict[str, Any]) -> None:
+    run = make_run(tmp_path)
+    lines = (run / "traces.jsonl").read_text(encoding="utf-8").splitlines()
+    broken = json.loads(lines[2])
+    del broken["trace"]["ambiguity"]
+    lines[2] = json.dumps(broken)
+    (run / "traces.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _publish("--in", str(run), "--repo", "someone/demo-cot", "--private")
+    assert isinstance(result.exception, CotgenError)
+    assert f"{run / 'traces.jsonl'}:3: not a valid TraceRecord" in str(result.exception)
+    assert hub == {} and not (run / "publish").exists()

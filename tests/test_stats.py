@@ -13,6 +13,7 @@ from matplotlib.image import imread
 from test_export_fixtures import make_run
 from typer.testing import CliRunner
 
+from cotgen import stats as stats_module
 from cotgen.cli.main import get_app
 from cotgen.divergence import entropy_bits
 from cotgen.export.run_files import load_run
@@ -94,3 +95,16 @@ def test_stats_skips_plots_whose_inputs_are_missing(tmp_path: Path) -> None:
     result = CliRunner().invoke(get_app(), ["stats", "--in", str(run)])
     assert result.exit_code == 0, result.output
     assert {p.stem for p in (run / "plots").glob("*.png")} == {"vote_mass"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_distributions, min_size=1, max_size=30), st.integers(1, 8))
+def test_batched_entropy_mean_equals_the_mean_of_each_entropy(counts: list[list[int]], batch: int) -> None:
+    vectors = [np.array([c / sum(v) for c in v]) for v in counts]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stats_module, "ENTROPY_BATCH", batch)
+        batched = stats_module.EntropyMean()
+        for vector in vectors:
+            batched.add(vector)
+        assert batched.mean() == pytest.approx(np.mean([entropy_bits(v) for v in vectors]), abs=1e-12)
+        assert batched.pending == 0  # mean() took every pending vector in

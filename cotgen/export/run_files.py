@@ -82,6 +82,10 @@ class RecordFile(Generic[RecordT]):
         with self.path.open("rb") as handle:
             return any(line.strip() for line in handle)
 
+    def validate(self) -> int:
+        """Read every record, raising on the first bad line; returns how many there are."""
+        return sum(1 for _ in self)
+
     def first(self) -> RecordT | None:
         """The file's first record, or None when it has none."""
         return next(iter(self), None)
