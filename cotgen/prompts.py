@@ -101,6 +101,7 @@ class PromptSet:
         # The system message depends only on the class set and where the schema goes: rendered once per
         # pair, not per request (at 50 requests in flight on two cores, the client's CPU sets the pace).
         self._system_texts: dict[tuple[tuple[str, ...], bool], str] = {}
+        self._refs: dict[str, TemplateRef] = {}
         for name in TEMPLATE_FILES:
             try:
                 self._templates[name] = self._env.get_template(name)
@@ -112,11 +113,16 @@ class PromptSet:
         return {name: sha256_text(self.sources[name]) for name in TEMPLATE_FILES}
 
     def ref(self, mode: Mode) -> TemplateRef:
-        """The template reference of a trace: mode template name, sha256 over system + mode + repair templates."""
-        digest = hashlib.sha256()
-        for name in ("system.j2", f"{mode}.j2", "repair.j2"):
-            digest.update(name.encode("utf-8") + b"\0" + self.sources[name].encode("utf-8") + b"\0")
-        return TemplateRef(name=f"{mode}.j2", sha256=digest.hexdigest())
+        """The template reference of a trace: mode template name, sha256 over system + mode + repair templates.
+
+        Hashed once per mode (every record carries it; the sources never change after loading).
+        """
+        if mode not in self._refs:
+            digest = hashlib.sha256()
+            for name in ("system.j2", f"{mode}.j2", "repair.j2"):
+                digest.update(name.encode("utf-8") + b"\0" + self.sources[name].encode("utf-8") + b"\0")
+            self._refs[mode] = TemplateRef(name=f"{mode}.j2", sha256=digest.hexdigest())
+        return self._refs[mode]
 
     def _render(self, name: str, variables: Mapping[str, Any]) -> str:
         try:
