@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.io import wavfile
+from test_pairs_support import trace_record
 
-from cotgen.divergence import as_vector, js, kl
-from cotgen.records import DPORecord, GRPORecord, SFTRecord, TemplateRef, TraceRecord, Usage
+from cotgen.records import DPORecord, GRPORecord, SFTRecord, TemplateRef
 from cotgen.student import assistant_message, student_messages
-from cotgen.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalStage, Trace, printed, render_trace
+from cotgen.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalStage, Trace, printed
 from cotgen.utterance import Utterance, majority_of, write_utterances
 
 CLASSES = ["neu", "hap", "ang", "sad"]
@@ -58,25 +58,6 @@ def _trace(distribution: dict[str, float], note: str) -> Trace:
     )
 
 
-def _trace_record(utt: Utterance, sample: int, trace: Trace) -> TraceRecord:
-    human = as_vector(utt.distribution, CLASSES)
-    mine = as_vector(trace.distribution, CLASSES)
-    return TraceRecord(
-        id=utt.id,
-        sample=sample,
-        mode="rationalize" if sample == 0 else "predict",
-        teacher="template",
-        template=TEMPLATE,
-        trace=trace,
-        text=render_trace(trace),
-        distribution=trace.distribution,
-        kl=float(kl(human, mine)),
-        js=float(js(human, mine)),
-        faithfulness=0.75,
-        usage=Usage(),
-    )
-
-
 def make_run(root: Path, corpus: str = "demo", speakers: list[tuple[str, str, str]] | None = None) -> Path:
     """Write a run folder under ``root/run`` (clips under ``root/clips``) and return its path."""
     run = root / "run"
@@ -111,7 +92,8 @@ def make_run(root: Path, corpus: str = "demo", speakers: list[tuple[str, str, st
     for i, utt in enumerate(utterances):
         gold = _trace(utt.distribution, "for a gold trace")
         wrong = _trace(_distribution(i + 1), "for a sample")
-        gold_rec, wrong_rec = _trace_record(utt, 0, gold), _trace_record(utt, 1, wrong)
+        gold_rec = trace_record(utt, 0, gold, TEMPLATE, faithfulness=0.75)
+        wrong_rec = trace_record(utt, 1, wrong, TEMPLATE, faithfulness=0.75)
         traces += [gold_rec, wrong_rec]
         prompt = student_messages(utt.audio, utt.transcript, CLASSES)
         sft.append(

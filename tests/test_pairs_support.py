@@ -71,7 +71,14 @@ def make_trace(
     return printed(validate_trace(data, CLASSES, has_transcript=True))
 
 
-def trace_record(utterance: Utterance, sample: int, trace: Trace) -> TraceRecord:
+def trace_record(
+    utterance: Utterance,
+    sample: int,
+    trace: Trace,
+    template: TemplateRef | None = None,
+    faithfulness: float = 1.0,
+) -> TraceRecord:
+    """A traces.jsonl line for ``trace``, scored against the utterance's votes as build scores it."""
     human = as_vector(utterance.distribution, CLASSES)
     own = as_vector(trace.distribution, CLASSES)
     return TraceRecord(
@@ -79,13 +86,13 @@ def trace_record(utterance: Utterance, sample: int, trace: Trace) -> TraceRecord
         sample=sample,
         mode="rationalize" if sample == 0 else "predict",
         teacher="template",
-        template=TemplateRef(name="rationalize" if sample == 0 else "predict", sha256="0" * 64),
+        template=template or TemplateRef(name="rationalize" if sample == 0 else "predict", sha256="0" * 64),
         trace=trace,
         text=render_trace(trace),
         distribution=trace.distribution,
         kl=float(kl(human, own)),
         js=float(js(human, own)),
-        faithfulness=1.0,
+        faithfulness=faithfulness,
         usage=Usage(),
     )
 
