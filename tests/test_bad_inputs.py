@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,16 +49,6 @@ class Shown:
         assert lines[0].startswith("error: "), self.err
         assert "Traceback" not in self.err + self.out
         return lines[0]
-
-
-@pytest.fixture(autouse=True)
-def _restore_cotgen_logger() -> Iterator[None]:
-    """The CLI's callback sets the ``cotgen`` logger's level for the process: put it back; no handler may remain."""
-    log = logging.getLogger("cotgen")
-    handlers, level = list(log.handlers), log.level
-    yield
-    log.setLevel(level)
-    assert log.handlers == handlers, "a command left a handler on the cotgen logger"
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +43,6 @@ def forms(secret: str) -> list[bytes]:
 
 def leaks(data: bytes) -> list[str]:
     return [f"{secret[:12]}... as {form[:8]!r}" for secret in SENTINELS for form in forms(secret) if form in data]
-
-
-@pytest.fixture(autouse=True)
-def _restore_cotgen_logger() -> Iterator[None]:
-    """``-v`` sets the ``cotgen`` logger's level for the process: put it back; its stderr handler must be gone."""
-    log = logging.getLogger("cotgen")
-    handlers, level = list(log.handlers), log.level
-    yield
-    log.setLevel(level)
-    assert log.handlers == handlers, "a command left a handler on the cotgen logger"
 
 
 @pytest.fixture
