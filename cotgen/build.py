@@ -56,7 +56,7 @@ from cotgen.errors import CotgenError
 from cotgen.paths import run_dir as default_run_dir
 from cotgen.prompts import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records import RejectRecord, SFTRecord, TraceRecord, Usage
-from cotgen.runfiles import recover_jsonl, write_json_atomic, write_jsonl_atomic
+from cotgen.runfiles import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
 from cotgen.runlog import run_log
 from cotgen.student import assistant_message, student_messages
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
-RUN_FILE = "run.json"
 TEMPLATE_TEACHER = "template"
 OPENAI_PREFIX = "openai:"
 
@@ -681,7 +680,7 @@ class _Builder:
             },
             "timing": {"started_at": started_at, "wall_s": round(summary.wall_s, 3)},
         }
-        write_json_atomic(summary.run_dir / RUN_FILE, manifest)
+        write_json_atomic(summary.run_dir / RUN_JSON, manifest)
 
 
 def run_build(config: BuildConfig, console: Console | None = None) -> BuildSummary:

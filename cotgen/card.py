@@ -25,9 +25,9 @@ import cotgen
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.errors import CotgenError
 from cotgen.export.run_files import RECORD_FILES, RecordFile, RunData, count_lines, load_run
-from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS
 from cotgen.labels import emotion_name
+from cotgen.runfiles import read_run_json
 from cotgen.stats import RunStats, StatsAccumulator, TraceFigures
 
 CARD = "README.md"
@@ -288,7 +288,7 @@ def render_card(
     from the card's folder; publishing copies them next to the card).
     """
     data = load_run(run_dir)
-    info = read_run_info(run_dir)
+    info = read_run_json(run_dir)
     note = corpus_note(data.corpus)
     facts = gather_facts(data)
     stats = facts.stats

@@ -15,8 +15,8 @@ from pathlib import Path
 from cotgen.card import write_card
 from cotgen.errors import CotgenError
 from cotgen.pairs.index import LineReader, index_lines
-from cotgen.pairs.run_json import update_run_json
 from cotgen.records import GRPORecord
+from cotgen.runfiles import update_run_json
 from cotgen.student import student_messages
 from cotgen.utterance import iter_utterances
 

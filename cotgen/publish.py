@@ -29,10 +29,9 @@ from cotgen.errors import CotgenError
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
 from cotgen.export.run_files import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
-from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS
 from cotgen.export.writer import EXPORT_INFO, split_file_name
-from cotgen.pairs.run_json import RUN_JSON
+from cotgen.runfiles import RUN_JSON, read_run_json
 
 STAGE_DIR = "publish"
 LLAMAFACTORY_INFO = "dataset_info.json"
@@ -268,7 +267,7 @@ def stage(
     run_dir, export_dir = _export_source(in_dir)
     data = load_run(run_dir)
     validate_run(data)
-    mismatches = count_mismatches(read_run_info(run_dir), data)
+    mismatches = count_mismatches(read_run_json(run_dir), data)
     if mismatches:
         raise CotgenError(f"{run_dir}: {mismatches[0]} (rerun the stage that writes it)")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from cotgen.errors import CotgenError
 
+RUN_JSON = "run.json"
 RecordT = TypeVar("RecordT", bound=BaseModel)
 T = TypeVar("T")
 FSYNC_INTERVAL_S = 0.5
@@ -153,3 +154,29 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def read_run_json(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` as a dict; empty when absent. A file that is not a JSON object is a user error."""
+    path = run_dir / RUN_JSON
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CotgenError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); expected the run's JSON object") from None
+    if not isinstance(data, dict):
+        raise CotgenError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def update_run_json(run_dir: Path, key: str, value: Any) -> Path:
+    """Set ``run.json[key] = value``, keeping every other stage's key; atomic replace. Returns the path.
+
+    Build writes the object; pairs, grpo, export and stats each add their own key to it.
+    """
+    data = read_run_json(run_dir)
+    data[key] = value
+    path = run_dir / RUN_JSON
+    write_json_atomic(path, data)
+    return path

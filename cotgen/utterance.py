@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonlines
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cotgen.errors import CotgenError
+from cotgen.runfiles import write_jsonl_atomic
 
 SUM_TOLERANCE = 1e-6
 
@@ -93,15 +93,7 @@ class Utterance(BaseModel):
 
 def write_utterances(path: Path, utterances: Iterable[Utterance]) -> int:
     """Write utterances as JSONL (atomically: a temporary file renamed into place); returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with jsonlines.open(tmp, mode="w") as writer:
-        for utt in utterances:
-            writer.write(utt.model_dump(mode="json"))
-            n += 1
-    tmp.replace(path)
-    return n
+    return write_jsonl_atomic(path, utterances)
 
 
 def iter_utterances(path: Path) -> Iterator[Utterance]:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cotgen.cli.app import app, console
 from cotgen.paths import DEFAULT_RUN
+from cotgen.runfiles import update_run_json
 
 
 def _cell(value: object) -> str:
@@ -27,7 +28,6 @@ def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read
     # matplotlib, pandas and huggingface_hub (about 90 MB) that only this command uses.
     from cotgen.card import write_card
     from cotgen.export.run_files import load_run, read_features
-    from cotgen.pairs.run_json import update_run_json
     from cotgen.plots import write_plots
     from cotgen.stats import compute_stats
 

@@ -21,10 +21,9 @@ from cotgen.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.run_files import RECORD_FILES, RunData, load_run
-from cotgen.export.run_info import read_run_info
 from cotgen.export.splits import SPLITS, SplitAssignment, assign_splits, default_split, parse_split
-from cotgen.pairs.run_json import update_run_json
 from cotgen.records import DPORecord, GRPORecord, SFTRecord
+from cotgen.runfiles import read_run_json, update_run_json
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
@@ -225,5 +224,5 @@ def export_data(
 
 
 def _previous_exports(run_dir: Path) -> dict[str, Any]:
-    previous = read_run_info(run_dir).get("export")
+    previous = read_run_json(run_dir).get("export")
     return previous if isinstance(previous, dict) else {}

@@ -24,11 +24,11 @@ from cotgen.divergence import as_vector
 from cotgen.errors import CotgenError
 from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
 from cotgen.pairs.index import GroupedLines, LineReader, index_lines
-from cotgen.pairs.run_json import update_run_json
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
 from cotgen.pairs.select import Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
 from cotgen.records import DPORecord, TraceRecord
+from cotgen.runfiles import update_run_json
 from cotgen.student import assistant_message, student_messages
 from cotgen.utterance import Utterance, iter_utterances
 
