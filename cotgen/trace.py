@@ -19,9 +19,9 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from cotgen.divergence import format_distribution, round_distribution
 
@@ -74,53 +74,50 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _text_line(value: str) -> str:
+    text = _one_line(value)
+    if not text:
+        raise ValueError("must contain text, not only whitespace")
+    return text
+
+
+# Free text of a trace: normalised to one line (the rendering is line-based) and never blank.
+TextLine = Annotated[str, Field(min_length=1), AfterValidator(_text_line)]
+# "→" separates a lexical cue from its observation in the rendering; keep it out of the cue.
+LexicalCueText = Annotated[TextLine, AfterValidator(lambda value: value.replace("→", "->"))]
+
+
 class AcousticCue(_Strict):
     """One acoustic cue the teacher cites, at the level it claims for this speaker."""
 
     cue: AcousticCueName
     level: CueLevel
-    observation: str = Field(min_length=1)
+    observation: TextLine
     suggests: list[str] = Field(default_factory=list, description="Class codes this cue points to.")
-
-    _norm = field_validator("observation")(lambda v: _one_line(v))
 
 
 class LexicalCue(_Strict):
     """A phrase or feature of the transcript (a quoted phrase, negation, punctuation...)."""
 
-    cue: str = Field(min_length=1)
-    observation: str = Field(min_length=1)
+    cue: LexicalCueText
+    observation: TextLine
     suggests: list[str] = Field(default_factory=list, description="Class codes this cue points to.")
-
-    @field_validator("cue")
-    @classmethod
-    def _cue(cls, value: str) -> str:
-        # "→" separates cue from observation in the rendering; keep it out of the cue.
-        return _one_line(value.replace("→", "->"))
-
-    _norm = field_validator("observation")(lambda v: _one_line(v))
 
 
 class AcousticStage(_Strict):
     cues: list[AcousticCue] = Field(min_length=1)
-    summary: str = Field(min_length=1)
-
-    _norm = field_validator("summary")(lambda v: _one_line(v))
+    summary: TextLine
 
 
 class LexicalStage(_Strict):
     cues: list[LexicalCue] = Field(default_factory=list)
-    summary: str = Field(min_length=1)
-
-    _norm = field_validator("summary")(lambda v: _one_line(v))
+    summary: TextLine
 
 
 class AmbiguityStage(_Strict):
     level: AmbiguityLevel
     competing: list[str] = Field(default_factory=list, description="Class codes that compete.")
-    explanation: str = Field(min_length=1)
-
-    _norm = field_validator("explanation")(lambda v: _one_line(v))
+    explanation: TextLine
 
 
 class Trace(_Strict):

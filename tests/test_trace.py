@@ -81,6 +81,7 @@ def _valid():
         (lambda d: d["acoustic"]["cues"][0].update(suggests=["xyz"]), "schema_invalid", "unknown class"),
         (lambda d: d["lexical"].update(cues=[]), "schema_invalid", "at least one lexical cue"),
         (lambda d: d.pop("ambiguity"), "schema_invalid", "ambiguity"),
+        (lambda d: d["acoustic"]["cues"][0].update(observation=" \n "), "schema_invalid", "only whitespace"),
     ],
 )
 def test_validation_names_reason(mutate, reason, needle):
