@@ -1,7 +1,7 @@
 """``cotgen grpo`` as a library call: one GRPO prompt per utterance, with what the rewards read.
 
 Each record carries the student prompt (the same one SFT and DPO use), the human distribution as
-``target_distribution`` (the column :func:`cotgen.rewards.distribution_reward` reads) and the gold
+``target_distribution`` (the column :func:`cotgen.scoring.rewards.distribution_reward` reads) and the gold
 trace text, for GRPO variants that put the expert answer into the sampled group. Gold traces are
 found through a byte-offset index, so the run streams however large ``traces.jsonl`` is.
 """
@@ -12,13 +12,12 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from cotgen.card import write_card
-from cotgen.errors import CotgenError
+from cotgen.core.durable_files import update_run_json
+from cotgen.core.errors import CotgenError
 from cotgen.pairs.index import LineReader, index_lines
-from cotgen.records import GRPORecord
-from cotgen.runfiles import update_run_json
-from cotgen.student import student_messages
-from cotgen.utterance import iter_utterances
+from cotgen.prompts.student import student_messages
+from cotgen.records.run_records import GRPORecord
+from cotgen.records.utterance import iter_utterances
 
 GRPO_FILE = "grpo.jsonl"
 COUNT_KEYS = ("records", "with_gold", "without_gold", "skipped_without_gold")
@@ -73,5 +72,4 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
     tmp.replace(out)
     summary = {"output": out.name, "require_gold": require_gold, **{k: counts.get(k, 0) for k in COUNT_KEYS}}
     update_run_json(run_dir, "grpo", summary)
-    write_card(run_dir)
     return counts

@@ -24,14 +24,14 @@ from huggingface_hub import HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 import cotgen
-from cotgen.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
-from cotgen.errors import CotgenError
+from cotgen.core.durable_files import RUN_JSON, read_run_json
+from cotgen.core.errors import CotgenError
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
-from cotgen.export.run_files import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
 from cotgen.export.splits import SPLITS
 from cotgen.export.writer import EXPORT_INFO, split_file_name
-from cotgen.runfiles import RUN_JSON, read_run_json
+from cotgen.report.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
 
 STAGE_DIR = "publish"
 LLAMAFACTORY_INFO = "dataset_info.json"

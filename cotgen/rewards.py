@@ -1,162 +1,21 @@
-"""GRPO reward functions: distribution match and format, callable exactly as the trainers call them.
+"""Stable import path of the GRPO reward functions for trainer configs (``cotgen.rewards.distribution_reward``).
 
-TRL's GRPOTrainer calls each reward function with keyword arguments only:
-``prompts=``, ``completions=`` (strings, or for conversational data a list holding one assistant
-message dict per completion), ``completion_ids=``, every other dataset column as a list
-(``target_distribution=[...]``, ``id=[...]``) and ``trainer_state=``; it expects ``list[float]``.
-ms-swift calls ``reward(completions, **columns)`` with completions as strings and also passes
-``trainer_state`` and ``messages``. Both therefore take ``completions`` first, read
-``target_distribution`` by name and ignore everything else.
-
-Targets arrive in three shapes: a plain mapping; a mapping where Arrow filled absent classes with
-None (datasets unify struct columns across rows); or a JSON string (some exporters serialise
-nested columns). :func:`read_distribution` accepts all three.
+The functions live in :mod:`cotgen.scoring.rewards`; this thin re-export keeps the path that TRL
+scripts and user configs name working (docs/architecture.md).
 """
 
-from __future__ import annotations
+from cotgen.scoring.rewards import (
+    distribution_reward,
+    distribution_reward_kl,
+    format_reward,
+    make_distribution_reward,
+    read_distribution,
+)
 
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
-
-import numpy as np
-
-from cotgen.divergence import as_vector, js, kl
-from cotgen.trace import TraceParseError, parse_sections
-
-Divergence = Literal["js", "kl"]
-RewardFunction = Callable[..., list[float]]
-
-
-class DistributionValueError(ValueError):
-    """A value that cannot be read as a probability distribution over class codes."""
-
-
-def read_distribution(value: Any) -> dict[str, float]:
-    """A distribution as data carries it (mapping, None-filled Arrow struct, or JSON text) as code -> float.
-
-    Keys whose value is None are classes absent from this row and are dropped; every other value
-    must be a finite number.
-    """
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise DistributionValueError(f"distribution text is not JSON ({exc.msg})") from None
-    if not isinstance(value, Mapping):
-        raise DistributionValueError(f"expected a mapping of class code to probability, got {type(value).__name__}")
-    out: dict[str, float] = {}
-    for code, prob in value.items():
-        if prob is None:
-            continue
-        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not math.isfinite(prob):
-            raise DistributionValueError(f"distribution[{code!r}] = {prob!r} is not a finite number")
-        out[str(code)] = float(prob)
-    if not out:
-        raise DistributionValueError("distribution has no classes")
-    return out
-
-
-def completion_text(completion: Any) -> str:
-    """The generated text of one completion: a string, or the last message of a conversational completion.
-
-    A message's content may itself be a list of typed parts; the text parts are joined.
-    """
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Mapping):
-        completion = [completion]
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        content = completion[-1].get("content", "")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, Sequence):
-            return "".join(
-                str(part.get("text", ""))
-                for part in content
-                if isinstance(part, Mapping) and part.get("type") == "text"
-            )
-    return ""
-
-
-def _targets(target_distribution: Sequence[Any] | None, n: int) -> list[dict[str, float] | None]:
-    if target_distribution is None:
-        return [None] * n
-    if len(target_distribution) != n:
-        raise ValueError(f"{n} completions but {len(target_distribution)} target distributions")
-    return [read_distribution(t) if t is not None else None for t in target_distribution]
-
-
-def _parsed(text: str, classes: Sequence[str] | None) -> dict[str, float] | None:
-    try:
-        return parse_sections(text, classes).distribution
-    except TraceParseError:
-        return None
-
-
-def _valid_free_distribution(distribution: Mapping[str, float]) -> bool:
-    """Without a target: values in [0, 1] summing to 1 (the same 0.02 tolerance as trace validation)."""
-    values = list(distribution.values())
-    return bool(values) and all(0.0 <= v <= 1.0 for v in values) and abs(sum(values) - 1.0) <= 0.02
-
-
-def format_reward(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
-) -> list[float]:
-    """1.0 when a completion has the four stages in order and a valid distribution, else 0.0.
-
-    With a target the distribution must be keyed by exactly the target's classes; without one any
-    distribution with values in [0, 1] summing to 1 counts.
-    """
-    rewards = []
-    for completion, target in zip(completions, _targets(target_distribution, len(completions))):
-        parsed = _parsed(completion_text(completion), list(target) if target else None)
-        ok = parsed is not None and (target is not None or _valid_free_distribution(parsed))
-        rewards.append(1.0 if ok else 0.0)
-    return rewards
-
-
-def _distribution_rewards(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None, divergence: Divergence
-) -> list[float]:
-    if target_distribution is None:
-        raise ValueError("distribution reward needs the dataset column 'target_distribution'")
-    rewards = []
-    for completion, target in zip(completions, _targets(target_distribution, len(completions))):
-        if target is None:
-            rewards.append(0.0)
-            continue
-        classes = list(target)
-        parsed = _parsed(completion_text(completion), classes)
-        if parsed is None:
-            rewards.append(0.0)
-            continue
-        human, model = as_vector(target, classes), as_vector(parsed, classes)
-        human = human / human.sum()
-        score = 1.0 - float(js(human, model)) if divergence == "js" else float(np.exp(-float(kl(human, model))))
-        rewards.append(score)
-    return rewards
-
-
-def distribution_reward(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
-) -> list[float]:
-    """1 - JS(target, completion) in bits (in [0, 1]); 0 for a completion whose distribution cannot be read."""
-    return _distribution_rewards(completions, target_distribution, "js")
-
-
-def distribution_reward_kl(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
-) -> list[float]:
-    """exp(-KL(target || completion)) with the project's 1e-6 smoothing (in (0, 1]); 0 when unreadable."""
-    return _distribution_rewards(completions, target_distribution, "kl")
-
-
-def make_distribution_reward(divergence: Divergence = "js") -> RewardFunction:
-    """The distribution reward for ``divergence`` ('js': 1 - JS, 'kl': exp(-KL))."""
-    if divergence == "js":
-        return distribution_reward
-    if divergence == "kl":
-        return distribution_reward_kl
-    raise ValueError(f"unknown divergence {divergence!r}; expected 'js' or 'kl'")
+__all__ = [
+    "distribution_reward",
+    "distribution_reward_kl",
+    "format_reward",
+    "make_distribution_reward",
+    "read_distribution",
+]

@@ -19,13 +19,13 @@ or from another process (a build in a subprocess, a benchmark)::
 
 which prints its base URL as the first line of stdout and serves until SIGTERM or SIGINT.
 
-**The default answer** is a valid trace (it passes ``cotgen.trace.validate_trace``) over the
+**The default answer** is a valid trace (it passes ``cotgen.records.trace.validate_trace``) over the
 request's class codes, found by the first rule that applies:
 
 1. the distribution keys of the ``response_format`` JSON schema (what the teacher sends when structured);
 2. else the last line in the messages that starts with ``Classes:`` or ``class codes ...:`` (a list
    markup dash allowed), split at commas, each item's leading code (``neu (neutral)`` gives ``neu``);
-3. else the known codes of :data:`cotgen.labels.EMOTION_NAMES` found as whole words in the messages;
+3. else the known codes of :data:`cotgen.core.labels.EMOTION_NAMES` found as whole words in the messages;
 4. else ``neu, hap, ang, sad``.
 
 Its distribution echoes the first JSON object in the last user message keyed by exactly those
@@ -56,9 +56,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from cotgen.divergence import round_distribution
-from cotgen.labels import EMOTION_NAMES
-from cotgen.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalCue, LexicalStage, Trace
+from cotgen.core.divergence import round_distribution
+from cotgen.core.labels import EMOTION_NAMES
+from cotgen.records.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalCue, LexicalStage, Trace
 
 DEFAULT_CLASSES: tuple[str, ...] = ("neu", "hap", "ang", "sad")
 MODEL_ID = "loopback"

@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, extract_features, speaker_cues, verbalise
-from cotgen.paths import CORPORA_DIR
-from cotgen.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS
-from cotgen.utterance import Utterance
+from cotgen.core.paths import CORPORA_DIR
+from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS
+from cotgen.records.utterance import Utterance
 
 SR = 16000
 

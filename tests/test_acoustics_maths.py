@@ -16,7 +16,7 @@ from cotgen.acoustics.pitch import adaptive_range, pitch_features, slope_st_per_
 from cotgen.acoustics.settings import DEFAULT_SETTINGS
 from cotgen.acoustics.syllables import intensity_peaks, nuclei_indices
 from cotgen.acoustics.voice import hnr_from_strength
-from cotgen.trace import LEVELS
+from cotgen.records.trace import LEVELS
 
 finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False)
 step = 0.01

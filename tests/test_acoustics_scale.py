@@ -27,8 +27,8 @@ from cotgen.acoustics import (
     write_features,
 )
 from cotgen.cli.main import get_app
-from cotgen.errors import CotgenError
-from cotgen.utterance import Utterance
+from cotgen.core.errors import CotgenError
+from cotgen.records.utterance import Utterance
 
 SR = 16000
 

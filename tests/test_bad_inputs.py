@@ -26,7 +26,7 @@ from huggingface_hub import constants as hub_constants
 from loopback_server import LoopbackServer
 
 from cotgen.cli.main import main
-from cotgen.paths import CORPORA_DIR
+from cotgen.core.paths import CORPORA_DIR
 
 DEMO = CORPORA_DIR / "demo"
 # The console script of the interpreter running the tests (the venv's), else the one on PATH.

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cotgen.build import BuildConfig, BuildSummary, run_build
+from cotgen.build.run import BuildConfig, BuildSummary, run_build
 from cotgen.cli.main import get_app
-from cotgen.divergence import round_distribution
-from cotgen.paths import CORPORA_DIR
-from cotgen.records import RejectRecord, SFTRecord, TraceRecord
-from cotgen.trace import parse_trace
-from cotgen.utterance import read_utterances
+from cotgen.core.divergence import round_distribution
+from cotgen.core.paths import CORPORA_DIR
+from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord
+from cotgen.records.trace import parse_trace
+from cotgen.records.utterance import read_utterances
 
 DEMO_UTTERANCES = 24
 

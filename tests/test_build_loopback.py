@@ -38,9 +38,9 @@ from loopback_server import (
     LoopbackServer,
 )
 
-from cotgen.build import BuildConfig, BuildSummary, run_build
-from cotgen.paths import CORPORA_DIR
-from cotgen.records import RejectRecord, TraceRecord
+from cotgen.build.run import BuildConfig, BuildSummary, run_build
+from cotgen.core.paths import CORPORA_DIR
+from cotgen.records.run_records import RejectRecord, TraceRecord
 
 DEMO_UTTERANCES = 24
 
@@ -310,7 +310,7 @@ def test_the_api_key_never_reaches_a_file(tmp_path: Path, cache: Path, monkeypat
 _CHILD = """
 import sys
 from pathlib import Path
-from cotgen.build import BuildConfig, run_build
+from cotgen.build.run import BuildConfig, run_build
 run_build(BuildConfig(teacher="openai:loopback", base_url=sys.argv[1], out=Path(sys.argv[2]), cache=Path(sys.argv[3]),
                       concurrency=2, progress=False))
 """

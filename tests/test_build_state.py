@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cotgen.build import sft_records
-from cotgen.build_cost import prices_for
-from cotgen.build_outcome import Item, parse_answer, plan_items, reject_record, response_json, trace_record
-from cotgen.build_state import RunState
-from cotgen.errors import CotgenError
-from cotgen.records import RejectRecord, TemplateRef, TraceRecord, Usage
-from cotgen.runfiles import JsonlAppender, recover_jsonl
-from cotgen.runlog import run_log
+from cotgen.build.cost import prices_for
+from cotgen.build.outcome import Item, parse_answer, plan_items, reject_record, response_json, trace_record
+from cotgen.build.run import sft_records
+from cotgen.build.state import RunState
+from cotgen.core.durable_files import JsonlAppender, recover_jsonl
+from cotgen.core.errors import CotgenError
+from cotgen.core.run_log import run_log
+from cotgen.records.run_records import RejectRecord, TemplateRef, TraceRecord, Usage
+from cotgen.records.trace import TraceError
+from cotgen.records.utterance import Utterance
 from cotgen.teachers.template import write_trace
-from cotgen.trace import TraceError
-from cotgen.utterance import Utterance
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 

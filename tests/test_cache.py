@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback_server import LoopbackServer
 
-import cotgen.cache as cache_module
 import cotgen.teachers.openai_teacher as teacher_module
-from cotgen.cache import ResponseCache, canonical_json, default_cache_path
-from cotgen.errors import CotgenError
+import cotgen.teachers.response_cache as cache_module
+from cotgen.core.errors import CotgenError
+from cotgen.records.trace import response_schema
 from cotgen.teachers.openai_teacher import ChatRequest, OpenAITeacher, TeacherConfig
-from cotgen.trace import response_schema
+from cotgen.teachers.response_cache import ResponseCache, canonical_json, default_cache_path
 
 MESSAGES = [{"role": "system", "content": "Explain."}, {"role": "user", "content": "Transcript: fine."}]
 PARAMS = {"temperature": 0.7, "max_tokens": 800}
@@ -130,7 +130,7 @@ def test_a_put_survives_sigkill_and_is_seen_by_other_processes(tmp_path: Path) -
             f"""
             import os, signal
             from pathlib import Path
-            from cotgen.cache import ResponseCache
+            from cotgen.teachers.response_cache import ResponseCache
             cache = ResponseCache(Path({str(path)!r}))
             assert cache.get("mine") == {VALUE!r}
             for i in range(50):

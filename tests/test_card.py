@@ -8,8 +8,8 @@ import datasets
 import yaml
 from test_export_fixtures import TEMPLATE, make_run
 
-from cotgen.card import annotator_rule, size_category, write_card
 from cotgen.export.writer import export_run
+from cotgen.report.card import annotator_rule, size_category, write_card
 
 
 def _front_matter(path: Path) -> tuple[dict, str]:

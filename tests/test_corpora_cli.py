@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 from cotgen.cli import app as cli_app
 from cotgen.cli.main import get_app
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import CORPORA_DIR
 from cotgen.corpora import CORPORA, canonical_name, load_corpus, resolve_root
 from cotgen.corpora import registry as registry_module
 from cotgen.corpora.notes import REQUIRED_FIELDS, corpus_note, parse_note
-from cotgen.errors import CotgenError
-from cotgen.paths import CORPORA_DIR
-from cotgen.utterance import read_utterances
+from cotgen.records.utterance import read_utterances
 
 runner = CliRunner()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.crema_d import parse_clip_name
 from cotgen.corpora.entries import MALFORMED_ROW, MISSING_AUDIO, NO_VOTES_IN_SET, OUTSIDE_CLASS_SET
-from cotgen.errors import CotgenError
 
 SHARED_CREMA_D = Path(__file__).resolve().parents[2] / "shared" / "data" / "crema-d"
 needs_crema_d = pytest.mark.skipif(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.entries import (
     DUPLICATE_ID,
@@ -18,7 +19,6 @@ from cotgen.corpora.entries import (
     UNKNOWN_LABEL,
 )
 from cotgen.corpora.iemocap import speaker_of
-from cotgen.errors import CotgenError
 
 FILE_HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]"
 

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cotgen.core.divergence import as_vector, entropy_bits
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import CORPORA_DIR
 from cotgen.corpora import load_corpus
 from cotgen.corpora.entries import DUPLICATE_ID, MALFORMED_ROW, MISSING_AUDIO, OUTSIDE_CLASS_SET
 from cotgen.corpora.manifest import row_entry
-from cotgen.divergence import as_vector, entropy_bits
-from cotgen.errors import CotgenError
-from cotgen.paths import CORPORA_DIR
 
 
 def touch_wavs(folder: Path, *names: str) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.entries import MALFORMED_BLOCK, MALFORMED_ROW, MISSING_AUDIO, NO_VOTES, OUTSIDE_CLASS_SET
 from cotgen.corpora.msp_podcast import parse_emo_detail
-from cotgen.errors import CotgenError
 
 CONSENSUS_HEADER = "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set"
 # file -> (EmoClass, act, val, dom, speaker, gender, split, [worker primary emotions])

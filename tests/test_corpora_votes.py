@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora.classes import canonical_sort, parse_class_set
 from cotgen.corpora.entries import (
     DUPLICATE_ID,
@@ -21,8 +22,7 @@ from cotgen.corpora.entries import (
     assemble,
 )
 from cotgen.corpora.votes import counted_annotators, weighted_vote_counts
-from cotgen.errors import CotgenError
-from cotgen.utterance import distribution_from_counts
+from cotgen.records.utterance import distribution_from_counts
 
 CODES = ["neu", "hap", "exc", "ang", "sad", "fru", "oth"]
 annotator = st.lists(st.sampled_from(CODES), max_size=3)

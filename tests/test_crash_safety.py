@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from loopback_server import MALFORMED_JSON, REFUSAL, TRUNCATED, Fault, LoggedRequest, LoopbackServer
 
-from cotgen.build import BuildConfig, run_build
-from cotgen.cache import CACHE_FILE_NAME, ResponseCache
-from cotgen.records import RejectRecord, TraceRecord
+from cotgen.build.run import BuildConfig, run_build
+from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.teachers.response_cache import CACHE_FILE_NAME, ResponseCache
 
 UTTERANCES = 24
 # The console script of the interpreter running the tests (the venv's), else the one on PATH.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from test_acoustics_cues import profile
 
 from cotgen.acoustics import cue_phrases
+from cotgen.records.trace import faithfulness
 from cotgen.teachers.template import write_trace
-from cotgen.trace import faithfulness
 
 
 def test_each_measured_cue_gets_its_value_and_reference() -> None:

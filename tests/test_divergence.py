@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy
 
-from cotgen.divergence import bhattacharyya, format_distribution, js, kl, round_distribution
+from cotgen.core.divergence import bhattacharyya, format_distribution, js, kl, round_distribution
 
 probability = st.one_of(st.just(0.0), st.floats(1e-9, 1))  # no subnormals: scipy overflows on them
 probabilities = st.lists(probability, min_size=2, max_size=8).filter(lambda v: sum(v) > 1e-3)

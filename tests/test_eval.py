@@ -8,10 +8,10 @@ from test_pairs_support import CLASSES, make_trace, make_utterance
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
-from cotgen.divergence import as_vector
-from cotgen.metrics import evaluate
-from cotgen.trace import render_trace
-from cotgen.utterance import write_utterances
+from cotgen.core.divergence import as_vector
+from cotgen.records.trace import render_trace
+from cotgen.records.utterance import write_utterances
+from cotgen.scoring.metrics import evaluate
 
 VOTES = [
     {"ang": 3, "sad": 2},
@@ -62,7 +62,7 @@ def _write_predictions(tmp_path, utterances):
 
 
 def _model_matrix(lines, utterances):
-    from cotgen.trace import parse_sections
+    from cotgen.records.trace import parse_sections
 
     rows = {}
     for line in lines:

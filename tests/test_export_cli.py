@@ -9,7 +9,7 @@ from test_export_fixtures import make_run
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 
 def _invoke(*args: str):

@@ -1,7 +1,7 @@
 """A small but real run folder for the export, card, stats and publish tests.
 
-Built with the project's own record models, :func:`cotgen.student.student_messages` and
-:func:`cotgen.trace.render_trace`, so the tests read exactly what `cotgen build` and `cotgen pairs`
+Built with the project's own record models, :func:`cotgen.prompts.student.student_messages` and
+:func:`cotgen.records.trace.render_trace`, so the tests read exactly what `cotgen build` and `cotgen pairs`
 write; audio is generated with numpy. One transcript quotes a literal ``<audio>`` tag.
 """
 
@@ -15,10 +15,10 @@ import pandas as pd
 from scipy.io import wavfile
 from test_pairs_support import trace_record
 
-from cotgen.records import DPORecord, GRPORecord, SFTRecord, TemplateRef
-from cotgen.student import assistant_message, student_messages
-from cotgen.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalStage, Trace, printed
-from cotgen.utterance import Utterance, majority_of, write_utterances
+from cotgen.prompts.student import assistant_message, student_messages
+from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord, TemplateRef
+from cotgen.records.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalStage, Trace, printed
+from cotgen.records.utterance import Utterance, majority_of, write_utterances
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 SPEAKERS = [("s1", "M", "1"), ("s2", "F", "2"), ("s3", "M", "3"), ("s4", "F", "4"), ("s5", "M", "5")]
@@ -158,7 +158,7 @@ def make_run(root: Path, corpus: str = "demo", speakers: list[tuple[str, str, st
 
 
 def test_fixture_run_reads_back_with_the_real_models(tmp_path: Path) -> None:
-    from cotgen.export.run_files import load_run
+    from cotgen.export.record_readers import load_run
 
     data = load_run(make_run(tmp_path))
     assert len(data.utterances) == len(SPEAKERS) * PER_SPEAKER

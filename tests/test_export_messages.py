@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 from cotgen.export.messages import AudioPaths, MissingAudioError, answer, escape_audio_tags, split_prompt
-from cotgen.student import student_messages
+from cotgen.prompts.student import student_messages
 
 _pieces = st.sampled_from(["<audio>", "< Audio >", "</audio>", "<AUDIO>", "audio", "<", ">", "text", " ", "\n"])
 

@@ -46,10 +46,10 @@ from loopback_server import (
     LoopbackServer,
 )
 
-from cotgen.build import BuildConfig, run_build
-from cotgen.paths import CORPORA_DIR
-from cotgen.records import RejectRecord, TraceRecord
-from cotgen.trace import validate_trace
+from cotgen.build.run import BuildConfig, run_build
+from cotgen.core.paths import CORPORA_DIR
+from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.records.trace import validate_trace
 
 UTTERANCES = 390  # with 30 % faults this makes about 500 requests (507 for this seed)
 FAULT_RATE = 0.3

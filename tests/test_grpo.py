@@ -6,10 +6,10 @@ from test_pairs_support import CLASSES, read_records, standard_run
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
-from cotgen.records import GRPORecord, TraceRecord
-from cotgen.rewards import distribution_reward, format_reward
-from cotgen.student import student_messages
-from cotgen.utterance import read_utterances
+from cotgen.prompts.student import student_messages
+from cotgen.records.run_records import GRPORecord, TraceRecord
+from cotgen.records.utterance import read_utterances
+from cotgen.scoring.rewards import distribution_reward, format_reward
 
 
 def test_grpo_records_carry_prompt_target_and_gold_trace(tmp_path):

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import spearmanr
 
-from cotgen.divergence import bhattacharyya, js
-from cotgen.metrics import (
+from cotgen.core.divergence import bhattacharyya, js
+from cotgen.scoring.metrics import (
     METRICS,
     NO_LABEL,
     accuracy,

@@ -16,13 +16,13 @@ from test_pairs_support import (
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
-from cotgen.divergence import as_vector, js, kl
+from cotgen.core.divergence import as_vector, js, kl
 from cotgen.pairs.build import PairOptions, build_pairs
 from cotgen.pairs.scoring import CHUNK_ROWS, score_rows, worst_scores
 from cotgen.pairs.select import select_pair
-from cotgen.records import DPORecord
-from cotgen.student import student_messages
-from cotgen.trace import parse_sections, parse_trace, render_trace
+from cotgen.prompts.student import student_messages
+from cotgen.records.run_records import DPORecord
+from cotgen.records.trace import parse_sections, parse_trace, render_trace
 
 
 def invoke(*args):

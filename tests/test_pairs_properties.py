@@ -5,10 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_pairs_support import CLASSES, make_trace
 
-from cotgen.divergence import round_distribution
+from cotgen.core.divergence import round_distribution
 from cotgen.pairs.corrupt import CORRUPTIONS, ambiguity_for, corrupt_trace
 from cotgen.pairs.select import select_pair
-from cotgen.trace import parse_trace, render_trace
+from cotgen.records.trace import parse_trace, render_trace
 
 weights = st.lists(st.integers(0, 20), min_size=4, max_size=4).filter(lambda w: sum(w) > 0)
 

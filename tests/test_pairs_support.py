@@ -1,9 +1,9 @@
 """Run folders in the real formats for the pairs, GRPO and eval tests, and a check that they are.
 
-Utterances are :class:`cotgen.utterance.Utterance` records and traces are
-:class:`cotgen.records.TraceRecord` lines whose text is rendered by :func:`cotgen.trace.render_trace`
-from a validated trace, exactly what ``cotgen build`` writes. Traces are written shuffled, as
-build writes them in completion order.
+Utterances are :class:`cotgen.records.utterance.Utterance` records and traces are
+:class:`cotgen.records.run_records.TraceRecord` lines whose text is rendered by
+:func:`cotgen.records.trace.render_trace` from a validated trace, exactly what ``cotgen build`` writes.
+Traces are written shuffled, as build writes them in completion order.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from cotgen.divergence import as_vector, js, kl
-from cotgen.records import TemplateRef, TraceRecord, Usage
-from cotgen.trace import Trace, printed, render_trace, validate_trace
-from cotgen.utterance import Utterance, iter_utterances, majority_of, write_utterances
+from cotgen.core.divergence import as_vector, js, kl
+from cotgen.records.run_records import TemplateRef, TraceRecord, Usage
+from cotgen.records.trace import Trace, printed, render_trace, validate_trace
+from cotgen.records.utterance import Utterance, iter_utterances, majority_of, write_utterances
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 RecordT = TypeVar("RecordT", bound=BaseModel)

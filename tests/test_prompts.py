@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cotgen.errors import CotgenError
-from cotgen.paths import PROMPTS_DIR
-from cotgen.prompts import TEMPLATE_FILES, FeatureLine, PromptInputs, load_prompts, quote_transcript
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import PROMPTS_DIR
+from cotgen.prompts.templates import TEMPLATE_FILES, FeatureLine, PromptInputs, load_prompts, quote_transcript
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 HUMAN = {"neu": 0.2, "hap": 0.0, "ang": 0.6, "sad": 0.2}

@@ -17,7 +17,7 @@ from test_export_fixtures import make_run
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 from cotgen.export.writer import export_run
 
 SENTINEL = "hf_SENTINEL_token_must_never_appear_0123456789"

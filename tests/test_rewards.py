@@ -11,9 +11,9 @@ import pytest
 from test_pairs_support import CLASSES, make_trace
 
 import cotgen
-from cotgen.divergence import as_vector, js, kl
-from cotgen.rewards import distribution_reward, distribution_reward_kl, format_reward, make_distribution_reward
-from cotgen.trace import render_trace
+from cotgen.core.divergence import as_vector, js, kl
+from cotgen.records.trace import render_trace
+from cotgen.scoring.rewards import distribution_reward, distribution_reward_kl, format_reward, make_distribution_reward
 
 TARGET = {"neu": 0.0, "hap": 0.0, "ang": 0.6, "sad": 0.4}
 GOOD = render_trace(make_trace({"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4}))

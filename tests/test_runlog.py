@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cotgen.cli.main import main
-from cotgen.runlog import LOG_FILE, LOGGER_NAME, SecretFilter, run_log
+from cotgen.core.run_log import LOG_FILE, LOGGER_NAME, SecretFilter, run_log
 
 SECRET = "sk-SENTINEL-runlog-5Hq8Wz2Kd7"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 from cotgen.export.splits import SplitSpec, assign_splits, default_split, parse_split
-from cotgen.utterance import Utterance
+from cotgen.records.utterance import Utterance
 
 
 def _utt(uid: str, speaker: str | None, session: str | None) -> Utterance:

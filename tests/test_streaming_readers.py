@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from test_export_fixtures import make_run
 
-from cotgen.card import write_card
-from cotgen.errors import CotgenError
-from cotgen.export.run_files import RecordFile, load_run
+from cotgen.core.errors import CotgenError
+from cotgen.export.record_readers import RecordFile, load_run
 from cotgen.export.writer import export_run
-from cotgen.plots import gather_plot_data
-from cotgen.records import SFTRecord
-from cotgen.stats import compute_stats
+from cotgen.records.run_records import SFTRecord
+from cotgen.report.card import write_card
+from cotgen.report.plots import gather_plot_data
+from cotgen.report.stats import compute_stats
 
 RECORD_FILES = ("utterances", "traces", "sft", "dpo", "grpo")
 SMALL, LARGE = 10, 100  # copies of the 15-utterance fixture run

@@ -51,8 +51,8 @@ from loopback_server import (
 )
 from openai import AsyncOpenAI
 
-from cotgen.cache import ResponseCache
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
+from cotgen.records.trace import TraceError, response_schema, validate_trace
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
     ChatResult,
@@ -70,7 +70,7 @@ from cotgen.teachers.ratelimit import (
     parse_retry_after,
     retry_delay,
 )
-from cotgen.trace import TraceError, response_schema, validate_trace
+from cotgen.teachers.response_cache import ResponseCache
 
 CLASSES = ("neu", "hap", "ang", "sad")
 KEY = "sk-test-SENTINEL-9f8e7d6c5b4a"

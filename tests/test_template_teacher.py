@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cotgen.divergence import round_distribution
+from cotgen.core.divergence import round_distribution
+from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, faithfulness, printed, validate_trace
 from cotgen.teachers.template import lexical_cues, template_ref, write_trace
-from cotgen.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, faithfulness, printed, validate_trace
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 HUMAN = {"neu": 0.2, "hap": 0.0, "ang": 0.6, "sad": 0.2}

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cotgen.trace import (
+from cotgen.records.trace import (
     ACOUSTIC_CUES,
     INTONATION_LEVELS,
     LEVELS,

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from cotgen.acoustics.settings import FEATURE_COLUMNS
-from cotgen.trace import LEVELS
-from cotgen.utterance import Utterance
+from cotgen.records.trace import LEVELS
+from cotgen.records.utterance import Utterance
 
 if TYPE_CHECKING:  # only speaker_cues' signature: the build derives profiles without pandas
     import pandas as pd

@@ -25,11 +25,11 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from cotgen.acoustics.cache import FeatureCache, content_hash
+from cotgen.acoustics.feature_cache import FeatureCache, content_hash
 from cotgen.acoustics.rows import Row, empty_row, measure_batch
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.table import columns_to_frame
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
 TASKS_PER_WORKER = 6

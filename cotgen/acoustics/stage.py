@@ -11,9 +11,9 @@ import pandas as pd
 
 from cotgen.acoustics.parallel import extract_features
 from cotgen.acoustics.table import FEATURES_FILE, write_features
-from cotgen.errors import CotgenError
-from cotgen.paths import cache_dir as default_cache_dir
-from cotgen.utterance import Utterance
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import cache_dir as default_cache_dir
+from cotgen.records.utterance import Utterance
 
 
 @contextmanager

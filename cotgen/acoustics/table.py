@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cotgen.acoustics.settings import FEATURE_COLUMNS
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 FEATURES_FILE = "features.parquet"
 TABLE_COLUMNS = ["id", *FEATURE_COLUMNS, "error"]

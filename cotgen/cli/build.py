@@ -1,7 +1,7 @@
 """``cotgen build`` (teacher traces for a corpus) and ``cotgen prompt`` (the exact messages of one utterance).
 
-Both commands only turn options into a :class:`~cotgen.build.BuildConfig` and call the library
-(:func:`cotgen.build.run_build`, :func:`cotgen.build.prepare`), then print what came back.
+Both commands only turn options into a :class:`~cotgen.build.run.BuildConfig` and call the library
+(:func:`cotgen.build.run.run_build`, :func:`cotgen.build.run.prepare`), then print what came back.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from cotgen.build import BuildConfig, BuildSummary, prepare, run_build
-from cotgen.build_outcome import Item
-from cotgen.build_teach import item_messages
+from cotgen.build.outcome import Item
+from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
+from cotgen.build.teach_pool import item_messages
 from cotgen.cli.app import app, console, err_console
 from cotgen.cli.corpus_options import (
     DEFAULT_CORPUS,
@@ -29,8 +29,8 @@ from cotgen.cli.corpus_options import (
     SelfEvalOption,
 )
 from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
-from cotgen.prompts import load_prompts
-from cotgen.runlog import LOGGER_NAME
+from cotgen.core.run_log import LOGGER_NAME
+from cotgen.prompts.templates import load_prompts
 
 TeacherOption = Annotated[
     str,
@@ -65,7 +65,7 @@ def _stderr_log() -> Iterator[None]:
 
     The handler comes off when the command ends, so a later command in the same process (a
     notebook, a test) neither prints log lines it did not ask for nor prints each line twice.
-    Secrets are blanked on it by the run log's filter (:func:`cotgen.runlog.run_log`).
+    Secrets are blanked on it by the run log's filter (:func:`cotgen.core.run_log.run_log`).
     """
     log = logging.getLogger(LOGGER_NAME)
     if not log.isEnabledFor(logging.DEBUG):

@@ -17,12 +17,12 @@ from cotgen.cli.corpus_options import (
     RootOption,
     SelfEvalOption,
 )
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import CORPORA_DIR, run_dir
+from cotgen.core.run_log import run_log
 from cotgen.corpora import CORPORA, CorpusLoad, canonical_name, load_corpus
 from cotgen.corpora.registry import env_variable
-from cotgen.errors import CotgenError
-from cotgen.paths import CORPORA_DIR, run_dir
-from cotgen.runlog import run_log
-from cotgen.utterance import write_utterances
+from cotgen.records.utterance import write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
 OutOption = Annotated[

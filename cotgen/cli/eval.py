@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console
-from cotgen.errors import CotgenError
-from cotgen.evaluate import FOLD_FIELDS, render_report, run_evaluation, write_report
-from cotgen.paths import DEFAULT_RUN
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import DEFAULT_RUN
+from cotgen.scoring.evaluate import FOLD_FIELDS, render_report, run_evaluation, write_report
 
 
 @app.command("eval")

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
+from cotgen.core.paths import DEFAULT_RUN
 from cotgen.export.messages import AnswerMode, AudioMode
-from cotgen.paths import DEFAULT_RUN
 
 
 @app.command()
@@ -37,8 +37,8 @@ def export(
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
     # pandas, pyarrow and huggingface_hub (about 90 MB) that only this command uses.
-    from cotgen.card import write_card
     from cotgen.export.writer import ExportFormat, export_run
+    from cotgen.report.card import write_card
 
     # export_run checks the three choices and names the option in its error.
     result = export_run(

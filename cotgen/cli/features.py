@@ -16,9 +16,9 @@ from cotgen.cli.corpus_options import (
     RootOption,
     SelfEvalOption,
 )
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import run_dir
 from cotgen.corpora import load_corpus
-from cotgen.errors import CotgenError
-from cotgen.paths import run_dir
 
 WorkersOption = Annotated[
     int | None, typer.Option("--workers", min=1, help="Processes measuring audio in parallel (default: all cores).")

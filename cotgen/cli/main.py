@@ -2,7 +2,7 @@
 
 Every module in ``cotgen.cli`` other than ``app`` and ``main`` holds commands and registers them on
 the shared app when imported, so adding a command means adding a module. User errors
-(:class:`~cotgen.errors.CotgenError`) become one line on stderr and exit status 2, never a traceback;
+(:class:`~cotgen.core.errors.CotgenError`) become one line on stderr and exit status 2, never a traceback;
 so do operating-system errors on the user's paths (an output folder under a file, no permission, a full disk),
 which can surface from any command's writes and say enough on their own (the path and the system's reason).
 """
@@ -17,7 +17,7 @@ import typer
 
 import cotgen.cli
 from cotgen.cli.app import app, err_console
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 _INFRASTRUCTURE = {"app", "main"}
 

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import DEFAULT_RUN
 from cotgen.pairs.candidates import SOURCES, Source
 from cotgen.pairs.scoring import METRICS
 from cotgen.pairs.select import STRATEGIES
 from cotgen.pairs.summary import render_summary
-from cotgen.paths import DEFAULT_RUN
 
 RunOption = Annotated[Path, typer.Option("--in", help="Run folder written by `cotgen build`.")]
 
@@ -59,9 +59,10 @@ def pairs(
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default RUN/dpo.jsonl).")] = None,
 ) -> None:
     """Write DPO preference pairs scored by divergence from the human distribution."""
-    # Imported here, not at the top: `cotgen` imports every command module for every command, and writing pairs
-    # refreshes the dataset card, which loads pandas, pyarrow and huggingface_hub (about 90 MB).
+    # Imported here, not at the top: `cotgen` imports every command module for every command, and the dataset
+    # card this refreshes loads pandas, pyarrow and huggingface_hub (about 90 MB).
     from cotgen.pairs.build import PairOptions, build_pairs
+    from cotgen.report.card import write_card
 
     options = PairOptions(
         sources=_sources(source, rollouts),
@@ -75,6 +76,7 @@ def pairs(
         seed=seed,
     )
     stats = build_pairs(run, options, out)
+    write_card(run)
     render_summary(stats, options.metric, console)
     console.print(f"wrote {stats.pairs} pairs to {out or run / 'dpo.jsonl'}")
 
@@ -89,8 +91,10 @@ def grpo(
 ) -> None:
     """Write GRPO prompts with target distributions (rewards: cotgen.rewards, ms-swift: cotgen/swift_plugin.py)."""
     from cotgen.grpo import build_grpo  # here, not at the top: see `pairs` (the card's imports)
+    from cotgen.report.card import write_card
 
     counts = build_grpo(run, out, require_gold)
+    write_card(run)
     console.print(
         f"wrote {counts['records']} GRPO prompts to {out or run / 'grpo.jsonl'} "
         f"({counts['with_gold']} with a gold trace, {counts['without_gold']} without, "

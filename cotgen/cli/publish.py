@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console
-from cotgen.paths import DEFAULT_RUN
+from cotgen.core.paths import DEFAULT_RUN
 
 
 @app.command()

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
-from cotgen.paths import DEFAULT_RUN
-from cotgen.runfiles import update_run_json
+from cotgen.core.durable_files import update_run_json
+from cotgen.core.paths import DEFAULT_RUN
 
 
 def _cell(value: object) -> str:
@@ -26,10 +26,10 @@ def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read
     """Print the run's statistics and write PNG plots to <run>/plots/."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
     # matplotlib, pandas and huggingface_hub (about 90 MB) that only this command uses.
-    from cotgen.card import write_card
-    from cotgen.export.run_files import load_run, read_features
-    from cotgen.plots import write_plots
-    from cotgen.stats import compute_stats
+    from cotgen.export.record_readers import load_run, read_features
+    from cotgen.report.card import write_card
+    from cotgen.report.plots import write_plots
+    from cotgen.report.stats import compute_stats
 
     data = load_run(run_dir)
     summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 NAMED_SETS: dict[str, str] = {"4": "neu,hap+exc,ang,sad"}
 ALL = "all"

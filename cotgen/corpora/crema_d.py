@@ -14,12 +14,12 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry, assemble
 from cotgen.corpora.layout import absolute, require_paths
 from cotgen.corpora.textfile import utf8_lines
 from cotgen.corpora.votes import tally_counts
-from cotgen.errors import CotgenError
 
 NAME = "crema-d"
 DEFAULT_CLASSES = "all"

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.summary import CorpusSummary, summarize
-from cotgen.utterance import VAD, Utterance, distribution_from_counts, majority_of
+from cotgen.records.utterance import VAD, Utterance, distribution_from_counts, majority_of
 
 logger = logging.getLogger(__name__)
 

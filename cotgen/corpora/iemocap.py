@@ -19,7 +19,7 @@ from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.entries import MALFORMED_BLOCK, UNKNOWN_LABEL, CorpusLoad, Dropped, RawEntry, assemble
 from cotgen.corpora.layout import absolute, layout_error, require_paths, visible_files
 from cotgen.corpora.votes import counted_annotators, weighted_vote_counts
-from cotgen.utterance import VAD
+from cotgen.records.utterance import VAD
 
 NAME = "iemocap"
 DEFAULT_CLASSES = "4"

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 
 def layout_error(corpus: str, root: Path, layout: str, missing: Path) -> CotgenError:

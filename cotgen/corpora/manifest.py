@@ -18,11 +18,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora.classes import CODE_PATTERN, ClassSet
 from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry, assemble
 from cotgen.corpora.layout import absolute, layout_error, require_paths
 from cotgen.corpora.votes import counted_annotators, tally_counts, weighted_vote_counts
-from cotgen.errors import CotgenError
 
 NAME = "manifest"
 DEFAULT_CLASSES = "all"

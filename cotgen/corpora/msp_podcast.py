@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cotgen.core.errors import CotgenError
 from cotgen.corpora.classes import ClassSet
 from cotgen.corpora.entries import (
     MALFORMED_BLOCK,
@@ -30,8 +31,7 @@ from cotgen.corpora.entries import (
 from cotgen.corpora.layout import absolute, layout_error, require_paths
 from cotgen.corpora.textfile import utf8_lines
 from cotgen.corpora.votes import counted_annotators, weighted_vote_counts
-from cotgen.errors import CotgenError
-from cotgen.utterance import VAD
+from cotgen.records.utterance import VAD
 
 NAME = "msp-podcast"
 DEFAULT_CLASSES = "4"

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import CORPORA_DIR
 from cotgen.corpora.registry import canonical_name
-from cotgen.errors import CotgenError
-from cotgen.paths import CORPORA_DIR
 
 REQUIRED_FIELDS = ("pretty_name", "license", "redistribution", "citation", "language")
 REDISTRIBUTION_VALUES = frozenset({"open", "restricted"})

@@ -13,11 +13,11 @@ from functools import partial
 from pathlib import Path
 from types import ModuleType
 
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import CORPORA_DIR
 from cotgen.corpora import crema_d, iemocap, manifest, msp_podcast
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
-from cotgen.errors import CotgenError
-from cotgen.paths import CORPORA_DIR
 
 # (root, class set, self_eval, allow_missing_audio) -> load
 Loader = Callable[[Path, ClassSet, bool, bool], CorpusLoad]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cotgen.divergence import as_vector, entropy_bits
+from cotgen.core.divergence import as_vector, entropy_bits
 
 if TYPE_CHECKING:
     from cotgen.corpora.entries import CorpusLoad

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 _BOM = "\ufeff"
 

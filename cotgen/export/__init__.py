@@ -5,5 +5,5 @@
   trainer's rows each (:mod:`~cotgen.export.tagged` holds what the two ``<audio>``-tag formats share);
 - :mod:`~cotgen.export.messages`: the student prompt taken apart, answers, audio path rewriting;
 - :mod:`~cotgen.export.splits`: train/validation/test without speaker leakage;
-- :mod:`~cotgen.export.run_files`: reading a run folder (also used by the card, stats and publish).
+- :mod:`~cotgen.export.record_readers`: reading a run folder (also used by the card, stats and publish).
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 from cotgen.export.messages import RowContext
 from cotgen.export.tagged import prompt_messages, sft_row
-from cotgen.records import DPORecord
+from cotgen.records.run_records import DPORecord
 
 __all__ = ["KINDS", "dataset_entry", "dataset_name", "dpo_row", "sft_row"]
 

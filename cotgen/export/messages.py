@@ -1,7 +1,7 @@
 """The pieces every trainer format is built from: prompt parts, answers, audio paths.
 
 The run's records hold the student prompt in the conversational form of
-:func:`cotgen.student.student_messages` (a system message, a user message with one audio part and
+:func:`cotgen.prompts.student.student_messages` (a system message, a user message with one audio part and
 one text part) and the answers as assistant messages. Each exporter rearranges these pieces into
 its trainer's layout; doing the extraction, escaping and path rewriting here keeps the three
 formats saying exactly the same thing to the model.
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cotgen.errors import CotgenError
-from cotgen.trace import TraceParseError, parse_sections
+from cotgen.core.errors import CotgenError
+from cotgen.records.trace import TraceParseError, parse_sections
 
 AudioMode = Literal["absolute", "relative", "copy"]
 AnswerMode = Literal["text", "label"]

@@ -22,9 +22,9 @@ from typing import Literal
 
 import numpy as np
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
-from cotgen.utterance import Utterance
+from cotgen.records.utterance import Utterance
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SplitKind = Literal["loso", "speaker", "corpus"]

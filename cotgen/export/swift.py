@@ -13,7 +13,7 @@ from typing import Any
 
 from cotgen.export.messages import RowContext
 from cotgen.export.tagged import prompt_messages, sft_row
-from cotgen.records import DPORecord, GRPORecord
+from cotgen.records.run_records import DPORecord, GRPORecord
 
 __all__ = ["KINDS", "dpo_row", "grpo_row", "sft_row"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cotgen.export.messages import AUDIO_TAG, Message, RowContext, StudentPrompt
-from cotgen.records import SFTRecord
+from cotgen.records.run_records import SFTRecord
 
 
 def prompt_messages(parts: StudentPrompt) -> list[Message]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from cotgen.export.messages import Message, RowContext, StudentPrompt
-from cotgen.records import DPORecord, GRPORecord, SFTRecord
+from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
 

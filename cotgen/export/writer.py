@@ -17,13 +17,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Literal, get_args
 
-from cotgen.errors import CotgenError
+from cotgen.core.durable_files import read_run_json, update_run_json
+from cotgen.core.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
-from cotgen.export.run_files import RECORD_FILES, RunData, load_run
+from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
 from cotgen.export.splits import SPLITS, SplitAssignment, assign_splits, default_split, parse_split
-from cotgen.records import DPORecord, GRPORecord, SFTRecord
-from cotgen.runfiles import read_run_json, update_run_json
+from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}

@@ -19,18 +19,17 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from cotgen.card import write_card
-from cotgen.divergence import as_vector
-from cotgen.errors import CotgenError
+from cotgen.core.divergence import as_vector
+from cotgen.core.durable_files import update_run_json
+from cotgen.core.errors import CotgenError
 from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
 from cotgen.pairs.index import GroupedLines, LineReader, index_lines
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
 from cotgen.pairs.select import Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
-from cotgen.records import DPORecord, TraceRecord
-from cotgen.runfiles import update_run_json
-from cotgen.student import assistant_message, student_messages
-from cotgen.utterance import Utterance, iter_utterances
+from cotgen.prompts.student import assistant_message, student_messages
+from cotgen.records.run_records import DPORecord, TraceRecord
+from cotgen.records.utterance import Utterance, iter_utterances
 
 BLOCK = 1024
 DPO_FILE = "dpo.jsonl"
@@ -252,5 +251,4 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
     update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
-    write_card(run_dir)
     return stats

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cotgen.pairs.corrupt import corruption_texts
-from cotgen.records import TraceRecord
-from cotgen.trace import TraceParseError, parse_sections
-from cotgen.utterance import Utterance
+from cotgen.records.run_records import TraceRecord
+from cotgen.records.trace import TraceParseError, parse_sections
+from cotgen.records.utterance import Utterance
 
 Source = Literal["gold", "samples", "rollouts", "corrupt"]
 SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt")

@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from cotgen.divergence import round_distribution
-from cotgen.labels import emotion_name
-from cotgen.trace import Trace, printed, render_trace, validate_trace
+from cotgen.core.divergence import round_distribution
+from cotgen.core.labels import emotion_name
+from cotgen.records.trace import Trace, printed, render_trace, validate_trace
 
 CorruptionKind = Literal["overconfident", "flat", "swapped", "shifted"]
 CORRUPTIONS: tuple[CorruptionKind, ...] = ("overconfident", "flat", "swapped", "shifted")

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 # pydantic writes ``id`` first; a line that does not start this way is decoded in full instead.
 _LEADING_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*"((?:[^"\\]|\\.)*)"')

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cotgen.divergence import js, kl
+from cotgen.core.divergence import js, kl
 
 Metric = Literal["kl", "js"]
 METRICS: tuple[Metric, ...] = ("kl", "js")

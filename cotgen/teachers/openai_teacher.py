@@ -1,7 +1,7 @@
 """The teacher behind any OpenAI-compatible server (OpenAI, vLLM, Ollama, ...), through the official client.
 
 A build sends thousands of paid requests, so this client does four things and nothing else:
-it looks every request up in the :class:`~cotgen.cache.ResponseCache` first (never pay twice);
+it looks every request up in the :class:`~cotgen.teachers.response_cache.ResponseCache` first (never pay twice);
 it keeps at most ``concurrency`` requests in flight and paces them under ``rpm``/``tpm``; it
 retries what is worth retrying (429, 5xx, timeouts, dropped connections) with capped, jittered
 exponential backoff that honours Retry-After — as the *only* retry layer (the openai client's own
@@ -43,8 +43,8 @@ from openai import (
     DefaultAsyncHttpxClient,
 )
 
-from cotgen.cache import ResponseCache, canonical_json
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
+from cotgen.records.trace import response_schema
 from cotgen.teachers.ratelimit import (
     RequestLimiter,
     estimate_text_tokens,
@@ -52,7 +52,7 @@ from cotgen.teachers.ratelimit import (
     parse_retry_after,
     retry_delay,
 )
-from cotgen.trace import response_schema
+from cotgen.teachers.response_cache import ResponseCache, canonical_json
 
 OPENAI_HOST = "api.openai.com"
 PLACEHOLDER_KEY = "EMPTY"

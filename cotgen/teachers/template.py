@@ -20,10 +20,18 @@ from typing import Literal
 
 import numpy as np
 
-from cotgen.divergence import round_distribution
-from cotgen.labels import emotion_name
-from cotgen.records import TemplateRef
-from cotgen.trace import ACOUSTIC_CUES, AcousticCue, AcousticStage, AmbiguityStage, LexicalCue, LexicalStage, Trace
+from cotgen.core.divergence import round_distribution
+from cotgen.core.labels import emotion_name
+from cotgen.records.run_records import TemplateRef
+from cotgen.records.trace import (
+    ACOUSTIC_CUES,
+    AcousticCue,
+    AcousticStage,
+    AmbiguityStage,
+    LexicalCue,
+    LexicalStage,
+    Trace,
+)
 
 TEACHER_NAME = "template"
 Mode = Literal["rationalize", "predict"]

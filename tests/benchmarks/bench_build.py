@@ -1,7 +1,7 @@
 """Benchmark of the build's own costs (run on demand: ``python tests/benchmarks/bench_build.py``).
 
 1. Appends N trace records with an fsync after every line and with the build's interval
-   (:data:`cotgen.runfiles.FSYNC_INTERVAL_S`), and prints both times and their ratio: why the
+   (:data:`cotgen.core.durable_files.FSYNC_INTERVAL_S`), and prints both times and their ratio: why the
    build flushes every record but fsyncs at most twice a second.
 2. Runs the offline template build on a generated manifest of U utterances x (1 + K) items into a
    fresh folder, then again into the same folder (everything done, resume path only), and prints
@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_manifest import write_manifest  # noqa: E402
 
-from cotgen.build import BuildConfig, run_build  # noqa: E402
-from cotgen.build_outcome import Item, trace_record  # noqa: E402
-from cotgen.records import TemplateRef, TraceRecord, Usage  # noqa: E402
-from cotgen.runfiles import FSYNC_INTERVAL_S, JsonlAppender  # noqa: E402
+from cotgen.build.outcome import Item, trace_record  # noqa: E402
+from cotgen.build.run import BuildConfig, run_build  # noqa: E402
+from cotgen.core.durable_files import FSYNC_INTERVAL_S, JsonlAppender  # noqa: E402
+from cotgen.records.run_records import TemplateRef, TraceRecord, Usage  # noqa: E402
+from cotgen.records.utterance import Utterance  # noqa: E402
 from cotgen.teachers.template import write_trace  # noqa: E402
-from cotgen.utterance import Utterance  # noqa: E402
 
 
 def _record(index: int) -> TraceRecord:

@@ -38,7 +38,7 @@ from cotgen.acoustics.loudness import segment
 from cotgen.acoustics.pitch import adaptive_range
 from cotgen.acoustics.settings import DEFAULT_SETTINGS as S
 from cotgen.acoustics.settings import AnalysisSettings
-from cotgen.paths import CORPORA_DIR
+from cotgen.core.paths import CORPORA_DIR
 
 PROCESS = psutil.Process()
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_pairs_support import CLASSES, make_trace, make_utterance, trace_record  # noqa: E402
 
 from cotgen.pairs.scoring import score_rows  # noqa: E402
-from cotgen.utterance import write_utterances  # noqa: E402
+from cotgen.records.utterance import write_utterances  # noqa: E402
 
 CANDIDATES = 8
 VARIANTS = 64

@@ -1,6 +1,6 @@
 """JSON Schema files in ``schemas/``, generated from the pydantic models.
 
-Run ``python -m cotgen.schemas`` after changing a model; a test fails when the committed files drift.
+Run ``python -m cotgen.records.schemas`` after changing a model; a test fails when the committed files drift.
 Stages that add record models register them in :data:`MODELS`.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cotgen.paths import PROJECT_ROOT
-from cotgen.records import DPORecord, GRPORecord, RejectRecord, SFTRecord, TraceRecord
-from cotgen.trace import Trace
-from cotgen.utterance import Utterance
+from cotgen.core.paths import PROJECT_ROOT
+from cotgen.records.run_records import DPORecord, GRPORecord, RejectRecord, SFTRecord, TraceRecord
+from cotgen.records.trace import Trace
+from cotgen.records.utterance import Utterance
 
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.figure import Figure
 
-from cotgen.divergence import as_vector, entropy_bits
+from cotgen.core.divergence import as_vector, entropy_bits
+from cotgen.core.labels import emotion_name
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
-from cotgen.export.run_files import RecordFile, RunData
-from cotgen.labels import emotion_name
-from cotgen.stats import TraceFigures, pair_margin
+from cotgen.export.record_readers import RecordFile, RunData
+from cotgen.report.stats import TraceFigures, pair_margin
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -3,7 +3,7 @@
 ``traces.jsonl`` and ``rejects.jsonl`` *are* the state: an item is done when its record is in
 either file, so a rerun (after a finished run, a crash or a kill) skips exactly what is done and
 redoes the rest. Opening the state repairs what a kill can leave behind: a torn last line is cut
-off (:func:`cotgen.runfiles.iter_recovered_lines`), and an item found in both files (a ``--retry-rejects``
+off (:func:`cotgen.core.durable_files.iter_recovered_lines`), and an item found in both files (a ``--retry-rejects``
 run killed between writing the new trace and rewriting the rejects) keeps its trace. Afterwards
 every (id, sample) appears exactly once in the two files together.
 
@@ -19,10 +19,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cotgen.build_outcome import ItemKey
-from cotgen.errors import CotgenError
-from cotgen.records import RejectRecord, TraceRecord
-from cotgen.runfiles import JsonlAppender, iter_recovered_lines, recover_jsonl, write_jsonl_atomic
+from cotgen.build.outcome import ItemKey
+from cotgen.core.errors import CotgenError
+from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.core.durable_files import JsonlAppender, iter_recovered_lines, recover_jsonl, write_jsonl_atomic
 
 TRACES_FILE = "traces.jsonl"
 REJECTS_FILE = "rejects.jsonl"

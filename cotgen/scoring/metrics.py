@@ -3,7 +3,7 @@
 Papers on distributional speech-emotion recognition report JS, the Bhattacharyya coefficient, R²
 and Brier; ``cotgen eval`` reports those plus KL, top-1 accuracy, macro-F1, calibration and an
 entropy correlation, so a user's numbers can sit beside published ones. The per-utterance
-divergences come from :mod:`cotgen.divergence` (one definition for the whole project); this module
+divergences come from :mod:`cotgen.core.divergence` (one definition for the whole project); this module
 adds the corpus-level aggregates, which is where papers differ most, so each docstring says exactly
 what is averaged over what.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cotgen.divergence import bhattacharyya, brier, entropy_bits, js, kl
+from cotgen.core.divergence import bhattacharyya, brier, entropy_bits, js, kl
 
 NO_LABEL = -1
 ECE_BINS = 10
@@ -36,7 +36,7 @@ def majority_labels(distributions: ArrayLike, tol: float = 1e-9) -> NDArray[np.i
     """Index of the top class per row, or NO_LABEL (-1) where two or more classes share the top.
 
     Ties are excluded from accuracy and F1 (a tie has no majority to agree with), matching
-    :func:`cotgen.utterance.majority_of`.
+    :func:`cotgen.records.utterance.majority_of`.
     """
     arr = _matrix(distributions)
     top = arr.max(axis=1, keepdims=True)

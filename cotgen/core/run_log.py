@@ -3,7 +3,7 @@
 The ``cotgen`` logger writes to the run folder's log file for the duration of a run (``-v`` sets
 it to DEBUG for per-item detail, and the CLI shows the same records on stderr). While a run log is
 open, its secret filter sits on *every* handler of the ``cotgen`` logger, not only on the file's:
-a filter on the logger itself would miss the records of child loggers (``cotgen.build``,
+a filter on the logger itself would miss the records of child loggers (``cotgen.build.run``,
 ``cotgen.teacher``), which reach the handlers without passing it, and a filter on one handler
 protects the others only if that handler happens to run first. So a key quoted in a server error
 can reach neither the file nor the terminal, whatever order the handlers were added in.

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cotgen.trace import SCHEMA_VERSION, Trace
+from cotgen.records.trace import SCHEMA_VERSION, Trace
 
 Mode = Literal["rationalize", "predict"]
 RejectReason = Literal[

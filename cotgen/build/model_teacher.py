@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cotgen.build_outcome import Item, parse_answer, reject_record, trace_record, unfaithful_detail
-from cotgen.build_teach import Outcome, TeachSettings, item_messages, run_pool
-from cotgen.cache import ResponseCache, default_cache_path
-from cotgen.prompts import PromptInputs, PromptSet
-from cotgen.records import TemplateRef, Usage
+from cotgen.build.outcome import Item, parse_answer, reject_record, trace_record, unfaithful_detail
+from cotgen.build.teach_pool import Outcome, TeachSettings, item_messages, run_pool
+from cotgen.teachers.response_cache import ResponseCache, default_cache_path
+from cotgen.prompts.templates import PromptInputs, PromptSet
+from cotgen.records.run_records import TemplateRef, Usage
 from cotgen.teachers.openai_teacher import ChatRequest, ChatResult, OpenAITeacher, TeacherCallError, TeacherConfig
-from cotgen.trace import TraceError
+from cotgen.records.trace import TraceError
 
 Work = TypeVar("Work")
 
-logger = logging.getLogger("cotgen.build")
+logger = logging.getLogger("cotgen.build.run")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from what the files hold, so their counts always agree with the files.
 Speaker references for cue levels are computed over the whole corpus, whatever ``limit`` selects.
 
 Memory stays flat in the corpus size apart from a few columns: the utterance records are written
-out and read back one at a time (:mod:`cotgen.build_corpus`), cue profiles are derived per utterance
+out and read back one at a time (:mod:`cotgen.build.corpus_columns`), cue profiles are derived per utterance
 from per-speaker references as it is taught, and outcomes are appended as they finish. Libraries a
 build may not need (pandas and pyarrow for the features table, the OpenAI client, the dataset card's)
 are imported where they are first used, after the corpus records are gone, so they never add to the
@@ -37,9 +37,9 @@ import numpy as np
 from rich.console import Console
 
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueReferences, cue_phrases, verbalise
-from cotgen.build_corpus import UTTERANCES_FILE, CorpusColumns, load_columns
-from cotgen.build_cost import Prices, prices_for
-from cotgen.build_outcome import (
+from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
+from cotgen.build.cost import Prices, prices_for
+from cotgen.build.outcome import (
     Item,
     ModeChoice,
     mode_of,
@@ -48,31 +48,31 @@ from cotgen.build_outcome import (
     trace_record,
     unfaithful_detail,
 )
-from cotgen.build_progress import BuildProgress
-from cotgen.build_state import RunState
-from cotgen.build_teach import Outcome, TeachSettings
+from cotgen.build.progress import BuildProgress
+from cotgen.build.state import RunState
+from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.corpora import canonical_name
-from cotgen.errors import CotgenError
-from cotgen.paths import run_dir as default_run_dir
-from cotgen.prompts import FeatureLine, PromptInputs, PromptSet, load_prompts
-from cotgen.records import RejectRecord, SFTRecord, TraceRecord, Usage
-from cotgen.runfiles import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
-from cotgen.runlog import run_log
-from cotgen.student import assistant_message, student_messages
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import run_dir as default_run_dir
+from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
+from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
+from cotgen.core.durable_files import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
+from cotgen.core.run_log import run_log
+from cotgen.prompts.student import assistant_message, student_messages
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
-from cotgen.trace import SCHEMA_VERSION, printed, render_trace
-from cotgen.utterance import Utterance, iter_utterances
+from cotgen.records.trace import SCHEMA_VERSION, printed, render_trace
+from cotgen.records.utterance import Utterance, iter_utterances
 
 if TYPE_CHECKING:
-    from cotgen.build_model import OpenAITeacher
+    from cotgen.build.model_teacher import OpenAITeacher
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
 TEMPLATE_TEACHER = "template"
 OPENAI_PREFIX = "openai:"
 
-logger = logging.getLogger("cotgen.build")
+logger = logging.getLogger("cotgen.build.run")
 
 
 def teacher_model(teacher: str) -> str | None:
@@ -512,7 +512,7 @@ class _Builder:
         self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
     ) -> None:
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
-        from cotgen.build_model import teach_all, teach_item
+        from cotgen.build.model_teacher import teach_all, teach_item
 
         settings = self.config.teach_settings()
 
@@ -591,7 +591,7 @@ class _Builder:
             summary = self._summary(run_dir, prepared, state, plan.items, skipped, started, None)
             self._write_run_json(summary, prepared, started_at)
             # Imported here: the card's statistics need pandas and huggingface_hub, loaded only now.
-            from cotgen.card import write_card
+            from cotgen.report.card import write_card
 
             write_card(run_dir)
             logger.info(

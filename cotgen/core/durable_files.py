@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel
 
-from cotgen.errors import CotgenError
+from cotgen.core.errors import CotgenError
 
 RUN_JSON = "run.json"
 RecordT = TypeVar("RecordT", bound=BaseModel)

@@ -1,7 +1,7 @@
 """``cotgen eval`` as a library call: a model's predicted distributions against the human ones.
 
 Predictions are JSONL lines with ``id`` and either ``distribution`` or a generated ``text``
-(read with the trace parser). Every metric of :mod:`cotgen.metrics` is reported per fold and
+(read with the trace parser). Every metric of :mod:`cotgen.scoring.metrics` is reported per fold and
 overall beside three baselines computed on the same utterances, so a number can be read at once
 against "knows nothing" (uniform), "knows the label frequencies" (corpus prior; in
 leave-one-fold-out evaluation, the prior of the other folds) and "knows the majority label but not
@@ -22,12 +22,12 @@ from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
-from cotgen.divergence import as_vector
-from cotgen.errors import CotgenError
-from cotgen.metrics import METRICS, bootstrap_intervals, evaluate
-from cotgen.rewards import DistributionValueError, read_distribution
-from cotgen.trace import TraceParseError, parse_sections
-from cotgen.utterance import Utterance, read_utterances
+from cotgen.core.divergence import as_vector
+from cotgen.core.errors import CotgenError
+from cotgen.records.trace import TraceParseError, parse_sections
+from cotgen.records.utterance import Utterance, read_utterances
+from cotgen.scoring.metrics import METRICS, bootstrap_intervals, evaluate
+from cotgen.scoring.rewards import DistributionValueError, read_distribution
 
 FoldField = Literal["session", "speaker", "gender", "corpus"]
 FOLD_FIELDS: tuple[FoldField, ...] = ("session", "speaker", "gender", "corpus")

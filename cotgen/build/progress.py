@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from cotgen.records import RejectRecord, TraceRecord
+from cotgen.records.run_records import RejectRecord, TraceRecord
 
 
 class BuildProgress:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from cotgen.errors import CotgenError
-from cotgen.records import DPORecord, GRPORecord, SFTRecord, TraceRecord
-from cotgen.utterance import Utterance, iter_utterances
+from cotgen.core.errors import CotgenError
+from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord, TraceRecord
+from cotgen.records.utterance import Utterance, iter_utterances
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from cotgen.corpora import load_corpus
-from cotgen.errors import CotgenError
-from cotgen.utterance import Utterance, write_utterances
+from cotgen.core.errors import CotgenError
+from cotgen.records.utterance import Utterance, write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
 
-logger = logging.getLogger("cotgen.build")
+logger = logging.getLogger("cotgen.build.run")
 
 
 def _codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from cotgen.divergence import as_vector, js, kl
-from cotgen.records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
-from cotgen.trace import Trace, faithfulness, printed, render_trace, validate_trace
-from cotgen.utterance import Utterance
+from cotgen.core.divergence import as_vector, js, kl
+from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
+from cotgen.records.trace import Trace, faithfulness, printed, render_trace, validate_trace
+from cotgen.records.utterance import Utterance
 
 Mode = Literal["rationalize", "predict"]
 ModeChoice = Literal["rationalize", "predict", "both"]

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cotgen.divergence import as_vector, entropy_bits
-from cotgen.records import DPORecord, TemplateRef, TraceRecord
-from cotgen.utterance import Utterance
+from cotgen.core.divergence import as_vector, entropy_bits
+from cotgen.records.run_records import DPORecord, TemplateRef, TraceRecord
+from cotgen.records.utterance import Utterance
 
 FAITHFUL_AT = 0.5
 
@@ -24,7 +24,7 @@ FAITHFUL_AT = 0.5
 class TraceFigures(BaseModel):
     """The fields of a ``traces.jsonl`` line that statistics, plots and the card report.
 
-    Reading a line into this instead of a whole :class:`~cotgen.records.TraceRecord` skips building
+    Reading a line into this instead of a whole :class:`~cotgen.records.run_records.TraceRecord` skips building
     the structured trace and its text: about 12 µs a line instead of 65 µs, which is most of the
     dataset card's time at the end of a large build. It is a reading view, not an output contract.
     """
@@ -64,7 +64,7 @@ ENTROPY_BATCH = 256
 class EntropyMean:
     """The mean entropy (bits) of a stream of distribution vectors, taken a batch at a time.
 
-    :func:`~cotgen.divergence.entropy_bits` costs about 16 µs a call on a 4-class vector, nearly all
+    :func:`~cotgen.core.divergence.entropy_bits` costs about 16 µs a call on a 4-class vector, nearly all
     of it numpy's per-call overhead; one call per :data:`ENTROPY_BATCH` vectors (rows of one small
     reused array) makes the entropies of a 100,000-utterance run take a fraction of a second instead
     of about three, with the same values.

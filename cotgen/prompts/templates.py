@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 import jinja2
 
-from cotgen.divergence import format_distribution
-from cotgen.errors import CotgenError
-from cotgen.labels import emotion_name
-from cotgen.paths import PROMPTS_DIR
-from cotgen.records import TemplateRef
-from cotgen.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, response_schema
+from cotgen.core.divergence import format_distribution
+from cotgen.core.errors import CotgenError
+from cotgen.core.labels import emotion_name
+from cotgen.core.paths import PROMPTS_DIR
+from cotgen.records.run_records import TemplateRef
+from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, response_schema
 
 Mode = Literal["rationalize", "predict"]
 TEMPLATE_FILES: tuple[str, ...] = ("system.j2", "rationalize.j2", "predict.j2", "repair.j2")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 OUTPUTS_ROOT = Path("outputs")
 DEFAULT_RUN = OUTPUTS_ROOT / "demo"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 CORPORA_DIR = PROJECT_ROOT / "corpora"
 

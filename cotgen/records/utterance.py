@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cotgen.errors import CotgenError
-from cotgen.runfiles import write_jsonl_atomic
+from cotgen.core.durable_files import write_jsonl_atomic
+from cotgen.core.errors import CotgenError
 
 SUM_TOLERANCE = 1e-6
 

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from cotgen.divergence import format_distribution, round_distribution
+from cotgen.core.divergence import format_distribution, round_distribution
 
 SCHEMA_VERSION = "1"
 

@@ -22,13 +22,13 @@ import jinja2
 from huggingface_hub import DatasetCardData
 
 import cotgen
+from cotgen.core.durable_files import read_run_json
+from cotgen.core.errors import CotgenError
+from cotgen.core.labels import emotion_name
 from cotgen.corpora.notes import corpus_note as read_corpus_note
-from cotgen.errors import CotgenError
-from cotgen.export.run_files import RECORD_FILES, RecordFile, RunData, count_lines, load_run
+from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
-from cotgen.labels import emotion_name
-from cotgen.runfiles import read_run_json
-from cotgen.stats import RunStats, StatsAccumulator, TraceFigures
+from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 
 CARD = "README.md"
 PLOTS_DIR = "plots"

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from cotgen.labels import emotion_name
+from cotgen.core.labels import emotion_name
 
 STUDENT_SYSTEM = (
     "You are an expert in the perception of emotion in speech. Listeners often disagree about "

@@ -20,8 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cotgen.errors import CotgenError
-from cotgen.paths import cache_dir
+from cotgen.core.errors import CotgenError
+from cotgen.core.paths import cache_dir
 
 CACHE_FILE_NAME = "responses.sqlite"
 _BUSY_TIMEOUT_S = 30.0

@@ -1,6 +1,6 @@
 """How a model teacher is asked (settings, first-turn messages) and the pool that runs the items.
 
-What is asked lives here and the asking in :mod:`cotgen.build_model`, so the command line (which
+What is asked lives here and the asking in :mod:`cotgen.build.model_teacher`, so the command line (which
 shows a prompt with ``--show-prompt``) and builds with the template teacher never import the OpenAI
 client.
 """
@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cotgen.build_outcome import Item
-from cotgen.prompts import PromptInputs, PromptSet
-from cotgen.records import RejectRecord, TraceRecord
+from cotgen.build.outcome import Item
+from cotgen.prompts.templates import PromptInputs, PromptSet
+from cotgen.records.run_records import RejectRecord, TraceRecord
 
 Outcome = TraceRecord | RejectRecord
 RATIONALIZE_TEMPERATURE = 0.0
