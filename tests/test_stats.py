@@ -13,11 +13,11 @@ from matplotlib.image import imread
 from test_export_fixtures import make_run
 from typer.testing import CliRunner
 
-from cotgen.report import stats as stats_module
 from cotgen.cli.main import get_app
 from cotgen.core.divergence import entropy_bits
 from cotgen.export.record_readers import load_run
 from cotgen.records.utterance import Utterance, majority_of
+from cotgen.report import stats as stats_module
 from cotgen.report.stats import compute_stats
 
 CLASSES = ["neu", "hap", "ang"]

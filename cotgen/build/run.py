@@ -1,7 +1,7 @@
 """``cotgen build`` as a library: corpus -> utterances -> features -> teacher traces -> SFT records and run.json.
 
 The CLI only fills a :class:`BuildConfig` and calls :func:`run_build`; a notebook can do the same.
-The stages run in order into one run folder (DESIGN.md, "Output folder of a run"): the
+The stages run in order into one run folder (docs/architecture.md, "Output folder of a run"): the
 utterances and features are written first (features come from the shared cache on a rerun), then
 every (id, sample) item not yet done is given to the teacher and ends, durably and exactly once,
 in ``traces.jsonl`` or ``rejects.jsonl``; ``sft.jsonl`` and ``run.json`` are rewritten at the end
@@ -590,10 +590,6 @@ class _Builder:
                     asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
             summary = self._summary(run_dir, prepared, state, plan.items, skipped, started, None)
             self._write_run_json(summary, prepared, started_at)
-            # Imported here: the card's statistics need pandas and huggingface_hub, loaded only now.
-            from cotgen.report.card import write_card
-
-            write_card(run_dir)
             logger.info(
                 "done: %d traces, %d rejects %s, %d sft records, %.1f s",
                 summary.traces,

@@ -204,6 +204,11 @@ def build_command(
     )
     with _stderr_log():
         summary = run_build(config, console=err_console)
+        if summary.dry_run is None:
+            # Imported here: the card's statistics need pandas and huggingface_hub, loaded only now.
+            from cotgen.report.card import write_card
+
+            write_card(summary.run_dir)
     _print_summary(summary)
 
 

@@ -1,7 +1,7 @@
 """The corpus options shared by ``cotgen corpus``, ``cotgen features`` and ``cotgen build``.
 
-Defined once so that the three commands spell, document and default them identically (DESIGN.md,
-"Commands and where they read and write"). Use them as parameter annotations::
+Defined once so that the three commands spell, document and default them identically. Use them as
+parameter annotations::
 
     @app.command()
     def features(

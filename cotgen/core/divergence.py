@@ -1,6 +1,6 @@
 """Divergences between emotion distributions, defined once for the whole project.
 
-DESIGN.md fixes the conventions so that pairs, evaluation, rewards and records agree to the bit:
+docs/architecture.md fixes the conventions so that pairs, evaluation, rewards and records agree to the bit:
 KL(human || other) in nats after adding 1e-6 to every probability of both and renormalising (so a
 zero never yields an infinity); JS in bits (base 2, so it lies in [0, 1]) and never smoothed.
 All functions are pure and vectorised over the last axis: a (n, k) array scores n pairs at once.

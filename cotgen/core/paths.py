@@ -1,4 +1,4 @@
-"""Where runs and caches live by default (see DESIGN.md, "Commands and where they read and write")."""
+"""Where runs and caches live by default (see the README: runs under outputs/, one shared cache)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading a run folder's record files (DESIGN.md, "Output folder of a run") for the late stages.
+"""Reading a run folder's record files (docs/architecture.md, "Output folder of a run") for the late stages.
 
 Export, stats, the dataset card and publishing all read the same files; reading them here, with
 the real record models, means a malformed line fails once, with its file and line number, instead

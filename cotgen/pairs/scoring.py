@@ -1,7 +1,7 @@
 """Scoring candidates against the human distribution, many at once.
 
 A score is a divergence from the human distribution to the distribution printed in the
-candidate's text (lower is better), exactly as DESIGN.md defines it: KL(human || candidate) in
+candidate's text (lower is better), exactly as docs/architecture.md defines it: KL(human || candidate) in
 nats with the 1e-6 smoothing, or JS in bits. Rows are scored in one numpy call, so a block of
 utterances with all their candidates costs one pass over a (rows, classes) array.
 """

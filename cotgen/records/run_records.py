@@ -1,4 +1,4 @@
-"""Records of a run folder: one pydantic model per output line (DESIGN.md, "Output folder of a run").
+"""Records of a run folder: one pydantic model per output line (docs/architecture.md, "Output folder of a run").
 
 Every stage writes and reads these models, so a field renamed here is renamed everywhere, and the
 JSON Schemas in ``schemas/`` are generated from them.

@@ -5,8 +5,8 @@ pydantic model is class-set agnostic so that one JSON Schema (``schemas/trace.sc
 describes every run; :func:`validate_trace` then checks a trace against the run's class codes and
 says precisely why it fails, with the reject reason that ``rejects.jsonl`` records.
 
-The text rendering is what students are trained on. It carries the four tags of DESIGN.md, and
-inside them a line format that :func:`parse_trace` reads back exactly, so
+The text rendering is what students are trained on. It carries the four tags (docs/architecture.md, "Field
+conventions") and inside them a line format that :func:`parse_trace` reads back exactly, so
 ``parse_trace(render_trace(t)) == t`` for every validated trace. :func:`parse_sections` is the
 tolerant reader for what real models emit (code fences, extra whitespace, trailing text); it
 needs only the tags and the distribution JSON, which is all that rewards and pair scoring use.

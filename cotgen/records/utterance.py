@@ -49,7 +49,7 @@ def distribution_from_counts(counts: Mapping[str, float], classes: Iterable[str]
 
 
 class Utterance(BaseModel):
-    """One utterance of a corpus with its human label distribution (DESIGN.md field conventions)."""
+    """One utterance of a corpus with its human label distribution (docs/architecture.md field conventions)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -6,7 +6,7 @@ it keeps at most ``concurrency`` requests in flight and paces them under ``rpm``
 retries what is worth retrying (429, 5xx, timeouts, dropped connections) with capped, jittered
 exponential backoff that honours Retry-After — as the *only* retry layer (the openai client's own
 retries are off), so the server's request log and our counts agree exactly; and it turns
-everything else into a :class:`TeacherCallError` whose reason is a reject reason of DESIGN.md.
+everything else into a :class:`TeacherCallError` whose reason is a reject reason of docs/architecture.md.
 One failure is not an item's fault: a server that cannot be reached at all. While no request has
 had any answer, failures to connect are counted across all requests, and at the limit the client
 raises :class:`TeacherUnreachableError` (a one-line user error) instead of letting every item of a
