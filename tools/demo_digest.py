@@ -3,7 +3,8 @@
 Runs ``build --samples 2``, ``pairs``, ``grpo`` and the three exports on the bundled demo corpus with
 the cotgen source tree given (``--src``, default: this checkout) in a temporary folder, and prints
 one sha256 per output file. The source tree's path is replaced by ``<SRC>`` and the temporary folder's by
-``<TMP>`` before hashing, since audio and run paths are absolute. Compare two trees (for example a worktree of the previous commit)::
+``<TMP>`` before hashing, since audio and run paths are absolute. Compare two trees (for example a worktree
+of the previous commit)::
 
     python tools/demo_digest.py --src /tmp/before > before.txt
     python tools/demo_digest.py > after.txt && diff before.txt after.txt

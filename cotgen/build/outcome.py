@@ -61,12 +61,6 @@ def mode_of(sample: int) -> Mode:
     return "rationalize" if sample == 0 else "predict"
 
 
-def plan_items(utterances: list[Utterance], samples: int, mode: ModeChoice) -> list[Item]:
-    """Every item of the selected utterances, in corpus order then sample order."""
-    numbers = sample_numbers(samples, mode)
-    return [Item(utt, n, mode_of(n)) for utt in utterances for n in numbers]
-
-
 _WHOLE_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n[ \t]*```\s*$", re.S)
 
 
