@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cotgen.build.cost import prices_for
-from cotgen.build.outcome import Item, parse_answer, plan_items, reject_record, response_json, trace_record
+from cotgen.build.outcome import (
+    Item,
+    mode_of,
+    parse_answer,
+    reject_record,
+    response_json,
+    sample_numbers,
+    trace_record,
+)
 from cotgen.build.run import sft_records
 from cotgen.build.state import RunState
 from cotgen.core.durable_files import JsonlAppender, recover_jsonl
@@ -105,18 +113,10 @@ def test_state_refuses_traces_of_another_class_set_or_shape(tmp_path: Path) -> N
         RunState(tmp_path, CLASSES)
 
 
-def test_plan_items_numbers_gold_and_samples() -> None:
-    utts = [_utterance("a"), _utterance("b")]
-    assert [(i.utterance.id, i.sample, i.mode) for i in plan_items(utts, 2, "both")] == [
-        ("a", 0, "rationalize"),
-        ("a", 1, "predict"),
-        ("a", 2, "predict"),
-        ("b", 0, "rationalize"),
-        ("b", 1, "predict"),
-        ("b", 2, "predict"),
-    ]
-    assert [i.sample for i in plan_items(utts, 2, "predict")] == [1, 2, 1, 2]
-    assert [i.sample for i in plan_items(utts, 3, "rationalize")] == [0, 0]
+def test_sample_numbers_and_modes_of_gold_and_samples() -> None:
+    assert [(n, mode_of(n)) for n in sample_numbers(2, "both")] == [(0, "rationalize"), (1, "predict"), (2, "predict")]
+    assert sample_numbers(2, "predict") == [1, 2]
+    assert sample_numbers(3, "rationalize") == [0]
 
 
 def test_answers_are_read_through_fences_and_prose() -> None:
