@@ -194,3 +194,18 @@ def test_demo_clips_are_described_against_their_gender() -> None:
     male_f0 = features.set_index("id").loc[[u.id for u in utts if u.gender == "M"], "f0_median_hz"]
     highest_male = profiles[male_f0.idxmax()]
     assert highest_male.levels["pitch"] == "very high" and highest_male.z["pitch"] > 1.0
+
+
+def test_unknown_speakers_are_measured_against_their_gender_not_a_pooled_speaker() -> None:
+    from cotgen.corpora.entries import known_speaker
+
+    # Twenty-four clips a corpus labels "Unknown", twelve female and twelve male: read as null speakers, each is compared
+    # with its own gender; as one "Unknown" speaker they would be compared with a mixed-gender pool.
+    values = {f"f{i}": {"f0_median_hz": 210.0 + i} for i in range(12)} | {
+        f"m{i}": {"f0_median_hz": 110.0 + i} for i in range(12)
+    }
+    utts = [utterance(f"f{i}", known_speaker("Unknown"), "F") for i in range(12)]
+    utts += [utterance(f"m{i}", known_speaker("Unknown"), "M") for i in range(12)]
+    profiles = speaker_cues(table(values), utts)
+    assert {p.reference["pitch"] for p in profiles.values()} == {"gender"}
+    assert profiles["f0"].levels["pitch"] == "very low" and profiles["m11"].levels["pitch"] == "very high"

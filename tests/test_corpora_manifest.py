@@ -224,3 +224,11 @@ def test_demo_prosody_differs_with_the_voted_emotion(demo) -> None:
         sad = [rms_db(u.audio) for u in mine if u.distribution["sad"] >= 0.6]
         assert angry and sad
         assert min(angry) > max(sad) + 6.0
+
+
+@pytest.mark.parametrize("written", ["Unknown", "unknown", " UNKNOWN ", "", "N/A", "NA", "-"])
+def test_an_unknown_speaker_is_null_not_one_shared_speaker(written: str) -> None:
+    from cotgen.corpora.entries import known_speaker
+
+    assert known_speaker(written) is None
+    assert known_speaker(" spk1 ") == "spk1"

@@ -147,6 +147,30 @@ def test_speaker_split_never_puts_a_speaker_in_two_splits(
     assert set(assignment) == {u.id for u in utterances}
     assert _leaking_speakers(utterances, assignment) == []
     assert "train" in assignment.values()
+    known = [u for u in utterances if u.speaker is not None]
     for split, share in (("test", test), ("validation", val)):
-        assert (sum(1 for s in assignment.values() if s == split) >= share * len(utterances)) or share == 0
+        assert (sum(1 for u in known if assignment[u.id] == split) >= share * len(known)) or share == 0
+    # Without a corpus partition, an utterance of an unknown speaker trains: it cannot leak into test.
+    assert {assignment[u.id] for u in utterances if u.speaker is None} <= {"train"}
     assert assign_splits(utterances, spec) == assignment
+
+
+def test_unknown_speakers_follow_the_corpus_partition_and_known_speakers_stay_disjoint() -> None:
+    # MSP-Podcast style: Split_Set in the session field, SpkrID "Unknown" read as null.
+    utterances = [_utt(f"s{s}_{k}", f"s{s}", "Train") for s in range(10) for k in range(3)]
+    utterances += [_utt(f"anon_{part}_{k}", None, part) for part in ("Train", "Development", "Test1") for k in range(4)]
+    utterances += [_utt("anon_nosession", None, None)]
+    assignment = assign_splits(utterances, parse_split("speaker:0.2,0.2"))
+    assert _leaking_speakers(utterances, assignment) == []
+    assert {assignment[f"anon_Train_{k}"] for k in range(4)} == {"train"}
+    assert {assignment[f"anon_Development_{k}"] for k in range(4)} == {"validation"}
+    assert {assignment[f"anon_Test1_{k}"] for k in range(4)} == {"test"}
+    assert assignment["anon_nosession"] == "train"
+    # The known speakers fill the shares on their own: 20 % of 30 utterances is at least 6 in test.
+    assert sum(1 for u in utterances if u.speaker and assignment[u.id] == "test") >= 6
+
+
+def test_a_speaker_split_without_any_speaker_refuses_naming_the_fix() -> None:
+    utterances = [_utt(f"u{k}", None, None) for k in range(10)]
+    with pytest.raises(CotgenError, match="no utterance has a speaker.*--split loso:K or --split corpus"):
+        assign_splits(utterances, parse_split("speaker:0.1,0.1"))

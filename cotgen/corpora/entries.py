@@ -71,6 +71,21 @@ class RawEntry:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+# What corpora write where they do not know the speaker (MSP-Podcast: "Unknown"), compared case-insensitively.
+UNKNOWN_SPEAKERS = frozenset({"", "unknown", "na", "n/a", "none", "null", "-", "?"})
+
+
+def known_speaker(speaker: str | None) -> str | None:
+    """The speaker id, or None when the corpus says it does not know it.
+
+    An "Unknown" kept as an id would make every such utterance one shared speaker: speaker splits would put
+    them all in one group, and their cue levels would be measured against a pooled, mixed-gender "speaker".
+    """
+    if speaker is None or speaker.strip().lower() in UNKNOWN_SPEAKERS:
+        return None
+    return speaker.strip()
+
+
 @dataclass
 class CorpusLoad:
     """What loading a corpus produced: kept utterances, dropped entries with reasons, the class codes."""
@@ -170,7 +185,7 @@ def assemble(
                     id=entry.id,
                     corpus=corpus,
                     audio=str(audio),
-                    speaker=entry.speaker,
+                    speaker=known_speaker(entry.speaker),
                     gender=entry.gender,
                     session=entry.session,
                     transcript=entry.transcript,

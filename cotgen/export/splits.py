@@ -15,7 +15,6 @@ assignment that leaks one. Three protocols (issue 6):
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -152,16 +151,36 @@ def _loso(cat: _Catalogue, test_session: str) -> np.ndarray:
     return per_session[cat.session_codes]
 
 
+def _partition_code(session: str) -> int:
+    """The split a corpus's own partition name means (Train, Development/Validation, Test*), -1 for another name."""
+    part = session.strip()
+    if part == "Train":
+        return SPLITS.index("train")
+    if part in ("Development", "Validation"):
+        return SPLITS.index("validation")
+    if part.startswith("Test"):
+        return SPLITS.index("test")
+    return -1
+
+
 def _by_speaker(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
-    # An utterance without a speaker id forms its own group: it cannot leak a speaker we know of.
-    anonymous = np.flatnonzero(cat.speaker_codes < 0)
-    anonymous_groups = [f"\0{cat.ids[i].decode('utf-8')}" for i in anonymous]
-    per_speaker = np.bincount(cat.speaker_codes[cat.speaker_codes >= 0], minlength=len(cat.speakers))
-    sizes = Counter(dict(zip(cat.speakers, (int(n) for n in per_speaker))))
-    sizes.update(anonymous_groups)
+    """Whole known speakers drawn at random into test and validation; unknown speakers by the corpus partition.
+
+    An utterance whose speaker is unknown (null) cannot be kept apart from any speaker, so it is not drawn at
+    random: it goes where the corpus's own partition puts it (MSP-Podcast's ``Split_Set`` in ``session``), and
+    into train when the corpus has none, where a speaker it might share can only inflate training data.
+    """
+    known = cat.speaker_codes >= 0
+    if not known.any():
+        raise CotgenError(
+            f"--split {spec.describe()}: no utterance has a speaker, so no split can be speaker-independent "
+            "(give the corpus a speaker column, or use --split loso:K or --split corpus)"
+        )
+    per_speaker = np.bincount(cat.speaker_codes[known], minlength=len(cat.speakers))
+    sizes = dict(zip(cat.speakers, (int(n) for n in per_speaker)))
     groups = sorted(sizes)
     random.Random(spec.seed).shuffle(groups)
-    total = len(cat.ids)
+    total = int(known.sum())
     chosen: dict[str, str] = {}
     remaining = iter(groups)
     for split, share in (("test", spec.test_share), ("validation", spec.validation_share)):
@@ -176,24 +195,14 @@ def _by_speaker(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
     if len(chosen) == len(groups):
         raise CotgenError(f"--split {spec.describe()}: too few speakers ({len(groups)}) to leave any to train")
     per_speaker_split = np.array([SPLITS.index(chosen.get(s, "train")) for s in cat.speakers], dtype=np.int8)
-    codes = per_speaker_split[np.maximum(cat.speaker_codes, 0)] if cat.speakers else np.zeros(total, np.int8)
-    for i, group in zip(anonymous, anonymous_groups):
-        codes[i] = SPLITS.index(chosen.get(group, "train"))
+    codes = per_speaker_split[np.maximum(cat.speaker_codes, 0)]
+    per_session = np.array([*(max(_partition_code(s), 0) for s in cat.sessions), 0], dtype=np.int8)
+    codes[~known] = per_session[cat.session_codes[~known]]  # code -1 (no session) picks the last entry: train
     return codes
 
 
 def _corpus_partition(cat: _Catalogue) -> np.ndarray:
-    per_session = []
-    for part in (s.strip() for s in cat.sessions):
-        if part == "Train":
-            per_session.append(SPLITS.index("train"))
-        elif part in ("Development", "Validation"):
-            per_session.append(SPLITS.index("validation"))
-        elif part.startswith("Test"):
-            per_session.append(SPLITS.index("test"))
-        else:
-            per_session.append(-1)
-    table = np.array([*per_session, -1], dtype=np.int8)  # the last entry: no session (code -1)
+    table = np.array([*(_partition_code(s) for s in cat.sessions), -1], dtype=np.int8)  # last: no session (code -1)
     codes = table[cat.session_codes]
     if (codes < 0).any():
         code = int(cat.session_codes[int(np.argmax(codes < 0))])
