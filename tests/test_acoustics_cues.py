@@ -199,8 +199,8 @@ def test_demo_clips_are_described_against_their_gender() -> None:
 def test_unknown_speakers_are_measured_against_their_gender_not_a_pooled_speaker() -> None:
     from cotgen.corpora.entries import known_speaker
 
-    # Twenty-four clips a corpus labels "Unknown", twelve female and twelve male: read as null speakers, each is compared
-    # with its own gender; as one "Unknown" speaker they would be compared with a mixed-gender pool.
+    # Twenty-four clips a corpus labels "Unknown", twelve female and twelve male: read as null speakers, each is
+    # compared with its own gender; as one "Unknown" speaker they would be compared with a mixed-gender pool.
     values = {f"f{i}": {"f0_median_hz": 210.0 + i} for i in range(12)} | {
         f"m{i}": {"f0_median_hz": 110.0 + i} for i in range(12)
     }
