@@ -510,10 +510,13 @@ def test_tpm_spaces_requests_by_estimated_tokens() -> None:
     with LoopbackServer(responder=lambda body, classes: "ok") as srv:
         requests = [request(text + str(i)) for i in range(8)]
         assert {estimate_tokens(r.messages) for r in requests} == {250}
+        started = time.monotonic()
         asyncio.run(_calls(config(srv, concurrency=8, tpm=60_000), requests))
         arrivals = [r.received for r in srv.chat_requests]
     assert len(arrivals) == 8
-    assert arrivals[-1] - arrivals[0] >= 1.0 * 0.95
+    # From the start of the calls, not the first arrival: on a loaded machine the first requests can arrive late
+    # while the bucket already refills, which shortened the first-to-last gap below 1 s without any limit broken.
+    assert arrivals[-1] - started >= 1.0 * 0.95
 
 
 class FakeTime:
