@@ -1,4 +1,4 @@
-"""The bad-input catalogue (README, section "scale"): every bad input a user can give, and what they see.
+"""The bad-input catalogue (docs/reliability-performance.md): every bad input a user can give, and what they see.
 
 Each test drives the real entry point of the ``cotgen`` console script (:func:`cotgen.cli.main.main`,
 in process, so the suite stays fast; one test runs the installed script in a subprocess to show the
