@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cotgen.core.errors import CotgenError
-from cotgen.export.messages import AudioPaths, MissingAudioError, answer, escape_audio_tags, split_prompt
+from cotgen.export.messages import AudioPaths, MissingAudioError, answer, copy_name, escape_audio_tags, split_prompt
 from cotgen.prompts.student import student_messages
 
 _pieces = st.sampled_from(["<audio>", "< Audio >", "</audio>", "<AUDIO>", "audio", "<", ">", "text", " ", "\n"])
@@ -58,7 +58,29 @@ def test_audio_paths_relative_and_missing(tmp_path: Path) -> None:
     relative = AudioPaths(mode="relative", out_dir=tmp_path / "out", relative_to=tmp_path / "out")
     assert relative("a", str(clip)) == "../clips/a.wav"
     copy = AudioPaths(mode="copy", out_dir=tmp_path / "out", relative_to=tmp_path)
-    assert copy("id/with:odd", str(clip)) == "audio/id_with_odd.wav"
-    assert (tmp_path / "out" / "audio" / "id_with_odd.wav").read_bytes() == b"RIFF"
+    name = f"id_with_odd-{copy_name('id/with:odd')[-10:]}.wav"
+    assert copy("id/with:odd", str(clip)) == f"audio/{name}"
+    assert (tmp_path / "out" / "audio" / name).read_bytes() == b"RIFF"
     with pytest.raises(MissingAudioError, match="audio of b not found"):
         relative("b", str(tmp_path / "nope.wav"))
+
+
+def test_copied_clips_of_colliding_ids_each_keep_their_own_bytes(tmp_path: Path) -> None:
+    # Each of these pairs became one file name before (non-ASCII -> "_", separators -> "_", or only case apart),
+    # so the second copy overwrote the first and one row pointed at the other row's clip (issue 11 item 7).
+    ids = ["说话人1_01", "录音人1_01", "a/b", "a:b", "a_b", "Spk", "spk", ".hidden", ""]
+    clips = {}
+    for n, utterance_id in enumerate(ids):
+        clip = tmp_path / "clips" / f"{n}.wav"
+        clip.parent.mkdir(exist_ok=True)
+        clip.write_bytes(f"RIFF clip {n}".encode())
+        clips[utterance_id] = clip
+    first = AudioPaths(mode="copy", out_dir=tmp_path / "out", relative_to=tmp_path)
+    paths = {utterance_id: first(utterance_id, str(clip)) for utterance_id, clip in clips.items()}
+    assert len({p.casefold() for p in paths.values()}) == len(ids)
+    for utterance_id, path in paths.items():
+        assert (tmp_path / "out" / path).read_bytes() == clips[utterance_id].read_bytes()
+    assert paths["说话人1_01"] == "audio/说话人1_01.wav"  # kept as it is where the file system allows
+    assert not any(p.startswith("audio/.") for p in paths.values())
+    again = AudioPaths(mode="copy", out_dir=tmp_path / "again", relative_to=tmp_path)
+    assert {i: again(i, str(c)) for i, c in clips.items()} == paths  # stable: the same names on every export

@@ -9,6 +9,7 @@ formats saying exactly the same thing to the model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -26,7 +27,9 @@ Message = dict[str, Any]
 AUDIO_TAG = "<audio>"
 AUDIO_DIR = "audio"
 _AUDIO_TAG_IN_TEXT = re.compile(r"<(\s*/?\s*audio\s*)>", re.I)
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# Characters no common file system takes in a name (Windows' reserved set, path separators, controls).
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+_NAME_HASH_CHARS = 10
 
 
 def escape_audio_tags(text: str) -> str:
@@ -114,6 +117,7 @@ class AudioPaths:
     out_dir: Path
     relative_to: Path
     copied: dict[str, str] = field(default_factory=dict)
+    _taken: set[str] = field(default_factory=set)
 
     def __call__(self, utterance_id: str, path: str) -> str:
         source = Path(path)
@@ -128,11 +132,36 @@ class AudioPaths:
     def _copy(self, utterance_id: str, source: Path) -> str:
         key = str(source.resolve())
         if key not in self.copied:
-            target = self.out_dir / AUDIO_DIR / (_UNSAFE_NAME.sub("_", utterance_id) + source.suffix.lower())
+            name = copy_name(utterance_id) + source.suffix.lower()
+            if name.casefold() in self._taken:
+                # Another clip already has this name (a case-insensitive file system would merge them too):
+                # the source path's hash keeps the two apart, the same on every export of the same run.
+                name = f"{Path(name).stem}-{_short_hash(key)}{source.suffix.lower()}"
+            self._taken.add(name.casefold())
+            target = self.out_dir / AUDIO_DIR / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-            self.copied[key] = f"{AUDIO_DIR}/{target.name}"
+            self.copied[key] = f"{AUDIO_DIR}/{name}"
         return self.copied[key]
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_NAME_HASH_CHARS]
+
+
+def copy_name(utterance_id: str) -> str:
+    """The file name (without suffix) of an utterance's copied clip: unique and stable for any id.
+
+    The id is kept as it is where file systems allow it (non-ASCII included); whenever it has to be
+    changed (a separator, a reserved character, a leading dot, an empty id) the sanitised name gets
+    a short hash of the original id, so two ids that sanitise alike (``a/b`` and ``a:b``) never share a file.
+    """
+    safe = _UNSAFE_NAME.sub("_", utterance_id).strip(" ")
+    if safe.startswith("."):
+        safe = "_" + safe[1:]
+    if safe == utterance_id and safe:
+        return safe
+    return f"{safe}-{_short_hash(utterance_id)}"
 
 
 @dataclass
