@@ -28,9 +28,10 @@ request's class codes, found by the first rule that applies:
 3. else the known codes of :data:`cotgen.core.labels.EMOTION_NAMES` found as whole words in the messages;
 4. else ``neu, hap, ang, sad``.
 
-Its distribution echoes the first JSON object in the last user message keyed by exactly those
-codes (the human distribution of a rationalize prompt), and otherwise is derived from a hash of
-that message, so different utterances get different, reproducible answers.
+Its distribution echoes the first JSON object keyed by exactly those codes in the latest user
+message that has one (the human distribution of a rationalize prompt, or the target a repair turn
+quotes), and otherwise is derived from a hash of the user messages, so different utterances get
+different, reproducible answers.
 
 **Faults** come from ``plan``: a sequence (request *i* of ``/v1/chat/completions`` gets item *i*;
 past its end, no fault) or a callable ``plan(index, body) -> Fault | None``. The kinds are in
@@ -200,9 +201,10 @@ def request_classes(body: Mapping[str, Any]) -> tuple[str, ...]:
     return DEFAULT_CLASSES
 
 
-def _last_user_text(body: Mapping[str, Any]) -> str:
+def _user_texts_latest_first(body: Mapping[str, Any]) -> str:
+    """The user messages' text, the latest first: a repair turn without the human distribution still echoes it."""
     users = [m for m in body.get("messages") or () if isinstance(m, Mapping) and m.get("role") == "user"]
-    return message_text(users[-1]) if users else ""
+    return "\n".join(message_text(m) for m in reversed(users))
 
 
 def _distribution_for(text: str, classes: tuple[str, ...]) -> dict[str, float]:
@@ -250,8 +252,8 @@ def valid_trace(classes: tuple[str, ...], text: str = "") -> dict[str, Any]:
 
 
 def trace_responder(body: dict, classes: tuple[str, ...]) -> dict[str, Any]:
-    """The default answer: a valid trace for the request's classes and its last user message."""
-    return valid_trace(classes, _last_user_text(body))
+    """The default answer: a valid trace for the request's classes and its user messages."""
+    return valid_trace(classes, _user_texts_latest_first(body))
 
 
 def _broken_content(kind: str, good: dict[str, Any], classes: tuple[str, ...]) -> tuple[str | None, str]:
@@ -533,7 +535,7 @@ class LoopbackServer:
         if kind is None:
             content, finish = (answer if isinstance(answer, str) else json.dumps(answer)), "stop"
         else:
-            good = answer if isinstance(answer, dict) else valid_trace(classes, _last_user_text(body))
+            good = answer if isinstance(answer, dict) else valid_trace(classes, _user_texts_latest_first(body))
             content, finish = _broken_content(kind, good, classes)
         return await self._send(entry, writer, 200, self._completion(index, body, content, finish, kind == REFUSAL))
 

@@ -379,7 +379,10 @@ def test_an_unreachable_base_url_stops_the_build_with_one_line_and_leaves_every_
         shown = cotgen(*args, "--base-url", server.base_url)
         assert len(server.chat_requests) == 6
     assert shown.code == 0, shown.err
-    assert "6 traces, 0 rejects" in shown.out and "[this run: 6 traces, 0 rejects, 0 already done]" in shown.out
+    assert (
+        "6 traces, 0 rejects" in shown.out
+        and "[this run: 6 traces, 0 rejects, 0 already done, 0 stale redone]" in shown.out
+    )
 
 
 def test_a_server_without_structured_outputs_says_to_rerun_with_no_structured_and_that_works(

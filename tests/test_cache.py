@@ -25,7 +25,8 @@ MESSAGES = [{"role": "system", "content": "Explain."}, {"role": "user", "content
 PARAMS = {"temperature": 0.7, "max_tokens": 800}
 SCHEMA = response_schema(["neu", "sad"])
 VALUE = {"text": '{"a": 1}', "finish_reason": "stop", "refusal": None, "usage": {"prompt_tokens": 3}}
-BASE = {"model": "gpt-4o", "messages": MESSAGES, "params": PARAMS, "schema": SCHEMA, "sample": 0}
+SERVER = "http://127.0.0.1:8000/v1"
+BASE = {"model": "gpt-4o", "messages": MESSAGES, "params": PARAMS, "schema": SCHEMA, "sample": 0, "server": SERVER}
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,9 @@ BASE = {"model": "gpt-4o", "messages": MESSAGES, "params": PARAMS, "schema": SCH
         {"schema": response_schema(["neu", "hap"])},
         {"schema": None},
         {"sample": 1},
+        # Two servers serving different models under one name must not share answers (issue 11 item 1).
+        {"server": "http://127.0.0.1:8001/v1"},
+        {"server": "https://api.openai.com/v1"},
     ],
 )
 def test_key_changes_with_everything_that_decides_the_answer(change: dict) -> None:
@@ -55,10 +59,10 @@ def test_key_ignores_key_order_and_is_a_sha256(params: dict, sample: int) -> Non
     reordered = dict(reversed(list(params.items())))
     messages = [{"content": "x", "role": "user"}]
     same_messages = [{"role": "user", "content": "x"}]
-    key = ResponseCache.key("m", messages, params, None, sample)
-    assert key == ResponseCache.key("m", same_messages, reordered, None, sample)
+    key = ResponseCache.key("m", messages, params, None, sample, SERVER)
+    assert key == ResponseCache.key("m", same_messages, reordered, None, sample, SERVER)
     assert len(key) == 64 and int(key, 16) >= 0
-    assert key != ResponseCache.key("m", messages, params, None, sample + 1)
+    assert key != ResponseCache.key("m", messages, params, None, sample + 1, SERVER)
 
 
 @given(
@@ -69,16 +73,16 @@ def test_key_ignores_key_order_and_is_a_sha256(params: dict, sample: int) -> Non
     schema=st.none() | st.sampled_from([SCHEMA, response_schema(["neu", "hap", "ang", "sad"])]),
     sample=st.integers(0, 1000),
 )
-def test_the_key_is_the_sha256_of_the_whole_request_so_old_caches_still_answer(
+def test_the_key_is_the_sha256_of_the_whole_request(
     content: str, params: dict, schema: dict | None, sample: int
 ) -> None:
-    """The pre-encoded schema must hash to the very key the whole-dict encoding gave, or every cache is lost."""
+    """The pre-encoded schema must hash to the very key the whole-dict encoding gives."""
     messages = [{"role": "user", "content": content}]
-    whole = {"model": "m", "messages": messages, "params": params, "schema": schema, "sample": sample}
+    whole = {"model": "m", "messages": messages, "params": params, "schema": schema, "sample": sample, "server": SERVER}
     expected = hashlib.sha256(canonical_json(whole).encode("utf-8")).hexdigest()
     encoded = None if schema is None else canonical_json(schema)
-    assert ResponseCache.key_encoded("m", messages, params, encoded, sample) == expected
-    assert ResponseCache.key("m", messages, params, schema, sample) == expected
+    assert ResponseCache.key_encoded("m", messages, params, encoded, sample, SERVER) == expected
+    assert ResponseCache.key("m", messages, params, schema, sample, SERVER) == expected
 
 
 def test_the_client_encodes_the_schema_once_per_class_set_not_per_request(

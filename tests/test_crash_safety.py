@@ -26,6 +26,7 @@ import pytest
 from loopback_server import MALFORMED_JSON, REFUSAL, TRUNCATED, Fault, LoggedRequest, LoopbackServer
 
 from cotgen.build.run import BuildConfig, run_build
+from cotgen.records.fingerprint import server_identity
 from cotgen.records.run_records import RejectRecord, TraceRecord
 from cotgen.teachers.response_cache import CACHE_FILE_NAME, ResponseCache
 
@@ -91,7 +92,7 @@ def cached_keys(cache: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT key FROM responses")}
 
 
-def possible_keys(request: LoggedRequest) -> set[str]:
+def possible_keys(request: LoggedRequest, server: str) -> set[str]:
     """The cache keys this request could stand for (the sample number is not in the body)."""
     body = request.body
     params = {"temperature": body["temperature"]}
@@ -99,7 +100,9 @@ def possible_keys(request: LoggedRequest) -> set[str]:
         params["max_tokens"] = body["max_tokens"]
     schema = body["response_format"]["json_schema"]["schema"] if "response_format" in body else None
     samples = [0] if body["temperature"] == 0.0 else range(1, SAMPLES + 1)
-    return {ResponseCache.key(body["model"], body["messages"], params, schema, s) for s in samples}
+    return {
+        ResponseCache.key(body["model"], body["messages"], params, schema, s, server_identity(server)) for s in samples
+    }
 
 
 def kill_after(command: list[str], out: Path, lines: int, env: dict[str, str]) -> None:
@@ -129,7 +132,7 @@ def test_killed_twice_then_rerun_every_item_once_nothing_bought_twice(tmp_path: 
             before = cached_keys(cache) if (cache / CACHE_FILE_NAME).exists() else set()
             kill_after(command, out, lines, env)
             for request in server.chat_requests[seen:]:
-                if possible_keys(request) <= before:
+                if possible_keys(request, server.base_url) <= before:
                     bought_twice.append(request.body["messages"][1]["content"][:60])
             seen = len(server.chat_requests)
             # What a kill in the middle of a write leaves behind, in both files.
@@ -141,7 +144,7 @@ def test_killed_twice_then_rerun_every_item_once_nothing_bought_twice(tmp_path: 
         assert done.returncode == 0, done.stderr
         rerun_requests = server.chat_requests[seen:]
         for request in rerun_requests:
-            if possible_keys(request) <= before:
+            if possible_keys(request, server.base_url) <= before:
                 bought_twice.append(request.body["messages"][1]["content"][:60])
         all_requests = server.chat_requests
 

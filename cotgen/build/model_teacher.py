@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cotgen.build.outcome import Item, parse_answer, reject_record, trace_record, unfaithful_detail
+from cotgen.build.outcome import Item, gold_mismatch, parse_answer, reject_record, trace_record, unfaithful_detail
 from cotgen.build.teach_pool import Outcome, TeachSettings, item_messages, run_pool
-from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 from cotgen.prompts.templates import PromptInputs, PromptSet
-from cotgen.records.run_records import TemplateRef, Usage
+from cotgen.records.run_records import RejectReason, TemplateRef, Usage
+from cotgen.records.trace import Trace, TraceError
 from cotgen.teachers.openai_teacher import ChatRequest, ChatResult, OpenAITeacher, TeacherCallError, TeacherConfig
-from cotgen.records.trace import TraceError
+from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 
 Work = TypeVar("Work")
 
@@ -51,6 +51,16 @@ class _Tally:
             requests=self.requests,
             cached=self.all_cached,
         )
+
+
+def _checked(text: str, item: Item, gold_tolerance: float) -> Trace | tuple[RejectReason, str]:
+    """The answer as a trace, or what is wrong with it (reject reason and detail) for a repair turn or a reject."""
+    try:
+        trace = parse_answer(text, item)
+    except TraceError as exc:
+        return exc.reason, exc.detail
+    mismatch = gold_mismatch(item, trace, gold_tolerance)
+    return trace if mismatch is None else ("distribution_mismatch", mismatch)
 
 
 async def teach_item(
@@ -94,18 +104,18 @@ async def teach_item(
                 detail = "the answer hit the token limit (finish_reason 'length')"
                 return reject_record(item, "teacher", "truncated", detail, turn, raw=result.text)
             text = result.text or ""
-            try:
-                trace = parse_answer(text, item)
-            except TraceError as exc:
+            checked = _checked(text, item, settings.gold_tolerance)
+            if not isinstance(checked, Trace):
+                reason, detail = checked
                 if turn > settings.repairs:
-                    return reject_record(item, "validation", exc.reason, exc.detail, turn, raw=text)
+                    return reject_record(item, "validation", reason, detail, turn, raw=text)
                 if not repairing:
                     repairing = True
                     on_repair(+1)
-                repair = prompts.repair_message(str(exc), item.classes)
+                repair = prompts.repair_message(f"{reason}: {detail}", item.classes)
                 messages = [*messages, {"role": "assistant", "content": text}, repair]
                 continue
-            record = trace_record(item, trace, teacher.name, template, measured_levels, tally.usage())
+            record = trace_record(item, checked, teacher.name, template, measured_levels, tally.usage())
             why = unfaithful_detail(record, settings.min_faithfulness)
             if why is not None:
                 return reject_record(item, "faithfulness", "unfaithful", why, turn, raw=text)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from cotgen.core.divergence import as_vector, js, kl
+from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
 from cotgen.records.trace import Trace, faithfulness, printed, render_trace, validate_trace
 from cotgen.records.utterance import Utterance
@@ -23,6 +23,8 @@ from cotgen.records.utterance import Utterance
 Mode = Literal["rationalize", "predict"]
 ModeChoice = Literal["rationalize", "predict", "both"]
 ItemKey = tuple[str, int]
+# How far a printed two-decimal value may lie from the value it rounds (one hundredth, plus float noise).
+ROUNDING_SLACK = 0.01 + 1e-9
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Item:
     utterance: Utterance
     sample: int
     mode: Mode
+    fingerprint: str | None = None  # of its inputs (cotgen.build.fingerprint); recorded on its trace or reject
 
     @property
     def key(self) -> ItemKey:
@@ -108,6 +111,7 @@ def trace_record(
         js=float(js(human, mine)),
         faithfulness=faithfulness(shown, measured_levels),
         usage=usage,
+        fingerprint=item.fingerprint,
     )
 
 
@@ -124,6 +128,7 @@ def reject_record(
         detail=detail,
         attempts=attempts,
         raw=raw,
+        fingerprint=item.fingerprint,
     )
 
 
@@ -133,4 +138,30 @@ def unfaithful_detail(record: TraceRecord, minimum: float | None) -> str | None:
         return None
     return (
         f"faithfulness {record.faithfulness:.2f} < {minimum:.2f}: the cited cue levels disagree with the measurements"
+    )
+
+
+def gold_mismatch(item: Item, trace: Trace, tolerance: float) -> str | None:
+    """Why a gold trace's own distribution does not match the human one (None when it does, or for predict items).
+
+    A gold trace is checked, never overwritten: its reasoning argues for the distribution it wrote,
+    so pasting the human numbers over it would make the text contradict itself. It matches when its
+    printed (two-decimal) distribution is a two-decimal rounding of the human one (each value within
+    one hundredth: whichever class the teacher gave the odd hundredth of 1/3, 1/3, 1/3 to), or lies
+    within ``tolerance`` bits of JS divergence of the human one. The message quotes the target, so a
+    repair turn tells the teacher exactly what to write.
+    """
+    if item.mode != "rationalize":
+        return None
+    human = item.utterance.distribution
+    shown = printed(trace).distribution
+    if all(abs(shown[code] - human[code]) <= ROUNDING_SLACK for code in item.classes):
+        return None
+    divergence = float(js(as_vector(human, item.classes), as_vector(shown, item.classes)))
+    if divergence <= tolerance:
+        return None
+    return (
+        f"the listeners' distribution is {format_distribution(human)}, but the answer's is "
+        f"{format_distribution(shown)} (JS {divergence:.3f} bits > {tolerance:g}); this is a rationale for the "
+        "listeners' distribution: write exactly their numbers and make the reasoning argue for them"
     )

@@ -39,9 +39,12 @@ from rich.console import Console
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueReferences, cue_phrases, verbalise
 from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
 from cotgen.build.cost import Prices, prices_for
+from cotgen.build.fingerprint import FingerprintContext
 from cotgen.build.outcome import (
     Item,
+    Mode,
     ModeChoice,
+    gold_mismatch,
     mode_of,
     reject_record,
     sample_numbers,
@@ -51,24 +54,26 @@ from cotgen.build.outcome import (
 from cotgen.build.progress import BuildProgress
 from cotgen.build.state import RunState
 from cotgen.build.teach_pool import Outcome, TeachSettings
-from cotgen.corpora import canonical_name
+from cotgen.core.durable_files import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import run_dir as default_run_dir
+from cotgen.core.run_log import run_log
+from cotgen.corpora import canonical_name
+from cotgen.prompts.student import assistant_message, student_messages
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
-from cotgen.core.durable_files import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
-from cotgen.core.run_log import run_log
-from cotgen.prompts.student import assistant_message, student_messages
+from cotgen.records.trace import SCHEMA_VERSION
+from cotgen.records.utterance import Utterance, iter_utterances
+from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
-from cotgen.records.trace import SCHEMA_VERSION, printed, render_trace
-from cotgen.records.utterance import Utterance, iter_utterances
 
 if TYPE_CHECKING:
     from cotgen.build.model_teacher import OpenAITeacher
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
+MODES: tuple[Mode, ...] = ("rationalize", "predict")
 TEMPLATE_TEACHER = "template"
 OPENAI_PREFIX = "openai:"
 
@@ -118,6 +123,8 @@ class BuildConfig:
     dry_run: bool = False
     limit: int | None = None
     retry_rejects: bool = False
+    resample: bool = False
+    gold_tolerance: float = 0.01
     workers: int | None = None
     dask_scheduler: str | None = None
     progress: bool = True
@@ -152,6 +159,14 @@ class BuildConfig:
                 "--mode predict needs --samples K with K >= 1",
             ),
             (self.mode in (None, "rationalize", "predict", "both"), f"--mode {self.mode!r}: rationalize|predict|both"),
+            (
+                0.0 <= self.gold_tolerance <= 1.0,
+                f"--gold-tolerance is a JS divergence in bits and must lie in [0, 1], got {self.gold_tolerance}",
+            ),
+            (
+                not self.resample or self.retry_rejects,
+                "--resample goes with --retry-rejects (it redraws rejected items)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -187,6 +202,21 @@ class BuildConfig:
             max_tokens=self.max_tokens,
             send_audio=self.send_audio,
             structured=self.structured,
+            gold_tolerance=self.gold_tolerance,
+        )
+
+    def fingerprint_context(self, prompts: PromptSet) -> FingerprintContext:
+        """What every item's fingerprint shares in this build: teacher, server, template hashes, parameters."""
+        if self.model is None:
+            refs = {mode: template_ref(mode).sha256 for mode in MODES}
+            params = {mode: {"min_faithfulness": self.min_faithfulness} for mode in MODES}
+            return FingerprintContext(TEACHER_NAME, None, refs, params)
+        settings = self.teach_settings()
+        return FingerprintContext(
+            f"{OPENAI_PREFIX}{self.model}",
+            server_of(self.base_url),
+            {mode: prompts.ref(mode).sha256 for mode in MODES},
+            {mode: settings.fingerprint_params(mode) for mode in MODES},
         )
 
     def run_dir(self) -> Path:
@@ -304,6 +334,7 @@ class BuildSummary:
     corpus: str
     items: int
     skipped: int
+    stale: int
     new_traces: int
     new_rejects: int
     traces: int
@@ -335,15 +366,17 @@ def _versions() -> dict[str, str]:
 def sft_record(utt: Utterance, gold: TraceRecord) -> SFTRecord:
     """The student record of one utterance from its gold trace.
 
-    The assistant turn is the gold trace text ending in the *human* distribution as printed, so a
-    student is trained towards what listeners said even where the teacher's gold rounded differently.
+    The assistant turn is the gold trace text exactly as the teacher wrote it (its own distribution,
+    rounded to two decimals), never with the human numbers pasted over it, so the reasoning and the
+    distribution it ends in cannot contradict each other; the build admits a gold trace only when its
+    distribution matches the human one (:func:`cotgen.build.outcome.gold_mismatch`). The record's
+    ``distribution`` field is the human one.
     """
-    answer = printed(gold.trace.model_copy(update={"distribution": dict(utt.distribution)}))
     return SFTRecord(
         id=utt.id,
         audio=utt.audio,
         prompt=student_messages(utt.audio, utt.transcript, utt.classes),
-        completion=[assistant_message(render_trace(answer))],
+        completion=[assistant_message(gold.text)],
         distribution=utt.distribution,
     )
 
@@ -414,26 +447,37 @@ WorkItem = tuple[Item, CueProfile | None]
 
 @dataclass(frozen=True)
 class WorkPlan:
-    """Which items of the selected utterances this run does, counted without reading a record."""
+    """Which items of the selected utterances this run does, and the input fingerprint of each.
+
+    An item is skipped when it is done and its recorded fingerprint is the one its inputs give now;
+    a done item whose fingerprint differs is stale and done again, as is a retried reject.
+    """
 
     selected: int  # utterances
     numbers: list[int]  # sample numbers per utterance
-    skip: set[tuple[str, int]]  # done before this run and not retried
+    skip: set[tuple[str, int]]  # done before this run, unchanged, and not retried
     retried: set[tuple[str, int]]
+    stale: set[tuple[str, int]]  # done before this run from inputs that have changed since
+    fingerprints: dict[tuple[str, int], str]
 
     @property
     def items(self) -> int:
         return self.selected * len(self.numbers)
 
     @classmethod
-    def of(cls, config: BuildConfig, corpus: CorpusColumns, state: RunState) -> WorkPlan:
+    def of(cls, config: BuildConfig, prepared: Prepared, state: RunState, context: FingerprintContext) -> WorkPlan:
+        corpus = prepared.corpus
         selected = min(config.limit, corpus.size) if config.limit else corpus.size
         numbers = sample_numbers(config.samples, config.effective_mode)
+        fingerprints = {
+            item.key: fingerprint
+            for item, fingerprint in _fingerprinted(islice(prepared.utterances(), selected), numbers, prepared, context)
+        }
+        stale = state.stale(fingerprints)
         retried: set[tuple[str, int]] = set()
         if config.retry_rejects and state.rejects:
-            ids = {i.decode() for i in corpus.ids[:selected].tolist()}
-            retried = {key for key in state.rejects if key[0] in ids and key[1] in numbers}
-        return cls(selected, numbers, state.done - retried, retried)
+            retried = {key for key in state.rejects if key in fingerprints} - stale
+        return cls(selected, numbers, state.done - retried - stale, retried, stale, fingerprints)
 
     def pending(self, corpus: CorpusColumns) -> int:
         """How many items are to do (done items and items outside the selection excluded)."""
@@ -449,8 +493,23 @@ class WorkPlan:
             if not keys:
                 continue
             profile = None if utt.id in prepared.errors else prepared.profile(position, utt)
-            for _, n in keys:
-                yield Item(utt, n, mode_of(n)), profile
+            for key in keys:
+                n = key[1]
+                yield Item(utt, n, mode_of(n), self.fingerprints[key]), profile
+
+
+def _fingerprinted(
+    utterances: Iterable[Utterance], numbers: list[int], prepared: Prepared, context: FingerprintContext
+) -> Iterator[tuple[Item, str]]:
+    """Each item of ``utterances`` with the fingerprint of what its record would be made from."""
+    for position, utt in enumerate(utterances):
+        error = prepared.errors.get(utt.id)
+        profile = None if error is not None else prepared.profile(position, utt)
+        inputs = None if profile is None else prompt_inputs(utt, profile)
+        levels = None if profile is None else profile.levels
+        for n in numbers:
+            item = Item(utt, n, mode_of(n))
+            yield item, context.of(item, inputs, levels, error)
 
 
 def features_reject(item: Item, prepared: Prepared) -> RejectRecord:
@@ -505,6 +564,10 @@ class _Builder:
                 utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
             )
             record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
+            mismatch = gold_mismatch(item, trace, self.config.gold_tolerance)
+            if mismatch is not None:  # the rules write the human distribution: a mismatch is a bug, never hidden
+                done(reject_record(item, "validation", "distribution_mismatch", mismatch, 1, record.text))
+                continue
             why = unfaithful_detail(record, self.config.min_faithfulness)
             done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
 
@@ -568,19 +631,21 @@ class _Builder:
             )
             prepared = prepare(config, run_dir)
             state = RunState(run_dir, prepared.corpus.classes)
-            plan = WorkPlan.of(config, prepared.corpus, state)
+            plan = WorkPlan.of(config, prepared, state, config.fingerprint_context(self.prompts))
             pending = plan.pending(prepared.corpus)
             skipped = plan.items - pending
             logger.info(
-                "items: %d selected, %d already done, %d to do (%d rejects retried)",
+                "items: %d selected, %d already done, %d to do (%d stale, %d rejects retried)",
                 plan.items,
                 skipped,
                 pending,
+                len(plan.stale),
                 len(plan.retried),
             )
             if config.dry_run:
                 estimate = self.estimate(plan.work(prepared))
-                return self._summary(run_dir, prepared, state, plan.items, skipped, started, estimate)
+                return self._summary(run_dir, prepared, state, plan, skipped, started, estimate)
+            state.release(plan.stale)
             state.release_rejects(plan.retried)
             with state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)
@@ -588,7 +653,7 @@ class _Builder:
                     self.teach_template(plan.work(prepared), prepared, done)
                 elif pending:
                     asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
-            summary = self._summary(run_dir, prepared, state, plan.items, skipped, started, None)
+            summary = self._summary(run_dir, prepared, state, plan, skipped, started, None)
             self._write_run_json(summary, prepared, started_at)
             logger.info(
                 "done: %d traces, %d rejects %s, %d sft records, %.1f s",
@@ -605,7 +670,7 @@ class _Builder:
         run_dir: Path,
         prepared: Prepared,
         state: RunState,
-        items: int,
+        plan: WorkPlan,
         skipped: int,
         started: float,
         estimate: DryRunEstimate | None,
@@ -621,8 +686,9 @@ class _Builder:
         return BuildSummary(
             run_dir=run_dir,
             corpus=prepared.corpus.corpus,
-            items=items,
+            items=plan.items,
             skipped=skipped,
+            stale=len(plan.stale),
             new_traces=state.new["traces"],
             new_rejects=state.new["rejects"],
             traces=counts["traces"],
@@ -664,6 +730,7 @@ class _Builder:
                 "sft": summary.sft,
                 "this_run": {
                     "skipped": summary.skipped,
+                    "stale": summary.stale,
                     "traces": summary.new_traces,
                     "rejects": summary.new_rejects,
                 },

@@ -7,6 +7,10 @@ off (:func:`cotgen.core.durable_files.iter_recovered_lines`), and an item found 
 run killed between writing the new trace and rewriting the rejects) keeps its trace. Afterwards
 every (id, sample) appears exactly once in the two files together.
 
+Each record carries the fingerprint of the inputs it was made from (:mod:`cotgen.build.fingerprint`);
+the state keeps them, so a build can find the done items whose inputs changed since (:meth:`RunState.stale`)
+and take their records out (:meth:`RunState.release`) before doing them again.
+
 Trace lines are read as JSON and checked only for what the state uses (``id``, ``sample`` and the
 distribution's class codes): validating every trace's text made resuming a large run slow, and
 each later reader validates the records it uses. They are read one line at a time, keeping only the keys.
@@ -15,14 +19,20 @@ each later reader validates the records it uses. They are read one line at a tim
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cotgen.build.outcome import ItemKey
+from cotgen.core.durable_files import (
+    JsonlAppender,
+    iter_recovered_lines,
+    recover_jsonl,
+    rewrite_jsonl_dropping,
+    write_jsonl_atomic,
+)
 from cotgen.core.errors import CotgenError
 from cotgen.records.run_records import RejectRecord, TraceRecord
-from cotgen.core.durable_files import JsonlAppender, iter_recovered_lines, recover_jsonl, write_jsonl_atomic
 
 TRACES_FILE = "traces.jsonl"
 REJECTS_FILE = "rejects.jsonl"
@@ -50,10 +60,12 @@ class RunState:
         self.traces_path = run_dir / TRACES_FILE
         self.rejects_path = run_dir / REJECTS_FILE
         rejects = recover_jsonl(self.rejects_path, RejectRecord)
+        self.fingerprints: dict[ItemKey, str | None] = {}
         trace_keys = self._scan_traces(classes)
         unique_rejects = list(_first_of_each(rejects, trace_keys))
         if len(unique_rejects) != len(rejects):
             write_jsonl_atomic(self.rejects_path, unique_rejects)
+        self.fingerprints.update((_key(r), r.fingerprint) for r in unique_rejects)
         self.trace_keys: set[ItemKey] = trace_keys
         self.rejects: dict[ItemKey, RejectRecord] = {_key(r): r for r in unique_rejects}
         self.new: Counter[str] = Counter()
@@ -73,6 +85,8 @@ class RunState:
             self._check_line(trace, lineno, classes)
             key = _key(trace)
             duplicated = duplicated or key in keys
+            if key not in keys:
+                self.fingerprints[key] = trace.get("fingerprint")
             keys.add(key)
         if duplicated:
             write_jsonl_atomic(self.traces_path, _first_of_each(iter_recovered_lines(self.traces_path), set()))
@@ -96,6 +110,27 @@ class RunState:
     def done(self) -> set[ItemKey]:
         """Keys already in traces.jsonl or rejects.jsonl."""
         return self.trace_keys | set(self.rejects)
+
+    def stale(self, current: Mapping[ItemKey, str]) -> set[ItemKey]:
+        """Done items whose recorded fingerprint is not ``current``'s (records without one count as stale)."""
+        return {key for key in self.done if key in current and self.fingerprints.get(key) != current[key]}
+
+    def release(self, keys: Iterable[ItemKey]) -> int:
+        """Take these items' records out of both files (each rewritten atomically) so they are done again.
+
+        A kill between the rewrite and the new record leaves the item simply not done: the rerun does
+        it, and no stale record survives in the meantime. Returns how many records went.
+        """
+        wanted = set(keys) & self.done
+        if not wanted:
+            return 0
+        if wanted & self.trace_keys:
+            rewrite_jsonl_dropping(self.traces_path, lambda line: _key(line) in wanted)
+            self.trace_keys -= wanted
+        self.release_rejects(wanted)
+        for key in wanted:
+            self.fingerprints.pop(key, None)
+        return len(wanted)
 
     def release_rejects(self, keys: Iterable[ItemKey]) -> int:
         """Take these items out of rejects.jsonl (rewritten atomically) so they are tried again; returns how many."""
@@ -124,9 +159,11 @@ class RunState:
         if isinstance(outcome, TraceRecord):
             self._traces_out.write(outcome)
             self.trace_keys.add(_key(outcome))
+            self.fingerprints[_key(outcome)] = outcome.fingerprint
             self.new["traces"] += 1
         else:
             self._rejects_out.write(outcome)
             self.rejects[_key(outcome)] = outcome
+            self.fingerprints[_key(outcome)] = outcome.fingerprint
             self.new["rejects"] += 1
             self.new_reasons[outcome.reason] += 1

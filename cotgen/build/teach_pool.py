@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cotgen.build.outcome import Item
+from cotgen.build.outcome import Item, Mode
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.run_records import RejectRecord, TraceRecord
 
@@ -31,6 +31,7 @@ class TeachSettings:
     max_tokens: int | None = None
     send_audio: bool = False
     structured: bool = True
+    gold_tolerance: float = 0.01
 
     @property
     def schema_in_prompt(self) -> bool:
@@ -39,7 +40,24 @@ class TeachSettings:
 
     def temperature_for(self, item: Item) -> float:
         """Gold traces at temperature 0 (reproducible where the server allows); predict samples at ``temperature``."""
-        return RATIONALIZE_TEMPERATURE if item.mode == "rationalize" else self.temperature
+        return self.temperature_of(item.mode)
+
+    def temperature_of(self, mode: Mode) -> float:
+        return RATIONALIZE_TEMPERATURE if mode == "rationalize" else self.temperature
+
+    def fingerprint_params(self, mode: Mode) -> dict[str, Any]:
+        """The parameters that decide a model teacher's record of ``mode`` (they go into its fingerprint)."""
+        params: dict[str, Any] = {
+            "temperature": self.temperature_of(mode),
+            "max_tokens": self.max_tokens,
+            "structured": self.structured,
+            "send_audio": self.send_audio,
+            "repairs": self.repairs,
+            "min_faithfulness": self.min_faithfulness,
+        }
+        if mode == "rationalize":
+            params["gold_tolerance"] = self.gold_tolerance
+        return params
 
 
 def item_messages(

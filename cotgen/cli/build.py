@@ -88,7 +88,7 @@ def _print_summary(summary: BuildSummary) -> None:
             else "unknown (no price for this model; use --price-in/--price-out)"
         )
         console.print(
-            f"dry run: {summary.items} items selected, {summary.skipped} already done; "
+            f"dry run: {summary.items} items selected, {summary.skipped} already done, {summary.stale} stale; "
             f"{est.requests} requests to send, {est.features_rejects} would be rejected for features",
             markup=False,
             highlight=False,
@@ -105,7 +105,8 @@ def _print_summary(summary: BuildSummary) -> None:
     reasons = ", ".join(f"{reason} {n}" for reason, n in summary.reject_reasons.items()) or "none"
     console.print(
         f"{summary.run_dir}: {summary.traces} traces, {summary.rejects} rejects ({reasons}), {summary.sft} SFT records "
-        f"[this run: {summary.new_traces} traces, {summary.new_rejects} rejects, {summary.skipped} already done]",
+        f"[this run: {summary.new_traces} traces, {summary.new_rejects} rejects, {summary.skipped} already done, "
+        f"{summary.stale} stale redone]",
         markup=False,
         highlight=False,
         soft_wrap=True,
@@ -163,6 +164,21 @@ def build_command(
     ] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N utterances.")] = None,
     retry_rejects: Annotated[bool, typer.Option("--retry-rejects", help="Try rejected items again.")] = False,
+    resample: Annotated[
+        bool,
+        typer.Option(
+            "--resample",
+            help="With --retry-rejects: draw new predict samples instead of the cached answers "
+            "(gold items are asked again only when the cached answer was a failure).",
+        ),
+    ] = False,
+    gold_tolerance: Annotated[
+        float,
+        typer.Option(
+            "--gold-tolerance",
+            help="Largest JS divergence (bits) between a gold trace's own distribution and the human one.",
+        ),
+    ] = 0.01,
     workers: WorkersOption = None,
     dask_scheduler: DaskOption = None,
     progress: ProgressOption = True,
@@ -198,6 +214,8 @@ def build_command(
         dry_run=dry_run,
         limit=limit,
         retry_rejects=retry_rejects,
+        resample=resample,
+        gold_tolerance=gold_tolerance,
         workers=workers,
         dask_scheduler=dask_scheduler,
         progress=progress,

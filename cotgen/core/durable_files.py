@@ -148,6 +148,29 @@ def write_jsonl_atomic(path: Path, records: Iterable[BaseModel | Mapping[str, An
     return count
 
 
+def rewrite_jsonl_dropping(path: Path, drop: Callable[[dict[str, Any]], bool]) -> int:
+    """Replace ``path`` (temporary file + rename) by its lines minus those ``drop`` picks; returns how many went.
+
+    Kept lines are copied byte for byte, so a record that stays is exactly the record that was
+    written. A torn last line is cut off first, as on every read of a record file.
+    """
+    if not path.exists():
+        return 0
+    list(_iter_recovered(path, _json_object, "JSON object"))  # validates and cuts a torn last line off
+    tmp = path.with_name(path.name + ".tmp")
+    dropped = 0
+    with path.open("rb") as source, tmp.open("wb") as handle:
+        for line in source:
+            if line.strip() and drop(json.loads(line)):
+                dropped += 1
+                continue
+            handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    return dropped
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace ``path`` with ``data`` as indented JSON (temporary file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)

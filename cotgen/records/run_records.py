@@ -24,7 +24,13 @@ RejectReason = Literal[
     "refusal",
     "unfaithful",
     "features",
+    "distribution_mismatch",
 ]
+FINGERPRINT_DESCRIPTION = (
+    "sha256 over everything that decided this record (cotgen.records.fingerprint): transcript, human distribution "
+    "and class set, the cues and features shown, teacher and server, template hashes, generation parameters. "
+    "Null in records written before fingerprints existed (a rerun redoes them)."
+)
 Message = dict[str, Any]
 
 
@@ -65,6 +71,7 @@ class TraceRecord(BaseModel):
     js: float = Field(description="JS(human, trace) in bits, unsmoothed.")
     faithfulness: float | None
     usage: Usage
+    fingerprint: str | None = Field(default=None, description=FINGERPRINT_DESCRIPTION)
     schema_version: str = SCHEMA_VERSION
 
 
@@ -81,6 +88,7 @@ class RejectRecord(BaseModel):
     detail: str = ""
     attempts: int = 0
     raw: str | None = Field(default=None, description="The last raw response text, when there was one.")
+    fingerprint: str | None = Field(default=None, description=FINGERPRINT_DESCRIPTION)
     schema_version: str = SCHEMA_VERSION
 
 

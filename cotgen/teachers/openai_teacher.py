@@ -45,6 +45,8 @@ from openai import (
 
 from cotgen.core.errors import CotgenError
 from cotgen.records.trace import response_schema
+from cotgen.teachers.endpoint import resolve_base_url as endpoint_url
+from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import (
     RequestLimiter,
     estimate_text_tokens,
@@ -154,7 +156,7 @@ class TeacherUnreachableError(CotgenError):
 
 def resolve_base_url(config: TeacherConfig) -> str | None:
     """``--base-url``, else OPENAI_BASE_URL, else None (OpenAI's own endpoint)."""
-    return config.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    return endpoint_url(config.base_url)
 
 
 def is_openai_endpoint(base_url: str | None) -> bool:
@@ -239,6 +241,7 @@ class OpenAITeacher:
         self.name = f"openai:{config.model}"
         self._cache = cache
         self._base_url = resolve_base_url(config)
+        self.server = server_of(config.base_url)
         self._key = resolve_api_key(config)
         self._client = AsyncOpenAI(
             api_key=self._key,
@@ -290,7 +293,9 @@ class OpenAITeacher:
             params["max_tokens"] = request.max_tokens
         built = self._response_format(request.classes)
         response_format, schema_json = built if built is not None else (None, None)
-        key = ResponseCache.key_encoded(self.config.model, request.messages, params, schema_json, request.sample)
+        key = ResponseCache.key_encoded(
+            self.config.model, request.messages, params, schema_json, request.sample, self.server
+        )
         if self._cache is not None:
             stored = self._cache.get(key)
             if stored is not None:

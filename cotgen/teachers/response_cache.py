@@ -22,6 +22,7 @@ from typing import Any
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import cache_dir
+from cotgen.records.fingerprint import canonical_json
 
 CACHE_FILE_NAME = "responses.sqlite"
 _BUSY_TIMEOUT_S = 30.0
@@ -30,11 +31,6 @@ _BUSY_TIMEOUT_S = 30.0
 def default_cache_path(override: Path | None = None) -> Path:
     """The cache file: ``responses.sqlite`` in ``--cache DIR`` when given, else in the user's cache folder."""
     return cache_dir(override) / CACHE_FILE_NAME
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no insignificant whitespace, so equal requests hash equally."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class ResponseCache:
@@ -67,14 +63,18 @@ class ResponseCache:
         params: Mapping[str, Any],
         schema: Mapping[str, Any] | None,
         sample: int,
+        server: str,
     ) -> str:
         """sha256 of the canonical JSON of everything that decides the answer.
 
         ``sample`` is part of the key because K samples drawn with identical requests must stay K
-        different answers; ``params`` holds the sampling parameters (temperature, max_tokens, ...).
+        different answers; ``params`` holds the sampling parameters (temperature, max_tokens, ...);
+        ``server`` is the server's identity (:func:`cotgen.records.fingerprint.server_identity`), because
+        two servers serving different models under one name must not share answers, and a dead server
+        must not "answer" from another one's cache.
         """
         schema_json = None if schema is None else canonical_json(schema)
-        return ResponseCache.key_encoded(model, messages, params, schema_json, sample)
+        return ResponseCache.key_encoded(model, messages, params, schema_json, sample, server)
 
     @staticmethod
     def key_encoded(
@@ -83,13 +83,14 @@ class ResponseCache:
         params: Mapping[str, Any],
         schema_json: str | None,
         sample: int,
+        server: str,
     ) -> str:
         """:meth:`key` with the schema already encoded by :func:`canonical_json` (None when no schema is sent).
 
         A client encodes the schema once per class set instead of once per request: on a cached rerun
         that encoding was the largest single cost per item. The hashed text is byte for byte the
-        canonical JSON of ``{"messages", "model", "params", "sample", "schema"}`` (keys sorted), so both
-        methods give the same key and caches written before this existed still answer.
+        canonical JSON of ``{"messages", "model", "params", "sample", "schema", "server"}`` (keys sorted), so
+        both methods give the same key.
         """
         payload = "".join(
             (
@@ -103,6 +104,8 @@ class ResponseCache:
                 canonical_json(sample),
                 ',"schema":',
                 "null" if schema_json is None else schema_json,
+                ',"server":',
+                canonical_json(server),
                 "}",
             )
         )

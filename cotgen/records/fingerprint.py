@@ -1,0 +1,68 @@
+"""Input fingerprints: one sha256 over everything that decides a record's content.
+
+A record of a run folder (a trace, a reject, a prediction, a derived file) is only as good as the
+inputs it was made from. Each records the fingerprint of those inputs, so a rerun can tell an item
+whose votes, class set, cues, prompts, teacher, server or parameters changed since (stale: redo it)
+from one that is still what the same inputs would give (done: skip it). The functions here are pure
+and shared by every stage that writes such records (``cotgen build`` today, ``cotgen predict``).
+
+The response cache keys (:mod:`cotgen.teachers.response_cache`) use the same canonical JSON and the
+same server identity, so "same fingerprint" and "same cached answer" agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+# The identity of OpenAI's own endpoint, what a client without --base-url or OPENAI_BASE_URL talks to.
+OPENAI_SERVER = "https://api.openai.com/v1"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_json(value: Any, *, allow_nan: bool = False) -> str:
+    """JSON with sorted keys and no insignificant whitespace, so equal content always encodes (and hashes) equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
+
+
+def fingerprint(parts: Mapping[str, Any]) -> str:
+    """The hex sha256 of ``parts`` as canonical JSON (NaN allowed: an unmeasured feature is content too)."""
+    return hashlib.sha256(canonical_json(dict(parts), allow_nan=True).encode("utf-8")).hexdigest()
+
+
+def fingerprint_of_lines(fingerprints: Iterable[str | None]) -> str:
+    """One fingerprint for a whole record file: the sha256 over its records' fingerprints in file order.
+
+    Derived files (``dpo.jsonl``, ``grpo.jsonl``, exports) record this of the traces they were made
+    from; any trace added, removed, reordered or redone changes it.
+    """
+    digest = hashlib.sha256()
+    for value in fingerprints:
+        digest.update((value or "-").encode("ascii"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def server_identity(base_url: str | None) -> str:
+    """A server's identity for fingerprints and cache keys: its base URL, normalised, without credentials.
+
+    ``HTTP://Host:80/v1/`` and ``http://host/v1`` are one server; a user:password part, a query and
+    a fragment are dropped (they are not the server, and a secret must never reach a record). None is
+    OpenAI's own endpoint.
+    """
+    if not base_url:
+        return OPENAI_SERVER
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: keep the URL's text, it still tells servers apart
+        port = None
+    shown_port = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}{shown_port}{parts.path.rstrip('/')}"
