@@ -348,3 +348,39 @@ def test_a_killed_build_resumes_with_every_item_exactly_once(tmp_path: Path, cac
     assert before >= 4
     # Answers that reached the cache before the kill are not bought again; at most the two in flight are.
     assert total_requests <= DEMO_UTTERANCES + 2
+
+
+def test_resample_draws_new_predict_samples_and_asks_gold_again_only_after_a_failure(
+    tmp_path: Path, cache: Path
+) -> None:
+    # The first two answers ever (the gold one and the predict sample) sum to 1.3, and are cached.
+    asked: list[int] = []
+
+    def first_two_bad(index: int, body: dict) -> Fault | None:
+        asked.append(index)
+        return Fault(SUM_1_3) if len(asked) <= 2 else None
+
+    with LoopbackServer(plan=first_two_bad) as srv:
+        first = _build(srv, tmp_path, cache, samples=1, repairs=0, concurrency=1)
+        assert first.reject_reasons == {"distribution_invalid": 2}
+        cached = _build(srv, tmp_path, cache, samples=1, repairs=0, retry_rejects=True)
+        assert (cached.rejects, len(srv.chat_requests)) == (2, 2), "without --resample the same answers come back"
+        srv.clear()
+        redrawn = _build(srv, tmp_path, cache, samples=1, repairs=0, retry_rejects=True, resample=True)
+        # Only the predict sample is drawn again (temperature 1); the temperature-0 gold answer would be the same.
+        assert [r.body["temperature"] for r in srv.chat_requests] == [1.0]
+        assert (redrawn.traces, redrawn.reject_reasons) == (1, {"distribution_invalid": 1})
+        srv.clear()
+        again = _build(srv, tmp_path / "fresh", cache, samples=1, repairs=0)
+        assert (again.traces, len(srv.chat_requests)) == (1, 0), "the new draw replaced the cached answer"
+    traces, rejects = _records(tmp_path)
+    assert [(t.sample, t.usage.cached) for t in traces] == [(1, False)]
+    assert [(r.sample, r.reason) for r in rejects] == [(0, "distribution_invalid")]
+    empty = tmp_path / "empty-cache"
+    shutil.copytree(cache, empty, ignore=shutil.ignore_patterns("responses.sqlite*"))
+    with LoopbackServer(plan=[Fault(SERVER_ERROR)]) as srv:
+        _build(srv, tmp_path / "failed", empty, max_retries=0, limit=2)
+        assert len(srv.chat_requests) == 2
+        retried = _build(srv, tmp_path / "failed", empty, max_retries=0, limit=2, retry_rejects=True, resample=True)
+        # A failed call leaves nothing cached: the gold item is asked again.
+        assert (retried.traces, retried.rejects, len(srv.chat_requests)) == (2, 0, 3)

@@ -91,6 +91,7 @@ async def teach_item(
                 temperature=settings.temperature_for(item),
                 classes=tuple(item.classes),
                 max_tokens=settings.max_tokens,
+                fresh=item.redraw,
             )
             try:
                 result = await teacher.chat(request)

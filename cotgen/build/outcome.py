@@ -35,6 +35,7 @@ class Item:
     sample: int
     mode: Mode
     fingerprint: str | None = None  # of its inputs (cotgen.build.fingerprint); recorded on its trace or reject
+    redraw: bool = False  # ask the teacher again instead of reading the cached answers (--resample)
 
     @property
     def key(self) -> ItemKey:

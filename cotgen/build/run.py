@@ -459,6 +459,7 @@ class WorkPlan:
     retried: set[tuple[str, int]]
     stale: set[tuple[str, int]]  # done before this run from inputs that have changed since
     fingerprints: dict[tuple[str, int], str]
+    resample: bool = False  # retried predict samples are drawn again, not read from the cache
 
     @property
     def items(self) -> int:
@@ -477,7 +478,7 @@ class WorkPlan:
         retried: set[tuple[str, int]] = set()
         if config.retry_rejects and state.rejects:
             retried = {key for key in state.rejects if key in fingerprints} - stale
-        return cls(selected, numbers, state.done - retried - stale, retried, stale, fingerprints)
+        return cls(selected, numbers, state.done - retried - stale, retried, stale, fingerprints, config.resample)
 
     def pending(self, corpus: CorpusColumns) -> int:
         """How many items are to do (done items and items outside the selection excluded)."""
@@ -495,7 +496,8 @@ class WorkPlan:
             profile = None if utt.id in prepared.errors else prepared.profile(position, utt)
             for key in keys:
                 n = key[1]
-                yield Item(utt, n, mode_of(n), self.fingerprints[key]), profile
+                redraw = self.resample and key in self.retried and n > 0
+                yield Item(utt, n, mode_of(n), self.fingerprints[key], redraw), profile
 
 
 def _fingerprinted(

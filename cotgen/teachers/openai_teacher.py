@@ -121,6 +121,8 @@ class ChatRequest:
     temperature: float
     classes: tuple[str, ...]
     max_tokens: int | None = None
+    # Draw a new answer even when one is cached (``--resample``); the new answer replaces the cached one.
+    fresh: bool = False
 
 
 @dataclass
@@ -296,13 +298,14 @@ class OpenAITeacher:
         key = ResponseCache.key_encoded(
             self.config.model, request.messages, params, schema_json, request.sample, self.server
         )
-        if self._cache is not None:
+        if self._cache is not None and not request.fresh:
             stored = self._cache.get(key)
             if stored is not None:
                 self._counts["cache_hits"] += 1
                 self._counts["cached_tokens_in"] += stored["usage"]["prompt_tokens"]
                 self._counts["cached_tokens_out"] += stored["usage"]["completion_tokens"]
                 return _result(stored, attempts=0, from_cache=True)
+        if self._cache is not None:
             self._counts["cache_misses"] += 1
         kwargs: dict[str, Any] = {"model": self.config.model, "messages": request.messages, **params}
         if response_format is not None:
