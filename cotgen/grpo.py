@@ -12,8 +12,10 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
+from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.run_lock import run_lock
 from cotgen.pairs.index import LineReader, index_lines
 from cotgen.prompts.student import student_messages
 from cotgen.records.run_records import GRPORecord
@@ -40,7 +42,15 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
 
     With ``require_gold`` utterances without a gold trace are left out (counted as
     ``skipped_without_gold``); otherwise they are written with ``gold_trace: null``.
+
+    The run folder is locked meanwhile; the section records the fingerprint of the traces read.
     """
+    with run_lock(run_dir, "cotgen grpo"):
+        return _write_grpo(run_dir, out, require_gold)
+
+
+def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[str]:
+    fingerprint = traces_fingerprint(run_dir)
     utterances_path = run_dir / "utterances.jsonl"
     traces_path = run_dir / "traces.jsonl"
     out = out or run_dir / GRPO_FILE
@@ -70,6 +80,11 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
             counts["records"] += 1
             counts["with_gold" if gold is not None else "without_gold"] += 1
     tmp.replace(out)
-    summary = {"output": out.name, "require_gold": require_gold, **{k: counts.get(k, 0) for k in COUNT_KEYS}}
+    summary = {
+        "output": out.name,
+        "require_gold": require_gold,
+        **{k: counts.get(k, 0) for k in COUNT_KEYS},
+        "traces_fingerprint": fingerprint,
+    }
     update_run_json(run_dir, "grpo", summary)
     return counts

@@ -26,6 +26,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 import cotgen
 from cotgen.core.durable_files import RUN_JSON, read_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.export.freshness import read_export_info, refuse_stale, stale_export, stale_files
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
 from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
@@ -260,8 +261,13 @@ def stage(
     create_pr: bool = False,
     confirm_license: bool = False,
     stage_dir: Path | None = None,
+    allow_stale: bool = False,
 ) -> PublishPlan:
-    """Validate the folder and write what would be uploaded into ``stage_dir`` (default ``<run>/publish/``)."""
+    """Validate the folder and write what would be uploaded into ``stage_dir`` (default ``<run>/publish/``).
+
+    A ``dpo.jsonl``/``grpo.jsonl`` or an export made from older traces than the run's is refused
+    unless ``allow_stale`` (:mod:`cotgen.export.freshness`).
+    """
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise CotgenError(f"--repo {repo_id!r}: expected USER/NAME")
     run_dir, export_dir = _export_source(in_dir)
@@ -270,6 +276,11 @@ def stage(
     mismatches = count_mismatches(read_run_json(run_dir), data)
     if mismatches:
         raise CotgenError(f"{run_dir}: {mismatches[0]} (rerun the stage that writes it)")
+    if export_dir is None:
+        stale = stale_files(run_dir)
+    else:
+        stale = stale_export(read_export_info(export_dir), export_dir, run_dir)
+    refuse_stale(stale, allow_stale, "publish")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
     card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
     target = stage_dir or run_dir / STAGE_DIR

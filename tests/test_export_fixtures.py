@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.io import wavfile
 from test_pairs_support import trace_record
 
+from cotgen.build.state import traces_fingerprint
 from cotgen.prompts.student import assistant_message, student_messages
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord, TemplateRef
 from cotgen.records.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalStage, Trace, printed
@@ -143,13 +144,15 @@ def make_run(root: Path, corpus: str = "demo", speakers: list[tuple[str, str, st
         }
     )
     features.to_parquet(run / "features.parquet")
+    made_from = traces_fingerprint(run)  # what `cotgen pairs` and `cotgen grpo` record of the traces they read
     info = {
         "config": {"corpus": corpus, "classes": CLASSES, "teacher": "template"},
         "schema_version": "1",
         "templates": {TEMPLATE.name: TEMPLATE.sha256},
         "counts": {"utterances": len(utterances), "traces": len(traces), "sft": len(sft)},
-        "pairs": {"output": "dpo.jsonl", "pairs": len(dpo)},
-        "grpo": {"output": "grpo.jsonl", "records": len(grpo)},
+        "traces_fingerprint": made_from,
+        "pairs": {"output": "dpo.jsonl", "pairs": len(dpo), "traces_fingerprint": made_from},
+        "grpo": {"output": "grpo.jsonl", "records": len(grpo), "traces_fingerprint": made_from},
         "teacher": "template",
         "owner_key": "kept",
     }

@@ -52,11 +52,12 @@ from cotgen.build.outcome import (
     unfaithful_detail,
 )
 from cotgen.build.progress import BuildProgress
-from cotgen.build.state import RunState
+from cotgen.build.state import RunState, traces_fingerprint
 from cotgen.build.teach_pool import Outcome, TeachSettings
-from cotgen.core.durable_files import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
+from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import run_dir as default_run_dir
+from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
 from cotgen.prompts.student import assistant_message, student_messages
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
+BUILD_COMMAND = "cotgen build"
 MODES: tuple[Mode, ...] = ("rationalize", "predict")
 TEMPLATE_TEACHER = "template"
 OPENAI_PREFIX = "openai:"
@@ -745,10 +747,14 @@ class _Builder:
             },
             "timing": {"started_at": started_at, "wall_s": round(summary.wall_s, 3)},
         }
-        write_json_atomic(summary.run_dir / RUN_JSON, manifest)
+        manifest["traces_fingerprint"] = traces_fingerprint(summary.run_dir)
+        # Merged, not rewritten: the sections pairs, grpo, stats and export wrote stay (their fingerprints say
+        # whether their files still match these traces).
+        merge_run_json(summary.run_dir, manifest, BUILD_COMMAND)
 
 
 def run_build(config: BuildConfig, console: Console | None = None) -> BuildSummary:
     """Run (or resume) a build; see the module docstring. Raises :class:`CotgenError` on bad input."""
     config.check()
-    return _Builder(config, console).run()
+    with run_lock(config.run_dir(), BUILD_COMMAND):
+        return _Builder(config, console).run()

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from cotgen.build.outcome import ItemKey
 from cotgen.core.durable_files import (
     JsonlAppender,
+    file_fingerprint,
     iter_recovered_lines,
     recover_jsonl,
     rewrite_jsonl_dropping,
@@ -37,6 +38,11 @@ from cotgen.records.run_records import RejectRecord, TraceRecord
 TRACES_FILE = "traces.jsonl"
 REJECTS_FILE = "rejects.jsonl"
 RecordT = TypeVar("RecordT", TraceRecord, RejectRecord, dict)
+
+
+def traces_fingerprint(run_dir: Path) -> str | None:
+    """The fingerprint of a run's ``traces.jsonl`` that files derived from it record (None before any build)."""
+    return file_fingerprint(run_dir / TRACES_FILE)
 
 
 def _key(record: TraceRecord | RejectRecord | dict[str, Any]) -> ItemKey:

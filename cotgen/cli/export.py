@@ -33,6 +33,10 @@ def export(
         typer.Option("--audio", help="absolute paths, paths relative to where the trainer resolves them, or copy."),
     ] = "absolute",
     out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
+    allow_stale: Annotated[
+        bool,
+        typer.Option("--allow-stale", help="Export a dpo.jsonl/grpo.jsonl made from older traces anyway (warned)."),
+    ] = False,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -49,6 +53,7 @@ def export(
         answer=cast(AnswerMode, answer),
         audio=cast(AudioMode, audio),
         out_dir=out,
+        allow_stale=allow_stale,
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)

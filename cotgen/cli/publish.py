@@ -25,13 +25,17 @@ def publish(
         bool,
         typer.Option("--confirm-license", help="Confirm you may publish this corpus's data."),
     ] = False,
+    allow_stale: Annotated[
+        bool,
+        typer.Option("--allow-stale", help="Publish a dpo.jsonl/grpo.jsonl/export made from older traces (warned)."),
+    ] = False,
 ) -> None:
     """Validate, stage and upload a run folder to a Hugging Face dataset repo."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and huggingface_hub
     # (about 40 MB) is needed by this one only.
     from cotgen.publish import resolve_token, stage, upload
 
-    plan = stage(run_dir, repo, private, include_audio, create_pr, confirm_license)
+    plan = stage(run_dir, repo, private, include_audio, create_pr, confirm_license, allow_stale=allow_stale)
     console.print(f"staged {len(plan.files)} files in {plan.stage_dir}")
     for name in plan.files:
         console.print(f"  {name}", highlight=False)

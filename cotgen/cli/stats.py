@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cotgen.build.state import traces_fingerprint
 from cotgen.cli.app import app, console
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.paths import DEFAULT_RUN
+from cotgen.core.run_lock import run_lock
 
 
 def _cell(value: object) -> str:
@@ -31,11 +33,13 @@ def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read
     from cotgen.report.plots import write_plots
     from cotgen.report.stats import compute_stats
 
-    data = load_run(run_dir)
-    summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
-    plots = write_plots(data, read_features(run_dir), run_dir / "plots")
-    update_run_json(run_dir, "stats", {**summary.as_dict(), "plots": {k: str(p) for k, p in plots.items()}})
-    write_card(run_dir)
+    with run_lock(run_dir, "cotgen stats"):
+        data = load_run(run_dir)
+        summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
+        plots = write_plots(data, read_features(run_dir), run_dir / "plots")
+        section = {**summary.as_dict(), "plots": {k: str(p) for k, p in plots.items()}}
+        update_run_json(run_dir, "stats", {**section, "traces_fingerprint": traces_fingerprint(run_dir)})
+        write_card(run_dir)
     table = Table(title=f"statistics of {run_dir}")
     table.add_column("statistic")
     table.add_column("value", justify="right")

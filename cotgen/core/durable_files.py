@@ -15,6 +15,7 @@ are written to a temporary file and renamed into place, so a reader never sees h
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -25,11 +26,14 @@ from typing import IO, Any, TypeVar
 from pydantic import BaseModel
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.run_lock import run_lock
 
 RUN_JSON = "run.json"
 RecordT = TypeVar("RecordT", bound=BaseModel)
 T = TypeVar("T")
 FSYNC_INTERVAL_S = 0.5
+# How long a run.json update outside a command waits for another process's update (each takes milliseconds).
+RUN_JSON_WAIT_S = 10.0
 
 
 class JsonlAppender:
@@ -193,13 +197,37 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def update_run_json(run_dir: Path, key: str, value: Any) -> Path:
-    """Set ``run.json[key] = value``, keeping every other stage's key; atomic replace. Returns the path.
+def merge_run_json(run_dir: Path, updates: Mapping[str, Any], command: str) -> Path:
+    """Set these top-level keys of ``run.json``, keeping every other key; returns the path.
 
-    Build writes the object; pairs, grpo, export and stats each add their own key to it.
+    A read-modify-write under the run folder's lock (:func:`cotgen.core.run_lock.run_lock`, taken here
+    unless this process already holds it) ending in an atomic replace, so two commands never lose
+    each other's sections: build writes its own keys, and pairs, grpo, export and stats each their
+    section, which a rebuild keeps.
     """
-    data = read_run_json(run_dir)
-    data[key] = value
     path = run_dir / RUN_JSON
-    write_json_atomic(path, data)
+    with run_lock(run_dir, command, wait=RUN_JSON_WAIT_S):
+        data = read_run_json(run_dir)
+        data.update(updates)
+        write_json_atomic(path, data)
     return path
+
+
+def update_run_json(run_dir: Path, key: str, value: Any) -> Path:
+    """Set ``run.json[key] = value`` (see :func:`merge_run_json`); ``key`` names the command's section."""
+    return merge_run_json(run_dir, {key: value}, f"cotgen {key}")
+
+
+def file_fingerprint(path: Path) -> str | None:
+    """The sha256 of a file's bytes (None when it does not exist): what a derived file records of its source.
+
+    ``dpo.jsonl``, ``grpo.jsonl`` and exports record this of ``traces.jsonl``; any trace added, redone
+    or removed since changes it, and the reader can say the derived file is stale.
+    """
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -17,9 +17,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Literal, get_args
 
+from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
+from cotgen.export.freshness import EXPORT_INFO, StaleFile, refuse_stale, stale_files
 from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
 from cotgen.export.splits import SPLITS, SplitAssignment, assign_splits, default_split, parse_split
@@ -27,7 +30,6 @@ from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
-EXPORT_INFO = "export.json"
 logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
@@ -49,6 +51,8 @@ class ExportResult:
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    traces_fingerprint: str | None = None  # of the run's traces.jsonl when exported (cotgen.export.freshness)
+    stale_inputs: list[str] = field(default_factory=list)  # derived files exported anyway with --allow-stale
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -158,8 +162,13 @@ def export_run(
     answer: AnswerMode = "text",
     audio: AudioMode = "absolute",
     out_dir: Path | None = None,
+    allow_stale: bool = False,
 ) -> ExportResult:
-    """Export a run for one trainer; see the module docstring for what is written."""
+    """Export a run for one trainer; see the module docstring for what is written.
+
+    A ``dpo.jsonl`` or ``grpo.jsonl`` made from older traces is refused unless ``allow_stale``
+    (:mod:`cotgen.export.freshness`); the run folder is locked while the export writes.
+    """
     for option, value, allowed in (
         ("--format", fmt, tuple(FORMATS)),
         ("--answer", answer, get_args(AnswerMode)),
@@ -168,8 +177,12 @@ def export_run(
         if value not in allowed:
             raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
     module = FORMATS[fmt]
-    data = load_run(run_dir)
-    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+    with run_lock(run_dir, "cotgen export"):
+        stale = stale_files(run_dir, module.KINDS)
+        refuse_stale(stale, allow_stale, "export")
+        data = load_run(run_dir)
+        result = export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt, stale)
+    return result
 
 
 def export_data(
@@ -181,6 +194,7 @@ def export_data(
     answer: AnswerMode,
     audio: AudioMode,
     out_dir: Path,
+    stale: list[StaleFile] | None = None,
 ) -> ExportResult:
     """Export an opened run with one format module (the body of :func:`export_run`).
 
@@ -197,7 +211,14 @@ def export_data(
     relative_to = out_dir if module is llamafactory else Path.cwd()
     ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), answer_mode=answer)
     result = ExportResult(
-        format=fmt, out_dir=out_dir, run_dir=data.run_dir, split=spec.describe(), answer=answer, audio=audio
+        format=fmt,
+        out_dir=out_dir,
+        run_dir=data.run_dir,
+        split=spec.describe(),
+        answer=answer,
+        audio=audio,
+        traces_fingerprint=traces_fingerprint(data.run_dir),
+        stale_inputs=[f.path.name for f in stale or []],
     )
     result.utterances_per_split = assignment.sizes()
     registry: dict[str, Any] = {}

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from cotgen.build.state import traces_fingerprint
 from cotgen.core.divergence import as_vector
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.run_lock import run_lock
 from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
 from cotgen.pairs.index import GroupedLines, LineReader, index_lines
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
@@ -186,11 +188,21 @@ def _tally(stats: PairStats, candidates: CandidateSet) -> None:
 
 
 def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) -> PairStats:
-    """Write ``dpo.jsonl`` (atomically) for the run in ``run_dir``, record counts in ``run.json``, return them."""
+    """Write ``dpo.jsonl`` (atomically) for the run in ``run_dir``, record counts in ``run.json``, return them.
+
+    The run folder is locked meanwhile, and the section records the fingerprint of the traces the
+    pairs come from, so a later reader can tell when a rebuild has made them stale.
+    """
+    with run_lock(run_dir, "cotgen pairs"):
+        return _write_pairs(run_dir, options, out)
+
+
+def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None) -> PairStats:
     _check(options)
     utterances_path = run_dir / "utterances.jsonl"
     traces_path = run_dir / "traces.jsonl"
     out = out or run_dir / DPO_FILE
+    fingerprint = traces_fingerprint(run_dir)
     ordinals = _ordinals(utterances_path)
     needs_traces = bool(options.sources & {"gold", "samples", "corrupt"})
     if needs_traces and not traces_path.exists():
@@ -250,5 +262,6 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     stats.rejected_sources[source_kind(record.source_rejected)] += 1
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
-    update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
+    section = stats.as_json({**options.settings(), "output": out.name})
+    update_run_json(run_dir, "pairs", {**section, "traces_fingerprint": fingerprint})
     return stats

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,19 +31,6 @@ def canonical_json(value: Any, *, allow_nan: bool = False) -> str:
 def fingerprint(parts: Mapping[str, Any]) -> str:
     """The hex sha256 of ``parts`` as canonical JSON (NaN allowed: an unmeasured feature is content too)."""
     return hashlib.sha256(canonical_json(dict(parts), allow_nan=True).encode("utf-8")).hexdigest()
-
-
-def fingerprint_of_lines(fingerprints: Iterable[str | None]) -> str:
-    """One fingerprint for a whole record file: the sha256 over its records' fingerprints in file order.
-
-    Derived files (``dpo.jsonl``, ``grpo.jsonl``, exports) record this of the traces they were made
-    from; any trace added, removed, reordered or redone changes it.
-    """
-    digest = hashlib.sha256()
-    for value in fingerprints:
-        digest.update((value or "-").encode("ascii"))
-        digest.update(b"\n")
-    return digest.hexdigest()
 
 
 def server_identity(base_url: str | None) -> str:

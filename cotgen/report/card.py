@@ -25,7 +25,9 @@ import cotgen
 from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
+from cotgen.core.run_lock import run_lock
 from cotgen.corpora.notes import corpus_note as read_corpus_note
+from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
 from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
@@ -208,7 +210,8 @@ the human annotators voted; DPO pairs and GRPO prompts are scored by divergence 
 |---|---|
 {% for name, rows in files %}| `{{ name }}` | {{ rows }} |
 {% endfor %}
-{% if export %}Utterances per split: {{ per_split }} (no speaker in two splits).
+{% for file in stale %}**Stale:** {{ file.describe() }}.
+{% endfor %}{% if export %}Utterances per split: {{ per_split }} (no speaker in two splits).
 {% endif %}
 ## Statistics
 
@@ -295,12 +298,14 @@ def render_card(
     export = None
     if export_dir is not None:
         configs = export_configs(export_dir)
-        export_info = export_dir / "export.json"
+        export_info = export_dir / EXPORT_INFO
         export = json.loads(export_info.read_text(encoding="utf-8")) if export_info.exists() else None
+        stale = stale_export(export, export_dir, run_dir) if export is not None else []
         files = _file_rows(export_dir, [d["path"] for c in configs for d in c["data_files"]])
         default_prefix = f"{Path(os.path.relpath(run_dir / PLOTS_DIR, export_dir)).as_posix()}/"
     else:
         configs = run_configs(run_dir)
+        stale = stale_files(run_dir)
         files = _file_rows(run_dir, ["utterances.jsonl", "traces.jsonl", "rejects.jsonl", *RECORD_FILES])
         default_prefix = f"{PLOTS_DIR}/"
     plots = sorted(p.stem for p in (run_dir / PLOTS_DIR).glob("*.png"))
@@ -327,6 +332,7 @@ def render_card(
         export=export,
         audio_note=audio_note,
         files=files,
+        stale=stale,
         stats=stats,
         fmt=_fmt,
         plots=plots,
@@ -339,10 +345,15 @@ def render_card(
 
 
 def write_card(run_dir: Path, export_dir: Path | None = None) -> Path:
-    """Write ``README.md`` into the run folder (or the export folder); returns its path."""
+    """Write ``README.md`` into the run folder (or the export folder); returns its path.
+
+    Under the run folder's lock: the card reads the run's files and run.json, which another writer
+    must not be changing meanwhile.
+    """
     target = (export_dir or run_dir) / CARD
-    text = render_card(run_dir, export_dir)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    with run_lock(run_dir, "cotgen card"):
+        text = render_card(run_dir, export_dir)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
     return target
