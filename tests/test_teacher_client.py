@@ -421,22 +421,28 @@ def test_a_server_that_accepts_connections_is_reached_even_if_it_never_answers(k
     assert (error.reason, error.attempts, count) == (reason, 3, 3)
 
 
-def test_a_server_that_answered_and_then_went_away_gives_rejects_not_a_stop() -> None:
+def test_a_server_that_answered_and_then_went_away_stops_the_client_instead_of_rejecting() -> None:
+    """An outage (issue 11 item 5): the request out of retries keeps trying until the outage window, then stops."""
+
     async def run(srv: LoopbackServer) -> list:
-        teacher = OpenAITeacher(config(srv, backoff_base=0.0, max_retries=2, unreachable_after=1), None)
+        # 12 retries of at most 0.05 s each outlast the tenth of the window after which the outage is suspected.
+        cfg = config(srv, backoff_base=0.05, max_retries=12, unreachable_after=1, outage_after=0.5)
+        teacher = OpenAITeacher(cfg, None)
         try:
             first = await teacher.chat(request("first"))
             srv.stop()
             later = await asyncio.gather(teacher.chat(request("second")), return_exceptions=True)
-            return [first, *later]
+            return [first, *later, teacher.stats()]
         finally:
             await teacher.aclose()
 
     with LoopbackServer() as srv:
-        first, second = asyncio.run(run(srv))
+        first, second, stats = asyncio.run(run(srv))
     assert isinstance(first, ChatResult)
-    assert isinstance(second, TeacherCallError) and (second.reason, second.attempts) == ("server_error", 3)
-    assert "failed (ConnectError)" in second.detail
+    assert isinstance(second, TeacherUnreachableError) and not isinstance(second, TeacherCallError)
+    assert "stopped answering: only connection failures and timeouts" in str(second)
+    # The request went on past its 13 attempts, retrying (0.05 s apart) until the 0.5 s window closed.
+    assert stats["requests"] > 1 + 13
 
 
 # ---------------------------------------------------------------------------------------------

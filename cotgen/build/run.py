@@ -65,6 +65,7 @@ from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
+from cotgen.teachers.breaker import OUTAGE_AFTER_S, TeacherStopped
 from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
@@ -110,6 +111,7 @@ class BuildConfig:
     timeout: float = 60.0
     max_retries: int = 6
     backoff_base: float = 1.0
+    outage_after: float = OUTAGE_AFTER_S
     structured: bool = True
     send_audio: bool = False
     samples: int = 0
@@ -194,6 +196,7 @@ class BuildConfig:
             backoff_base=self.backoff_base,
             structured=self.structured,
             send_audio=self.send_audio,
+            outage_after=self.outage_after,
         )
 
     def teach_settings(self) -> TeachSettings:
@@ -343,6 +346,7 @@ class BuildSummary:
     rejects: int
     sft: int
     reject_reasons: dict[str, int]
+    reject_examples: dict[str, str] = field(default_factory=dict)  # reason -> the detail of its first reject
     by_mode: dict[str, dict[str, int]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     cost_usd: float | None = None
@@ -440,6 +444,7 @@ def _counts(traces_by_mode: Counter[str], rejects: list[RejectRecord]) -> dict[s
         "rejects": len(rejects),
         "by_mode": {mode: {"traces": c["traces"], "rejects": c["rejects"]} for mode, c in by_mode.items()},
         "reject_reasons": dict(sorted(Counter(r.reason for r in rejects).items())),
+        "reject_examples": {r.reason: r.detail for r in reversed(rejects)},
     }
 
 
@@ -651,14 +656,21 @@ class _Builder:
                 return self._summary(run_dir, prepared, state, plan, skipped, started, estimate)
             state.release(plan.stale)
             state.release_rejects(plan.retried)
+            stopped: TeacherStopped | None = None
             with state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)
                 if self.model is None:
                     self.teach_template(plan.work(prepared), prepared, done)
                 elif pending:
-                    asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
+                    try:
+                        asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
+                    except TeacherStopped as exc:  # the server's fault, not the items': they stay to do
+                        stopped = exc
             summary = self._summary(run_dir, prepared, state, plan, skipped, started, None)
-            self._write_run_json(summary, prepared, started_at)
+            self._write_run_json(summary, prepared, started_at, stopped)
+            if stopped is not None:
+                left = pending - summary.new_traces - summary.new_rejects
+                raise CotgenError(f"{stopped}; {left} of {pending} items left to do, which a rerun does") from None
             logger.info(
                 "done: %d traces, %d rejects %s, %d sft records, %.1f s",
                 summary.traces,
@@ -699,6 +711,7 @@ class _Builder:
             rejects=counts["rejects"],
             sft=sft,
             reject_reasons=counts["reject_reasons"],
+            reject_examples=counts["reject_examples"],
             by_mode=counts["by_mode"],
             usage=dict(self.usage),
             cost_usd=self.prices.cost(tokens_in, tokens_out) if self.prices is not None else None,
@@ -706,7 +719,9 @@ class _Builder:
             dry_run=estimate,
         )
 
-    def _write_run_json(self, summary: BuildSummary, prepared: Prepared, started_at: str) -> None:
+    def _write_run_json(
+        self, summary: BuildSummary, prepared: Prepared, started_at: str, stopped: TeacherStopped | None
+    ) -> None:
         templates: dict[str, Any] = {"prompts_dir": str(self.prompts.directory), "files": self.prompts.hashes()}
         if self.model is None:
             templates["template_teacher"] = {m: template_ref(m).sha256 for m in ("rationalize", "predict")}
@@ -746,6 +761,7 @@ class _Builder:
                 "price_out_per_million": self.prices.output_per_million if self.prices else None,
             },
             "timing": {"started_at": started_at, "wall_s": round(summary.wall_s, 3)},
+            "stopped": None if stopped is None else str(stopped),
         }
         manifest["traces_fingerprint"] = traces_fingerprint(summary.run_dir)
         # Merged, not rewritten: the sections pairs, grpo, stats and export wrote stay (their fingerprints say

@@ -111,6 +111,9 @@ def _print_summary(summary: BuildSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
+        example = summary.reject_examples.get(reason, "")
+        console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
     usage = summary.usage
     cost = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "unknown"
     console.print(
@@ -121,6 +124,9 @@ def _print_summary(summary: BuildSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+TOP_REASONS = 3
 
 
 @app.command("build")
@@ -145,6 +151,14 @@ def build_command(
     max_retries: Annotated[
         int, typer.Option("--max-retries", min=0, help="Retries of one request (429, 5xx, timeouts).")
     ] = 6,
+    outage_after: Annotated[
+        float,
+        typer.Option(
+            "--outage-after",
+            help="Stop (items left to do, none rejected) after this many seconds of only connection failures "
+            "and timeouts since the server's last answer.",
+        ),
+    ] = 30.0,
     no_structured: NoStructuredOption = False,
     send_audio: SendAudioOption = False,
     samples: Annotated[int, typer.Option("--samples", min=0, help="K predict-mode samples per utterance (1..K).")] = 0,
@@ -199,6 +213,7 @@ def build_command(
         tpm=tpm,
         timeout=timeout,
         max_retries=max_retries,
+        outage_after=outage_after,
         structured=not no_structured,
         send_audio=send_audio,
         samples=samples,
@@ -228,6 +243,9 @@ def build_command(
 
             write_card(summary.run_dir)
     _print_summary(summary)
+    if summary.dry_run is None and summary.traces == 0 and summary.rejects > 0:
+        # Nothing usable came out: a script running the build must not carry on as if it had.
+        raise typer.Exit(code=1)
 
 
 @app.command("prompt")

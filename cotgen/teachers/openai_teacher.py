@@ -7,10 +7,11 @@ retries what is worth retrying (429, 5xx, timeouts, dropped connections) with ca
 exponential backoff that honours Retry-After — as the *only* retry layer (the openai client's own
 retries are off), so the server's request log and our counts agree exactly; and it turns
 everything else into a :class:`TeacherCallError` whose reason is a reject reason of docs/architecture.md.
-One failure is not an item's fault: a server that cannot be reached at all. While no request has
-had any answer, failures to connect are counted across all requests, and at the limit the client
-raises :class:`TeacherUnreachableError` (a one-line user error) instead of letting every item of a
-large corpus sit through its retries and end as a reject: the build stops, and the items stay to do.
+Some failures are not an item's fault: a server that cannot be reached, an outage, or the same
+unfixable failure on every request (a wrong model name or key). :mod:`cotgen.teachers.breaker` tells
+them apart, and the client then raises :class:`TeacherStopped` (a one-line user error) instead of
+letting every item of a large corpus sit through its retries and end as a reject: the build stops,
+and the items stay to do. The retry policy itself runs on tenacity.
 Validating the text is the caller's job: this module returns the raw answer (text, finish
 reason, refusal, usage) and caches it raw, so a change in validation needs no new request.
 
@@ -42,9 +43,17 @@ from openai import (
     AsyncOpenAI,
     DefaultAsyncHttpxClient,
 )
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from cotgen.core.errors import CotgenError
 from cotgen.records.trace import response_schema
+from cotgen.teachers.breaker import (
+    OUTAGE_AFTER_S,
+    SYSTEMATIC_AFTER,
+    UNREACHABLE_AFTER,
+    FailureBreaker,
+)
+from cotgen.teachers.breaker import TeacherUnreachableError as TeacherUnreachableError  # re-exported
 from cotgen.teachers.endpoint import resolve_base_url as endpoint_url
 from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import (
@@ -57,12 +66,12 @@ from cotgen.teachers.ratelimit import (
 from cotgen.teachers.response_cache import ResponseCache, canonical_json
 
 OPENAI_HOST = "api.openai.com"
+# How often per outage window a request out of retries tries again while the outage lasts.
+OUTAGE_POLLS = 10
 PLACEHOLDER_KEY = "EMPTY"
 RESPONSE_FORMAT_NAME = "emotion_trace"
 CHAT_PATH = "/chat/completions"
 _DETAIL_LIMIT = 300
-# Connection failures (refused, DNS, connect timeout) with no answer yet after which the server counts as unreachable.
-UNREACHABLE_AFTER = 8
 # What httpx raises when no connection could be made; a reset or a read timeout means the server was reached.
 _CONNECT_FAILURES = (httpx2.ConnectError, httpx2.ConnectTimeout)
 
@@ -95,6 +104,8 @@ class TeacherConfig:
     structured: bool = True
     send_audio: bool = False
     unreachable_after: int = UNREACHABLE_AFTER
+    outage_after: float = OUTAGE_AFTER_S
+    systematic_after: int = SYSTEMATIC_AFTER
 
     def __post_init__(self) -> None:
         checks = [
@@ -106,6 +117,8 @@ class TeacherConfig:
             (self.max_retries >= 0, f"--max-retries must be 0 or more, got {self.max_retries}"),
             (self.backoff_base >= 0 and self.backoff_cap >= 0, "backoff times must not be negative"),
             (self.unreachable_after >= 1, f"unreachable_after must be at least 1, got {self.unreachable_after}"),
+            (self.outage_after > 0, f"--outage-after must be positive, got {self.outage_after}"),
+            (self.systematic_after >= 1, f"systematic_after must be at least 1, got {self.systematic_after}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -148,12 +161,19 @@ class TeacherCallError(Exception):
         self.attempts = attempts
 
 
-class TeacherUnreachableError(CotgenError):
-    """The server never answered and connecting keeps failing: a wrong ``--base-url`` or a server that is down.
+class _Retryable(Exception):
+    """A failed request worth retrying (429, 5xx, 408, timeout, dropped connection); tenacity decides when."""
 
-    A :class:`CotgenError`, not a :class:`TeacherCallError`: it is not the item's fault, so it is not
-    written as a reject; it stops the build with one line, and a rerun finds the items still to do.
-    """
+    def __init__(self, cause: RetryCause, retry_after: float | None, detail: str) -> None:
+        super().__init__(detail)
+        self.cause: RetryCause = cause
+        self.retry_after = retry_after
+        self.detail = detail
+
+    @property
+    def connection(self) -> bool:
+        """A timeout or a connection failure: the kind of failure an outage gives."""
+        return self.cause in ("timeout", "connection_error")
 
 
 def resolve_base_url(config: TeacherConfig) -> str | None:
@@ -258,11 +278,12 @@ class OpenAITeacher:
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._limiter = RequestLimiter(config.rpm, config.tpm)
         self._response_formats: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
-        self._answered = False  # any HTTP answer at all (even an error status) proves the server is reachable
-        self._connect_failures = 0
         # An item that runs out of retries on connection failures alone trips the breaker rather than being rejected.
-        self._unreachable_after = min(config.unreachable_after, config.max_retries + 1)
-        self._unreachable: str | None = None
+        self._breaker = FailureBreaker(
+            unreachable_after=min(config.unreachable_after, config.max_retries + 1),
+            outage_after_s=config.outage_after,
+            systematic_after=config.systematic_after,
+        )
         self._counts: Counter[str] = Counter()
         self._retries: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
@@ -316,68 +337,100 @@ class OpenAITeacher:
         return _result(raw, attempts=attempts, from_cache=False)
 
     async def _request(self, kwargs: dict[str, Any], reserved_tokens: int) -> tuple[dict[str, Any], int]:
-        """Send until an answer arrives, retrying retryable failures; returns the raw answer and the request count."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self._semaphore:
-                    await self._limiter.acquire(reserved_tokens)
-                    if self._unreachable is not None:  # checked when the turn comes: others may have tripped it
-                        raise TeacherUnreachableError(self._unreachable)
-                    self._counts["requests"] += 1
-                    # The untyped post skips the typed create()'s per-request walk of the body through
-                    # TypedDict transforms (about 1 ms of CPU per request, measured), which our plain JSON
-                    # body does not need; auth, errors and timeouts are the same client code.
-                    completion = await self._client.post(CHAT_PATH, body=kwargs, cast_to=object)
-            except APITimeoutError as exc:
-                self._note_connect_failure(exc)
-                cause, retry_after, detail = "timeout", None, f"no answer within {self.config.timeout:g} s"
-            except APIConnectionError as exc:
-                self._note_connect_failure(exc)
-                cause, retry_after = "connection_error", None
-                detail = f"connection to {_display_url(self._base_url)} failed ({_connection_cause(exc)})"
-            except APIStatusError as exc:
-                self._answered = True
-                cause = _retry_cause(exc.status_code)
-                if cause is None:
-                    raise self._fail("server_error", self._status_detail(exc, kwargs), attempt) from None
-                retry_after = parse_retry_after(exc.response.headers)
-                detail = f"HTTP {exc.status_code}: {_scrub(_server_message(exc), self._key)}"
-            else:
-                self._answered = True
-                raw = _raw_answer(completion, kwargs["messages"])
-                if raw is None:
-                    raise self._fail("server_error", "the server's answer is not a chat completion", attempt)
-                usage = raw["usage"]
-                self._limiter.correct(reserved_tokens, usage["prompt_tokens"] + usage["completion_tokens"])
-                self._counts["tokens_in"] += usage["prompt_tokens"]
-                self._counts["tokens_out"] += usage["completion_tokens"]
-                return raw, attempt
-            if attempt > self.config.max_retries:
-                raise self._fail(_FAILURE_OF_CAUSE[cause], detail, attempt) from None
-            self._retries[cause] += 1
-            await asyncio.sleep(retry_delay(attempt, retry_after, self.config.backoff_base, self.config.backoff_cap))
+        """Send until an answer arrives, retrying retryable failures; returns the raw answer and the request count.
 
-    def _note_connect_failure(self, exc: APIConnectionError) -> None:
-        """Count a failure to connect while the server has never answered; at the limit, stop with one line.
-
-        Raises :class:`TeacherUnreachableError` then, and every later request of this client raises it
-        before sending, so requests waiting in backoff do not knock on a dead server again.
+        tenacity runs the policy: up to ``max_retries`` retries of 429, 5xx, 408, timeouts and dropped
+        connections, each after :func:`~cotgen.teachers.ratelimit.retry_delay` (full-jitter backoff, at
+        least the server's Retry-After, at most the cap). During an outage (:mod:`cotgen.teachers.breaker`)
+        a request out of retries keeps retrying, :data:`OUTAGE_POLLS` times per outage window, until
+        the server answers or the breaker stops the client.
         """
-        if self._answered or not isinstance(exc.__cause__, _CONNECT_FAILURES):
-            return
-        self._connect_failures += 1
-        if self._unreachable is None and self._connect_failures >= self._unreachable_after:
-            self._unreachable = (
-                f"the server at {_display_url(self._base_url)} cannot be reached "
-                f"({_connection_cause(exc)} on {self._connect_failures} connection attempts, no answer yet): "
-                "check --base-url (or OPENAI_BASE_URL) and that the server is running; "
-                "unfinished items stay to do for a rerun"
-            )
-            logger.error("%s", self._unreachable)
-        if self._unreachable is not None:
-            raise TeacherUnreachableError(self._unreachable) from None
+        config, breaker = self.config, self._breaker
+        first_failure: list[float] = []  # clock time of this request's first failed attempt
+
+        def out_of_retries(state: RetryCallState) -> bool:
+            if state.attempt_number <= config.max_retries:
+                return False
+            failure = state.outcome.exception() if state.outcome is not None else None
+            suspect = isinstance(failure, _Retryable) and failure.connection and breaker.outage_open(first_failure[0])
+            return not suspect
+
+        def delay(state: RetryCallState) -> float:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            retry_after = failure.retry_after if isinstance(failure, _Retryable) else None
+            if state.attempt_number > config.max_retries:  # retrying through an outage: a steady pace
+                return breaker.outage_after_s / OUTAGE_POLLS
+            return retry_delay(state.attempt_number, retry_after, config.backoff_base, config.backoff_cap)
+
+        def count_retry(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(failure, _Retryable):
+                self._retries[failure.cause] += 1
+
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=out_of_retries,
+            wait=delay,
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=count_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    try:
+                        raw = await self._attempt(kwargs, reserved_tokens, attempts)
+                    except _Retryable:
+                        if not first_failure:
+                            first_failure.append(breaker.clock())
+                        raise
+        except _Retryable as exc:
+            raise self._fail(_FAILURE_OF_CAUSE[exc.cause], exc.detail, attempts) from None
+        return raw, attempts
+
+    async def _attempt(self, kwargs: dict[str, Any], reserved_tokens: int, attempt: int) -> dict[str, Any]:
+        """One request: the raw answer, or :class:`_Retryable`, :class:`TeacherCallError` or :class:`TeacherStopped`."""
+        breaker = self._breaker
+        try:
+            async with self._semaphore:
+                await self._limiter.acquire(reserved_tokens)
+                breaker.check()  # checked when the turn comes: others may have tripped it meanwhile
+                self._counts["requests"] += 1
+                # The untyped post skips the typed create()'s per-request walk of the body through
+                # TypedDict transforms (about 1 ms of CPU per request, measured), which our plain JSON
+                # body does not need; auth, errors and timeouts are the same client code.
+                completion = await self._client.post(CHAT_PATH, body=kwargs, cast_to=object)
+        except APITimeoutError as exc:
+            breaker.connection_failed(_is_connect_failure(exc), _display_url(self._base_url), _connection_cause(exc))
+            raise _Retryable("timeout", None, f"no answer within {self.config.timeout:g} s") from None
+        except APIConnectionError as exc:
+            where = _display_url(self._base_url)
+            breaker.connection_failed(_is_connect_failure(exc), where, _connection_cause(exc))
+            raise _Retryable(
+                "connection_error", None, f"connection to {where} failed ({_connection_cause(exc)})"
+            ) from None
+        except APIStatusError as exc:
+            breaker.answer(success=False)
+            cause = _retry_cause(exc.status_code)
+            if cause is None:
+                detail = self._status_detail(exc, kwargs)
+                breaker.fatal(f"HTTP {exc.status_code}: {detail}", detail)
+                raise self._fail("server_error", detail, attempt) from None
+            detail = f"HTTP {exc.status_code}: {_scrub(_server_message(exc), self._key)}"
+            raise _Retryable(cause, parse_retry_after(exc.response.headers), detail) from None
+        raw = _raw_answer(completion, kwargs["messages"])
+        if raw is None:
+            breaker.answer(success=False)
+            detail = "the server's answer is not a chat completion"
+            breaker.fatal(detail, f"{detail}: check --base-url (it should end in /v1)")
+            raise self._fail("server_error", detail, attempt)
+        breaker.answer(success=True)
+        usage = raw["usage"]
+        self._limiter.correct(reserved_tokens, usage["prompt_tokens"] + usage["completion_tokens"])
+        self._counts["tokens_in"] += usage["prompt_tokens"]
+        self._counts["tokens_out"] += usage["completion_tokens"]
+        return raw
 
     def _fail(self, reason: CallFailure, detail: str, attempts: int) -> TeacherCallError:
         self._failures[reason] += 1
@@ -387,7 +440,10 @@ class OpenAITeacher:
         """What a non-retryable HTTP error means for the user; the key itself never appears."""
         status = exc.status_code
         if status == 401:
-            return f"the server rejected the API key from {self.config.api_key_env} (HTTP 401)"
+            return (
+                f"the server rejected the API key from {self.config.api_key_env} (HTTP 401): set it to a valid key "
+                "(or name another variable with --api-key-env) and rerun with --retry-rejects"
+            )
         message = _scrub(_server_message(exc), self._key)
         lowered = message.lower()
         if status == 400 and "response_format" in kwargs and ("response_format" in lowered or "json_schema" in lowered):
@@ -426,6 +482,11 @@ def _retry_cause(status: int) -> RetryCause | None:
     if status >= 500:
         return "server_error"
     return None
+
+
+def _is_connect_failure(exc: APIConnectionError) -> bool:
+    """No connection could be made (refused, DNS, connect timeout), as opposed to a reset or a read timeout."""
+    return isinstance(exc.__cause__, _CONNECT_FAILURES)
 
 
 def _connection_cause(exc: APIConnectionError) -> str:

@@ -130,7 +130,7 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
 
     Full jitter spreads the retries of many clients hit by the same outage instead of re-synchronising them.
     """
-    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
+    ceiling = min(cap, base * 2.0 ** min(max(0, attempt - 1), 64))  # 2**64 is past any cap; more would overflow
     return (rng or random).uniform(0.0, ceiling)
 
 
