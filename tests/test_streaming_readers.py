@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from test_export_fixtures import make_run
 
+from cotgen.build.state import traces_fingerprint
 from cotgen.core.errors import CotgenError
 from cotgen.export.record_readers import RecordFile, load_run
 from cotgen.export.writer import export_run
@@ -40,6 +41,9 @@ def scaled_run(source: Path, target: Path, copies: int) -> Path:
             for copy in range(copies):
                 for row in rows:
                     handle.write(json.dumps({**row, "id": f"{row['id']}_{copy:05d}"}, ensure_ascii=False) + "\n")
+    # The sections `cotgen pairs` and `cotgen grpo` write: dpo.jsonl and grpo.jsonl were made from these traces.
+    made_from = {"traces_fingerprint": traces_fingerprint(target)}
+    (target / "run.json").write_text(json.dumps({"pairs": made_from, "grpo": made_from}), encoding="utf-8")
     return target
 
 

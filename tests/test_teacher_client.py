@@ -422,11 +422,10 @@ def test_a_server_that_accepts_connections_is_reached_even_if_it_never_answers(k
 
 
 def test_a_server_that_answered_and_then_went_away_stops_the_client_instead_of_rejecting() -> None:
-    """An outage (issue 11 item 5): the request out of retries keeps trying until the outage window, then stops."""
+    """An outage (issue 11 item 5): the request out of retries probes the server until the window closes, then stops."""
 
     async def run(srv: LoopbackServer) -> list:
-        # 12 retries of at most 0.05 s each outlast the tenth of the window after which the outage is suspected.
-        cfg = config(srv, backoff_base=0.05, max_retries=12, unreachable_after=1, outage_after=0.5)
+        cfg = config(srv, backoff_base=0.0, max_retries=2, unreachable_after=1, outage_after=0.5)
         teacher = OpenAITeacher(cfg, None)
         try:
             first = await teacher.chat(request("first"))
@@ -441,8 +440,49 @@ def test_a_server_that_answered_and_then_went_away_stops_the_client_instead_of_r
     assert isinstance(first, ChatResult)
     assert isinstance(second, TeacherUnreachableError) and not isinstance(second, TeacherCallError)
     assert "stopped answering: only connection failures and timeouts" in str(second)
-    # The request went on past its 13 attempts, retrying (0.05 s apart) until the 0.5 s window closed.
-    assert stats["requests"] > 1 + 13
+    # Its 3 attempts, then probes (not chat requests) every 0.05 s until the 0.5 s window closed.
+    assert stats["requests"] == 1 + 3 and stats["probes"] >= 5
+
+
+def test_a_request_that_sat_out_an_outage_is_tried_again_when_the_server_is_back() -> None:
+    async def run(srv: LoopbackServer, port: int) -> list:
+        cfg = config(srv, backoff_base=0.0, max_retries=1, unreachable_after=1, outage_after=2.0)
+        teacher = OpenAITeacher(cfg, None)
+        try:
+            first = await teacher.chat(request("first"))
+            srv.stop()
+            second = asyncio.ensure_future(teacher.chat(request("second")))
+            await asyncio.sleep(0.6)  # longer than a tenth of the window: an outage, not a busy server's gap
+            with LoopbackServer(port=port) as back:
+                result = await second
+                asked = [r.path for r in back.requests]
+            return [first, result, asked, teacher.stats()]
+        finally:
+            await teacher.aclose()
+
+    with LoopbackServer() as srv:
+        first, second, asked, stats = asyncio.run(run(srv, srv.port))
+    assert isinstance(first, ChatResult) and isinstance(second, ChatResult)
+    assert asked[-1] == "/v1/chat/completions" and "/v1/models" in asked  # a probe answered, then the retry
+    assert stats["requests"] == 1 + 2 + 1
+
+
+def test_a_lone_reset_among_answers_is_still_the_items_reject() -> None:
+    async def run(srv: LoopbackServer) -> list:
+        teacher = OpenAITeacher(config(srv, backoff_base=0.0, max_retries=2, outage_after=30.0), None)
+        try:
+            first = await teacher.chat(request("first"))
+            second = await asyncio.gather(teacher.chat(request("second")), return_exceptions=True)
+            return [first, *second, teacher.stats()]
+        finally:
+            await teacher.aclose()
+
+    with LoopbackServer(plan=[None, Fault(RESET), Fault(RESET), Fault(RESET)]) as srv:
+        first, second, stats = asyncio.run(run(srv))
+    assert isinstance(first, ChatResult)
+    # The probe was answered at once: the server is up, so the resets were this request's failure.
+    assert isinstance(second, TeacherCallError) and (second.reason, second.attempts) == ("server_error", 3)
+    assert stats["probes"] == 1
 
 
 # ---------------------------------------------------------------------------------------------

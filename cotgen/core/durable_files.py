@@ -34,6 +34,8 @@ T = TypeVar("T")
 FSYNC_INTERVAL_S = 0.5
 # How long a run.json update outside a command waits for another process's update (each takes milliseconds).
 RUN_JSON_WAIT_S = 10.0
+# Read size when hashing a record file: small, so that fingerprinting a large run holds no more memory than a small one.
+HASH_BLOCK_BYTES = 1 << 16
 
 
 class JsonlAppender:
@@ -228,6 +230,6 @@ def file_fingerprint(path: Path) -> str | None:
         return None
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(HASH_BLOCK_BYTES), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -8,11 +8,12 @@ sent; the build stops, writes no reject for the items left, and a rerun does the
   answer of any kind yet, ``unreachable_after`` of them: a wrong ``--base-url`` or a server not running.
 - **Outage** (answered before, then gone): once the server has answered, connection failures and
   timeouts with no answer of any kind in between, for ``outage_after_s`` seconds since the first of
-  them. A request that has used its retries keeps retrying instead of ending as a reject when no
-  answer of any kind has come since its own first failure and that silence has lasted a tenth of
-  the window (:meth:`FailureBreaker.outage_open`), so no item is rejected for a connection failure
-  during an outage: the silence ends with an answer (the server is back) or with the stop. A lone
-  reset or timeout among requests that are being answered stays the item's failure, as before.
+  them. A request that has used its retries while no answer of any kind has come since its own
+  first failure does not end as a reject yet: the client asks the server a cheap question (a probe,
+  ``GET /models``) every tenth of the window. An answer within the first tenth of the silence means
+  the server is up and the failure was the item's (a reject, as before); an answer after a longer
+  silence means the server is back from an outage (the item is tried again); no answer until the
+  window closes is the stop. So no item is rejected for a connection failure during an outage.
 - **Systematic** (answered, but never successfully): the first answers are all the same failure that
   retrying cannot fix (HTTP 404 model or URL, 401 key, 400 structured outputs unsupported, ...), with no
   success yet: after ``systematic_after`` of them the client stops with that failure's cause and fix,
@@ -34,7 +35,7 @@ from cotgen.core.errors import CotgenError
 UNREACHABLE_AFTER = 8
 OUTAGE_AFTER_S = 30.0
 SYSTEMATIC_AFTER = 3
-OUTAGE_SUSPECT_FRACTION = 10  # an open stretch counts as a suspected outage after outage_after_s / this
+OUTAGE_SUSPECT_FRACTION = 10  # a silence longer than outage_after_s / this is an outage, not a busy server's gap
 
 logger = logging.getLogger("cotgen.teacher")
 
@@ -63,6 +64,7 @@ class FailureBreaker:
     succeeded: bool = False  # a 2xx answer
     tripped: TeacherStopped | None = None
     _connect_failures: int = 0
+    _last_answer: float = 0.0
     _streak_started: float | None = None  # first connection failure/timeout since the last answer
     _streak_failures: int = 0
     _fatal: dict[str, int] = field(default_factory=dict)  # failure signature -> count, before any success
@@ -76,6 +78,7 @@ class FailureBreaker:
         """Any HTTP answer: the server is reachable, and an open outage stretch is over."""
         self.answered = True
         self.succeeded = self.succeeded or success
+        self._last_answer = self.clock()
         self._streak_started = None
         self._streak_failures = 0
 
@@ -108,16 +111,24 @@ class FailureBreaker:
             )
         self.check()
 
-    def outage_open(self, since: float) -> bool:
-        """Whether a request that first failed at ``since`` (clock time) is in a suspected outage.
+    def silence_since(self, since: float) -> float | None:
+        """When the current silence began, if the server answered before and nothing has answered since ``since``.
 
-        True when the server answered before, nothing has answered since ``since`` (the current run of
-        connection failures and timeouts began no later), and that run has lasted a tenth of the
-        outage window (3 s by default).
+        ``since`` is a request's first failure (clock time): None means an answer came after it (or the
+        server never answered at all, which is the unreachable rule's case).
         """
         if not self.answered or self._streak_started is None or self._streak_started > since:
-            return False
-        return self.clock() - self._streak_started >= self.outage_after_s / OUTAGE_SUSPECT_FRACTION
+            return None
+        return self._streak_started
+
+    def was_outage(self, silence_started: float) -> bool:
+        """Whether the silence that began at ``silence_started`` and has ended (or is ongoing) lasted long enough.
+
+        A tenth of the outage window (3 s by default): shorter silences happen between answers of a
+        busy server, when one request's connection is reset.
+        """
+        end = self.clock() if self._streak_started == silence_started else self._last_answer
+        return end - silence_started >= self.outage_after_s / OUTAGE_SUSPECT_FRACTION
 
     def fatal(self, signature: str, detail: str) -> None:
         """An answer that retrying cannot fix; trips the systematic rule (and raises) per the module docstring."""

@@ -66,7 +66,7 @@ from cotgen.teachers.ratelimit import (
 from cotgen.teachers.response_cache import ResponseCache, canonical_json
 
 OPENAI_HOST = "api.openai.com"
-# How often per outage window a request out of retries tries again while the outage lasts.
+# How often per outage window a request out of retries probes the server while the outage lasts.
 OUTAGE_POLLS = 10
 PLACEHOLDER_KEY = "EMPTY"
 RESPONSE_FORMAT_NAME = "emotion_trace"
@@ -169,6 +169,8 @@ class _Retryable(Exception):
         self.cause: RetryCause = cause
         self.retry_after = retry_after
         self.detail = detail
+
+    try_again = False  # set when the server came back from an outage while this request sat it out
 
     @property
     def connection(self) -> bool:
@@ -341,9 +343,8 @@ class OpenAITeacher:
 
         tenacity runs the policy: up to ``max_retries`` retries of 429, 5xx, 408, timeouts and dropped
         connections, each after :func:`~cotgen.teachers.ratelimit.retry_delay` (full-jitter backoff, at
-        least the server's Retry-After, at most the cap). During an outage (:mod:`cotgen.teachers.breaker`)
-        a request out of retries keeps retrying, :data:`OUTAGE_POLLS` times per outage window, until
-        the server answers or the breaker stops the client.
+        least the server's Retry-After, at most the cap). A request out of retries on a connection
+        failure or timeout first sits out a possible outage (:meth:`_sit_out_outage`).
         """
         config, breaker = self.config, self._breaker
         first_failure: list[float] = []  # clock time of this request's first failed attempt
@@ -352,14 +353,13 @@ class OpenAITeacher:
             if state.attempt_number <= config.max_retries:
                 return False
             failure = state.outcome.exception() if state.outcome is not None else None
-            suspect = isinstance(failure, _Retryable) and failure.connection and breaker.outage_open(first_failure[0])
-            return not suspect
+            return not (isinstance(failure, _Retryable) and failure.try_again)
 
         def delay(state: RetryCallState) -> float:
             failure = state.outcome.exception() if state.outcome is not None else None
             retry_after = failure.retry_after if isinstance(failure, _Retryable) else None
-            if state.attempt_number > config.max_retries:  # retrying through an outage: a steady pace
-                return breaker.outage_after_s / OUTAGE_POLLS
+            if state.attempt_number > config.max_retries:  # the server is back after an outage: at once
+                return 0.0
             return retry_delay(state.attempt_number, retry_after, config.backoff_base, config.backoff_cap)
 
         def count_retry(state: RetryCallState) -> None:
@@ -381,13 +381,44 @@ class OpenAITeacher:
                     attempts = attempt.retry_state.attempt_number
                     try:
                         raw = await self._attempt(kwargs, reserved_tokens, attempts)
-                    except _Retryable:
+                    except _Retryable as failure:
                         if not first_failure:
                             first_failure.append(breaker.clock())
+                        if attempts > config.max_retries and failure.connection:
+                            failure.try_again = await self._sit_out_outage(first_failure[0])
                         raise
         except _Retryable as exc:
             raise self._fail(_FAILURE_OF_CAUSE[exc.cause], exc.detail, attempts) from None
         return raw, attempts
+
+    async def _sit_out_outage(self, first_failure: float) -> bool:
+        """Whether a request out of retries is tried once more: the outage rule of :mod:`cotgen.teachers.breaker`.
+
+        While nothing has answered since the request first failed, the server is probed (``GET
+        /models``, outside the concurrency limit and not counted as a request) every
+        :data:`OUTAGE_POLLS`-th of the outage window until something answers (True after a silence long
+        enough to be an outage: the server is back; False after a short one: the failure was the item's)
+        or the breaker stops the client (:class:`TeacherStopped` is raised).
+        """
+        breaker = self._breaker
+        silence = breaker.silence_since(first_failure)
+        if silence is None:
+            return False
+        while breaker.silence_since(first_failure) == silence:
+            breaker.check()
+            self._counts["probes"] += 1
+            try:
+                await self._client.get("/models", cast_to=object)
+            except APIStatusError:
+                breaker.answer(success=False)  # any HTTP answer: the server is up
+            except APIConnectionError as exc:
+                where = _display_url(self._base_url)
+                breaker.connection_failed(_is_connect_failure(exc), where, _connection_cause(exc))
+                await asyncio.sleep(breaker.outage_after_s / OUTAGE_POLLS)
+                continue
+            else:
+                breaker.answer(success=False)
+        return breaker.was_outage(silence)
 
     async def _attempt(self, kwargs: dict[str, Any], reserved_tokens: int, attempt: int) -> dict[str, Any]:
         """One request: the raw answer, or :class:`_Retryable`, :class:`TeacherCallError` or :class:`TeacherStopped`."""
@@ -464,6 +495,7 @@ class OpenAITeacher:
             "tokens_out": self._counts["tokens_out"],
             "cache_hits": self._counts["cache_hits"],
             "cache_misses": self._counts["cache_misses"],
+            "probes": self._counts["probes"],
             "cached_tokens_in": self._counts["cached_tokens_in"],
             "cached_tokens_out": self._counts["cached_tokens_out"],
         }
