@@ -12,7 +12,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.pairs.candidates import SOURCES, Source
 from cotgen.pairs.scoring import METRICS
-from cotgen.pairs.select import STRATEGIES
+from cotgen.pairs.select import CHOSEN_RULES, STRATEGIES
 from cotgen.pairs.summary import render_summary
 
 RunOption = Annotated[Path, typer.Option("--in", help="Run folder written by `cotgen build`.")]
@@ -51,6 +51,9 @@ def pairs(
         bool, typer.Option("--keep-unparseable", help="Keep unreadable rollouts as format-failure rejected candidates.")
     ] = False,
     metric: Annotated[str, typer.Option("--metric", help="kl (nats, 1e-6 smoothing) or js (bits).")] = "kl",
+    chosen: Annotated[
+        str, typer.Option("--chosen", help="gold (the gold trace is chosen wherever it exists) or best (best score).")
+    ] = "gold",
     margin: Annotated[float, typer.Option("--margin", help="Rejected must score at least this much worse.")] = 0.05,
     max_chosen: Annotated[float, typer.Option("--max-chosen", help="Chosen must score at most this.")] = 0.1,
     rejected: Annotated[str, typer.Option("--rejected", help="hardest, worst or random.")] = "hardest",
@@ -69,6 +72,7 @@ def pairs(
         rollouts=rollouts,
         keep_unparseable=keep_unparseable,
         metric=_choice(metric, METRICS, "--metric"),  # type: ignore[arg-type]
+        chosen=_choice(chosen, CHOSEN_RULES, "--chosen"),  # type: ignore[arg-type]
         margin=margin,
         max_chosen=max_chosen,
         rejected=_choice(rejected, STRATEGIES, "--rejected"),  # type: ignore[arg-type]

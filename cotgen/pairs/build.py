@@ -25,7 +25,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
 from cotgen.pairs.index import GroupedLines, LineReader, index_lines
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
-from cotgen.pairs.select import Selection, Strategy, select_pair
+from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
 from cotgen.prompts.student import assistant_message, student_messages
 from cotgen.records.run_records import DPORecord, TraceRecord
@@ -43,6 +43,7 @@ class PairOptions:
     rollouts: Path | None = None
     keep_unparseable: bool = False
     metric: Metric = "kl"
+    chosen: ChosenRule = "gold"
     margin: float = 0.05
     max_chosen: float = 0.1
     rejected: Strategy = "hardest"
@@ -56,6 +57,7 @@ class PairOptions:
             "rollouts": str(self.rollouts) if self.rollouts else None,
             "keep_unparseable": self.keep_unparseable,
             "metric": self.metric,
+            "chosen": self.chosen,
             "margin": self.margin,
             "max_chosen": self.max_chosen,
             "rejected_strategy": self.rejected,
@@ -96,15 +98,18 @@ def _traces(index: GroupedLines | None, reader: LineReader | None, ordinal: int)
     return records
 
 
-def _rollouts(index: GroupedLines | None, reader: LineReader | None, ordinal: int) -> list[str]:
+def _rollouts(index: GroupedLines | None, reader: LineReader | None, ordinal: int) -> list[tuple[int, str]]:
+    """(number, text) of each rollout of an utterance: the line's ``sample`` (``cotgen predict``), else its rank."""
     if index is None or reader is None:
         return []
     texts = []
-    for offset in index.offsets_of(ordinal):
+    for rank, offset in enumerate(index.offsets_of(ordinal), start=1):
         record = reader.read_json(int(offset))
         if not isinstance(record.get("text"), str):
             raise reader.fail(int(offset), "expected a rollout record with a string 'text' (JSONL of id + text)")
-        texts.append(record["text"])
+        sample = record.get("sample")
+        number = sample if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 1 else rank
+        texts.append((number, record["text"]))
     return texts
 
 
@@ -179,6 +184,11 @@ def _record(
     )
 
 
+def _gold_index(candidates: CandidateSet) -> int | None:
+    """Where the gold trace sits among the candidates (None when the utterance has none)."""
+    return next((i for i, c in enumerate(candidates.candidates) if c.source == "gold"), None)
+
+
 def _tally(stats: PairStats, candidates: CandidateSet) -> None:
     for candidate in candidates.candidates:
         stats.candidates[source_kind(candidate.source)] += 1
@@ -237,6 +247,7 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     options.rejected,
                     options.per_utterance,
                     _rng(options.seed, utterance.id),
+                    _gold_index(candidates) if options.chosen == "gold" else None,
                 )
                 if pick.reason is not None:
                     stats.no_pair[pick.reason] += 1
@@ -248,6 +259,7 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     writer.write(record.model_dump_json() + "\n")
                     stats.pairs += 1
                     stats.rejected_sources[source_kind(record.source_rejected)] += 1
+                    stats.count_pair(source_kind(record.source_chosen), source_kind(record.source_rejected))
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
     update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))

@@ -61,7 +61,7 @@ def read_distribution_from_text(text: str, classes: Sequence[str]) -> dict[str, 
 def gather_candidates(
     utterance: Utterance,
     traces: Sequence[TraceRecord],
-    rollouts: Sequence[str],
+    rollouts: Sequence[tuple[int, str]],
     sources: Collection[Source],
     keep_unparseable: bool,
 ) -> CandidateSet:
@@ -90,7 +90,7 @@ def gather_candidates(
             if record.sample != 0:
                 offer(f"sample:{record.sample}", record.text)
     if "rollouts" in sources:
-        for number, text in enumerate(rollouts, start=1):
+        for number, text in rollouts:
             offer(f"rollout:{number}", text)
     if "corrupt" in sources and gold is not None:
         has_transcript = bool(utterance.transcript)
