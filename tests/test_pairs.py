@@ -135,7 +135,7 @@ def test_corruptions_are_coherent_and_labelled(run):
     gold = parse_trace(records[0].chosen[0]["content"], CLASSES)
     over = by_kind["corrupt:overconfident"]
     assert over.distribution == {"neu": 0.0, "hap": 0.0, "ang": 1.0, "sad": 0.0}  # human majority is ang
-    assert (over.ambiguity.level, over.ambiguity.competing) == ("low", [])
+    assert (over.ambiguity.level, over.ambiguity.competing) == ("low", ["ang"])
     flat = by_kind["corrupt:flat"]
     assert set(flat.distribution.values()) == {0.25}
     assert flat.ambiguity.level == "high" and sorted(flat.ambiguity.competing) == sorted(CLASSES)

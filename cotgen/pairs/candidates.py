@@ -95,7 +95,7 @@ def gather_candidates(
     if "corrupt" in sources and gold is not None:
         has_transcript = bool(utterance.transcript)
         for kind, text in corruption_texts(
-            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript
+            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, gold.teacher
         ):
             offer(f"corrupt:{kind}", text)
     return found
