@@ -8,6 +8,7 @@ vectorised over.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from collections.abc import Iterator
@@ -18,11 +19,20 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from rich.console import Console
 
+from cotgen.build.state import TRACES_FILE
 from cotgen.core.divergence import as_vector
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
-from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
+from cotgen.pairs.candidates import (
+    DEFAULT_SOURCES,
+    CandidateSet,
+    Source,
+    counterfactual_dir,
+    gather_candidates,
+    source_kind,
+)
 from cotgen.pairs.index import GroupedLines, LineReader, index_lines
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
 from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
@@ -39,7 +49,7 @@ DPO_FILE = "dpo.jsonl"
 class PairOptions:
     """Everything ``cotgen pairs`` lets a user choose; scores are in the metric's units (nats or bits)."""
 
-    sources: frozenset[Source] = frozenset(SOURCES)
+    sources: frozenset[Source] = frozenset(DEFAULT_SOURCES)
     rollouts: Path | None = None
     keep_unparseable: bool = False
     metric: Metric = "kl"
@@ -49,6 +59,7 @@ class PairOptions:
     rejected: Strategy = "hardest"
     per_utterance: int = 1
     seed: int = 0
+    progress: bool = True
 
     def settings(self) -> dict[str, Any]:
         """The options as recorded in ``run.json``."""
@@ -195,17 +206,27 @@ def _tally(stats: PairStats, candidates: CandidateSet) -> None:
     stats.unreadable.update(candidates.unreadable)
 
 
-def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) -> PairStats:
+def build_pairs(
+    run_dir: Path, options: PairOptions, out: Path | None = None, console: Console | None = None
+) -> PairStats:
     """Write ``dpo.jsonl`` (atomically) for the run in ``run_dir``, record counts in ``run.json``, return them."""
     _check(options)
     utterances_path = run_dir / "utterances.jsonl"
     traces_path = run_dir / "traces.jsonl"
     out = out or run_dir / DPO_FILE
     ordinals = _ordinals(utterances_path)
-    needs_traces = bool(options.sources & {"gold", "samples", "corrupt"})
+    needs_traces = bool(options.sources & {"gold", "samples", "corrupt", "counterfactual"})
     if needs_traces and not traces_path.exists():
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first, or use --source rollouts)")
     trace_index = index_lines(traces_path, ordinals) if needs_traces else None
+    taught = None
+    counterfactual_path = counterfactual_dir(run_dir) / TRACES_FILE
+    if "counterfactual" in options.sources:
+        # Imported here: asking the teacher loads the build (and, for a model teacher, the OpenAI client).
+        from cotgen.pairs.counterfactual import generate_counterfactuals
+
+        taught = generate_counterfactuals(run_dir, console, options.progress)
+    counterfactual_index = index_lines(counterfactual_path, ordinals) if taught is not None else None
     use_rollouts = "rollouts" in options.sources and options.rollouts is not None
     rollout_index = index_lines(options.rollouts, ordinals) if use_rollouts else None
     stats = PairStats(
@@ -219,6 +240,11 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
         rollout_reader = (
             LineReader(stack.enter_context(options.rollouts.open("rb")), options.rollouts) if rollout_index else None
         )
+        counterfactual_reader = (
+            LineReader(stack.enter_context(counterfactual_path.open("rb")), counterfactual_path)
+            if counterfactual_index
+            else None
+        )
         writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
         for block in _blocks(utterances_path):
             found = [
@@ -230,6 +256,7 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                         _rollouts(rollout_index, rollout_reader, ordinal),
                         options.sources,
                         options.keep_unparseable,
+                        _traces(counterfactual_index, counterfactual_reader, ordinal),
                     ),
                 )
                 for ordinal, utterance in block
@@ -262,5 +289,9 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     stats.count_pair(source_kind(record.source_chosen), source_kind(record.source_rejected))
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
-    update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
+    settings = {**options.settings(), "output": out.name}
+    if taught is not None:
+        settings["counterfactual"] = dataclasses.asdict(taught)
+        stats.counterfactual = settings["counterfactual"]
+    update_run_json(run_dir, "pairs", stats.as_json(settings))
     return stats

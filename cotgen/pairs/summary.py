@@ -34,6 +34,7 @@ class PairStats:
     margins: array = field(default_factory=lambda: array("d"))
     unknown_trace_lines: int = 0
     unknown_rollout_lines: int = 0
+    counterfactual: dict[str, Any] | None = None  # what asking the teacher for counterfactuals did and cost
 
     def count_pair(self, chosen: str, rejected: str) -> None:
         """One more pair of a chosen source kind against a rejected one."""
@@ -96,6 +97,13 @@ def render_summary(stats: PairStats, metric: str, console: Console) -> None:
         f"margin ({metric}) q1 / median / q3",
         f"{_fmt(quantiles['q1'])} / {_fmt(quantiles['median'])} / {_fmt(quantiles['q3'])}",
     )
+    if stats.counterfactual is not None:
+        cf = stats.counterfactual
+        cost = "-" if cf["cost_usd"] is None else f"${cf['cost_usd']:.4f}"
+        counts.add_row(
+            "counterfactual traces asked",
+            f"{cf['items']} ({cf['skipped']} done before; {cf['traces']} new traces, {cf['rejects']} rejects, {cost})",
+        )
     console.print(counts)
     mix = Table(title="Source mix")
     mix.add_column("source")
