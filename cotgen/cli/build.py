@@ -29,6 +29,7 @@ from cotgen.cli.corpus_options import (
     SelfEvalOption,
 )
 from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
+from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import LOGGER_NAME
 from cotgen.prompts.templates import load_prompts
 
@@ -283,7 +284,8 @@ def prompt_command(
         progress=False,
     )
     prompt_set = load_prompts(prompts)
-    prepared = prepare(config, config.run_dir())
+    with run_lock(config.run_dir(), "cotgen prompt"):  # it writes utterances.jsonl and features.parquet
+        prepared = prepare(config, config.run_dir())
     utt = prepared.utterance(utterance_id)
     item = Item(utt, 0 if mode == "rationalize" else 1, mode)  # type: ignore[arg-type]  # checked above
     messages = item_messages(prompt_set, prepared.inputs(utt), item, config.teach_settings())

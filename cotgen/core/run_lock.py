@@ -4,8 +4,8 @@ Two builds into one folder would both pay for the same items, and ``pairs``, ``g
 running at once would race on ``run.json``. A command that writes a run folder holds
 ``.cotgen.lock`` for as long as it writes; a second writer fails at once with one line naming the
 holder's pid, command and start time (kept beside the lock in ``.cotgen.lock.json``, since the lock
-file itself is truncated by every contender). Commands that only read (``eval``, ``publish``,
-``prompt``) take no lock.
+file itself is truncated by every contender). Commands that only read a run folder (``eval``, and
+``publish``, which stages into its own folder) take no lock.
 
 The lock is re-entrant within a process: a build that updates ``run.json`` and then writes the card
 holds it once, and library code can take it around any write without knowing whether its caller did.
