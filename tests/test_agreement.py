@@ -111,3 +111,23 @@ def test_real_crema_d_voice_only_agreement() -> None:
     assert 0.2 < agreement.alpha < 0.4  # fair agreement on voice only (0.281 measured)
     assert 0.3 < agreement.mean_normalised_entropy < 0.6
     assert max(agreement.per_class, key=lambda row: row.alpha or 0).code == "ang"  # anger is the clearest
+
+
+def test_card_states_agreement_single_labels_and_notes() -> None:
+    from cotgen.report.card import agreement_sentences
+
+    corpus = {
+        "agreement": {
+            "krippendorff_alpha_nominal": 0.2812,
+            "alpha_units": 7442,
+            "mean_normalised_entropy": 0.4631,
+            "per_class": {"neu": {"alpha": 0.292}, "ang": {"alpha": 0.435}},
+        },
+        "single_label": 0,
+        "notes": {"smoothing floor e (estimated, undone)": 0.01},
+    }
+    text = " ".join(agreement_sentences(corpus))
+    assert "Krippendorff's alpha (nominal) 0.281 over 7442 utterances (per class: neu 0.292, ang 0.435)" in text
+    assert "normalised entropy of the human distributions: 0.463" in text
+    assert "Smoothing floor e (estimated, undone): 0.01." in text and "Single-label" not in text
+    assert agreement_sentences({}) == []
