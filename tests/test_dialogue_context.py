@@ -80,3 +80,41 @@ def test_with_context_zero_returns_the_records_untouched(tmp_path: Path) -> None
     load = load_corpus("meld", write_meld(tmp_path / "MELD.Raw"))
     assert with_context(load.utterances, load.turns, 0) == load.utterances
     assert load.turns.dialogues.keys() == {"train/0", "train/1", "dev/0", "test/0"}
+
+
+def _iemocap_block(utt_id: str, start: float, label: str, vote: str) -> str:
+    return f"[{start:.4f} - {start + 1.5:.4f}]\t{utt_id}\t{label}\t[2.5000, 3.0000, 3.5000]\nC-E2:\t{vote};\t()"
+
+
+def test_iemocap_turns_follow_start_times_and_include_turns_outside_the_class_set(tmp_path: Path) -> None:
+    from test_corpora_iemocap import write_dialog
+
+    root = tmp_path / "IEMOCAP_full_release"
+    d = "Ses01F_impro01"
+    blocks = [  # the file lists them by speaker, not by time
+        _iemocap_block(f"{d}_F000", 1.0, "neu", "Neutral"),
+        _iemocap_block(f"{d}_F001", 9.0, "ang", "Anger"),
+        _iemocap_block(f"{d}_M000", 4.0, "xxx", "Frustration"),
+    ]
+    transcripts = [
+        f"{d}_F000 [001.0000-002.5000]: Excuse me.",
+        f"{d}_M000 [004.0000-005.5000]: Do you have your forms?",
+        f"{d}_F001 [009.0000-010.5000]: Yeah.",
+    ]
+    write_dialog(root, 1, d, blocks, [f"{d}_F000", f"{d}_F001", f"{d}_M000"], transcripts)
+    load = load_corpus("iemocap", root)
+    assert sorted(u.id for u in load.utterances) == [f"{d}_F000", f"{d}_F001"]  # xxx is outside the 4 classes
+    utts = {u.id: u for u in with_context(load.utterances, load.turns, 2)}
+    assert [(t.speaker, t.transcript) for t in utts[f"{d}_F001"].context] == [
+        ("Ses01F", "Excuse me."),
+        ("Ses01M", "Do you have your forms?"),
+    ]
+    assert utts[f"{d}_F000"].context == []
+
+
+def test_msp_podcast_turns_follow_segment_numbers_within_a_podcast() -> None:
+    from cotgen.corpora.msp_podcast import podcast_position
+
+    assert podcast_position("MSP-PODCAST_0001_0139") == ("0001", 139.0)
+    assert podcast_position("MSP-PODCAST_0001_0008")[1] < podcast_position("MSP-PODCAST_0001_0139")[1]
+    assert podcast_position("podcast_clip") == (None, None)
