@@ -157,16 +157,14 @@ def _rater_votes(block: Block) -> tuple[list[list[str]], int]:
 def _entry(block: Block, path: Path, audio_root: Path) -> tuple[RawEntry, int]:
     lineno, header = block.header
     fields = _fields(header)
+    label = fields[1] if len(fields) > 1 else ""
     try:
         clip = parse_clip_id(fields[0][: -len(".avi")])
-        label = fields[1] if len(fields) > 1 else ""
-        if label not in HEADER_CODES and label != NO_AGREEMENT:
-            raise BlockError(UNKNOWN_LABEL, lineno, f"header class {label!r} is not A, H, S, N, O or X")
         ratings = _ratings(fields[2:])
-    except BlockError:
-        raise
     except ValueError as exc:
         raise BlockError(MALFORMED_BLOCK, lineno, f"header {header!r}: {exc}") from None
+    if label not in HEADER_CODES and label != NO_AGREEMENT:
+        raise BlockError(UNKNOWN_LABEL, lineno, f"header class {label!r} is not A, H, S, N, O or X")
     votes, duplicates = _rater_votes(block)
     vad = VAD(valence=_finite(ratings.get("V")), arousal=_finite(ratings.get("A")), dominance=_finite(ratings.get("D")))
     entry = RawEntry(
