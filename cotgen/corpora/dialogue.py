@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from cotgen.records.utterance import ContextTurn, Utterance
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DialogueTurn:
-    """One transcribed turn: its utterance id, position in the dialogue, speaker and words."""
+    """One transcribed turn: its utterance id, position in the dialogue, speaker and words (slots: a corpus
+    the size of MSP-Podcast holds one per utterance)."""
 
     id: str
     position: float
