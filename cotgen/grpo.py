@@ -72,7 +72,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
             record = GRPORecord(
                 id=utterance.id,
                 audio=utterance.audio,
-                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes),
+                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes, utterance.context),
                 target_distribution=utterance.distribution,
                 gold_trace=gold,
             )

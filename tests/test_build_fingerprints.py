@@ -18,14 +18,18 @@ import pytest
 from loopback_server import LoopbackServer
 from test_corpora_iemocap import release  # noqa: F401  (the IEMOCAP fixture, reused)
 
+from cotgen.build.fingerprint import FingerprintContext
+from cotgen.build.outcome import Item
 from cotgen.build.run import BuildConfig, BuildSummary, run_build
 from cotgen.core.divergence import round_distribution
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, PROMPTS_DIR
 from cotgen.corpora import load_corpus
+from cotgen.prompts.templates import FeatureLine, PromptInputs
 from cotgen.records.fingerprint import server_identity
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord
 from cotgen.records.trace import parse_trace
+from cotgen.records.utterance import ContextTurn, Utterance
 
 DEMO = 24
 
@@ -200,3 +204,47 @@ def test_server_identity_is_the_normalised_url_without_credentials() -> None:
     assert server_identity("http://host:8000/v1") != server_identity("http://host:8001/v1")
     assert server_identity(None) == "https://api.openai.com/v1"
     assert server_identity("https://[::1]:8443/v1") == "https://[::1]:8443/v1"
+
+
+def _inputs(**change: object) -> PromptInputs:
+    base: dict[str, object] = {
+        "transcript": "We finally got the tickets!",
+        "gender": "F",
+        "cues_text": "pitch: high",
+        "classes": ("neu", "hap"),
+        "features": (FeatureLine("pitch (f0_median_hz)", 220.0, 1.2),),
+        "human_distribution": {"neu": 0.2, "hap": 0.8},
+        "context": None,
+    }
+    return PromptInputs(**{**base, **change})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"transcript": "We finally got the tickets."},
+        {"gender": "M"},
+        {"cues_text": "pitch: very high"},
+        {"features": (FeatureLine("pitch (f0_median_hz)", float("nan"), None),)},
+        {"human_distribution": {"neu": 0.4, "hap": 0.6}},
+        {"context": [ContextTurn(speaker="M", transcript="Did you get them?")]},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_every_prompt_input_is_in_the_fingerprint(change: dict) -> None:
+    utt = Utterance(
+        id="u",
+        corpus="c",
+        audio="/a.wav",
+        transcript="t",
+        vote_counts={"neu": 1, "hap": 4},
+        distribution={"neu": 0.2, "hap": 0.8},
+        majority="hap",
+        n_annotators=5,
+    )
+    context = FingerprintContext("openai:m", "http://h/v1", {"rationalize": "a", "predict": "b"}, {"rationalize": {}})
+    item = Item(utt, 0, "rationalize")
+    same = context.of(item, _inputs(), {"pitch": "high"})
+    assert same == context.of(item, _inputs(), {"pitch": "high"})
+    assert context.of(item, _inputs(**change), {"pitch": "high"}) != same
+    assert context.of(item, _inputs(), {"pitch": "low"}) != same

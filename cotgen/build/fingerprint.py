@@ -4,8 +4,8 @@ A rerun compares each done item's recorded fingerprint with the one its inputs g
 the item when they differ, so a trace never outlives the votes, classes, cues, prompts, teacher,
 server or parameters it was made from. What goes in is what the prompt shows (the
 :class:`~cotgen.prompts.templates.PromptInputs`: transcript, gender, cues in words and numbers, class
-set, human distribution, and whatever context a later prompt adds to them), what the record is scored
-against (the measured cue levels, the human distribution), and who answered how: the teacher, the
+set, human distribution, the dialogue context it quotes, and whatever a later prompt adds to them),
+what the record is scored against (the measured cue levels, the human distribution), and who answered how: the
 server's identity, the hash of the templates that made the record, and the parameters of asking and
 validating. Nothing else (not the time, not the run folder), so the same inputs always give the same
 fingerprint.

@@ -18,19 +18,34 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
 # The identity of OpenAI's own endpoint, what a client without --base-url or OPENAI_BASE_URL talks to.
 OPENAI_SERVER = "https://api.openai.com/v1"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def canonical_json(value: Any, *, allow_nan: bool = False) -> str:
+def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no insignificant whitespace, so equal content always encodes (and hashes) equally."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def fingerprint(parts: Mapping[str, Any]) -> str:
-    """The hex sha256 of ``parts`` as canonical JSON (NaN allowed: an unmeasured feature is content too)."""
-    return hashlib.sha256(canonical_json(dict(parts), allow_nan=True).encode("utf-8")).hexdigest()
+    """The hex sha256 of ``parts`` as canonical JSON.
+
+    NaN is allowed (an unmeasured feature is content too), and a pydantic model inside ``parts`` (a
+    dialogue context turn, say) counts by its JSON dump, so a new kind of prompt input needs no code here.
+    """
+    text = json.dumps(
+        dict(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_model_json
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _model_json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not part of a fingerprint's JSON")
 
 
 def server_identity(base_url: str | None) -> str:
