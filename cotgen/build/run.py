@@ -39,7 +39,7 @@ from rich.console import Console
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueReferences, cue_phrases, verbalise
 from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
 from cotgen.build.cost import Prices, prices_for
-from cotgen.build.fingerprint import FingerprintContext
+from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
     Item,
     Mode,
@@ -530,9 +530,12 @@ def _fingerprinted(
         profile = None if error is not None else prepared.profile(position, utt)
         inputs = None if profile is None else prompt_inputs(utt, profile)
         levels = None if profile is None else profile.levels
-        for n in numbers:
-            item = Item(utt, n, mode_of(n))
-            yield item, context.of(item, inputs, levels, error)
+        items = [Item(utt, n, mode_of(n)) for n in numbers]
+        if not items:
+            continue
+        shared = utterance_fingerprint(items[0], inputs, levels, error)
+        for item in items:
+            yield item, context.of_sample(item, shared)
 
 
 def features_reject(item: Item, prepared: Prepared) -> RejectRecord:
