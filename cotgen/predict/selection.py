@@ -1,0 +1,53 @@
+"""Which utterances of a run a predict run asks about: all of them, the ids of a file, or one split of an export.
+
+``--export DIR --split test`` reads the ids from the split files an export wrote
+(``{sft,dpo,grpo}_test.jsonl``, every row has an ``id``), so the model is asked about exactly the
+utterances it was not trained on, whatever split protocol the export used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cotgen.core.errors import CotgenError
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
+
+
+def ids_from_file(path: Path) -> list[str]:
+    """One id per line (blank lines and lines starting with '#' skipped), in order, each once."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CotgenError(f"--ids {path}: cannot read ({exc.strerror or exc})") from None
+    ids = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not ids:
+        raise CotgenError(f"--ids {path}: no id in the file (expected one utterance id per line)")
+    return list(dict.fromkeys(ids))
+
+
+def ids_from_export(export_dir: Path, split: str) -> list[str]:
+    """The ids of one split of an export folder, in file order, each once."""
+    if split not in SPLIT_NAMES:
+        raise CotgenError(f"--split {split!r}: expected one of {', '.join(SPLIT_NAMES)}")
+    files = [export_dir / f"{kind}_{split}.jsonl" for kind in RECORD_KINDS]
+    found = [path for path in files if path.is_file()]
+    if not found:
+        names = ", ".join(path.name for path in files)
+        raise CotgenError(f"--export {export_dir}: none of {names} exists (run `cotgen export` into that folder)")
+    ids: dict[str, None] = {}
+    for path in found:
+        with path.open(encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    raise CotgenError(f"{path}:{lineno}: expected an export row with an 'id' string")
+                ids[row["id"]] = None
+    return list(ids)
