@@ -296,6 +296,10 @@ class OpenAITeacher:
             if cached is not None:
                 return cached
             self._counts["cache_misses"] += 1
+        return await self._ask_one(request, key)
+
+    async def _ask_one(self, request: ChatRequest, key: str) -> ChatResult:
+        """Request, retries and cache store of a question not in the cache."""
         raws, attempts = await self._request(
             self._body(request), estimate_tokens(request.messages) + (request.max_tokens or 0)
         )
@@ -331,9 +335,11 @@ class OpenAITeacher:
                 missing.append(sample)
             else:
                 results[sample] = cached
+        if self._cache is not None:
+            self._counts["cache_misses"] += len(missing)
         if len(missing) > 1 and self._n_honoured is not False:
             missing = await self._ask_many(request, missing, results)
-        singles = await asyncio.gather(*(self._chat_or_error(replace(request, sample=s)) for s in missing))
+        singles = await asyncio.gather(*(self._ask_or_error(replace(request, sample=s)) for s in missing))
         results.update(zip(missing, singles))
         return {sample: results[sample] for sample in samples}
 
@@ -362,9 +368,9 @@ class OpenAITeacher:
             body["response_format"] = built[0]
         return body
 
-    async def _chat_or_error(self, request: ChatRequest) -> ChatResult | TeacherCallError:
+    async def _ask_or_error(self, request: ChatRequest) -> ChatResult | TeacherCallError:
         try:
-            return await self.chat(request)
+            return await self._ask_one(request, self._cache_key(request))
         except TeacherCallError as exc:
             return exc
 
@@ -372,8 +378,6 @@ class OpenAITeacher:
         self, request: ChatRequest, samples: list[int], results: dict[int, ChatResult | TeacherCallError]
     ) -> list[int]:
         """Ask for ``len(samples)`` choices in one request; fills ``results`` and returns the samples still missing."""
-        if self._cache is not None:
-            self._counts["cache_misses"] += len(samples)
         kwargs = {**self._body(request), "n": len(samples)}
         reserved = estimate_tokens(request.messages) + (request.max_tokens or 0) * len(samples)
         try:
