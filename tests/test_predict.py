@@ -266,6 +266,19 @@ def test_a_call_that_keeps_failing_is_a_line_with_the_reason(run: Path, tmp_path
 # K samples: n where the server honours it, K requests where it does not
 
 
+def test_a_failed_n_request_fails_every_sample_it_carried(run: Path, tmp_path: Path) -> None:
+    from loopback_server import UNAVAILABLE, Fault
+
+    with LoopbackServer(responder=student_responder, plan=[Fault(UNAVAILABLE)] * 2) as srv:
+        summary = _predict(srv, run, tmp_path, limit=1, samples=3, max_retries=1)
+        requests = srv.chat_requests
+    assert len(requests) == 2 and all(r.body["n"] == 3 for r in requests)  # a 503 is retried, not split up
+    lines = _lines(run / "predictions.jsonl")
+    assert [r.sample for r in lines] == [1, 2, 3]
+    assert all(r.error.startswith("server_error: HTTP 503") and r.text is None for r in lines)
+    assert summary.errors == {"server_error": 3} and summary.n_honoured is None
+
+
 def test_k_samples_go_as_one_request_with_n(student: LoopbackServer, run: Path, tmp_path: Path) -> None:
     summary = _predict(student, run, tmp_path, samples=3)
     requests = student.chat_requests
