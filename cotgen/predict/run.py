@@ -228,12 +228,12 @@ class _Predictor:
 
     async def ask(self, teacher: OpenAITeacher, unit: tuple[Utterance, list[int]]) -> list[PredictionRecord]:
         utt, samples = unit
-        model, print_ = self.config.model, self.fingerprints[utt.id]
+        model, digest = self.config.model, self.fingerprints[utt.id]
         try:
             # In a thread: decoding and resampling a clip is CPU work the event loop should not wait on.
             messages = await asyncio.to_thread(request_messages, utt, self.audio)
         except AudioError as exc:
-            return [audio_failure(utt.id, s, model, str(exc), print_) for s in samples]
+            return [audio_failure(utt.id, s, model, str(exc), digest) for s in samples]
         request = ChatRequest(
             messages=messages,
             sample=samples[0],
@@ -243,7 +243,7 @@ class _Predictor:
         )
         answers = await teacher.chat_samples(request, samples)
         self.n_honoured = teacher.n_honoured
-        return [prediction(utt.id, s, model, answers[s], utt.classes, print_) for s in samples]
+        return [prediction(utt.id, s, model, answers[s], utt.classes, digest) for s in samples]
 
     def record(self, predictions: PredictionsFile, records: list[PredictionRecord]) -> None:
         predictions.append(records)

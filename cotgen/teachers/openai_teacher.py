@@ -13,6 +13,8 @@ raises :class:`TeacherUnreachableError` (a one-line user error) instead of letti
 large corpus sit through its retries and end as a reject: the build stops, and the items stay to do.
 Validating the text is the caller's job: this module returns the raw answer (text, finish
 reason, refusal, usage) and caches it raw, so a change in validation needs no new request.
+Several samples of one question (``cotgen predict --samples K``) go as one request with ``n``
+(:meth:`OpenAITeacher.chat_samples`), each choice cached as its own single-sample answer.
 
 Everything that is the same for every call (the HTTP client, the ``response_format`` of a class
 set, the sampling parameters) is built once: at concurrency 50 on two cores, the client's CPU per
