@@ -312,6 +312,18 @@ def test_a_server_that_ignores_or_refuses_n_gets_k_requests(run: Path, tmp_path:
     assert summary.parsed == 3 * LIMIT and summary.errors == {}
 
 
+def test_a_400_that_is_not_about_n_fails_the_samples_without_giving_up_n(run: Path, tmp_path: Path) -> None:
+    from loopback_server import NO_STRUCTURED, Fault
+
+    with LoopbackServer(responder=student_responder, plan=[Fault(NO_STRUCTURED)]) as srv:
+        summary = _predict(srv, run, tmp_path, limit=2, samples=3, concurrency=1)
+        requests = srv.chat_requests
+    # The first utterance's request fails with a 400 about something else: its 3 samples record it; the second
+    # utterance still asks with n (the client learnt nothing about n from that answer).
+    assert len(requests) == 2 and all(r.body["n"] == 3 for r in requests)
+    assert summary.errors == {"server_error": 3} and summary.parsed == 3 and summary.n_honoured is True
+
+
 def test_a_batched_answer_and_single_answers_share_the_cache(run: Path, tmp_path: Path) -> None:
     with LoopbackServer(responder=student_responder) as srv:
         _predict(srv, run, tmp_path, samples=2)

@@ -28,6 +28,7 @@ import base64
 import io
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -63,6 +64,9 @@ CHAT_PATH = "/chat/completions"
 _DETAIL_LIMIT = 300
 # Connection failures (refused, DNS, connect timeout) with no answer yet after which the server counts as unreachable.
 UNREACHABLE_AFTER = 8
+# A 400 that names the parameter n ("only n=1 is supported", "'n' must be 1") refuses several choices; another
+# 400 (a prompt over the context length, say) is the question's own failure and would fail one by one too.
+_NAMES_N = re.compile(r"\bn\b")
 # What httpx raises when no connection could be made; a reset or a read timeout means the server was reached.
 _CONNECT_FAILURES = (httpx2.ConnectError, httpx2.ConnectTimeout)
 
@@ -324,7 +328,7 @@ class OpenAITeacher:
         with more samples asks only for the new ones, and the fallback below reuses what came back.
         The prompt (and its audio) is sent and paid for once; the usage of the request is shared
         out by :func:`share_usage`, the prompt tokens on the first choice. When the server returns
-        fewer choices than asked (it ignores ``n``) or refuses ``n`` with HTTP 400, the missing
+        fewer choices than asked (it ignores ``n``) or refuses ``n`` (HTTP 400 naming ``n``), the missing
         samples are asked one request each, and this client stops asking for ``n`` (checked once,
         from the choices that came back, then remembered). A failure is returned in place of its
         sample's result, so the samples that did come back are kept.
@@ -385,8 +389,8 @@ class OpenAITeacher:
         try:
             raws, attempts = await self._request(kwargs, reserved)
         except TeacherCallError as exc:
-            if exc.status != 400:
-                results.update(dict.fromkeys(samples, exc))
+            if not (exc.status == 400 and _NAMES_N.search(exc.detail)):
+                results.update(dict.fromkeys(samples, exc))  # the question's own failure, with or without n
                 return []
             self._failures[exc.reason] -= 1  # not a failure of any sample: they are asked one by one next
             self._learn_n(False, f"the server refused n={len(samples)} ({exc.detail})")
