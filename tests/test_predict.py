@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 from cotgen.build.run import BuildConfig, run_build
 from cotgen.cli.main import get_app
 from cotgen.core.errors import CotgenError
-from cotgen.export.writer import export_run
+from cotgen.export.writer import export_folds, export_run
 from cotgen.predict import PredictConfig, run_predict
 from cotgen.records.prediction import PredictionRecord
 from cotgen.records.run_records import SFTRecord
@@ -479,6 +479,9 @@ def test_ids_from_an_export_split_or_a_file(student: LoopbackServer, run: Path, 
     listed.write_text(f"# two of them\n{test_ids[0]}\n\n{test_ids[1]}\n{test_ids[0]}\n")
     chosen = _predict(student, run, tmp_path, limit=None, ids=listed, out=tmp_path / "two.jsonl")
     assert chosen.utterances == 2 and {r.id for r in _lines(tmp_path / "two.jsonl")} == set(test_ids[:2])
+    export_folds(run, "trl", "loso:all", out_dir=tmp_path / "folds")
+    with pytest.raises(CotgenError, match="it holds folds \\(fold_1, fold_2\\): pass one of them"):
+        _predict(student, run, tmp_path, limit=None, export=tmp_path / "folds", out=tmp_path / "x.jsonl")
     listed.write_text("no_such_utterance\n")
     with pytest.raises(CotgenError, match="1 id\\(s\\) not in .*no_such_utterance"):
         _predict(student, run, tmp_path, limit=None, ids=listed, out=tmp_path / "none.jsonl")

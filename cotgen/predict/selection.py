@@ -36,7 +36,13 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
     found = [path for path in files if path.is_file()]
     if not found:
         names = ", ".join(path.name for path in files)
-        raise CotgenError(f"--export {export_dir}: none of {names} exists (run `cotgen export` into that folder)")
+        folds = sorted(p.name for p in export_dir.glob("fold_*") if p.is_dir())
+        hint = (
+            f"it holds folds ({', '.join(folds)}): pass one of them, e.g. --export {export_dir / folds[0]}"
+            if folds
+            else "run `cotgen export` into that folder"
+        )
+        raise CotgenError(f"--export {export_dir}: none of {names} exists ({hint})")
     ids: dict[str, None] = {}
     for path in found:
         with path.open(encoding="utf-8") as handle:
