@@ -487,6 +487,27 @@ def test_ids_from_an_export_split_or_a_file(student: LoopbackServer, run: Path, 
         _predict(student, run, tmp_path, limit=None, ids=listed, out=tmp_path / "none.jsonl")
 
 
+def test_a_missing_run_folder_is_named_and_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "no_run"
+    with pytest.raises(CotgenError, match="no_run/utterances.jsonl: no such file"):
+        run_predict(PredictConfig(model="openai:m", run_dir=missing, base_url="http://127.0.0.1:9/v1"))
+    assert not missing.exists()
+
+
+def test_the_key_reaches_no_file(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopback_server import UNAUTHORIZED, Fault
+
+    key = "sk-test-PREDICT-SENTINEL-1234"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with LoopbackServer(responder=student_responder, plan=[Fault(UNAUTHORIZED)]) as srv:
+        summary = _predict(srv, run, tmp_path, limit=2, concurrency=1)
+    assert summary.errors == {"server_error": 1}
+    error = next(r.error for r in _lines(run / "predictions.jsonl") if r.error)
+    assert "rejected the API key from OPENAI_API_KEY (HTTP 401)" in error
+    for name in ("predictions.jsonl", "run.json", "cotgen.log"):
+        assert key not in (run / name).read_text(), name
+
+
 def test_unreachable_server_stops_with_one_line_and_writes_nothing(run: Path, tmp_path: Path) -> None:
     with pytest.raises(CotgenError, match="cannot be reached"):
         run_predict(

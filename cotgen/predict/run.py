@@ -260,6 +260,9 @@ class _Predictor:
         started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         out = config.out_path()
         secret = resolve_api_key(config.teacher_config())
+        utterances = config.run_dir / UTTERANCES_FILE
+        if not utterances.is_file():  # checked before the run log would create the folder
+            raise CotgenError(f"{utterances}: no such file (--in must be a run folder written by `cotgen build`)")
         with run_log(config.run_dir, secrets=[secret]):
             predictions = PredictionsFile(out, config.model)
             numbers, dropped = self.plan(predictions)
