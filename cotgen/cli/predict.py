@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console
+from cotgen.cli.app import app, console, err_console
 from cotgen.cli.build import _stderr_log
-from cotgen.cli.features import CacheOption
+from cotgen.cli.features import CacheOption, ProgressOption
 from cotgen.core.paths import DEFAULT_RUN
 
 
@@ -59,6 +59,7 @@ def predict_command(
         typer.Option("--retry-errors", help="Ask again where a call failed (timeout, rate_limited, server_error)."),
     ] = False,
     cache: CacheOption = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Write predictions.jsonl: the model's answers to the exact student prompt, parsed; reruns resume."""
     # Imported here: every command imports this module, and the client and audio libraries are predict's alone.
@@ -87,9 +88,10 @@ def predict_command(
         max_retries=max_retries,
         cache=cache,
         retry_errors=retry_errors,
+        progress=progress,
     )
     with _stderr_log():
-        summary = run_predict(config)
+        summary = run_predict(config, console=err_console)
     errors = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items()) or "none"
     usage = summary.usage
     console.print(

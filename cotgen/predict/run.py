@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from cotgen.build.model_teacher import teach_all
 from cotgen.core.durable_files import iter_recovered_lines, read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
@@ -28,6 +30,7 @@ from cotgen.core.paths import DEFAULT_RUN
 from cotgen.core.run_log import run_log
 from cotgen.predict.audio import AudioError, AudioSettings
 from cotgen.predict.outcome import audio_failure, error_reason, prediction
+from cotgen.predict.progress import PredictProgress
 from cotgen.predict.request import ModelIdentity, fingerprint, request_messages
 from cotgen.predict.selection import ids_from_export, ids_from_file
 from cotgen.predict.state import PredictionsFile
@@ -75,6 +78,7 @@ class PredictConfig:
     backoff_base: float = 1.0
     cache: Path | None = None
     retry_errors: bool = False
+    progress: bool = False
 
     @property
     def model_name(self) -> str:
@@ -202,8 +206,9 @@ def _file_counts(path: Path) -> tuple[int, int, dict[str, int]]:
 class _Predictor:
     """One predict invocation: what the asking shares, so each step is a short method."""
 
-    def __init__(self, config: PredictConfig) -> None:
+    def __init__(self, config: PredictConfig, console: Console | None) -> None:
         self.config = config
+        self.console = console
         self.identity = config.identity()
         self.audio = config.audio_settings()
         self.fingerprints: dict[str, str] = {}
@@ -245,8 +250,9 @@ class _Predictor:
         self.n_honoured = teacher.n_honoured
         return [prediction(utt.id, s, model, answers[s], utt.classes, digest) for s in samples]
 
-    def record(self, predictions: PredictionsFile, records: list[PredictionRecord]) -> None:
+    def record(self, predictions: PredictionsFile, progress: PredictProgress, records: list[PredictionRecord]) -> None:
         predictions.append(records)
+        progress.finished(records)
         self.new += len(records)
         for record in records:
             reason = error_reason(record.error)
@@ -279,15 +285,16 @@ class _Predictor:
                 dict(dropped) or "none",
             )
             usage: dict[str, Any] = {}
-            if skipped < total:
-                with predictions:
+            pending = sum(1 for i in self.fingerprints if any(not predictions.done((i, n)) for n in numbers))
+            if pending:
+                with predictions, PredictProgress(pending, config.progress, self.console) as progress:
                     usage = asyncio.run(
                         teach_all(
                             config.teacher_config(),
                             config.cache,
                             self.work(predictions, numbers),
                             self.ask,
-                            lambda records: self.record(predictions, records),
+                            lambda records: self.record(predictions, progress, records),
                             lambda stats: None,
                             2 * config.concurrency,
                         )
@@ -319,7 +326,7 @@ class _Predictor:
         update_run_json(self.config.run_dir, RUN_JSON_KEY, {**entries, str(summary.out): entry})
 
 
-def run_predict(config: PredictConfig) -> PredictSummary:
+def run_predict(config: PredictConfig, console: Console | None = None) -> PredictSummary:
     """Run (or resume) a predict run; see the module docstring. Raises :class:`CotgenError` on bad input."""
     config.check()
-    return _Predictor(config).run()
+    return _Predictor(config, console).run()
