@@ -144,6 +144,23 @@ def test_loso_all_writes_one_folder_per_session_each_equal_to_its_single_export(
     }
 
 
+def test_fold_folders_list_every_utterance_of_each_split_even_without_a_record(tmp_path: Path) -> None:
+    run = make_run(tmp_path, corpus="iemocap")
+    sft = (run / "sft.jsonl").read_text().splitlines()
+    dropped = json.loads(sft[-1])["id"]  # a session-5 utterance whose gold trace was rejected: no SFT record
+    (run / "sft.jsonl").write_text("\n".join(sft[:-1]) + "\n")
+    export_folds(run, "swift", "loso:all", out_dir=tmp_path / "folds")
+    utterances = list(iter_utterances(run / "utterances.jsonl"))
+    for session in "12345":
+        fold = tmp_path / "folds" / f"fold_{session}"
+        assignment = assign_splits(utterances, parse_split(f"loso:{session}"))
+        for split in ("train", "validation", "test"):
+            listed = (fold / f"{split}.ids").read_text().splitlines()
+            assert listed == [u.id for u in utterances if assignment[u.id] == split]
+    assert dropped in (tmp_path / "folds" / "fold_5" / "test.ids").read_text().splitlines()
+    assert dropped not in _ids(tmp_path / "folds" / "fold_5" / "sft_test.jsonl")
+
+
 def test_folds_of_crema_d_actors_and_the_command_line(tmp_path: Path) -> None:
     run = make_run(tmp_path, corpus="crema-d", speakers=CREMA_ACTORS)
     out = run / "export" / "llamafactory"

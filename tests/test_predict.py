@@ -508,6 +508,31 @@ def test_the_key_reaches_no_file(run: Path, tmp_path: Path, monkeypatch: pytest.
         assert key not in (run / name).read_text(), name
 
 
+def test_one_student_per_fold_then_eval_folds_reads_the_export_as_it_is(
+    student: LoopbackServer, run: Path, tmp_path: Path
+) -> None:
+    """The loop's last step: predict each fold's test split into its fold folder, then `cotgen eval --folds`."""
+    folds_dir = tmp_path / "export"
+    export_folds(run, "swift", "folds:3", out_dir=folds_dir)
+    for k in (1, 2, 3):
+        fold = folds_dir / f"fold_{k}"
+        summary = _predict(
+            student,
+            run,
+            tmp_path,
+            limit=None,
+            model=f"openai:student-fold_{k}",
+            export=fold,
+            split="test",
+            out=fold / "predictions.jsonl",
+        )
+        assert {r.id for r in _lines(fold / "predictions.jsonl")} == set((fold / "test.ids").read_text().split())
+        assert summary.parsed == summary.lines
+    result = CliRunner().invoke(get_app(), ["eval", "--folds", str(folds_dir), "--in", str(run)])
+    assert result.exit_code == 0, result.output
+    assert all(f"fold_{k}" in result.output for k in (1, 2, 3)) and "mean" in result.output
+
+
 def test_unreachable_server_stops_with_one_line_and_writes_nothing(run: Path, tmp_path: Path) -> None:
     with pytest.raises(CotgenError, match="cannot be reached"):
         run_predict(

@@ -25,7 +25,7 @@ from typing import IO, Any, Literal, get_args
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
-from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
+from cotgen.export.messages import AUDIO_DIR, AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
 from cotgen.export.splits import (
     SPLITS,
@@ -44,6 +44,7 @@ FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swi
 EXPORT_INFO = "export.json"
 FOLDS_INFO = "folds.json"
 FOLD_PREFIX = "fold_"
+IDS_SUFFIX = ".ids"
 logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
@@ -187,6 +188,22 @@ def _remove_stale(out_dir: Path) -> None:
     (out_dir / llamafactory.DATASET_INFO).unlink(missing_ok=True)
 
 
+def ids_file_name(split: str) -> str:
+    """``test.ids`` and so on: the ids of one split of a fold, one a line."""
+    return f"{split}{IDS_SUFFIX}"
+
+
+def _write_ids(out_dir: Path, data: RunData, assignment: SplitAssignment) -> None:
+    """Each split's utterance ids in corpus order, one per line (every split named, even an empty one)."""
+    handles = {split: (out_dir / ids_file_name(split)).open("w", encoding="utf-8") for split in SPLITS}
+    try:
+        for utt in data.utterances:
+            handles[assignment[utt.id]].write(utt.id + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+
+
 def _remove_stale_folds(out_dir: Path, keep: set[str]) -> None:
     """Drop fold folders of an earlier export that this one does not write (only folders an export made)."""
     for folder in out_dir.glob(f"{FOLD_PREFIX}*"):
@@ -230,12 +247,14 @@ def export_folds(
     out = out_dir or run_dir / "export" / fmt
     specs = fold_specs(data.utterances, split)
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out)
-    (out / EXPORT_INFO).unlink(missing_ok=True)
+    if (out / EXPORT_INFO).is_file():  # a one-split export lived here: its files would read as a fold
+        _remove_stale(out)
+        (out / EXPORT_INFO).unlink()
+        shutil.rmtree(out / AUDIO_DIR, ignore_errors=True)
     _remove_stale_folds(out, {name for name, _ in specs})
     result = FoldsResult(format=fmt, out_dir=out, run_dir=data.run_dir, protocol=split.strip())
     for name, spec in specs:
-        result.folds[name] = _write_split(data, module, fmt, spec, answer, audio, out / name)
+        result.folds[name] = _write_split(data, module, fmt, spec, answer, audio, out / name, write_ids=True)
     (out / FOLDS_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
@@ -291,8 +310,14 @@ def _write_split(
     answer: AnswerMode,
     audio: AudioMode,
     out_dir: Path,
+    write_ids: bool = False,
 ) -> ExportResult:
-    """One split assignment's files, ``dataset_info.json`` and ``export.json`` in ``out_dir`` (run.json untouched)."""
+    """One split assignment's files, ``dataset_info.json`` and ``export.json`` in ``out_dir`` (run.json untouched).
+
+    With ``write_ids`` also ``{train,validation,test}.ids``: every utterance of each split, one id a line,
+    whether or not it has a record (an utterance whose gold trace was rejected has no SFT row, and is
+    still to be predicted and scored).
+    """
     assignment = assign_splits(data.utterances, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
@@ -302,6 +327,8 @@ def _write_split(
         format=fmt, out_dir=out_dir, run_dir=data.run_dir, split=spec.describe(), answer=answer, audio=audio
     )
     result.utterances_per_split = assignment.sizes()
+    if write_ids:
+        _write_ids(out_dir, data, assignment)
     registry: dict[str, Any] = {}
     for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
         if kind not in module.KINDS:
