@@ -197,7 +197,7 @@ def test_an_unreadable_clip_is_a_prediction_error_without_a_request(
     lines = _lines(run / "predictions.jsonl")
     failed = [r for r in lines if r.id == utterances[0].id]
     assert len(failed) == 2 and all(r.error and r.error.startswith("audio: ") for r in failed)
-    assert all(r.text is None and r.distribution is None for r in failed)
+    assert all(r.text == "" and r.distribution is None for r in failed)
     assert summary.errors == {"audio": 2} and summary.parsed == 4
     assert len(student.chat_requests) == 2
 
@@ -257,7 +257,7 @@ def test_a_call_that_keeps_failing_is_a_line_with_the_reason(run: Path, tmp_path
         summary = _predict(srv, run, tmp_path, limit=1, max_retries=2)
         assert len(srv.chat_requests) == 3
     [line] = _lines(run / "predictions.jsonl")
-    assert line.text is None and line.distribution is None
+    assert line.text == "" and line.distribution is None
     assert line.error.startswith("server_error: HTTP 500") and line.usage.requests == 3
     assert summary.errors == {"server_error": 1}
 
@@ -275,7 +275,7 @@ def test_a_failed_n_request_fails_every_sample_it_carried(run: Path, tmp_path: P
     assert len(requests) == 2 and all(r.body["n"] == 3 for r in requests)  # a 503 is retried, not split up
     lines = _lines(run / "predictions.jsonl")
     assert [r.sample for r in lines] == [1, 2, 3]
-    assert all(r.error.startswith("server_error: HTTP 503") and r.text is None for r in lines)
+    assert all(r.error.startswith("server_error: HTTP 503") and r.text == "" for r in lines)
     assert summary.errors == {"server_error": 3} and summary.n_honoured is None
 
 
@@ -460,6 +460,26 @@ def test_a_killed_predict_resumes_with_every_line_exactly_once(run: Path, tmp_pa
     assert before >= 3
     # One request per utterance; answers cached before the kill are not bought again, at most the 4 in flight are.
     assert total <= DEMO_UTTERANCES + 4
+
+
+def test_pairs_take_the_predictions_file_as_it_is(run: Path, tmp_path: Path) -> None:
+    """Rollouts for DPO: `cotgen pairs --rollouts predictions.jsonl`, failed calls and unparsed answers included."""
+    from loopback_server import SERVER_ERROR, Fault
+
+    utterances = list(iter_utterances(run / "utterances.jsonl"))[:4]
+    variants = {json.dumps(utterances[1].transcript, ensure_ascii=False): "malformed"}
+    faults = iter([Fault(SERVER_ERROR)])
+    with LoopbackServer(responder=_scripted_responder(variants), plan=lambda i, body: next(faults, None)) as srv:
+        summary = _predict(srv, run, tmp_path, limit=4, samples=2, max_retries=0, concurrency=1)
+    assert summary.errors == {"server_error": 2, "unparsed": 2}
+    result = CliRunner().invoke(
+        get_app(),
+        ["pairs", "--in", str(run), "--source", "gold,rollouts", "--rollouts", str(run / "predictions.jsonl")],
+    )
+    assert result.exit_code == 0, result.output
+    pairs = [json.loads(line) for line in (run / "dpo.jsonl").read_text().splitlines()]
+    assert pairs and all(p["source_chosen"] == "gold" for p in pairs)
+    assert {p["source_rejected"] for p in pairs} <= {"rollout:1", "rollout:2"}
 
 
 # ---------------------------------------------------------------------------------------------

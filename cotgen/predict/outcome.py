@@ -37,16 +37,16 @@ def prediction(
     """The line of one sample's answer (or of the call that gave none)."""
     if isinstance(answer, TeacherCallError):
         error = f"{answer.reason}: {answer.detail} (after {answer.attempts} request(s))"
-        return _record(utterance_id, sample, model, None, None, error, Usage(requests=answer.attempts), fingerprint)
+        return _record(utterance_id, sample, model, "", None, error, Usage(requests=answer.attempts), fingerprint)
     usage = Usage(
         prompt_tokens=answer.prompt_tokens,
         completion_tokens=answer.completion_tokens,
         requests=answer.attempts,
         cached=answer.from_cache,
     )
-    if answer.refusal:
-        return _record(utterance_id, sample, model, answer.text, None, f"refusal: {answer.refusal}", usage, fingerprint)
     text = answer.text or ""
+    if answer.refusal:
+        return _record(utterance_id, sample, model, text, None, f"refusal: {answer.refusal}", usage, fingerprint)
     try:
         distribution = parse_sections(text, classes).distribution
     except TraceParseError as exc:
@@ -57,14 +57,14 @@ def prediction(
 
 def audio_failure(utterance_id: str, sample: int, model: str, detail: str, fingerprint: str) -> PredictionRecord:
     """The line of a sample whose clip could not be read (no request was sent)."""
-    return _record(utterance_id, sample, model, None, None, f"audio: {detail}", Usage(), fingerprint)
+    return _record(utterance_id, sample, model, "", None, f"audio: {detail}", Usage(), fingerprint)
 
 
 def _record(
     utterance_id: str,
     sample: int,
     model: str,
-    text: str | None,
+    text: str,
     distribution: dict[str, float] | None,
     error: str | None,
     usage: Usage,

@@ -24,7 +24,7 @@ class PredictionRecord(BaseModel):
     id: str = Field(min_length=1)
     sample: int = Field(ge=1)
     model: str = Field(description="'openai:MODEL' as given to --model (the served model or LoRA adapter name).")
-    text: str | None = Field(description="The generated text; null when no answer came back (see error).")
+    text: str = Field(description="The generated text; empty when no answer came back (see error).")
     distribution: dict[str, float] | None = Field(
         description="Class code -> probability parsed from the <distribution> tag (renormalised); null when unparsed."
     )
