@@ -23,8 +23,8 @@ def export(
             "--split",
             help=(
                 "loso:K, folds:N:K, speaker:V,T or corpus; loso:all or folds:N write every fold into its own "
-                "fold_* folder. Default: loso:5 (IEMOCAP), folds:5:1 (CREMA-D), corpus (MSP-Podcast), "
-                "speaker:0.1,0.1."
+                "fold_* folder. Default: loso:5 (IEMOCAP), loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus "
+                "(MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
             ),
         ),
     ] = None,

@@ -34,7 +34,13 @@ from cotgen.records.utterance import Utterance
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SplitKind = Literal["loso", "speaker", "corpus", "folds"]
-DEFAULT_SPLITS: dict[str, str] = {"iemocap": "loso:5", "msp-podcast": "corpus", "crema-d": "folds:5:1"}
+DEFAULT_SPLITS: dict[str, str] = {
+    "iemocap": "loso:5",
+    "msp-podcast": "corpus",
+    "msp-improv": "loso:6",
+    "emo-superb": "corpus",
+    "crema-d": "folds:5:1",
+}
 FALLBACK_SPLIT = "speaker:0.1,0.1"
 ALL_FOLDS = "all"
 MIN_FOLDS = 3  # a test fold, a validation fold and at least one to train on
