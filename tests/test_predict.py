@@ -591,6 +591,31 @@ def test_the_command_line(student: LoopbackServer, run: Path, tmp_path: Path) ->
     assert bad.exit_code != 0
 
 
+def test_a_dialogue_context_reaches_the_request_as_it_reaches_the_sft_record(
+    student: LoopbackServer, run: Path, tmp_path: Path
+) -> None:
+    from cotgen.build.run import sft_record
+    from cotgen.records.run_records import TraceRecord
+    from cotgen.records.utterance import ContextTurn
+
+    utterances = list(iter_utterances(run / "utterances.jsonl"))
+    turns = [ContextTurn(speaker="A", transcript="Where were you last night?"), ContextTurn(transcript="Out.")]
+    utterances[0] = utterances[0].model_copy(update={"context": turns})
+    write_utterances(run / "utterances.jsonl", utterances)
+    gold = next(
+        TraceRecord.model_validate_json(line)
+        for line in (run / "traces.jsonl").read_text().splitlines()
+        if json.loads(line)["id"] == utterances[0].id and json.loads(line)["sample"] == 0
+    )
+    expected = sft_record(utterances[0], gold).prompt
+    assert "Where were you last night?" in json.dumps(expected)
+    _predict(student, run, tmp_path, limit=1)
+    [request] = student.chat_requests
+    sent = json.loads(json.dumps(request.body["messages"]))
+    sent[1]["content"][0] = {"type": "audio", "audio": utterances[0].audio}
+    assert json.dumps(sent, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+
+
 def test_utterance_records_keep_their_audio_path_as_the_record_prompt(run: Path) -> None:
     """The prompt helper is the SFT record's own: same function, same arguments (guards against drift)."""
     from cotgen.predict.request import record_prompt

@@ -1,6 +1,6 @@
 """What one utterance's student request is: the SFT record's prompt with the clip as a real audio part.
 
-The prompt comes from :func:`cotgen.prompts.student.student_messages`, the function ``sft.jsonl``,
+The prompt comes from :func:`cotgen.prompts.student.student_prompt`, the function ``sft.jsonl``,
 ``dpo.jsonl`` and ``grpo.jsonl`` are written with, so train and test prompts cannot drift apart;
 the only change is the audio part: the records' ``{"type": "audio", "audio": PATH}`` becomes the
 part a server reads (:func:`cotgen.predict.audio.audio_part`), in the same place.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cotgen.predict.audio import AudioError, AudioSettings, audio_part, file_sha256
-from cotgen.prompts.student import student_messages
+from cotgen.prompts.student import student_prompt
 from cotgen.records.utterance import Utterance
 from cotgen.teachers.response_cache import canonical_json
 
@@ -45,7 +45,7 @@ class ModelIdentity:
 
 def record_prompt(utt: Utterance) -> list[dict[str, Any]]:
     """The prompt exactly as the utterance's SFT/DPO/GRPO records hold it (audio as a path part)."""
-    return student_messages(utt.audio, utt.transcript, utt.classes)
+    return student_prompt(utt)
 
 
 def with_audio_part(messages: list[dict[str, Any]], part: Mapping[str, Any]) -> list[dict[str, Any]]:
