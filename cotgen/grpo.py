@@ -17,7 +17,7 @@ from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.run_lock import run_lock
 from cotgen.pairs.index import LineReader, index_lines
-from cotgen.prompts.student import student_messages
+from cotgen.prompts.student import student_prompt
 from cotgen.records.run_records import GRPORecord
 from cotgen.records.utterance import iter_utterances
 
@@ -72,7 +72,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
             record = GRPORecord(
                 id=utterance.id,
                 audio=utterance.audio,
-                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes, utterance.context),
+                prompt=student_prompt(utterance),
                 target_distribution=utterance.distribution,
                 gold_trace=gold,
             )

@@ -60,7 +60,7 @@ from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
-from cotgen.prompts.student import assistant_message, student_messages
+from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.trace import SCHEMA_VERSION
@@ -395,7 +395,7 @@ def sft_record(utt: Utterance, gold: TraceRecord) -> SFTRecord:
     return SFTRecord(
         id=utt.id,
         audio=utt.audio,
-        prompt=student_messages(utt.audio, utt.transcript, utt.classes, utt.context),
+        prompt=student_prompt(utt),
         completion=[assistant_message(gold.text)],
         distribution=utt.distribution,
     )
