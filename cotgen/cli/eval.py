@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console
+from cotgen.cli.app import app, console, out_path
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import FOLD_FIELDS, render_report, run_evaluation, write_report
@@ -32,13 +32,16 @@ def eval_command(
         int, typer.Option("--bootstrap", help="Resamples for 95 % bootstrap intervals (0: none).")
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write the report as JSON here.")] = None,
+    out_option: Annotated[
+        str | None, typer.Option("--out", help="Also write the report as JSON here (a folder DIR/: DIR/eval.json).")
+    ] = None,
 ) -> None:
     """Score predictions with JS, BC, R², Brier, KL, accuracy, macro-F1, ECE and entropy correlation."""
     if by is not None and by not in FOLD_FIELDS:
         raise CotgenError(f"--by {by!r}: expected one of {', '.join(FOLD_FIELDS)}")
     report = run_evaluation(pred, ref or run / "utterances.jsonl", ids, by, bootstrap, seed)  # type: ignore[arg-type]
     render_report(report, console)
+    out = out_path(out_option, "eval.json")
     if out is not None:
         write_report(report, out)
         console.print(f"wrote {out}")

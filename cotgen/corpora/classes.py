@@ -62,6 +62,17 @@ class ClassSet:
                 projected[target] = projected.get(target, 0.0) + value
         return projected
 
+    def unused(self, seen: Iterable[str]) -> list[str]:
+        """The set's classes that none of the ``seen`` corpus codes counts towards (none for ``all``).
+
+        A class is used when any code folded into it occurs, so ``4``'s ``hap+exc`` is used by a corpus without
+        ``exc``; a class nobody voted for is almost always a typo (``sadd``) that would drop rows without a word.
+        """
+        if self.codes is None:
+            return []
+        used = {self.folds[code] for code in seen if code in self.folds}
+        return [code for code in self.codes if code not in used]
+
     def resolve(self, seen: Iterable[str]) -> ClassSet:
         """The concrete set: ``all`` becomes every code in ``seen`` (canonical order); others unchanged."""
         if self.codes is not None:

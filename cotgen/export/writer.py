@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any, Literal, cast, get_args
 
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
@@ -27,6 +27,16 @@ from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
+# The trainers' own spellings of their names (LLaMA-Factory, ms-swift), accepted in any case.
+FORMAT_ALIASES: dict[str, str] = {"llama-factory": "llamafactory", "llama_factory": "llamafactory", "ms-swift": "swift"}
+
+
+def canonical_format(name: str) -> str:
+    """``LLaMA-Factory`` -> ``llamafactory``, ``ms-swift`` -> ``swift``, ``TRL`` -> ``trl``; others unchanged."""
+    key = name.strip().lower()
+    return FORMAT_ALIASES.get(key, key)
+
+
 EXPORT_INFO = "export.json"
 logger = logging.getLogger(__name__)
 Row = dict[str, Any]
@@ -160,6 +170,7 @@ def export_run(
     out_dir: Path | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written."""
+    fmt = cast(ExportFormat, canonical_format(fmt))
     for option, value, allowed in (
         ("--format", fmt, tuple(FORMATS)),
         ("--answer", answer, get_args(AnswerMode)),
