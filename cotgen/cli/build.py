@@ -54,7 +54,7 @@ NoStructuredOption = Annotated[
 ]
 
 
-def _print_summary(summary: BuildSummary) -> None:
+def _print_summary(summary: BuildSummary, offline: bool) -> None:
     if summary.dry_run is not None:
         est = summary.dry_run
         cost = (
@@ -85,6 +85,9 @@ def _print_summary(summary: BuildSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if offline:  # the template teacher sends nothing, so tokens and cost would only ever say 0
+        console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
+        return
     usage = summary.usage
     cost = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "unknown"
     console.print(
@@ -183,7 +186,7 @@ def build_command(
         from cotgen.report.card import write_card
 
         write_card(summary.run_dir)
-    _print_summary(summary)
+    _print_summary(summary, offline=config.model is None)
 
 
 @app.command("prompt")
