@@ -156,3 +156,15 @@ def test_out_with_a_trailing_slash_is_a_folder(cotgen, tmp_path: Path, feature_c
     assert (tmp_path / "grpo" / "grpo.jsonl").is_file()
     assert cotgen("grpo", "--in", str(run), "--out", str(tmp_path / "g.jsonl")).code == 0
     assert (tmp_path / "g.jsonl").is_file()
+
+
+def test_a_build_says_how_many_corpus_entries_it_dropped_and_why(cotgen, tmp_path: Path, feature_cache: Path) -> None:
+    rows = demo_rows()[:4]
+    rows[2]["audio"] = str(tmp_path / "gone.wav")
+    shown = cotgen(*build_args(write_manifest(tmp_path / "m.csv", rows), tmp_path / "run", feature_cache))
+    assert shown.code == 0, shown.err
+    assert (
+        "warning: corpus manifest: 1 of 4 entries dropped (missing audio 1); cotgen corpus lists each with its file "
+        "and line" in shown.err
+    )
+    assert "3 traces" in shown.out
