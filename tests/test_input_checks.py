@@ -9,12 +9,16 @@ the common spellings of options (``-v`` after the command, ``--format ms-swift``
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from test_bad_inputs import build_args, demo_rows, jsonl, write_manifest
 
 from cotgen import __version__
+from cotgen.core.errors import CotgenError
+from cotgen.corpora import manifest as manifest_recipe
+from cotgen.corpora.classes import parse_class_set
 
 
 def _rename(rows: list[dict[str, str]], old: str, new: str) -> list[dict[str, str]]:
@@ -39,6 +43,20 @@ def test_a_folded_class_counts_as_used_when_any_of_its_codes_is(cotgen, tmp_path
     shown = cotgen("corpus", "--classes", "4", "--out", str(tmp_path / "u.jsonl"))
     assert shown.code == 0, shown.err
     assert len(jsonl(tmp_path / "u.jsonl")) == 24
+
+
+def test_a_default_class_set_a_partial_corpus_does_not_fill_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The corpus's own default (IEMOCAP's 4) over a part of it (one session, a fixture) loads, and says so."""
+    rows = [row for row in demo_rows() if "sad" not in row["votes"] and "hap" not in row["votes"]]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    with caplog.at_level(logging.WARNING, logger="cotgen"):
+        load = manifest_recipe.load(manifest, parse_class_set("neu,hap,ang,sad"))
+    assert len(load.utterances) == len(rows) > 0 and load.classes == ["neu", "hap", "ang", "sad"]
+    assert "manifest: no entry votes for hap, sad of the default class set neu,hap,ang,sad" in caplog.text
+    with pytest.raises(CotgenError, match="--classes neu,hap,ang,sad: manifest never uses hap, sad"):
+        manifest_recipe.load(manifest, parse_class_set("neu,hap,ang,sad", given=True))
 
 
 # ------------------------------------------------------------------------------------------ manifest columns

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR
-from cotgen.corpora import crema_d, iemocap, manifest, msp_podcast
+from cotgen.corpora import crema_d, emo_superb, esd, iemocap, manifest, meld, msp_improv, msp_podcast, ravdess, tess
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
 
@@ -44,7 +44,7 @@ class CorpusRecipe:
         """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None)."""
         if self_eval and not self.supports_self_eval:
             raise CotgenError(f"--self-eval applies to iemocap only, not {self.name}")
-        class_set = parse_class_set(classes if classes is not None else self.default_classes)
+        class_set = parse_class_set(classes if classes is not None else self.default_classes, given=classes is not None)
         return self.loader(root, class_set, self_eval, allow_missing_audio)
 
 
@@ -77,11 +77,24 @@ CORPORA: dict[str, CorpusRecipe] = {
         _recipe(iemocap, iemocap.load, supports_self_eval=True),
         _recipe(crema_d, _without_self_eval(crema_d.load)),
         _recipe(msp_podcast, _without_self_eval(msp_podcast.load)),
+        _recipe(msp_improv, _without_self_eval(msp_improv.load)),
+        _recipe(emo_superb, _without_self_eval(emo_superb.load)),
+        _recipe(meld, _without_self_eval(meld.load)),
+        _recipe(ravdess, _without_self_eval(ravdess.load)),
+        _recipe(esd, _without_self_eval(esd.load)),
+        _recipe(tess, _without_self_eval(tess.load)),
         _recipe(manifest, _without_self_eval(manifest.load)),
         DEMO,
     )
 }
-ALIASES: dict[str, str] = {"crema_d": "crema-d", "cremad": "crema-d", "msp_podcast": "msp-podcast"}
+ALIASES: dict[str, str] = {
+    "crema_d": "crema-d",
+    "cremad": "crema-d",
+    "msp_podcast": "msp-podcast",
+    "msp_improv": "msp-improv",
+    "emo_superb": "emo-superb",
+    "emosuperb": "emo-superb",
+}
 
 
 def canonical_name(name: str) -> str:
