@@ -389,24 +389,28 @@ def parse_trace(text: str, classes: Sequence[str], has_transcript: bool = True) 
 # Faithfulness
 
 
+def cue_agrees(cue: str, claimed: str, measured: str | None) -> bool | None:
+    """Whether a claimed cue level agrees with the measured one: within one step, intonation exactly.
+
+    None when the cue was not measured. The one rule :func:`faithfulness` counts and the review page
+    marks mismatches with, so the two can never disagree.
+    """
+    if measured is None:
+        return None
+    if cue == "intonation":
+        return claimed == measured
+    return claimed in LEVELS and measured in LEVELS and abs(LEVELS.index(claimed) - LEVELS.index(measured)) <= 1
+
+
 def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | None:
-    """Share of acoustic cues whose claimed level is within one step of the measured level.
+    """Share of acoustic cues whose claimed level agrees with the measured level (:func:`cue_agrees`).
 
     ``measured`` maps cue name -> the level measured for this speaker (None when the feature could
-    not be measured). Intonation must match exactly. Cues without a measurement are not counted;
-    None when no cue can be checked.
+    not be measured). Cues without a measurement are not counted; None when no cue can be checked.
     """
-    checked = agreeing = 0
-    for cue in trace.acoustic.cues:
-        actual = measured.get(cue.cue)
-        if actual is None:
-            continue
-        checked += 1
-        if cue.cue == "intonation":
-            agreeing += cue.level == actual
-        elif cue.level in LEVELS and actual in LEVELS:
-            agreeing += abs(LEVELS.index(cue.level) - LEVELS.index(actual)) <= 1
-    return agreeing / checked if checked else None
+    verdicts = [cue_agrees(cue.cue, cue.level, measured.get(cue.cue)) for cue in trace.acoustic.cues]
+    checked = [v for v in verdicts if v is not None]
+    return sum(checked) / len(checked) if checked else None
 
 
 # ---------------------------------------------------------------------------------------------
