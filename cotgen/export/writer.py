@@ -21,7 +21,8 @@ from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
-from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, RunData, load_run
+from cotgen.export.review_marks import ReviewMarks, read_review
 from cotgen.export.splits import SPLITS, SplitAssignment, assign_splits, default_split, parse_split
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
@@ -49,6 +50,7 @@ class ExportResult:
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    review: dict[str, Any] | None = None  # what review.jsonl marked and left out (export_run's ``review``)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -158,8 +160,13 @@ def export_run(
     answer: AnswerMode = "text",
     audio: AudioMode = "absolute",
     out_dir: Path | None = None,
+    review: Path | None = None,
 ) -> ExportResult:
-    """Export a run for one trainer; see the module docstring for what is written."""
+    """Export a run for one trainer; see the module docstring for what is written.
+
+    With ``review`` (a ``review.jsonl`` from ``cotgen review``), rejected traces and the records carrying them
+    are left out (:mod:`cotgen.export.review_marks`).
+    """
     for option, value, allowed in (
         ("--format", fmt, tuple(FORMATS)),
         ("--answer", answer, get_args(AnswerMode)),
@@ -169,7 +176,8 @@ def export_run(
             raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
     module = FORMATS[fmt]
     data = load_run(run_dir)
-    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+    marks = read_review(review, run_dir / TRACES) if review is not None else None
+    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt, marks)
 
 
 def export_data(
@@ -181,6 +189,7 @@ def export_data(
     answer: AnswerMode,
     audio: AudioMode,
     out_dir: Path,
+    review: ReviewMarks | None = None,
 ) -> ExportResult:
     """Export an opened run with one format module (the body of :func:`export_run`).
 
@@ -204,9 +213,12 @@ def export_data(
     for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
         if kind not in module.KINDS:
             continue
+        records = getattr(data, kind)
+        if review is not None:
+            records = review.keep(kind, records)
         with SplitFiles(out_dir, kind) as files:
             skipped = _write_kind(
-                getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
+                records, getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
             )
             written = files.commit()
         for reason, n in skipped.items():
@@ -215,6 +227,8 @@ def export_data(
             name = split_file_name(kind, split_name)
             result.files[name] = rows
             registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+    if review is not None:
+        result.review = review.summary()
     if module is llamafactory:
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
