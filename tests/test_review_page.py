@@ -156,3 +156,9 @@ def test_a_run_without_features_shows_cues_as_unchecked(run: Path, tmp_path: Pat
     assert all(
         c["agrees"] is None and c["measured"] is None for d in details.values() for t in d["traces"] for c in t["cues"]
     )
+
+
+def test_a_missing_run_folder_is_an_error_and_nothing_is_created(tmp_path: Path) -> None:
+    with pytest.raises(CotgenError, match=r"no such run folder"):
+        write_review(tmp_path / "nope")
+    assert not (tmp_path / "nope").exists()

@@ -112,11 +112,11 @@ def write_review(run_dir: Path, out_dir: Path | None = None, copy_audio: bool = 
     out_dir = out_dir or run_dir / "review"
     if out_dir.exists() and not out_dir.is_dir():
         raise CotgenError(f"--out {out_dir}: is a file, not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
     audio = AudioLinks(out_dir, copy_audio)
-    data = gather(run_dir, audio)
+    data = gather(run_dir, audio)  # checks the run folder before anything is written into it
     if not data.counts["traces"] and not data.counts["rejects"]:
         raise CotgenError(f"{run_dir}: neither traces.jsonl nor rejects.jsonl holds a record (run `cotgen build`)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     chunks = _write_data(data, out_dir)
     assets = resources.files("cotgen.review") / "assets"
     for name in ASSETS:
