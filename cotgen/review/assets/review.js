@@ -272,11 +272,11 @@
 
   function stages(t) {
     var cues = t.cues.map(function (c) {
+      var measurement = c.value === null ? "—" : esc(c.value) + (c.z === null ? "" : " (z " + fmt(c.z, 2) + ")");
       return '<tbody class="' + (c.agrees === false ? "mismatch" : "") + '"><tr><td>' + esc(c.cue) + "</td><td>" +
         esc(c.claimed) + "</td><td>" + esc(c.measured || "—") + "</td>" + agreement(c) + '<td class="num">' +
-        (c.value === null ? "—" : esc(c.value)) + '</td><td class="num">' + fmt(c.z, 2) + "</td><td>" +
-        esc(c.reference || "—") + '</td></tr><tr class="obs"><td colspan="7">' + esc(c.observation) +
-        " <i>suggests " + esc(c.suggests.join(", ") || "none") + "</i></td></tr></tbody>";
+        measurement + '</td></tr><tr class="obs"><td colspan="5">' + esc(c.observation) + " <i>suggests " +
+        esc(c.suggests.join(", ") || "none") + "; measured against the " + esc(c.reference || "—") + " reference</i></td></tr></tbody>";
     }).join("");
     var lexical = t.lexical.map(function (c) {
       return "<li><b>" + esc(c.cue) + "</b> → " + esc(c.observation) + " <i>suggests " + esc(c.suggests.join(", ") || "none") + "</i></li>";
@@ -285,8 +285,8 @@
       '<p class="warn">Stored faithfulness ' + fmt(t.faith, 2) + " but " + fmt(t.faith_now, 2) +
       " against today's features.parquet: the features changed since the build.</p>" : "";
     return '<h3>1. Acoustic <small>faithfulness ' + fmt(t.faith, 2) + "</small></h3>" + changed +
-      '<table class="cues"><thead><tr><th>cue</th><th>claimed</th><th>measured</th><th>check</th><th>value</th><th>z</th>' +
-      "<th>reference</th></tr></thead>" + cues + "</table>" +
+      '<table class="cues"><thead><tr><th>cue</th><th>claimed</th><th>measured</th><th>check</th>' +
+      '<th class="num">value</th></tr></thead>' + cues + "</table>" +
       "<p>" + esc(t.acoustic_summary) + "</p>" +
       "<h3>2. Lexical</h3><ul>" + (lexical || "<li>no lexical cue</li>") + "</ul><p>" + esc(t.lexical_summary) + "</p>" +
       "<h3>3. Ambiguity <small>" + esc(t.ambiguity.level) + "; competing " + esc(t.ambiguity.competing.join(", ") || "none") +
