@@ -192,7 +192,9 @@ def _mark(driver: WebDriver, utterance_id: str, source: str, verdict: str, note:
     )
 
 
-def test_marks_survive_a_reload_and_download_as_review_jsonl_that_export_applies(run: Path, tmp_path: Path) -> None:
+def test_marks_survive_a_reload_download_as_review_jsonl_load_back_and_export_applies_them(
+    run: Path, tmp_path: Path
+) -> None:
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     ids = [u["id"] for u in lines(run / "utterances.jsonl")]
@@ -212,6 +214,16 @@ def test_marks_survive_a_reload_and_download_as_review_jsonl_that_export_applies
         deadline = time.monotonic() + 30
         while not (downloads / "review.jsonl").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert console_errors(driver) == []
+    with chromium(tmp_path) as driver:  # a fresh profile: no stored marks until the file is loaded back
+        _open(driver, run / "review" / "index.html")
+        assert driver.find_element(By.ID, "mark-count").text == "0 marked"
+        driver.find_element(By.ID, "load").send_keys(str(downloads / "review.jsonl"))
+        wait_for(driver, "document.getElementById('mark-count').textContent === '3 marked'")
+        assert driver.find_element(By.ID, "load-status").text == "review.jsonl: 3 marks loaded"
+        _set(driver, "f-verdict", "flag")
+        wait_for(driver, "window.cotgenReview.shown === 1")
+        assert _cells(driver, 1) == [flagged] and _cells(driver, 2) == ["sample:1"]
         assert console_errors(driver) == []
     marks = [ReviewRecord.model_validate_json(line) for line in (downloads / "review.jsonl").read_text().splitlines()]
     assert {(m.id, m.sample, m.verdict, m.note) for m in marks} == {
