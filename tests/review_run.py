@@ -18,7 +18,7 @@ from cotgen.acoustics import speaker_cues
 from cotgen.acoustics.table import read_features
 from cotgen.cli.main import get_app
 from cotgen.records.run_records import RejectRecord, TraceRecord
-from cotgen.records.trace import LEVELS, faithfulness, render_trace
+from cotgen.records.trace import LEVELS, faithfulness_parts, render_trace
 from cotgen.records.utterance import read_utterances
 
 UNFAITHFUL_ID = "demo_spk2_03"
@@ -73,8 +73,14 @@ def build_review_run(base: Path) -> Path:
             trace = record.trace.model_copy(
                 update={"acoustic": record.trace.acoustic.model_copy(update={"cues": cues})}
             )
+            parts = faithfulness_parts(trace, levels)
             record = record.model_copy(
-                update={"trace": trace, "text": render_trace(trace), "faithfulness": faithfulness(trace, levels)}
+                update={
+                    "trace": trace,
+                    "text": render_trace(trace),
+                    "faithfulness": parts.score,
+                    "faithfulness_parts": parts,
+                }
             )
         traces.append(record)
     (run / "traces.jsonl").write_text("".join(t.model_dump_json() + "\n" for t in traces), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The cue agreement rule the review page marks mismatches with, and faithfulness as its share (property-tested)."""
+"""The per-cue rules the review page marks cues with; the faithfulness parts are their shares (property-tested)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from cotgen.records.trace import (
     LexicalStage,
     Trace,
     cue_agrees,
-    faithfulness,
+    faithfulness_parts,
+    salient_recalled,
 )
 
 LEVELLED = [c for c in ACOUSTIC_CUES if c != "intonation"]
@@ -49,7 +50,7 @@ def claims_and_measurements(draw: st.DrawFn) -> tuple[list[AcousticCue], dict[st
 
 
 @given(claims_and_measurements())
-def test_faithfulness_is_the_share_of_checked_cues_that_agree(case: tuple[list[AcousticCue], dict]) -> None:
+def test_faithfulness_parts_are_the_shares_of_the_per_cue_verdicts(case: tuple[list[AcousticCue], dict]) -> None:
     cues, measured = case
     trace = Trace(
         acoustic=AcousticStage(cues=cues, summary="s"),
@@ -57,8 +58,9 @@ def test_faithfulness_is_the_share_of_checked_cues_that_agree(case: tuple[list[A
         ambiguity=AmbiguityStage(level="low", explanation="e"),
         distribution={"neu": 1.0},
     )
+    parts = faithfulness_parts(trace, measured)
     checked = [c for c in cues if measured[c.cue] is not None]
-    agreeing = [
+    near = [
         c
         for c in checked
         if (
@@ -67,5 +69,14 @@ def test_faithfulness_is_the_share_of_checked_cues_that_agree(case: tuple[list[A
             else abs(LEVELS.index(c.level) - LEVELS.index(measured[c.cue])) <= 1
         )
     ]
-    expected = len(agreeing) / len(checked) if checked else None
-    assert faithfulness(trace, measured) == expected
+    assert parts.within_one == (len(near) / len(checked) if checked else None)
+    assert [cue_agrees(c.cue, c.level, measured[c.cue]) for c in checked] == [c in near for c in checked]
+    extreme = [c for c in cues if measured[c.cue] in ("very low", "very high", "rising", "falling")]
+    recalled = [salient_recalled(c.level, measured[c.cue]) for c in extreme]
+    assert parts.salient_recall == (sum(recalled) / len(recalled) if recalled else None)
+
+
+def test_salient_recall_needs_the_measured_side() -> None:
+    assert salient_recalled("high", "very high") and salient_recalled("very low", "very low")
+    assert salient_recalled("moderate", "very high") is False and salient_recalled(None, "rising") is False
+    assert salient_recalled("high", "high") is None and salient_recalled("flat", None) is None

@@ -103,6 +103,8 @@ def test_the_page_opens_from_disk_without_console_errors_or_network_requests(run
 
 def test_filters_change_the_rows_shown(run: Path, tmp_path: Path) -> None:
     traces = lines(run / "traces.jsonl")
+    planted = next(t["faithfulness"] for t in traces if (t["id"], t["sample"]) == (UNFAITHFUL_ID, 0))
+    assert planted < 1 and sum(t["faithfulness"] < 1 for t in traces) == 1
     with chromium(tmp_path) as driver:
         _open(driver, run / "review" / "index.html")
         cases = [
@@ -123,7 +125,15 @@ def test_filters_change_the_rows_shown(run: Path, tmp_path: Path) -> None:
                 lambda: all(float(c) >= 0.3 for c in _cells(driver, 6)),
             ),
             ("f-js", "", 72, None),
-            ("f-faith", "0.9", 1, lambda: _cells(driver, 1) == [UNFAITHFUL_ID] and _cells(driver, 2) == ["gold"]),
+            (
+                "f-faith",
+                f"{planted:.2f}",
+                sum(round(t["faithfulness"], 4) <= round(planted, 2) for t in traces),
+                lambda: (
+                    (UNFAITHFUL_ID, "gold") in zip(_cells(driver, 1), _cells(driver, 2))
+                    and all(float(c) <= round(planted, 2) for c in _cells(driver, 8))
+                ),
+            ),
             ("f-faith", "", 72, None),
             (
                 "f-amb",

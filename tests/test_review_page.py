@@ -80,11 +80,22 @@ def test_each_cue_is_checked_by_the_faithfulness_rule_and_the_planted_mismatch_i
     details = _details(tmp_path / "page")
     assert set(details) == {u["id"] for u in lines(run / "utterances.jsonl")}
     mismatches = []
+
+    def share(verdicts: list) -> float | None:
+        known = [v for v in verdicts if v is not None]
+        return sum(known) / len(known) if known else None
+
     for detail in details.values():
         for trace in detail["traces"]:
-            checked = [c["agrees"] for c in trace["cues"] if c["agrees"] is not None]
-            assert trace["faith_now"] == pytest.approx(sum(checked) / len(checked), abs=1e-4)
-            for cue in trace["cues"]:
+            cues = trace["cues"]
+            cited = [c for c in cues if c["claimed"] is not None]
+            # The rows say what the score counted: each part is the share of its verdicts over the rows.
+            assert trace["parts"]["exact"] == pytest.approx(share([c["exact"] for c in cited]), abs=1e-4)
+            assert trace["parts"]["within_one"] == pytest.approx(share([c["agrees"] for c in cited]), abs=1e-4)
+            assert trace["parts"]["salient_recall"] == pytest.approx(share([c["salient"] for c in cues]), abs=1e-4)
+            assert trace["faith_now"] == trace["faith"]
+            assert [c["cue"] for c in cues if c["claimed"] is None] == []  # the template teacher cites every cue
+            for cue in cited:
                 assert cue["agrees"] == cue_agrees(cue["cue"], cue["claimed"], cue["measured"])
                 if cue["agrees"] is False:
                     mismatches.append((detail["id"], trace["sample"], cue["cue"]))

@@ -174,6 +174,13 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool) -> T
                 "schema_invalid", f"acoustic.cues.{i}: level {cue.level!r} for {cue.cue}; expected one of {allowed}"
             )
         _check_codes(cue.suggests, codes, f"acoustic.cues.{i}.suggests")
+    cited = [cue.cue for cue in trace.acoustic.cues]
+    repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
+    if repeated:
+        # Citing a cue twice would let a trace pad its faithfulness with copies of one agreeing claim.
+        raise TraceError(
+            "schema_invalid", f"acoustic.cues: {', '.join(repeated)} cited more than once; cite each cue once"
+        )
     for i, lex in enumerate(trace.lexical.cues):
         _check_codes(lex.suggests, codes, f"lexical.cues.{i}.suggests")
     if has_transcript and not trace.lexical.cues:
@@ -389,11 +396,20 @@ def parse_trace(text: str, classes: Sequence[str], has_transcript: bool = True) 
 # Faithfulness
 
 
-def cue_agrees(cue: str, claimed: str, measured: str | None) -> bool | None:
-    """Whether a claimed cue level agrees with the measured one: within one step, intonation exactly.
+# Measured levels that make a cue salient, and the cited levels on the same side of the scale.
+SALIENT_SIDES: dict[str, tuple[str, ...]] = {
+    "very low": ("very low", "low"),
+    "very high": ("very high", "high"),
+    "rising": ("rising",),
+    "falling": ("falling",),
+}
 
-    None when the cue was not measured. The one rule :func:`faithfulness` counts and the review page
-    marks mismatches with, so the two can never disagree.
+
+def cue_agrees(cue: str, claimed: str, measured: str | None) -> bool | None:
+    """Whether a cited level is within one step of the measured one (intonation: exactly); None when unmeasured.
+
+    The within-one rule :func:`faithfulness_parts` counts, and the rule the review page marks mismatches by,
+    so the page and the score cannot disagree.
     """
     if measured is None:
         return None
@@ -402,15 +418,65 @@ def cue_agrees(cue: str, claimed: str, measured: str | None) -> bool | None:
     return claimed in LEVELS and measured in LEVELS and abs(LEVELS.index(claimed) - LEVELS.index(measured)) <= 1
 
 
-def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | None:
-    """Share of acoustic cues whose claimed level agrees with the measured level (:func:`cue_agrees`).
+def salient_recalled(cited: str | None, measured: str | None) -> bool | None:
+    """For a salient measurement (very low/high, rising/falling): whether the trace cites it on that side.
+
+    None when the measurement is not salient; ``cited`` is None when the trace does not cite the cue.
+    """
+    if measured not in SALIENT_SIDES:
+        return None
+    return cited in SALIENT_SIDES[measured]
+
+
+class FaithfulnessParts(_Strict):
+    """How a trace's cited cue levels agree with the measured ones, three ways (None: nothing to check).
+
+    ``score`` is the gate ``--min-faithfulness`` compares with: the mean of the parts that are
+    defined. A trace that says "moderate" for every cue keeps within one step of most measurements
+    but seldom matches exactly and misses every extreme, so it scores low; a trace citing what was
+    measured scores 1.
+    """
+
+    exact: float | None = Field(description="Share of checked cues cited at exactly the measured level.")
+    within_one: float | None = Field(description="Share within one level of the measurement (intonation: exact).")
+    salient_recall: float | None = Field(
+        description="Share of the extreme measured cues (very low/high, rising/falling) cited on the right side."
+    )
+
+    @property
+    def score(self) -> float | None:
+        parts = [p for p in (self.exact, self.within_one, self.salient_recall) if p is not None]
+        return sum(parts) / len(parts) if parts else None
+
+
+def faithfulness_parts(trace: Trace, measured: Mapping[str, str | None]) -> FaithfulnessParts:
+    """Exact and within-one-step agreement of the cited cues, and recall of the salient measured cues.
 
     ``measured`` maps cue name -> the level measured for this speaker (None when the feature could
-    not be measured). Cues without a measurement are not counted; None when no cue can be checked.
+    not be measured). Cues without a measurement are not counted. A salient cue counts as recalled
+    when the trace cites it on the measured side (very high as high or very high, rising as rising).
     """
-    verdicts = [cue_agrees(cue.cue, cue.level, measured.get(cue.cue)) for cue in trace.acoustic.cues]
-    checked = [v for v in verdicts if v is not None]
-    return sum(checked) / len(checked) if checked else None
+    cited = {cue.cue: cue.level for cue in trace.acoustic.cues}
+    checked = exact = near = 0
+    for cue, level in cited.items():
+        actual = measured.get(cue)
+        if actual is None:
+            continue
+        checked += 1
+        exact += level == actual
+        near += bool(cue_agrees(cue, level, actual))
+    salient = [cue for cue, actual in measured.items() if actual in SALIENT_SIDES]
+    recalled = sum(bool(salient_recalled(cited.get(cue), measured[cue])) for cue in salient)
+    return FaithfulnessParts(
+        exact=exact / checked if checked else None,
+        within_one=near / checked if checked else None,
+        salient_recall=recalled / len(salient) if salient else None,
+    )
+
+
+def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | None:
+    """The faithfulness score the gate uses: see :class:`FaithfulnessParts` (None when no cue can be checked)."""
+    return faithfulness_parts(trace, measured).score
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Each acoustic cue a trace claims, beside what was measured for its speaker.
 
 The measured levels are re-derived exactly as the build derived them (speaker references over every row
-of ``features.parquet``, :class:`~cotgen.acoustics.CueReferences`), and agreement is decided by
-:func:`~cotgen.records.trace.cue_agrees`, the rule faithfulness counts: the page shows the verdicts and
-never re-implements the rule.
+of ``features.parquet``, :class:`~cotgen.acoustics.CueReferences`), and each verdict comes from the functions
+faithfulness is made of (:func:`~cotgen.records.trace.cue_agrees` for within one step,
+:func:`~cotgen.records.trace.salient_recalled` for the extreme measurements): the page shows the verdicts and
+never re-implements a rule.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueReferences
 from cotgen.export.record_readers import read_features
-from cotgen.records.trace import Trace, cue_agrees
+from cotgen.records.trace import Trace, cue_agrees, salient_recalled
 from cotgen.records.utterance import Utterance
 
 
@@ -52,23 +53,34 @@ def _number(value: float | None, digits: int) -> float | None:
 
 
 def cue_rows(trace: Trace, profile: CueProfile | None) -> list[dict[str, Any]]:
-    """One row per claimed acoustic cue: claimed and measured level, agreement, the measurement behind it."""
+    """One row per cited acoustic cue, then one per salient measured cue the trace does not cite.
+
+    A row holds the cited and measured level, whether they match exactly, whether they agree (within one
+    step), whether a salient measurement is cited on its side, and the measurement behind the level.
+    """
+    levels = profile.levels if profile else {}
     rows = []
+
+    def row(cue: str, claimed: str | None) -> dict[str, Any]:
+        measured = levels.get(cue)
+        feature = CUE_FEATURES[cue]
+        return {
+            "cue": cue,
+            "claimed": claimed,
+            "measured": measured,
+            "exact": None if measured is None or claimed is None else claimed == measured,
+            "agrees": None if claimed is None else cue_agrees(cue, claimed, measured),
+            "salient": salient_recalled(claimed, measured),
+            "feature": feature,
+            "value": _number(profile.values.get(feature), 3) if profile else None,
+            "z": _number(profile.z.get(cue), 2) if profile else None,
+            "reference": profile.reference.get(cue) if profile else None,
+        }
+
     for cue in trace.acoustic.cues:
-        measured = profile.levels.get(cue.cue) if profile else None
-        feature = CUE_FEATURES[cue.cue]
-        rows.append(
-            {
-                "cue": cue.cue,
-                "claimed": cue.level,
-                "measured": measured,
-                "agrees": cue_agrees(cue.cue, cue.level, measured),
-                "feature": feature,
-                "value": _number(profile.values.get(feature), 3) if profile else None,
-                "z": _number(profile.z.get(cue.cue), 2) if profile else None,
-                "reference": profile.reference.get(cue.cue) if profile else None,
-                "observation": cue.observation,
-                "suggests": cue.suggests,
-            }
-        )
+        rows.append({**row(cue.cue, cue.level), "observation": cue.observation, "suggests": cue.suggests})
+    cited = {cue.cue for cue in trace.acoustic.cues}
+    for name in CUE_FEATURES:
+        if name not in cited and salient_recalled(None, levels.get(name)) is not None:
+            rows.append({**row(name, None), "observation": None, "suggests": []})
     return rows

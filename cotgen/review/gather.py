@@ -17,7 +17,7 @@ from cotgen.core.divergence import entropy_bits
 from cotgen.core.errors import CotgenError
 from cotgen.export.record_readers import RecordFile, load_run
 from cotgen.records.run_records import DPORecord, RejectRecord, TraceRecord
-from cotgen.records.trace import faithfulness
+from cotgen.records.trace import faithfulness_parts
 from cotgen.review.audio import AudioLinks
 from cotgen.review.cues import MeasuredCues, cue_rows
 
@@ -96,7 +96,8 @@ def gather(run_dir: Path, audio: AudioLinks) -> ReviewData:
     for trace in run.traces:
         at = _position_of(positions, trace, run.traces.path)
         profile = profiles[at]
-        now = faithfulness(trace.trace, profile.levels) if profile else None
+        parts = faithfulness_parts(trace.trace, profile.levels) if profile else None
+        now = parts.score if parts else None
         if _round(now) != _round(trace.faithfulness):
             data.faithfulness_changed += 1
         data.details[at]["traces"].append(
@@ -109,6 +110,7 @@ def gather(run_dir: Path, audio: AudioLinks) -> ReviewData:
                 "kl": _round(trace.kl),
                 "faith": _round(trace.faithfulness),
                 "faith_now": _round(now),
+                "parts": {k: _round(v) for k, v in parts.model_dump().items()} if parts else None,
                 "cues": cue_rows(trace.trace, profile),
                 "acoustic_summary": trace.trace.acoustic.summary,
                 "lexical": [c.model_dump() for c in trace.trace.lexical.cues],

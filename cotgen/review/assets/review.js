@@ -265,26 +265,36 @@
       rows.join("") + "</tbody></table>";
   }
 
-  function agreement(cue) {
-    if (cue.agrees === null) { return '<td class="na">not measured</td>'; }
-    return cue.agrees ? '<td class="ok">agrees</td>' : '<td class="mismatch">mismatch</td>';
+  // The verdicts (exact, agrees = within one step, salient = an extreme measurement cited on its side) were
+  // computed in Python by the functions faithfulness is made of; this only words them.
+  function check(c) {
+    if (c.claimed === null) { return ["missed", "not cited, measured " + c.measured]; }
+    if (c.agrees === null) { return ["na", "not measured"]; }
+    if (!c.agrees) { return ["mismatch", "mismatch"]; }
+    var word = c.exact ? "exact" : "within one";
+    return ["ok", c.salient === true ? word + ", salient" : word];
   }
 
   function stages(t) {
     var cues = t.cues.map(function (c) {
+      var verdict = check(c);
+      var flagged = verdict[0] === "mismatch" || verdict[0] === "missed";
       var measurement = c.value === null ? "—" : esc(c.value) + (c.z === null ? "" : " (z " + fmt(c.z, 2) + ")");
-      return '<tbody class="' + (c.agrees === false ? "mismatch" : "") + '"><tr><td>' + esc(c.cue) + "</td><td>" +
-        esc(c.claimed) + "</td><td>" + esc(c.measured || "—") + "</td>" + agreement(c) + '<td class="num">' +
-        measurement + '</td></tr><tr class="obs"><td colspan="5">' + esc(c.observation) + " <i>suggests " +
-        esc(c.suggests.join(", ") || "none") + "; measured against the " + esc(c.reference || "—") + " reference</i></td></tr></tbody>";
+      var note = c.observation === null ? "" : '<tr class="obs"><td colspan="5">' + esc(c.observation) + " <i>suggests " +
+        esc(c.suggests.join(", ") || "none") + "; measured against the " + esc(c.reference || "—") + " reference</i></td></tr>";
+      return '<tbody class="' + (flagged ? verdict[0] : "") + '" data-cue="' + esc(c.cue) + '"><tr><td>' + esc(c.cue) +
+        "</td><td>" + esc(c.claimed || "—") + "</td><td>" + esc(c.measured || "—") + '</td><td class="' + verdict[0] + '">' +
+        esc(verdict[1]) + '</td><td class="num">' + measurement + "</td></tr>" + note + "</tbody>";
     }).join("");
+    var parts = t.parts ? " (exact " + fmt(t.parts.exact, 2) + " · within one " + fmt(t.parts.within_one, 2) +
+      " · salient recall " + fmt(t.parts.salient_recall, 2) + ")" : "";
     var lexical = t.lexical.map(function (c) {
       return "<li><b>" + esc(c.cue) + "</b> → " + esc(c.observation) + " <i>suggests " + esc(c.suggests.join(", ") || "none") + "</i></li>";
     }).join("");
     var changed = t.faith !== t.faith_now ?
       '<p class="warn">Stored faithfulness ' + fmt(t.faith, 2) + " but " + fmt(t.faith_now, 2) +
       " against today's features.parquet: the features changed since the build.</p>" : "";
-    return '<h3>1. Acoustic <small>faithfulness ' + fmt(t.faith, 2) + "</small></h3>" + changed +
+    return '<h3>1. Acoustic <small>faithfulness ' + fmt(t.faith, 2) + parts + "</small></h3>" + changed +
       '<table class="cues"><thead><tr><th>cue</th><th>claimed</th><th>measured</th><th>check</th>' +
       '<th class="num">value</th></tr></thead>' + cues + "</table>" +
       "<p>" + esc(t.acoustic_summary) + "</p>" +
