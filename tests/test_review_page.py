@@ -152,8 +152,28 @@ def test_a_trace_of_an_unknown_utterance_is_a_clear_error(run: Path, tmp_path: P
     stray["id"] = "not_in_the_corpus"
     with (broken / "traces.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(stray) + "\n")
-    with pytest.raises(CotgenError, match=r"traces\.jsonl: id 'not_in_the_corpus' is not in utterances\.jsonl"):
+    line = len(lines(broken / "traces.jsonl"))
+    with pytest.raises(CotgenError, match=rf"traces\.jsonl:{line}: id 'not_in_the_corpus' is not in utterances\.jsonl"):
         write_review(broken)
+
+
+def test_a_bad_record_fails_with_its_line_and_leaves_the_last_good_page(run: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "run"
+    broken.mkdir()
+    for name in ("utterances.jsonl", "traces.jsonl", "features.parquet"):
+        (broken / name).write_bytes((run / name).read_bytes())
+    good = write_review(broken)
+    before = sorted(p.relative_to(good.out_dir) for p in good.out_dir.rglob("*"))
+    traces = (broken / "traces.jsonl").read_text(encoding="utf-8").splitlines()
+    bad = json.loads(traces[40])
+    del bad["trace"]["acoustic"]
+    traces[40] = json.dumps(bad)
+    (broken / "traces.jsonl").write_text("\n".join(traces) + "\n", encoding="utf-8")
+    with pytest.raises(CotgenError, match=r"traces\.jsonl:41: not a valid TraceRecord"):
+        write_review(broken)
+    assert sorted(p.relative_to(good.out_dir) for p in good.out_dir.rglob("*")) == before
+    (table,) = _call_args(good.out_dir / "data" / "table.js", "cotgenTable")
+    assert len(table["items"]["u"]) == good.traces
 
 
 def test_a_run_without_features_shows_cues_as_unchecked(run: Path, tmp_path: Path) -> None:

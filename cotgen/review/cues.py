@@ -9,7 +9,7 @@ never re-implements a rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,12 +32,12 @@ class MeasuredCues:
         self._references = CueReferences.of(columns, [s for s, _ in who], [g for _, g in who])
 
     @classmethod
-    def of_run(cls, run_dir: Any, utterances: Iterable[Utterance]) -> MeasuredCues | None:
-        """The run's measured cues, or None when it has no ``features.parquet`` (nothing can be checked)."""
+    def of_run(cls, run_dir: Path, speakers: dict[str, tuple[str | None, str | None]]) -> MeasuredCues | None:
+        """The run's measured cues (``speakers``: id -> speaker and gender), or None without ``features.parquet``."""
         features = read_features(run_dir)
         if features is None:
             return None
-        return cls(features, {u.id: (u.speaker, u.gender) for u in utterances})
+        return cls(features, speakers)
 
     def profile(self, utterance: Utterance) -> CueProfile | None:
         """The utterance's measured cues; None when it has no feature row."""

@@ -3,7 +3,8 @@
 A page opened from ``file://`` may not ``fetch()`` the files beside it, but it may load them with
 ``<script src>``; so the data are JavaScript files that hand their JSON to the page. The table's columns
 load with the page; each utterance's detail is in a chunk of :data:`CHUNK` utterances, loaded when one of
-its rows is opened, so the page opens at the speed of the table alone.
+its rows is opened, so the page opens at the speed of the table alone. Chunks are written as they are
+gathered, and the table last.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import jinja2
 
 import cotgen
 from cotgen.core.errors import CotgenError
+from cotgen.export.record_readers import RecordFile, load_run
 from cotgen.records.review import REVIEW_FILE, VERDICTS
+from cotgen.records.run_records import RejectRecord
 from cotgen.records.trace import AMBIGUITY_LEVELS
 from cotgen.review.audio import AudioLinks
-from cotgen.review.gather import ReviewData, gather
+from cotgen.review.gather import REJECTS, ReviewData, gather
 
 CHUNK = 100
 DATA_DIR = "data"
@@ -62,12 +65,14 @@ def run_key(run_dir: Path) -> str:
     return hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
 
 
-def _write_data(data: ReviewData, out_dir: Path) -> int:
-    """Write ``data/table.js`` and the detail chunks; returns how many chunks."""
-    folder = out_dir / DATA_DIR
+def _fresh(folder: Path) -> Path:
     if folder.exists():
-        shutil.rmtree(folder)  # chunks of an earlier, larger run would otherwise linger
+        shutil.rmtree(folder)
     (folder / "detail").mkdir(parents=True)
+    return folder
+
+
+def _write_table(data: ReviewData, folder: Path) -> None:
     table = {
         "run": str(data.run_dir.resolve()),
         "run_key": run_key(data.run_dir),
@@ -79,13 +84,6 @@ def _write_data(data: ReviewData, out_dir: Path) -> int:
         "items": data.items,
     }
     (folder / "table.js").write_text(_call("cotgenTable", table), encoding="utf-8")
-    chunks = 0
-    for start in range(0, len(data.details), CHUNK):
-        number = start // CHUNK
-        text = _call("cotgenDetail", number, data.details[start : start + CHUNK])
-        (folder / "detail" / f"{number:05d}.js").write_text(text, encoding="utf-8")
-        chunks += 1
-    return chunks
 
 
 def _render_index(data: ReviewData) -> str:
@@ -112,12 +110,29 @@ def write_review(run_dir: Path, out_dir: Path | None = None, copy_audio: bool = 
     out_dir = out_dir or run_dir / "review"
     if out_dir.exists() and not out_dir.is_dir():
         raise CotgenError(f"--out {out_dir}: is a file, not a folder")
-    audio = AudioLinks(out_dir, copy_audio)
-    data = gather(run_dir, audio)  # checks the run folder before anything is written into it
-    if not data.counts["traces"] and not data.counts["rejects"]:
+    run = load_run(run_dir)  # checks the run folder before anything is written into it
+    if not run.traces and not RecordFile(run_dir / REJECTS, RejectRecord):
         raise CotgenError(f"{run_dir}: neither traces.jsonl nor rejects.jsonl holds a record (run `cotgen build`)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    chunks = _write_data(data, out_dir)
+    # The data are written beside the page's current data and swapped in when complete, so a run that fails
+    # halfway (a bad line) leaves the last good page, and a smaller run leaves no chunk of a larger one.
+    folder = _fresh(out_dir / f"{DATA_DIR}.tmp")
+    chunks = 0
+
+    def write_chunk(number: int, details: list[dict[str, Any]]) -> None:
+        nonlocal chunks
+        (folder / "detail" / f"{number:05d}.js").write_text(_call("cotgenDetail", number, details), encoding="utf-8")
+        chunks += 1
+
+    audio = AudioLinks(out_dir, copy_audio)
+    try:
+        data = gather(run, audio, CHUNK, write_chunk)
+        _write_table(data, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if (out_dir / DATA_DIR).exists():
+        shutil.rmtree(out_dir / DATA_DIR)
+    folder.rename(out_dir / DATA_DIR)
     assets = resources.files("cotgen.review") / "assets"
     for name in ASSETS:
         (out_dir / name).write_text((assets / name).read_text(encoding="utf-8"), encoding="utf-8")

@@ -291,7 +291,7 @@
     var lexical = t.lexical.map(function (c) {
       return "<li><b>" + esc(c.cue) + "</b> → " + esc(c.observation) + " <i>suggests " + esc(c.suggests.join(", ") || "none") + "</i></li>";
     }).join("");
-    var changed = t.faith !== t.faith_now ?
+    var changed = t.parts && t.faith !== t.faith_now ?
       '<p class="warn">Stored faithfulness ' + fmt(t.faith, 2) + " but " + fmt(t.faith_now, 2) +
       " against today's features.parquet: the features changed since the build.</p>" : "";
     return '<h3>1. Acoustic <small>faithfulness ' + fmt(t.faith, 2) + parts + "</small></h3>" + changed +
