@@ -166,6 +166,15 @@ def build_command(
     workers: WorkersOption = None,
     dask_scheduler: DaskOption = None,
     progress: ProgressOption = True,
+    context: Annotated[
+        int,
+        typer.Option(
+            "--context",
+            min=0,
+            help="Quote the K previous turns of the same dialogue (with speakers) in teacher and student prompts"
+            " (IEMOCAP, MELD, MSP-Podcast); 0 = none.",
+        ),
+    ] = 0,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
     config = BuildConfig(
@@ -201,6 +210,7 @@ def build_command(
         workers=workers,
         dask_scheduler=dask_scheduler,
         progress=progress,
+        context=context,
     )
     with _stderr_log():
         summary = run_build(config, console=err_console)
