@@ -326,3 +326,26 @@ def test_ten_thousand_utterances_open_and_filter(run: Path, tmp_path: Path) -> N
         f"\nreview at 10,000 utterances: write {write_s:.1f} s, {size_mb:.0f} MB;"
         f" first render {first_render_ms:.0f} ms, JS filter {filter_ms:.0f} ms, first text search {search_ms:.0f} ms"
     )
+
+
+def test_a_full_browser_storage_is_said_and_the_marks_stay_downloadable(run: Path, tmp_path: Path) -> None:
+    first = lines(run / "utterances.jsonl")[0]["id"]
+    with chromium(tmp_path) as driver:
+        _open(driver, run / "review" / "index.html")
+        # Fill the origin's storage (about 5 MB) with another page's data, as years of file:// pages might.
+        driver.execute_script(
+            "var block = 'x'.repeat(1 << 20), n = 0;"
+            "try { for (;;) { localStorage.setItem('filler' + n, block); n += 1; } } catch (err) {}"
+            "var small = 'x'.repeat(1024);"
+            "try { for (;;) { localStorage.setItem('filler' + n, small); n += 1; } } catch (err) {}"
+        )
+        _mark(driver, first, "gold", "reject")
+        assert "could not store the marks" in driver.find_element(By.ID, "load-status").text
+        assert driver.find_element(By.ID, "mark-count").text == "1 marked"
+        driver.find_element(By.ID, "download").click()
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "review.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert console_errors(driver) == []
+    (mark,) = [ReviewRecord.model_validate_json(line) for line in (tmp_path / "review.jsonl").read_text().splitlines()]
+    assert (mark.id, mark.sample, mark.verdict) == (first, 0, "reject")

@@ -39,8 +39,13 @@
   }
 
   function saveMarks() {
-    localStorage.setItem(state.storageKey, JSON.stringify(state.marks));
     $("mark-count").textContent = Object.keys(state.marks).length + " marked";
+    try {
+      localStorage.setItem(state.storageKey, JSON.stringify(state.marks));
+    } catch (err) {  // the browser's storage is full (about 5 MB, some 30,000 marks): the marks live on in the page
+      $("load-status").textContent = "The browser could not store the marks (" + err.name + "): download " +
+        state.table.review_file + " now, before closing the page.";
+    }
   }
 
   function markOf(i) {
