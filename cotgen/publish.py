@@ -282,7 +282,7 @@ def stage(
         stale = stale_export(read_export_info(export_dir), export_dir, run_dir)
     refuse_stale(stale, allow_stale, "publish")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
-    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
+    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/", published=True)
     target = stage_dir or run_dir / STAGE_DIR
     if target.exists():
         shutil.rmtree(target)

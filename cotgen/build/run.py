@@ -51,11 +51,11 @@ from cotgen.build.outcome import (
     trace_record,
     unfaithful_detail,
 )
-from cotgen.build.progress import BuildProgress
+from cotgen.build.progress import BuildProgress, interrupted_message
 from cotgen.build.state import RunState, traces_fingerprint
 from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
-from cotgen.core.errors import CotgenError
+from cotgen.core.errors import CotgenError, Interrupted
 from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
@@ -676,13 +676,19 @@ class _Builder:
             stopped: TeacherStopped | None = None
             with state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)
-                if self.model is None:
-                    self.teach_template(plan.work(prepared), prepared, done)
-                elif pending:
-                    try:
+                try:
+                    if self.model is None:
+                        self.teach_template(plan.work(prepared), prepared, done)
+                    elif pending:
                         asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
-                    except TeacherStopped as exc:  # the server's fault, not the items': they stay to do
-                        stopped = exc
+                except TeacherStopped as exc:  # the server's fault, not the items': they stay to do
+                    stopped = exc
+                except KeyboardInterrupt:
+                    # Finished items are on disk (the state flushes as it closes); the rest is what a rerun does.
+                    finished = progress.finished_items
+                    message = interrupted_message(skipped + finished, pending - finished)
+                    logger.info(message)
+                    raise Interrupted(message) from None
             summary = self._summary(run_dir, prepared, state, plan, skipped, started, None)
             self._write_run_json(summary, prepared, started_at, stopped)
             if stopped is not None:

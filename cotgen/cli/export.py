@@ -15,7 +15,12 @@ from cotgen.export.messages import AnswerMode, AudioMode
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="Trainer format: trl, llamafactory or swift.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="Trainer format: trl, llamafactory (llama-factory) or swift (ms-swift), any case."
+        ),
+    ],
     run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN,
     split: Annotated[
         str | None,
@@ -41,6 +46,10 @@ def export(
         bool,
         typer.Option("--allow-stale", help="Export a dpo.jsonl/grpo.jsonl made from older traces anyway (warned)."),
     ] = False,
+    review: Annotated[
+        Path | None,
+        typer.Option("--review", help="review.jsonl from `cotgen review`: leave rejected traces and their pairs out."),
+    ] = None,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -58,6 +67,7 @@ def export(
             audio=cast(AudioMode, audio),
             out_dir=out,
             allow_stale=allow_stale,
+            review=review,
         )
         write_card(run_dir)
         table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}")
@@ -86,10 +96,11 @@ def export(
         audio=cast(AudioMode, audio),
         out_dir=out,
         allow_stale=allow_stale,
+        review=review,
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
-    table = Table(title=f"{fmt} export of {run_dir} (split {result.split})")
+    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})")
     table.add_column("file")
     table.add_column("rows", justify="right")
     for name, rows in result.files.items():
@@ -97,4 +108,8 @@ def export(
     console.print(table)
     for reason, count in result.skipped.items():
         console.print(f"skipped {count} records: {reason.replace('_', ' ')}")
+    if result.review is not None:
+        marks = result.review
+        left_out = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in marks["left_out"].items())
+        console.print(f"review: {marks['reviewed']} traces reviewed, {marks['reject']} rejected; left out {left_out}")
     console.print(f"written to {result.out_dir}")

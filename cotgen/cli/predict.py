@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console, err_console
-from cotgen.cli.build import _stderr_log
 from cotgen.cli.features import CacheOption, ProgressOption
 from cotgen.core.paths import DEFAULT_RUN
 
@@ -90,8 +89,7 @@ def predict_command(
         retry_errors=retry_errors,
         progress=progress,
     )
-    with _stderr_log():
-        summary = run_predict(config, console=err_console)
+    summary = run_predict(config, console=err_console)
     errors = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items()) or "none"
     usage = summary.usage
     console.print(

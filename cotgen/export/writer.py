@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any, Literal, cast, get_args
 
 from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import read_run_json, update_run_json
@@ -29,7 +29,8 @@ from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.freshness import EXPORT_INFO, refuse_stale, stale_files
 from cotgen.export.messages import AUDIO_DIR, AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
-from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, RunData, load_run
+from cotgen.export.review_marks import ReviewMarks, read_review
 from cotgen.export.splits import (
     SPLITS,
     SplitAssignment,
@@ -44,6 +45,16 @@ from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
+# The trainers' own spellings of their names (LLaMA-Factory, ms-swift), accepted in any case.
+FORMAT_ALIASES: dict[str, str] = {"llama-factory": "llamafactory", "llama_factory": "llamafactory", "ms-swift": "swift"}
+
+
+def canonical_format(name: str) -> str:
+    """``LLaMA-Factory`` -> ``llamafactory``, ``ms-swift`` -> ``swift``, ``TRL`` -> ``trl``; others unchanged."""
+    key = name.strip().lower()
+    return FORMAT_ALIASES.get(key, key)
+
+
 FOLDS_INFO = "folds.json"
 FOLD_PREFIX = "fold_"
 IDS_SUFFIX = ".ids"
@@ -68,6 +79,8 @@ class ExportResult:
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    review: dict[str, Any] | None = None  # what review.jsonl marked and left out (export_run's ``review``)
+    shared_speakers: int = 0  # speakers in several splits (only a speaker-sharing corpus's published split)
     traces_fingerprint: str | None = None  # of the run's traces.jsonl when exported (cotgen.export.freshness)
     stale_inputs: list[str] = field(default_factory=list)  # derived files exported anyway with --allow-stale
 
@@ -223,18 +236,23 @@ def export_run(
     answer: AnswerMode = "text",
     audio: AudioMode = "absolute",
     out_dir: Path | None = None,
+    review: Path | None = None,
     allow_stale: bool = False,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written.
 
-    A ``dpo.jsonl`` or ``grpo.jsonl`` made from older traces is refused unless ``allow_stale``
-    (:mod:`cotgen.export.freshness`); the run folder is locked while the export writes.
+    With ``review`` (a ``review.jsonl`` from ``cotgen review``), rejected traces and the records carrying them
+    are left out (:mod:`cotgen.export.review_marks`). A ``dpo.jsonl`` or ``grpo.jsonl`` made from older
+    traces is refused unless ``allow_stale`` (:mod:`cotgen.export.freshness`); the run folder is locked
+    while the export writes.
     """
+    fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
         data = load_run(run_dir)
-        return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+        marks = read_review(review, run_dir / TRACES) if review is not None else None
+        return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt, marks)
 
 
 def export_folds(
@@ -244,6 +262,7 @@ def export_folds(
     answer: AnswerMode = "text",
     audio: AudioMode = "absolute",
     out_dir: Path | None = None,
+    review: Path | None = None,
     allow_stale: bool = False,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
@@ -251,12 +270,14 @@ def export_folds(
     Each fold folder holds exactly what a one-split export writes (split files, ``export.json``,
     LLaMA-Factory's ``dataset_info.json``). Split files a one-split export left at the top of the
     folder, and fold folders of an earlier protocol that this one lacks, are removed so no reader
-    mistakes them for this protocol's. Stale inputs and the lock as in :func:`export_run`.
+    mistakes them for this protocol's. ``review`` leaves out rejected traces in every fold, and stale inputs
+    and the lock are as in :func:`export_run`.
     """
+    fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
-        return _export_folds(run_dir, module, fmt, split, answer, audio, out_dir)
+        return _export_folds(run_dir, module, fmt, split, answer, audio, out_dir, review)
 
 
 def _export_folds(
@@ -267,8 +288,10 @@ def _export_folds(
     answer: AnswerMode,
     audio: AudioMode,
     out_dir: Path | None,
+    review: Path | None,
 ) -> FoldsResult:
     data = load_run(run_dir)
+    marks = read_review(review, run_dir / TRACES) if review is not None else None
     _check_kinds(data, module)
     out = out_dir or run_dir / "export" / fmt
     specs = fold_specs(data.utterances, split)
@@ -280,7 +303,9 @@ def _export_folds(
     _remove_stale_folds(out, {name for name, _ in specs})
     result = FoldsResult(format=fmt, out_dir=out, run_dir=data.run_dir, protocol=split.strip())
     for name, spec in specs:
-        result.folds[name] = _write_split(data, module, fmt, spec, answer, audio, out / name, write_ids=True)
+        result.folds[name] = _write_split(
+            data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks
+        )
     (out / FOLDS_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
@@ -313,6 +338,7 @@ def export_data(
     answer: AnswerMode,
     audio: AudioMode,
     out_dir: Path,
+    review: ReviewMarks | None = None,
 ) -> ExportResult:
     """Export an opened run with one format module (the body of :func:`export_run`).
 
@@ -323,7 +349,7 @@ def export_data(
     text = split or default_split(data.corpus)
     if is_all_folds(text):
         raise CotgenError(f"--split {text}: several folds are exported with export_folds (cotgen export does this)")
-    result = _write_split(data, module, fmt, parse_split(text, seed), answer, audio, out_dir)
+    result = _write_split(data, module, fmt, parse_split(text, seed), answer, audio, out_dir, review=review)
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
 
@@ -337,6 +363,7 @@ def _write_split(
     audio: AudioMode,
     out_dir: Path,
     write_ids: bool = False,
+    review: ReviewMarks | None = None,
 ) -> ExportResult:
     """One split assignment's files, ``dataset_info.json`` and ``export.json`` in ``out_dir`` (run.json untouched).
 
@@ -344,7 +371,7 @@ def _write_split(
     whether or not it has a record (an utterance whose gold trace was rejected has no SFT row, and is
     still to be predicted and scored).
     """
-    assignment = assign_splits(data.utterances, spec)
+    assignment = assign_splits(data.utterances, spec, data.corpus)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
@@ -360,15 +387,19 @@ def _write_split(
         stale_inputs=[f.path.name for f in stale_files(data.run_dir, module.KINDS)],
     )
     result.utterances_per_split = assignment.sizes()
+    result.shared_speakers = assignment.shared_speakers
     if write_ids:
         _write_ids(out_dir, data, assignment)
     registry: dict[str, Any] = {}
     for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
         if kind not in module.KINDS:
             continue
+        records = getattr(data, kind)
+        if review is not None:
+            records = review.keep(kind, records)
         with SplitFiles(out_dir, kind) as files:
             skipped = _write_kind(
-                getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
+                records, getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
             )
             written = files.commit()
         for reason, n in skipped.items():
@@ -377,6 +408,8 @@ def _write_split(
             name = split_file_name(kind, split_name)
             result.files[name] = rows
             registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+    if review is not None:
+        result.review = review.summary()
     if module is llamafactory:
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
