@@ -75,6 +75,7 @@ def test_ctrl_c_says_what_is_done_and_left_logs_it_and_a_rerun_resumes(tmp_path:
         child.expect(r"build [3-9]/24")  # a few items answered, most still to do
         child.sendintr()
         lines = _screen(_run_to_end(child))
+        port = srv.port
     assert child.exitstatus == 130, "\n".join(lines)
     said = [line for line in lines if line.startswith("interrupted: ")]
     assert len(said) == 1, "\n".join(lines)
@@ -88,7 +89,8 @@ def test_ctrl_c_says_what_is_done_and_left_logs_it_and_a_rerun_resumes(tmp_path:
     assert said[0] in (tmp_path / "run" / "cotgen.log").read_text(encoding="utf-8")
     live = [line for line in lines if line.startswith("build ")]
     assert live and "tokens" in live[-1] and len(live[-1]) <= COLUMNS
-    with LoopbackServer() as srv:
+    # The same command: the same server URL (another one would make every item stale, its fingerprint changed).
+    with LoopbackServer(port=port) as srv:
         args = ["build", "--teacher", "openai:m", "--base-url", srv.base_url, "--cache", cache, "--out", "run"]
         child = _spawn(args, tmp_path)
         lines = _screen(_run_to_end(child))
