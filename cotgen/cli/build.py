@@ -111,6 +111,7 @@ def _print_summary(summary: BuildSummary) -> None:
         soft_wrap=True,
     )
     usage = summary.usage
+    _print_batch(usage.get("batch"))
     cost = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "unknown"
     console.print(
         f"requests {usage.get('requests', 0)}, cache hits {usage.get('cache_hits', 0)}, tokens "
@@ -120,6 +121,27 @@ def _print_summary(summary: BuildSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _print_batch(batch: dict | None) -> None:
+    """What a batch build did, and where the requests an offline server must answer are."""
+    if not batch:
+        return
+    console.print(
+        f"batch: {batch['rounds']} round(s), {batch['batches_submitted']} batch(es) submitted, {batch['answered']} "
+        f"answered, {batch['failed_rows']} error rows, {batch['not_run']} not run (asked again)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    for path in batch["files"]:
+        console.print(
+            f"requests to answer: {path}  (vllm run-batch -i {path} -o results.jsonl --model MODEL; "
+            "then cotgen build ... --batch-results results.jsonl)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("build")
@@ -166,6 +188,22 @@ def build_command(
     workers: WorkersOption = None,
     dask_scheduler: DaskOption = None,
     progress: ProgressOption = True,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Ask through the OpenAI Batch API (half price, answers within 24 h).")
+    ] = False,
+    batch_file_only: Annotated[
+        bool, typer.Option("--batch-file-only", help="Write the requests as a JSONL file for vllm run-batch and stop.")
+    ] = False,
+    batch_results: Annotated[
+        Path | None, typer.Option("--batch-results", help="Import a vllm run-batch output file (then write repairs).")
+    ] = None,
+    batch_poll: Annotated[
+        float, typer.Option("--batch-poll", help="Seconds between the first status checks of a batch (backs off).")
+    ] = 30.0,
+    batch_wait: Annotated[
+        bool,
+        typer.Option("--batch-wait/--no-batch-wait", help="Wait for batches, or submit and stop (rerun collects)."),
+    ] = True,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
     config = BuildConfig(
@@ -201,6 +239,11 @@ def build_command(
         workers=workers,
         dask_scheduler=dask_scheduler,
         progress=progress,
+        batch=batch,
+        batch_file_only=batch_file_only,
+        batch_results=batch_results,
+        batch_poll=batch_poll,
+        batch_wait=batch_wait,
     )
     with _stderr_log():
         summary = run_build(config, console=err_console)

@@ -1,0 +1,312 @@
+"""``cotgen build --batch``: the build's items asked through the Batch API (or an offline batch file), in rounds.
+
+A round is one pass over the items still to do, each taught by the *same* code as a synchronous
+build (:func:`cotgen.build.model_teacher.teach_item`), with one difference: the teacher answers only
+from the response cache and from the rows of batches that just ended. An item whose next turn has
+an answer goes on (validated, repaired, faithfulness-checked exactly like a synchronous answer) and
+may end as a trace or a reject; an item whose next turn has none raises :class:`Pending`, and its
+request — built by :meth:`~cotgen.teachers.openai_teacher.OpenAITeacher.request_body`, so byte for
+byte the synchronous body — goes into the next batch. Repairs are therefore simply the next round.
+
+What a batch row becomes: a 200 answer is stored in the response cache under the synchronous
+request's key (so a later rerun, batch or not, never pays for it again) and validated; an error
+row or a non-200 response ends its item as a reject with the row's reason; a request in neither
+file (expired, cancelled) has no answer and is asked again in the next round. Rows are matched by
+``custom_id`` = ``<id>#<sample>#<turn>`` only, and only when the request sent (its body digest) is
+the request this build would send now: an answer to an older prompt is never taken for a new one.
+
+Rounds go on while every batch of the last round returned something; a round whose batches all came
+back empty (expired with no result) or a batch cancelled while the build waited stops the build
+with its items still to do, for a rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cotgen.build.outcome import Item, ItemKey
+from cotgen.build.teach_pool import Outcome
+from cotgen.teachers.batch import BatchEngine, BatchRequest, BatchSettings, Collected
+from cotgen.teachers.batch.lines import ShardWriter, body_digest
+from cotgen.teachers.openai_teacher import (
+    ChatRequest,
+    ChatResult,
+    OpenAITeacher,
+    TeacherCallError,
+    TeacherConfig,
+    raw_answer,
+)
+from cotgen.teachers.response_cache import ResponseCache, default_cache_path
+
+BatchMode = Literal["online", "file_only", "results"]
+# Offline files are not sent to OpenAI: no base URL is needed, and no key (the client is never used).
+OFFLINE_BASE_URL = "http://offline.invalid/v1"
+CUSTOM_ID_SEPARATOR = "#"
+
+logger = logging.getLogger("cotgen.build.run")
+
+
+def custom_id(key: ItemKey, turn: int) -> str:
+    """The Batch API ``custom_id`` of an item's turn: ``<id>#<sample>#<turn>`` (the id may itself hold a ``#``)."""
+    return f"{key[0]}{CUSTOM_ID_SEPARATOR}{key[1]}{CUSTOM_ID_SEPARATOR}{turn}"
+
+
+def parse_custom_id(value: str) -> tuple[ItemKey, int]:
+    """The item key and turn of a :func:`custom_id`; ValueError for anything else."""
+    utterance, sample, turn = value.rsplit(CUSTOM_ID_SEPARATOR, 2)
+    return (utterance, int(sample)), int(turn)
+
+
+class Pending(Exception):
+    """An item's next turn has no answer yet; ``request`` is None when it already sits in an unfinished batch."""
+
+    def __init__(self, request: BatchRequest | None) -> None:
+        super().__init__(request.custom_id if request else "in an unfinished batch")
+        self.request = request
+
+
+@dataclass
+class BatchTally:
+    """What this build's batch rows cost and how they ended, for run.json."""
+
+    requests: int = 0  # answers taken from batch rows (each one paid request)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cache_hits: int = 0
+    failed: int = 0
+    not_run: int = 0
+    rounds: int = 0
+    batches: int = 0
+    files: list[str] = field(default_factory=list)
+
+    def add(self, raw: dict[str, Any]) -> None:
+        usage = raw["usage"]
+        self.requests += 1
+        self.prompt_tokens += usage["prompt_tokens"]
+        self.completion_tokens += usage["completion_tokens"]
+        self.cached_prompt_tokens += usage.get("cached_prompt_tokens", 0)
+
+    def usage(self) -> dict[str, Any]:
+        """The build's ``usage`` block: the synchronous keys, plus cached prompt tokens and the batch counts."""
+        return {
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "cache_hits": self.cache_hits,
+            "retries": {},
+            "batch": {
+                "rounds": self.rounds,
+                "batches_submitted": self.batches,
+                "answered": self.requests,
+                "failed_rows": self.failed,
+                "not_run": self.not_run,
+                "files": self.files,
+            },
+        }
+
+
+class BatchTurns:
+    """The answers a round may use: the response cache, then the rows of the batches that just ended."""
+
+    def __init__(
+        self,
+        teacher: OpenAITeacher,
+        cache: ResponseCache,
+        collected: Collected,
+        outstanding: set[str],
+        tally: BatchTally,
+        fresh: set[str],
+    ) -> None:
+        self.name = teacher.name
+        self._teacher = teacher
+        self._cache = cache
+        self._collected = collected
+        self._outstanding = outstanding
+        self._tally = tally
+        self._fresh = fresh  # cache keys stored from batch rows by this process (paid now, not cache hits)
+
+    def for_item(self, key: ItemKey) -> ItemTurns:
+        """The teacher one item's :func:`teach_item` talks to (it numbers the item's turns)."""
+        return ItemTurns(self, key)
+
+    def answer(self, turn_id: str, request: ChatRequest) -> ChatResult:
+        """The answer of one turn, or :class:`Pending`; a failed row raises :class:`TeacherCallError`."""
+        key, body = self._teacher.request_body(request)
+        stored = self._cache.get(key)
+        if stored is not None:
+            paid_now = key in self._fresh
+            self._tally.cache_hits += 0 if paid_now else 1
+            return _result(stored, paid_now)
+        failure = self._collected.failures.get(turn_id)
+        if failure is not None:
+            raise TeacherCallError(failure.reason, failure.detail, 1)
+        completion = self._collected.answers.get(turn_id)
+        if completion is not None:
+            if self._collected.digests.get(turn_id) == body_digest(body):
+                raw = raw_answer(completion, body["messages"])
+                if raw is None:
+                    raise TeacherCallError("server_error", "the batch row's body is not a chat completion", 1)
+                self._cache.put(key, raw)
+                self._fresh.add(key)
+                self._tally.add(raw)
+                return _result(raw, True)
+            logger.warning("%s: the batch answered an older version of this request; asking again", turn_id)
+        if turn_id in self._outstanding:
+            raise Pending(None)
+        raise Pending(BatchRequest(turn_id, body))
+
+
+class ItemTurns:
+    """One item's view of :class:`BatchTurns`: turn *n* of :func:`teach_item` is ``custom_id(key, n)``."""
+
+    def __init__(self, turns: BatchTurns, key: ItemKey) -> None:
+        self.name = turns.name
+        self._turns = turns
+        self._key = key
+        self._turn = 0
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        self._turn += 1
+        return self._turns.answer(custom_id(self._key, self._turn), request)
+
+
+def _result(raw: dict[str, Any], paid_now: bool) -> ChatResult:
+    usage = raw["usage"]
+    return ChatResult(
+        text=raw["text"],
+        finish_reason=raw["finish_reason"],
+        refusal=raw["refusal"],
+        prompt_tokens=usage["prompt_tokens"],
+        completion_tokens=usage["completion_tokens"],
+        attempts=1 if paid_now else 0,
+        from_cache=not paid_now,
+    )
+
+
+WorkItem = tuple[Item, Any]
+Ask = Callable[[Any, WorkItem], Awaitable[Outcome]]
+
+
+async def _round(
+    work: Iterable[WorkItem],
+    is_done: Callable[[ItemKey], bool],
+    turns: BatchTurns,
+    ask: Ask,
+    done: Callable[[Outcome], None],
+    writer: ShardWriter,
+) -> None:
+    """One pass over the items still to do: end those whose turns all have answers, write the next requests."""
+    for work_item in work:
+        key = work_item[0].key
+        if is_done(key):
+            continue
+        try:
+            outcome = await ask(turns.for_item(key), work_item)
+        except Pending as pending:
+            if pending.request is not None:
+                writer.add(pending.request)
+            continue
+        done(outcome)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """What a batch build needs besides the items: the mode, where, and how to poll."""
+
+    mode: BatchMode
+    run_dir: Path
+    cache: Path | None
+    settings: BatchSettings
+    results: Path | None = None
+
+
+def teach_batch(
+    config: TeacherConfig,
+    run: BatchRun,
+    work: Callable[[], Iterable[WorkItem]],
+    is_done: Callable[[ItemKey], bool],
+    ask: Ask,
+    done: Callable[[Outcome], None],
+    on_status: Callable[[Any], None],
+) -> dict[str, Any]:
+    """Rounds of batches until every item has ended or must wait for a rerun; the ``usage`` block of run.json.
+
+    ``work()`` yields the items not done before this build (each round calls it again), ``is_done``
+    says which of them ended during it, ``ask(teacher, work_item)`` teaches one item as the
+    synchronous build does, and ``done`` records an outcome durably.
+    """
+    offline = run.mode != "online"
+    request_config = dataclasses.replace(config, base_url=config.base_url or OFFLINE_BASE_URL) if offline else config
+    engine = BatchEngine(config, run.run_dir, run.settings, on_status=on_status)
+    tally = BatchTally()
+    fresh: set[str] = set()
+    with ResponseCache(default_cache_path(run.cache)) as responses:
+        teacher = OpenAITeacher(request_config, responses)
+        try:
+            _rounds(engine, run, teacher, responses, tally, fresh, work, is_done, ask, done)
+        finally:
+            asyncio.run(teacher.aclose())
+    tally.batches = engine.created
+    return tally.usage()
+
+
+def _rounds(
+    engine: BatchEngine,
+    run: BatchRun,
+    teacher: OpenAITeacher,
+    responses: ResponseCache,
+    tally: BatchTally,
+    fresh: set[str],
+    work: Callable[[], Iterable[WorkItem]],
+    is_done: Callable[[ItemKey], bool],
+    ask: Ask,
+    done: Callable[[Outcome], None],
+) -> None:
+    submitted_last = False
+    while True:
+        if run.mode == "online":
+            engine.wait()
+            collected = engine.collect(engine.finished())
+        elif run.mode == "results" and run.results is not None and tally.rounds == 0:
+            collected = engine.import_results(run.results)
+        else:
+            collected = Collected()
+        tally.failed += len(collected.failures)
+        tally.not_run += len(collected.not_run)
+        outstanding = engine.outstanding() if run.mode == "online" else set()
+        writer = engine.open_round(split=run.mode == "online")
+        turns = BatchTurns(teacher, responses, collected, outstanding, tally, fresh)
+        asyncio.run(_round(work(), is_done, turns, ask, done, writer))
+        engine.mark_collected(collected.entries)
+        entries = engine.record_round(writer, "written" if run.mode == "online" else "offline")
+        tally.rounds += 1
+        if not entries:
+            return
+        if run.mode != "online":
+            tally.files = [str(engine.journal.path(e.input_file)) for e in entries]
+            logger.info(
+                "%d requests written for vllm run-batch: %s; import its output with --batch-results",
+                sum(len(e.custom_ids) for e in entries),
+                ", ".join(tally.files),
+            )
+            return
+        cancelled = [e for e in collected.entries if e.status == "cancelled" and engine.is_own(e)]
+        if cancelled or (submitted_last and collected.rows == 0):
+            engine.abandon(entries)
+            why = "a batch was cancelled" if cancelled else "no batch of the last round returned any row (expired)"
+            logger.warning(
+                "%s: %d requests stay to do; rerun to send them again", why, sum(len(e.custom_ids) for e in entries)
+            )
+            return
+        if not run.settings.wait:
+            engine.submit_written()
+            return
+        submitted_last = True
