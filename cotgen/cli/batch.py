@@ -26,12 +26,11 @@ KeyEnvOption = Annotated[
 
 
 def _table(entries: list[BatchEntry]) -> Table:
-    table = Table("file", "batch", "state", "status", "requests", "completed", "failed")
+    table = Table("batch", "state", "status", "requests", "completed", "failed")
     for entry in entries:
         counts = entry.request_counts
         table.add_row(
-            entry.input_file,
-            entry.batch_id or "-",
+            entry.batch_id or f"({entry.input_file})",
             entry.state,
             entry.status or "-",
             str(len(entry.custom_ids)),
