@@ -106,13 +106,13 @@ class ShardWriter:
         """Append one request, starting a new file when this line would break a limit."""
         if request.custom_id in self._ids:
             raise ValueError(f"custom_id {request.custom_id!r} twice in one round")
-        self._ids.add(request.custom_id)
         line = request_line(request)
         if len(line) > self.max_bytes:
             raise CotgenError(
                 f"request {request.custom_id}: {len(line):,} bytes, more than a batch file may hold "
                 f"({self.max_bytes:,}); send it without --batch"
             )
+        self._ids.add(request.custom_id)
         current = self.shards[-1] if self.shards and self._handle is not None else None
         if current is None or not fits(
             len(current.custom_ids), current.size, len(line), self.max_requests, self.max_bytes
