@@ -392,3 +392,43 @@ def test_results_rows_for_unknown_requests_are_ignored_and_bad_lines_named(
     with pytest.raises(CotgenError, match=r"bad.jsonl:2: not JSON"):
         run_build(config(offline_server, out, cache, batch_results=bad, **base))
     assert outcomes(out) == ([], [])
+
+
+def test_dry_run_with_batch_estimates_half_the_synchronous_cost(tmp_path: Path, cache: Path) -> None:
+    with BatchServer() as srv:
+        batch = build(srv, tmp_path, cache, dry_run=True)
+        sync = build(srv, tmp_path, cache, dry_run=True, batch=False)
+    assert batch.dry_run is not None and sync.dry_run is not None
+    assert batch.dry_run.cost_usd == pytest.approx(sync.dry_run.cost_usd / 2)
+    assert not srv.requests and not (tmp_path / BATCHES_DIR).exists()
+
+
+class _PromptCachingServer(LoopbackServer):
+    """The synchronous route, reporting the system message's tokens as served from the prompt cache."""
+
+    def _completion(self, index: int, body: dict, content: str | None, finish: str, refused: bool) -> dict:
+        completion = super()._completion(index, body, content, finish, refused)
+        completion["usage"]["prompt_tokens_details"] = {"cached_tokens": 100}
+        return completion
+
+
+def test_a_synchronous_build_reports_and_prices_cached_prompt_tokens(tmp_path: Path, cache: Path) -> None:
+    with _PromptCachingServer() as srv:
+        summary = build(srv, tmp_path, cache, batch=False)
+    usage = summary.usage
+    assert usage["cached_prompt_tokens"] == 100 * ITEMS == 100 * usage["requests"]
+    full = (usage["prompt_tokens"] * 0.15 + usage["completion_tokens"] * 0.60) / 1e6
+    assert summary.cost_usd == pytest.approx(full - 100 * ITEMS * (0.15 - 0.075) / 1e6)
+    assert json.loads((tmp_path / "run.json").read_text())["cost"]["rate"] == "synchronous"
+
+
+def test_the_build_command_prints_the_file_for_vllm(tmp_path: Path, cache: Path) -> None:
+    options = ["--teacher", "openai:my-model", "--limit", "2", "--out", str(tmp_path), "--cache", str(cache)]
+    result = CliRunner().invoke(get_app(), ["build", *options, "--batch-file-only", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "requests to answer:" in result.output and "vllm run-batch -i" in result.output
+    written = [
+        json.loads(line) for f in (tmp_path / BATCHES_DIR).glob("*-1.jsonl") for line in f.read_text().splitlines()
+    ]
+    assert sorted(line["custom_id"] for line in written) == ["demo_spk1_01#0#1", "demo_spk1_02#0#1"]
+    assert {line["body"]["model"] for line in written} == {"my-model"}
