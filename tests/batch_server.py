@@ -50,7 +50,7 @@ class BatchPlan:
     shuffle: bool = False  # output lines in a shuffled order
     server_errors: frozenset[int] = frozenset()  # line numbers answered by an error-file row with HTTP 500
     rate_limited: frozenset[int] = frozenset()  # line numbers answered by an error-file row with HTTP 429
-    error_objects: frozenset[int] = frozenset()  # line numbers with an ``error`` object and no response
+    error_objects: frozenset[int] = frozenset()  # line numbers with an ``error`` object (quoting the key), no response
     malformed: frozenset[int] = frozenset()  # line numbers answered 200 with content that is not JSON
     answered: int | None = None  # expired: how many lines (the first ones) were answered
     expired_rows: bool = True  # expired: unanswered lines get batch_expired error rows (else they are absent)
@@ -62,7 +62,7 @@ class _Batch:
     lines: list[dict[str, Any]]
     plan: BatchPlan
     index: int
-    steps: int = 0
+    key: str = ""  # the API key the batch was created with (echoed by error-object rows, as a careless proxy would)
     released: bool = False
 
 
@@ -250,7 +250,8 @@ class BatchServer(LoopbackServer):
             "metadata": body.get("metadata"),
         }
         with self._lock:
-            batch = _Batch(data, lines, self._plan(len(self.batches)), len(self.batches))
+            key = headers.get("authorization", "").removeprefix("Bearer ")
+            batch = _Batch(data, lines, self._plan(len(self.batches)), len(self.batches), key)
             self.batches[data["id"]] = batch
             self.submitted.update(line["custom_id"] for line in lines)
         if fault == CREATE_THEN_HANG:
@@ -318,7 +319,7 @@ class BatchServer(LoopbackServer):
                 errors.append({"id": row_id, "custom_id": custom_id, "response": response, "error": None})
                 continue
             if number in plan.error_objects:
-                error = {"code": "invalid_prompt", "message": "The prompt was flagged"}
+                error = {"code": "invalid_prompt", "message": f"The prompt sent with key {batch.key} was flagged"}
                 errors.append({"id": row_id, "custom_id": custom_id, "response": None, "error": error})
                 continue
             completion = self.batch_completion(number, line["body"], malformed=number in plan.malformed)

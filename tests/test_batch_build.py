@@ -159,7 +159,11 @@ def test_invalid_answers_are_repaired_in_a_follow_up_round(tmp_path: Path, cache
     assert all(line["body"]["messages"][2]["role"] == "assistant" for line in second)
 
 
-def test_error_rows_and_non_200_responses_become_rejects_with_their_reason(tmp_path: Path, cache: Path) -> None:
+def test_error_rows_and_non_200_responses_become_rejects_with_their_reason(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-QUOTED-9876543210"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
     plan = BatchPlan(server_errors=frozenset({1}), rate_limited=frozenset({4}), error_objects=frozenset({6}))
     with BatchServer(batch_plans=[plan]) as srv:
         build(srv, tmp_path, cache)
@@ -167,7 +171,10 @@ def test_error_rows_and_non_200_responses_become_rejects_with_their_reason(tmp_p
     traces, rejects = assert_each_item_once(tmp_path)
     assert sorted(r.reason for r in rejects) == ["rate_limited", "server_error", "server_error"]
     details = " ".join(r.detail for r in rejects)
-    assert "HTTP 500" in details and "HTTP 429" in details and "invalid_prompt" in details
+    assert "HTTP 500" in details and "HTTP 429" in details and "invalid_prompt" in details and "***" in details
+    for path in tmp_path.rglob("*"):  # the error row quoted the key: not in the rejects, nor the copy of the file
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".log"):
+            assert secret not in path.read_text(encoding="utf-8"), path
     assert set(srv.submitted.values()) == {1} and srv.creates == 1 and rerun.skipped == ITEMS
 
 

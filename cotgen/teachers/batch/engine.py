@@ -23,9 +23,10 @@ one line naming the step (the journal keeps everything, so a rerun with the prob
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,7 @@ from cotgen.teachers.batch.lines import (
     iter_result_rows,
 )
 from cotgen.teachers.openai_teacher import (
+    PLACEHOLDER_KEY,
     TeacherConfig,
     display_url,
     resolve_api_key,
@@ -336,7 +338,8 @@ class BatchEngine:
         )
 
     def _download(self, file_id: str, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
+        """Copy a server file here, line by line with the API key blanked (a server may quote it in an error)."""
+        tmp = path.with_name(path.name + ".download")
 
         def fetch() -> None:
             with self.client.files.with_streaming_response.content(file_id) as response, tmp.open("wb") as handle:
@@ -344,7 +347,13 @@ class BatchEngine:
                     handle.write(chunk)
 
         self._call(f"downloading {file_id}", fetch)
-        tmp.replace(path)
+        secret = self._key.encode("utf-8") if self._key != PLACEHOLDER_KEY else b""
+        scrubbed = path.with_name(path.name + ".tmp")
+        with tmp.open("rb") as source, scrubbed.open("wb") as target:
+            for line in source:
+                target.write(line.replace(secret, b"***") if secret else line)
+        scrubbed.replace(path)
+        tmp.unlink()
 
     # ------------------------------------------------------------------ collecting
 
@@ -357,7 +366,7 @@ class BatchEngine:
         collected = Collected()
         for entry in entries:
             files = [self.journal.path(n) for n in (entry.output_file, entry.error_file) if n]
-            seen = self._read_rows(entry, files, collected)
+            seen = self._read_rows_of(set(entry.custom_ids), files, collected)
             missing = set(entry.custom_ids) - seen
             if entry.status == "failed":
                 reasons = "; ".join(entry.errors) or "no reason given"
@@ -385,11 +394,9 @@ class BatchEngine:
         self._finish_collect(collected)
         return collected
 
-    def _read_rows(self, entry: BatchEntry, files: list[Path], collected: Collected) -> set[str]:
-        return self._read_rows_of(set(entry.custom_ids), files, collected)
-
-    @staticmethod
-    def _read_rows_of(ids: set[str], files: list[Path], collected: Collected) -> set[str]:
+    def _read_rows_of(self, ids: set[str], files: list[Path], collected: Collected) -> set[str]:
+        """Take the rows of ``files`` for ``ids`` into ``collected``; the custom_ids that had a row."""
+        secret = os.environ.get(self.config.api_key_env, "")  # a server may quote the key; never raise for it here
         seen: set[str] = set()
         for path in files:
             for custom_id, outcome in iter_result_rows(path):
@@ -404,7 +411,7 @@ class BatchEngine:
                     elif isinstance(outcome, Answered):
                         collected.answers[custom_id] = outcome.completion
                     else:
-                        collected.failures[custom_id] = outcome
+                        collected.failures[custom_id] = replace(outcome, detail=scrub(outcome.detail, secret))
         return seen
 
     def _finish_collect(self, collected: Collected) -> None:
