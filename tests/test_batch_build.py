@@ -204,6 +204,10 @@ def test_a_round_whose_batches_all_expire_empty_stops_and_a_rerun_sends_again(tm
     with BatchServer(batch_plans=[BatchPlan(end="expired", answered=0)]) as srv:
         summary = build(srv, tmp_path, cache)
         assert summary.traces == summary.rejects == 0  # nothing came back: stop rather than resubmit forever
+        assert (
+            "expired" in summary.usage["batch"]["stopped"]
+            and "8 requests stay to do" in summary.usage["batch"]["stopped"]
+        )
         assert srv.creates == 1 and not Journal(tmp_path / BATCHES_DIR).outstanding()
         build(srv, tmp_path, cache)
     assert_each_item_once(tmp_path)
@@ -303,6 +307,7 @@ def test_no_wait_submits_and_a_rerun_collects(tmp_path: Path, cache: Path) -> No
     with BatchServer(batch_plans=[BatchPlan(hold=True)]) as srv:
         first = build(srv, tmp_path, cache, batch_wait=False)
         assert first.traces == 0 and len(Journal(tmp_path / BATCHES_DIR).outstanding()) == ITEMS
+        assert "without waiting" in first.usage["batch"]["stopped"]
         again = build(srv, tmp_path, cache, batch_wait=False)  # still running: nothing is sent again
         assert again.traces == 0 and srv.creates == 1
         srv.release()

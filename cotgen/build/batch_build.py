@@ -85,6 +85,7 @@ class BatchTally:
     rounds: int = 0
     batches: int = 0
     files: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the build stopped with requests still to do
 
     def add(self, raw: dict[str, Any]) -> None:
         usage = raw["usage"]
@@ -109,6 +110,7 @@ class BatchTally:
                 "failed_rows": self.failed,
                 "not_run": self.not_run,
                 "files": self.files,
+                "stopped": self.stopped,
             },
         }
 
@@ -243,70 +245,75 @@ def teach_batch(
     says which of them ended during it, ``ask(teacher, work_item)`` teaches one item as the
     synchronous build does, and ``done`` records an outcome durably.
     """
+    # Offline files go to no server: the client that builds the bodies needs no base URL and no key.
     offline = run.mode != "online"
     request_config = dataclasses.replace(config, base_url=config.base_url or OFFLINE_BASE_URL) if offline else config
     engine = BatchEngine(config, run.run_dir, run.settings, on_status=on_status)
     tally = BatchTally()
-    fresh: set[str] = set()
     with ResponseCache(default_cache_path(run.cache)) as responses:
         teacher = OpenAITeacher(request_config, responses)
+        rounds = _Rounds(engine, run, teacher, responses, tally)
         try:
-            _rounds(engine, run, teacher, responses, tally, fresh, work, is_done, ask, done)
+            tally.stopped = rounds.go(work, is_done, ask, done)
         finally:
             asyncio.run(teacher.aclose())
     tally.batches = engine.created
+    if tally.stopped:
+        logger.warning("%s", tally.stopped)
     return tally.usage()
 
 
-def _rounds(
-    engine: BatchEngine,
-    run: BatchRun,
-    teacher: OpenAITeacher,
-    responses: ResponseCache,
-    tally: BatchTally,
-    fresh: set[str],
-    work: Callable[[], Iterable[WorkItem]],
-    is_done: Callable[[ItemKey], bool],
-    ask: Ask,
-    done: Callable[[Outcome], None],
-) -> None:
-    submitted_last = False
-    while True:
-        if run.mode == "online":
-            engine.wait()
-            collected = engine.collect(engine.finished())
-        elif run.mode == "results" and run.results is not None and tally.rounds == 0:
-            collected = engine.import_results(run.results)
-        else:
-            collected = Collected()
-        tally.failed += len(collected.failures)
-        tally.not_run += len(collected.not_run)
-        outstanding = engine.outstanding() if run.mode == "online" else set()
-        writer = engine.open_round(split=run.mode == "online")
-        turns = BatchTurns(teacher, responses, collected, outstanding, tally, fresh)
-        asyncio.run(_round(work(), is_done, turns, ask, done, writer))
-        engine.mark_collected(collected.entries)
-        entries = engine.record_round(writer, "written" if run.mode == "online" else "offline")
-        tally.rounds += 1
-        if not entries:
-            return
-        if run.mode != "online":
-            tally.files = [str(engine.journal.path(e.input_file)) for e in entries]
-            logger.info(
-                "%d requests written for vllm run-batch: %s; import its output with --batch-results",
-                sum(len(e.custom_ids) for e in entries),
-                ", ".join(tally.files),
-            )
-            return
-        cancelled = [e for e in collected.entries if e.status == "cancelled" and engine.is_own(e)]
-        if cancelled or (submitted_last and collected.rows == 0):
-            engine.abandon(entries)
-            why = "a batch was cancelled" if cancelled else "no batch of the last round returned any row (expired)"
-            logger.warning(
-                "%s: %d requests stay to do; rerun to send them again", why, sum(len(e.custom_ids) for e in entries)
-            )
-            return
-        if not run.settings.wait:
-            engine.submit_written()
-            return
-        submitted_last = True
+@dataclass
+class _Rounds:
+    engine: BatchEngine
+    run: BatchRun
+    teacher: OpenAITeacher
+    responses: ResponseCache
+    tally: BatchTally
+    fresh: set[str] = field(default_factory=set)
+
+    def rows(self) -> Collected:
+        """The rows this round may use: of batches that just ended, or of the results file (first round only)."""
+        if self.run.mode == "online":
+            self.engine.wait()
+            return self.engine.collect(self.engine.finished())
+        if self.run.mode == "results" and self.run.results is not None and self.tally.rounds == 0:
+            return self.engine.import_results(self.run.results)
+        return Collected()
+
+    def go(
+        self,
+        work: Callable[[], Iterable[WorkItem]],
+        is_done: Callable[[ItemKey], bool],
+        ask: Ask,
+        done: Callable[[Outcome], None],
+    ) -> str | None:
+        """Go round until nothing is left to ask; why the build stopped with requests still to do (else None)."""
+        online = self.run.mode == "online"
+        submitted_last = False
+        while True:
+            collected = self.rows()
+            self.tally.failed += len(collected.failures)
+            self.tally.not_run += len(collected.not_run)
+            outstanding = self.engine.outstanding() if online else set()
+            writer = self.engine.open_round(split=online)
+            turns = BatchTurns(self.teacher, self.responses, collected, outstanding, self.tally, self.fresh)
+            asyncio.run(_round(work(), is_done, turns, ask, done, writer))
+            self.engine.mark_collected(collected.entries)
+            entries = self.engine.record_round(writer, "written" if online else "offline")
+            self.tally.rounds += 1
+            requests = sum(len(e.custom_ids) for e in entries)
+            if not entries:
+                return None
+            if not online:
+                self.tally.files = [str(self.engine.journal.path(e.input_file)) for e in entries]
+                return f"{requests} requests written for vllm run-batch; import its output with --batch-results"
+            cancelled = any(e.status == "cancelled" and self.engine.is_own(e) for e in collected.entries)
+            if cancelled or (submitted_last and collected.rows == 0):
+                self.engine.abandon(entries)
+                why = "a batch was cancelled" if cancelled else "no batch of the last round returned a row (expired)"
+                return f"{why}: {requests} requests stay to do; rerun to send them again"
+            if not self.run.settings.wait:
+                self.engine.submit_written()
+                return f"{requests} requests submitted without waiting; rerun to collect them"
+            submitted_last = True

@@ -553,7 +553,7 @@ class _Builder:
 
         return ask
 
-    def teach_batch(
+    def teach_in_batches(
         self,
         plan: WorkPlan,
         prepared: Prepared,
@@ -654,7 +654,7 @@ class _Builder:
                 if self.model is None:
                     self.teach_template(plan.work(prepared), prepared, done)
                 elif pending and config.batch_mode is not None:
-                    self.teach_batch(plan, prepared, state, done, progress)
+                    self.teach_in_batches(plan, prepared, state, done, progress)
                 elif pending:
                     asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
             summary = self._summary(run_dir, prepared, state, plan.items, skipped, started, None)

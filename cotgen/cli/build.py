@@ -134,6 +134,8 @@ def _print_batch(batch: dict | None) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if batch.get("stopped"):
+        console.print(f"batch: {batch['stopped']}", markup=False, highlight=False, soft_wrap=True)
     for path in batch["files"]:
         console.print(
             f"requests to answer: {path}  (vllm run-batch -i {path} -o results.jsonl --model MODEL; "
