@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cotgen.cli import app as cli_app
 from cotgen.cli.main import get_app
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR
@@ -21,8 +20,12 @@ runner = CliRunner()
 
 @pytest.fixture()
 def wide_console(monkeypatch) -> None:
-    """A console wide enough that table cells (paths, reasons) are not wrapped."""
-    monkeypatch.setattr(cli_app.console, "width", 300)
+    """A console wide enough that table cells (paths, reasons) are not wrapped.
+
+    Through $COLUMNS, which rich reads on every print: setting ``console.width`` instead would be undone by
+    pinning the width measured at that moment, and later tests would print into 80 columns whatever they ask.
+    """
+    monkeypatch.setenv("COLUMNS", "300")
 
 
 def test_corpus_writes_demo_utterances_by_default_and_prints_the_summary(tmp_path: Path, monkeypatch) -> None:
@@ -82,17 +85,21 @@ def test_corpora_lists_every_corpus_with_classes_and_layout(wide_console: None) 
 
 
 def test_root_resolution_order(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(registry_module, "CORPORA_DIR", tmp_path / "corpora")
+    """--root, then the bundled copy, then ./corpora/<name>/ of the folder cotgen runs in, then the variable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(registry_module, "CORPORA_DIR", tmp_path / "bundled")
     monkeypatch.delenv("COTGEN_CREMA_D_ROOT", raising=False)
     with pytest.raises(CotgenError) as raised:
         resolve_root("crema_d")
     message = str(raised.value)
-    assert "--root" in message and str(tmp_path / "corpora" / "crema-d") in message
+    assert "--root" in message and "corpora/crema-d/" in message
     assert "COTGEN_CREMA_D_ROOT" in message
     monkeypatch.setenv("COTGEN_CREMA_D_ROOT", str(tmp_path / "from-env"))
     assert resolve_root("crema-d") == tmp_path / "from-env"
     (tmp_path / "corpora" / "crema-d").mkdir(parents=True)
-    assert resolve_root("CREMA_D") == tmp_path / "corpora" / "crema-d"
+    assert resolve_root("CREMA_D").resolve() == tmp_path / "corpora" / "crema-d"
+    (tmp_path / "bundled" / "crema-d").mkdir(parents=True)
+    assert resolve_root("CREMA_D") == tmp_path / "bundled" / "crema-d"
     assert resolve_root("crema-d", tmp_path / "explicit") == tmp_path / "explicit"
 
 

@@ -15,13 +15,14 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from cotgen.core.divergence import as_vector, js, kl
+from cotgen.core.paths import CORPORA_DIR
 from cotgen.records.run_records import TemplateRef, TraceRecord, Usage
 from cotgen.records.trace import Trace, printed, render_trace, validate_trace
 from cotgen.records.utterance import Utterance, iter_utterances, majority_of, write_utterances
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 RecordT = TypeVar("RecordT", bound=BaseModel)
-DEMO_WAV = Path(__file__).resolve().parent.parent / "corpora" / "demo" / "wav" / "demo_spk1_01.wav"
+DEMO_WAV = CORPORA_DIR / "demo" / "wav" / "demo_spk1_01.wav"
 
 
 def make_utterance(

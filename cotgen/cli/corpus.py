@@ -18,7 +18,7 @@ from cotgen.cli.corpus_options import (
     SelfEvalOption,
 )
 from cotgen.core.errors import CotgenError
-from cotgen.core.paths import CORPORA_DIR, run_dir
+from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR, run_dir
 from cotgen.core.run_log import run_log
 from cotgen.corpora import CORPORA, CorpusLoad, canonical_name, load_corpus
 from cotgen.corpora.registry import env_variable
@@ -103,6 +103,7 @@ def corpora_command() -> None:
     table.add_column("expected layout (--root)", overflow="fold")
     table.add_column("root when --root is left out", overflow="fold")
     for name, recipe in CORPORA.items():
-        where = f"{CORPORA_DIR / name}/ or ${env_variable(name)}"
+        bundled = CORPORA_DIR / name
+        where = "bundled with cotgen" if bundled.exists() else f"{USER_CORPORA_DIR / name}/ or ${env_variable(name)}"
         table.add_row(name, recipe.classes_help, recipe.layout_help, where)
     console.print(table)

@@ -36,7 +36,10 @@ RootOption = Annotated[
     Path | None,
     typer.Option(
         "--root",
-        help="Corpus folder (or the manifest file). Default: corpora/<name>/, else $COTGEN_<NAME>_ROOT.",
+        help=(
+            "Corpus folder (or the manifest file). Default: bundled (demo), else ./corpora/<name>/, "
+            "else $COTGEN_<NAME>_ROOT."
+        ),
     ),
 ]
 ClassesOption = Annotated[

@@ -1,4 +1,4 @@
-"""Per-corpus notes (``corpora/<name>.md``): machine-readable front matter for dataset cards and publishing.
+"""Per-corpus notes (``cotgen/data/corpora/<name>.md``): machine-readable front matter for cards and publishing.
 
 Licence and redistribution rights decide what ``publish`` may upload and what the dataset card says, so
 they live in one reviewed file per corpus rather than in code. The YAML front matter carries
@@ -23,7 +23,7 @@ FENCE = "---"
 
 
 def note_path(name: str, directory: Path = CORPORA_DIR) -> Path:
-    """``corpora/<name>.md`` for a corpus name or alias."""
+    """``<name>.md`` in the notes folder for a corpus name or alias."""
     return directory / f"{canonical_name(name)}.md"
 
 

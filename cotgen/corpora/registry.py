@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cotgen.core.errors import CotgenError
-from cotgen.core.paths import CORPORA_DIR
+from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR
 from cotgen.corpora import crema_d, iemocap, manifest, msp_podcast
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
@@ -66,7 +66,7 @@ DEMO_NAME = "demo"
 DEMO = CorpusRecipe(
     DEMO_NAME,
     "all (default: neu, hap, ang, sad), or a custom set",
-    "the bundled corpora/demo/manifest.csv and its clips (a custom manifest)",
+    "manifest.csv and its clips, bundled with cotgen (a custom manifest)",
     manifest.DEFAULT_CLASSES,
     _without_self_eval(partial(manifest.load, corpus=DEMO_NAME)),
 )
@@ -98,19 +98,26 @@ def env_variable(name: str) -> str:
     return f"COTGEN_{canonical_name(name).upper().replace('-', '_')}_ROOT"
 
 
+def candidate_roots(name: str) -> tuple[Path, ...]:
+    """Folders tried for a corpus when ``--root`` is left out, in order: bundled with cotgen (the demo), then
+    ``corpora/<name>/`` in the folder cotgen runs in, where users keep the corpora they may not share."""
+    key = canonical_name(name)
+    return (CORPORA_DIR / key, USER_CORPORA_DIR / key)
+
+
 def resolve_root(name: str, root: Path | None = None) -> Path:
-    """Where a corpus lives: ``root`` when given, else ``corpora/<name>/``, else ``$COTGEN_<NAME>_ROOT``."""
+    """Where a corpus lives: ``root`` when given, else :func:`candidate_roots`, else ``$COTGEN_<NAME>_ROOT``."""
     if root is not None:
         return Path(root).expanduser()
     key = canonical_name(name)
-    bundled = CORPORA_DIR / key
-    if bundled.exists():
-        return bundled
+    for folder in candidate_roots(key):
+        if folder.exists():
+            return folder
     variable = env_variable(key)
     from_env = os.environ.get(variable, "").strip()
     if from_env:
         return Path(from_env).expanduser()
-    raise CotgenError(f"where is {key}? pass --root PATH, put it in {bundled}/, or set {variable}")
+    raise CotgenError(f"where is {key}? pass --root PATH, put it in {USER_CORPORA_DIR / key}/, or set {variable}")
 
 
 def load_corpus(

@@ -16,7 +16,9 @@ import argparse
 import csv
 from pathlib import Path
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "corpora" / "demo"
+from cotgen.core.paths import CORPORA_DIR
+
+DEMO_DIR = CORPORA_DIR / "demo"
 FIELDS = ("id", "audio", "transcript", "speaker", "gender", "session", "votes")
 
 

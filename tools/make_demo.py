@@ -1,4 +1,4 @@
-"""Regenerate the bundled demo corpus: ``manifest.csv`` and ``wav/*.wav`` in this folder.
+"""Regenerate the bundled demo corpus: ``manifest.csv`` and ``wav/*.wav`` in ``cotgen/data/corpora/demo/``.
 
 Why a synthetic corpus: the real emotion corpora cannot be redistributed, yet ``cotgen build`` must run
 end to end on a fresh checkout. Four espeak-ng voices read everyday emotional sentences; each clip gets
@@ -11,7 +11,7 @@ annotator, ``;``-separated).
 Needs ``espeak-ng`` and ``sox`` on PATH (Debian: ``apt-get install espeak-ng sox``). The tests never
 run this script; they read the committed clips. Run it from anywhere::
 
-    python corpora/demo/make_demo.py
+    python tools/make_demo.py
 
 Output is 16 kHz mono 16-bit PCM WAV, leading/trailing silence trimmed, each clip fitted to 1.5-3 s;
 sox runs with ``-R`` (repeatable dither) so regenerating gives the same bytes.
@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "cotgen" / "data" / "corpora" / "demo"
 WAV_DIR = HERE / "wav"
 MANIFEST = HERE / "manifest.csv"
 SAMPLE_RATE = 16000
