@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import tempfile
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from batch_server import BatchPlan, BatchServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from cotgen.build.batch_build import custom_id, parse_custom_id
 from cotgen.build.cost import batch_prices, prices_for
+from cotgen.build.run import BuildConfig, run_build
 from cotgen.core.errors import CotgenError
 from cotgen.teachers.batch import Answered, BatchEngine, BatchRequest, BatchSettings, Failed
 from cotgen.teachers.batch.lines import ShardWriter, parse_result_line, request_line
@@ -153,3 +156,48 @@ def test_the_engine_as_a_library_splits_files_and_matches_rows_by_custom_id(tmp_
     assert all(collected.digests[cid] for cid in collected.answers)
     assert not engine.outstanding() and not engine.finished()
     assert dict(srv.submitted) == {r.custom_id: 1 for r in requests}
+
+
+def test_polls_back_off_while_nothing_changes(tmp_path: Path) -> None:
+    delays: list[float] = []
+    with BatchServer(batch_plans=[BatchPlan(hold=True)]) as srv:
+
+        def sleep(seconds: float) -> None:
+            delays.append(seconds)
+            if len(delays) == 6:
+                srv.release()
+
+        engine = BatchEngine(
+            TeacherConfig(model="m", base_url=srv.base_url),
+            tmp_path,
+            BatchSettings(poll_interval=1.0, poll_cap=4.0),
+            sleep=sleep,
+        )
+        writer = engine.open_round()
+        writer.add(BatchRequest("only", {"model": "m", "messages": [{"role": "user", "content": "Classes: neu, ang"}]}))
+        engine.record_round(writer)
+        engine.wait()
+    # validating -> in_progress is a change (poll again soon); then nothing changes while held: 1.5x up to the cap.
+    assert delays == [1.0, 1.5, 2.25, 3.375, 4.0, 4.0]
+    assert [e.state for e in engine.finished()] == ["finished"]
+
+
+def test_the_build_shows_each_batch_with_its_status_and_counts(tmp_path: Path) -> None:
+    out = StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    with BatchServer() as srv:
+        run_build(
+            BuildConfig(
+                teacher="openai:m",
+                base_url=srv.base_url,
+                out=tmp_path / "run",
+                cache=tmp_path / "cache",
+                limit=2,
+                batch=True,
+                batch_poll=0.01,
+                workers=1,
+            ),
+            console=console,
+        )
+    text = out.getvalue()
+    assert "batch batch-" in text and "completed · completed 2 · failed 0" in text
