@@ -201,3 +201,32 @@ def test_the_build_shows_each_batch_with_its_status_and_counts(tmp_path: Path) -
         )
     text = out.getvalue()
     assert "batch batch-" in text and "completed · completed 2 · failed 0" in text
+
+
+def test_run_rounds_asks_until_every_request_is_answered_or_failed(tmp_path: Path) -> None:
+    """The whole loop a caller such as ``cotgen predict`` needs: one step function, rows in, requests out."""
+    requests = {
+        f"q{i}": {"model": "m", "messages": [{"role": "user", "content": f"Classes: neu, ang. Item {i}"}]}
+        for i in range(6)
+    }
+    answers: dict[str, dict] = {}
+    failures: dict[str, str] = {}
+
+    def step(collected, add) -> None:  # type: ignore[no-untyped-def]
+        answers.update(collected.answers)
+        failures.update({cid: failed.reason for cid, failed in collected.failures.items()})
+        for cid, body in requests.items():
+            if cid not in answers and cid not in failures:
+                add(BatchRequest(cid, body))
+
+    plans = [BatchPlan(end="expired", answered=3, shuffle=True, rate_limited=frozenset({1}))]
+    with BatchServer(batch_plans=plans) as srv:
+        engine = BatchEngine(
+            TeacherConfig(model="m", base_url=srv.base_url), tmp_path, BatchSettings(poll_interval=0.01)
+        )
+        report = engine.run_rounds(step)
+    assert report.rounds == 3 and report.stopped is None and report.not_run == 3
+    assert failures == {"q1": "rate_limited"} and set(answers) == set(requests) - {"q1"}
+    assert all(answers[cid]["choices"][0]["message"]["content"] for cid in answers)
+    first = [line["custom_id"] for line in srv.batches[sorted(srv.batches)[0]].lines]
+    assert dict(srv.submitted) == {cid: 1 if cid in first[:3] else 2 for cid in requests}

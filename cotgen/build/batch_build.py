@@ -15,9 +15,9 @@ file (expired, cancelled) has no answer and is asked again in the next round. Ro
 ``custom_id`` = ``<id>#<sample>#<turn>`` only, and only when the request sent (its body digest) is
 the request this build would send now: an answer to an older prompt is never taken for a new one.
 
-Rounds go on while every batch of the last round returned something; a round whose batches all came
-back empty (expired with no result) or a batch cancelled while the build waited stops the build
-with its items still to do, for a rerun.
+The rounds themselves (reattach, poll, collect, record before submitting, when to stop) are the
+engine's (:meth:`~cotgen.teachers.batch.engine.BatchEngine.run_rounds`); this module supplies the
+step of a round: the pass over the items.
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cotgen.build.outcome import Item, ItemKey
 from cotgen.build.teach_pool import Outcome
 from cotgen.teachers.batch import BatchEngine, BatchRequest, BatchSettings, Collected
-from cotgen.teachers.batch.lines import ShardWriter, body_digest
+from cotgen.teachers.batch.engine import BatchMode, RoundsReport
+from cotgen.teachers.batch.lines import body_digest
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
     ChatResult,
@@ -44,7 +45,6 @@ from cotgen.teachers.openai_teacher import (
 )
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 
-BatchMode = Literal["online", "file_only", "results"]
 # Offline files are not sent to OpenAI: no base URL is needed, and no key (the client is never used).
 OFFLINE_BASE_URL = "http://offline.invalid/v1"
 CUSTOM_ID_SEPARATOR = "#"
@@ -64,10 +64,10 @@ def parse_custom_id(value: str) -> tuple[ItemKey, int]:
 
 
 class Pending(Exception):
-    """An item's next turn has no answer yet; ``request`` is None when it already sits in an unfinished batch."""
+    """An item's next turn has no answer yet: ``request`` goes into the next batch (unless one already holds it)."""
 
-    def __init__(self, request: BatchRequest | None) -> None:
-        super().__init__(request.custom_id if request else "in an unfinished batch")
+    def __init__(self, request: BatchRequest) -> None:
+        super().__init__(request.custom_id)
         self.request = request
 
 
@@ -80,12 +80,6 @@ class BatchTally:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
     cache_hits: int = 0
-    failed: int = 0
-    not_run: int = 0
-    rounds: int = 0
-    batches: int = 0
-    files: list[str] = field(default_factory=list)
-    stopped: str | None = None  # why the build stopped with requests still to do
 
     def add(self, raw: dict[str, Any]) -> None:
         usage = raw["usage"]
@@ -94,7 +88,7 @@ class BatchTally:
         self.completion_tokens += usage["completion_tokens"]
         self.cached_prompt_tokens += usage.get("cached_prompt_tokens", 0)
 
-    def usage(self) -> dict[str, Any]:
+    def usage(self, report: RoundsReport, batches: int) -> dict[str, Any]:
         """The build's ``usage`` block: the synchronous keys, plus cached prompt tokens and the batch counts."""
         return {
             "requests": self.requests,
@@ -104,13 +98,13 @@ class BatchTally:
             "cache_hits": self.cache_hits,
             "retries": {},
             "batch": {
-                "rounds": self.rounds,
-                "batches_submitted": self.batches,
+                "rounds": report.rounds,
+                "batches_submitted": batches,
                 "answered": self.requests,
-                "failed_rows": self.failed,
-                "not_run": self.not_run,
-                "files": self.files,
-                "stopped": self.stopped,
+                "failed_rows": report.failed,
+                "not_run": report.not_run,
+                "files": report.files,
+                "stopped": report.stopped,
             },
         }
 
@@ -123,7 +117,6 @@ class BatchTurns:
         teacher: OpenAITeacher,
         cache: ResponseCache,
         collected: Collected,
-        outstanding: set[str],
         tally: BatchTally,
         fresh: set[str],
     ) -> None:
@@ -131,7 +124,6 @@ class BatchTurns:
         self._teacher = teacher
         self._cache = cache
         self._collected = collected
-        self._outstanding = outstanding
         self._tally = tally
         self._fresh = fresh  # cache keys stored from batch rows by this process (paid now, not cache hits)
 
@@ -161,8 +153,6 @@ class BatchTurns:
                 self._tally.add(raw)
                 return _result(raw, True)
             logger.warning("%s: the batch answered an older version of this request; asking again", turn_id)
-        if turn_id in self._outstanding:
-            raise Pending(None)
         raise Pending(BatchRequest(turn_id, body))
 
 
@@ -203,9 +193,9 @@ async def _round(
     turns: BatchTurns,
     ask: Ask,
     done: Callable[[Outcome], None],
-    writer: ShardWriter,
+    add: Callable[[BatchRequest], None],
 ) -> None:
-    """One pass over the items still to do: end those whose turns all have answers, write the next requests."""
+    """One pass over the items still to do: end those whose turns all have answers, add the next requests."""
     for work_item in work:
         key = work_item[0].key
         if is_done(key):
@@ -213,8 +203,7 @@ async def _round(
         try:
             outcome = await ask(turns.for_item(key), work_item)
         except Pending as pending:
-            if pending.request is not None:
-                writer.add(pending.request)
+            add(pending.request)
             continue
         done(outcome)
 
@@ -250,70 +239,18 @@ def teach_batch(
     request_config = dataclasses.replace(config, base_url=config.base_url or OFFLINE_BASE_URL) if offline else config
     engine = BatchEngine(config, run.run_dir, run.settings, on_status=on_status)
     tally = BatchTally()
+    fresh: set[str] = set()  # cache keys stored from batch rows by this build
     with ResponseCache(default_cache_path(run.cache)) as responses:
         teacher = OpenAITeacher(request_config, responses)
-        rounds = _Rounds(engine, run, teacher, responses, tally)
+
+        def step(collected: Collected, add: Callable[[BatchRequest], None]) -> None:
+            turns = BatchTurns(teacher, responses, collected, tally, fresh)
+            asyncio.run(_round(work(), is_done, turns, ask, done, add))
+
         try:
-            tally.stopped = rounds.go(work, is_done, ask, done)
+            report = engine.run_rounds(step, run.mode, run.results)
         finally:
             asyncio.run(teacher.aclose())
-    tally.batches = engine.created
-    if tally.stopped:
-        logger.warning("%s", tally.stopped)
-    return tally.usage()
-
-
-@dataclass
-class _Rounds:
-    engine: BatchEngine
-    run: BatchRun
-    teacher: OpenAITeacher
-    responses: ResponseCache
-    tally: BatchTally
-    fresh: set[str] = field(default_factory=set)
-
-    def rows(self) -> Collected:
-        """The rows this round may use: of batches that just ended, or of the results file (first round only)."""
-        if self.run.mode == "online":
-            self.engine.wait()
-            return self.engine.collect(self.engine.finished())
-        if self.run.mode == "results" and self.run.results is not None and self.tally.rounds == 0:
-            return self.engine.import_results(self.run.results)
-        return Collected()
-
-    def go(
-        self,
-        work: Callable[[], Iterable[WorkItem]],
-        is_done: Callable[[ItemKey], bool],
-        ask: Ask,
-        done: Callable[[Outcome], None],
-    ) -> str | None:
-        """Go round until nothing is left to ask; why the build stopped with requests still to do (else None)."""
-        online = self.run.mode == "online"
-        submitted_last = False
-        while True:
-            collected = self.rows()
-            self.tally.failed += len(collected.failures)
-            self.tally.not_run += len(collected.not_run)
-            outstanding = self.engine.outstanding() if online else set()
-            writer = self.engine.open_round(split=online)
-            turns = BatchTurns(self.teacher, self.responses, collected, outstanding, self.tally, self.fresh)
-            asyncio.run(_round(work(), is_done, turns, ask, done, writer))
-            self.engine.mark_collected(collected.entries)
-            entries = self.engine.record_round(writer, "written" if online else "offline")
-            self.tally.rounds += 1
-            requests = sum(len(e.custom_ids) for e in entries)
-            if not entries:
-                return None
-            if not online:
-                self.tally.files = [str(self.engine.journal.path(e.input_file)) for e in entries]
-                return f"{requests} requests written for vllm run-batch; import its output with --batch-results"
-            cancelled = any(e.status == "cancelled" and self.engine.is_own(e) for e in collected.entries)
-            if cancelled or (submitted_last and collected.rows == 0):
-                self.engine.abandon(entries)
-                why = "a batch was cancelled" if cancelled else "no batch of the last round returned a row (expired)"
-                return f"{why}: {requests} requests stay to do; rerun to send them again"
-            if not self.run.settings.wait:
-                self.engine.submit_written()
-                return f"{requests} requests submitted without waiting; rerun to collect them"
-            submitted_last = True
+    if report.stopped:
+        logger.warning("%s", report.stopped)
+    return tally.usage(report, engine.created)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from openai import APIConnectionError, APIStatusError, APITimeoutError, OpenAI
 
@@ -47,6 +47,7 @@ from cotgen.teachers.batch.lines import (
     MAX_BYTES,
     MAX_REQUESTS,
     Answered,
+    BatchRequest,
     Failed,
     ShardWriter,
     body_digest,
@@ -74,6 +75,8 @@ _LIST_PAGE = 100
 
 logger = logging.getLogger("cotgen.batch")
 T = TypeVar("T")
+# online: the Batch API; file_only: write a file for vllm run-batch; results: import its output, write what is left.
+BatchMode = Literal["online", "file_only", "results"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,19 @@ class Collected:
 
 
 StatusHook = Callable[[BatchEntry], None]
+# A round's work: take the rows over (durably), and add() every request still needing an answer.
+Step = Callable[[Collected, Callable[[BatchRequest], None]], None]
+
+
+@dataclass
+class RoundsReport:
+    """What :meth:`BatchEngine.run_rounds` did, for run.json and the command's summary."""
+
+    rounds: int = 0
+    failed: int = 0  # rows that carried an error (and a reject reason)
+    not_run: int = 0  # requests a batch never ran (expired, cancelled, in neither file)
+    files: list[str] = field(default_factory=list)  # offline: the request files to give vllm run-batch
+    stopped: str | None = None  # why it stopped with requests still to do (None: nothing left to ask)
 
 
 class BatchEngine:
@@ -433,6 +449,67 @@ class BatchEngine:
         for entry in entries:
             entry.state = "collected"
             self.journal.save(entry)
+
+    # ------------------------------------------------------------------ rounds
+
+    def run_rounds(self, step: Step, mode: BatchMode = "online", results: Path | None = None) -> RoundsReport:
+        """Round after round until ``step`` adds no request, or the rounds must stop for a rerun.
+
+        Each round: finish what is unfinished (``online``: submit, reattach and poll every batch of
+        the run folder to its end; ``results``: import the results file, first round only), give
+        the rows to ``step`` — which must take them over durably and ``add`` the requests that still
+        need an answer — mark them collected, and record the added requests before submitting
+        them. A request already in an unfinished batch is not added again. Offline modes write the
+        requests to a file and stop; online rounds also stop (recording nothing to submit) when a
+        batch this engine submitted was cancelled, or when no batch of the last round returned a row.
+        """
+        online = mode == "online"
+        report = RoundsReport()
+        submitted_last = False
+        while True:
+            collected = self._rows(mode, results, report.rounds)
+            report.failed += len(collected.failures)
+            report.not_run += len(collected.not_run)
+            outstanding = self.outstanding() if online else set()
+            writer = self.open_round(split=online)
+
+            def add(request: BatchRequest, writer: ShardWriter = writer, outstanding: set[str] = outstanding) -> None:
+                if request.custom_id not in outstanding:
+                    writer.add(request)
+
+            step(collected, add)
+            self.mark_collected(collected.entries)
+            entries = self.record_round(writer, "written" if online else "offline")
+            report.rounds += 1
+            requests = sum(len(e.custom_ids) for e in entries)
+            if not entries:
+                return report
+            if not online:
+                report.files = [str(self.journal.path(e.input_file)) for e in entries]
+                report.stopped = (
+                    f"{requests} requests written for vllm run-batch; import its output with --batch-results"
+                )
+                return report
+            cancelled = any(e.status == "cancelled" and self.is_own(e) for e in collected.entries)
+            if cancelled or (submitted_last and collected.rows == 0):
+                self.abandon(entries)
+                why = "a batch was cancelled" if cancelled else "no batch of the last round returned a row (expired)"
+                report.stopped = f"{why}: {requests} requests stay to do; rerun to send them again"
+                return report
+            if not self.settings.wait:
+                self.submit_written()
+                report.stopped = f"{requests} requests submitted without waiting; rerun to collect them"
+                return report
+            submitted_last = True
+
+    def _rows(self, mode: BatchMode, results: Path | None, rounds: int) -> Collected:
+        """The rows a round may use: of batches that just ended, or of the results file (first round only)."""
+        if mode == "online":
+            self.wait()
+            return self.collect(self.finished())
+        if mode == "results" and results is not None and rounds == 0:
+            return self.import_results(results)
+        return Collected()
 
     # ------------------------------------------------------------------ status and cancel
 
