@@ -5,16 +5,20 @@ scripts and user configs name working (docs/architecture.md).
 """
 
 from cotgen.scoring.rewards import (
+    MIN_STAGE_WORDS,
     distribution_reward,
     distribution_reward_kl,
+    format_problem,
     format_reward,
     make_distribution_reward,
     read_distribution,
 )
 
 __all__ = [
+    "MIN_STAGE_WORDS",
     "distribution_reward",
     "distribution_reward_kl",
+    "format_problem",
     "format_reward",
     "make_distribution_reward",
     "read_distribution",

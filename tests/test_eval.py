@@ -61,45 +61,73 @@ def _write_predictions(tmp_path, utterances):
     return path, lines
 
 
-def _model_matrix(lines, utterances):
+def _model_rows(lines, classes=CLASSES):
+    """id -> the distribution each readable prediction line carries, as eval reads it."""
     from cotgen.records.trace import parse_sections
 
     rows = {}
     for line in lines:
         if "distribution" in line:
             d = line["distribution"]
-            rows[line["id"]] = np.array([d[c] for c in CLASSES]) / sum(d.values())
+            rows[line["id"]] = np.array([d[c] for c in classes]) / sum(d.values())
         elif "<distribution>" in line["text"]:
-            rows[line["id"]] = as_vector(parse_sections(line["text"], CLASSES).distribution, CLASSES)
-    kept = [u for u in utterances if u.id in rows]
-    return kept, np.stack([as_vector(u.distribution, CLASSES) for u in kept]), np.stack([rows[u.id] for u in kept])
+            rows[line["id"]] = as_vector(parse_sections(line["text"], classes).distribution, classes)
+    return rows
 
 
-def test_overall_report_counts_failures_and_matches_the_metric_functions(tmp_path, reference):
+def _model_matrix(lines, utterances, missing="uniform"):
+    rows = _model_rows(lines)
+    kept = [u for u in utterances if u.id in rows or missing == "uniform"]
+    model = np.stack([rows.get(u.id, np.full(len(CLASSES), 0.25)) for u in kept])
+    return kept, np.stack([as_vector(u.distribution, CLASSES) for u in kept]), model
+
+
+def _overall(report):
+    return {r["system"]: r for r in report["results"] if r["fold"] == "overall"}
+
+
+def _assert_metrics(row, expected):
+    for name, value in row["metrics"].items():
+        assert value == pytest.approx(expected[name]) if value is not None else np.isnan(expected[name]), name
+
+
+def test_missing_and_unreadable_predictions_are_scored_as_uniform_and_counted(tmp_path, reference):
     ref, utterances = reference
     pred, lines = _write_predictions(tmp_path, utterances)
     out = tmp_path / "report.json"
     result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "parse failures 1" in result.output and "majority" in result.output
+    assert "parse failures 1" in result.output and "scored as uniform 2" in result.output
+    assert "top parse-failure reasons" in result.output and "missing <lexical>…</lexical> section" in result.output
+    assert "oracle†" in result.output
     report = json.loads(out.read_text(encoding="utf-8"))
     counts = report["counts"]
-    assert counts["reference"] == len(utterances)
+    assert counts["reference"] == counts["evaluated"] == len(utterances)
     assert counts["parse_failures"] == 1 and counts["missing"] == 1 and counts["unknown_ids"] == 1
-    assert counts["evaluated"] == len(utterances) - 2
+    assert counts["scored_as_uniform"] == 2 and counts["with_prediction"] == len(utterances) - 2
+    assert report["parse_failure_reasons"] == {"missing <lexical>…</lexical> section": 1}
     kept, human, model = _model_matrix(lines, utterances)
-    rows = {r["system"]: r for r in report["results"] if r["fold"] == "overall"}
-    assert set(rows) == {"model", "uniform", "prior", "majority"}
-    expected = evaluate(human, model)
-    for name, value in rows["model"]["metrics"].items():
-        assert value == pytest.approx(expected[name], nan_ok=True) if value is not None else np.isnan(expected[name])
-    uniform = evaluate(human, np.full_like(human, 0.25))
-    assert rows["uniform"]["metrics"]["js"] == pytest.approx(uniform["js"])
-    all_human = np.stack([as_vector(u.distribution, CLASSES) for u in utterances])
-    prior = evaluate(human, np.tile(all_human.mean(axis=0), (len(human), 1)))
-    assert rows["prior"]["metrics"]["brier"] == pytest.approx(prior["brier"])
-    assert rows["majority"]["metrics"]["accuracy"] == 1.0
+    rows = _overall(report)
+    # Without --ids, --train-ids or --by there are no training utterances to take a prior from.
+    assert set(rows) == {"model", "uniform", "oracle"} and report["prior_source"] is None
+    assert rows["oracle"]["oracle"] and not rows["model"]["oracle"]
+    _assert_metrics(rows["model"], evaluate(human, model))
+    _assert_metrics(rows["uniform"], evaluate(human, np.full_like(human, 0.25)))
+    assert rows["oracle"]["metrics"]["js"] == 0.0
     assert rows["model"]["metrics"]["js"] < rows["uniform"]["metrics"]["js"]
+
+
+def test_missing_drop_leaves_them_out_and_says_so(tmp_path, reference):
+    ref, utterances = reference
+    pred, lines = _write_predictions(tmp_path, utterances)
+    out = tmp_path / "report.json"
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--missing", "drop", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "dropped 2 (--missing drop)" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["counts"]["evaluated"] == len(utterances) - 2 and report["counts"]["dropped"] == 2
+    kept, human, model = _model_matrix(lines, utterances, missing="drop")
+    _assert_metrics(_overall(report)["model"], evaluate(human, model))
 
 
 def test_by_session_takes_the_prior_from_the_other_sessions(tmp_path, reference):
@@ -120,12 +148,16 @@ def test_by_session_takes_the_prior_from_the_other_sessions(tmp_path, reference)
         assert row["metrics"]["kl"] == pytest.approx(expected["kl"])
 
 
-def test_ids_restrict_to_a_split_and_bootstrap_is_seeded(tmp_path, reference):
+def _write_ids(path, ids, as_jsonl=True):
+    text = "".join((json.dumps({"id": uid, "messages": []}) if as_jsonl else uid) + "\n" for uid in ids)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_ids_take_the_prior_from_the_complement_or_from_train_ids_and_bootstrap_is_seeded(tmp_path, reference):
     ref, utterances = reference
     pred, _ = _write_predictions(tmp_path, utterances)
-    split = tmp_path / "test.jsonl"
-    chosen = [u.id for u in utterances[:6]]
-    split.write_text("".join(json.dumps({"id": uid, "messages": []}) + "\n" for uid in chosen), encoding="utf-8")
+    split = _write_ids(tmp_path / "test.jsonl", [u.id for u in utterances[:6]])
     reports = []
     for name in ("a.json", "b.json"):
         args = ["eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(split), "--bootstrap", "30", "--seed", "4"]
@@ -134,9 +166,156 @@ def test_ids_restrict_to_a_split_and_bootstrap_is_seeded(tmp_path, reference):
     assert reports[0]["results"] == reports[1]["results"]
     counts = reports[0]["counts"]
     assert counts["reference"] == 6 and counts["outside_ids"] == len(utterances) - 1 - 6
-    model = next(r for r in reports[0]["results"] if r["system"] == "model")
+    assert counts["train_utterances"] == len(utterances) - 6
+    test_human = np.stack([as_vector(u.distribution, CLASSES) for u in utterances[:6]])
+    train_human = np.stack([as_vector(u.distribution, CLASSES) for u in utterances[6:]])
+    prior = _overall(reports[0])["prior"]
+    assert prior["metrics"]["brier"] == pytest.approx(
+        evaluate(test_human, np.tile(train_human.mean(axis=0), (6, 1)))["brier"]
+    )
+    model = _overall(reports[0])["model"]
     low, high = model["ci95"]["js"]
     assert low <= model["metrics"]["js"] <= high
+    # --train-ids names the training utterances instead (plain lines of ids work too).
+    train = _write_ids(tmp_path / "train.ids", [u.id for u in utterances[6:9]], as_jsonl=False)
+    out = tmp_path / "c.json"
+    args = ["eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(split), "--train-ids", str(train)]
+    assert invoke(*args, "--out", str(out)).exit_code == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    three = np.stack([as_vector(u.distribution, CLASSES) for u in utterances[6:9]])
+    assert report["counts"]["train_utterances"] == 3
+    assert _overall(report)["prior"]["metrics"]["js"] == pytest.approx(
+        evaluate(test_human, np.tile(three.mean(axis=0), (6, 1)))["js"]
+    )
+    overlap = _write_ids(tmp_path / "overlap.ids", [utterances[0].id], as_jsonl=False)
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(split), "--train-ids", str(overlap))
+    assert "also in --ids" in str(result.exception)
+
+
+def _predict_line(uid, sample, distribution=None, error=None, text="..."):
+    """A line of `cotgen predict`'s predictions.jsonl, every field of its contract."""
+    return {
+        "id": uid,
+        "sample": sample,
+        "model": "openai:student",
+        "text": text,
+        "distribution": distribution,
+        "error": error,
+        "usage": {"prompt_tokens": 10, "completion_tokens": 20},
+        "fingerprint": "abc123",
+        "schema_version": "1",
+    }
+
+
+def test_predict_files_are_read_as_they_are_and_sample_picks_first_or_mean(tmp_path, reference):
+    ref, utterances = reference
+    a, b = utterances[0], utterances[1]
+    one = {c: 1.0 if c == "ang" else 0.0 for c in CLASSES}
+    half = {"neu": 0.5, "hap": 0.5, "ang": 0.0, "sad": 0.0}
+    lines = [
+        _predict_line(a.id, 2, half),
+        _predict_line(a.id, 1, one),
+        _predict_line(a.id, 3, None, "missing <distribution>…</distribution> section"),
+        _predict_line(b.id, 1, None, "missing <acoustic>…</acoustic> section"),
+        _predict_line(b.id, 2, half),
+    ]
+    pred = tmp_path / "predictions.jsonl"
+    pred.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    ids = _write_ids(tmp_path / "ids", [a.id, b.id], as_jsonl=False)
+    human = np.stack([as_vector(u.distribution, CLASSES) for u in (a, b)])
+    uniform, p_one, p_half = np.full(4, 0.25), as_vector(one, CLASSES), as_vector(half, CLASSES)
+    expected = {
+        ("first", "uniform"): np.stack([p_one, uniform]),
+        ("mean", "uniform"): np.stack([(p_one + p_half + uniform) / 3, (uniform + p_half) / 2]),
+        ("mean", "drop"): np.stack([(p_one + p_half) / 2, p_half]),
+    }
+    for (sample, missing), model in expected.items():
+        out = tmp_path / f"{sample}-{missing}.json"
+        args = ["eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(ids), "--sample", sample]
+        result = invoke(*args, "--missing", missing, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        report = json.loads(out.read_text(encoding="utf-8"))
+        assert report["parse_failure_reasons"] == {
+            "missing <distribution>…</distribution> section": 1,
+            "missing <acoustic>…</acoustic> section": 1,
+        }
+        _assert_metrics(_overall(report)["model"], evaluate(human, model))
+    assert "--sample 'last'" in str(
+        invoke("eval", "--pred", str(pred), "--ref", str(ref), "--sample", "last").exception
+    )
+
+
+def test_wa_and_ua_compare_with_the_corpus_reference_label(tmp_path):
+    from cotgen.records.utterance import Utterance
+
+    def iemocap(uid, votes, header):
+        base = make_utterance(uid, votes)
+        return Utterance(**{**base.model_dump(), "corpus": "iemocap", "meta": {"header_label": header}})
+
+    utterances = [
+        iemocap("u1", {"hap": 2, "neu": 3}, "exc"),  # votes say neu; the corpus's label is exc, read as hap
+        iemocap("u2", {"sad": 3, "neu": 2}, "sad"),
+        iemocap("u3", {"ang": 1, "neu": 1}, "xxx"),  # no agreement: no reference label
+    ]
+    ref = tmp_path / "utterances.jsonl"
+    write_utterances(ref, utterances)
+    answer = {"u1": "hap", "u2": "sad", "u3": "ang"}
+    rows = [{"id": u, "distribution": {c: float(c == a) for c in CLASSES}} for u, a in answer.items()]
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["reference_label"] == "iemocap header_label" and report["counts"]["no_reference_label"] == 1
+    model = _overall(report)["model"]["metrics"]
+    assert model["wa_ref"] == 1.0 and model["ua_ref"] == 1.0  # u1 hap = exc read as hap; u2 sad
+    assert model["wa_votes"] == 0.5  # u1's votes say neu, u2 sad; u3's votes tie
+    assert _overall(report)["oracle"]["metrics"]["wa_ref"] == 0.5  # the votes themselves miss u1's label
+
+
+def test_folds_print_a_per_fold_and_mean_table(tmp_path, reference):
+    from cotgen.scoring.folds import fold_table
+
+    ref, utterances = reference
+    pred, lines = _write_predictions(tmp_path, utterances)
+    folds = tmp_path / "folds"
+    by_session = {s: [u for u in utterances if u.session == s] for s in ("1", "2", "3")}
+    for session in by_session:
+        (folds / f"loso_{session}").mkdir(parents=True)
+    _write_ids(folds / "loso_1" / "test.ids", [u.id for u in by_session["1"]], as_jsonl=False)
+    _write_ids(folds / "loso_2" / "sft_test.jsonl", [u.id for u in by_session["2"]])  # an export's split file
+    _write_ids(folds / "loso_3" / "test.ids", [u.id for u in by_session["3"]], as_jsonl=False)
+    own = [{"id": u.id, "distribution": {c: 0.25 for c in CLASSES}} for u in by_session["3"]]
+    (folds / "loso_3" / "predictions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in own), encoding="utf-8")
+    out = tmp_path / "folds.json"
+    result = invoke("eval", "--folds", str(folds), "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "loso_1" in result.output and "mean" in result.output and "WA ref" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert list(report["folds"]) == ["loso_1", "loso_2", "loso_3"]
+    rows = {(r["row"], r["system"]): r for r in report["table"]}
+    kept, human, model = _model_matrix(lines, utterances)
+    for session in ("1", "2", "3"):
+        members = np.array([u.session == session for u in kept])
+        others = np.stack([as_vector(u.distribution, CLASSES) for u in utterances if u.session != session])
+        fold_model = np.full((members.sum(), 4), 0.25) if session == "3" else model[members]
+        expected = evaluate(human[members], fold_model)
+        row = rows[(f"loso_{session}", "model")]
+        assert row["n"] == members.sum()
+        assert row["metrics"]["js"] == pytest.approx(expected["js"])
+        assert row["metrics"]["r2"] == pytest.approx(expected["r2"])
+        prior = evaluate(human[members], np.tile(others.mean(axis=0), (members.sum(), 1)))
+        assert rows[(f"loso_{session}", "prior")]["metrics"]["brier"] == pytest.approx(prior["brier"])
+    for metric in report["table_metrics"]:
+        values = [rows[(f"loso_{s}", "model")]["metrics"][metric] for s in ("1", "2", "3")]
+        assert rows[("mean", "model")]["metrics"][metric] == pytest.approx(np.mean(values))
+        assert rows[("std", "model")]["metrics"][metric] == pytest.approx(np.std(values, ddof=1))
+    assert rows[("mean", "oracle")]["oracle"]
+    assert fold_table({"only": report["folds"]["loso_1"]})[-1]["metrics"]["js"] is None  # std of one fold
+    (folds / "empty").mkdir()
+    result = invoke("eval", "--folds", str(folds), "--pred", str(pred), "--ref", str(ref))
+    assert "neither test.ids nor an export's *_test.jsonl" in str(result.exception)
 
 
 def test_malformed_prediction_lines_are_errors_naming_the_line(tmp_path, reference):
@@ -145,7 +324,7 @@ def test_malformed_prediction_lines_are_errors_naming_the_line(tmp_path, referen
     line = json.dumps({"id": utterances[0].id, "distribution": {c: 0.25 for c in CLASSES}})
     pred.write_text(line + "\n" + line + "\n", encoding="utf-8")
     result = invoke("eval", "--pred", str(pred), "--ref", str(ref))
-    assert result.exit_code != 0 and "pred.jsonl:2: second prediction" in str(result.exception)
+    assert result.exit_code != 0 and "pred.jsonl:2: second prediction for id" in str(result.exception)
     pred.write_text("{not json\n", encoding="utf-8")
     assert "pred.jsonl:1: not JSON" in str(invoke("eval", "--pred", str(pred), "--ref", str(ref)).exception)
     assert "--by 'room'" in str(invoke("eval", "--pred", str(pred), "--ref", str(ref), "--by", "room").exception)

@@ -90,7 +90,7 @@ def test_margin_and_max_chosen_are_respected_and_reasons_counted(run):
     # Nothing is good enough to be chosen.
     assert invoke("pairs", "--in", str(run), "--max-chosen", "-1").exit_code == 0
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    assert info["pairs"]["no_pair"]["chosen_above_max"] == 2 and info["pairs"]["pairs"] == 0
+    assert info["pairs"]["no_pair"]["gold_above_max"] == 2 and info["pairs"]["pairs"] == 0
     # Nothing is far enough from the chosen (KL to a one-hot is at most ~14 nats with 1e-6 smoothing).
     assert invoke("pairs", "--in", str(run), "--margin", "100").exit_code == 0
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
@@ -135,7 +135,7 @@ def test_corruptions_are_coherent_and_labelled(run):
     gold = parse_trace(records[0].chosen[0]["content"], CLASSES)
     over = by_kind["corrupt:overconfident"]
     assert over.distribution == {"neu": 0.0, "hap": 0.0, "ang": 1.0, "sad": 0.0}  # human majority is ang
-    assert (over.ambiguity.level, over.ambiguity.competing) == ("low", [])
+    assert (over.ambiguity.level, over.ambiguity.competing) == ("low", ["ang"])
     flat = by_kind["corrupt:flat"]
     assert set(flat.distribution.values()) == {0.25}
     assert flat.ambiguity.level == "high" and sorted(flat.ambiguity.competing) == sorted(CLASSES)
@@ -231,3 +231,43 @@ def test_rollouts_file_and_source_must_agree(run, tmp_path):
     assert "leaves rollouts out" in str(result.exception)
     result = invoke("pairs", "--in", str(run), "--source", "gold,bogus")
     assert "expected a comma-separated subset" in str(result.exception)
+
+
+def test_gold_is_chosen_by_default_and_never_rejected_and_predictions_files_are_rollouts(tmp_path):
+    amb = make_utterance("u_amb", {"ang": 3, "sad": 2})  # human: ang 0.6, sad 0.4
+    gold = make_trace({"neu": 0, "hap": 0, "ang": 0.4, "sad": 0.6})  # KL 0.081: within --max-chosen, not exact
+    run = write_run(tmp_path / "run", [amb], [trace_record(amb, 0, gold)])
+    exact = render_trace(make_trace({"neu": 0, "hap": 0, "ang": 0.6, "sad": 0.4}))
+    wrong = render_trace(make_trace({"neu": 0, "hap": 1.0, "ang": 0, "sad": 0}, "low", ()))
+    # `cotgen predict`'s predictions.jsonl as it is: samples out of order, one unparseable.
+    predict_lines = [
+        {"id": "u_amb", "sample": 3, "text": wrong, "distribution": {"hap": 1.0}, "error": None},
+        {"id": "u_amb", "sample": 1, "text": exact, "distribution": {"ang": 0.6, "sad": 0.4}, "error": None},
+        {"id": "u_amb", "sample": 2, "text": "angry", "distribution": None, "error": "missing <acoustic>"},
+    ]
+    predictions = tmp_path / "predictions.jsonl"
+    common = {"model": "openai:student", "usage": {}, "fingerprint": "f", "schema_version": "1"}
+    predictions.write_text("".join(json.dumps({**x, **common}) + "\n" for x in predict_lines), encoding="utf-8")
+    base = ["pairs", "--in", str(run), "--source", "gold,rollouts", "--rollouts", str(predictions)]
+
+    assert invoke(*base, "--per-utterance", "5").exit_code == 0
+    records = read_records(run / "dpo.jsonl", DPORecord)
+    assert {r.source_chosen for r in records} == {"gold"}
+    assert {r.source_rejected for r in records} == {"rollout:3"}  # rollout:1 beats the gold yet is not rejected
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]
+    assert info["chosen"] == "gold" and info["pairs_by_source"] == {"gold": {"rollout": 1}}
+    assert info["unreadable"] == {"rollout": 1}
+
+    result = invoke(*base, "--per-utterance", "5", "--chosen", "best")
+    assert result.exit_code == 0 and "Pairs by source" in result.output
+    records = read_records(run / "dpo.jsonl", DPORecord)
+    assert {r.source_chosen for r in records} == {"rollout:1"}
+    assert {r.source_rejected for r in records} == {"gold", "rollout:3"}  # today's rule can reject the gold
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]
+    assert info["pairs_by_source"] == {"rollout": {"gold": 1, "rollout": 1}}
+
+    # A gold beyond --max-chosen gives no pair rather than a pair that rejects it.
+    assert invoke(*base, "--max-chosen", "0.05").exit_code == 0
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]
+    assert info["pairs"] == 0 and info["no_pair"]["gold_above_max"] == 1
+    assert "--chosen 'first'" in str(invoke(*base, "--chosen", "first").exception)

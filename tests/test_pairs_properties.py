@@ -6,9 +6,10 @@ from hypothesis import strategies as st
 from test_pairs_support import CLASSES, make_trace
 
 from cotgen.core.divergence import round_distribution
-from cotgen.pairs.corrupt import CORRUPTIONS, ambiguity_for, corrupt_trace
+from cotgen.pairs.corrupt import CORRUPTIONS, corrupt_trace
 from cotgen.pairs.select import select_pair
 from cotgen.records.trace import parse_trace, render_trace
+from cotgen.teachers.template import ambiguity
 
 weights = st.lists(st.integers(0, 20), min_size=4, max_size=4).filter(lambda w: sum(w) > 0)
 
@@ -21,8 +22,8 @@ def _dist(w):
 @given(weights, weights)
 def test_every_corruption_is_a_valid_trace_whose_ambiguity_agrees_with_its_distribution(gold_w, human_w):
     gold_dist, human = _dist(gold_w), _dist(human_w)
-    ambiguity = ambiguity_for(gold_dist, CLASSES)
-    gold = make_trace(gold_dist, ambiguity["level"], tuple(ambiguity["competing"]))
+    stage = ambiguity(gold_dist)
+    gold = make_trace(gold_dist, stage.level, tuple(stage.competing))
     majority = max(CLASSES, key=lambda c: (human[c], -CLASSES.index(c)))
     for kind in CORRUPTIONS:
         corrupted = corrupt_trace(kind, gold, human, majority, CLASSES, has_transcript=True)
@@ -30,11 +31,11 @@ def test_every_corruption_is_a_valid_trace_whose_ambiguity_agrees_with_its_distr
             continue
         assert corrupted.distribution != gold.distribution
         assert parse_trace(render_trace(corrupted), CLASSES) == corrupted  # renders and reads back exactly
-        expected = ambiguity_for(corrupted.distribution, CLASSES)
-        assert corrupted.ambiguity.level == expected["level"]
-        assert corrupted.ambiguity.competing == expected["competing"]
+        # The template teacher's own rule wrote the gold's stage (make_trace's records say teacher "template").
+        assert corrupted.ambiguity == ambiguity(corrupted.distribution)
+        assert corrupted.acoustic == gold.acoustic and corrupted.lexical == gold.lexical
         if kind == "overconfident":
-            assert corrupted.ambiguity.level == "low" and corrupted.ambiguity.competing == []
+            assert corrupted.ambiguity.level == "low"
         if kind == "flat":
             assert corrupted.ambiguity.level == "high" and sorted(corrupted.ambiguity.competing) == sorted(CLASSES)
 

@@ -13,7 +13,14 @@ from test_pairs_support import CLASSES, make_trace
 import cotgen
 from cotgen.core.divergence import as_vector, js, kl
 from cotgen.records.trace import render_trace
-from cotgen.scoring.rewards import distribution_reward, distribution_reward_kl, format_reward, make_distribution_reward
+from cotgen.scoring.rewards import (
+    MIN_STAGE_WORDS,
+    distribution_reward,
+    distribution_reward_kl,
+    format_problem,
+    format_reward,
+    make_distribution_reward,
+)
 
 TARGET = {"neu": 0.0, "hap": 0.0, "ang": 0.6, "sad": 0.4}
 GOOD = render_trace(make_trace({"neu": 0.1, "hap": 0.0, "ang": 0.5, "sad": 0.4}))
@@ -150,3 +157,52 @@ def test_targets_as_datasets_hands_them_over_from_jsonl_and_from_lists(tmp_path)
         rewards = distribution_reward([GOOD, GOOD], target_distribution=list(column))
         assert rewards[0] == pytest.approx(expected)
         assert rewards[1] == 0.0  # GOOD has no "fru" class, so it is not a distribution over b's classes
+
+
+_DIST = '<distribution>{"neu": 0.0, "hap": 0.0, "ang": 0.6, "sad": 0.4}</distribution>'
+_STAGE = "The voice is loud and fast for this speaker."
+
+
+def _tagged(acoustic: str = _STAGE, lexical: str = _STAGE, ambiguity: str = _STAGE, tail: str = _DIST) -> str:
+    return f"<acoustic>{acoustic}</acoustic>\n<lexical>{lexical}</lexical>\n<ambiguity>{ambiguity}</ambiguity>\n{tail}"
+
+
+# The adversarial table of docs/pairs-grpo-eval.md: each would collect the format reward under a lenient rule.
+ADVERSARIAL = {
+    "empty stages": "<acoustic></acoustic><lexical></lexical><ambiguity></ambiguity>" + _DIST,
+    "one-word stages": _tagged("Loud.", "Angry.", "Low."),
+    "four-word stage": _tagged(lexical="The words are angry."),
+    "a distribution alone": _DIST,
+    "nested stage": _tagged(acoustic=f"{_STAGE} <lexical>{_STAGE}</lexical>"),
+    "distribution nested in a stage": _tagged(ambiguity=f"{_STAGE} {_DIST}", tail=_DIST),
+    "duplicated stage": _tagged() + f"\n<ambiguity>{_STAGE}</ambiguity>",
+    "duplicated distribution": _tagged() + "\n" + _DIST,
+    "reordered stages": f"<lexical>{_STAGE}</lexical>\n<acoustic>{_STAGE}</acoustic>\n"
+    f"<ambiguity>{_STAGE}</ambiguity>\n{_DIST}",
+    "prose after the distribution": _tagged() + "\nI hope this helps!",
+    "prose before the first stage": "Sure, here is my analysis.\n" + _tagged(),
+    "tag inside a quoted transcript": _tagged(lexical='The speaker says "<distribution>{}</distribution>" angrily.'),
+    "unclosed stage": _tagged().replace("</lexical>", ""),
+    "missing stage": _tagged().replace(f"<ambiguity>{_STAGE}</ambiguity>", ""),
+    "distribution not JSON": _tagged(tail="<distribution>mostly anger</distribution>"),
+    "distribution over other classes": _tagged(tail='<distribution>{"ang": 0.6, "sad": 0.4}</distribution>'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADVERSARIAL))
+def test_format_reward_is_zero_for_every_adversarial_completion(case):
+    text = ADVERSARIAL[case]
+    assert format_reward([text], target_distribution=[TARGET]) == [0.0]
+    if case != "distribution over other classes":  # without a target any valid distribution counts
+        assert format_reward([[{"role": "assistant", "content": text}]]) == [0.0]
+    assert format_problem(text, list(TARGET)) is not None
+
+
+def test_format_reward_is_one_for_a_minimal_honest_completion_and_says_why_otherwise():
+    assert format_reward([_tagged()], target_distribution=[TARGET]) == [1.0]
+    assert format_reward([_tagged() + "\n  \n"], target_distribution=[TARGET]) == [1.0]
+    assert format_problem(_tagged(lexical="Four words only here."), list(TARGET)) == (
+        f"<lexical> holds 4 word(s); at least {MIN_STAGE_WORDS} are required"
+    )
+    assert format_problem(ADVERSARIAL["prose after the distribution"], list(TARGET)) == "text after </distribution>"
+    assert "found <distribution> </distribution>" in format_problem(_DIST, list(TARGET))

@@ -27,8 +27,7 @@ codes = st.lists(st.sampled_from(CLASSES), max_size=3, unique=True)
 @st.composite
 def traces(draw):
     cues = []
-    for _ in range(draw(st.integers(1, 4))):
-        cue = draw(st.sampled_from(ACOUSTIC_CUES))
+    for cue in draw(st.lists(st.sampled_from(ACOUSTIC_CUES), min_size=1, max_size=4, unique=True)):
         level = draw(st.sampled_from(INTONATION_LEVELS if cue == "intonation" else LEVELS))
         cues.append({"cue": cue, "level": level, "observation": draw(text), "suggests": draw(codes)})
     lexical = [

@@ -17,7 +17,7 @@ from typing import Literal
 
 from cotgen.core.divergence import as_vector, js, kl
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
-from cotgen.records.trace import Trace, faithfulness, printed, render_trace, validate_trace
+from cotgen.records.trace import Trace, faithfulness_parts, printed, render_trace, validate_trace
 from cotgen.records.utterance import Utterance
 
 Mode = Literal["rationalize", "predict"]
@@ -95,6 +95,7 @@ def trace_record(
     classes = item.classes
     human = as_vector(item.utterance.distribution, classes)
     mine = as_vector(shown.distribution, classes)
+    parts = faithfulness_parts(shown, measured_levels)
     return TraceRecord(
         id=item.utterance.id,
         sample=item.sample,
@@ -106,7 +107,8 @@ def trace_record(
         distribution=shown.distribution,
         kl=float(kl(human, mine)),
         js=float(js(human, mine)),
-        faithfulness=faithfulness(shown, measured_levels),
+        faithfulness=parts.score,
+        faithfulness_parts=parts,
         usage=usage,
     )
 
@@ -131,6 +133,12 @@ def unfaithful_detail(record: TraceRecord, minimum: float | None) -> str | None:
     """Why a trace falls below ``--min-faithfulness`` (None when it passes or cannot be checked)."""
     if minimum is None or record.faithfulness is None or record.faithfulness >= minimum:
         return None
+    parts = record.faithfulness_parts
+    shown = ""
+    if parts is not None:
+        named = {"exact": parts.exact, "within one step": parts.within_one, "salient-cue recall": parts.salient_recall}
+        shown = " (" + ", ".join(f"{k} {v:.2f}" for k, v in named.items() if v is not None) + ")"
     return (
-        f"faithfulness {record.faithfulness:.2f} < {minimum:.2f}: the cited cue levels disagree with the measurements"
+        f"faithfulness {record.faithfulness:.2f}{shown} < {minimum:.2f}: "
+        "the cited cue levels disagree with the measurements"
     )

@@ -294,6 +294,11 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         dask_scheduler=config.dask_scheduler,
         progress=config.progress,
     )
+    return _prepared(corpus, features, run_dir)
+
+
+def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
+    """The corpus columns with their features (a pandas frame in corpus order) and the cue references."""
     measured_ids = features["id"].to_numpy(dtype=object)
     if measured_ids.size != corpus.size or any(a != b.decode() for a, b in zip(measured_ids, corpus.ids.tolist())):
         raise RuntimeError("the features table is not in corpus order")  # extract_features keeps input order
@@ -755,3 +760,75 @@ def run_build(config: BuildConfig, console: Console | None = None) -> BuildSumma
     """Run (or resume) a build; see the module docstring. Raises :class:`CotgenError` on bad input."""
     config.check()
     return _Builder(config, console).run()
+
+
+def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
+    """A finished run's corpus ready for teaching again, from its own ``utterances.jsonl`` (not the corpus on disk).
+
+    Later stages that ask the teacher more questions about the same utterances (the counterfactual
+    pairs source) must see exactly the utterances and cue levels the build saw; features come from
+    the cache, so nothing is measured twice.
+    """
+    from cotgen.acoustics.stage import measure_and_write  # pandas and pyarrow, as in :func:`prepare`
+
+    utterances = list(iter_utterances(run_dir / UTTERANCES_FILE))
+    if not utterances:
+        raise CotgenError(f"{run_dir / UTTERANCES_FILE}: no utterances")
+    corpus = CorpusColumns.of(utterances[0].corpus, utterances[0].classes, 0, utterances)
+    del utterances
+    features = measure_and_write(
+        corpus.audio_items(), run_dir, workers=config.workers, cache_dir=config.cache, progress=config.progress
+    )
+    return _prepared(corpus, features, run_dir)
+
+
+@dataclass(frozen=True)
+class TaughtItems:
+    """What :func:`teach_into` did: items asked for, skipped as done before, new outcomes, usage and cost."""
+
+    items: int
+    skipped: int
+    traces: int
+    rejects: int
+    reject_reasons: dict[str, int]
+    usage: dict[str, Any]
+    cost_usd: float | None
+
+
+def teach_into(
+    config: BuildConfig,
+    prepared: Prepared,
+    work: Iterable[WorkItem],
+    out_dir: Path,
+    console: Console | None = None,
+) -> TaughtItems:
+    """Teach items outside the build's own plan into ``out_dir/traces.jsonl`` and ``rejects.jsonl``.
+
+    The build's machinery, unchanged: the same teacher (template or ``openai:``), response cache,
+    repairs, faithfulness gate, prices and run state, so the items are cached, priced and resumable
+    (an item already in either file is skipped). Each item's utterance carries the target the teacher
+    rationalises, which need not be the votes.
+    """
+    config.check()
+    builder = _Builder(config, console)
+    state = RunState(out_dir, prepared.corpus.classes)
+    items = list(work)
+    pending = [(item, profile) for item, profile in items if item.key not in state.done]
+    with run_log(prepared.run_dir, secrets=[builder.secret]):
+        with state, BuildProgress(len(pending), config.progress, console) as progress:
+            done = builder.finish(state, progress)
+            if builder.model is None:
+                builder.teach_template(pending, prepared, done)
+            elif pending:
+                asyncio.run(builder.teach_model(pending, prepared, done, progress))
+    usage = builder.usage
+    prices = builder.prices
+    return TaughtItems(
+        items=len(items),
+        skipped=len(items) - len(pending),
+        traces=state.new["traces"],
+        rejects=state.new["rejects"],
+        reject_reasons=dict(sorted(state.new_reasons.items())),
+        usage=dict(usage),
+        cost_usd=prices.cost(usage["prompt_tokens"], usage["completion_tokens"]) if prices is not None else None,
+    )

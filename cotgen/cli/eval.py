@@ -10,12 +10,28 @@ import typer
 from cotgen.cli.app import app, console
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.scoring.evaluate import FOLD_FIELDS, render_report, run_evaluation, write_report
+from cotgen.scoring.evaluate import (
+    FOLD_FIELDS,
+    MISSING_POLICIES,
+    SAMPLE_CHOICES,
+    render_report,
+    run_evaluation,
+    write_report,
+)
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+    return value
 
 
 @app.command("eval")
 def eval_command(
-    pred: Annotated[Path, typer.Option("--pred", help="JSONL of id + distribution, or id + generated text.")],
+    pred: Annotated[
+        Path | None,
+        typer.Option("--pred", help="predictions.jsonl of `cotgen predict`, or JSONL of id + distribution or text."),
+    ] = None,
     ref: Annotated[
         Path | None, typer.Option("--ref", help="utterances.jsonl with the human distributions (default RUN's).")
     ] = None,
@@ -25,6 +41,20 @@ def eval_command(
     ids: Annotated[
         Path | None, typer.Option("--ids", help="Restrict to these ids (JSONL with 'id', e.g. an export's test file).")
     ] = None,
+    train_ids: Annotated[
+        Path | None,
+        typer.Option("--train-ids", help="Training ids for the prior baseline (default: the complement of --ids)."),
+    ] = None,
+    folds: Annotated[
+        Path | None,
+        typer.Option("--folds", help="Folder of fold folders (each with test.ids): per-fold and mean table."),
+    ] = None,
+    sample: Annotated[
+        str, typer.Option("--sample", help="With several samples per id: first (lowest number) or mean.")
+    ] = "first",
+    missing: Annotated[
+        str, typer.Option("--missing", help="Missing or unreadable predictions: uniform (scored as 1/k) or drop.")
+    ] = "uniform",
     by: Annotated[
         str | None, typer.Option("--by", help="Report per fold of this field: session, speaker, gender or corpus.")
     ] = None,
@@ -34,11 +64,36 @@ def eval_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the report as JSON here.")] = None,
 ) -> None:
-    """Score predictions with JS, BC, R², Brier, KL, accuracy, macro-F1, ECE and entropy correlation."""
-    if by is not None and by not in FOLD_FIELDS:
-        raise CotgenError(f"--by {by!r}: expected one of {', '.join(FOLD_FIELDS)}")
-    report = run_evaluation(pred, ref or run / "utterances.jsonl", ids, by, bootstrap, seed)  # type: ignore[arg-type]
-    render_report(report, console)
+    """Score predictions: JS, BC, R², Brier, KL, WA/UA, F1, ECE, entropy correlation; uniform and prior baselines."""
+    if by is not None:
+        _choice(by, FOLD_FIELDS, "--by")
+    _choice(sample, SAMPLE_CHOICES, "--sample")
+    _choice(missing, MISSING_POLICIES, "--missing")
+    reference = ref or run / "utterances.jsonl"
+    if folds is not None:
+        if ids is not None or train_ids is not None or by is not None or bootstrap:
+            raise CotgenError(
+                "--folds takes each fold's ids from its folder; leave out --ids, --train-ids, --by, --bootstrap"
+            )
+        from cotgen.scoring.folds import render_fold_table, run_fold_evaluation
+
+        result = run_fold_evaluation(folds, reference, pred, sample, missing)  # type: ignore[arg-type]
+        render_fold_table(result, console)
+    else:
+        if pred is None:
+            raise CotgenError("--pred FILE is required (or --folds DIR whose folds hold predictions.jsonl)")
+        result = run_evaluation(
+            pred,
+            reference,
+            ids,
+            by,
+            bootstrap,
+            seed,
+            train_ids,
+            sample,
+            missing,  # type: ignore[arg-type]
+        )
+        render_report(result, console)
     if out is not None:
-        write_report(report, out)
+        write_report(result, out)
         console.print(f"wrote {out}")

@@ -8,6 +8,7 @@ vectorised over.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from collections.abc import Iterator
@@ -18,14 +19,23 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from rich.console import Console
 
+from cotgen.build.state import TRACES_FILE
 from cotgen.core.divergence import as_vector
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
-from cotgen.pairs.candidates import SOURCES, CandidateSet, Source, gather_candidates, source_kind
+from cotgen.pairs.candidates import (
+    DEFAULT_SOURCES,
+    CandidateSet,
+    Source,
+    counterfactual_dir,
+    gather_candidates,
+    source_kind,
+)
 from cotgen.pairs.index import GroupedLines, LineReader, index_lines
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
-from cotgen.pairs.select import Selection, Strategy, select_pair
+from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
 from cotgen.prompts.student import assistant_message, student_messages
 from cotgen.records.run_records import DPORecord, TraceRecord
@@ -39,15 +49,17 @@ DPO_FILE = "dpo.jsonl"
 class PairOptions:
     """Everything ``cotgen pairs`` lets a user choose; scores are in the metric's units (nats or bits)."""
 
-    sources: frozenset[Source] = frozenset(SOURCES)
+    sources: frozenset[Source] = frozenset(DEFAULT_SOURCES)
     rollouts: Path | None = None
     keep_unparseable: bool = False
     metric: Metric = "kl"
+    chosen: ChosenRule = "gold"
     margin: float = 0.05
     max_chosen: float = 0.1
     rejected: Strategy = "hardest"
     per_utterance: int = 1
     seed: int = 0
+    progress: bool = True
 
     def settings(self) -> dict[str, Any]:
         """The options as recorded in ``run.json``."""
@@ -56,6 +68,7 @@ class PairOptions:
             "rollouts": str(self.rollouts) if self.rollouts else None,
             "keep_unparseable": self.keep_unparseable,
             "metric": self.metric,
+            "chosen": self.chosen,
             "margin": self.margin,
             "max_chosen": self.max_chosen,
             "rejected_strategy": self.rejected,
@@ -96,15 +109,18 @@ def _traces(index: GroupedLines | None, reader: LineReader | None, ordinal: int)
     return records
 
 
-def _rollouts(index: GroupedLines | None, reader: LineReader | None, ordinal: int) -> list[str]:
+def _rollouts(index: GroupedLines | None, reader: LineReader | None, ordinal: int) -> list[tuple[int, str]]:
+    """(number, text) of each rollout of an utterance: the line's ``sample`` (``cotgen predict``), else its rank."""
     if index is None or reader is None:
         return []
     texts = []
-    for offset in index.offsets_of(ordinal):
+    for rank, offset in enumerate(index.offsets_of(ordinal), start=1):
         record = reader.read_json(int(offset))
         if not isinstance(record.get("text"), str):
             raise reader.fail(int(offset), "expected a rollout record with a string 'text' (JSONL of id + text)")
-        texts.append(record["text"])
+        sample = record.get("sample")
+        number = sample if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 1 else rank
+        texts.append((number, record["text"]))
     return texts
 
 
@@ -179,23 +195,38 @@ def _record(
     )
 
 
+def _gold_index(candidates: CandidateSet) -> int | None:
+    """Where the gold trace sits among the candidates (None when the utterance has none)."""
+    return next((i for i, c in enumerate(candidates.candidates) if c.source == "gold"), None)
+
+
 def _tally(stats: PairStats, candidates: CandidateSet) -> None:
     for candidate in candidates.candidates:
         stats.candidates[source_kind(candidate.source)] += 1
     stats.unreadable.update(candidates.unreadable)
 
 
-def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) -> PairStats:
+def build_pairs(
+    run_dir: Path, options: PairOptions, out: Path | None = None, console: Console | None = None
+) -> PairStats:
     """Write ``dpo.jsonl`` (atomically) for the run in ``run_dir``, record counts in ``run.json``, return them."""
     _check(options)
     utterances_path = run_dir / "utterances.jsonl"
     traces_path = run_dir / "traces.jsonl"
     out = out or run_dir / DPO_FILE
     ordinals = _ordinals(utterances_path)
-    needs_traces = bool(options.sources & {"gold", "samples", "corrupt"})
+    needs_traces = bool(options.sources & {"gold", "samples", "corrupt", "counterfactual"})
     if needs_traces and not traces_path.exists():
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first, or use --source rollouts)")
     trace_index = index_lines(traces_path, ordinals) if needs_traces else None
+    taught = None
+    counterfactual_path = counterfactual_dir(run_dir) / TRACES_FILE
+    if "counterfactual" in options.sources:
+        # Imported here: asking the teacher loads the build (and, for a model teacher, the OpenAI client).
+        from cotgen.pairs.counterfactual import generate_counterfactuals
+
+        taught = generate_counterfactuals(run_dir, console, options.progress)
+    counterfactual_index = index_lines(counterfactual_path, ordinals) if taught is not None else None
     use_rollouts = "rollouts" in options.sources and options.rollouts is not None
     rollout_index = index_lines(options.rollouts, ordinals) if use_rollouts else None
     stats = PairStats(
@@ -209,6 +240,11 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
         rollout_reader = (
             LineReader(stack.enter_context(options.rollouts.open("rb")), options.rollouts) if rollout_index else None
         )
+        counterfactual_reader = (
+            LineReader(stack.enter_context(counterfactual_path.open("rb")), counterfactual_path)
+            if counterfactual_index
+            else None
+        )
         writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
         for block in _blocks(utterances_path):
             found = [
@@ -220,6 +256,7 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                         _rollouts(rollout_index, rollout_reader, ordinal),
                         options.sources,
                         options.keep_unparseable,
+                        _traces(counterfactual_index, counterfactual_reader, ordinal),
                     ),
                 )
                 for ordinal, utterance in block
@@ -237,6 +274,7 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     options.rejected,
                     options.per_utterance,
                     _rng(options.seed, utterance.id),
+                    _gold_index(candidates) if options.chosen == "gold" else None,
                 )
                 if pick.reason is not None:
                     stats.no_pair[pick.reason] += 1
@@ -248,7 +286,12 @@ def build_pairs(run_dir: Path, options: PairOptions, out: Path | None = None) ->
                     writer.write(record.model_dump_json() + "\n")
                     stats.pairs += 1
                     stats.rejected_sources[source_kind(record.source_rejected)] += 1
+                    stats.count_pair(source_kind(record.source_chosen), source_kind(record.source_rejected))
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
-    update_run_json(run_dir, "pairs", stats.as_json({**options.settings(), "output": out.name}))
+    settings = {**options.settings(), "output": out.name}
+    if taught is not None:
+        settings["counterfactual"] = dataclasses.asdict(taught)
+        stats.counterfactual = settings["counterfactual"]
+    update_run_json(run_dir, "pairs", stats.as_json(settings))
     return stats

@@ -1,7 +1,8 @@
 """The candidate answers for one utterance, each with its source and the distribution printed in its text.
 
-Candidates come from four sources: the gold (rationalize) trace, the teacher's predict-mode
-samples, the user's own on-policy rollouts, and corruptions of the gold trace. Every candidate
+Candidates come from five sources: the gold (rationalize) trace, the teacher's predict-mode
+samples, the user's own on-policy rollouts, corruptions of the gold trace, and the teacher's own
+rationalisations of those corrupted distributions (``counterfactual``, asked for only on request). Every candidate
 is read back from its text with the trace parser, because the text is what a student is trained
 on: a pair must be scored on what it shows, not on a structured field beside it.
 """
@@ -11,15 +12,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from cotgen.pairs.corrupt import corruption_texts
+from cotgen.pairs.corrupt import CORRUPTIONS, CorruptionKind, corruption_texts
 from cotgen.records.run_records import TraceRecord
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance
 
-Source = Literal["gold", "samples", "rollouts", "corrupt"]
-SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt")
+Source = Literal["gold", "samples", "rollouts", "corrupt", "counterfactual"]
+SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt", "counterfactual")
+COUNTERFACTUAL_DIR = "counterfactual"
+# Counterfactuals are asked of the teacher (requests that may cost money), so only on request.
+DEFAULT_SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,18 @@ class CandidateSet:
             self.candidates.append(candidate)
 
 
+def counterfactual_dir(run_dir: Path) -> Path:
+    """Where a run's counterfactual traces and rejects live (``RUN/counterfactual/``)."""
+    return run_dir / COUNTERFACTUAL_DIR
+
+
+def kind_of_sample(sample: int) -> CorruptionKind:
+    """The corruption kind a counterfactual record's ``sample`` number stands for (1 overconfident … 4 shifted)."""
+    if not 1 <= sample <= len(CORRUPTIONS):
+        raise ValueError(f"counterfactual sample {sample} is not 1..{len(CORRUPTIONS)}")
+    return CORRUPTIONS[sample - 1]
+
+
 def source_kind(source: str) -> str:
     """The label without its number: 'sample:3' -> 'sample', 'rollout:1' -> 'rollout', others unchanged."""
     head, _, tail = source.partition(":")
@@ -61,9 +78,10 @@ def read_distribution_from_text(text: str, classes: Sequence[str]) -> dict[str, 
 def gather_candidates(
     utterance: Utterance,
     traces: Sequence[TraceRecord],
-    rollouts: Sequence[str],
+    rollouts: Sequence[tuple[int, str]],
     sources: Collection[Source],
     keep_unparseable: bool,
+    counterfactuals: Sequence[TraceRecord] = (),
 ) -> CandidateSet:
     """All candidates of one utterance from the selected sources.
 
@@ -90,12 +108,15 @@ def gather_candidates(
             if record.sample != 0:
                 offer(f"sample:{record.sample}", record.text)
     if "rollouts" in sources:
-        for number, text in enumerate(rollouts, start=1):
+        for number, text in rollouts:
             offer(f"rollout:{number}", text)
     if "corrupt" in sources and gold is not None:
         has_transcript = bool(utterance.transcript)
         for kind, text in corruption_texts(
-            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript
+            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, gold.teacher
         ):
             offer(f"corrupt:{kind}", text)
+    if "counterfactual" in sources:
+        for record in sorted(counterfactuals, key=lambda r: r.sample):
+            offer(f"counterfactual:{kind_of_sample(record.sample)}", record.text)
     return found

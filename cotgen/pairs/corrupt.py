@@ -1,26 +1,32 @@
-"""Corrupted versions of the gold trace: rejected candidates that differ where it matters.
+"""Corrupted versions of the gold trace: rejected candidates that differ only where the distribution is stated.
 
-A corruption keeps the gold trace's acoustic and lexical stages and changes only the judgement:
-the distribution, and the ambiguity stage re-derived from it so that the text stays coherent (an
-overconfident distribution must not sit under "high ambiguity"). A preference pair then teaches
-the model exactly the step it gets wrong, instead of rewarding incoherence that is easy to spot.
+A corruption keeps the gold trace's text and changes only the judgement: the ``<distribution>`` and
+what the ``<ambiguity>`` stage quotes of it (its level, competing classes and probabilities). Those
+are rewritten by the same function that wrote the gold's, so a preference pair cannot be told apart
+by wording: for a template-teacher gold the whole stage is the template teacher's own
+:func:`cotgen.teachers.template.ambiguity` of the corrupted distribution (the rejected text is then
+exactly what the template teacher writes when asked to rationalise that distribution); for a model
+teacher's gold, level and competing classes follow the same rule and the probabilities its
+explanation quotes are replaced, the rest of its words kept. A model's own rationalisation of a
+corrupted distribution is the ``counterfactual`` source (:mod:`cotgen.pairs.counterfactual`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from cotgen.core.divergence import round_distribution
-from cotgen.core.labels import emotion_name
 from cotgen.records.trace import Trace, printed, render_trace, validate_trace
+from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
+from cotgen.teachers.template import ambiguity as template_ambiguity
 
 CorruptionKind = Literal["overconfident", "flat", "swapped", "shifted"]
 CORRUPTIONS: tuple[CorruptionKind, ...] = ("overconfident", "flat", "swapped", "shifted")
 
-LOW_AMBIGUITY_BELOW = 1 / 3
-HIGH_AMBIGUITY_FROM = 2 / 3
+_PROBABILITY = re.compile(r"(?<![\d.])[01]\.\d\d(?![\d])")
 
 
 def _top(distribution: Mapping[str, float], classes: Sequence[str]) -> str:
@@ -28,38 +34,25 @@ def _top(distribution: Mapping[str, float], classes: Sequence[str]) -> str:
     return max(classes, key=lambda c: (distribution[c], -classes.index(c)))
 
 
-def _names(codes: Sequence[str]) -> str:
-    names = [emotion_name(c) for c in codes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _requote(text: str, before: Mapping[str, float], after: Mapping[str, float]) -> str:
+    """``text`` with each quoted two-decimal probability of a class replaced by that class's new one.
 
-
-def ambiguity_for(distribution: Mapping[str, float], classes: Sequence[str]) -> dict[str, object]:
-    """An ambiguity stage that agrees with ``distribution``.
-
-    Level from the entropy normalised by log2(k): low below 1/3, high from 2/3, medium between.
-    Competing classes (none when low): those with at least half the top probability, most
-    probable first, at least two.
+    A value that two classes share is ambiguous and left alone.
     """
-    k = len(classes)
-    entropy = -sum(p * math.log2(p) for p in distribution.values() if p > 0)
-    normalised = entropy / math.log2(k) if k > 1 else 0.0
-    level = "low" if normalised < LOW_AMBIGUITY_BELOW else "high" if normalised >= HIGH_AMBIGUITY_FROM else "medium"
-    ranked = sorted(classes, key=lambda c: (-distribution[c], classes.index(c)))
-    top = _top(distribution, classes)
-    if level == "low":
-        return {
-            "level": level,
-            "competing": [],
-            "explanation": f"The cues agree on {emotion_name(top)}; no other emotion is plausible.",
-        }
-    competing = [c for c in ranked if distribution[c] >= distribution[top] / 2] or ranked[:1]
-    if len(competing) < 2:
-        competing = ranked[:2]
-    if level == "high":
-        explanation = f"{_names(competing)} all remain plausible; the cues do not settle between them."
-    else:
-        explanation = f"{_names(competing)} compete, with {emotion_name(top)} ahead."
-    return {"level": level, "competing": competing, "explanation": explanation[0].upper() + explanation[1:]}
+    owners: dict[str, list[str]] = {}
+    for code, p in before.items():
+        owners.setdefault(f"{p:.2f}", []).append(code)
+    swap = {quoted: f"{after[codes[0]]:.2f}" for quoted, codes in owners.items() if len(codes) == 1}
+    return _PROBABILITY.sub(lambda m: swap.get(m.group(0), m.group(0)), text)
+
+
+def rewritten_ambiguity(gold: Trace, distribution: Mapping[str, float], teacher: str) -> dict[str, object]:
+    """The ambiguity stage of ``gold`` for a new (printed) ``distribution``, by the rule that wrote the gold's."""
+    rule = template_ambiguity(distribution)
+    if teacher == TEMPLATE_TEACHER:
+        return rule.model_dump()
+    explanation = _requote(gold.ambiguity.explanation, printed(gold).distribution, distribution)
+    return {"level": rule.level, "competing": list(rule.competing), "explanation": explanation}
 
 
 def corrupted_distribution(
@@ -103,8 +96,9 @@ def corrupt_trace(
     majority: str | None,
     classes: Sequence[str],
     has_transcript: bool,
+    teacher: str = TEMPLATE_TEACHER,
 ) -> Trace | None:
-    """The gold trace with a corrupted distribution and a matching ambiguity stage, as printed.
+    """The gold trace with a corrupted distribution and its ambiguity stage rewritten to match, as printed.
 
     None when the corruption leaves the printed distribution unchanged (e.g. swapping two equal
     classes), since such a candidate would not be worse than the gold trace.
@@ -115,7 +109,7 @@ def corrupt_trace(
         return None
     data = gold.model_dump()
     data["distribution"] = distribution
-    data["ambiguity"] = ambiguity_for(distribution, classes)
+    data["ambiguity"] = rewritten_ambiguity(gold, distribution, teacher)
     return printed(validate_trace(data, classes, has_transcript))
 
 
@@ -125,12 +119,13 @@ def corruption_texts(
     majority: str | None,
     classes: Sequence[str],
     has_transcript: bool,
+    teacher: str = TEMPLATE_TEACHER,
     kinds: Sequence[CorruptionKind] = CORRUPTIONS,
 ) -> list[tuple[CorruptionKind, str]]:
     """(kind, rendered text) for each corruption of ``gold`` that changes its distribution."""
     out = []
     for kind in kinds:
-        trace = corrupt_trace(kind, gold, human, majority, classes, has_transcript)
+        trace = corrupt_trace(kind, gold, human, majority, classes, has_transcript, teacher)
         if trace is not None:
             out.append((kind, render_trace(trace)))
     return out

@@ -1,8 +1,10 @@
 """Choosing the preferred candidate and the rejected ones for an utterance.
 
-Chosen is the best-scoring readable candidate, if it is good enough (``max_chosen``); rejected
-are candidates at least ``margin`` worse, taken hardest-first (smallest gap above the margin:
-the most informative pairs), worst-first, or at random. The function is pure: a seeded
+Chosen is the gold trace when one is offered (``--chosen gold``, the default: the method trains
+towards the gold, and a rollout that happens to score better must not turn the gold into a rejected
+answer), or else the best-scoring readable candidate (``--chosen best``); either only if it is good
+enough (``max_chosen``). Rejected are candidates at least ``margin`` worse, taken hardest-first
+(smallest gap above the margin: the most informative pairs), worst-first, or at random. The function is pure: a seeded
 generator makes the random strategy reproducible, and ties keep candidate order.
 """
 
@@ -15,12 +17,17 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+ChosenRule = Literal["gold", "best"]
+CHOSEN_RULES: tuple[ChosenRule, ...] = ("gold", "best")
 Strategy = Literal["hardest", "worst", "random"]
 STRATEGIES: tuple[Strategy, ...] = ("hardest", "worst", "random")
-NoPairReason = Literal["no_candidates", "no_readable_candidate", "chosen_above_max", "no_rejected_beyond_margin"]
+NoPairReason = Literal[
+    "no_candidates", "no_readable_candidate", "gold_above_max", "chosen_above_max", "no_rejected_beyond_margin"
+]
 NO_PAIR_REASONS: tuple[NoPairReason, ...] = (
     "no_candidates",
     "no_readable_candidate",
+    "gold_above_max",
     "chosen_above_max",
     "no_rejected_beyond_margin",
 )
@@ -46,13 +53,24 @@ def select_pair(
     strategy: Strategy,
     per_utterance: int,
     rng: np.random.Generator,
+    gold: int | None = None,
 ) -> Selection:
-    """Chosen and up to ``per_utterance`` rejected candidates, or why there are none."""
+    """Chosen and up to ``per_utterance`` rejected candidates, or why there are none.
+
+    ``gold`` is the index of the gold candidate when it is to be the chosen one (``--chosen gold``):
+    it is chosen if within ``max_chosen``, and otherwise the utterance has no pair (never a pair
+    in which the gold is rejected).
+    """
     if len(scores) == 0:
         return Selection(None, (), "no_candidates")
     if not readable.any():
         return Selection(None, (), "no_readable_candidate")
-    chosen = int(np.argmin(np.where(readable, scores, np.inf)))
+    if gold is not None:
+        if not readable[gold] or scores[gold] > max_chosen + _TOLERANCE:
+            return Selection(None, (), "gold_above_max")
+        chosen = gold
+    else:
+        chosen = int(np.argmin(np.where(readable, scores, np.inf)))
     if scores[chosen] > max_chosen + _TOLERANCE:
         return Selection(None, (), "chosen_above_max")
     threshold = scores[chosen] + margin - _TOLERANCE

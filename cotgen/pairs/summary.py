@@ -30,9 +30,22 @@ class PairStats:
     unreadable: Counter[str] = field(default_factory=Counter)
     chosen_sources: Counter[str] = field(default_factory=Counter)
     rejected_sources: Counter[str] = field(default_factory=Counter)
+    pair_sources: Counter[tuple[str, str]] = field(default_factory=Counter)
     margins: array = field(default_factory=lambda: array("d"))
     unknown_trace_lines: int = 0
     unknown_rollout_lines: int = 0
+    counterfactual: dict[str, Any] | None = None  # what asking the teacher for counterfactuals did and cost
+
+    def count_pair(self, chosen: str, rejected: str) -> None:
+        """One more pair of a chosen source kind against a rejected one."""
+        self.pair_sources[(chosen, rejected)] += 1
+
+    def pairs_by_source(self) -> dict[str, dict[str, int]]:
+        """Pairs counted by chosen source, then rejected source: ``{"gold": {"corrupt:flat": 3, ...}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for (chosen, rejected), n in sorted(self.pair_sources.items()):
+            out.setdefault(chosen, {})[rejected] = n
+        return out
 
     def margin_quantiles(self) -> dict[str, float | None]:
         """Median and quartiles of score_rejected - score_chosen over all pairs (None without pairs)."""
@@ -54,6 +67,7 @@ class PairStats:
             "unreadable": dict(sorted(self.unreadable.items())),
             "chosen_sources": dict(sorted(self.chosen_sources.items())),
             "rejected_sources": dict(sorted(self.rejected_sources.items())),
+            "pairs_by_source": self.pairs_by_source(),
             "margins": self.margin_quantiles(),
             "unknown_trace_lines": self.unknown_trace_lines,
             "unknown_rollout_lines": self.unknown_rollout_lines,
@@ -83,6 +97,13 @@ def render_summary(stats: PairStats, metric: str, console: Console) -> None:
         f"margin ({metric}) q1 / median / q3",
         f"{_fmt(quantiles['q1'])} / {_fmt(quantiles['median'])} / {_fmt(quantiles['q3'])}",
     )
+    if stats.counterfactual is not None:
+        cf = stats.counterfactual
+        cost = "-" if cf["cost_usd"] is None else f"${cf['cost_usd']:.4f}"
+        counts.add_row(
+            "counterfactual traces asked",
+            f"{cf['items']} ({cf['skipped']} done before; {cf['traces']} new traces, {cf['rejects']} rejects, {cost})",
+        )
     console.print(counts)
     mix = Table(title="Source mix")
     mix.add_column("source")
@@ -97,3 +118,11 @@ def render_summary(stats: PairStats, metric: str, console: Console) -> None:
             str(stats.rejected_sources.get(kind, 0)),
         )
     console.print(mix)
+    by_source = Table(title="Pairs by source")
+    by_source.add_column("chosen")
+    by_source.add_column("rejected")
+    by_source.add_column("pairs", justify="right")
+    for chosen, rejected_counts in stats.pairs_by_source().items():
+        for rejected, n in rejected_counts.items():
+            by_source.add_row(chosen, rejected, str(n))
+    console.print(by_source)

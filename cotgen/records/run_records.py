@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cotgen.records.trace import SCHEMA_VERSION, Trace
+from cotgen.records.trace import SCHEMA_VERSION, FaithfulnessParts, Trace
 
 Mode = Literal["rationalize", "predict"]
 RejectReason = Literal[
@@ -63,7 +63,10 @@ class TraceRecord(BaseModel):
     distribution: dict[str, float]
     kl: float = Field(description="KL(human || trace) in nats, 1e-6 smoothing.")
     js: float = Field(description="JS(human, trace) in bits, unsmoothed.")
-    faithfulness: float | None
+    faithfulness: float | None = Field(description="The gate's score: the mean of the defined faithfulness_parts.")
+    faithfulness_parts: FaithfulnessParts | None = Field(
+        default=None, description="Exact and within-one-step agreement of the cited cues, salient-cue recall."
+    )
     usage: Usage
     schema_version: str = SCHEMA_VERSION
 

@@ -174,6 +174,13 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool) -> T
                 "schema_invalid", f"acoustic.cues.{i}: level {cue.level!r} for {cue.cue}; expected one of {allowed}"
             )
         _check_codes(cue.suggests, codes, f"acoustic.cues.{i}.suggests")
+    cited = [cue.cue for cue in trace.acoustic.cues]
+    repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
+    if repeated:
+        # Citing a cue twice would let a trace pad its faithfulness with copies of one agreeing claim.
+        raise TraceError(
+            "schema_invalid", f"acoustic.cues: {', '.join(repeated)} cited more than once; cite each cue once"
+        )
     for i, lex in enumerate(trace.lexical.cues):
         _check_codes(lex.suggests, codes, f"lexical.cues.{i}.suggests")
     if has_transcript and not trace.lexical.cues:
@@ -389,24 +396,67 @@ def parse_trace(text: str, classes: Sequence[str], has_transcript: bool = True) 
 # Faithfulness
 
 
-def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | None:
-    """Share of acoustic cues whose claimed level is within one step of the measured level.
+# Measured levels that make a cue salient, and the cited levels on the same side of the scale.
+SALIENT_SIDES: dict[str, tuple[str, ...]] = {
+    "very low": ("very low", "low"),
+    "very high": ("very high", "high"),
+    "rising": ("rising",),
+    "falling": ("falling",),
+}
+
+
+class FaithfulnessParts(_Strict):
+    """How a trace's cited cue levels agree with the measured ones, three ways (None: nothing to check).
+
+    ``score`` is the gate ``--min-faithfulness`` compares with: the mean of the parts that are
+    defined. A trace that says "moderate" for every cue keeps within one step of most measurements
+    but seldom matches exactly and misses every extreme, so it scores low; a trace citing what was
+    measured scores 1.
+    """
+
+    exact: float | None = Field(description="Share of checked cues cited at exactly the measured level.")
+    within_one: float | None = Field(description="Share within one level of the measurement (intonation: exact).")
+    salient_recall: float | None = Field(
+        description="Share of the extreme measured cues (very low/high, rising/falling) cited on the right side."
+    )
+
+    @property
+    def score(self) -> float | None:
+        parts = [p for p in (self.exact, self.within_one, self.salient_recall) if p is not None]
+        return sum(parts) / len(parts) if parts else None
+
+
+def faithfulness_parts(trace: Trace, measured: Mapping[str, str | None]) -> FaithfulnessParts:
+    """Exact and within-one-step agreement of the cited cues, and recall of the salient measured cues.
 
     ``measured`` maps cue name -> the level measured for this speaker (None when the feature could
-    not be measured). Intonation must match exactly. Cues without a measurement are not counted;
-    None when no cue can be checked.
+    not be measured). Cues without a measurement are not counted. A salient cue counts as recalled
+    when the trace cites it on the measured side (very high as high or very high, rising as rising).
     """
-    checked = agreeing = 0
-    for cue in trace.acoustic.cues:
-        actual = measured.get(cue.cue)
+    cited = {cue.cue: cue.level for cue in trace.acoustic.cues}
+    checked = exact = near = 0
+    for cue, level in cited.items():
+        actual = measured.get(cue)
         if actual is None:
             continue
         checked += 1
-        if cue.cue == "intonation":
-            agreeing += cue.level == actual
-        elif cue.level in LEVELS and actual in LEVELS:
-            agreeing += abs(LEVELS.index(cue.level) - LEVELS.index(actual)) <= 1
-    return agreeing / checked if checked else None
+        exact += level == actual
+        if cue == "intonation":
+            near += level == actual
+        elif level in LEVELS and actual in LEVELS:
+            near += abs(LEVELS.index(level) - LEVELS.index(actual)) <= 1
+    salient = [cue for cue, actual in measured.items() if actual in SALIENT_SIDES]
+    recalled = sum(cited.get(cue) in SALIENT_SIDES[measured[cue] or ""] for cue in salient)
+    return FaithfulnessParts(
+        exact=exact / checked if checked else None,
+        within_one=near / checked if checked else None,
+        salient_recall=recalled / len(salient) if salient else None,
+    )
+
+
+def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | None:
+    """The faithfulness score the gate uses: see :class:`FaithfulnessParts` (None when no cue can be checked)."""
+    return faithfulness_parts(trace, measured).score
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,16 +1,21 @@
 """``cotgen eval`` as a library call: a model's predicted distributions against the human ones.
 
-Predictions are JSONL lines with ``id`` and either ``distribution`` or a generated ``text``
-(read with the trace parser). Every metric of :mod:`cotgen.scoring.metrics` is reported per fold and
-overall beside three baselines computed on the same utterances, so a number can be read at once
-against "knows nothing" (uniform), "knows the label frequencies" (corpus prior; in
-leave-one-fold-out evaluation, the prior of the other folds) and "knows the majority label but not
-the disagreement" (one-hot majority).
+Predictions are JSONL lines with ``id`` and either ``distribution`` or a generated ``text`` (read
+with the trace parser); the ``predictions.jsonl`` of ``cotgen predict`` is read as it is (``sample``,
+and ``distribution`` null with the parse ``error``), and with several samples per id ``--sample``
+says which distribution is scored. Nothing is dropped silently: an utterance of the split whose
+prediction is missing or cannot be read is scored as the uniform distribution (``--missing
+uniform``, the default) or left out on request (``--missing drop``), and either way counted. The
+metrics of :mod:`cotgen.scoring.metrics` are reported per fold and overall beside two baselines on
+the same utterances, "knows nothing" (uniform) and "knows the label frequencies" (the prior of the
+training utterances only), and, outside the comparison, the human distribution itself as the
+oracle ceiling.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,24 +29,32 @@ from rich.table import Table
 
 from cotgen.core.divergence import as_vector
 from cotgen.core.errors import CotgenError
+from cotgen.corpora.reference import reference_label, reference_source
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
-from cotgen.scoring.metrics import METRICS, bootstrap_intervals, evaluate
+from cotgen.scoring.metrics import METRICS, NO_LABEL, bootstrap_intervals, evaluate
 from cotgen.scoring.rewards import DistributionValueError, read_distribution
 
 FoldField = Literal["session", "speaker", "gender", "corpus"]
 FOLD_FIELDS: tuple[FoldField, ...] = ("session", "speaker", "gender", "corpus")
-SYSTEMS: tuple[str, ...] = ("model", "uniform", "prior", "majority")
+SampleChoice = Literal["first", "mean"]
+SAMPLE_CHOICES: tuple[SampleChoice, ...] = ("first", "mean")
+MissingPolicy = Literal["uniform", "drop"]
+MISSING_POLICIES: tuple[MissingPolicy, ...] = ("uniform", "drop")
+BASELINES: tuple[str, ...] = ("uniform", "prior")
+ORACLE = "oracle"
 OVERALL = "overall"
+TOP_REASONS = 5
 Matrix = NDArray[np.float64]
+# One sample's outcome: its distribution, or why it could not be read.
+SampleOutcome = dict[str, float] | str
 
 
 @dataclass(frozen=True)
 class Predictions:
-    """Readable predictions by id, and why the others could not be read (id -> reason)."""
+    """Every prediction line by id and sample number: the distribution, or the reason it could not be read."""
 
-    distributions: dict[str, dict[str, float]]
-    failures: dict[str, str]
+    samples: dict[str, dict[int, SampleOutcome]]
     lines: int
 
 
@@ -55,6 +68,8 @@ def _prediction(record: Mapping[str, Any], classes: Sequence[str]) -> dict[str, 
         if (values < 0).any() or values.sum() <= 0:
             raise DistributionValueError("distribution has negative values or no mass")
         return {c: float(v) for c, v in zip(classes, values / values.sum())}
+    if isinstance(record.get("error"), str):
+        raise DistributionValueError(record["error"])  # `cotgen predict` could not parse the generated text
     if isinstance(record.get("text"), str):
         return parse_sections(record["text"], classes).distribution
     raise DistributionValueError("neither a 'distribution' nor a generated 'text'")
@@ -68,12 +83,21 @@ def _utf8_line(path: Path, lineno: int, raw: bytes) -> str:
         raise CotgenError(f"{path}:{lineno}: not UTF-8 text; save the file as UTF-8") from None
 
 
+def _sample_number(record: Mapping[str, Any], path: Path, lineno: int) -> int:
+    sample = record.get("sample", 1)
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+        raise CotgenError(f"{path}:{lineno}: 'sample' must be an integer >= 1 (cotgen predict numbers from 1)")
+    return sample
+
+
 def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
-    """Read a predictions file; unreadable predictions are recorded with their reason, malformed lines are errors."""
+    """Read a predictions file; unreadable predictions are recorded with their reason, malformed lines are errors.
+
+    A line without ``sample`` is sample 1, so a plain file of one ``{id, distribution}`` per line reads as before.
+    """
     if not path.exists():
         raise CotgenError(f"{path}: no such predictions file")
-    readable: dict[str, dict[str, float]] = {}
-    failures: dict[str, str] = {}
+    samples: dict[str, dict[int, SampleOutcome]] = {}
     lines = 0
     with path.open("rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
@@ -89,14 +113,38 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
                 ) from None
             if not isinstance(record, dict) or not isinstance(record.get("id"), str):
                 raise CotgenError(f"{path}:{lineno}: expected a JSON object with a string 'id'")
-            uid = record["id"]
-            if uid in readable or uid in failures:
-                raise CotgenError(f"{path}:{lineno}: second prediction for id {uid!r}")
+            uid, sample = record["id"], _sample_number(record, path, lineno)
+            mine = samples.setdefault(uid, {})
+            if sample in mine:
+                raise CotgenError(f"{path}:{lineno}: second prediction for id {uid!r} sample {sample}")
             try:
-                readable[uid] = _prediction(record, classes)
+                mine[sample] = _prediction(record, classes)
             except (TraceParseError, DistributionValueError) as exc:
-                failures[uid] = str(exc)
-    return Predictions(readable, failures, lines)
+                mine[sample] = str(exc) or type(exc).__name__
+    return Predictions(samples, lines)
+
+
+def chosen_distribution(
+    samples: Mapping[int, SampleOutcome], how: SampleChoice, missing: MissingPolicy, classes: Sequence[str]
+) -> SampleOutcome:
+    """The distribution scored for one utterance from its samples, or the reason it has none.
+
+    ``first``: the lowest-numbered sample as it is (unreadable -> a failure). ``mean``: the mean of
+    the samples' distributions, an unreadable sample entering as uniform under ``--missing uniform``
+    and left out under ``drop``; a failure only when no sample is readable.
+    """
+    ordered = [samples[n] for n in sorted(samples)]
+    if how == "first":
+        return ordered[0]
+    if how != "mean":
+        raise CotgenError(f"--sample {how!r}: expected one of {', '.join(SAMPLE_CHOICES)}")
+    readable = [as_vector(s, classes) for s in ordered if not isinstance(s, str)]
+    if not readable:
+        return next(s for s in ordered if isinstance(s, str))
+    if missing == "uniform":
+        readable += [np.full(len(classes), 1.0 / len(classes))] * (len(ordered) - len(readable))
+    mean = np.mean(readable, axis=0)
+    return {c: float(v) for c, v in zip(classes, mean)}
 
 
 def read_ids(path: Path) -> set[str]:
@@ -132,13 +180,6 @@ def prior_baseline(reference: Matrix, n: int) -> Matrix:
     return np.tile(reference.mean(axis=0), (n, 1))
 
 
-def majority_baseline(human: Matrix, tol: float = 1e-9) -> Matrix:
-    """A hard-label classifier that is always right: one-hot on the majority, split evenly over tied top classes."""
-    top = human.max(axis=1, keepdims=True)
-    winners = (human >= top - tol).astype(np.float64)
-    return winners / winners.sum(axis=1, keepdims=True)
-
-
 def _fold_of(utterance: Utterance, by: FoldField | None) -> str:
     if by is None:
         return OVERALL
@@ -151,26 +192,197 @@ def _matrix(rows: Iterable[Mapping[str, float]], classes: Sequence[str]) -> Matr
     return np.stack(vectors) if vectors else np.empty((0, len(classes)))
 
 
-def _systems(human: Matrix, model: Matrix, prior: Matrix) -> dict[str, Matrix]:
-    n, k = human.shape
-    return {"model": model, "uniform": uniform_baseline(n, k), "prior": prior, "majority": majority_baseline(human)}
+def _clean(value: float) -> float | None:
+    """NaN (undefined metric) as None, so the report is valid JSON."""
+    return None if value != value else float(value)
 
 
-def _rows(fold: str, human: Matrix, systems: Mapping[str, Matrix], bootstrap: int, seed: int) -> list[dict[str, Any]]:
+_DETAIL = re.compile(r"'[^']*'|\"[^\"]*\"|\[[^\]]*\]|\d+(?:\.\d+)?")
+
+
+def reason_kind(reason: str) -> str:
+    """A parse error with its specifics (quoted text, numbers, lists) blanked, so alike failures count together."""
+    return _DETAIL.sub("…", reason).strip()[:120]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The utterances of one evaluation, aligned: human and model rows, reference labels, and their ids."""
+
+    utterances: list[Utterance]
+    human: Matrix
+    model: Matrix
+    reference: NDArray[np.int64]
+
+
+def _score_rows(
+    utterances: Sequence[Utterance],
+    predictions: Predictions,
+    classes: Sequence[str],
+    sample: SampleChoice,
+    missing: MissingPolicy,
+    counts: Counter[str],
+) -> Scored:
+    """The rows to score under the missing-prediction policy, counting what was filled in or dropped."""
+    kept, rows = [], []
+    uniform = {c: 1.0 / len(classes) for c in classes}
+    for u in utterances:
+        found = predictions.samples.get(u.id)
+        outcome: SampleOutcome = (
+            "no prediction" if found is None else chosen_distribution(found, sample, missing, classes)
+        )
+        if isinstance(outcome, str):
+            counts["missing" if found is None else "parse_failures"] += 1
+            if missing == "drop":
+                counts["dropped"] += 1
+                continue
+            counts["scored_as_uniform"] += 1
+            outcome = uniform
+        kept.append(u)
+        rows.append(outcome)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = [reference_label(u, classes) for u in kept]
+    counts["no_reference_label"] += sum(label is None for label in labels)
+    reference = np.array([NO_LABEL if label is None else index[label] for label in labels], dtype=np.int64)
+    return Scored(kept, _matrix((u.distribution for u in kept), classes), _matrix(rows, classes), reference)
+
+
+def _system_rows(fold: str, scored: Scored, prior: Matrix | None, bootstrap: int, seed: int) -> list[dict[str, Any]]:
+    n, k = scored.human.shape
+    systems: dict[str, Matrix] = {"model": scored.model, "uniform": uniform_baseline(n, k)}
+    if prior is not None:
+        systems["prior"] = prior
+    systems[ORACLE] = scored.human
     rows = []
     for name, predicted in systems.items():
-        row: dict[str, Any] = {"fold": fold, "system": name, "n": int(human.shape[0])}
-        row["metrics"] = {m: _clean(v) for m, v in evaluate(human, predicted).items()}
-        if bootstrap and human.shape[0]:
-            intervals = bootstrap_intervals(human, predicted, bootstrap, seed)
+        row: dict[str, Any] = {"fold": fold, "system": name, "n": int(n), "oracle": name == ORACLE}
+        row["metrics"] = {m: _clean(v) for m, v in evaluate(scored.human, predicted, scored.reference).items()}
+        if bootstrap and n:
+            intervals = bootstrap_intervals(scored.human, predicted, bootstrap, seed, reference=scored.reference)
             row["ci95"] = {m: [_clean(lo), _clean(hi)] for m, (lo, hi) in intervals.items()}
         rows.append(row)
     return rows
 
 
-def _clean(value: float) -> float | None:
-    """NaN (undefined metric) as None, so the report is valid JSON."""
-    return None if value != value else float(value)
+def _prior_rows(pool: Sequence[Utterance], classes: Sequence[str], n: int) -> Matrix | None:
+    """Every one of ``n`` utterances predicted as the mean human distribution of ``pool`` (None when empty)."""
+    if not pool:
+        return None
+    return prior_baseline(_matrix((u.distribution for u in pool), classes), n)
+
+
+def evaluate_split(
+    reference: Sequence[Utterance],
+    predictions: Predictions,
+    split: set[str] | None = None,
+    train: set[str] | None = None,
+    by: FoldField | None = None,
+    sample: SampleChoice = "first",
+    missing: MissingPolicy = "uniform",
+    bootstrap: int = 0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Counts and one row per (fold, system) for the utterances of ``split`` (all when None).
+
+    The prior baseline is the mean human distribution of the training utterances only: ``train``
+    when given, else the reference utterances outside ``split``; with ``by``, of those outside the
+    fold as well (with neither, the other folds). Without a split, a train set or folds there is no
+    training set to take a prior from, and the prior is left out (``prior_source`` says so).
+    """
+    if by is not None and by not in FOLD_FIELDS:
+        raise CotgenError(f"--by {by!r}: expected one of {', '.join(FOLD_FIELDS)}")
+    if missing not in MISSING_POLICIES:
+        raise CotgenError(f"--missing {missing!r}: expected one of {', '.join(MISSING_POLICIES)}")
+    if sample not in SAMPLE_CHOICES:
+        raise CotgenError(f"--sample {sample!r}: expected one of {', '.join(SAMPLE_CHOICES)}")
+    if bootstrap < 0:
+        raise CotgenError(f"--bootstrap must be 0 or more, got {bootstrap}")
+    classes = reference[0].classes
+    known = {u.id for u in reference}
+    in_split = [u for u in reference if split is None or u.id in split]
+    if train is None and split is not None:
+        train = known - split
+    pool = [u for u in reference if u.id in train] if train is not None else None
+    counts: Counter[str] = Counter()
+    folds: dict[str, list[Utterance]] = {}
+    for u in in_split:
+        folds.setdefault(_fold_of(u, by), []).append(u)
+    rows: list[dict[str, Any]] = []
+    pooled: list[Scored] = []
+    pooled_prior: list[Matrix | None] = []
+    for fold in sorted(folds):
+        scored = _score_rows(folds[fold], predictions, classes, sample, missing, counts)
+        if by is None:
+            others = pool
+        else:
+            source = pool if pool is not None else reference
+            others = [u for u in source if _fold_of(u, by) != fold]
+        prior = _prior_rows(others or [], classes, len(scored.utterances)) if others is not None else None
+        if by is not None and scored.utterances:
+            rows.extend(_system_rows(fold, scored, prior, bootstrap, seed))
+        pooled.append(scored)
+        pooled_prior.append(prior)
+    if sum(len(s.utterances) for s in pooled):
+        whole = Scored(
+            [u for s in pooled for u in s.utterances],
+            np.concatenate([s.human for s in pooled]),
+            np.concatenate([s.model for s in pooled]),
+            np.concatenate([s.reference for s in pooled]),
+        )
+        has_prior = all(p is not None for p in pooled_prior)
+        prior = np.concatenate([p for p in pooled_prior if p is not None]) if has_prior else None
+        rows.extend(_system_rows(OVERALL, whole, prior, bootstrap, seed))
+    reasons: Counter[str] = Counter()
+    for u in in_split:
+        for outcome in predictions.samples.get(u.id, {}).values():
+            if isinstance(outcome, str):
+                reasons[reason_kind(outcome)] += 1
+    predicted = set(predictions.samples)
+    evaluated = sum(len(s.utterances) for s in pooled)
+    return {
+        "classes": list(classes),
+        "sample": sample,
+        "missing": missing,
+        "counts": {
+            "reference": len(in_split),
+            "prediction_lines": predictions.lines,
+            "evaluated": evaluated,
+            "with_prediction": evaluated - counts["scored_as_uniform"],
+            "parse_failures": counts["parse_failures"],
+            "missing": counts["missing"],
+            "scored_as_uniform": counts["scored_as_uniform"],
+            "dropped": counts["dropped"],
+            "no_reference_label": counts["no_reference_label"],
+            "unknown_ids": len(predicted - known),
+            "outside_ids": len({uid for uid in predicted & known if split is not None and uid not in split}),
+            "train_utterances": len(pool) if pool is not None else None,
+        },
+        "reference_label": reference_source(reference[0].corpus),
+        "prior_source": _prior_source(pool, by),
+        "parse_failure_reasons": dict(reasons.most_common()),
+        "metrics": list(METRICS),
+        "results": rows,
+    }
+
+
+def _prior_source(pool: Sequence[Utterance] | None, by: FoldField | None) -> str | None:
+    if pool is not None:
+        return f"{len(pool)} training utterances" + (f" outside the {by} fold" if by else "")
+    if by is not None:
+        return f"the utterances of the other {by} folds"
+    return None
+
+
+def read_reference(ref_path: Path) -> list[Utterance]:
+    """The reference utterances, all over one class set."""
+    reference = read_utterances(ref_path)
+    if not reference:
+        raise CotgenError(f"{ref_path}: no utterances to evaluate against")
+    classes = reference[0].classes
+    for utterance in reference:
+        if utterance.classes != classes:
+            raise CotgenError(f"{ref_path}: utterance {utterance.id!r} has classes {utterance.classes}, not {classes}")
+    return reference
 
 
 def run_evaluation(
@@ -180,77 +392,26 @@ def run_evaluation(
     by: FoldField | None = None,
     bootstrap: int = 0,
     seed: int = 0,
+    train_ids_path: Path | None = None,
+    sample: SampleChoice = "first",
+    missing: MissingPolicy = "uniform",
 ) -> dict[str, Any]:
-    """The full report: counts, and one row per (fold, system) with every metric (and 95 % CIs when asked)."""
-    if by is not None and by not in FOLD_FIELDS:
-        raise CotgenError(f"--by {by!r}: expected one of {', '.join(FOLD_FIELDS)}")
-    if bootstrap < 0:
-        raise CotgenError(f"--bootstrap must be 0 or more, got {bootstrap}")
-    reference = read_utterances(ref_path)
-    if not reference:
-        raise CotgenError(f"{ref_path}: no utterances to evaluate against")
-    classes = reference[0].classes
-    for utterance in reference:
-        if utterance.classes != classes:
-            raise CotgenError(f"{ref_path}: utterance {utterance.id!r} has classes {utterance.classes}, not {classes}")
-    split = read_ids(ids_path) if ids_path else None
-    predictions = read_predictions(pred_path, classes)
+    """The full report of one predictions file (see :func:`evaluate_split`), with the paths it came from."""
+    reference = read_reference(ref_path)
     known = {u.id for u in reference}
-    in_split = [u for u in reference if split is None or u.id in split]
-    evaluated = [u for u in in_split if u.id in predictions.distributions]
-    counts = {
-        "reference": len(in_split),
-        "prediction_lines": predictions.lines,
-        "evaluated": len(evaluated),
-        "parse_failures": sum(1 for u in in_split if u.id in predictions.failures),
-        "missing": sum(
-            1 for u in in_split if u.id not in predictions.distributions and u.id not in predictions.failures
-        ),
-        "unknown_ids": sum(1 for uid in [*predictions.distributions, *predictions.failures] if uid not in known),
-        "outside_ids": sum(
-            1
-            for uid in [*predictions.distributions, *predictions.failures]
-            if uid in known and split is not None and uid not in split
-        ),
-    }
-    if split is not None and not in_split:
+    split = read_ids(ids_path) if ids_path else None
+    if split is not None and not split & known:
         raise CotgenError(f"{ids_path}: none of its ids is in {ref_path}")
-    all_human = _matrix((u.distribution for u in reference), classes)
-    all_folds = np.array([_fold_of(u, by) for u in reference])
-    folds = sorted({_fold_of(u, by) for u in evaluated})
-    rows: list[dict[str, Any]] = []
-    pooled_human, pooled_model, pooled_prior = [], [], []
-    for fold in folds:
-        members = [u for u in evaluated if _fold_of(u, by) == fold]
-        human = _matrix((u.distribution for u in members), classes)
-        model = _matrix((predictions.distributions[u.id] for u in members), classes)
-        others = all_human[all_folds != fold] if by is not None else all_human
-        if others.shape[0] == 0:
-            others = all_human  # a single fold has no "other" folds; fall back to the whole reference
-        prior = prior_baseline(others, human.shape[0])
-        if by is not None:
-            rows.extend(_rows(fold, human, _systems(human, model, prior), bootstrap, seed))
-        pooled_human.append(human)
-        pooled_model.append(model)
-        pooled_prior.append(prior)
-    if evaluated:
-        human = np.concatenate(pooled_human)
-        systems = _systems(human, np.concatenate(pooled_model), np.concatenate(pooled_prior))
-        rows.extend(_rows(OVERALL, human, systems, bootstrap, seed))
-    failure_reasons = Counter(reason.split(":")[0] for reason in predictions.failures.values())
-    return {
-        "pred": str(pred_path),
-        "ref": str(ref_path),
-        "ids": str(ids_path) if ids_path else None,
-        "by": by,
-        "classes": classes,
-        "bootstrap": bootstrap,
-        "seed": seed,
-        "counts": counts,
-        "parse_failure_reasons": dict(failure_reasons.most_common()),
-        "metrics": list(METRICS),
-        "results": rows,
-    }
+    train = read_ids(train_ids_path) & known if train_ids_path else None
+    if train is not None and not train:
+        raise CotgenError(f"{train_ids_path}: none of its ids is in {ref_path}")
+    if train is not None and split is not None and train & split:
+        raise CotgenError(f"{train_ids_path}: {len(train & split)} of its ids are also in --ids (the test split)")
+    predictions = read_predictions(pred_path, reference[0].classes)
+    report = evaluate_split(reference, predictions, split, train, by, sample, missing, bootstrap, seed)
+    paths = {"pred": str(pred_path), "ref": str(ref_path), "ids": str(ids_path) if ids_path else None}
+    train_path = {"train_ids": str(train_ids_path) if train_ids_path else None}
+    return {**paths, **train_path, "by": by, "bootstrap": bootstrap, "seed": seed, **report}
 
 
 def write_report(report: Mapping[str, Any], path: Path) -> None:
@@ -261,17 +422,22 @@ def write_report(report: Mapping[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
-_HEADERS = {
+HEADERS = {
     "js": "JS↓",
     "bc": "BC↑",
     "r2": "R²↑",
+    "r2_flat": "R² flat↑",
     "brier": "Brier↓",
     "kl": "KL↓",
-    "accuracy": "Acc↑",
-    "macro_f1": "F1↑",
+    "wa_ref": "WA ref↑",
+    "ua_ref": "UA ref↑",
+    "wa_votes": "WA votes↑",
+    "ua_votes": "UA votes↑",
+    "f1_votes": "F1 votes↑",
     "ece": "ECE↓",
     "entropy_spearman": "ρ(H)↑",
 }
+ORACLE_NOTE = "oracle†: the human distribution itself, a ceiling outside the comparison"
 
 
 def _cell(row: Mapping[str, Any], metric: str) -> str:
@@ -284,27 +450,50 @@ def _cell(row: Mapping[str, Any], metric: str) -> str:
     return text
 
 
+def render_counts(report: Mapping[str, Any], console: Console) -> None:
+    """What was scored and what was not, and the commonest reasons a prediction could not be read."""
+    counts = report["counts"]
+    policy = (
+        f"scored as uniform {counts['scored_as_uniform']}"
+        if report["missing"] == "uniform"
+        else f"dropped {counts['dropped']} (--missing drop)"
+    )
+    console.print(
+        f"{counts['evaluated']} utterances scored · {counts['with_prediction']} with a readable prediction · "
+        f"parse failures {counts['parse_failures']} · missing {counts['missing']} · {policy} · "
+        f"unknown ids {counts['unknown_ids']} · outside --ids {counts['outside_ids']}"
+    )
+    reasons = list(report["parse_failure_reasons"].items())
+    if reasons:
+        console.print(f"top parse-failure reasons ({sum(n for _, n in reasons)} unreadable prediction lines):")
+        for reason, n in reasons[:TOP_REASONS]:
+            console.print(f"  {n:>6}  {reason}", markup=False, highlight=False)
+    console.print(
+        f"reference label: {report['reference_label']} ({counts['no_reference_label']} without one) · "
+        f"prior: {report['prior_source'] or 'left out (no training utterances: give --ids, --train-ids or --by)'}"
+    )
+
+
 def render_report(report: Mapping[str, Any], console: Console) -> None:
     """A table per fold (overall last): a row per metric, the model beside the baselines in columns.
 
     Metrics as rows keep the table narrow enough for a terminal even with 95 % intervals, which
-    are printed under each value when present.
+    are printed under each value when present. The oracle column comes last, marked.
     """
-    counts = report["counts"]
-    console.print(
-        f"{counts['evaluated']} utterances evaluated · parse failures {counts['parse_failures']} · "
-        f"missing {counts['missing']} · unknown ids {counts['unknown_ids']} · outside --ids {counts['outside_ids']}"
-    )
+    render_counts(report, console)
     folds: dict[str, dict[str, Mapping[str, Any]]] = {}
     for row in report["results"]:
         folds.setdefault(row["fold"], {})[row["system"]] = row
     for fold, systems in folds.items():
         title = "overall" if fold == OVERALL else f"{report['by']} {fold}"
         first = next(iter(systems.values()))
-        table = Table(title=f"{title} (n = {first['n']})")
+        table = Table(title=f"{title} (n = {first['n']})", caption=ORACLE_NOTE)
         table.add_column("metric")
         for name in systems:
-            table.add_column(name, justify="right", style="bold" if name == "model" else None)
+            label = f"{name}†" if name == ORACLE else name
+            table.add_column(
+                label, justify="right", style="bold" if name == "model" else "dim" if name == ORACLE else None
+            )
         for metric in report["metrics"]:
-            table.add_row(_HEADERS.get(metric, metric), *(_cell(row, metric) for row in systems.values()))
+            table.add_row(HEADERS.get(metric, metric), *(_cell(row, metric) for row in systems.values()))
         console.print(table)

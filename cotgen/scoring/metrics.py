@@ -1,8 +1,10 @@
 """The evaluation metrics of the field, as pure vectorised functions over (n, k) probability arrays.
 
 Papers on distributional speech-emotion recognition report JS, the Bhattacharyya coefficient, R²
-and Brier; ``cotgen eval`` reports those plus KL, top-1 accuracy, macro-F1, calibration and an
-entropy correlation, so a user's numbers can sit beside published ones. The per-utterance
+and Brier, and IEMOCAP papers WA (accuracy) and UA (mean per-class recall); ``cotgen eval`` reports
+those plus KL, macro-F1, calibration and an entropy correlation, so a user's numbers can sit beside
+published ones. Labels come in two kinds, named in every key: ``_ref`` compares with the corpus's
+own reference label, ``_votes`` with the majority of the votes. The per-utterance
 divergences come from :mod:`cotgen.core.divergence` (one definition for the whole project); this module
 adds the corpus-level aggregates, which is where papers differ most, so each docstring says exactly
 what is averaged over what.
@@ -20,7 +22,21 @@ from cotgen.core.divergence import bhattacharyya, brier, entropy_bits, js, kl
 
 NO_LABEL = -1
 ECE_BINS = 10
-METRICS: tuple[str, ...] = ("js", "bc", "r2", "brier", "kl", "accuracy", "macro_f1", "ece", "entropy_spearman")
+METRICS: tuple[str, ...] = (
+    "js",
+    "bc",
+    "r2",
+    "r2_flat",
+    "brier",
+    "kl",
+    "wa_ref",
+    "ua_ref",
+    "wa_votes",
+    "ua_votes",
+    "f1_votes",
+    "ece",
+    "entropy_spearman",
+)
 
 Array = NDArray[np.float64]
 
@@ -50,8 +66,31 @@ def predicted_labels(distributions: ArrayLike) -> NDArray[np.int64]:
 
 
 def r2(human: ArrayLike, predicted: ArrayLike) -> float:
-    """R² over all class probabilities: 1 - SS_res / SS_tot, SS_tot around the mean of all human values flattened.
+    """scikit-learn's ``r2_score(human, predicted)``: R² of each class column around its own mean, averaged.
 
+    Per class j, 1 - SS_res_j / SS_tot_j with SS_tot_j around the mean human probability of class j
+    over the utterances, then the uniform mean over classes. Predicting every utterance as the class
+    prior therefore scores 0, as a regression baseline should. As in scikit-learn (``force_finite``),
+    a class whose human column is constant scores 1 when predicted exactly and 0 otherwise; NaN for
+    fewer than two utterances.
+    """
+    h, p = _matrix(human), _matrix(predicted)
+    if h.shape[0] < 2:
+        return math.nan
+    ss_res = ((h - p) ** 2).sum(axis=0)
+    ss_tot = ((h - h.mean(axis=0)) ** 2).sum(axis=0)
+    scores = np.ones(h.shape[1])
+    defined = ss_tot != 0
+    scores[defined] = 1.0 - ss_res[defined] / ss_tot[defined]
+    scores[~defined & (ss_res != 0)] = 0.0
+    return float(scores.mean())
+
+
+def r2_flat(human: ArrayLike, predicted: ArrayLike) -> float:
+    """R² over all class probabilities flattened: SS_tot around the mean of every human cell.
+
+    That mean is always 1/k, so this figure credits a model for knowing which classes are common:
+    the class prior alone scores well above 0. Kept (as ``r2_flat``) because earlier reports used it.
     NaN when the human probabilities are all equal (SS_tot = 0: nothing to explain).
     """
     h, p = _matrix(human).ravel(), _matrix(predicted).ravel()
@@ -62,10 +101,27 @@ def r2(human: ArrayLike, predicted: ArrayLike) -> float:
 
 
 def accuracy(true_labels: ArrayLike, predicted: ArrayLike) -> float:
-    """Share of utterances with a majority whose predicted label equals it; NaN when none has a majority."""
+    """WA: share of labelled utterances whose predicted label equals the true one; NaN when none is labelled.
+
+    Utterances without a true label (NO_LABEL: a tied vote, or no reference label) are left out.
+    """
     t, p = np.asarray(true_labels), np.asarray(predicted)
     keep = t != NO_LABEL
     return float((t[keep] == p[keep]).mean()) if keep.any() else math.nan
+
+
+def unweighted_accuracy(true_labels: ArrayLike, predicted: ArrayLike) -> float:
+    """UA: recall of each class that occurs as a true label, averaged with equal weight per class.
+
+    This is scikit-learn's ``balanced_accuracy_score`` on the labelled utterances: a model that
+    always answers the majority class gets 1/(number of classes present), however skewed the corpus.
+    """
+    t, p = np.asarray(true_labels), np.asarray(predicted)
+    keep = t != NO_LABEL
+    t, p = t[keep], p[keep]
+    if t.size == 0:
+        return math.nan
+    return float(np.mean([(p[t == label] == label).mean() for label in np.unique(t)]))
 
 
 def macro_f1(true_labels: ArrayLike, predicted: ArrayLike) -> float:
@@ -127,22 +183,33 @@ def entropy_spearman(human: ArrayLike, predicted: ArrayLike) -> float:
     return float(spearmanr(h, p).statistic)
 
 
-def evaluate(human: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
-    """Every metric of :data:`METRICS` for aligned rows of human and predicted distributions."""
+def evaluate(human: ArrayLike, predicted: ArrayLike, reference: ArrayLike | None = None) -> dict[str, float]:
+    """Every metric of :data:`METRICS` for aligned rows of human and predicted distributions.
+
+    ``reference`` holds each utterance's reference label as a class index (NO_LABEL where it has
+    none); without it the vote majority stands in, so ``*_ref`` equals ``*_votes``.
+    """
     h, p = _matrix(human), _matrix(predicted)
     if h.shape != p.shape:
         raise ValueError(f"human and predicted shapes differ: {h.shape} vs {p.shape}")
     if h.shape[0] == 0:
         return {name: math.nan for name in METRICS}
-    truth, labels = majority_labels(h), predicted_labels(p)
+    votes, labels = majority_labels(h), predicted_labels(p)
+    ref = votes if reference is None else np.asarray(reference, dtype=np.int64)
+    if ref.shape != (h.shape[0],):
+        raise ValueError(f"{ref.shape[0]} reference labels for {h.shape[0]} utterances")
     return {
         "js": float(np.mean(js(h, p))),
         "bc": float(np.mean(bhattacharyya(h, p))),
         "r2": r2(h, p),
+        "r2_flat": r2_flat(h, p),
         "brier": float(np.mean(brier(h, p))),
         "kl": float(np.mean(kl(h, p))),
-        "accuracy": accuracy(truth, labels),
-        "macro_f1": macro_f1(truth, labels),
+        "wa_ref": accuracy(ref, labels),
+        "ua_ref": unweighted_accuracy(ref, labels),
+        "wa_votes": accuracy(votes, labels),
+        "ua_votes": unweighted_accuracy(votes, labels),
+        "f1_votes": macro_f1(votes, labels),
         "ece": calibration_error(h, p),
         "entropy_spearman": entropy_spearman(h, p),
     }
@@ -154,7 +221,8 @@ def bootstrap_intervals(
     resamples: int,
     seed: int,
     level: float = 0.95,
-    metric_fn: Callable[[Array, Array], dict[str, float]] = evaluate,
+    metric_fn: Callable[[Array, Array, NDArray[np.int64] | None], dict[str, float]] = evaluate,
+    reference: ArrayLike | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals: utterances resampled with replacement ``resamples`` times.
 
@@ -162,12 +230,13 @@ def bootstrap_intervals(
     unit the corpus samples. Metrics undefined in a resample (NaN) are left out of its percentiles.
     """
     h, p = _matrix(human), _matrix(predicted)
+    ref = None if reference is None else np.asarray(reference, dtype=np.int64)
     rng = np.random.default_rng(seed)
     n = h.shape[0]
     draws: dict[str, list[float]] = {name: [] for name in METRICS}
     for _ in range(resamples):
         idx = rng.integers(0, n, size=n)
-        for name, value in metric_fn(h[idx], p[idx]).items():
+        for name, value in metric_fn(h[idx], p[idx], None if ref is None else ref[idx]).items():
             draws[name].append(value)
     tail = (1.0 - level) / 2 * 100
     out: dict[str, tuple[float, float]] = {}
