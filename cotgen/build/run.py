@@ -20,6 +20,7 @@ peak of loading the corpus.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -809,6 +810,8 @@ def teach_into(
     (an item already in either file is skipped). Each item's utterance carries the target the teacher
     rationalises, which need not be the votes.
     """
+    # These items are asked synchronously, and priced so, even when the run's own build used --batch.
+    config = dataclasses.replace(config, batch=False, batch_file_only=False, batch_results=None)
     config.check()
     builder = _Builder(config, console)
     state = RunState(out_dir, prepared.corpus.classes)
@@ -830,5 +833,9 @@ def teach_into(
         rejects=state.new["rejects"],
         reject_reasons=dict(sorted(state.new_reasons.items())),
         usage=dict(usage),
-        cost_usd=prices.cost(usage["prompt_tokens"], usage["completion_tokens"]) if prices is not None else None,
+        cost_usd=(
+            prices.cost(usage["prompt_tokens"], usage["completion_tokens"], usage.get("cached_prompt_tokens", 0))
+            if prices is not None
+            else None
+        ),
     )
