@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from cotgen.build.batch_build import custom_id, parse_custom_id
 from cotgen.build.run import BuildConfig, BuildSummary, run_build
+from cotgen.build.state import RunState
 from cotgen.cli.main import get_app
 from cotgen.core.errors import CotgenError
 from cotgen.records.run_records import RejectRecord, TraceRecord
@@ -444,3 +445,45 @@ def test_the_build_command_prints_the_file_for_vllm(tmp_path: Path, cache: Path)
     ]
     assert sorted(line["custom_id"] for line in written) == ["demo_spk1_01#0#1", "demo_spk1_02#0#1"]
     assert {line["body"]["model"] for line in written} == {"my-model"}
+
+
+class _Killed(BaseException):
+    """Stands for a kill in the middle of taking a batch's rows over (nothing below catches it)."""
+
+
+def test_a_build_stopped_while_taking_rows_over_reads_them_again_and_sends_nothing(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = RunState.record
+    calls = 0
+
+    def dies_at_the_fourth(self: RunState, outcome: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise _Killed
+        record(self, outcome)  # type: ignore[arg-type]
+
+    with BatchServer(batch_plans=[BatchPlan(shuffle=True)]) as srv:
+        monkeypatch.setattr(RunState, "record", dies_at_the_fourth)
+        with pytest.raises(_Killed):
+            build(srv, tmp_path, cache)
+        monkeypatch.setattr(RunState, "record", record)
+        assert [e.state for e in Journal(tmp_path / BATCHES_DIR).entries()] == ["finished"]  # not yet collected
+        assert len(outcomes(tmp_path)[0]) == 3
+        summary = build(srv, tmp_path, cache)
+    traces, _ = assert_each_item_once(tmp_path)
+    assert len(traces) == ITEMS and summary.new_traces == ITEMS - 3
+    assert srv.creates == 1 and set(srv.submitted.values()) == {1}
+    assert [e.state for e in Journal(tmp_path / BATCHES_DIR).entries()] == ["collected"]
+
+
+def test_retry_rejects_sends_only_the_rejected_requests_again(tmp_path: Path, cache: Path) -> None:
+    with BatchServer(batch_plans=[BatchPlan(server_errors=frozenset({2, 5}))]) as srv:
+        first = build(srv, tmp_path, cache)
+        again = build(srv, tmp_path, cache, retry_rejects=True)
+    assert first.rejects == 2 and again.rejects == 0
+    assert_each_item_once(tmp_path)
+    lines = srv.batches[sorted(srv.batches)[0]].lines
+    rejected = {lines[2]["custom_id"], lines[5]["custom_id"]}
+    assert dict(srv.submitted) == {cid: 2 if cid in rejected else 1 for cid in first_turns(srv)}
