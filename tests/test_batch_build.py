@@ -487,3 +487,19 @@ def test_retry_rejects_sends_only_the_rejected_requests_again(tmp_path: Path, ca
     lines = srv.batches[sorted(srv.batches)[0]].lines
     rejected = {lines[2]["custom_id"], lines[5]["custom_id"]}
     assert dict(srv.submitted) == {cid: 2 if cid in rejected else 1 for cid in first_turns(srv)}
+
+
+def test_answers_for_items_outside_the_selection_wait_for_a_build_that_selects_them(
+    tmp_path: Path, cache: Path
+) -> None:
+    with BatchServer(batch_plans=[BatchPlan(hold=True)]) as srv:
+        build(srv, tmp_path, cache, batch_wait=False)  # 8 items submitted
+        srv.release()
+        smaller = build(srv, tmp_path, cache, limit=2)  # collects the batch but teaches only 4 items
+        assert smaller.traces == 4
+        assert [e.state for e in Journal(tmp_path / BATCHES_DIR).entries()] == ["finished"]  # rows kept
+        full = build(srv, tmp_path, cache)
+    assert full.new_traces == 4 and full.usage["requests"] == 4  # the kept answers, not new requests
+    assert_each_item_once(tmp_path)
+    assert srv.creates == 1 and set(srv.submitted.values()) == {1}
+    assert [e.state for e in Journal(tmp_path / BATCHES_DIR).entries()] == ["collected"]

@@ -212,12 +212,13 @@ def test_run_rounds_asks_until_every_request_is_answered_or_failed(tmp_path: Pat
     answers: dict[str, dict] = {}
     failures: dict[str, str] = {}
 
-    def step(collected, add) -> None:  # type: ignore[no-untyped-def]
+    def step(collected, add) -> set[str]:  # type: ignore[no-untyped-def]
         answers.update(collected.answers)
         failures.update({cid: failed.reason for cid, failed in collected.failures.items()})
         for cid, body in requests.items():
             if cid not in answers and cid not in failures:
                 add(BatchRequest(cid, body))
+        return set()  # every row taken over
 
     plans = [BatchPlan(end="expired", answered=3, shuffle=True, rate_limited=frozenset({1}))]
     with BatchServer(batch_plans=plans) as srv:

@@ -126,6 +126,7 @@ class BatchTurns:
         self._collected = collected
         self._tally = tally
         self._fresh = fresh  # cache keys stored from batch rows by this process (paid now, not cache hits)
+        self.used: set[str] = set()  # custom_ids of rows this round took over (or deliberately set aside)
 
     def for_item(self, key: ItemKey) -> ItemTurns:
         """The teacher one item's :func:`teach_item` talks to (it numbers the item's turns)."""
@@ -141,9 +142,11 @@ class BatchTurns:
             return _result(stored, paid_now)
         failure = self._collected.failures.get(turn_id)
         if failure is not None:
+            self.used.add(turn_id)
             raise TeacherCallError(failure.reason, failure.detail, 1)
         completion = self._collected.answers.get(turn_id)
         if completion is not None:
+            self.used.add(turn_id)
             if self._collected.digests.get(turn_id) == body_digest(body):
                 raw = raw_answer(completion, body["messages"])
                 if raw is None:
@@ -243,9 +246,11 @@ def teach_batch(
     with ResponseCache(default_cache_path(run.cache)) as responses:
         teacher = OpenAITeacher(request_config, responses)
 
-        def step(collected: Collected, add: Callable[[BatchRequest], None]) -> None:
+        def step(collected: Collected, add: Callable[[BatchRequest], None]) -> set[str]:
             turns = BatchTurns(teacher, responses, collected, tally, fresh)
             asyncio.run(_round(work(), is_done, turns, ask, done, add))
+            rows = set(collected.answers) | set(collected.failures)
+            return {cid for cid in rows - turns.used if not is_done(parse_custom_id(cid)[0])}
 
         try:
             report = engine.run_rounds(step, run.mode, run.results)

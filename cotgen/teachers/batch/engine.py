@@ -113,8 +113,9 @@ class Collected:
 
 
 StatusHook = Callable[[BatchEntry], None]
-# A round's work: take the rows over (durably), and add() every request still needing an answer.
-Step = Callable[[Collected, Callable[[BatchRequest], None]], None]
+# A round's work: take the rows over (durably), add() every request still needing an answer, and return the
+# custom_ids of rows it could not take over yet (their batches stay "finished" and are read again next time).
+Step = Callable[[Collected, Callable[[BatchRequest], None]], Iterable[str]]
 
 
 @dataclass
@@ -457,11 +458,14 @@ class BatchEngine:
 
         Each round: finish what is unfinished (``online``: submit, reattach and poll every batch of
         the run folder to its end; ``results``: import the results file, first round only), give
-        the rows to ``step`` — which must take them over durably and ``add`` the requests that still
-        need an answer — mark them collected, and record the added requests before submitting
-        them. A request already in an unfinished batch is not added again. Offline modes write the
-        requests to a file and stop; online rounds also stop (recording nothing to submit) when a
-        batch this engine submitted was cancelled, or when no batch of the last round returned a row.
+        the rows to ``step`` — which must take them over durably, ``add`` the requests that still
+        need an answer, and return the custom_ids of rows it cannot use yet (of items outside this
+        run's selection, say) — mark the batches whose rows were all taken over collected (the
+        others are read again by the next run, so no paid answer is lost), and record the added
+        requests before submitting them. A request already in an unfinished batch is not added
+        again. Offline modes write the requests to a file and stop; online rounds also stop
+        (recording nothing to submit) when a batch this engine submitted was cancelled, or when no
+        batch of the last round returned a row.
         """
         online = mode == "online"
         report = RoundsReport()
@@ -477,8 +481,8 @@ class BatchEngine:
                 if request.custom_id not in outstanding:
                     writer.add(request)
 
-            step(collected, add)
-            self.mark_collected(collected.entries)
+            left = set(step(collected, add))
+            self.mark_collected(e for e in collected.entries if left.isdisjoint(e.custom_ids))
             entries = self.record_round(writer, "written" if online else "offline")
             report.rounds += 1
             requests = sum(len(e.custom_ids) for e in entries)
