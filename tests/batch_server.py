@@ -36,7 +36,8 @@ from loopback_server import LoggedRequest, LoopbackServer, message_text, request
 RATE_LIMIT = "rate_limit"  # 429 with Retry-After: 0
 UNAUTHORIZED = "unauthorized"  # 401 quoting the key, as OpenAI's message does
 CREATE_THEN_HANG = "create_then_hang"  # the batch is created, then the answer never comes (for a kill)
-CALL_FAULTS = (RATE_LIMIT, UNAUTHORIZED, CREATE_THEN_HANG)
+CREATE_THEN_500 = "create_then_500"  # the batch is created, then the answer is a 500 (did it work? it did)
+CALL_FAULTS = (RATE_LIMIT, UNAUTHORIZED, CREATE_THEN_HANG, CREATE_THEN_500)
 
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 
@@ -257,6 +258,8 @@ class BatchServer(LoopbackServer):
         if fault == CREATE_THEN_HANG:
             await asyncio.sleep(self.hang_seconds)
             return False
+        if fault == CREATE_THEN_500:
+            return await self._send(entry, writer, 500, {"error": {"message": "The server had an error"}})
         return await self._send(entry, writer, 200, data)
 
     async def _list(self, entry, path: str, writer) -> bool:

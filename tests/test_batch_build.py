@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batch_server import CREATE_THEN_HANG, RATE_LIMIT, UNAUTHORIZED, BatchPlan, BatchServer
+from batch_server import CREATE_THEN_500, CREATE_THEN_HANG, RATE_LIMIT, UNAUTHORIZED, BatchPlan, BatchServer
 from loopback_server import LoopbackServer
 from typer.testing import CliRunner
 
@@ -251,6 +251,14 @@ def test_a_429_on_create_is_retried_without_a_second_batch(tmp_path: Path, cache
         build(srv, tmp_path, cache)
     assert_each_item_once(tmp_path)
     assert srv.creates == 3 and len(srv.batches) == 1 and set(srv.submitted.values()) == {1}
+
+
+def test_a_create_answered_500_that_did_create_the_batch_is_found_not_repeated(tmp_path: Path, cache: Path) -> None:
+    with BatchServer(create_faults=[CREATE_THEN_500]) as srv:
+        build(srv, tmp_path, cache)
+    assert_each_item_once(tmp_path)
+    assert srv.creates == 1 and len(srv.batches) == 1 and set(srv.submitted.values()) == {1}
+    assert len([r for r in srv.api_requests("/v1/batches") if r.method == "GET" and "?" in r.path]) >= 1  # listed
 
 
 _CHILD = """
@@ -503,3 +511,16 @@ def test_answers_for_items_outside_the_selection_wait_for_a_build_that_selects_t
     assert_each_item_once(tmp_path)
     assert srv.creates == 1 and set(srv.submitted.values()) == {1}
     assert [e.state for e in Journal(tmp_path / BATCHES_DIR).entries()] == ["collected"]
+
+
+def test_cancel_abandons_a_batch_never_submitted_and_the_next_build_sends_it(tmp_path: Path, cache: Path) -> None:
+    with BatchServer(upload_faults=[UNAUTHORIZED]) as srv:
+        with pytest.raises(CotgenError):
+            build(srv, tmp_path, cache)
+        cancel = CliRunner().invoke(get_app(), ["batch", "cancel", "--in", str(tmp_path)])
+        assert cancel.exit_code == 0, cancel.output
+        assert [e.state for e in Journal(tmp_path / BATCHES_DIR).entries()] == ["abandoned"]
+        assert not Journal(tmp_path / BATCHES_DIR).outstanding()
+        build(srv, tmp_path, cache)
+    assert_each_item_once(tmp_path)
+    assert srv.creates == 1 and set(srv.submitted.values()) == {1}
