@@ -62,7 +62,7 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
             record = GRPORecord(
                 id=utterance.id,
                 audio=utterance.audio,
-                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes),
+                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes, utterance.context),
                 target_distribution=utterance.distribution,
                 gold_trace=gold,
             )

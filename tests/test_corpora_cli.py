@@ -104,7 +104,20 @@ def test_root_resolution_order(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_names_and_aliases() -> None:
-    assert list(CORPORA) == ["iemocap", "crema-d", "msp-podcast", "manifest", "demo"]
+    assert list(CORPORA) == [
+        "iemocap",
+        "crema-d",
+        "msp-podcast",
+        "msp-improv",
+        "emo-superb",
+        "meld",
+        "ravdess",
+        "esd",
+        "tess",
+        "manifest",
+        "demo",
+    ]
+    assert canonical_name("msp_improv") == "msp-improv" and canonical_name("EMO_SUPERB") == "emo-superb"
     assert canonical_name("crema_d") == canonical_name("CREMA-D") == "crema-d"
     assert all(recipe.classes_help and recipe.layout_help for recipe in CORPORA.values())
     assert resolve_root("demo") == CORPORA_DIR / "demo"
@@ -116,6 +129,12 @@ def test_names_and_aliases() -> None:
         ("iemocap", "other", "restricted"),
         ("crema_d", "odbl", "open"),
         ("msp-podcast", "other", "restricted"),
+        ("msp-improv", "other", "restricted"),
+        ("emo-superb", "other", "restricted"),
+        ("meld", "gpl-3.0", "open"),
+        ("ravdess", "cc-by-nc-sa-4.0", "open"),
+        ("esd", "other", "restricted"),
+        ("tess", "cc-by-nc-nd-4.0", "restricted"),
         ("manifest", "other", "restricted"),
         ("demo", "cc0-1.0", "open"),
     ],
@@ -125,7 +144,8 @@ def test_every_corpus_has_a_note_with_machine_readable_front_matter(
 ) -> None:
     note = corpus_note(name)
     assert set(REQUIRED_FIELDS) <= set(note)
-    assert (note["license"], note["redistribution"], note["language"]) == (license_id, redistribution, "en")
+    language = ["en", "zh"] if name == "esd" else "en"
+    assert (note["license"], note["redistribution"], note["language"]) == (license_id, redistribution, language)
     assert "## Class map" in note["body"] and "protocol" in note["body"].lower()
     if name != "manifest":
         assert note["citation"].lstrip().startswith("@")

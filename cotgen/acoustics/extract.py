@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import parselmouth
 
+from cotgen.acoustics.decode import DecodeError, decode_mono
 from cotgen.acoustics.loudness import loudness_features, pause_features, segment
 from cotgen.acoustics.pitch import adaptive_pitch, pitch_features
 from cotgen.acoustics.rows import NAN, Row, empty_row
@@ -27,7 +28,7 @@ class UnmeasurableAudio(Exception):
 
 
 def load_sound(path: str | Path) -> parselmouth.Sound:
-    """Read any format Praat reads, at any sample rate; stereo is mixed down to mono."""
+    """Read any format Praat reads, else what librosa decodes with ffmpeg (mp4); stereo is mixed to mono."""
     path = Path(path)
     if not path.is_file():
         raise UnmeasurableAudio("missing file")
@@ -35,7 +36,11 @@ def load_sound(path: str | Path) -> parselmouth.Sound:
         sound = parselmouth.Sound(str(path))
     except parselmouth.PraatError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "not audio"
-        raise UnmeasurableAudio(f"unreadable file ({first})") from None
+        try:
+            samples, rate = decode_mono(path)
+        except DecodeError as decode_error:
+            raise UnmeasurableAudio(f"unreadable file ({first}; ffmpeg: {decode_error})") from None
+        return parselmouth.Sound(samples, sampling_frequency=rate)
     return sound.convert_to_mono() if sound.n_channels > 1 else sound
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from cotgen.corpora import load_corpus
 from cotgen.core.errors import CotgenError
+from cotgen.corpora import load_corpus
+from cotgen.corpora.dialogue import with_context
 from cotgen.records.utterance import Utterance, write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
@@ -50,9 +52,17 @@ class CorpusColumns:
     speaker_names: list[str]
     gender_codes: np.ndarray  # int32 index into gender_names, -1 when unknown
     gender_names: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)  # agreement, single labels, notes (run.json)
 
     @classmethod
-    def of(cls, corpus: str, classes: list[str], dropped: int, utterances: Sequence[Utterance]) -> CorpusColumns:
+    def of(
+        cls,
+        corpus: str,
+        classes: list[str],
+        dropped: int,
+        utterances: Sequence[Utterance],
+        facts: dict[str, Any] | None = None,
+    ) -> CorpusColumns:
         speakers, speaker_names = _codes([u.speaker for u in utterances])
         genders, gender_names = _codes([u.gender for u in utterances])
         return cls(
@@ -65,6 +75,7 @@ class CorpusColumns:
             speaker_names=speaker_names,
             gender_codes=genders,
             gender_names=gender_names,
+            facts=dict(facts or {}),
         )
 
     @property
@@ -98,8 +109,13 @@ def load_columns(
     self_eval: bool,
     allow_missing_audio: bool,
     run_dir: Path,
+    context: int = 0,
 ) -> CorpusColumns:
-    """Load a corpus, write ``run_dir/utterances.jsonl``, and keep only its columns (the records go)."""
+    """Load a corpus, write ``run_dir/utterances.jsonl``, and keep only its columns (the records go).
+
+    With ``context`` K > 0 every utterance of a dialogue carries its K previous turns (see
+    :mod:`cotgen.corpora.dialogue`), so every later prompt (teacher, SFT, DPO, GRPO) quotes the same turns.
+    """
     load = load_corpus(name, root, classes, self_eval, allow_missing_audio)
     if not load.utterances:
         raise CotgenError(f"corpus {load.corpus}: no utterance left after loading ({len(load.dropped)} dropped)")
@@ -110,5 +126,9 @@ def load_columns(
         len(load.dropped),
         ",".join(load.classes),
     )
-    write_utterances(run_dir / UTTERANCES_FILE, load.utterances)
-    return CorpusColumns.of(load.corpus, load.classes, len(load.dropped), load.utterances)
+    utterances = with_context(load.utterances, load.turns, context)
+    write_utterances(run_dir / UTTERANCES_FILE, utterances)
+    facts = load.summary().facts()
+    if context > 0:
+        facts["context"] = {"turns": context, "with_context": sum(1 for u in utterances if u.context)}
+    return CorpusColumns.of(load.corpus, load.classes, len(load.dropped), utterances, facts)

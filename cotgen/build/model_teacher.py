@@ -67,7 +67,7 @@ async def teach_item(
     ``attempts`` in a reject counts teacher turns (first answer plus repairs); HTTP retries of one
     turn are the client's and show in ``usage.requests`` and in the detail of a call error.
     """
-    template: TemplateRef = prompts.ref(item.mode)
+    template: TemplateRef = prompts.ref(item.mode, inputs.context is not None)
     messages = item_messages(prompts, inputs, item, settings)
     tally = _Tally()
     turn = 0

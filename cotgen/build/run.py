@@ -124,6 +124,7 @@ class BuildConfig:
     workers: int | None = None
     dask_scheduler: str | None = None
     progress: bool = True
+    context: int = 0
     batch: bool = False
     batch_file_only: bool = False
     batch_results: Path | None = None
@@ -159,6 +160,7 @@ class BuildConfig:
             (self.repairs >= 0, f"--repairs must be 0 or more, got {self.repairs}"),
             (self.concurrency >= 1, f"--concurrency must be at least 1, got {self.concurrency}"),
             (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
+            (self.context >= 0, f"--context must be 0 or more, got {self.context}"),
             (self.temperature >= 0, f"--temperature must not be negative, got {self.temperature}"),
             (
                 self.min_faithfulness is None or 0.0 <= self.min_faithfulness <= 1.0,
@@ -275,13 +277,20 @@ def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
         classes=utt.classes,
         features=features,
         human_distribution=utt.distribution,
+        context=utt.context,
     )
 
 
 def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
     """Load the corpus, write utterances.jsonl, measure (or reuse) features over the whole corpus, compute cues."""
     corpus = load_columns(
-        config.corpus, config.root, config.classes, config.self_eval, config.allow_missing_audio, run_dir
+        config.corpus,
+        config.root,
+        config.classes,
+        config.self_eval,
+        config.allow_missing_audio,
+        run_dir,
+        config.context,
     )
     # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
     # (about 80 MB), which would otherwise sit under the peak of loading the corpus.
@@ -373,7 +382,7 @@ def sft_record(utt: Utterance, gold: TraceRecord) -> SFTRecord:
     return SFTRecord(
         id=utt.id,
         audio=utt.audio,
-        prompt=student_messages(utt.audio, utt.transcript, utt.classes),
+        prompt=student_messages(utt.audio, utt.transcript, utt.classes, utt.context),
         completion=[assistant_message(render_trace(answer))],
         distribution=utt.distribution,
     )
@@ -729,6 +738,7 @@ class _Builder:
                 "dropped": corpus.dropped,
                 "selected": min(self.config.limit, corpus.size) if self.config.limit else corpus.size,
                 "feature_errors": len(prepared.errors),
+                **corpus.facts,
             },
             "templates": templates,
             "counts": {

@@ -190,6 +190,15 @@ def build_command(
     workers: WorkersOption = None,
     dask_scheduler: DaskOption = None,
     progress: ProgressOption = True,
+    context: Annotated[
+        int,
+        typer.Option(
+            "--context",
+            min=0,
+            help="Quote the K previous turns of the same dialogue (with speakers) in teacher and student prompts"
+            " (IEMOCAP, MELD, MSP-Podcast); 0 = none.",
+        ),
+    ] = 0,
     batch: Annotated[
         bool, typer.Option("--batch", help="Ask through the OpenAI Batch API (half price, answers within 24 h).")
     ] = False,
@@ -241,6 +250,7 @@ def build_command(
         workers=workers,
         dask_scheduler=dask_scheduler,
         progress=progress,
+        context=context,
         batch=batch,
         batch_file_only=batch_file_only,
         batch_results=batch_results,

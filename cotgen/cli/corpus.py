@@ -38,6 +38,10 @@ def utterances_path(corpus: str, out: Path | None) -> Path:
     return out / UTTERANCES_FILE if out.is_dir() else out
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def render_summary(load: CorpusLoad) -> None:
     """Print the load's summary as rich tables, with the first place each drop reason occurred."""
     summary = load.summary()
@@ -45,15 +49,23 @@ def render_summary(load: CorpusLoad) -> None:
     classes.add_column("class")
     classes.add_column("vote mass", justify="right")
     classes.add_column("majority", justify="right")
+    classes.add_column("alpha", justify="right")
+    classes.add_column("norm. entropy", justify="right")
+    per_class = {row.code: row for row in summary.agreement.per_class} if summary.agreement else {}
     for row in summary.classes:
-        classes.add_row(row.code, f"{row.vote_mass:.2f}", str(row.majority))
-    classes.add_row("(tie)", "", str(summary.ties))
+        agreement = per_class.get(row.code)
+        alpha = _fmt(agreement.alpha if agreement else None)
+        entropy = _fmt(agreement.mean_normalised_entropy if agreement else None)
+        classes.add_row(row.code, f"{row.vote_mass:.2f}", str(row.majority), alpha, entropy)
+    classes.add_row("(tie)", "", str(summary.ties), "", "")
     console.print(classes)
     console.print(
         f"annotators per utterance: min {summary.annotators_min}, mean {summary.annotators_mean:.2f}, "
         f"max {summary.annotators_max}; mean entropy {summary.mean_entropy_bits:.3f} bits",
         highlight=False,
     )
+    for line in summary.agreement_lines():
+        console.print(line, highlight=False)
     if summary.missing_audio_kept:
         console.print(f"kept without audio (--allow-missing-audio): {summary.missing_audio_kept}", highlight=False)
     if not summary.dropped:

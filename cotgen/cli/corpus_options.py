@@ -29,7 +29,8 @@ CorpusOption = Annotated[
     str,
     typer.Option(
         "--corpus",
-        help="Corpus name: iemocap, crema-d, msp-podcast, manifest or demo (see `cotgen corpora`).",
+        help="Corpus name: iemocap, crema-d, msp-podcast, msp-improv, emo-superb, meld, ravdess, esd, tess, manifest"
+        " or demo (see `cotgen corpora`).",
     ),
 ]
 RootOption = Annotated[

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cotgen.corpora.classes import ClassSet
+from cotgen.corpora.dialogue import DialogueTurn, TurnIndex
 from cotgen.corpora.summary import CorpusSummary, summarize
 from cotgen.records.utterance import VAD, Utterance, distribution_from_counts, majority_of
 
@@ -53,6 +54,8 @@ class RawEntry:
     EmoClass, CREMA-D's intended emotion) or None; with a fixed class set an entry is kept only when
     its reference falls in the set, which is how the published benchmark subsets are defined.
     ``strict`` entries (custom manifests) are instead dropped when any vote falls outside the set.
+    ``single_label`` marks corpora with one label per utterance (acted corpora, MELD): not ambiguity data.
+    ``dialogue`` and ``turn`` place a conversational entry in its dialogue (:mod:`cotgen.corpora.dialogue`).
     """
 
     id: str
@@ -69,6 +72,9 @@ class RawEntry:
     transcript: str | None = None
     vad: VAD | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    single_label: bool = False
+    dialogue: str | None = None
+    turn: float | None = None
 
 
 # What corpora write where they do not know the speaker (MSP-Podcast: "Unknown"), compared case-insensitively.
@@ -88,13 +94,21 @@ def known_speaker(speaker: str | None) -> str | None:
 
 @dataclass
 class CorpusLoad:
-    """What loading a corpus produced: kept utterances, dropped entries with reasons, the class codes."""
+    """What loading a corpus produced: kept utterances, dropped entries with reasons, the class codes.
+
+    ``folds`` maps every corpus code of the votes to the class it counts towards (agreement folds votes
+    the same way); ``notes`` carries corpus-level facts the summary states (e.g. EMO-SUPERB's smoothing
+    floor); ``turns`` indexes the dialogues for ``--context``.
+    """
 
     corpus: str
     classes: list[str]
     utterances: list[Utterance]
     dropped: list[Dropped]
     missing_audio: list[str] = field(default_factory=list)
+    folds: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    turns: TurnIndex = field(default_factory=lambda: TurnIndex({}, {}))
 
     def summary(self) -> CorpusSummary:
         """Counts for people: utterances kept, per-class mass and majorities, annotators, entropy, drops."""
@@ -143,6 +157,7 @@ def assemble(
     dropped: list[Dropped] = []
     candidates: list[RawEntry] = []
     seen_ids: set[str] = set()
+    turns: list[tuple[str, DialogueTurn]] = []
     for item in items:
         if isinstance(item, Dropped):
             dropped.append(item)
@@ -151,6 +166,9 @@ def assemble(
             dropped.append(Dropped(DUPLICATE_ID, item.where, item.id))
             continue
         seen_ids.add(item.id)
+        if item.dialogue is not None and item.turn is not None and item.transcript:
+            speaker = known_speaker(item.speaker)
+            turns.append((item.dialogue, DialogueTurn(item.id, item.turn, speaker, item.transcript)))
         if not any(value > 0 for value in item.vote_counts.values()):
             dropped.append(Dropped(NO_VOTES, item.where, item.id))
             continue
@@ -196,6 +214,7 @@ def assemble(
                     n_annotators=entry.n_annotators,
                     vad=entry.vad,
                     meta=entry.meta,
+                    single_label=entry.single_label,
                 )
             )
         except ValidationError as exc:
@@ -204,4 +223,12 @@ def assemble(
             dropped.append(Dropped(INVALID_RECORD, entry.where, detail))
     for item in dropped:
         logger.debug("%s: dropped (%s) at %s: %s", corpus, item.reason, item.where, item.detail)
-    return CorpusLoad(corpus=corpus, classes=classes, utterances=utterances, dropped=dropped, missing_audio=missing)
+    return CorpusLoad(
+        corpus=corpus,
+        classes=classes,
+        utterances=utterances,
+        dropped=dropped,
+        missing_audio=missing,
+        folds=dict(resolved.folds),
+        turns=TurnIndex.of(turns),
+    )

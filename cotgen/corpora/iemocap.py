@@ -5,7 +5,8 @@ Each ``SessionN/dialog/EmoEvaluation/<dialog>.txt`` holds one block per utteranc
 <TAB>(comment)``) up to a blank line. Fields are split on tabs because comments contain spaces, commas
 and colons. External evaluators (``C-E*``) vote; the actors' self-evaluations (``C-F*``, ``C-M*``) only
 with ``self_eval``. The header label is the reference that decides membership of a fixed class set, which
-reproduces the usual 5,531-utterance four-class benchmark (exc read as hap).
+reproduces the usual 5,531-utterance four-class benchmark (exc read as hap). Each block is a turn of its
+dialog, ordered by start time, for dialogue context (``--context``).
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def _entry(block: Block, path: Path, wav_dir: Path, transcripts: dict[str, str],
         transcript=transcripts.get(block.id),
         vad=block.vad,
         meta={"dialog": dialog, "header_label": block.label, "start": block.start, "end": block.end},
+        dialogue=f"{session}/{dialog}",
+        turn=block.start,
     )
 
 

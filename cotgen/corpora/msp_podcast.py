@@ -13,6 +13,7 @@ rule as IEMOCAP's header label.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,14 @@ PRIMARY_CODES: dict[str, str] = {
     "other": "oth",
 }
 GENDERS: dict[str, str] = {"Female": "F", "Male": "M"}
+# MSP-PODCAST_<podcast>_<segment>: segments are numbered in the order they occur in their podcast.
+_SEGMENT = re.compile(r"^MSP-PODCAST_(\d+)_(\d+)$")
+
+
+def podcast_position(stem: str) -> tuple[str | None, float | None]:
+    """(podcast, segment number) from a file stem, for dialogue context; (None, None) for other names."""
+    match = _SEGMENT.match(stem)
+    return (match.group(1), float(match.group(2))) if match else (None, None)
 
 
 def primary_code(emotion: str) -> str:
@@ -184,6 +193,7 @@ def iter_raw(root: Path, workers: WorkerVotes) -> Iterator[RawEntry | Dropped]:
             except ValueError as exc:
                 yield Dropped(MALFORMED_ROW, where, f"{name}: {exc}")
                 continue
+            podcast, segment = podcast_position(Path(name).stem)
             yield RawEntry(
                 id=Path(name).stem,
                 where=where,
@@ -198,6 +208,8 @@ def iter_raw(root: Path, workers: WorkerVotes) -> Iterator[RawEntry | Dropped]:
                 transcript=read_transcript(root / "Transcripts", name),
                 vad=vad,
                 meta={"emo_class": emo_class},
+                dialogue=podcast,
+                turn=segment,
             )
 
 

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR
-from cotgen.corpora import crema_d, iemocap, manifest, msp_podcast
+from cotgen.corpora import crema_d, emo_superb, esd, iemocap, manifest, meld, msp_improv, msp_podcast, ravdess, tess
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
 
@@ -77,11 +77,24 @@ CORPORA: dict[str, CorpusRecipe] = {
         _recipe(iemocap, iemocap.load, supports_self_eval=True),
         _recipe(crema_d, _without_self_eval(crema_d.load)),
         _recipe(msp_podcast, _without_self_eval(msp_podcast.load)),
+        _recipe(msp_improv, _without_self_eval(msp_improv.load)),
+        _recipe(emo_superb, _without_self_eval(emo_superb.load)),
+        _recipe(meld, _without_self_eval(meld.load)),
+        _recipe(ravdess, _without_self_eval(ravdess.load)),
+        _recipe(esd, _without_self_eval(esd.load)),
+        _recipe(tess, _without_self_eval(tess.load)),
         _recipe(manifest, _without_self_eval(manifest.load)),
         DEMO,
     )
 }
-ALIASES: dict[str, str] = {"crema_d": "crema-d", "cremad": "crema-d", "msp_podcast": "msp-podcast"}
+ALIASES: dict[str, str] = {
+    "crema_d": "crema-d",
+    "cremad": "crema-d",
+    "msp_podcast": "msp-podcast",
+    "msp_improv": "msp-improv",
+    "emo_superb": "emo-superb",
+    "emosuperb": "emo-superb",
+}
 
 
 def canonical_name(name: str) -> str:

@@ -2,18 +2,21 @@
 
 Kept separate from the loaders so that the CLI (rich tables), tests and the dataset card read the same
 figures: utterances kept, per-class vote mass and majority counts, annotators per utterance, mean
-entropy of the human distributions, and every dropped entry counted by reason.
+entropy of the human distributions, annotator agreement (:mod:`cotgen.corpora.agreement`), how many
+utterances carry a single label, corpus-level notes (EMO-SUPERB's smoothing floor), and every dropped
+entry counted by reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cotgen.core.divergence import as_vector, entropy_bits
+from cotgen.corpora.agreement import Agreement, measure
 
 if TYPE_CHECKING:
     from cotgen.corpora.entries import CorpusLoad
@@ -44,24 +47,63 @@ class CorpusSummary:
     mean_entropy_bits: float
     dropped: dict[str, int]
     missing_audio_kept: int
+    agreement: Agreement | None = None
+    single_label: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def facts(self) -> dict[str, Any]:
+        """What run.json's corpus section adds to its counts: agreement, single-label count, corpus notes."""
+        facts: dict[str, Any] = {"single_label": self.single_label}
+        if self.agreement is not None:
+            facts["agreement"] = self.agreement.as_json()
+        if self.notes:
+            facts["notes"] = dict(self.notes)
+        return facts
+
+    def agreement_lines(self) -> list[str]:
+        """Agreement, single-label and note lines, shared by the plain-text table and the CLI."""
+        lines = []
+        agreement = self.agreement
+        if agreement is not None:
+            alpha = "n/a" if agreement.alpha is None else f"{agreement.alpha:.3f}"
+            why = f" ({agreement.alpha_note})" if agreement.alpha_note else f" over {agreement.units} utterances"
+            entropy = agreement.mean_normalised_entropy
+            lines.append(f"Krippendorff's alpha (nominal): {alpha}{why}")
+            lines.append(f"mean normalised entropy: {'n/a' if entropy is None else f'{entropy:.3f}'}")
+        if self.single_label:
+            lines.append(
+                f"single-label utterances: {self.single_label} of {self.kept} (one label each: not ambiguity data)"
+            )
+        for key, value in self.notes.items():
+            lines.append(f"{key.replace('_', ' ')}: {value}")
+        return lines
 
     def __str__(self) -> str:
         lines = [f"{self.corpus}: {self.kept} utterances kept"]
-        lines.append(f"{'class':<8}{'vote mass':>12}{'majority':>10}")
+        per_class = {row.code: row for row in self.agreement.per_class} if self.agreement else {}
+        lines.append(f"{'class':<8}{'vote mass':>12}{'majority':>10}{'alpha':>8}{'norm. H':>9}")
         for row in self.classes:
-            lines.append(f"{row.code:<8}{row.vote_mass:>12.2f}{row.majority:>10}")
+            agreement = per_class.get(row.code)
+            alpha = _fmt(agreement.alpha if agreement else None)
+            entropy = _fmt(agreement.mean_normalised_entropy if agreement else None)
+            lines.append(f"{row.code:<8}{row.vote_mass:>12.2f}{row.majority:>10}{alpha:>8}{entropy:>9}")
         lines.append(f"{TIE:<8}{'':>12}{self.ties:>10}")
         lines.append(
             f"annotators per utterance: min {self.annotators_min}, mean {self.annotators_mean:.2f},"
             f" max {self.annotators_max}"
         )
         lines.append(f"mean entropy: {self.mean_entropy_bits:.3f} bits")
+        lines.extend(self.agreement_lines())
         if self.missing_audio_kept:
             lines.append(f"kept without audio: {self.missing_audio_kept}")
         lines.append(f"dropped: {sum(self.dropped.values())}")
         for reason, count in self.dropped.items():
             lines.append(f"  {reason}: {count}")
         return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def summarize(load: CorpusLoad) -> CorpusSummary:
@@ -90,4 +132,7 @@ def summarize(load: CorpusLoad) -> CorpusSummary:
         mean_entropy_bits=float(entropies.mean()) if len(utterances) else 0.0,
         dropped=dict(dropped.most_common()),
         missing_audio_kept=len(load.missing_audio),
+        agreement=measure(utterances, load.classes, load.folds or {code: code for code in load.classes}),
+        single_label=sum(1 for utt in utterances if utt.single_label),
+        notes=dict(load.notes),
     )

@@ -27,7 +27,12 @@ from cotgen.records.utterance import Utterance
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SplitKind = Literal["loso", "speaker", "corpus"]
-DEFAULT_SPLITS: dict[str, str] = {"iemocap": "loso:5", "msp-podcast": "corpus"}
+DEFAULT_SPLITS: dict[str, str] = {
+    "iemocap": "loso:5",
+    "msp-podcast": "corpus",
+    "msp-improv": "loso:6",
+    "emo-superb": "corpus",
+}
 FALLBACK_SPLIT = "speaker:0.1,0.1"
 
 

@@ -183,7 +183,7 @@ def _record(
     return DPORecord(
         id=utterance.id,
         audio=utterance.audio,
-        prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes),
+        prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes, utterance.context),
         chosen=[assistant_message(chosen.text)],
         rejected=[assistant_message(rejected.text)],
         human_distribution=utterance.distribution,

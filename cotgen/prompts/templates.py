@@ -27,8 +27,10 @@ from cotgen.core.divergence import format_distribution
 from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
 from cotgen.core.paths import PROMPTS_DIR
+from cotgen.prompts.context import CONTEXT_HEADER, NO_PREVIOUS_TURN, with_context
 from cotgen.records.run_records import TemplateRef
 from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, response_schema
+from cotgen.records.utterance import ContextTurn
 
 Mode = Literal["rationalize", "predict"]
 TEMPLATE_FILES: tuple[str, ...] = ("system.j2", "rationalize.j2", "predict.j2", "repair.j2")
@@ -53,6 +55,7 @@ class PromptInputs:
     classes: Sequence[str]
     features: Sequence[FeatureLine] = field(default_factory=tuple)
     human_distribution: Mapping[str, float] | None = None
+    context: Sequence[ContextTurn] | None = None  # previous turns (build --context K); None = not asked for
 
 
 def sha256_text(text: str) -> str:
@@ -101,7 +104,7 @@ class PromptSet:
         # The system message depends only on the class set and where the schema goes: rendered once per
         # pair, not per request (at 50 requests in flight on two cores, the client's CPU sets the pace).
         self._system_texts: dict[tuple[tuple[str, ...], bool], str] = {}
-        self._refs: dict[str, TemplateRef] = {}
+        self._refs: dict[tuple[str, bool], TemplateRef] = {}
         for name in TEMPLATE_FILES:
             try:
                 self._templates[name] = self._env.get_template(name)
@@ -112,17 +115,21 @@ class PromptSet:
         """File name -> sha256 of its content (recorded in run.json)."""
         return {name: sha256_text(self.sources[name]) for name in TEMPLATE_FILES}
 
-    def ref(self, mode: Mode) -> TemplateRef:
+    def ref(self, mode: Mode, with_context: bool = False) -> TemplateRef:
         """The template reference of a trace: mode template name, sha256 over system + mode + repair templates.
 
-        Hashed once per mode (every record carries it; the sources never change after loading).
+        A prompt that shows dialogue context also hashes the context block's wording, so traces made
+        without context keep the hash they always had. Hashed once per (mode, context) pair.
         """
-        if mode not in self._refs:
+        key = (mode, with_context)
+        if key not in self._refs:
             digest = hashlib.sha256()
             for name in ("system.j2", f"{mode}.j2", "repair.j2"):
                 digest.update(name.encode("utf-8") + b"\0" + self.sources[name].encode("utf-8") + b"\0")
-            self._refs[mode] = TemplateRef(name=f"{mode}.j2", sha256=digest.hexdigest())
-        return self._refs[mode]
+            if with_context:
+                digest.update(b"context\0" + f"{CONTEXT_HEADER}\n{NO_PREVIOUS_TURN}".encode() + b"\0")
+            self._refs[key] = TemplateRef(name=f"{mode}.j2", sha256=digest.hexdigest())
+        return self._refs[key]
 
     def _render(self, name: str, variables: Mapping[str, Any]) -> str:
         try:
@@ -170,7 +177,7 @@ class PromptSet:
             if inputs.human_distribution is None:
                 raise ValueError("rationalize prompts need the human distribution")
             variables["human_distribution"] = format_distribution(inputs.human_distribution)
-        return self._render(f"{mode}.j2", variables)
+        return with_context(self._render(f"{mode}.j2", variables), inputs.context)
 
     def messages(self, inputs: PromptInputs, mode: Mode, schema_in_prompt: bool) -> list[dict[str, Any]]:
         """System + user chat messages for one utterance (text only; the build may add an audio part)."""

@@ -48,6 +48,15 @@ def distribution_from_counts(counts: Mapping[str, float], classes: Iterable[str]
     return {code: counts.get(code, 0.0) / total for code in classes}
 
 
+class ContextTurn(BaseModel):
+    """One earlier turn of the same dialogue, as prompts quote it: who spoke and what they said."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str | None = None
+    transcript: str
+
+
 class Utterance(BaseModel):
     """One utterance of a corpus with its human label distribution (docs/architecture.md field conventions)."""
 
@@ -69,6 +78,17 @@ class Utterance(BaseModel):
     n_annotators: int = Field(ge=0)
     vad: VAD | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    # Written only when set, so corpora and runs without them keep their utterances.jsonl byte for byte.
+    single_label: bool = Field(
+        default=False,
+        exclude_if=lambda value: not value,
+        description="True when the corpus gives one label per utterance (acted corpora): not ambiguity data.",
+    )
+    context: list[ContextTurn] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The previous turns of the same dialogue shown in prompts (build --context K), oldest first.",
+    )
 
     @model_validator(mode="after")
     def _check_distribution(self) -> Utterance:

@@ -116,7 +116,39 @@ def annotator_rule(info: dict[str, Any]) -> str:
         parts.append(f"Speakers' self-evaluations (where the corpus has them): {counted}.")
     if isinstance(corpus.get("dropped"), int):
         parts.append(f"Corpus entries dropped (no in-set votes, missing audio...): {corpus['dropped']}.")
+    parts += agreement_sentences(corpus)
     return " ".join(parts)
+
+
+def agreement_sentences(corpus: dict[str, Any]) -> list[str]:
+    """What the card says about annotator agreement, single labels and corpus notes (run.json's corpus section)."""
+    parts = []
+    agreement = corpus.get("agreement") if isinstance(corpus.get("agreement"), dict) else None
+    if agreement is not None:
+        alpha = agreement.get("krippendorff_alpha_nominal")
+        if isinstance(alpha, (int, float)):
+            per_class = agreement.get("per_class") if isinstance(agreement.get("per_class"), dict) else {}
+            by_class = ", ".join(
+                f"{code} {row['alpha']:.3f}" for code, row in per_class.items() if isinstance(row.get("alpha"), float)
+            )
+            parts.append(
+                f"Annotator agreement: Krippendorff's alpha (nominal) {alpha:.3f} over {agreement.get('alpha_units')}"
+                f" utterances{f' (per class: {by_class})' if by_class else ''}."
+            )
+        elif agreement.get("alpha_note"):
+            parts.append(f"Krippendorff's alpha: not computed ({agreement['alpha_note']}).")
+        entropy = agreement.get("mean_normalised_entropy")
+        if isinstance(entropy, (int, float)):
+            parts.append(f"Mean normalised entropy of the human distributions: {entropy:.3f} (0 unanimous, 1 uniform).")
+    single = corpus.get("single_label")
+    if isinstance(single, int) and single > 0:
+        parts.append(
+            f"**Single-label data**: {single} utterances carry one label each (one-hot distributions), so they say"
+            " nothing about how ambiguous an utterance is; do not use them as ambiguity data."
+        )
+    notes = corpus.get("notes") if isinstance(corpus.get("notes"), dict) else {}
+    parts += [f"{str(key).capitalize()}: {value}." for key, value in notes.items()]
+    return parts
 
 
 @dataclass

@@ -43,6 +43,7 @@ from openai import (
     DefaultAsyncHttpxClient,
 )
 
+from cotgen.acoustics.decode import DecodeError, decode_mono
 from cotgen.core.errors import CotgenError
 from cotgen.records.trace import response_schema
 from cotgen.teachers.ratelimit import (
@@ -181,7 +182,8 @@ def resolve_api_key(config: TeacherConfig) -> str:
 def build_audio_part(path: str) -> dict:
     """The clip as an ``input_audio`` content part (base64 WAV), for audio-capable teachers.
 
-    WAV files are sent byte for byte; other formats soundfile reads are converted to 16-bit WAV.
+    WAV files are sent byte for byte; other formats soundfile reads, or else librosa decodes with ffmpeg
+    (MELD's mp4 clips), are converted to 16-bit WAV.
     """
     try:
         data = Path(path).read_bytes()
@@ -191,7 +193,12 @@ def build_audio_part(path: str) -> dict:
         try:
             samples, rate = soundfile.read(io.BytesIO(data))
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
-            raise CotgenError(f"{path}: not a readable audio file for --send-audio ({exc})") from None
+            try:
+                samples, rate = decode_mono(path)
+            except DecodeError as decode_error:
+                raise CotgenError(
+                    f"{path}: not a readable audio file for --send-audio ({exc}; ffmpeg: {decode_error})"
+                ) from None
         buffer = io.BytesIO()
         soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
         data = buffer.getvalue()
