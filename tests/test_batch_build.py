@@ -524,3 +524,12 @@ def test_cancel_abandons_a_batch_never_submitted_and_the_next_build_sends_it(tmp
         build(srv, tmp_path, cache)
     assert_each_item_once(tmp_path)
     assert srv.creates == 1 and set(srv.submitted.values()) == {1}
+
+
+def test_a_batch_the_server_does_not_know_stops_with_a_hint_and_is_not_resent(tmp_path: Path, cache: Path) -> None:
+    with BatchServer(batch_plans=[BatchPlan(hold=True)]) as srv:
+        build(srv, tmp_path, cache, batch_wait=False)
+    with BatchServer() as other:  # another server: it never saw the batch
+        with pytest.raises(CotgenError, match=r"HTTP 404.*names the server its batch went to"):
+            build(other, tmp_path, cache)
+        assert not other.submitted

@@ -181,6 +181,9 @@ class BatchEngine:
                     ) from None
                 cause = retry_cause(status)
                 detail = f"HTTP {status}: {scrub(server_message(exc), self._key)}"
+                if status == 404:
+                    detail += f" (not on {display_url(resolve_base_url(self.config) or DEFAULT_BASE_URL)}: each record"
+                    detail += " in RUN/batches/ names the server its batch went to; use that --base-url)"
                 if cause is None:
                     raise CotgenError(f"{what}: {detail}") from None
                 retry_after = parse_retry_after(exc.response.headers)
