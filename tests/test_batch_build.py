@@ -533,3 +533,11 @@ def test_a_batch_the_server_does_not_know_stops_with_a_hint_and_is_not_resent(tm
         with pytest.raises(CotgenError, match=r"HTTP 404.*names the server its batch went to"):
             build(other, tmp_path, cache)
         assert not other.submitted
+
+
+def test_a_batch_build_after_a_synchronous_one_asks_nothing(tmp_path: Path, cache: Path) -> None:
+    with BatchServer() as srv:
+        build(srv, tmp_path / "sync", cache, batch=False)
+        summary = build(srv, tmp_path / "batch", cache)  # the same questions: every answer is in the cache
+    assert summary.traces == ITEMS and summary.usage["cache_hits"] == ITEMS and summary.usage["requests"] == 0
+    assert srv.creates == 0 and len(srv.chat_requests) == ITEMS

@@ -26,7 +26,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class BatchTally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
-    cache_hits: int = 0
+    hits: set[str] = field(default_factory=set)  # cache keys answered from the cache (an item may be seen each round)
 
     def add(self, raw: dict[str, Any]) -> None:
         usage = raw["usage"]
@@ -95,7 +95,7 @@ class BatchTally:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cached_prompt_tokens": self.cached_prompt_tokens,
-            "cache_hits": self.cache_hits,
+            "cache_hits": len(self.hits),
             "retries": {},
             "batch": {
                 "rounds": report.rounds,
@@ -138,7 +138,8 @@ class BatchTurns:
         stored = self._cache.get(key)
         if stored is not None:
             paid_now = key in self._fresh
-            self._tally.cache_hits += 0 if paid_now else 1
+            if not paid_now:
+                self._tally.hits.add(key)
             return _result(stored, paid_now)
         failure = self._collected.failures.get(turn_id)
         if failure is not None:
