@@ -53,6 +53,11 @@ def test_result_rows_of_both_layouts_and_every_kind_of_error() -> None:
     )
     for code in ("batch_expired", "batch_cancelled"):
         assert parse_result_line(row(response=None, error={"code": code, "message": "m"}), "f:1") == ("u#0#1", None)
+    # vllm run-batch's failed request: a 400 without a body, the message as a plain string in ``error``.
+    vllm = row(response={"status_code": 400, "request_id": "r", "body": None}, error="model not found")
+    assert parse_result_line(vllm, "f:1")[1] == Failed("u#0#1", "server_error", "batch row HTTP 400: model not found")
+    older = row(response=None, error="engine died")
+    assert parse_result_line(older, "f:1")[1] == Failed("u#0#1", "server_error", "batch row error engine died")
     empty = parse_result_line(row(response=None, error=None), "f:1")[1]
     assert isinstance(empty, Failed) and "neither a response nor an error" in empty.detail
 
