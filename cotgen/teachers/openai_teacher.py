@@ -205,7 +205,7 @@ def build_audio_part(path: str) -> dict:
     return {"type": "input_audio", "input_audio": {"data": base64.b64encode(data).decode("ascii"), "format": "wav"}}
 
 
-def scrub(text: str, secret: str) -> str:
+def _scrub(text: str, secret: str) -> str:
     """One line, the key blanked out, short enough for a log line or a reject record."""
     if secret and secret != PLACEHOLDER_KEY:
         text = text.replace(secret, "***")
@@ -213,7 +213,7 @@ def scrub(text: str, secret: str) -> str:
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
-def display_url(base_url: str | None) -> str:
+def _display_url(base_url: str | None) -> str:
     """The endpoint for messages, without any user:password part a URL may carry."""
     if base_url is None:
         return OPENAI_HOST
@@ -223,7 +223,7 @@ def display_url(base_url: str | None) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def server_message(exc: APIStatusError) -> str:
+def _server_message(exc: APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error", body)
@@ -319,6 +319,7 @@ class OpenAITeacher:
                 return _result(stored, attempts=0, from_cache=True)
             self._counts["cache_misses"] += 1
         raw, attempts = await self._request(kwargs, estimate_tokens(request.messages) + (request.max_tokens or 0))
+        self._counts["cached_prompt_tokens"] += raw["usage"].get("cached_prompt_tokens", 0)
         if self._cache is not None:
             self._cache.put(key, raw)
         return _result(raw, attempts=attempts, from_cache=False)
@@ -344,24 +345,23 @@ class OpenAITeacher:
             except APIConnectionError as exc:
                 self._note_connect_failure(exc)
                 cause, retry_after = "connection_error", None
-                detail = f"connection to {display_url(self._base_url)} failed ({_connection_cause(exc)})"
+                detail = f"connection to {_display_url(self._base_url)} failed ({_connection_cause(exc)})"
             except APIStatusError as exc:
                 self._answered = True
-                cause = retry_cause(exc.status_code)
+                cause = _retry_cause(exc.status_code)
                 if cause is None:
                     raise self._fail("server_error", self._status_detail(exc, kwargs), attempt) from None
                 retry_after = parse_retry_after(exc.response.headers)
-                detail = f"HTTP {exc.status_code}: {scrub(server_message(exc), self._key)}"
+                detail = f"HTTP {exc.status_code}: {_scrub(_server_message(exc), self._key)}"
             else:
                 self._answered = True
-                raw = raw_answer(completion, kwargs["messages"])
+                raw = _raw_answer(completion, kwargs["messages"])
                 if raw is None:
                     raise self._fail("server_error", "the server's answer is not a chat completion", attempt)
                 usage = raw["usage"]
                 self._limiter.correct(reserved_tokens, usage["prompt_tokens"] + usage["completion_tokens"])
                 self._counts["tokens_in"] += usage["prompt_tokens"]
                 self._counts["tokens_out"] += usage["completion_tokens"]
-                self._counts["cached_prompt_tokens"] += usage.get("cached_prompt_tokens", 0)
                 return raw, attempt
             if attempt > self.config.max_retries:
                 raise self._fail(_FAILURE_OF_CAUSE[cause], detail, attempt) from None
@@ -379,7 +379,7 @@ class OpenAITeacher:
         self._connect_failures += 1
         if self._unreachable is None and self._connect_failures >= self._unreachable_after:
             self._unreachable = (
-                f"the server at {display_url(self._base_url)} cannot be reached "
+                f"the server at {_display_url(self._base_url)} cannot be reached "
                 f"({_connection_cause(exc)} on {self._connect_failures} connection attempts, no answer yet): "
                 "check --base-url (or OPENAI_BASE_URL) and that the server is running; "
                 "unfinished items stay to do for a rerun"
@@ -397,7 +397,7 @@ class OpenAITeacher:
         status = exc.status_code
         if status == 401:
             return f"the server rejected the API key from {self.config.api_key_env} (HTTP 401)"
-        message = scrub(server_message(exc), self._key)
+        message = _scrub(_server_message(exc), self._key)
         lowered = message.lower()
         if status == 400 and "response_format" in kwargs and ("response_format" in lowered or "json_schema" in lowered):
             # Rejects are final on a rerun, so the advice must include --retry-rejects to be followable as printed.
@@ -427,7 +427,7 @@ class OpenAITeacher:
         await self._client.close()
 
 
-def retry_cause(status: int) -> RetryCause | None:
+def _retry_cause(status: int) -> RetryCause | None:
     """Which retryable failure an HTTP status is, or None when retrying cannot help (400, 401, 403, 404, ...)."""
     if status == 429:
         return "rate_limited"
@@ -443,13 +443,10 @@ def _connection_cause(exc: APIConnectionError) -> str:
     return type(cause).__name__ if cause is not None else exc.message
 
 
-def raw_answer(completion: Any, messages: list[dict]) -> dict[str, Any] | None:
+def _raw_answer(completion: Any, messages: list[dict]) -> dict[str, Any] | None:
     """The parts of a chat completion worth caching, usage estimated (chars / 4) when the server gives none.
 
-    None when the answer is not a chat completion with a message (a broken proxy, an HTML page). The
-    prompt tokens the server served from its prompt cache (``usage.prompt_tokens_details.cached_tokens``)
-    are kept as ``cached_prompt_tokens`` when reported, for the cost. A Batch API output row's body is
-    the same chat completion and goes through here too.
+    None when the answer is not a chat completion with a message (a broken proxy, an HTML page).
     """
     try:
         choice = completion["choices"][0]
@@ -477,7 +474,10 @@ def raw_answer(completion: Any, messages: list[dict]) -> dict[str, Any] | None:
 
 
 def _cached_prompt_tokens(usage: Any) -> dict[str, int]:
-    """``{"cached_prompt_tokens": n}`` when the server reports how many prompt tokens its cache served, else {}."""
+    """The prompt tokens the server's prompt cache served, as ``{"cached_prompt_tokens": n}``; {} when unreported.
+
+    Read from ``usage.prompt_tokens_details.cached_tokens`` (synchronous or batch), for the cost.
+    """
     details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return {"cached_prompt_tokens": cached} if isinstance(cached, int) and cached >= 0 else {}
@@ -493,3 +493,12 @@ def _result(raw: dict[str, Any], attempts: int, from_cache: bool) -> ChatResult:
         attempts=attempts,
         from_cache=from_cache,
     )
+
+
+# The Batch API engine (cotgen.teachers.batch) and the batch build read a batch row's completion, word the
+# failures of their calls and name the server exactly as this client does: these are their names for it.
+raw_answer = _raw_answer
+scrub = _scrub
+server_message = _server_message
+retry_cause = _retry_cause
+display_url = _display_url
