@@ -156,6 +156,15 @@ class BuildConfig:
         """Reject inconsistent options with one line each, before anything is read or written."""
         teacher_model(self.teacher)
         checks = [
+            (
+                self.batch_mode is None or self.model is not None,
+                "--batch, --batch-file-only and --batch-results need --teacher openai:MODEL",
+            ),
+            (
+                not (self.batch_file_only and self.batch_results is not None),
+                "--batch-file-only writes requests and --batch-results reads answers: give one of them",
+            ),
+            (self.batch_poll > 0, f"--batch-poll must be positive, got {self.batch_poll}"),
             (self.samples >= 0, f"--samples must be 0 or more, got {self.samples}"),
             (self.repairs >= 0, f"--repairs must be 0 or more, got {self.repairs}"),
             (self.concurrency >= 1, f"--concurrency must be at least 1, got {self.concurrency}"),
@@ -171,15 +180,6 @@ class BuildConfig:
                 "--mode predict needs --samples K with K >= 1",
             ),
             (self.mode in (None, "rationalize", "predict", "both"), f"--mode {self.mode!r}: rationalize|predict|both"),
-            (
-                self.batch_mode is None or self.model is not None,
-                "--batch, --batch-file-only and --batch-results need --teacher openai:MODEL",
-            ),
-            (
-                not (self.batch_file_only and self.batch_results is not None),
-                "--batch-file-only writes requests and --batch-results reads answers: give one of them",
-            ),
-            (self.batch_poll > 0, f"--batch-poll must be positive, got {self.batch_poll}"),
         ]
         for ok, message in checks:
             if not ok:

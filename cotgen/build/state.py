@@ -97,10 +97,6 @@ class RunState:
         """Keys already in traces.jsonl or rejects.jsonl."""
         return self.trace_keys | set(self.rejects)
 
-    def is_done(self, key: ItemKey) -> bool:
-        """Whether the item is in traces.jsonl or rejects.jsonl (without building :attr:`done`)."""
-        return key in self.trace_keys or key in self.rejects
-
     def release_rejects(self, keys: Iterable[ItemKey]) -> int:
         """Take these items out of rejects.jsonl (rewritten atomically) so they are tried again; returns how many."""
         wanted = set(keys) & set(self.rejects)
@@ -134,3 +130,7 @@ class RunState:
             self.rejects[_key(outcome)] = outcome
             self.new["rejects"] += 1
             self.new_reasons[outcome.reason] += 1
+
+    def is_done(self, key: ItemKey) -> bool:
+        """Whether the item is in traces.jsonl or rejects.jsonl (without building :attr:`done`)."""
+        return key in self.trace_keys or key in self.rejects

@@ -79,6 +79,29 @@ def _stderr_log() -> Iterator[None]:
         log.removeHandler(handler)
 
 
+def _print_batch(batch: dict | None) -> None:
+    """What a batch build did, and where the requests an offline server must answer are."""
+    if not batch:
+        return
+    console.print(
+        f"batch: {batch['rounds']} round(s), {batch['batches_submitted']} batch(es) submitted, {batch['answered']} "
+        f"answered, {batch['failed_rows']} error rows, {batch['not_run']} not run (asked again)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    if batch.get("stopped"):
+        console.print(f"batch: {batch['stopped']}", markup=False, highlight=False, soft_wrap=True)
+    for path in batch["files"]:
+        console.print(
+            f"requests to answer: {path}  (vllm run-batch -i {path} -o results.jsonl --model MODEL; "
+            "then cotgen build ... --batch-results results.jsonl)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def _print_summary(summary: BuildSummary) -> None:
     if summary.dry_run is not None:
         est = summary.dry_run
@@ -121,29 +144,6 @@ def _print_summary(summary: BuildSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _print_batch(batch: dict | None) -> None:
-    """What a batch build did, and where the requests an offline server must answer are."""
-    if not batch:
-        return
-    console.print(
-        f"batch: {batch['rounds']} round(s), {batch['batches_submitted']} batch(es) submitted, {batch['answered']} "
-        f"answered, {batch['failed_rows']} error rows, {batch['not_run']} not run (asked again)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    if batch.get("stopped"):
-        console.print(f"batch: {batch['stopped']}", markup=False, highlight=False, soft_wrap=True)
-    for path in batch["files"]:
-        console.print(
-            f"requests to answer: {path}  (vllm run-batch -i {path} -o results.jsonl --model MODEL; "
-            "then cotgen build ... --batch-results results.jsonl)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
 
 
 @app.command("build")
