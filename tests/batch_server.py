@@ -105,6 +105,8 @@ class BatchServer(LoopbackServer):
         self.files: dict[str, _File] = {}
         self.batches: dict[str, _Batch] = {}
         self.submitted: Counter[str] = Counter()  # custom_id -> how many created batches carried it
+        self.not_run: Counter[str] = Counter()  # custom_id -> how many batches ended without running it
+        self.error_rows: dict[str, str] = {}  # custom_id -> the reject reason its error row means
         self.creates = 0  # POST /v1/batches calls, answered or not
         self._counter = 0
 
@@ -310,6 +312,7 @@ class BatchServer(LoopbackServer):
             row_id = f"batch_req_{batch.index}_{number}"
             custom_id = line["custom_id"]
             if number >= answered:
+                self.not_run[custom_id] += 1
                 if plan.expired_rows and end in ("expired", "cancelled"):
                     code = "batch_expired" if end == "expired" else "batch_cancelled"
                     error = {"code": code, "message": EXPIRED_MESSAGE}
@@ -317,12 +320,14 @@ class BatchServer(LoopbackServer):
                 continue
             if number in plan.server_errors or number in plan.rate_limited:
                 status = 500 if number in plan.server_errors else 429
+                self.error_rows[custom_id] = "server_error" if status == 500 else "rate_limited"
                 message = "The server had an error" if status == 500 else "Rate limit reached for requests"
                 response = {"status_code": status, "request_id": row_id, "body": {"error": {"message": message}}}
                 errors.append({"id": row_id, "custom_id": custom_id, "response": response, "error": None})
                 continue
             if number in plan.error_objects:
                 error = {"code": "invalid_prompt", "message": f"The prompt sent with key {batch.key} was flagged"}
+                self.error_rows[custom_id] = "server_error"
                 errors.append({"id": row_id, "custom_id": custom_id, "response": None, "error": error})
                 continue
             completion = self.batch_completion(number, line["body"], malformed=number in plan.malformed)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from batch_server import CREATE_THEN_500, CREATE_THEN_HANG, RATE_LIMIT, UNAUTHORIZED, BatchPlan, BatchServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from loopback_server import LoopbackServer
 from typer.testing import CliRunner
 
@@ -541,3 +543,40 @@ def test_a_batch_build_after_a_synchronous_one_asks_nothing(tmp_path: Path, cach
         summary = build(srv, tmp_path / "batch", cache)  # the same questions: every answer is in the cache
     assert summary.traces == ITEMS and summary.usage["cache_hits"] == ITEMS and summary.usage["requests"] == 0
     assert srv.creates == 0 and len(srv.chat_requests) == ITEMS
+
+
+@st.composite
+def first_batch_plans(draw: st.DrawFn) -> BatchPlan:
+    """A first batch with any mix of faults; it answers at least one line, so the rounds always go on."""
+    lines = st.frozensets(st.integers(0, ITEMS - 1), max_size=3)
+    expired = draw(st.booleans())
+    return BatchPlan(
+        end="expired" if expired else "completed",
+        answered=draw(st.integers(1, ITEMS)) if expired else None,
+        expired_rows=draw(st.booleans()),
+        shuffle=draw(st.booleans()),
+        server_errors=draw(lines),
+        rate_limited=draw(lines),
+        error_objects=draw(lines),
+        malformed=draw(lines),
+    )
+
+
+@given(plan=first_batch_plans())
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_mix_of_batch_faults_ends_every_item_once_and_sends_only_what_never_ran_again(
+    tmp_path_factory: pytest.TempPathFactory, feature_cache: Path, plan: BatchPlan
+) -> None:
+    out = tmp_path_factory.mktemp("run")
+    folder = tmp_path_factory.mktemp("cache")
+    shutil.copytree(feature_cache, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("responses.sqlite*"))
+    with BatchServer(batch_plans=[plan]) as srv:
+        summary = build(srv, out, folder)
+    traces, rejects = assert_each_item_once(out)
+    assert summary.usage["batch"]["stopped"] is None
+    # Every request was submitted once, plus once for each batch that ended without running it.
+    assert all(srv.submitted[cid] == 1 + srv.not_run[cid] for cid in srv.submitted)
+    # An item ends as a reject exactly when one of its requests got an error row, with that row's reason.
+    expected = {parse_custom_id(cid)[0]: reason for cid, reason in srv.error_rows.items()}
+    assert {(r.id, r.sample): r.reason for r in rejects} == expected
+    assert len(traces) == ITEMS - len(expected)
