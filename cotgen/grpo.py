@@ -15,7 +15,7 @@ from pathlib import Path
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.pairs.index import LineReader, index_lines
-from cotgen.prompts.student import student_messages
+from cotgen.prompts.student import student_prompt
 from cotgen.records.run_records import GRPORecord
 from cotgen.records.utterance import iter_utterances
 
@@ -62,7 +62,7 @@ def build_grpo(run_dir: Path, out: Path | None = None, require_gold: bool = Fals
             record = GRPORecord(
                 id=utterance.id,
                 audio=utterance.audio,
-                prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes, utterance.context),
+                prompt=student_prompt(utterance),
                 target_distribution=utterance.distribution,
                 gold_trace=gold,
             )

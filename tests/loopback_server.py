@@ -32,6 +32,12 @@ Its distribution echoes the first JSON object in the last user message keyed by 
 codes (the human distribution of a rationalize prompt), and otherwise is derived from a hash of
 that message, so different utterances get different, reproducible answers.
 
+**Student mode** (``responder=student_responder``): the answer is a tagged trace *text* (the four
+tags of the student prompt, as a trained student writes it) instead of JSON. A responder may return
+a :class:`Choice` to set the finish reason too (a truncated answer). A request with ``n`` gets
+``n`` choices, each from its own responder call, unless ``n_mode`` says the server ignores ``n``
+(one choice, as Ollama does) or refuses it (HTTP 400, as some providers do).
+
 **Faults** come from ``plan``: a sequence (request *i* of ``/v1/chat/completions`` gets item *i*;
 past its end, no fault) or a callable ``plan(index, body) -> Fault | None``. The kinds are in
 :data:`FAULT_KINDS`; :func:`random_faults` makes a reproducible soak plan.
@@ -58,7 +64,15 @@ from typing import IO, Any
 
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import EMOTION_NAMES
-from cotgen.records.trace import AcousticCue, AcousticStage, AmbiguityStage, LexicalCue, LexicalStage, Trace
+from cotgen.records.trace import (
+    AcousticCue,
+    AcousticStage,
+    AmbiguityStage,
+    LexicalCue,
+    LexicalStage,
+    Trace,
+    render_trace,
+)
 
 DEFAULT_CLASSES: tuple[str, ...] = ("neu", "hap", "ang", "sad")
 MODEL_ID = "loopback"
@@ -118,8 +132,17 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A scripted answer with its finish reason ("length" for an answer cut at the token limit)."""
+
+    content: str | None
+    finish_reason: str = "stop"
+
+
 Plan = Callable[[int, dict], "Fault | None"] | Sequence["Fault | None"]
-Responder = Callable[[dict, tuple[str, ...]], "dict | str"]
+Responder = Callable[[dict, tuple[str, ...]], "dict | str | Choice"]
+N_MODES: tuple[str, ...] = ("honour", "ignore", "refuse")
 
 
 @dataclass
@@ -164,7 +187,9 @@ def random_faults(
 # Answers
 
 
-_CLASS_LINE = re.compile(r"^[ \t*-]*(?:classes|class codes)\b[^:\n]*:[ \t]*(?P<items>[^\n]+)$", re.I | re.M)
+_CLASS_LINE = re.compile(
+    r"^[ \t*-]*(?:emotion\s+)?(?:classes|class codes)\b[^:\n]*:[ \t]*(?P<items>[^\n]+)$", re.I | re.M
+)
 _CODE = re.compile(r"[A-Za-z0-9_]+")
 _KNOWN_CODE = re.compile(r"\b(" + "|".join(EMOTION_NAMES) + r")\b")
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
@@ -254,6 +279,16 @@ def trace_responder(body: dict, classes: tuple[str, ...]) -> dict[str, Any]:
     return valid_trace(classes, _last_user_text(body))
 
 
+def student_text(classes: tuple[str, ...], text: str = "") -> str:
+    """A student's answer: a valid trace over ``classes`` rendered as the four tagged sections."""
+    return render_trace(Trace.model_validate(valid_trace(classes, text)))
+
+
+def student_responder(body: dict, classes: tuple[str, ...]) -> str:
+    """The student-mode answer: a tagged trace text for the request's classes and its last user message."""
+    return student_text(classes, _last_user_text(body))
+
+
 def _broken_content(kind: str, good: dict[str, Any], classes: tuple[str, ...]) -> tuple[str | None, str]:
     """Content and finish_reason of a content fault, derived from a good answer."""
     if kind == MALFORMED_JSON:
@@ -303,8 +338,12 @@ class LoopbackServer:
         port: int = 0,
         usage: bool = True,
         structured_supported: bool = True,
+        n_mode: str = "honour",
         log_file: IO[str] | None = None,
     ) -> None:
+        if n_mode not in N_MODES:
+            raise ValueError(f"n_mode {n_mode!r}: expected one of {', '.join(N_MODES)}")
+        self.n_mode = n_mode
         self.latency = latency
         self.plan = plan
         self.responder = responder
@@ -527,30 +566,45 @@ class LoopbackServer:
                 return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
             message = f"Project of key {key} may not use model {body.get('model')!r}"
             return await self._send(entry, writer, 403, _error_body(message, "permission_denied"))
+        n = body.get("n", 1)
+        if n != 1 and self.n_mode == "refuse":
+            error = _error_body("only n=1 is supported", "invalid_request_error", "n")
+            return await self._send(entry, writer, 400, error)
+        count = n if isinstance(n, int) and n > 1 and self.n_mode == "honour" else 1
         classes = request_classes(body)
-        answer = self.responder(body, classes)
-        content: str | None
-        if kind is None:
-            content, finish = (answer if isinstance(answer, str) else json.dumps(answer)), "stop"
-        else:
-            good = answer if isinstance(answer, dict) else valid_trace(classes, _last_user_text(body))
-            content, finish = _broken_content(kind, good, classes)
-        return await self._send(entry, writer, 200, self._completion(index, body, content, finish, kind == REFUSAL))
+        answers = []
+        for number in range(count):
+            answer = self.responder(body, classes)
+            if isinstance(answer, Choice):
+                answers.append((answer.content, answer.finish_reason))
+            elif kind is None or number > 0:
+                answers.append(((answer if isinstance(answer, str) else json.dumps(answer)), "stop"))
+            else:
+                good = answer if isinstance(answer, dict) else valid_trace(classes, _last_user_text(body))
+                answers.append(_broken_content(kind, good, classes))
+        return await self._send(entry, writer, 200, self._completion(index, body, answers, kind == REFUSAL))
 
-    def _completion(self, index: int, body: dict, content: str | None, finish: str, refused: bool) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-        if refused:
-            message["refusal"] = "I'm sorry, I can't help with that request."
+    def _completion(
+        self, index: int, body: dict, answers: list[tuple[str | None, str]], refused: bool
+    ) -> dict[str, Any]:
+        choices = []
+        for number, (content, finish) in enumerate(answers):
+            message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+            if refused and number == 0:
+                message["refusal"] = "I'm sorry, I can't help with that request."
+            choices.append({"index": number, "message": message, "finish_reason": finish, "logprobs": None})
         completion: dict[str, Any] = {
             "id": f"chatcmpl-loopback-{index}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", MODEL_ID),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "choices": choices,
         }
         if self.usage:
             prompt = sum(math.ceil(len(message_text(m)) / 4) for m in body["messages"] if isinstance(m, Mapping))
-            completion_tokens = math.ceil(len(content or message["refusal"] or "") / 4)
+            completion_tokens = sum(
+                math.ceil(len(c["message"]["content"] or c["message"]["refusal"] or "") / 4) for c in choices
+            )
             completion["usage"] = {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion_tokens,

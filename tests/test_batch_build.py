@@ -429,8 +429,8 @@ def test_dry_run_with_batch_estimates_half_the_synchronous_cost(tmp_path: Path, 
 class _PromptCachingServer(LoopbackServer):
     """The synchronous route, reporting the system message's tokens as served from the prompt cache."""
 
-    def _completion(self, index: int, body: dict, content: str | None, finish: str, refused: bool) -> dict:
-        completion = super()._completion(index, body, content, finish, refused)
+    def _completion(self, index: int, body: dict, answers: list[tuple[str | None, str]], refused: bool) -> dict:
+        completion = super()._completion(index, body, answers, refused)
         completion["usage"]["prompt_tokens_details"] = {"cached_tokens": 100}
         return completion
 

@@ -23,7 +23,7 @@ from cotgen.build.run import BuildConfig, run_build
 from cotgen.core.errors import CotgenError
 from cotgen.teachers.batch import Answered, BatchEngine, BatchRequest, BatchSettings, Failed
 from cotgen.teachers.batch.lines import ShardWriter, parse_result_line, request_line
-from cotgen.teachers.openai_teacher import TeacherConfig, raw_answer
+from cotgen.teachers.openai_teacher import TeacherConfig, raw_answers
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -76,8 +76,10 @@ def test_a_line_that_is_not_a_result_row_is_named(line: bytes, expected: str) ->
 
 
 def test_a_batch_answer_keeps_the_cached_prompt_tokens() -> None:
-    raw = raw_answer(COMPLETION, [])
-    assert raw is not None and raw["usage"]["cached_prompt_tokens"] == 64 and raw["usage"]["prompt_tokens"] == 100
+    raws = raw_answers(COMPLETION, [])
+    assert (
+        raws is not None and raws[0]["usage"]["cached_prompt_tokens"] == 64 and raws[0]["usage"]["prompt_tokens"] == 100
+    )
 
 
 @given(

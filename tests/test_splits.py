@@ -62,7 +62,8 @@ def test_parse_split_rejects_malformed_values(text: str) -> None:
 def test_default_split_follows_each_corpus_protocol() -> None:
     assert default_split("iemocap") == "loso:5"
     assert default_split("msp-podcast") == "corpus"
-    assert default_split("crema-d") == "speaker:0.1,0.1"
+    assert default_split("crema-d") == "folds:5:1"
+    assert default_split("unknown-corpus") == "speaker:0.1,0.1"
 
 
 def test_loso_tests_on_session_k_and_validates_on_the_next() -> None:

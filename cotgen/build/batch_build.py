@@ -41,7 +41,7 @@ from cotgen.teachers.openai_teacher import (
     OpenAITeacher,
     TeacherCallError,
     TeacherConfig,
-    raw_answer,
+    raw_answers,
 )
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 
@@ -149,7 +149,8 @@ class BatchTurns:
         if completion is not None:
             self.used.add(turn_id)
             if self._collected.digests.get(turn_id) == body_digest(body):
-                raw = raw_answer(completion, body["messages"])
+                raws = raw_answers(completion, body["messages"])  # one choice: batch lines never ask for n
+                raw = raws[0] if raws else None
                 if raw is None:
                     raise TeacherCallError("server_error", "the batch row's body is not a chat completion", 1)
                 self._cache.put(key, raw)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cotgen.build.outcome import Item, parse_answer, reject_record, trace_record, unfaithful_detail
-from cotgen.build.teach_pool import Outcome, TeachSettings, item_messages, run_pool
+from cotgen.build.teach_pool import Outcome, Result, TeachSettings, item_messages, run_pool
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.run_records import TemplateRef, Usage
@@ -119,19 +119,20 @@ async def teach_all(
     config: TeacherConfig,
     cache: Path | None,
     items: Iterable[Work],
-    work: Callable[[OpenAITeacher, Work], Awaitable[Outcome]],
-    done: Callable[[Outcome], None],
+    work: Callable[[OpenAITeacher, Work], Awaitable[Result]],
+    done: Callable[[Result], None],
     on_network: Callable[[dict[str, Any]], None],
     concurrency: int,
 ) -> dict[str, Any]:
     """Run ``work`` over ``items`` with one client and response cache; the client's usage at the end.
 
-    ``on_network`` gets the client's statistics after each outcome (for the progress bar).
+    ``on_network`` gets the client's statistics after each outcome (for the progress bar). The
+    outcome type is the caller's: a build's trace or reject, ``cotgen predict``'s prediction lines.
     """
     with ResponseCache(default_cache_path(cache)) as responses:
         teacher = OpenAITeacher(config, responses)
 
-        def finished(outcome: Outcome) -> None:
+        def finished(outcome: Result) -> None:
             done(outcome)
             on_network(teacher.stats())
 

@@ -60,7 +60,7 @@ from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.core.durable_files import RUN_JSON, recover_jsonl, write_json_atomic, write_jsonl_atomic
 from cotgen.core.run_log import run_log
-from cotgen.prompts.student import assistant_message, student_messages
+from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 from cotgen.records.trace import SCHEMA_VERSION, printed, render_trace
@@ -382,7 +382,7 @@ def sft_record(utt: Utterance, gold: TraceRecord) -> SFTRecord:
     return SFTRecord(
         id=utt.id,
         audio=utt.audio,
-        prompt=student_messages(utt.audio, utt.transcript, utt.classes, utt.context),
+        prompt=student_prompt(utt),
         completion=[assistant_message(render_trace(answer))],
         distribution=utt.distribution,
     )

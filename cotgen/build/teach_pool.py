@@ -19,6 +19,7 @@ from cotgen.records.run_records import RejectRecord, TraceRecord
 Outcome = TraceRecord | RejectRecord
 RATIONALIZE_TEMPERATURE = 0.0
 Work = TypeVar("Work")
+Result = TypeVar("Result")  # an Outcome for build, a list of PredictionRecord for predict
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ def item_messages(
 
 async def run_pool(
     items: Iterable[Work],
-    work: Callable[[Work], Awaitable[Outcome]],
-    done: Callable[[Outcome], None],
+    work: Callable[[Work], Awaitable[Result]],
+    done: Callable[[Result], None],
     concurrency: int,
 ) -> None:
     """Run ``work`` over ``items`` with at most ``concurrency`` in flight, handing each outcome to ``done`` as it ends.

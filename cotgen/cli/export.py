@@ -21,7 +21,11 @@ def export(
         str | None,
         typer.Option(
             "--split",
-            help="loso:K, speaker:V,T or corpus. Default: loso:5 (IEMOCAP), corpus (MSP-Podcast), speaker:0.1,0.1.",
+            help=(
+                "loso:K, folds:N:K, speaker:V,T or corpus; loso:all or folds:N write every fold into its own "
+                "fold_* folder. Default: loso:5 (IEMOCAP), loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus "
+                "(MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
+            ),
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the speaker:V,T draw.")] = 0,
@@ -37,9 +41,36 @@ def export(
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
     # pandas, pyarrow and huggingface_hub (about 90 MB) that only this command uses.
-    from cotgen.export.writer import ExportFormat, export_run
+    from cotgen.export.splits import is_all_folds
+    from cotgen.export.writer import ExportFormat, export_folds, export_run
     from cotgen.report.card import write_card
 
+    if split is not None and is_all_folds(split):
+        folds = export_folds(
+            run_dir,
+            cast(ExportFormat, fmt),
+            split,
+            answer=cast(AnswerMode, answer),
+            audio=cast(AudioMode, audio),
+            out_dir=out,
+        )
+        write_card(run_dir)
+        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}")
+        for column in ("fold", "split", *(f"{name} utterances" for name in ("train", "validation", "test")), "rows"):
+            table.add_column(column, justify="left" if column in ("fold", "split") else "right")
+        for name, result in folds.folds.items():
+            write_card(run_dir, export_dir=result.out_dir)
+            sizes = result.utterances_per_split
+            rows = sum(result.files.values())
+            table.add_row(
+                name, result.split, *(str(sizes.get(s, 0)) for s in ("train", "validation", "test")), str(rows)
+            )
+        console.print(table)
+        for name, result in folds.folds.items():
+            for reason, count in result.skipped.items():
+                console.print(f"{name}: skipped {count} records: {reason.replace('_', ' ')}")
+        console.print(f"written to {folds.out_dir} (folds listed in folds.json)")
+        return
     # export_run checks the three choices and names the option in its error.
     result = export_run(
         run_dir,

@@ -2,21 +2,28 @@
 
 Emotion recognisers learn voices as readily as emotions, so a speaker seen in training inflates
 test scores; every protocol here keeps speakers disjoint and :func:`assign_splits` refuses an
-assignment that leaks one. Three protocols (issue 6):
+assignment that leaks one. Four protocols:
 
 - ``loso:K``: leave-one-session-out (IEMOCAP's protocol): session K is the test set and the next
   session, cyclically in sorted order, the validation set;
+- ``folds:N:K``: speaker folds (CREMA-D's default protocol, ``folds:5``): the known speakers, sorted
+  (numerically where they are numbers), are dealt round-robin into N folds of disjoint speakers;
+  fold K is the test set and fold K+1, cyclically, the validation set. Deterministic: no seed;
 - ``speaker:V,T`` with a seed: whole speakers drawn at random until the validation and test sets
   hold shares V and T of the utterances;
 - ``corpus``: the corpus's own partition, read from ``session`` (MSP-Podcast's Split_Set:
   Train → train, Development → validation, Test* → test).
+
+``loso:all`` and ``folds:N`` name every fold of a protocol at once (:func:`fold_specs`): the
+export writes one folder per fold, so a cross-validated experiment is one command.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -26,14 +33,17 @@ from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.records.utterance import Utterance
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
-SplitKind = Literal["loso", "speaker", "corpus"]
+SplitKind = Literal["loso", "speaker", "corpus", "folds"]
 DEFAULT_SPLITS: dict[str, str] = {
     "iemocap": "loso:5",
     "msp-podcast": "corpus",
     "msp-improv": "loso:6",
     "emo-superb": "corpus",
+    "crema-d": "folds:5:1",
 }
 FALLBACK_SPLIT = "speaker:0.1,0.1"
+ALL_FOLDS = "all"
+MIN_FOLDS = 3  # a test fold, a validation fold and at least one to train on
 
 
 @dataclass(frozen=True)
@@ -45,26 +55,53 @@ class SplitSpec:
     validation_share: float = 0.0
     test_share: float = 0.0
     seed: int = 0
+    folds: int = 0
+    fold: int = 0
 
     def describe(self) -> str:
         """The spec as the user would type it (recorded in run.json and the dataset card)."""
         if self.kind == "loso":
             return f"loso:{self.test_session}"
+        if self.kind == "folds":
+            return f"folds:{self.folds}:{self.fold}"
         if self.kind == "speaker":
             return f"speaker:{self.validation_share:g},{self.test_share:g} --seed {self.seed}"
         return "corpus"
 
 
 def default_split(corpus: str) -> str:
-    """The protocol each corpus is usually reported with; speaker-disjoint shares otherwise."""
+    """The one split a corpus is exported with by default: a fold of its protocol; speaker-disjoint shares otherwise."""
     return DEFAULT_SPLITS.get(corpus.lower(), FALLBACK_SPLIT)
 
 
+def is_all_folds(text: str) -> bool:
+    """Whether ``--split`` names every fold of a protocol (``loso:all``, ``folds:N``) rather than one split."""
+    kind, _, arg = text.strip().partition(":")
+    return (kind == "loso" and arg.strip() == ALL_FOLDS) or (kind == "folds" and ":" not in arg)
+
+
+def _parse_folds(text: str, arg: str) -> SplitSpec:
+    """``folds:N:K`` (one fold) or ``folds:N`` (every fold; ``fold`` 0 stands for all)."""
+    count, _, which = arg.partition(":")
+    try:
+        folds = int(count)
+        fold = int(which) if which else 0
+    except ValueError:
+        folds = fold = -1
+    if folds >= MIN_FOLDS and (0 <= fold <= folds) and (fold >= 1 or not which):
+        return SplitSpec(kind="folds", folds=folds, fold=fold)
+    raise CotgenError(
+        f"--split {text!r}: expected folds:N (every fold) or folds:N:K with N >= {MIN_FOLDS}, 1 <= K <= N"
+    )
+
+
 def parse_split(text: str, seed: int = 0) -> SplitSpec:
-    """Parse ``loso:K``, ``speaker:V,T`` or ``corpus``; a malformed value says what was expected."""
+    """Parse ``loso:K``, ``folds:N:K``, ``speaker:V,T`` or ``corpus``; a malformed value says what was expected."""
     kind, _, arg = text.strip().partition(":")
     if kind == "corpus" and not arg:
         return SplitSpec(kind="corpus")
+    if kind == "folds":
+        return _parse_folds(text, arg)
     if kind == "loso" and arg.strip():
         return SplitSpec(kind="loso", test_session=arg.strip())
     if kind == "speaker":
@@ -76,7 +113,7 @@ def parse_split(text: str, seed: int = 0) -> SplitSpec:
         if val is not None and test is not None and val >= 0 and test >= 0 and val + test < 1:
             return SplitSpec(kind="speaker", validation_share=val, test_share=test, seed=seed)
         raise CotgenError(f"--split {text!r}: expected speaker:V,T with shares V, T >= 0 and V + T < 1")
-    raise CotgenError(f"--split {text!r}: expected loso:K, speaker:V,T or corpus")
+    raise CotgenError(f"--split {text!r}: expected loso:K, loso:all, folds:N[:K], speaker:V,T or corpus")
 
 
 def _session_key(session: str) -> tuple[int, float, str]:
@@ -156,6 +193,60 @@ def _loso(cat: _Catalogue, test_session: str) -> np.ndarray:
     return per_session[cat.session_codes]
 
 
+def _sorted_speakers(cat: _Catalogue) -> list[str]:
+    """The known speakers in a fixed order: numerically where they are numbers (CREMA-D's 1001...), else by name."""
+    return sorted(cat.speakers, key=_session_key)
+
+
+def _speaker_folds(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
+    """Fold K of N speaker folds is the test set, fold K+1 (cyclically) the validation set, the rest train.
+
+    Speakers are dealt round-robin in sorted order, so folds differ in size by at most one speaker and
+    the assignment depends on nothing but the speaker ids. Utterances without a speaker cannot be kept
+    apart from anyone, so they always train.
+    """
+    speakers = _sorted_speakers(cat)
+    if len(speakers) < spec.folds:
+        raise CotgenError(
+            f"--split {spec.describe()}: {len(speakers)} known speakers cannot fill {spec.folds} folds "
+            "(use fewer folds)"
+        )
+    fold_of = {speaker: position % spec.folds + 1 for position, speaker in enumerate(speakers)}
+    validation = spec.fold % spec.folds + 1
+    names = {spec.fold: "test", validation: "validation"}
+    per_speaker = np.array([SPLITS.index(names.get(fold_of[s], "train")) for s in cat.speakers], dtype=np.int8)
+    codes = per_speaker[np.maximum(cat.speaker_codes, 0)]
+    codes[cat.speaker_codes < 0] = SPLITS.index("train")
+    return codes
+
+
+def fold_specs(utterances: Iterable[Utterance], text: str) -> list[tuple[str, SplitSpec]]:
+    """Every fold of ``loso:all`` or ``folds:N`` as (folder name, spec), in fold order.
+
+    ``loso:all`` has one fold per session (sorted numerically where sessions are numbers) named
+    ``fold_<session>``; ``folds:N`` has folds ``fold_1`` … ``fold_N``.
+    """
+    if not is_all_folds(text):
+        raise CotgenError(f"--split {text!r}: not a protocol of several folds (expected loso:all or folds:N)")
+    kind, _, arg = text.strip().partition(":")
+    if kind == "folds":
+        spec = _parse_folds(text, arg)
+        return [(f"fold_{k}", replace(spec, fold=k)) for k in range(1, spec.folds + 1)]
+    cat = _catalogue(utterances)
+    if (cat.session_codes < 0).any():
+        missing = cat.first_id(cat.session_codes < 0)
+        raise CotgenError(f"--split loso:all: utterance {missing} has no session (use --split folds:N)")
+    sessions = sorted(cat.sessions, key=_session_key)
+    if len(sessions) < 2:
+        raise CotgenError("--split loso:all needs at least two sessions (use --split folds:N)")
+    return [(f"fold_{_folder_safe(s)}", SplitSpec(kind="loso", test_session=s)) for s in sessions]
+
+
+def _folder_safe(name: str) -> str:
+    """A session name as a folder name: characters other than letters, digits, '.', '-' and '_' become '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
 def _partition_code(session: str) -> int:
     """The split a corpus's own partition name means (Train, Development/Validation, Test*), -1 for another name."""
     part = session.strip()
@@ -232,6 +323,10 @@ def assign_splits(utterances: Iterable[Utterance], spec: SplitSpec) -> SplitAssi
     cat = _catalogue(utterances)
     if spec.kind == "loso":
         codes = _loso(cat, spec.test_session or "")
+    elif spec.kind == "folds":
+        if spec.fold < 1:
+            raise CotgenError(f"--split folds:{spec.folds}: names every fold; export it with cotgen export")
+        codes = _speaker_folds(cat, spec)
     elif spec.kind == "speaker":
         codes = _by_speaker(cat, spec)
     else:

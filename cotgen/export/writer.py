@@ -4,12 +4,17 @@ Writes ``{sft,dpo,grpo}_{train,validation,test}.jsonl`` into the export folder (
 ``<run>/export/<format>/``), plus ``dataset_info.json`` for LLaMA-Factory, ``export.json`` saying
 how the export was made, and a dataset card; records the same summary under ``export`` in the
 run's ``run.json``. Empty splits are not written (an empty JSONL does not load) and not registered.
+
+With a protocol of several folds (``--split loso:all``, ``--split folds:N``) every fold is such an
+export in its own folder ``fold_<name>/`` under the export folder, and ``folds.json`` beside them
+lists the folds (docs/export-publish.md, "Folds").
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -20,14 +25,26 @@ from typing import IO, Any, Literal, get_args
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
-from cotgen.export.messages import AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
+from cotgen.export.messages import AUDIO_DIR, AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
-from cotgen.export.splits import SPLITS, SplitAssignment, assign_splits, default_split, parse_split
+from cotgen.export.splits import (
+    SPLITS,
+    SplitAssignment,
+    SplitSpec,
+    assign_splits,
+    default_split,
+    fold_specs,
+    is_all_folds,
+    parse_split,
+)
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
 EXPORT_INFO = "export.json"
+FOLDS_INFO = "folds.json"
+FOLD_PREFIX = "fold_"
+IDS_SUFFIX = ".ids"
 logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
@@ -142,12 +159,56 @@ def _write_kind(
     return skipped
 
 
+@dataclass
+class FoldsResult:
+    """What an export of every fold wrote: one :class:`ExportResult` per fold folder, in fold order."""
+
+    format: str
+    out_dir: Path
+    run_dir: Path
+    protocol: str
+    folds: dict[str, ExportResult] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (``folds.json`` and run.json): the protocol and each fold's export summary."""
+        return {
+            "format": self.format,
+            "out_dir": str(self.out_dir),
+            "run_dir": str(self.run_dir),
+            "protocol": self.protocol,
+            "folds": [{"name": name, "dir": name, **result.summary()} for name, result in self.folds.items()],
+        }
+
+
 def _remove_stale(out_dir: Path) -> None:
     """Drop split files of an earlier export, so a split that is empty now does not linger."""
     for kind in ("sft", "dpo", "grpo"):
         for split in SPLITS:
             (out_dir / split_file_name(kind, split)).unlink(missing_ok=True)
     (out_dir / llamafactory.DATASET_INFO).unlink(missing_ok=True)
+
+
+def ids_file_name(split: str) -> str:
+    """``test.ids`` and so on: the ids of one split of a fold, one a line."""
+    return f"{split}{IDS_SUFFIX}"
+
+
+def _write_ids(out_dir: Path, data: RunData, assignment: SplitAssignment) -> None:
+    """Each split's utterance ids in corpus order, one per line (every split named, even an empty one)."""
+    handles = {split: (out_dir / ids_file_name(split)).open("w", encoding="utf-8") for split in SPLITS}
+    try:
+        for utt in data.utterances:
+            handles[assignment[utt.id]].write(utt.id + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+
+
+def _remove_stale_folds(out_dir: Path, keep: set[str]) -> None:
+    """Drop fold folders of an earlier export that this one does not write (only folders an export made)."""
+    for folder in out_dir.glob(f"{FOLD_PREFIX}*"):
+        if folder.is_dir() and folder.name not in keep and (folder / EXPORT_INFO).is_file():
+            shutil.rmtree(folder)
 
 
 def export_run(
@@ -160,6 +221,47 @@ def export_run(
     out_dir: Path | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written."""
+    module = _checked_format(fmt, answer, audio)
+    data = load_run(run_dir)
+    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+
+
+def export_folds(
+    run_dir: Path,
+    fmt: ExportFormat,
+    split: str,
+    answer: AnswerMode = "text",
+    audio: AudioMode = "absolute",
+    out_dir: Path | None = None,
+) -> FoldsResult:
+    """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
+
+    Each fold folder holds exactly what a one-split export writes (split files, ``export.json``,
+    LLaMA-Factory's ``dataset_info.json``). Split files a one-split export left at the top of the
+    folder, and fold folders of an earlier protocol that this one lacks, are removed so no reader
+    mistakes them for this protocol's.
+    """
+    module = _checked_format(fmt, answer, audio)
+    data = load_run(run_dir)
+    _check_kinds(data, module)
+    out = out_dir or run_dir / "export" / fmt
+    specs = fold_specs(data.utterances, split)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / EXPORT_INFO).is_file():  # a one-split export lived here: its files would read as a fold
+        _remove_stale(out)
+        (out / EXPORT_INFO).unlink()
+        shutil.rmtree(out / AUDIO_DIR, ignore_errors=True)
+    _remove_stale_folds(out, {name for name, _ in specs})
+    result = FoldsResult(format=fmt, out_dir=out, run_dir=data.run_dir, protocol=split.strip())
+    for name, spec in specs:
+        result.folds[name] = _write_split(data, module, fmt, spec, answer, audio, out / name, write_ids=True)
+    (out / FOLDS_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+    update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
+    return result
+
+
+def _checked_format(fmt: str, answer: str, audio: str) -> ModuleType:
+    """The format's module, once the three choices are known values (the error names the option)."""
     for option, value, allowed in (
         ("--format", fmt, tuple(FORMATS)),
         ("--answer", answer, get_args(AnswerMode)),
@@ -167,9 +269,13 @@ def export_run(
     ):
         if value not in allowed:
             raise CotgenError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
-    module = FORMATS[fmt]
-    data = load_run(run_dir)
-    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+    return FORMATS[fmt]
+
+
+def _check_kinds(data: RunData, module: ModuleType) -> None:
+    if not any(getattr(data, kind) for kind in module.KINDS):
+        names = ", ".join(f"{kind}.jsonl" for kind in module.KINDS)
+        raise CotgenError(f"{data.run_dir}: none of {names} holds a record (run `cotgen build` / `cotgen pairs`)")
 
 
 def export_data(
@@ -187,10 +293,31 @@ def export_data(
     Records stream from the run's files to the split files one at a time; what is held is the
     split of each utterance id (:class:`~cotgen.export.splits.SplitAssignment`), never the records.
     """
-    if not any(getattr(data, kind) for kind in module.KINDS):
-        names = ", ".join(f"{kind}.jsonl" for kind in module.KINDS)
-        raise CotgenError(f"{data.run_dir}: none of {names} holds a record (run `cotgen build` / `cotgen pairs`)")
-    spec = parse_split(split or default_split(data.corpus), seed)
+    _check_kinds(data, module)
+    text = split or default_split(data.corpus)
+    if is_all_folds(text):
+        raise CotgenError(f"--split {text}: several folds are exported with export_folds (cotgen export does this)")
+    result = _write_split(data, module, fmt, parse_split(text, seed), answer, audio, out_dir)
+    update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
+    return result
+
+
+def _write_split(
+    data: RunData,
+    module: ModuleType,
+    fmt: str,
+    spec: SplitSpec,
+    answer: AnswerMode,
+    audio: AudioMode,
+    out_dir: Path,
+    write_ids: bool = False,
+) -> ExportResult:
+    """One split assignment's files, ``dataset_info.json`` and ``export.json`` in ``out_dir`` (run.json untouched).
+
+    With ``write_ids`` also ``{train,validation,test}.ids``: every utterance of each split, one id a line,
+    whether or not it has a record (an utterance whose gold trace was rejected has no SFT row, and is
+    still to be predicted and scored).
+    """
     assignment = assign_splits(data.utterances, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
@@ -200,6 +327,8 @@ def export_data(
         format=fmt, out_dir=out_dir, run_dir=data.run_dir, split=spec.describe(), answer=answer, audio=audio
     )
     result.utterances_per_split = assignment.sizes()
+    if write_ids:
+        _write_ids(out_dir, data, assignment)
     registry: dict[str, Any] = {}
     for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
         if kind not in module.KINDS:
@@ -219,7 +348,6 @@ def export_data(
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
     (out_dir / EXPORT_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
-    update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
 
 

@@ -37,7 +37,7 @@ from cotgen.pairs.index import GroupedLines, LineReader, index_lines
 from cotgen.pairs.scoring import Metric, score_rows, worst_scores
 from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
-from cotgen.prompts.student import assistant_message, student_messages
+from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.records.run_records import DPORecord, TraceRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 
@@ -183,7 +183,7 @@ def _record(
     return DPORecord(
         id=utterance.id,
         audio=utterance.audio,
-        prompt=student_messages(utterance.audio, utterance.transcript, utterance.classes, utterance.context),
+        prompt=student_prompt(utterance),
         chosen=[assistant_message(chosen.text)],
         rejected=[assistant_message(rejected.text)],
         human_distribution=utterance.distribution,

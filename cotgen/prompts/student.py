@@ -14,7 +14,7 @@ from typing import Any
 
 from cotgen.core.labels import emotion_name
 from cotgen.prompts.context import with_context
-from cotgen.records.utterance import ContextTurn
+from cotgen.records.utterance import ContextTurn, Utterance
 
 STUDENT_SYSTEM = (
     "You are an expert in the perception of emotion in speech. Listeners often disagree about "
@@ -57,6 +57,15 @@ def student_messages(
             ],
         },
     ]
+
+
+def student_prompt(utt: Utterance) -> list[dict[str, Any]]:
+    """The student prompt of one utterance: what its SFT, DPO and GRPO records hold and ``cotgen predict`` sends.
+
+    One function for all of them, so an input added to the prompt (the dialogue context, say) reaches
+    training records and predictions alike, and a test and a served model never see different prompts.
+    """
+    return student_messages(utt.audio, utt.transcript, utt.classes, utt.context)
 
 
 def assistant_message(text: str) -> dict[str, Any]:

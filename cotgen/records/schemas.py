@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from cotgen.core.paths import PROJECT_ROOT
+from cotgen.records.prediction import PredictionRecord
 from cotgen.records.run_records import DPORecord, GRPORecord, RejectRecord, SFTRecord, TraceRecord
 from cotgen.records.trace import Trace
 from cotgen.records.utterance import Utterance
@@ -26,6 +27,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "sft_record": SFTRecord,
     "dpo_record": DPORecord,
     "grpo_record": GRPORecord,
+    "prediction_record": PredictionRecord,
 }
 
 

@@ -13,6 +13,8 @@ raises :class:`TeacherUnreachableError` (a one-line user error) instead of letti
 large corpus sit through its retries and end as a reject: the build stops, and the items stay to do.
 Validating the text is the caller's job: this module returns the raw answer (text, finish
 reason, refusal, usage) and caches it raw, so a change in validation needs no new request.
+Several samples of one question (``cotgen predict --samples K``) go as one request with ``n``
+(:meth:`OpenAITeacher.chat_samples`), each choice cached as its own single-sample answer.
 
 Everything that is the same for every call (the HTTP client, the ``response_format`` of a class
 set, the sampling parameters) is built once: at concurrency 50 on two cores, the client's CPU per
@@ -26,9 +28,10 @@ import base64
 import io
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -62,6 +65,9 @@ CHAT_PATH = "/chat/completions"
 _DETAIL_LIMIT = 300
 # Connection failures (refused, DNS, connect timeout) with no answer yet after which the server counts as unreachable.
 UNREACHABLE_AFTER = 8
+# A 400 that names the parameter n ("only n=1 is supported", "'n' must be 1") refuses several choices; another
+# 400 (a prompt over the context length, say) is the question's own failure and would fail one by one too.
+_NAMES_N = re.compile(r"\bn\b")
 # What httpx raises when no connection could be made; a reset or a read timeout means the server was reached.
 _CONNECT_FAILURES = (httpx2.ConnectError, httpx2.ConnectTimeout)
 
@@ -136,13 +142,17 @@ class ChatResult:
 
 
 class TeacherCallError(Exception):
-    """No answer: retries exhausted, or an error that retrying cannot fix. ``reason`` is a reject reason."""
+    """No answer: retries exhausted, or an error that retrying cannot fix. ``reason`` is a reject reason.
 
-    def __init__(self, reason: CallFailure, detail: str, attempts: int) -> None:
+    ``status`` is the HTTP status of a final error answer (400, 404, ...), None when there was none.
+    """
+
+    def __init__(self, reason: CallFailure, detail: str, attempts: int, status: int | None = None) -> None:
         super().__init__(f"{reason}: {detail} (after {attempts} request{'s' if attempts != 1 else ''})")
         self.reason: CallFailure = reason
         self.detail = detail
         self.attempts = attempts
+        self.status = status
 
 
 class TeacherUnreachableError(CotgenError):
@@ -213,7 +223,7 @@ def _scrub(text: str, secret: str) -> str:
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
-def _display_url(base_url: str | None) -> str:
+def display_url(base_url: str | None) -> str:
     """The endpoint for messages, without any user:password part a URL may carry."""
     if base_url is None:
         return OPENAI_HOST
@@ -268,6 +278,7 @@ class OpenAITeacher:
         self._counts: Counter[str] = Counter()
         self._retries: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
+        self._n_honoured: bool | None = None  # learnt from the first request that asks for several choices
 
     def _response_format(self, classes: Sequence[str]) -> tuple[dict[str, Any], str] | None:
         """The strict ``json_schema`` response format of a class set and its schema's canonical JSON, built once.
@@ -290,42 +301,131 @@ class OpenAITeacher:
             built = self._response_formats[codes] = (response_format, canonical_json(schema))
         return built
 
-    def request_body(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
-        """The response-cache key and the exact JSON body of one request.
-
-        One function for both ways of asking, so a Batch API line (:mod:`cotgen.teachers.batch`) carries
-        byte for byte the body a synchronous call sends, and its answer lands under the same cache key.
-        """
-        params: dict[str, Any] = {"temperature": request.temperature}
-        if request.max_tokens is not None:
-            params["max_tokens"] = request.max_tokens
-        built = self._response_format(request.classes)
-        response_format, schema_json = built if built is not None else (None, None)
-        key = ResponseCache.key_encoded(self.config.model, request.messages, params, schema_json, request.sample)
-        kwargs: dict[str, Any] = {"model": self.config.model, "messages": request.messages, **params}
-        if response_format is not None:
-            kwargs["response_format"] = response_format
-        return key, kwargs
-
     async def chat(self, request: ChatRequest) -> ChatResult:
         """Cache lookup, then (on a miss) rate limit, request, retries, and cache store."""
-        key, kwargs = self.request_body(request)
+        key = self._cache_key(request)
         if self._cache is not None:
-            stored = self._cache.get(key)
-            if stored is not None:
-                self._counts["cache_hits"] += 1
-                self._counts["cached_tokens_in"] += stored["usage"]["prompt_tokens"]
-                self._counts["cached_tokens_out"] += stored["usage"]["completion_tokens"]
-                return _result(stored, attempts=0, from_cache=True)
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
             self._counts["cache_misses"] += 1
-        raw, attempts = await self._request(kwargs, estimate_tokens(request.messages) + (request.max_tokens or 0))
-        self._counts["cached_prompt_tokens"] += raw["usage"].get("cached_prompt_tokens", 0)
-        if self._cache is not None:
-            self._cache.put(key, raw)
-        return _result(raw, attempts=attempts, from_cache=False)
+        return await self._ask_one(request, key)
 
-    async def _request(self, kwargs: dict[str, Any], reserved_tokens: int) -> tuple[dict[str, Any], int]:
-        """Send until an answer arrives, retrying retryable failures; returns the raw answer and the request count."""
+    async def _ask_one(self, request: ChatRequest, key: str) -> ChatResult:
+        """Request, retries and cache store of a question not in the cache."""
+        raws, attempts = await self._request(
+            self._body(request), estimate_tokens(request.messages) + (request.max_tokens or 0)
+        )
+        if self._cache is not None:
+            self._cache.put(key, raws[0])
+        return _result(raws[0], attempts=attempts, from_cache=False)
+
+    @property
+    def n_honoured(self) -> bool | None:
+        """Whether the server returned every choice asked for with ``n``; None until a request has asked."""
+        return self._n_honoured
+
+    async def chat_samples(
+        self, request: ChatRequest, samples: Sequence[int]
+    ) -> dict[int, ChatResult | TeacherCallError]:
+        """One answer per sample number: cached ones from the cache, the rest in one request with ``n``.
+
+        Each choice is cached under the key of the single-sample request (``request`` with that
+        ``sample``, no ``n``), so a batched answer and K separate ones are interchangeable: a rerun
+        with more samples asks only for the new ones, and the fallback below reuses what came back.
+        The prompt (and its audio) is sent and paid for once; the usage of the request is shared
+        out by :func:`share_usage`, the prompt tokens on the first choice. When the server returns
+        fewer choices than asked (it ignores ``n``) or refuses ``n`` (HTTP 400 naming ``n``), the missing
+        samples are asked one request each, and this client stops asking for ``n`` (checked once,
+        from the choices that came back, then remembered). A failure is returned in place of its
+        sample's result, so the samples that did come back are kept.
+        """
+        results: dict[int, ChatResult | TeacherCallError] = {}
+        missing: list[int] = []
+        for sample in samples:
+            cached = self._cached(self._cache_key(replace(request, sample=sample)))
+            if cached is None:
+                missing.append(sample)
+            else:
+                results[sample] = cached
+        if self._cache is not None:
+            self._counts["cache_misses"] += len(missing)
+        if len(missing) > 1 and self._n_honoured is not False:
+            missing = await self._ask_many(request, missing, results)
+        singles = await asyncio.gather(*(self._ask_or_error(replace(request, sample=s)) for s in missing))
+        results.update(zip(missing, singles))
+        return {sample: results[sample] for sample in samples}
+
+    def _cached(self, key: str) -> ChatResult | None:
+        """The cached answer under ``key``, counted as a hit; None on a miss (counted by the caller)."""
+        stored = self._cache.get(key) if self._cache is not None else None
+        if stored is None:
+            return None
+        self._counts["cache_hits"] += 1
+        self._counts["cached_tokens_in"] += stored["usage"]["prompt_tokens"]
+        self._counts["cached_tokens_out"] += stored["usage"]["completion_tokens"]
+        return _result(stored, attempts=0, from_cache=True)
+
+    def _cache_key(self, request: ChatRequest) -> str:
+        """The cache key of a single-sample request (the schema's canonical JSON encoded once per class set)."""
+        built = self._response_format(request.classes)
+        return ResponseCache.key_encoded(
+            self.config.model, request.messages, _sampling_params(request), built[1] if built else None, request.sample
+        )
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        """The request body of one question (``n`` is added by :meth:`_ask_many`)."""
+        body: dict[str, Any] = {"model": self.config.model, "messages": request.messages, **_sampling_params(request)}
+        built = self._response_format(request.classes)
+        if built is not None:
+            body["response_format"] = built[0]
+        return body
+
+    def request_body(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        """The response-cache key and the exact JSON body of one single-sample request.
+
+        What a synchronous call sends and caches under, so a Batch API line (:mod:`cotgen.teachers.batch`)
+        carries byte for byte the same body and its answer lands under the same cache key.
+        """
+        return self._cache_key(request), self._body(request)
+
+    async def _ask_or_error(self, request: ChatRequest) -> ChatResult | TeacherCallError:
+        try:
+            return await self._ask_one(request, self._cache_key(request))
+        except TeacherCallError as exc:
+            return exc
+
+    async def _ask_many(
+        self, request: ChatRequest, samples: list[int], results: dict[int, ChatResult | TeacherCallError]
+    ) -> list[int]:
+        """Ask for ``len(samples)`` choices in one request; fills ``results`` and returns the samples still missing."""
+        kwargs = {**self._body(request), "n": len(samples)}
+        reserved = estimate_tokens(request.messages) + (request.max_tokens or 0) * len(samples)
+        try:
+            raws, attempts = await self._request(kwargs, reserved)
+        except TeacherCallError as exc:
+            if not (exc.status == 400 and _NAMES_N.search(exc.detail)):
+                results.update(dict.fromkeys(samples, exc))  # the question's own failure, with or without n
+                return []
+            self._failures[exc.reason] -= 1  # not a failure of any sample: they are asked one by one next
+            self._learn_n(False, f"the server refused n={len(samples)} ({exc.detail})")
+            return samples
+        self._learn_n(len(raws) >= len(samples), f"asked for n={len(samples)}, {len(raws)} choice(s) came back")
+        for position, (sample, raw) in enumerate(zip(samples, raws)):
+            if self._cache is not None:
+                self._cache.put(self._cache_key(replace(request, sample=sample)), raw)
+            results[sample] = _result(raw, attempts=attempts if position == 0 else 0, from_cache=False)
+        return samples[len(raws) :]
+
+    def _learn_n(self, honoured: bool, detail: str) -> None:
+        if self._n_honoured is None and not honoured:
+            logger.warning("%s: %s; asking for each sample with its own request from now on", self.name, detail)
+        if self._n_honoured is None or not honoured:
+            self._n_honoured = honoured
+
+    async def _request(self, kwargs: dict[str, Any], reserved_tokens: int) -> tuple[list[dict[str, Any]], int]:
+        """Send until an answer arrives, retrying retryable failures; returns one raw answer per choice and the
+        request count."""
         attempt = 0
         while True:
             attempt += 1
@@ -345,24 +445,27 @@ class OpenAITeacher:
             except APIConnectionError as exc:
                 self._note_connect_failure(exc)
                 cause, retry_after = "connection_error", None
-                detail = f"connection to {_display_url(self._base_url)} failed ({_connection_cause(exc)})"
+                detail = f"connection to {display_url(self._base_url)} failed ({_connection_cause(exc)})"
             except APIStatusError as exc:
                 self._answered = True
                 cause = _retry_cause(exc.status_code)
                 if cause is None:
-                    raise self._fail("server_error", self._status_detail(exc, kwargs), attempt) from None
+                    detail = self._status_detail(exc, kwargs)
+                    raise self._fail("server_error", detail, attempt, exc.status_code) from None
                 retry_after = parse_retry_after(exc.response.headers)
                 detail = f"HTTP {exc.status_code}: {_scrub(_server_message(exc), self._key)}"
             else:
                 self._answered = True
-                raw = _raw_answer(completion, kwargs["messages"])
-                if raw is None:
+                raws = _raw_answers(completion, kwargs["messages"])
+                if raws is None:
                     raise self._fail("server_error", "the server's answer is not a chat completion", attempt)
-                usage = raw["usage"]
-                self._limiter.correct(reserved_tokens, usage["prompt_tokens"] + usage["completion_tokens"])
-                self._counts["tokens_in"] += usage["prompt_tokens"]
-                self._counts["tokens_out"] += usage["completion_tokens"]
-                return raw, attempt
+                tokens_in = sum(raw["usage"]["prompt_tokens"] for raw in raws)
+                tokens_out = sum(raw["usage"]["completion_tokens"] for raw in raws)
+                self._limiter.correct(reserved_tokens, tokens_in + tokens_out)
+                self._counts["tokens_in"] += tokens_in
+                self._counts["tokens_out"] += tokens_out
+                self._counts["cached_prompt_tokens"] += sum(raw["usage"].get("cached_prompt_tokens", 0) for raw in raws)
+                return raws, attempt
             if attempt > self.config.max_retries:
                 raise self._fail(_FAILURE_OF_CAUSE[cause], detail, attempt) from None
             self._retries[cause] += 1
@@ -379,7 +482,7 @@ class OpenAITeacher:
         self._connect_failures += 1
         if self._unreachable is None and self._connect_failures >= self._unreachable_after:
             self._unreachable = (
-                f"the server at {_display_url(self._base_url)} cannot be reached "
+                f"the server at {display_url(self._base_url)} cannot be reached "
                 f"({_connection_cause(exc)} on {self._connect_failures} connection attempts, no answer yet): "
                 "check --base-url (or OPENAI_BASE_URL) and that the server is running; "
                 "unfinished items stay to do for a rerun"
@@ -388,9 +491,9 @@ class OpenAITeacher:
         if self._unreachable is not None:
             raise TeacherUnreachableError(self._unreachable) from None
 
-    def _fail(self, reason: CallFailure, detail: str, attempts: int) -> TeacherCallError:
+    def _fail(self, reason: CallFailure, detail: str, attempts: int, status: int | None = None) -> TeacherCallError:
         self._failures[reason] += 1
-        return TeacherCallError(reason, detail, attempts)
+        return TeacherCallError(reason, detail, attempts, status)
 
     def _status_detail(self, exc: APIStatusError, kwargs: dict[str, Any]) -> str:
         """What a non-retryable HTTP error means for the user; the key itself never appears."""
@@ -443,34 +546,79 @@ def _connection_cause(exc: APIConnectionError) -> str:
     return type(cause).__name__ if cause is not None else exc.message
 
 
-def _raw_answer(completion: Any, messages: list[dict]) -> dict[str, Any] | None:
-    """The parts of a chat completion worth caching, usage estimated (chars / 4) when the server gives none.
+def _sampling_params(request: ChatRequest) -> dict[str, Any]:
+    """The sampling parameters a request sends and its cache key holds (never ``n``: see ``chat_samples``)."""
+    params: dict[str, Any] = {"temperature": request.temperature}
+    if request.max_tokens is not None:
+        params["max_tokens"] = request.max_tokens
+    return params
 
-    None when the answer is not a chat completion with a message (a broken proxy, an HTML page).
+
+def share_usage(prompt_tokens: int, completion_tokens: int, texts: Sequence[str | None]) -> list[tuple[int, int]]:
+    """(prompt, completion) tokens of each choice of one answer, summing to the answer's totals.
+
+    The prompt was sent once, so the first choice carries it; the completion tokens, reported for
+    all choices together, are shared in proportion to each text's length (largest remainder, so the
+    shares are whole and add up exactly; equal shares when every text is empty).
+    """
+    if not texts:
+        return []
+    weights = [len(text or "") for text in texts]
+    total_weight = sum(weights)
+    if total_weight == 0:
+        weights, total_weight = [1] * len(texts), len(texts)
+    exact = [completion_tokens * w / total_weight for w in weights]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(texts)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in by_remainder[: completion_tokens - sum(shares)]:
+        shares[i] += 1
+    return [(prompt_tokens if i == 0 else 0, share) for i, share in enumerate(shares)]
+
+
+def _raw_answers(completion: Any, messages: list[dict]) -> list[dict[str, Any]] | None:
+    """The parts of each choice of a chat completion worth caching, in choice order.
+
+    Usage is estimated (chars / 4) when the server gives none, and shared out over the choices by
+    :func:`share_usage` when it does. None when the answer is not a chat completion with a message
+    in every choice (a broken proxy, an HTML page).
     """
     try:
-        choice = completion["choices"][0]
-        message = choice["message"]
-        text, refusal, finish_reason = message.get("content"), message.get("refusal"), choice.get("finish_reason")
+        choices = sorted(completion["choices"], key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
+        parts = []
+        for choice in choices:
+            message = choice["message"]
+            parts.append((message.get("content"), message.get("refusal"), choice.get("finish_reason")))
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
-    if not (text is None or isinstance(text, str)) or not (refusal is None or isinstance(refusal, str)):
+    if not parts or any(
+        not (text is None or isinstance(text, str)) or not (refusal is None or isinstance(refusal, str))
+        for text, refusal, _ in parts
+    ):
         return None
     usage = completion.get("usage")
     reported = isinstance(usage, dict) and all(
         isinstance(usage.get(name), int) for name in ("prompt_tokens", "completion_tokens")
     )
-    return {
-        "text": text,
-        "finish_reason": finish_reason if isinstance(finish_reason, str) else None,
-        "refusal": refusal,
-        "usage": {
-            "prompt_tokens": usage["prompt_tokens"] if reported else estimate_tokens(messages),
-            "completion_tokens": usage["completion_tokens"] if reported else estimate_text_tokens(text),
-            "estimated": not reported,
-            **_cached_prompt_tokens(usage),
-        },
-    }
+    if reported:
+        tokens = share_usage(usage["prompt_tokens"], usage["completion_tokens"], [text for text, _, _ in parts])
+    else:
+        prompt = estimate_tokens(messages)
+        tokens = [(prompt if i == 0 else 0, estimate_text_tokens(text)) for i, (text, _, _) in enumerate(parts)]
+    cached = _cached_prompt_tokens(usage)  # the prompt's: it goes with the first choice, as its tokens do
+    return [
+        {
+            "text": text,
+            "finish_reason": finish_reason if isinstance(finish_reason, str) else None,
+            "refusal": refusal,
+            "usage": {
+                "prompt_tokens": p,
+                "completion_tokens": c,
+                "estimated": not reported,
+                **(cached if i == 0 else {}),
+            },
+        }
+        for i, ((text, refusal, finish_reason), (p, c)) in enumerate(zip(parts, tokens))
+    ]
 
 
 def _cached_prompt_tokens(usage: Any) -> dict[str, int]:
@@ -495,10 +643,9 @@ def _result(raw: dict[str, Any], attempts: int, from_cache: bool) -> ChatResult:
     )
 
 
-# The Batch API engine (cotgen.teachers.batch) and the batch build read a batch row's completion, word the
-# failures of their calls and name the server exactly as this client does: these are their names for it.
-raw_answer = _raw_answer
+# The Batch API engine (cotgen.teachers.batch) and the batch build read a batch row's completion and word the
+# failures of their calls exactly as this client does: these are their names for it.
+raw_answers = _raw_answers
 scrub = _scrub
 server_message = _server_message
 retry_cause = _retry_cause
-display_url = _display_url

@@ -1,0 +1,64 @@
+"""Which utterances of a run a predict run asks about: all of them, the ids of a file, or one split of an export.
+
+``--export DIR --split test`` reads the ids of that split of an export: ``test.ids`` where the export
+wrote one (every fold folder of ``--split loso:all`` / ``folds:N`` has them: every utterance of the
+split, with or without a record), else the rows of its split files (``{sft,dpo,grpo}_test.jsonl``, every
+row has an ``id``). So the model is asked about exactly the utterances it was not trained on, whatever
+split protocol the export used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cotgen.core.errors import CotgenError
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
+
+
+def ids_from_file(path: Path, option: str = "--ids") -> list[str]:
+    """One id per line (blank lines and lines starting with '#' skipped), in order, each once."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
+    ids = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not ids:
+        raise CotgenError(f"{option} {path}: no id in the file (expected one utterance id per line)")
+    return list(dict.fromkeys(ids))
+
+
+def ids_from_export(export_dir: Path, split: str) -> list[str]:
+    """The ids of one split of an export folder, in file order, each once."""
+    if split not in SPLIT_NAMES:
+        raise CotgenError(f"--split {split!r}: expected one of {', '.join(SPLIT_NAMES)}")
+    listed = export_dir / f"{split}.ids"
+    if listed.is_file():
+        return ids_from_file(listed, "--export")
+    files = [export_dir / f"{kind}_{split}.jsonl" for kind in RECORD_KINDS]
+    found = [path for path in files if path.is_file()]
+    if not found:
+        names = ", ".join(path.name for path in files)
+        folds = sorted(p.name for p in export_dir.glob("fold_*") if p.is_dir())
+        hint = (
+            f"it holds folds ({', '.join(folds)}): pass one of them, e.g. --export {export_dir / folds[0]}"
+            if folds
+            else "run `cotgen export` into that folder"
+        )
+        raise CotgenError(f"--export {export_dir}: none of {names} exists ({hint})")
+    ids: dict[str, None] = {}
+    for path in found:
+        with path.open(encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    raise CotgenError(f"{path}:{lineno}: expected an export row with an 'id' string")
+                ids[row["id"]] = None
+    return list(ids)
