@@ -26,23 +26,16 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cotgen.build.outcome import Item, ItemKey
 from cotgen.build.teach_pool import Outcome
 from cotgen.teachers.batch import BatchEngine, BatchRequest, BatchSettings, Collected
-from cotgen.teachers.batch.engine import BatchMode, RoundsReport
-from cotgen.teachers.batch.lines import body_digest
-from cotgen.teachers.openai_teacher import (
-    ChatRequest,
-    ChatResult,
-    OpenAITeacher,
-    TeacherCallError,
-    TeacherConfig,
-    raw_answers,
-)
+from cotgen.teachers.batch.answers import BatchAnswers, BatchTally, Pending
+from cotgen.teachers.batch.engine import BatchMode
+from cotgen.teachers.openai_teacher import ChatRequest, ChatResult, OpenAITeacher, TeacherConfig
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 
 # Offline files are not sent to OpenAI: no base URL is needed, and no key (the client is never used).
@@ -63,108 +56,10 @@ def parse_custom_id(value: str) -> tuple[ItemKey, int]:
     return (utterance, int(sample)), int(turn)
 
 
-class Pending(Exception):
-    """An item's next turn has no answer yet: ``request`` goes into the next batch (unless one already holds it)."""
-
-    def __init__(self, request: BatchRequest) -> None:
-        super().__init__(request.custom_id)
-        self.request = request
-
-
-@dataclass
-class BatchTally:
-    """What this build's batch rows cost and how they ended, for run.json."""
-
-    requests: int = 0  # answers taken from batch rows (each one paid request)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_prompt_tokens: int = 0
-    hits: set[str] = field(default_factory=set)  # cache keys answered from the cache (an item may be seen each round)
-
-    def add(self, raw: dict[str, Any]) -> None:
-        usage = raw["usage"]
-        self.requests += 1
-        self.prompt_tokens += usage["prompt_tokens"]
-        self.completion_tokens += usage["completion_tokens"]
-        self.cached_prompt_tokens += usage.get("cached_prompt_tokens", 0)
-
-    def usage(self, report: RoundsReport, batches: int) -> dict[str, Any]:
-        """The build's ``usage`` block: the synchronous keys, plus cached prompt tokens and the batch counts."""
-        return {
-            "requests": self.requests,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cached_prompt_tokens": self.cached_prompt_tokens,
-            "cache_hits": len(self.hits),
-            "retries": {},
-            "batch": {
-                "rounds": report.rounds,
-                "batches_submitted": batches,
-                "answered": self.requests,
-                "failed_rows": report.failed,
-                "not_run": report.not_run,
-                "files": report.files,
-                "stopped": report.stopped,
-            },
-        }
-
-
-class BatchTurns:
-    """The answers a round may use: the response cache, then the rows of the batches that just ended."""
-
-    def __init__(
-        self,
-        teacher: OpenAITeacher,
-        cache: ResponseCache,
-        collected: Collected,
-        tally: BatchTally,
-        fresh: set[str],
-    ) -> None:
-        self.name = teacher.name
-        self._teacher = teacher
-        self._cache = cache
-        self._collected = collected
-        self._tally = tally
-        self._fresh = fresh  # cache keys stored from batch rows by this process (paid now, not cache hits)
-        self.used: set[str] = set()  # custom_ids of rows this round took over (or deliberately set aside)
-
-    def for_item(self, key: ItemKey) -> ItemTurns:
-        """The teacher one item's :func:`teach_item` talks to (it numbers the item's turns)."""
-        return ItemTurns(self, key)
-
-    def answer(self, turn_id: str, request: ChatRequest) -> ChatResult:
-        """The answer of one turn, or :class:`Pending`; a failed row raises :class:`TeacherCallError`."""
-        key, body = self._teacher.request_body(request)
-        stored = self._cache.get(key)
-        if stored is not None:
-            paid_now = key in self._fresh
-            if not paid_now:
-                self._tally.hits.add(key)
-            return _result(stored, paid_now)
-        failure = self._collected.failures.get(turn_id)
-        if failure is not None:
-            self.used.add(turn_id)
-            raise TeacherCallError(failure.reason, failure.detail, 1)
-        completion = self._collected.answers.get(turn_id)
-        if completion is not None:
-            self.used.add(turn_id)
-            if self._collected.digests.get(turn_id) == body_digest(body):
-                raws = raw_answers(completion, body["messages"])  # one choice: batch lines never ask for n
-                raw = raws[0] if raws else None
-                if raw is None:
-                    raise TeacherCallError("server_error", "the batch row's body is not a chat completion", 1)
-                self._cache.put(key, raw)
-                self._fresh.add(key)
-                self._tally.add(raw)
-                return _result(raw, True)
-            logger.warning("%s: the batch answered an older version of this request; asking again", turn_id)
-        raise Pending(BatchRequest(turn_id, body))
-
-
 class ItemTurns:
-    """One item's view of :class:`BatchTurns`: turn *n* of :func:`teach_item` is ``custom_id(key, n)``."""
+    """One item's teacher in a round: turn *n* of :func:`teach_item` is answered as ``custom_id(key, n)``."""
 
-    def __init__(self, turns: BatchTurns, key: ItemKey) -> None:
+    def __init__(self, turns: BatchAnswers, key: ItemKey) -> None:
         self.name = turns.name
         self._turns = turns
         self._key = key
@@ -175,19 +70,6 @@ class ItemTurns:
         return self._turns.answer(custom_id(self._key, self._turn), request)
 
 
-def _result(raw: dict[str, Any], paid_now: bool) -> ChatResult:
-    usage = raw["usage"]
-    return ChatResult(
-        text=raw["text"],
-        finish_reason=raw["finish_reason"],
-        refusal=raw["refusal"],
-        prompt_tokens=usage["prompt_tokens"],
-        completion_tokens=usage["completion_tokens"],
-        attempts=1 if paid_now else 0,
-        from_cache=not paid_now,
-    )
-
-
 WorkItem = tuple[Item, Any]
 Ask = Callable[[Any, WorkItem], Awaitable[Outcome]]
 
@@ -195,7 +77,7 @@ Ask = Callable[[Any, WorkItem], Awaitable[Outcome]]
 async def _round(
     work: Iterable[WorkItem],
     is_done: Callable[[ItemKey], bool],
-    turns: BatchTurns,
+    turns: BatchAnswers,
     ask: Ask,
     done: Callable[[Outcome], None],
     add: Callable[[BatchRequest], None],
@@ -206,7 +88,7 @@ async def _round(
         if is_done(key):
             continue
         try:
-            outcome = await ask(turns.for_item(key), work_item)
+            outcome = await ask(ItemTurns(turns, key), work_item)
         except Pending as pending:
             add(pending.request)
             continue
@@ -249,7 +131,7 @@ def teach_batch(
         teacher = OpenAITeacher(request_config, responses)
 
         def step(collected: Collected, add: Callable[[BatchRequest], None]) -> set[str]:
-            turns = BatchTurns(teacher, responses, collected, tally, fresh)
+            turns = BatchAnswers(teacher, responses, collected, tally, fresh)
             asyncio.run(_round(work(), is_done, turns, ask, done, add))
             rows = set(collected.answers) | set(collected.failures)
             return {cid for cid in rows - turns.used if not is_done(parse_custom_id(cid)[0])}
