@@ -97,13 +97,52 @@ async def _round(
 
 @dataclass(frozen=True)
 class BatchRun:
-    """What a batch build needs besides the items: the mode, where, and how to poll."""
+    """What batch rounds need besides the work: the mode, the run folder, the cache, how to poll.
+
+    ``journal`` is the folder of the batch records, ``RUN/batches/`` by default; another command
+    asking about the same items (``cotgen predict``) keeps its own, so custom_ids never meet.
+    """
 
     mode: BatchMode
     run_dir: Path
     cache: Path | None
     settings: BatchSettings
     results: Path | None = None
+    journal: Path | None = None
+
+
+# One round's work over BatchAnswers: take the rows over, add() the requests still to send, and return the
+# custom_ids of rows it could not use yet (see BatchEngine.run_rounds).
+AnswersStep = Callable[[BatchAnswers, Collected, Callable[[BatchRequest], None]], set[str]]
+
+
+def run_batch_rounds(
+    config: TeacherConfig, run: BatchRun, step: AnswersStep, on_status: Callable[[Any], None]
+) -> dict[str, Any]:
+    """Batch rounds with a response cache and the request bodies of ``config``'s client; the ``usage`` block.
+
+    The shared part of ``build --batch`` and any other command that asks in batches: ``step`` gets,
+    each round, a :class:`~cotgen.teachers.batch.answers.BatchAnswers` to ask its requests through.
+    """
+    # Offline files go to no server: the client that builds the bodies needs no base URL and no key.
+    offline = run.mode != "online"
+    request_config = dataclasses.replace(config, base_url=config.base_url or OFFLINE_BASE_URL) if offline else config
+    engine = BatchEngine(config, run.run_dir, run.settings, on_status=on_status, journal=run.journal)
+    tally = BatchTally()
+    fresh: set[str] = set()  # cache keys stored from batch rows by this process
+    with ResponseCache(default_cache_path(run.cache)) as responses:
+        teacher = OpenAITeacher(request_config, responses)
+
+        def engine_step(collected: Collected, add: Callable[[BatchRequest], None]) -> set[str]:
+            return step(BatchAnswers(teacher, responses, collected, tally, fresh), collected, add)
+
+        try:
+            report = engine.run_rounds(engine_step, run.mode, run.results)
+        finally:
+            asyncio.run(teacher.aclose())
+    if report.stopped:
+        logger.warning("%s", report.stopped)
+    return tally.usage(report, engine.created)
 
 
 def teach_batch(
@@ -121,25 +160,10 @@ def teach_batch(
     says which of them ended during it, ``ask(teacher, work_item)`` teaches one item as the
     synchronous build does, and ``done`` records an outcome durably.
     """
-    # Offline files go to no server: the client that builds the bodies needs no base URL and no key.
-    offline = run.mode != "online"
-    request_config = dataclasses.replace(config, base_url=config.base_url or OFFLINE_BASE_URL) if offline else config
-    engine = BatchEngine(config, run.run_dir, run.settings, on_status=on_status)
-    tally = BatchTally()
-    fresh: set[str] = set()  # cache keys stored from batch rows by this build
-    with ResponseCache(default_cache_path(run.cache)) as responses:
-        teacher = OpenAITeacher(request_config, responses)
 
-        def step(collected: Collected, add: Callable[[BatchRequest], None]) -> set[str]:
-            turns = BatchAnswers(teacher, responses, collected, tally, fresh)
-            asyncio.run(_round(work(), is_done, turns, ask, done, add))
-            rows = set(collected.answers) | set(collected.failures)
-            return {cid for cid in rows - turns.used if not is_done(parse_custom_id(cid)[0])}
+    def step(answers: BatchAnswers, collected: Collected, add: Callable[[BatchRequest], None]) -> set[str]:
+        asyncio.run(_round(work(), is_done, answers, ask, done, add))
+        rows = set(collected.answers) | set(collected.failures)
+        return {cid for cid in rows - answers.used if not is_done(parse_custom_id(cid)[0])}
 
-        try:
-            report = engine.run_rounds(step, run.mode, run.results)
-        finally:
-            asyncio.run(teacher.aclose())
-    if report.stopped:
-        logger.warning("%s", report.stopped)
-    return tally.usage(report, engine.created)
+    return run_batch_rounds(config, run, step, on_status)

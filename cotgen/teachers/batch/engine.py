@@ -130,7 +130,7 @@ class RoundsReport:
 
 
 class BatchEngine:
-    """Batches of one run folder (``RUN/batches/``) on one OpenAI-compatible server."""
+    """Batches of one run folder (``RUN/batches/``, or the ``journal`` folder given) on one OpenAI-compatible server."""
 
     def __init__(
         self,
@@ -139,10 +139,11 @@ class BatchEngine:
         settings: BatchSettings | None = None,
         on_status: StatusHook | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        journal: Path | None = None,
     ) -> None:
         self.config = config
         self.settings = settings or BatchSettings()
-        self.journal = Journal(run_dir / BATCHES_DIR)
+        self.journal = Journal(journal if journal is not None else run_dir / BATCHES_DIR)
         self._on_status = on_status or (lambda entry: None)
         self._sleep = sleep
         self._fresh: set[str] = set()  # markers written by this process: no batch can carry them yet
