@@ -20,6 +20,14 @@ from cotgen.build.outcome import Item
 from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
 from cotgen.build.teach_pool import item_messages
 from cotgen.cli.app import app, console, err_console
+from cotgen.cli.batch_options import (
+    BatchFileOnlyOption,
+    BatchOption,
+    BatchPollOption,
+    BatchResultsOption,
+    BatchWaitOption,
+    print_batch,
+)
 from cotgen.cli.corpus_options import (
     DEFAULT_CORPUS,
     AllowMissingAudioOption,
@@ -79,29 +87,6 @@ def _stderr_log() -> Iterator[None]:
         log.removeHandler(handler)
 
 
-def _print_batch(batch: dict | None) -> None:
-    """What a batch build did, and where the requests an offline server must answer are."""
-    if not batch:
-        return
-    console.print(
-        f"batch: {batch['rounds']} round(s), {batch['batches_submitted']} batch(es) submitted, {batch['answered']} "
-        f"answered, {batch['failed_rows']} error rows, {batch['not_run']} not run (asked again)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    if batch.get("stopped"):
-        console.print(f"batch: {batch['stopped']}", markup=False, highlight=False, soft_wrap=True)
-    for path in batch["files"]:
-        console.print(
-            f"requests to answer: {path}  (vllm run-batch -i {path} -o results.jsonl --model MODEL; "
-            "then cotgen build ... --batch-results results.jsonl)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
-
-
 def _print_summary(summary: BuildSummary) -> None:
     if summary.dry_run is not None:
         est = summary.dry_run
@@ -134,7 +119,7 @@ def _print_summary(summary: BuildSummary) -> None:
         soft_wrap=True,
     )
     usage = summary.usage
-    _print_batch(usage.get("batch"))
+    print_batch(usage.get("batch"))
     cost = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "unknown"
     console.print(
         f"requests {usage.get('requests', 0)}, cache hits {usage.get('cache_hits', 0)}, tokens "
@@ -199,22 +184,11 @@ def build_command(
             " (IEMOCAP, MELD, MSP-Podcast); 0 = none.",
         ),
     ] = 0,
-    batch: Annotated[
-        bool, typer.Option("--batch", help="Ask through the OpenAI Batch API (half price, answers within 24 h).")
-    ] = False,
-    batch_file_only: Annotated[
-        bool, typer.Option("--batch-file-only", help="Write the requests as a JSONL file for vllm run-batch and stop.")
-    ] = False,
-    batch_results: Annotated[
-        Path | None, typer.Option("--batch-results", help="Import a vllm run-batch output file (then write repairs).")
-    ] = None,
-    batch_poll: Annotated[
-        float, typer.Option("--batch-poll", help="Seconds between the first status checks of a batch (backs off).")
-    ] = 30.0,
-    batch_wait: Annotated[
-        bool,
-        typer.Option("--batch-wait/--no-batch-wait", help="Wait for batches, or submit and stop (rerun collects)."),
-    ] = True,
+    batch: BatchOption = False,
+    batch_file_only: BatchFileOnlyOption = False,
+    batch_results: BatchResultsOption = None,
+    batch_poll: BatchPollOption = 30.0,
+    batch_wait: BatchWaitOption = True,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
     config = BuildConfig(
