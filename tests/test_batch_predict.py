@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from batch_server import BatchPlan, BatchServer
 from loopback_server import LoopbackServer, student_responder
+from typer.testing import CliRunner
 
 from cotgen.build.batch_build import custom_id
 from cotgen.build.run import BuildConfig, run_build
+from cotgen.cli.main import get_app
 from cotgen.predict import PredictConfig, run_predict
 from cotgen.records.prediction import PredictionRecord
 from cotgen.teachers.response_cache import canonical_json
@@ -131,3 +133,16 @@ def test_predict_writes_a_file_for_vllm_and_imports_its_results(run: Path, tmp_p
         assert not answering.requests
     records = assert_each_sample_once(run / "predictions.jsonl")
     assert imported.new == LINES and all(r.distribution is not None for r in records)
+
+
+def test_batch_status_shows_a_predict_runs_batches(run: Path, tmp_path: Path) -> None:
+    with BatchServer(responder=student_responder, batch_plans=[BatchPlan(hold=True)]) as srv:
+        predict(srv, run, tmp_path / "cache", batch_wait=False)
+        records = run / "predictions.batches"
+        result = CliRunner().invoke(get_app(), ["batch", "status", "--in", str(run), "--records", str(records)])
+        assert result.exit_code == 0, result.output
+        assert "in_progress" in result.output and "1 unfinished" in result.output
+        srv.release()
+        predict(srv, run, tmp_path / "cache")
+    assert_each_sample_once(run / "predictions.jsonl")
+    assert srv.creates == 1 and set(srv.submitted.values()) == {1}

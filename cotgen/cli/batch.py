@@ -1,4 +1,4 @@
-"""``cotgen batch status|cancel --in RUN``: the batches a ``build --batch`` recorded in ``RUN/batches/``."""
+"""``cotgen batch status|cancel --in RUN``: the batches ``build --batch`` (or ``predict --batch``) recorded."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ BaseUrlOption = Annotated[
 KeyEnvOption = Annotated[
     str | None, typer.Option("--api-key-env", help="Variable holding the API key (default: the one the build used).")
 ]
+RecordsOption = Annotated[
+    Path | None,
+    typer.Option("--records", help="Batch records folder (default RUN/batches/; predict's: predictions.batches/)."),
+]
 
 
 def _table(entries: list[BatchEntry]) -> Table:
@@ -42,10 +46,13 @@ def _table(entries: list[BatchEntry]) -> Table:
 
 @batch_app.command("status")
 def status_command(
-    run_dir: RunOption = DEFAULT_RUN, base_url: BaseUrlOption = None, api_key_env: KeyEnvOption = None
+    run_dir: RunOption = DEFAULT_RUN,
+    base_url: BaseUrlOption = None,
+    api_key_env: KeyEnvOption = None,
+    records: RecordsOption = None,
 ) -> None:
     """Every recorded batch, unfinished ones with the server's current status and counts."""
-    entries = engine_for_run(run_dir, base_url, api_key_env).refresh()
+    entries = engine_for_run(run_dir, base_url, api_key_env, records).refresh()
     console.print(_table(entries))
     unfinished = sum(1 for e in entries if e.unfinished)
     console.print(f"{unfinished} unfinished; a rerun of cotgen build --batch collects the rest", highlight=False)
@@ -53,9 +60,12 @@ def status_command(
 
 @batch_app.command("cancel")
 def cancel_command(
-    run_dir: RunOption = DEFAULT_RUN, base_url: BaseUrlOption = None, api_key_env: KeyEnvOption = None
+    run_dir: RunOption = DEFAULT_RUN,
+    base_url: BaseUrlOption = None,
+    api_key_env: KeyEnvOption = None,
+    records: RecordsOption = None,
 ) -> None:
     """Cancel every unfinished batch; what they finished is still collected by the next build --batch."""
-    touched = engine_for_run(run_dir, base_url, api_key_env).cancel()
+    touched = engine_for_run(run_dir, base_url, api_key_env, records).cancel()
     console.print(_table(touched))
     console.print(f"{len(touched)} batch(es) cancelled or abandoned", highlight=False)

@@ -564,13 +564,19 @@ class BatchEngine:
         )
 
 
-def engine_for_run(run_dir: Path, base_url: str | None = None, api_key_env: str | None = None) -> BatchEngine:
-    """The engine of a run folder's recorded batches, on the server they were sent to (``cotgen batch``)."""
-    entries = Journal(run_dir / BATCHES_DIR).entries()
+def engine_for_run(
+    run_dir: Path, base_url: str | None = None, api_key_env: str | None = None, journal: Path | None = None
+) -> BatchEngine:
+    """The engine of a run folder's recorded batches, on the server they were sent to (``cotgen batch``).
+
+    ``journal`` is another records folder than ``RUN/batches/`` (``predictions.batches/`` of a predict run).
+    """
+    folder = journal if journal is not None else run_dir / BATCHES_DIR
+    entries = Journal(folder).entries()
     if not entries:
-        raise CotgenError(f"{run_dir / BATCHES_DIR}: no batches recorded here (cotgen build --batch writes them)")
+        raise CotgenError(f"{folder}: no batches recorded here (cotgen build --batch and predict --batch write them)")
     last = entries[-1]
     config = TeacherConfig(
         model=last.model, base_url=base_url or last.endpoint, api_key_env=api_key_env or last.api_key_env
     )
-    return BatchEngine(config, run_dir)
+    return BatchEngine(config, run_dir, journal=folder)
