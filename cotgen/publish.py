@@ -271,7 +271,7 @@ def stage(
     if mismatches:
         raise CotgenError(f"{run_dir}: {mismatches[0]} (rerun the stage that writes it)")
     check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
-    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/")
+    card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/", published=True)
     target = stage_dir or run_dir / STAGE_DIR
     if target.exists():
         shutil.rmtree(target)

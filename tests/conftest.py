@@ -1,11 +1,16 @@
-"""Fixtures every test gets."""
+"""Fixtures every test gets, and the console-script runner the CLI tests share (``cotgen``, ``feature_cache``)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+from cotgen.cli.main import main
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +21,50 @@ def _restore_cotgen_logger() -> Iterator[None]:
     yield
     log.setLevel(level)
     assert log.handlers == handlers, "a command left a handler on the cotgen logger"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the user saw: exit status, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    def one_error_line(self) -> str:
+        """The single ``error: ...`` line on stderr (fails unless that is all there is)."""
+        assert self.code == 2, (self.code, self.out, self.err)
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1, self.err
+        assert lines[0].startswith("error: "), self.err
+        assert "Traceback" not in self.err + self.out
+        return lines[0]
+
+
+@pytest.fixture
+def cotgen(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Run ``cotgen ARGS...`` through the console script's ``main``; returns what was shown."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("COLUMNS", "200")
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str) -> Shown:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["cotgen", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        return Shown(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for the module, so each clip is measured once."""
+    return tmp_path_factory.mktemp("cache")

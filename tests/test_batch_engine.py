@@ -207,7 +207,7 @@ def test_the_build_shows_each_batch_with_its_status_and_counts(tmp_path: Path) -
             console=console,
         )
     text = out.getvalue()
-    assert "batch batch-" in text and "completed · completed 2 · failed 0" in text
+    assert "batch batch-" in text and "completed: 2/2 completed, 0 failed" in text
 
 
 def test_run_rounds_asks_until_every_request_is_answered_or_failed(tmp_path: Path) -> None:

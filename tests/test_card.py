@@ -45,7 +45,7 @@ def test_card_body_says_how_the_run_was_built(tmp_path: Path) -> None:
     assert meta["license"] == "odbl"
     for expected in (
         "`neu` (neutral)",
-        "Teacher: template",
+        "Teacher: `template`, cotgen's offline template teacher (no model): its traces are rule-generated",
         f"`{TEMPLATE.name}` (sha256 `{TEMPLATE.sha256[:12]}`)",
         "share-alike",
         "cao2014crema",

@@ -95,16 +95,17 @@ def test_vote_string_order_does_not_matter(labels: list[str], rnd) -> None:
 
 def test_class_set_drops_rows_with_codes_outside_it(tmp_path: Path) -> None:
     touch_wavs(tmp_path, "a.wav", "b.wav", "c.wav")
-    (tmp_path / "m.csv").write_text("id,audio,transcript,votes\na,a.wav,,neu;hap\nb,b.wav,,neu;fru\nc,c.wav,,exc;neu\n")
+    rows = "a,a.wav,,neu;hap\nb,b.wav,,neu;fru\nc,c.wav,,exc;neu\nd,a.wav,,ang;sad\n"
+    (tmp_path / "m.csv").write_text("id,audio,transcript,votes\n" + rows)
     load = load_corpus("manifest", tmp_path / "m.csv", classes="neu,hap,ang,sad")
-    assert [u.id for u in load.utterances] == ["a"]
+    assert [u.id for u in load.utterances] == ["a", "d"]
     assert {d.where: d.reason for d in load.dropped} == {
         f"{tmp_path / 'm.csv'}:3": OUTSIDE_CLASS_SET,
         f"{tmp_path / 'm.csv'}:4": OUTSIDE_CLASS_SET,
     }
     assert "fru" in load.dropped[0].detail
     four = load_corpus("manifest", tmp_path / "m.csv", classes="4")  # 4 folds exc into hap
-    assert [u.id for u in four.utterances] == ["a", "c"]
+    assert [u.id for u in four.utterances] == ["a", "c", "d"]
     assert four.utterances[1].distribution == {"neu": 0.5, "hap": 0.5, "ang": 0.0, "sad": 0.0}
 
 

@@ -111,6 +111,7 @@ def test_assemble_applies_the_shared_rules_in_order(tmp_path: Path) -> None:
         _raw("u4", tmp_path / "gone.wav", {"sad": 3.0}, reference="sad"),
         _raw("u5", wav, {}, reference="neu"),
         _raw("u6", wav, {"neu": 1.0, "fru": 1.0}, strict=True),
+        _raw("u7", tmp_path / "gone.wav", {"hap": 1.0, "ang": 2.0}, reference="ang"),  # every class has votes
         Dropped("malformed block", "f.txt:99", "bad header"),
     ]
     load = assemble("test", items, parse_class_set("4"))
@@ -126,6 +127,7 @@ def test_assemble_applies_the_shared_rules_in_order(tmp_path: Path) -> None:
         "f.txt:u4": MISSING_AUDIO,
         "f.txt:u5": NO_VOTES,
         "f.txt:u6": OUTSIDE_CLASS_SET,
+        "f.txt:u7": MISSING_AUDIO,
         "f.txt:99": "malformed block",
     }
     assert load.summary().dropped[OUTSIDE_CLASS_SET] == 2

@@ -468,8 +468,17 @@ def test_pairs_take_the_predictions_file_as_it_is(run: Path, tmp_path: Path) -> 
 
     utterances = list(iter_utterances(run / "utterances.jsonl"))[:4]
     variants = {json.dumps(utterances[1].transcript, ensure_ascii=False): "malformed"}
-    faults = iter([Fault(SERVER_ERROR)])
-    with LoopbackServer(responder=_scripted_responder(variants), plan=lambda i, body: next(faults, None)) as srv:
+    failing = json.dumps(utterances[0].transcript, ensure_ascii=False)
+    failed: list[int] = []
+
+    def plan(index: int, body: dict) -> Fault | None:
+        """One server error, on the first utterance's request whichever order the pool sends them in."""
+        if failed or failing not in body["messages"][1]["content"][1]["text"]:
+            return None
+        failed.append(index)
+        return Fault(SERVER_ERROR)
+
+    with LoopbackServer(responder=_scripted_responder(variants), plan=plan) as srv:
         summary = _predict(srv, run, tmp_path, limit=4, samples=2, max_retries=0, concurrency=1)
     assert summary.errors == {"server_error": 2, "unparsed": 2}
     result = CliRunner().invoke(

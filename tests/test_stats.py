@@ -85,7 +85,7 @@ def test_stats_command_writes_non_trivial_plots_and_records_itself(tmp_path: Pat
     info = json.loads((run / "run.json").read_text())
     assert info["owner_key"] == "kept"
     assert info["stats"]["utterances"] == 15 and set(info["stats"]["plots"]) == names
-    assert "![entropy](plots/entropy.png)" in (run / "README.md").read_text()
+    assert "](plots/entropy.png)\n\n*Figure 2. Entropy (bits)" in (run / "README.md").read_text()
 
 
 def test_stats_skips_plots_whose_inputs_are_missing(tmp_path: Path) -> None:

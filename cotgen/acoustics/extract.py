@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import parselmouth
 
-from cotgen.acoustics.decode import DecodeError, decode_mono
 from cotgen.acoustics.loudness import loudness_features, pause_features, segment
 from cotgen.acoustics.pitch import adaptive_pitch, pitch_features
 from cotgen.acoustics.rows import NAN, Row, empty_row
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.syllables import nuclei_indices, rate_features
 from cotgen.acoustics.voice import hnr_from_strength, perturbation_features
+from cotgen.core.audio import AudioDecodeError, load_audio
 
 
 class UnmeasurableAudio(Exception):
@@ -28,19 +28,24 @@ class UnmeasurableAudio(Exception):
 
 
 def load_sound(path: str | Path) -> parselmouth.Sound:
-    """Read any format Praat reads, else what librosa decodes with ffmpeg (mp4); stereo is mixed to mono."""
+    """Read any format Praat or librosa reads, at any sample rate; stereo is mixed down to mono.
+
+    Praat reads WAV, FLAC and MP3 itself (its own reader, bit for bit what Praat users get); anything else
+    (Ogg, Opus, M4A/MP4, WebM...) is decoded by librosa at the file's own rate and handed to Praat as samples.
+    """
     path = Path(path)
     if not path.is_file():
         raise UnmeasurableAudio("missing file")
     try:
         sound = parselmouth.Sound(str(path))
     except parselmouth.PraatError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "not audio"
+        praat = str(exc).strip().splitlines()[0] if str(exc).strip() else "not audio"
         try:
-            samples, rate = decode_mono(path)
-        except DecodeError as decode_error:
-            raise UnmeasurableAudio(f"unreadable file ({first}; ffmpeg: {decode_error})") from None
-        return parselmouth.Sound(samples, sampling_frequency=rate)
+            samples, rate = load_audio(path)
+        except AudioDecodeError as decode_error:
+            why = str(decode_error).removeprefix(f"{path}: ")
+            raise UnmeasurableAudio(f"unreadable file (Praat: {praat}; librosa: {why})") from None
+        return parselmouth.Sound(samples.astype(np.float64), sampling_frequency=float(rate))
     return sound.convert_to_mono() if sound.n_channels > 1 else sound
 
 

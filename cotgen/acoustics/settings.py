@@ -11,7 +11,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-EXTRACTOR_VERSION = "1.0"
+# 1.1: files Praat cannot read are decoded by librosa (1.0 cached them as "unreadable file").
+EXTRACTOR_VERSION = "1.1"
 
 FEATURE_COLUMNS: list[str] = [
     "duration_s",

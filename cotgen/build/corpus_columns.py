@@ -11,6 +11,7 @@ time when they are taught.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,16 @@ def load_columns(
         len(load.dropped),
         ",".join(load.classes),
     )
+    if load.dropped:
+        # On the terminal too: a build that quietly trains on 14 of 24 utterances is how a typo goes unseen.
+        reasons = Counter(item.reason for item in load.dropped)
+        logger.warning(
+            "corpus %s: %d of %d entries dropped (%s); cotgen corpus lists each with its file and line",
+            load.corpus,
+            len(load.dropped),
+            len(load.dropped) + len(load.utterances),
+            ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()),
+        )
     utterances = with_context(load.utterances, load.turns, context)
     write_utterances(run_dir / UTTERANCES_FILE, utterances)
     facts = load.summary().facts()

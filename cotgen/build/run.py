@@ -50,11 +50,11 @@ from cotgen.build.outcome import (
     trace_record,
     unfaithful_detail,
 )
-from cotgen.build.progress import BuildProgress
+from cotgen.build.progress import BuildProgress, interrupted_message
 from cotgen.build.state import RunState
 from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.corpora import canonical_name
-from cotgen.core.errors import CotgenError
+from cotgen.core.errors import CotgenError, Interrupted
 from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
@@ -666,12 +666,19 @@ class _Builder:
             state.release_rejects(plan.retried)
             with state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)
-                if self.model is None:
-                    self.teach_template(plan.work(prepared), prepared, done)
-                elif pending and config.batch_mode is not None:
-                    self.teach_in_batches(plan, prepared, state, done, progress)
-                elif pending:
-                    asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
+                try:
+                    if self.model is None:
+                        self.teach_template(plan.work(prepared), prepared, done)
+                    elif pending and config.batch_mode is not None:
+                        self.teach_in_batches(plan, prepared, state, done, progress)
+                    elif pending:
+                        asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
+                except KeyboardInterrupt:
+                    # Finished items are on disk (the state flushes as it closes); the rest is what a rerun does.
+                    finished = progress.finished_items
+                    message = interrupted_message(skipped + finished, pending - finished)
+                    logger.info(message)
+                    raise Interrupted(message) from None
             summary = self._summary(run_dir, prepared, state, plan.items, skipped, started, None)
             self._write_run_json(summary, prepared, started_at)
             logger.info(

@@ -7,14 +7,10 @@ Both commands only turn options into a :class:`~cotgen.build.run.BuildConfig` an
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.logging import RichHandler
 
 from cotgen.build.outcome import Item
 from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
@@ -37,7 +33,6 @@ from cotgen.cli.corpus_options import (
     SelfEvalOption,
 )
 from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
-from cotgen.core.run_log import LOGGER_NAME
 from cotgen.prompts.templates import load_prompts
 
 TeacherOption = Annotated[
@@ -67,27 +62,7 @@ NoStructuredOption = Annotated[
 ]
 
 
-@contextmanager
-def _stderr_log() -> Iterator[None]:
-    """With -v (the cotgen logger at DEBUG), show its records on stderr too while the command runs.
-
-    The handler comes off when the command ends, so a later command in the same process (a
-    notebook, a test) neither prints log lines it did not ask for nor prints each line twice.
-    Secrets are blanked on it by the run log's filter (:func:`cotgen.core.run_log.run_log`).
-    """
-    log = logging.getLogger(LOGGER_NAME)
-    if not log.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    handler = RichHandler(console=err_console, show_path=False)
-    log.addHandler(handler)
-    try:
-        yield
-    finally:
-        log.removeHandler(handler)
-
-
-def _print_summary(summary: BuildSummary) -> None:
+def _print_summary(summary: BuildSummary, offline: bool) -> None:
     if summary.dry_run is not None:
         est = summary.dry_run
         cost = (
@@ -118,6 +93,9 @@ def _print_summary(summary: BuildSummary) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if offline:  # the template teacher sends nothing, so tokens and cost would only ever say 0
+        console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
+        return
     usage = summary.usage
     print_batch(usage.get("batch"))
     cost = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "unknown"
@@ -231,14 +209,13 @@ def build_command(
         batch_poll=batch_poll,
         batch_wait=batch_wait,
     )
-    with _stderr_log():
-        summary = run_build(config, console=err_console)
-        if summary.dry_run is None:
-            # Imported here: the card's statistics need pandas and huggingface_hub, loaded only now.
-            from cotgen.report.card import write_card
+    summary = run_build(config, console=err_console)
+    if summary.dry_run is None:
+        # Imported here: the card's statistics need pandas and huggingface_hub, loaded only now.
+        from cotgen.report.card import write_card
 
-            write_card(summary.run_dir)
-    _print_summary(summary)
+        write_card(summary.run_dir)
+    _print_summary(summary, offline=config.model is None)
 
 
 @app.command("prompt")

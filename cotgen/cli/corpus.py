@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cotgen.cli.app import app, console
+from cotgen.cli.app import app, console, out_path
 from cotgen.cli.corpus_options import (
     DEFAULT_CORPUS,
     AllowMissingAudioOption,
@@ -26,16 +26,14 @@ from cotgen.records.utterance import write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
 OutOption = Annotated[
-    Path | None,
-    typer.Option("--out", help="Output file, or a folder for utterances.jsonl (default outputs/<corpus>/)."),
+    str | None,
+    typer.Option("--out", help="Output file, or a folder (DIR/) for utterances.jsonl (default outputs/<corpus>/)."),
 ]
 
 
-def utterances_path(corpus: str, out: Path | None) -> Path:
+def utterances_path(corpus: str, out: str | None) -> Path:
     """``--out`` (a file, or a folder to hold utterances.jsonl), else ``outputs/<corpus>/utterances.jsonl``."""
-    if out is None:
-        return run_dir(corpus) / UTTERANCES_FILE
-    return out / UTTERANCES_FILE if out.is_dir() else out
+    return out_path(out, UTTERANCES_FILE) or run_dir(corpus) / UTTERANCES_FILE
 
 
 def _fmt(value: float | None) -> str:

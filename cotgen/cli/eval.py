@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console
+from cotgen.cli.app import app, console, out_path
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import (
@@ -62,7 +62,9 @@ def eval_command(
         int, typer.Option("--bootstrap", help="Resamples for 95 % bootstrap intervals (0: none).")
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write the report as JSON here.")] = None,
+    out_option: Annotated[
+        str | None, typer.Option("--out", help="Also write the report as JSON here (a folder DIR/: DIR/eval.json).")
+    ] = None,
 ) -> None:
     """Score predictions: JS, BC, R², Brier, KL, WA/UA, F1, ECE, entropy correlation; uniform and prior baselines."""
     if by is not None:
@@ -94,6 +96,7 @@ def eval_command(
             missing,  # type: ignore[arg-type]
         )
         render_report(result, console)
+    out = out_path(out_option, "eval.json")
     if out is not None:
         write_report(result, out)
         console.print(f"wrote {out}")

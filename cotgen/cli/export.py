@@ -15,7 +15,12 @@ from cotgen.export.messages import AnswerMode, AudioMode
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="Trainer format: trl, llamafactory or swift.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="Trainer format: trl, llamafactory (llama-factory) or swift (ms-swift), any case."
+        ),
+    ],
     run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN,
     split: Annotated[
         str | None,
@@ -83,7 +88,7 @@ def export(
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
-    table = Table(title=f"{fmt} export of {run_dir} (split {result.split})")
+    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})")
     table.add_column("file")
     table.add_column("rows", justify="right")
     for name, rows in result.files.items():

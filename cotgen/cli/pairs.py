@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console
+from cotgen.cli.app import app, console, out_path
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.pairs.candidates import DEFAULT_SOURCES, SOURCES, Source
@@ -62,7 +62,9 @@ def pairs(
     rejected: Annotated[str, typer.Option("--rejected", help="hardest, worst or random.")] = "hardest",
     per_utterance: Annotated[int, typer.Option("--per-utterance", help="At most this many pairs per utterance.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --rejected random.")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", help="Output file (default RUN/dpo.jsonl).")] = None,
+    out_option: Annotated[
+        str | None, typer.Option("--out", help="Output file, or a folder DIR/ for dpo.jsonl (default RUN/dpo.jsonl).")
+    ] = None,
 ) -> None:
     """Write DPO preference pairs scored by divergence from the human distribution."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and the dataset
@@ -70,6 +72,7 @@ def pairs(
     from cotgen.pairs.build import PairOptions, build_pairs
     from cotgen.report.card import write_card
 
+    out = out_path(out_option, "dpo.jsonl")
     options = PairOptions(
         sources=_sources(source, rollouts),
         rollouts=rollouts,
@@ -94,12 +97,15 @@ def grpo(
     require_gold: Annotated[
         bool, typer.Option("--require-gold", help="Leave out utterances without a gold trace.")
     ] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Output file (default RUN/grpo.jsonl).")] = None,
+    out_option: Annotated[
+        str | None, typer.Option("--out", help="Output file, or a folder DIR/ for grpo.jsonl (default RUN/grpo.jsonl).")
+    ] = None,
 ) -> None:
     """Write GRPO prompts with target distributions (rewards: cotgen.rewards, ms-swift: cotgen/swift_plugin.py)."""
     from cotgen.grpo import build_grpo  # here, not at the top: see `pairs` (the card's imports)
     from cotgen.report.card import write_card
 
+    out = out_path(out_option, "grpo.jsonl")
     counts = build_grpo(run, out, require_gold)
     write_card(run)
     console.print(

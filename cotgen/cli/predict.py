@@ -16,7 +16,6 @@ from cotgen.cli.batch_options import (
     BatchWaitOption,
     print_batch,
 )
-from cotgen.cli.build import _stderr_log
 from cotgen.cli.features import CacheOption, ProgressOption
 from cotgen.core.paths import DEFAULT_RUN
 
@@ -108,8 +107,7 @@ def predict_command(
         batch_poll=batch_poll,
         batch_wait=batch_wait,
     )
-    with _stderr_log():
-        summary = run_predict(config, console=err_console)
+    summary = run_predict(config, console=err_console)
     errors = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items()) or "none"
     usage = summary.usage
     print_batch(usage.get("batch"))

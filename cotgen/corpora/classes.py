@@ -41,6 +41,8 @@ class ClassSet:
     spec: str
     codes: tuple[str, ...] | None
     folds: Mapping[str, str] = field(default_factory=dict)
+    # The user named this set (--classes): a class no entry uses is then a typo to stop at, not a fact to note.
+    given: bool = False
 
     @property
     def is_all(self) -> bool:
@@ -62,12 +64,23 @@ class ClassSet:
                 projected[target] = projected.get(target, 0.0) + value
         return projected
 
+    def unused(self, seen: Iterable[str]) -> list[str]:
+        """The set's classes that none of the ``seen`` corpus codes counts towards (none for ``all``).
+
+        A class is used when any code folded into it occurs, so ``4``'s ``hap+exc`` is used by a corpus without
+        ``exc``; a class nobody voted for is almost always a typo (``sadd``) that would drop rows without a word.
+        """
+        if self.codes is None:
+            return []
+        used = {self.folds[code] for code in seen if code in self.folds}
+        return [code for code in self.codes if code not in used]
+
     def resolve(self, seen: Iterable[str]) -> ClassSet:
         """The concrete set: ``all`` becomes every code in ``seen`` (canonical order); others unchanged."""
         if self.codes is not None:
             return self
         codes = tuple(canonical_sort(seen))
-        return ClassSet(spec=self.spec, codes=codes, folds={code: code for code in codes})
+        return ClassSet(spec=self.spec, codes=codes, folds={code: code for code in codes}, given=self.given)
 
 
 def _syntax_error(spec: str, why: str) -> CotgenError:
@@ -76,11 +89,14 @@ def _syntax_error(spec: str, why: str) -> CotgenError:
     )
 
 
-def parse_class_set(spec: str) -> ClassSet:
-    """Parse ``4``, ``all`` or ``neu,hap+exc,ang,sad``-style specs; CotgenError on anything else."""
+def parse_class_set(spec: str, given: bool = False) -> ClassSet:
+    """Parse ``4``, ``all`` or ``neu,hap+exc,ang,sad``-style specs; CotgenError on anything else.
+
+    ``given``: the user typed the spec (``--classes``), rather than it being the corpus's default.
+    """
     text = spec.strip().lower()
     if text == ALL:
-        return ClassSet(spec=ALL, codes=None)
+        return ClassSet(spec=ALL, codes=None, given=given)
     expanded = NAMED_SETS.get(text, text)
     codes: list[str] = []
     folds: dict[str, str] = {}
@@ -97,4 +113,4 @@ def parse_class_set(spec: str) -> ClassSet:
         codes.append(members[0])
     if len(codes) < 2:
         raise _syntax_error(spec, "a class set needs at least two classes")
-    return ClassSet(spec=text, codes=tuple(codes), folds=folds)
+    return ClassSet(spec=text, codes=tuple(codes), folds=folds, given=given)

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cotgen.corpora.classes import ClassSet
+from cotgen.core.errors import CotgenError
+from cotgen.corpora.classes import ClassSet, canonical_sort
 from cotgen.corpora.dialogue import DialogueTurn, TurnIndex
 from cotgen.corpora.summary import CorpusSummary, summarize
 from cotgen.records.utterance import VAD, Utterance, distribution_from_counts, majority_of
@@ -174,6 +175,18 @@ def assemble(
             continue
         candidates.append(item)
 
+    seen = {code for entry in candidates for code, value in entry.vote_counts.items() if value > 0}
+    unused = class_set.unused(seen) if candidates else []
+    if unused and not class_set.given:
+        # The corpus's default set on a part of the corpus (a session, a fixture): worth a word, not a stop.
+        logger.warning(
+            "%s: no entry votes for %s of the default class set %s", corpus, ", ".join(unused), class_set.spec
+        )
+    elif unused:
+        raise CotgenError(
+            f"--classes {class_set.spec}: {corpus} never uses {', '.join(unused)}; "
+            f"the codes it uses are {', '.join(canonical_sort(seen))}"
+        )
     resolved = class_set.resolve(code for entry in candidates for code in entry.vote_counts)
     classes = list(resolved.codes or ())
     utterances: list[Utterance] = []

@@ -11,7 +11,9 @@ code outside it is dropped rather than silently losing that mass.
 from __future__ import annotations
 
 import csv
+import difflib
 import json
+import logging
 import math
 import sys
 from collections.abc import Iterator, Mapping
@@ -24,6 +26,8 @@ from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry,
 from cotgen.corpora.layout import absolute, layout_error, require_paths
 from cotgen.corpora.votes import counted_annotators, tally_counts, weighted_vote_counts
 
+logger = logging.getLogger(__name__)
+
 NAME = "manifest"
 DEFAULT_CLASSES = "all"
 LAYOUT = (
@@ -33,7 +37,24 @@ LAYOUT = (
 CLASSES_HELP = "all (default: every code seen), 4 (neu, hap+exc, ang, sad), or custom; rows outside the set are dropped"
 
 REQUIRED = ("id", "audio", "transcript")
-KNOWN = frozenset({*REQUIRED, "speaker", "gender", "session", "n_annotators", "votes", "distribution", "meta"})
+LABEL_COLUMNS = ("votes", "distribution")
+KNOWN = frozenset({*REQUIRED, *LABEL_COLUMNS, "speaker", "gender", "session", "n_annotators", "meta"})
+# How alike (difflib ratio) an unknown column must be to a known one to be named as its likely misspelling:
+# speakr/speaker 0.92, vote/votes 0.89, transcrpt/transcript 0.95; an unrelated extra (notes/votes 0.8) stays below.
+SPELLING_CUTOFF = 0.85
+# Names other tools give the columns cotgen reads, suggested like misspellings.
+SYNONYMS: dict[str, str] = {
+    "speaker_id": "speaker",
+    "spk": "speaker",
+    "text": "transcript",
+    "sentence": "transcript",
+    "wav": "audio",
+    "path": "audio",
+    "file": "audio",
+    "label": "votes",
+    "labels": "votes",
+    "sex": "gender",
+}
 COUNT_PREFIX = "count_"
 CSV_SUFFIXES = frozenset({".csv"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -163,17 +184,60 @@ def row_entry(row: Mapping[str, Any], where: str, base: Path) -> RawEntry:
     )
 
 
-def _check_columns(path: Path, lineno: int, columns: list[str]) -> None:
-    missing = [column for column in REQUIRED if column not in columns]
+def likely_column(name: str, candidates: list[str]) -> str | None:
+    """The column of ``candidates`` that ``name`` most probably stands for (a misspelling or a synonym), or None."""
+    if SYNONYMS.get(name.lower()) in candidates:
+        return SYNONYMS[name.lower()]
+    close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=SPELLING_CUTOFF)
+    return close[0] if close else None
+
+
+def _did_you_mean(wanted: list[str], found: list[str]) -> str:
+    """`` (did you mean speaker for speakr?)`` for the wanted names a found one stands for, else ``""``."""
+    hints = [f"{want} for {name}" for name in found if (want := likely_column(name, wanted)) is not None]
+    return f" (did you mean {'; '.join(hints)}?)" if hints else ""
+
+
+def check_columns(path: Path, lineno: int, columns: list[str]) -> None:
+    """Fail once on the header, not once per row, when the required or the label columns are missing; warn on
+    columns cotgen does not read, naming the column each one probably misspells.
+
+    Unknown columns are kept in ``meta``, so a misspelt optional one (``speakr``) would otherwise leave every
+    speaker null without a word, and a misspelt label column (``vote``) drop every row as malformed.
+    """
+    unknown = [name for name in columns if name not in KNOWN and not name.startswith(COUNT_PREFIX)]
+    missing = [name for name in REQUIRED if name not in columns]
     if missing:
-        raise CotgenError(f"{path}:{lineno}: missing column(s) {', '.join(missing)} (expected {LAYOUT})")
+        raise CotgenError(
+            f"{path}:{lineno}: missing column(s) {', '.join(missing)}{_did_you_mean(missing, unknown)} "
+            f"(expected {LAYOUT})"
+        )
+    if not any(name in LABEL_COLUMNS or name.startswith(COUNT_PREFIX) for name in columns):
+        raise CotgenError(
+            f"{path}:{lineno}: no label column{_did_you_mean(list(LABEL_COLUMNS), unknown)}; expected votes "
+            "(one label per annotator, ';'-separated), count_<code> columns or distribution"
+        )
+    absent = sorted(KNOWN - set(columns) - {"meta"})
+    kept = []
+    for name in unknown:
+        meant = likely_column(name, absent)
+        if meant is not None:
+            logger.warning(
+                "%s:%d: column %s is not one cotgen reads (it goes to meta); did you mean %s?",
+                *(path, lineno),
+                *(name, meant),
+            )
+        else:
+            kept.append(name)
+    if kept:
+        logger.info("%s:%d: column(s) %s kept in each utterance's meta", path, lineno, ", ".join(kept))
 
 
 def iter_csv(path: Path) -> Iterator[RawEntry | Dropped]:
     """Rows of a CSV manifest; the header must name the required columns."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        _check_columns(path, 1, [name.strip() for name in reader.fieldnames or []])
+        check_columns(path, 1, [name.strip() for name in reader.fieldnames or []])
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if None in row or any(value is None for value in row.values()):
@@ -187,6 +251,7 @@ def iter_csv(path: Path) -> Iterator[RawEntry | Dropped]:
 
 def iter_jsonl(path: Path) -> Iterator[RawEntry | Dropped]:
     """Objects of a JSONL manifest, one per line; each must carry the required keys."""
+    checked = False
     with path.open(encoding="utf-8-sig") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
@@ -200,6 +265,9 @@ def iter_jsonl(path: Path) -> Iterator[RawEntry | Dropped]:
             if not isinstance(row, dict):
                 yield Dropped(MALFORMED_ROW, where, "a line must be a JSON object")
                 continue
+            if not checked:  # the first object's keys stand for the header a CSV would have
+                check_columns(path, lineno, list(row))
+                checked = True
             missing = [key for key in REQUIRED if key not in row]
             if missing:
                 yield Dropped(MALFORMED_ROW, where, f"missing key(s) {', '.join(missing)}")

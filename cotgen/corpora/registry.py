@@ -44,7 +44,7 @@ class CorpusRecipe:
         """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None)."""
         if self_eval and not self.supports_self_eval:
             raise CotgenError(f"--self-eval applies to iemocap only, not {self.name}")
-        class_set = parse_class_set(classes if classes is not None else self.default_classes)
+        class_set = parse_class_set(classes if classes is not None else self.default_classes, given=classes is not None)
         return self.loader(root, class_set, self_eval, allow_missing_audio)
 
 

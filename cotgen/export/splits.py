@@ -270,7 +270,8 @@ def _by_speaker(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
     if not known.any():
         raise CotgenError(
             f"--split {spec.describe()}: no utterance has a speaker, so no split can be speaker-independent "
-            "(give the corpus a speaker column, or use --split loso:K or --split corpus)"
+            "(a manifest needs a speaker column: add it and rerun cotgen build; "
+            "or use --split loso:K or --split corpus)"
         )
     per_speaker = np.bincount(cat.speaker_codes[known], minlength=len(cat.speakers))
     sizes = dict(zip(cat.speakers, (int(n) for n in per_speaker)))

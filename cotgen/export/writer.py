@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any, Literal, cast, get_args
 
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
@@ -41,6 +41,16 @@ from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
 FORMATS: dict[str, ModuleType] = {"trl": trl, "llamafactory": llamafactory, "swift": swift}
+# The trainers' own spellings of their names (LLaMA-Factory, ms-swift), accepted in any case.
+FORMAT_ALIASES: dict[str, str] = {"llama-factory": "llamafactory", "llama_factory": "llamafactory", "ms-swift": "swift"}
+
+
+def canonical_format(name: str) -> str:
+    """``LLaMA-Factory`` -> ``llamafactory``, ``ms-swift`` -> ``swift``, ``TRL`` -> ``trl``; others unchanged."""
+    key = name.strip().lower()
+    return FORMAT_ALIASES.get(key, key)
+
+
 EXPORT_INFO = "export.json"
 FOLDS_INFO = "folds.json"
 FOLD_PREFIX = "fold_"
@@ -221,6 +231,7 @@ def export_run(
     out_dir: Path | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written."""
+    fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     data = load_run(run_dir)
     return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
@@ -241,6 +252,7 @@ def export_folds(
     folder, and fold folders of an earlier protocol that this one lacks, are removed so no reader
     mistakes them for this protocol's.
     """
+    fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     data = load_run(run_dir)
     _check_kinds(data, module)

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import soundfile
-
+from cotgen.core.audio import MODEL_SAMPLE_RATE, AudioDecodeError, audio_as_wav
 from cotgen.core.errors import CotgenError
 
 AudioPart = Literal["input_audio", "audio_url"]
 AUDIO_PARTS: tuple[str, ...] = ("input_audio", "audio_url")
-DEFAULT_SAMPLE_RATE = 16_000
+DEFAULT_SAMPLE_RATE = MODEL_SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -72,20 +69,14 @@ def file_sha256(path: str) -> str:
 
 
 def wav_bytes(path: str, sample_rate: int = DEFAULT_SAMPLE_RATE) -> bytes:
-    """The clip as mono 16-bit PCM WAV at ``sample_rate`` (channels averaged, resampled with librosa if needed)."""
-    try:
-        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, OSError) as exc:
-        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
-    mono = samples.mean(axis=1)
-    if rate != sample_rate:
-        # Imported here: librosa (and numba under it) takes seconds to load, and 16 kHz corpora never need it.
-        import librosa
+    """The clip as mono 16-bit PCM WAV at ``sample_rate``, through the one decoder of :mod:`cotgen.core.audio`.
 
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate)
-    buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(mono, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
+    Any container librosa decodes (MELD's mp4 included) works; a clip that already is such a WAV goes byte for byte.
+    """
+    try:
+        return audio_as_wav(path, sample_rate)
+    except AudioDecodeError as exc:
+        raise AudioError(str(exc)) from None
 
 
 def audio_part(path: str, settings: AudioSettings) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
+from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
 CARD = "README.md"
 PLOTS_DIR = "plots"
@@ -42,6 +44,17 @@ COTGEN_CITATION = (
     "}"
 )
 _SIZE_BUCKETS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
+# The figures ``cotgen stats`` draws, in the card's reading order (the order of the statistics they illustrate),
+# with the caption each one gets.
+PLOT_CAPTIONS: dict[str, str] = {
+    "vote_mass": "Human vote mass per class: how the annotators' votes spread over the class set.",
+    "entropy": "Entropy (bits) of the human distributions and of the traces' distributions: how ambiguous "
+    "each finds the utterances.",
+    "trace_js": "Jensen–Shannon divergence (bits) of each trace's distribution from the human one, gold and "
+    "sampled traces.",
+    "pair_margins": "DPO pair margins: how much worse the rejected answer scores than the chosen one.",
+    "features_by_class": "Acoustic features of the utterances by majority class.",
+}
 
 
 def corpus_note(name: str) -> dict[str, Any]:
@@ -205,11 +218,81 @@ def _teachers(facts: RunFacts, info: dict[str, Any]) -> list[str]:
     return [str(teacher)] if teacher else []
 
 
+def teacher_line(teachers: list[str]) -> str:
+    """Who wrote the traces, in words; the offline template teacher is named as rule-based, not a model.
+
+    A reader must not mistake rule-generated traces for a model's reasoning: they show the format and the
+    measured cues, and reach the human distribution because they are given it.
+    """
+    if not teachers:
+        return "n/a"
+    named = []
+    for teacher in teachers:
+        if teacher == TEMPLATE_TEACHER:
+            named.append(
+                f"`{teacher}`, cotgen's offline template teacher (no model): its traces are rule-generated from the "
+                "measured acoustic cues, a word list over the transcript and, for gold traces, the human distribution"
+            )
+        else:
+            named.append(f"`{teacher}`")
+    return "; ".join(named)
+
+
+def audio_note(export: dict[str, Any] | None, published: bool, audio_included: bool) -> str:
+    """What the ``audio`` fields of the records next to this card are, for the copy the card sits in.
+
+    A run folder's records hold absolute paths; an export's hold what ``--audio`` made of them; a published copy
+    holds paths relative to the corpus's audio folder (``publish`` rewrites them), or under ``audio/`` with the
+    clips included.
+    """
+    if published:
+        if audio_included:
+            return "the clips are included under `audio/`; `audio` fields are paths relative to this folder."
+        return (
+            "not included; `audio` fields are paths relative to the corpus's audio folder, so join them to your own "
+            "copy of the corpus (get it from its owners)."
+        )
+    mode = export.get("audio", "absolute") if export else "absolute"
+    if mode == "copy":
+        return "the clips are copied into `audio/` of this folder; `audio` fields are paths relative to it."
+    if mode == "relative":
+        where = "this folder" if export and export.get("format") == "llamafactory" else "the folder the export ran in"
+        return f"not copied; `audio` fields are paths relative to {where}, where the trainer resolves them."
+    made = "exported" if export else "built"
+    return f"not copied; `audio` fields are absolute paths to the clips on the machine that {made} this folder."
+
+
+def figures(plots: list[str]) -> list[tuple[str, str]]:
+    """(name, caption) of the run's plots: the known ones in reading order, any other after them by name."""
+    known = [(name, caption) for name, caption in PLOT_CAPTIONS.items() if name in plots]
+    others = [(name, name.replace("_", " ").capitalize() + ".") for name in sorted(plots) if name not in PLOT_CAPTIONS]
+    return known + others
+
+
+def _json_text(value: Any) -> str:
+    """JSON as a reader expects to see it: ``"I can't"``, not Jinja's HTML-safe ``"I can\\u0027t"``."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _code_span(text: str) -> str:
+    """``text`` as a Markdown code span, shown as written: a quoted ``<audio>`` is not taken for an HTML tag.
+
+    The fence is one backtick longer than the longest run of backticks inside, as CommonMark allows.
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-_BODY = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True).from_string(
+_ENVIRONMENT = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENVIRONMENT.filters["json"] = _json_text
+_ENVIRONMENT.filters["code"] = _code_span
+_BODY = _ENVIRONMENT.from_string(
     """# {{ title }}
 
 Chain-of-thought training data for **ambiguous speech-emotion reasoning**, made with
@@ -217,7 +300,10 @@ Chain-of-thought training data for **ambiguous speech-emotion reasoning**, made 
 {{ corpus }} corpus has a teacher trace that reasons from acoustic cues to lexical cues to the
 ambiguity of the utterance and ends in a probability distribution over emotions that matches how
 the human annotators voted; DPO pairs and GRPO prompts are scored by divergence from the human distribution.
-
+{% if rule_generated %}
+**These traces are rule-generated** by cotgen's offline template teacher, not written by a model: they show the
+trace format with faithful acoustic cues and are meant for trying the pipeline, not for training a reasoner.
+{% endif %}
 {% if notice %}> **Licence notice.** {{ notice }}
 
 {% endif %}## How it was built
@@ -227,7 +313,7 @@ the human annotators voted; DPO pairs and GRPO prompts are scored by divergence 
 - Human distribution: each utterance's annotator votes over the class set, normalised to sum to 1
   (mean {{ mean_annotators }} annotators per utterance); the majority class is its argmax, none on a tie.
   {{ annotator_rule }}
-- Teacher: {{ teachers }}
+- Teacher: {{ teacher }}
 - Prompt templates: {{ templates }}
 - Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
@@ -259,12 +345,14 @@ the human annotators voted; DPO pairs and GRPO prompts are scored by divergence 
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
 Human vote mass per class: {{ vote_mass }}.
-{% if plots %}
-{% for name in plots %}![{{ name }}]({{ plots_prefix }}{{ name }}.png)
-{% endfor %}{% endif %}
+{% for name, caption in figures %}
+![{{ caption }}]({{ plots_prefix }}{{ name }}.png)
+
+*Figure {{ loop.index }}. {{ caption }}*
+{% endfor %}
 {% if example %}## Example
 
-Transcript: {{ example.transcript | tojson }}; human distribution: `{{ example.human_distribution | tojson }}`.
+Transcript: {{ example.transcript | json | code }}; human distribution: {{ example.human_distribution | json | code }}.
 
 ```text
 {{ example.answer }}
@@ -275,8 +363,11 @@ Transcript: {{ example.transcript | tojson }}; human distribution: `{{ example.h
 - Annotator agreement: the human distribution is only as good as the votes behind it
   ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); classes outside the
   class set are dropped before normalising.
-- Teacher bias: gold traces rationalise a distribution the teacher was shown, so their cues are
+{% if rule_generated %}- Rule-generated traces: the template teacher's wording is fixed and its lexical cues come from a
+  word list, so the traces teach the format, not reasoning.
+{% else %}- Teacher bias: gold traces rationalise a distribution the teacher was shown, so their cues are
   post-hoc explanations, and the teacher's own priors about emotion and speakers leak into them.
+{% endif %}
 - Faithfulness: a trace may cite acoustic cues the measurements do not support; the mean
   faithfulness is {{ fmt(stats.mean_faithfulness) }} and {{ fmt(stats.faithful_share) }} of the traces
   score at least 0.5.
@@ -312,12 +403,17 @@ def notice_for(note: dict[str, Any]) -> str | None:
 
 
 def render_card(
-    run_dir: Path, export_dir: Path | None = None, audio_included: bool = False, plots_prefix: str | None = None
+    run_dir: Path,
+    export_dir: Path | None = None,
+    audio_included: bool = False,
+    plots_prefix: str | None = None,
+    published: bool = False,
 ) -> str:
     """The card's text for a run folder, or for an export of it when ``export_dir`` is given.
 
     ``plots_prefix`` is where the card links the run's PNGs from (default: the run's ``plots/`` seen
-    from the card's folder; publishing copies them next to the card).
+    from the card's folder; publishing copies them next to the card). ``published`` says the card goes with
+    the copy ``publish`` stages, whose audio paths it rewrote (``audio_included``: with the clips).
     """
     data = load_run(run_dir)
     info = read_run_json(run_dir)
@@ -335,12 +431,8 @@ def render_card(
         configs = run_configs(run_dir)
         files = _file_rows(run_dir, ["utterances.jsonl", "traces.jsonl", "rejects.jsonl", *RECORD_FILES])
         default_prefix = f"{PLOTS_DIR}/"
-    plots = sorted(p.stem for p in (run_dir / PLOTS_DIR).glob("*.png"))
-    audio_note = (
-        "the clips are included under `audio/` (check that the corpus licence allows it)."
-        if audio_included
-        else "not included; `audio` fields are paths relative to the corpus folder, so get the corpus from its owners."
-    )
+    plots = [p.stem for p in (run_dir / PLOTS_DIR).glob("*.png")]
+    teachers = _teachers(facts, info)
     metadata = card_metadata(data.corpus, stats.utterances, note, configs)
     body = _BODY.render(
         title=metadata.pretty_name,
@@ -352,16 +444,17 @@ def render_card(
         classes=", ".join(f"`{c}` ({emotion_name(c)})" for c in data.classes),
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
-        teachers=", ".join(_teachers(facts, info)) or "n/a",
+        teacher=teacher_line(teachers),
+        rule_generated=TEMPLATE_TEACHER in teachers,
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",
         per_split=", ".join(f"{k} {v}" for k, v in (export or {}).get("utterances_per_split", {}).items()),
         vote_mass=", ".join(f"{code} {mass:.2f}" for code, mass in stats.class_vote_mass.items()),
         export=export,
-        audio_note=audio_note,
+        audio_note=audio_note(export, published, audio_included),
         files=files,
         stats=stats,
         fmt=_fmt,
-        plots=plots,
+        figures=figures(plots),
         plots_prefix=plots_prefix or default_prefix,
         example=facts.example,
         corpus_citation=note.get("citation"),

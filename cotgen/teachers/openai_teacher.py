@@ -25,19 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import logging
 import os
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx2
-import soundfile
 from openai import (
     APIConnectionError,
     APIStatusError,
@@ -46,7 +43,7 @@ from openai import (
     DefaultAsyncHttpxClient,
 )
 
-from cotgen.acoustics.decode import DecodeError, decode_mono
+from cotgen.core.audio import AudioDecodeError, audio_as_wav
 from cotgen.core.errors import CotgenError
 from cotgen.records.trace import response_schema
 from cotgen.teachers.ratelimit import (
@@ -192,26 +189,15 @@ def resolve_api_key(config: TeacherConfig) -> str:
 def build_audio_part(path: str) -> dict:
     """The clip as an ``input_audio`` content part (base64 WAV), for audio-capable teachers.
 
-    WAV files are sent byte for byte; other formats soundfile reads, or else librosa decodes with ffmpeg
-    (MELD's mp4 clips), are converted to 16-bit WAV.
+    A mono 16-bit WAV is sent byte for byte; any other file (stereo, FLAC, MP3, Ogg, M4A...) is decoded by
+    :func:`cotgen.core.audio.audio_as_wav` into one, at its own rate.
     """
     try:
-        data = Path(path).read_bytes()
+        data = audio_as_wav(path)
+    except AudioDecodeError as exc:
+        raise CotgenError(f"--send-audio: {exc}") from None
     except OSError as exc:
         raise CotgenError(f"{path}: cannot read audio for --send-audio ({exc.strerror or exc})") from None
-    if not (data[:4] == b"RIFF" and data[8:12] == b"WAVE"):
-        try:
-            samples, rate = soundfile.read(io.BytesIO(data))
-        except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
-            try:
-                samples, rate = decode_mono(path)
-            except DecodeError as decode_error:
-                raise CotgenError(
-                    f"{path}: not a readable audio file for --send-audio ({exc}; ffmpeg: {decode_error})"
-                ) from None
-        buffer = io.BytesIO()
-        soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
-        data = buffer.getvalue()
     return {"type": "input_audio", "input_audio": {"data": base64.b64encode(data).decode("ascii"), "format": "wav"}}
 
 

@@ -1,0 +1,129 @@
+"""What a person sees in an 80-column terminal: the build run in a real pseudo-terminal, its screen emulated.
+
+``cotgen build`` runs as a child process on a pty of 24 x 80 (pexpect), so rich sees a real terminal and redraws
+its live line with cursor moves; pyte replays the bytes onto a screen of the same size, which is what a terminal
+would show. The unit tests of :mod:`cotgen.build.progress` check the line as a string; these check it as seen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from loopback_server import LoopbackServer
+
+from cotgen.build.progress import ELLIPSIS, progress_line, status_text
+
+pexpect = pytest.importorskip("pexpect")
+pyte = pytest.importorskip("pyte")
+
+COLUMNS, ROWS = 80, 24
+COTGEN = shutil.which("cotgen", path=str(Path(sys.executable).parent)) or "cotgen"
+# The live line once the build is over: all items, 100 %, elapsed and ETA clocks, the full bar.
+DONE_LINE = re.compile(r"^build 24/24 100% \d+:\d\d:\d\d ETA \d+:\d\d:\d\d ━{10}")
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "OPENAI_BASE_URL")}
+    env.update(TERM="xterm-256color", XDG_CACHE_HOME=str(tmp_path / "xdg"), OPENAI_API_KEY="sk-test-terminal")
+    return env
+
+
+def _spawn(args: list[str], tmp_path: Path) -> pexpect.spawn:
+    return pexpect.spawn(
+        COTGEN, args, cwd=str(tmp_path), env=_environment(tmp_path), dimensions=(ROWS, COLUMNS), timeout=180
+    )
+
+
+def _screen(raw: bytes) -> list[str]:
+    """The terminal's screen after ``raw`` (tall enough that nothing scrolls away), lines right-stripped."""
+    screen = pyte.Screen(COLUMNS, 400)
+    pyte.ByteStream(screen).feed(raw)
+    return [line.rstrip() for line in screen.display]
+
+
+def _run_to_end(child: pexpect.spawn) -> bytes:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.before
+
+
+def test_a_template_build_shows_one_80_column_progress_line_without_tokens(tmp_path: Path) -> None:
+    child = _spawn(["build", "--out", "run", "--cache", str(tmp_path / "cache"), "--workers", "1"], tmp_path)
+    lines = _screen(_run_to_end(child))
+    assert child.exitstatus == 0, "\n".join(lines)
+    progress = [line for line in lines if line.startswith("build ")]
+    assert len(progress) == 1 and DONE_LINE.match(progress[0]), "\n".join(lines)
+    # One line, not wrapped: what follows it is the summary, not the rest of a cut line.
+    after = lines[lines.index(progress[0]) + 1]
+    assert after.startswith("run: 24 traces, 0 rejects"), "\n".join(lines)
+    assert "tokens" not in "\n".join(lines) and "$" not in "\n".join(lines)
+    assert any(line.startswith("offline template teacher (rule-generated traces),") for line in lines)
+
+
+def test_ctrl_c_says_what_is_done_and_left_logs_it_and_a_rerun_resumes(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    with LoopbackServer(latency=0.5) as srv:
+        args = ["build", "--teacher", "openai:m", "--base-url", srv.base_url, "--concurrency", "1", "--cache", cache]
+        child = _spawn([*args, "--out", "run", "--workers", "1"], tmp_path)
+        child.expect(r"build [3-9]/24")  # a few items answered, most still to do
+        child.sendintr()
+        lines = _screen(_run_to_end(child))
+    assert child.exitstatus == 130, "\n".join(lines)
+    said = [line for line in lines if line.startswith("interrupted: ")]
+    assert len(said) == 1, "\n".join(lines)
+    done, left = map(
+        int, re.match(r"interrupted: (\d+) done, (\d+) left; rerun the same command to resume$", said[0]).groups()
+    )
+    assert done >= 3 and done + left == 24
+    traces = (tmp_path / "run" / "traces.jsonl").read_text(encoding="utf-8").splitlines()
+    rejects = (tmp_path / "run" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(traces) + len(rejects) == done
+    assert said[0] in (tmp_path / "run" / "cotgen.log").read_text(encoding="utf-8")
+    live = [line for line in lines if line.startswith("build ")]
+    assert live and "tokens" in live[-1] and len(live[-1]) <= COLUMNS
+    with LoopbackServer() as srv:
+        args = ["build", "--teacher", "openai:m", "--base-url", srv.base_url, "--cache", cache, "--out", "run"]
+        child = _spawn(args, tmp_path)
+        lines = _screen(_run_to_end(child))
+        assert child.exitstatus == 0, "\n".join(lines)
+        assert len(srv.chat_requests) == left
+    assert any(f"{done} already done" in line for line in lines), "\n".join(lines)
+
+
+@given(
+    completed=st.integers(0, 10**6),
+    extra=st.integers(0, 10**6),
+    elapsed=st.none() | st.floats(0, 10**6),
+    remaining=st.none() | st.floats(0, 10**6),
+    counters=st.tuples(*[st.integers(0, 10**7)] * 5),
+    width=st.integers(60, 200),
+)
+def test_the_line_fits_and_keeps_its_head(
+    completed: int,
+    extra: int,
+    elapsed: float | None,
+    remaining: float | None,
+    counters: tuple[int, int, int, int, int],
+    width: int,
+) -> None:
+    status = status_text(*counters)
+    line = progress_line(completed, completed + extra, elapsed, remaining, status, width)
+    assert len(line) <= width
+    assert line.startswith(f"build {completed}/{completed + extra} ")
+    assert " ETA " in line
+    if status and not line.endswith(status):
+        assert line.endswith(ELLIPSIS)
+
+
+def test_counters_appear_only_when_non_zero() -> None:
+    assert status_text(0, 0, 0, 0, 0) == ""
+    assert status_text(2, 0, 0, 0, 0) == "rejected 2"
+    assert status_text(0, 1, 3, 1448, 314) == "repairing 1 · HTTP retries 3 · tokens 1.4k in, 314 out"
+    assert status_text(0, 0, 0, 2_500_000, 999) == "tokens 2.5M in, 999 out"
