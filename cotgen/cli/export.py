@@ -42,6 +42,10 @@ def export(
         typer.Option("--audio", help="absolute paths, paths relative to where the trainer resolves them, or copy."),
     ] = "absolute",
     out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
+    review: Annotated[
+        Path | None,
+        typer.Option("--review", help="review.jsonl from `cotgen review`: leave rejected traces and their pairs out."),
+    ] = None,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -58,6 +62,7 @@ def export(
             answer=cast(AnswerMode, answer),
             audio=cast(AudioMode, audio),
             out_dir=out,
+            review=review,
         )
         write_card(run_dir)
         table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}")
@@ -85,6 +90,7 @@ def export(
         answer=cast(AnswerMode, answer),
         audio=cast(AudioMode, audio),
         out_dir=out,
+        review=review,
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
@@ -96,4 +102,8 @@ def export(
     console.print(table)
     for reason, count in result.skipped.items():
         console.print(f"skipped {count} records: {reason.replace('_', ' ')}")
+    if result.review is not None:
+        marks = result.review
+        left_out = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in marks["left_out"].items())
+        console.print(f"review: {marks['reviewed']} traces reviewed, {marks['reject']} rejected; left out {left_out}")
     console.print(f"written to {result.out_dir}")

@@ -37,17 +37,21 @@ FEATURES = "features.parquet"
 RECORD_FILES: tuple[str, ...] = (SFT, DPO, GRPO)
 
 
+def parse_record(line: str | bytes, model: type[RecordT], path: Path, lineno: int) -> RecordT:
+    """Validate one JSONL line against ``model``; a bad line names file and line."""
+    try:
+        return model.model_validate_json(line)
+    except ValidationError as exc:
+        first = str(exc).splitlines()[0]
+        raise CotgenError(f"{path}:{lineno}: not a valid {model.__name__} ({first})") from None
+
+
 def iter_records(path: Path, model: type[RecordT]) -> Iterator[RecordT]:
     """Validate each non-blank line of a JSONL file against ``model``; a bad line names file and line."""
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield model.model_validate_json(line)
-            except ValidationError as exc:
-                first = str(exc).splitlines()[0]
-                raise CotgenError(f"{path}:{lineno}: not a valid {model.__name__} ({first})") from None
+            if line.strip():
+                yield parse_record(line, model, path, lineno)
 
 
 def count_lines(path: Path) -> int:

@@ -26,7 +26,8 @@ from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.messages import AUDIO_DIR, AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
-from cotgen.export.record_readers import RECORD_FILES, RunData, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, RunData, load_run
+from cotgen.export.review_marks import ReviewMarks, read_review
 from cotgen.export.splits import (
     SPLITS,
     SplitAssignment,
@@ -76,6 +77,7 @@ class ExportResult:
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    review: dict[str, Any] | None = None  # what review.jsonl marked and left out (export_run's ``review``)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -229,12 +231,18 @@ def export_run(
     answer: AnswerMode = "text",
     audio: AudioMode = "absolute",
     out_dir: Path | None = None,
+    review: Path | None = None,
 ) -> ExportResult:
-    """Export a run for one trainer; see the module docstring for what is written."""
+    """Export a run for one trainer; see the module docstring for what is written.
+
+    With ``review`` (a ``review.jsonl`` from ``cotgen review``), rejected traces and the records carrying them
+    are left out (:mod:`cotgen.export.review_marks`).
+    """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     data = load_run(run_dir)
-    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt)
+    marks = read_review(review, run_dir / TRACES) if review is not None else None
+    return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt, marks)
 
 
 def export_folds(
@@ -244,17 +252,19 @@ def export_folds(
     answer: AnswerMode = "text",
     audio: AudioMode = "absolute",
     out_dir: Path | None = None,
+    review: Path | None = None,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
 
     Each fold folder holds exactly what a one-split export writes (split files, ``export.json``,
     LLaMA-Factory's ``dataset_info.json``). Split files a one-split export left at the top of the
     folder, and fold folders of an earlier protocol that this one lacks, are removed so no reader
-    mistakes them for this protocol's.
+    mistakes them for this protocol's. ``review`` leaves out rejected traces in every fold, as in :func:`export_run`.
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     data = load_run(run_dir)
+    marks = read_review(review, run_dir / TRACES) if review is not None else None
     _check_kinds(data, module)
     out = out_dir or run_dir / "export" / fmt
     specs = fold_specs(data.utterances, split)
@@ -266,7 +276,9 @@ def export_folds(
     _remove_stale_folds(out, {name for name, _ in specs})
     result = FoldsResult(format=fmt, out_dir=out, run_dir=data.run_dir, protocol=split.strip())
     for name, spec in specs:
-        result.folds[name] = _write_split(data, module, fmt, spec, answer, audio, out / name, write_ids=True)
+        result.folds[name] = _write_split(
+            data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks
+        )
     (out / FOLDS_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
@@ -299,6 +311,7 @@ def export_data(
     answer: AnswerMode,
     audio: AudioMode,
     out_dir: Path,
+    review: ReviewMarks | None = None,
 ) -> ExportResult:
     """Export an opened run with one format module (the body of :func:`export_run`).
 
@@ -309,7 +322,7 @@ def export_data(
     text = split or default_split(data.corpus)
     if is_all_folds(text):
         raise CotgenError(f"--split {text}: several folds are exported with export_folds (cotgen export does this)")
-    result = _write_split(data, module, fmt, parse_split(text, seed), answer, audio, out_dir)
+    result = _write_split(data, module, fmt, parse_split(text, seed), answer, audio, out_dir, review=review)
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
 
@@ -323,6 +336,7 @@ def _write_split(
     audio: AudioMode,
     out_dir: Path,
     write_ids: bool = False,
+    review: ReviewMarks | None = None,
 ) -> ExportResult:
     """One split assignment's files, ``dataset_info.json`` and ``export.json`` in ``out_dir`` (run.json untouched).
 
@@ -345,9 +359,12 @@ def _write_split(
     for kind, file_name in zip(("sft", "dpo", "grpo"), RECORD_FILES):
         if kind not in module.KINDS:
             continue
+        records = getattr(data, kind)
+        if review is not None:
+            records = review.keep(kind, records)
         with SplitFiles(out_dir, kind) as files:
             skipped = _write_kind(
-                getattr(data, kind), getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
+                records, getattr(module, f"{kind}_row"), ctx, assignment, data.run_dir / file_name, files
             )
             written = files.commit()
         for reason, n in skipped.items():
@@ -356,6 +373,8 @@ def _write_split(
             name = split_file_name(kind, split_name)
             result.files[name] = rows
             registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+    if review is not None:
+        result.review = review.summary()
     if module is llamafactory:
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")

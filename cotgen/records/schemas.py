@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from cotgen.core.paths import PROJECT_ROOT
 from cotgen.records.prediction import PredictionRecord
+from cotgen.records.review import ReviewRecord
 from cotgen.records.run_records import DPORecord, GRPORecord, RejectRecord, SFTRecord, TraceRecord
 from cotgen.records.trace import Trace
 from cotgen.records.utterance import Utterance
@@ -28,6 +29,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "dpo_record": DPORecord,
     "grpo_record": GRPORecord,
     "prediction_record": PredictionRecord,
+    "review_record": ReviewRecord,
 }
 
 

@@ -405,6 +405,29 @@ SALIENT_SIDES: dict[str, tuple[str, ...]] = {
 }
 
 
+def cue_agrees(cue: str, claimed: str, measured: str | None) -> bool | None:
+    """Whether a cited level is within one step of the measured one (intonation: exactly); None when unmeasured.
+
+    The within-one rule :func:`faithfulness_parts` counts, and the rule the review page marks mismatches by,
+    so the page and the score cannot disagree.
+    """
+    if measured is None:
+        return None
+    if cue == "intonation":
+        return claimed == measured
+    return claimed in LEVELS and measured in LEVELS and abs(LEVELS.index(claimed) - LEVELS.index(measured)) <= 1
+
+
+def salient_recalled(cited: str | None, measured: str | None) -> bool | None:
+    """For a salient measurement (very low/high, rising/falling): whether the trace cites it on that side.
+
+    None when the measurement is not salient; ``cited`` is None when the trace does not cite the cue.
+    """
+    if measured not in SALIENT_SIDES:
+        return None
+    return cited in SALIENT_SIDES[measured]
+
+
 class FaithfulnessParts(_Strict):
     """How a trace's cited cue levels agree with the measured ones, three ways (None: nothing to check).
 
@@ -441,12 +464,9 @@ def faithfulness_parts(trace: Trace, measured: Mapping[str, str | None]) -> Fait
             continue
         checked += 1
         exact += level == actual
-        if cue == "intonation":
-            near += level == actual
-        elif level in LEVELS and actual in LEVELS:
-            near += abs(LEVELS.index(level) - LEVELS.index(actual)) <= 1
+        near += bool(cue_agrees(cue, level, actual))
     salient = [cue for cue, actual in measured.items() if actual in SALIENT_SIDES]
-    recalled = sum(cited.get(cue) in SALIENT_SIDES[measured[cue] or ""] for cue in salient)
+    recalled = sum(bool(salient_recalled(cited.get(cue), measured[cue])) for cue in salient)
     return FaithfulnessParts(
         exact=exact / checked if checked else None,
         within_one=near / checked if checked else None,

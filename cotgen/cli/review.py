@@ -1,0 +1,37 @@
+"""``cotgen review``: write a run's static review page (thin: see cotgen.review)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cotgen.cli.app import app, console
+from cotgen.core.paths import DEFAULT_RUN
+
+
+@app.command()
+def review(
+    run_dir: Annotated[Path, typer.Option("--in", help="Run folder to review.")] = DEFAULT_RUN,
+    out: Annotated[Path | None, typer.Option("--out", help="Page folder. Default: <run>/review/.")] = None,
+    copy_audio: Annotated[
+        bool, typer.Option("--copy-audio", help="Copy the clips beside the page instead of linking to them.")
+    ] = False,
+) -> None:
+    """Write a static page (open index.html from disk) to listen to, inspect and mark the run's traces."""
+    # Imported here: `cotgen` imports every command module for every command, and this one loads pandas.
+    from cotgen.review import write_review
+
+    summary = write_review(run_dir, out, copy_audio=copy_audio)
+    console.print(
+        f"{summary.utterances} utterances, {summary.traces} traces, {summary.rejects} rejects, {summary.pairs} pairs"
+    )
+    if summary.audio_missing:
+        console.print(f"[yellow]{summary.audio_missing} clips are not on disk: their players show the missing path")
+    if summary.faithfulness_changed:
+        console.print(
+            f"[yellow]{summary.faithfulness_changed} traces score a different faithfulness against today's "
+            "features.parquet than when built (marked on the page)"
+        )
+    console.print(f"open {summary.index.resolve().as_uri()}")

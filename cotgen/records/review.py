@@ -1,0 +1,28 @@
+"""A curator's verdict on one trace: a line of ``review.jsonl``, written by the ``cotgen review`` page.
+
+The page runs in a browser and the export reads its file, so the model lives here, below both: export
+(a lower layer than the review package) reads the marks without importing upwards. One line per
+reviewed trace, keyed like the trace it judges by ``(id, sample)``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Verdict = Literal["accept", "reject", "flag"]
+VERDICTS: tuple[Verdict, ...] = ("accept", "reject", "flag")
+REVIEW_FILE = "review.jsonl"
+
+
+class ReviewRecord(BaseModel):
+    """A line of ``review.jsonl``: accept, reject or flag (keep, but look again) one trace, with a note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="The utterance id of the reviewed trace.")
+    sample: int = Field(ge=0, description="The reviewed trace's sample: 0 the gold trace, 1..K predict samples.")
+    verdict: Verdict = Field(description="reject leaves the trace and every record carrying it out of an export.")
+    note: str = Field(default="", description="The curator's note (free text).")
+    reviewed_at: AwareDatetime = Field(description="When the verdict was given (ISO 8601, with a time zone).")

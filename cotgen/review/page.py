@@ -1,0 +1,152 @@
+"""Writing the review page: ``index.html``, its script and styles, and the data as script files.
+
+A page opened from ``file://`` may not ``fetch()`` the files beside it, but it may load them with
+``<script src>``; so the data are JavaScript files that hand their JSON to the page. The table's columns
+load with the page; each utterance's detail is in a chunk of :data:`CHUNK` utterances, loaded when one of
+its rows is opened, so the page opens at the speed of the table alone. Chunks are written as they are
+gathered, and the table last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import cotgen
+from cotgen.core.errors import CotgenError
+from cotgen.export.record_readers import RecordFile, load_run
+from cotgen.records.review import REVIEW_FILE, VERDICTS
+from cotgen.records.run_records import RejectRecord
+from cotgen.records.trace import AMBIGUITY_LEVELS
+from cotgen.review.audio import AudioLinks
+from cotgen.review.gather import REJECTS, ReviewData, gather
+
+CHUNK = 100
+DATA_DIR = "data"
+ASSETS = ("review.js", "review.css")
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    """What :func:`write_review` wrote, and the clips it could not link."""
+
+    out_dir: Path
+    index: Path
+    utterances: int
+    traces: int
+    rejects: int
+    pairs: int
+    chunks: int
+    audio_missing: int
+    audio_copied: int
+    faithfulness_changed: int
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out_dir"], data["index"] = str(self.out_dir), str(self.index)
+        return data
+
+
+def _call(function: str, *arguments: Any) -> str:
+    """A script line calling ``function`` with JSON arguments (loaded by ``src``, never inlined in HTML)."""
+    args = ",".join(json.dumps(a, ensure_ascii=False, separators=(",", ":")) for a in arguments)
+    return f"{function}({args});\n"
+
+
+def run_key(run_dir: Path) -> str:
+    """Names the run's marks in the browser's storage, which every ``file://`` page shares."""
+    return hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
+
+
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "detail").mkdir(parents=True)
+    return folder
+
+
+def _write_table(data: ReviewData, folder: Path) -> None:
+    table = {
+        "run": str(data.run_dir.resolve()),
+        "run_key": run_key(data.run_dir),
+        "corpus": data.corpus,
+        "classes": data.classes,
+        "chunk": CHUNK,
+        "review_file": REVIEW_FILE,
+        "utterances": data.utterances,
+        "items": data.items,
+    }
+    (folder / "table.js").write_text(_call("cotgenTable", table), encoding="utf-8")
+
+
+def _render_index(data: ReviewData) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("cotgen.review", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    reasons = sorted({r for r in data.items["reason"] if r is not None})
+    return environment.get_template("index.html.j2").render(
+        corpus=data.corpus,
+        version=cotgen.__version__,
+        counts=data.counts,
+        reasons=reasons,
+        ambiguity_levels=AMBIGUITY_LEVELS,
+        verdicts=VERDICTS,
+        review_file=REVIEW_FILE,
+        assets=ASSETS,
+    )
+
+
+def write_review(run_dir: Path, out_dir: Path | None = None, copy_audio: bool = False) -> ReviewSummary:
+    """Write the review page of a run into ``out_dir`` (default ``<run>/review/``)."""
+    out_dir = out_dir or run_dir / "review"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CotgenError(f"--out {out_dir}: is a file, not a folder")
+    run = load_run(run_dir)  # checks the run folder before anything is written into it
+    if not run.traces and not RecordFile(run_dir / REJECTS, RejectRecord):
+        raise CotgenError(f"{run_dir}: neither traces.jsonl nor rejects.jsonl holds a record (run `cotgen build`)")
+    # The data are written beside the page's current data and swapped in when complete, so a run that fails
+    # halfway (a bad line) leaves the last good page, and a smaller run leaves no chunk of a larger one.
+    folder = _fresh(out_dir / f"{DATA_DIR}.tmp")
+    chunks = 0
+
+    def write_chunk(number: int, details: list[dict[str, Any]]) -> None:
+        nonlocal chunks
+        (folder / "detail" / f"{number:05d}.js").write_text(_call("cotgenDetail", number, details), encoding="utf-8")
+        chunks += 1
+
+    audio = AudioLinks(out_dir, copy_audio)
+    try:
+        data = gather(run, audio, CHUNK, write_chunk)
+        _write_table(data, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if (out_dir / DATA_DIR).exists():
+        shutil.rmtree(out_dir / DATA_DIR)
+    folder.rename(out_dir / DATA_DIR)
+    assets = resources.files("cotgen.review") / "assets"
+    for name in ASSETS:
+        (out_dir / name).write_text((assets / name).read_text(encoding="utf-8"), encoding="utf-8")
+    index = out_dir / "index.html"
+    index.write_text(_render_index(data), encoding="utf-8")
+    return ReviewSummary(
+        out_dir=out_dir,
+        index=index,
+        utterances=data.counts["utterances"],
+        traces=data.counts["traces"],
+        rejects=data.counts["rejects"],
+        pairs=data.counts["pairs"],
+        chunks=chunks,
+        audio_missing=audio.missing,
+        audio_copied=audio.copied,
+        faithfulness_changed=data.faithfulness_changed,
+    )
