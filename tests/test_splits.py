@@ -116,6 +116,24 @@ def test_corpus_split_rejects_unknown_partitions() -> None:
         assign_splits([_utt("a", "1", "Holdout")], parse_split("corpus"))
 
 
+def test_corpus_split_keeps_a_speaker_sharing_corpus_as_published_and_counts_the_shared_speakers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """MELD's and ESD's own splits share speakers: kept as published for those corpora, refused for any other."""
+    utterances = [_utt("a", "Rachel", "Train"), _utt("b", "Rachel", "Test"), _utt("c", "Joey", "Development")]
+    for corpus in ("meld", "ESD"):
+        assignment = assign_splits(utterances, parse_split("corpus"), corpus)
+        assert assignment == {"a": "train", "b": "test", "c": "validation"}
+        assert assignment.shared_speakers == 1
+    assert "shares 1 speakers between splits (Rachel)" in caplog.text
+    for corpus in ("msp-podcast", ""):
+        with pytest.raises(CotgenError, match="speakers in more than one split: Rachel"):
+            assign_splits(utterances, parse_split("corpus"), corpus)
+    with pytest.raises(CotgenError, match="speakers in more than one split"):
+        assign_splits(utterances, parse_split("loso:Test"), "meld")
+    assert default_split("meld") == default_split("esd") == "corpus"
+
+
 def test_speaker_split_refuses_when_no_speaker_would_be_left_to_train() -> None:
     utterances = [_utt("a", "s1", None), _utt("b", "s2", None)]
     with pytest.raises(CotgenError, match="too few speakers"):

@@ -20,6 +20,7 @@ export writes one folder per fold, so a cross-validated experiment is one comman
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -40,8 +41,15 @@ DEFAULT_SPLITS: dict[str, str] = {
     "msp-improv": "loso:6",
     "emo-superb": "corpus",
     "crema-d": "folds:5:1",
+    "meld": "corpus",
+    "esd": "corpus",
 }
+# Corpora whose published split puts the same speakers in train and test (MELD's recurring TV characters, ESD's
+# speakers recorded in every partition). ``--split corpus`` reproduces their benchmark as published and says how
+# many speakers it shares instead of refusing; ``speaker:V,T`` or ``folds:N`` give speaker-independent results.
+SPEAKER_SHARING_CORPORA = frozenset({"meld", "esd"})
 FALLBACK_SPLIT = "speaker:0.1,0.1"
+logger = logging.getLogger(__name__)
 ALL_FOLDS = "all"
 MIN_FOLDS = 3  # a test fold, a validation fold and at least one to train on
 
@@ -129,6 +137,7 @@ class SplitAssignment(Mapping[str, str]):
 
     def __init__(self, index: IdIndex) -> None:
         self.index = index
+        self.shared_speakers = 0  # speakers in more than one split: only a speaker-sharing corpus's own partition
 
     def __getitem__(self, utterance_id: str) -> str:
         code = self.index.get(utterance_id)
@@ -319,8 +328,12 @@ def _leaking_speakers(cat: _Catalogue, codes: np.ndarray) -> list[str]:
     return sorted(cat.speakers[int(s)] for s in speakers[counts > 1])
 
 
-def assign_splits(utterances: Iterable[Utterance], spec: SplitSpec) -> SplitAssignment:
-    """Each utterance's split, from one pass over ``utterances``; raises when a speaker would straddle splits."""
+def assign_splits(utterances: Iterable[Utterance], spec: SplitSpec, corpus: str = "") -> SplitAssignment:
+    """Each utterance's split, from one pass over ``utterances``; raises when a speaker would straddle splits.
+
+    The one exception is ``corpus`` on a corpus of :data:`SPEAKER_SHARING_CORPORA`: its own published partition,
+    kept as published, with the shared speakers named in a warning and counted on the assignment.
+    """
     cat = _catalogue(utterances)
     if spec.kind == "loso":
         codes = _loso(cat, spec.test_session or "")
@@ -333,9 +346,19 @@ def assign_splits(utterances: Iterable[Utterance], spec: SplitSpec) -> SplitAssi
     else:
         codes = _corpus_partition(cat)
     leaks = _leaking_speakers(cat, codes)
-    if leaks:
+    if leaks and spec.kind == "corpus" and corpus.lower() in SPEAKER_SHARING_CORPORA:
+        logger.warning(
+            "--split corpus: %s's published split shares %d speakers between splits (%s); results on it are not "
+            "speaker-independent (--split speaker:V,T or folds:N are)",
+            corpus,
+            len(leaks),
+            ", ".join(leaks[:5]),
+        )
+    elif leaks:
         raise CotgenError(
             f"--split {spec.describe()}: speakers in more than one split: {', '.join(leaks[:5])} "
             "(use --split speaker:V,T for a speaker-disjoint split)"
         )
-    return SplitAssignment(IdIndex.from_arrays(cat.ids, codes.astype(np.int8)))
+    assignment = SplitAssignment(IdIndex.from_arrays(cat.ids, codes.astype(np.int8)))
+    assignment.shared_speakers = len(leaks)
+    return assignment

@@ -78,6 +78,7 @@ class ExportResult:
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     review: dict[str, Any] | None = None  # what review.jsonl marked and left out (export_run's ``review``)
+    shared_speakers: int = 0  # speakers in several splits (only a speaker-sharing corpus's published split)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -344,7 +345,7 @@ def _write_split(
     whether or not it has a record (an utterance whose gold trace was rejected has no SFT row, and is
     still to be predicted and scored).
     """
-    assignment = assign_splits(data.utterances, spec)
+    assignment = assign_splits(data.utterances, spec, data.corpus)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
@@ -353,6 +354,7 @@ def _write_split(
         format=fmt, out_dir=out_dir, run_dir=data.run_dir, split=spec.describe(), answer=answer, audio=audio
     )
     result.utterances_per_split = assignment.sizes()
+    result.shared_speakers = assignment.shared_speakers
     if write_ids:
         _write_ids(out_dir, data, assignment)
     registry: dict[str, Any] = {}
