@@ -157,6 +157,7 @@ async def teach_all(
         "requests": stats["requests"],
         "prompt_tokens": stats["tokens_in"],
         "completion_tokens": stats["tokens_out"],
+        "cached_prompt_tokens": stats["cached_prompt_tokens"],
         "cache_hits": stats["cache_hits"],
         "retries": stats["retries"],
     }

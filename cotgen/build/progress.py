@@ -10,12 +10,16 @@ Disabled, it shows nothing, which is what tests and ``progress=False`` library c
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn, Task, TaskID
 from rich.text import Text
 
 from cotgen.records.run_records import RejectRecord, TraceRecord
+
+if TYPE_CHECKING:
+    from cotgen.teachers.batch.journal import BatchEntry
 
 BAR_WIDTH = 10
 ELLIPSIS = "…"
@@ -59,6 +63,8 @@ class BuildLine(ProgressColumn):
         self.width = width
 
     def render(self, task: Task) -> Text:
+        if "line" in task.fields:  # a batch's own line (BuildProgress.batch)
+            return Text(task.fields["line"][: self.width() - 1], no_wrap=True, overflow="crop")
         elapsed = task.finished_time if task.finished else task.elapsed
         remaining = 0.0 if task.finished else task.time_remaining
         total = int(task.total or 0)
@@ -108,6 +114,7 @@ class BuildProgress:
             transient=False,
         )
         self._task: TaskID = self._progress.add_task("build", total=total, status=self._status())
+        self._batches: dict[str, TaskID] = {}  # marker -> the batch's line
 
     @property
     def finished_items(self) -> int:
@@ -137,6 +144,20 @@ class BuildProgress:
         """The client's running totals: HTTP retries so far and tokens spent."""
         self.retries, self.tokens_in, self.tokens_out = retries, tokens_in, tokens_out
         self._refresh()
+
+    def batch(self, entry: BatchEntry) -> None:
+        """A batch's latest status, one line per batch: ``batch ID in_progress: 120/500 completed, 3 failed``."""
+        counts = entry.request_counts
+        total = counts.get("total") or len(entry.custom_ids)
+        line = (
+            f"batch {entry.batch_id} {entry.status}: {counts.get('completed', 0)}/{total} completed, "
+            f"{counts.get('failed', 0)} failed"
+        )
+        task = self._batches.get(entry.marker)
+        if task is None:
+            self._batches[entry.marker] = self._progress.add_task("batch", total=total, line=line)
+        else:
+            self._progress.update(task, line=line)
 
     def __enter__(self) -> BuildProgress:
         self._progress.start()

@@ -20,14 +20,16 @@ peak of loading the corpus.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from importlib import metadata
 from itertools import islice
 from pathlib import Path
@@ -38,7 +40,7 @@ from rich.console import Console
 
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueReferences, cue_phrases, verbalise
 from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
-from cotgen.build.cost import Prices, prices_for
+from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
     Item,
@@ -71,6 +73,7 @@ from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
+    from cotgen.build.batch_build import BatchMode
     from cotgen.build.model_teacher import OpenAITeacher
     from cotgen.teachers.openai_teacher import TeacherConfig
 
@@ -133,6 +136,20 @@ class BuildConfig:
     dask_scheduler: str | None = None
     progress: bool = True
     context: int = 0
+    batch: bool = False
+    batch_file_only: bool = False
+    batch_results: Path | None = None
+    batch_poll: float = 30.0
+    batch_wait: bool = True
+
+    @property
+    def batch_mode(self) -> BatchMode | None:
+        """How a batch build asks (docs/batch.md): the Batch API, a file for vllm run-batch, its results; else None."""
+        if self.batch_results is not None:
+            return "results"
+        if self.batch_file_only:
+            return "file_only"
+        return "online" if self.batch else None
 
     @property
     def model(self) -> str | None:
@@ -150,6 +167,15 @@ class BuildConfig:
         """Reject inconsistent options with one line each, before anything is read or written."""
         teacher_model(self.teacher)
         checks = [
+            (
+                self.batch_mode is None or self.model is not None,
+                "--batch, --batch-file-only and --batch-results need --teacher openai:MODEL",
+            ),
+            (
+                not (self.batch_file_only and self.batch_results is not None),
+                "--batch-file-only writes requests and --batch-results reads answers: give one of them",
+            ),
+            (self.batch_poll > 0, f"--batch-poll must be positive, got {self.batch_poll}"),
             (self.samples >= 0, f"--samples must be 0 or more, got {self.samples}"),
             (self.repairs >= 0, f"--repairs must be 0 or more, got {self.repairs}"),
             (self.concurrency >= 1, f"--concurrency must be at least 1, got {self.concurrency}"),
@@ -551,9 +577,11 @@ class _Builder:
         self.console = console
         self.prompts: PromptSet = load_prompts(config.prompts)
         self.model = config.model
-        self.prices: Prices | None = prices_for(self.model, config.price_in, config.price_out)
+        price_table = batch_prices if config.batch_mode == "online" else prices_for
+        self.prices: Prices | None = price_table(self.model, config.price_in, config.price_out)
         self.secret = ""
-        if self.model is not None and not config.dry_run:
+        # Offline batch files go to no server: they need no key.
+        if self.model is not None and not config.dry_run and config.batch_mode not in ("file_only", "results"):
             # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
             from cotgen.teachers.openai_teacher import resolve_api_key
 
@@ -597,11 +625,12 @@ class _Builder:
             why = unfaithful_detail(record, self.config.min_faithfulness)
             done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
 
-    async def teach_model(
-        self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
-    ) -> None:
+    def asker(
+        self, prepared: Prepared, progress: BuildProgress
+    ) -> Callable[[OpenAITeacher, WorkItem], Awaitable[Outcome]]:
+        """How one item is taught by a model, the same whether it is asked synchronously or in a batch."""
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
-        from cotgen.build.model_teacher import teach_all, teach_item
+        from cotgen.build.model_teacher import teach_item
 
         settings = self.config.teach_settings()
 
@@ -611,6 +640,45 @@ class _Builder:
                 return features_reject(item, prepared)
             inputs = prompt_inputs(item.utterance, profile)
             return await teach_item(teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing)
+
+        return ask
+
+    def teach_in_batches(
+        self,
+        plan: WorkPlan,
+        prepared: Prepared,
+        state: RunState,
+        done: Callable[[Outcome], None],
+        progress: BuildProgress,
+    ) -> None:
+        """Ask through the Batch API or an offline batch file, in rounds (cotgen.build.batch_build)."""
+        from cotgen.build.batch_build import BatchRun, teach_batch
+        from cotgen.teachers.batch import BatchSettings
+
+        config = self.config
+        mode = config.batch_mode
+        assert mode is not None
+        run = BatchRun(
+            mode,
+            prepared.run_dir,
+            config.cache,
+            BatchSettings(
+                poll_interval=config.batch_poll, poll_cap=max(600.0, config.batch_poll), wait=config.batch_wait
+            ),
+            config.batch_results,
+        )
+        work = partial(plan.work, prepared)
+        self.usage = teach_batch(
+            config.teacher_config(), run, work, state.is_done, self.asker(prepared, progress), done, progress.batch
+        )
+
+    async def teach_model(
+        self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
+    ) -> None:
+        # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
+        from cotgen.build.model_teacher import teach_all
+
+        ask = self.asker(prepared, progress)
 
         def network(stats: dict[str, Any]) -> None:
             progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
@@ -679,6 +747,8 @@ class _Builder:
                 try:
                     if self.model is None:
                         self.teach_template(plan.work(prepared), prepared, done)
+                    elif pending and config.batch_mode is not None:
+                        self.teach_in_batches(plan, prepared, state, done, progress)
                     elif pending:
                         asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
                 except TeacherStopped as exc:  # the server's fault, not the items': they stay to do
@@ -722,6 +792,7 @@ class _Builder:
             sft = write_jsonl_atomic(run_dir / SFT_FILE, records)
         counts = _counts(traces.by_mode, rejects)
         tokens_in, tokens_out = self.usage["prompt_tokens"], self.usage["completion_tokens"]
+        cached_in = self.usage.get("cached_prompt_tokens", 0)
         return BuildSummary(
             run_dir=run_dir,
             corpus=prepared.corpus.corpus,
@@ -737,7 +808,7 @@ class _Builder:
             reject_examples=counts["reject_examples"],
             by_mode=counts["by_mode"],
             usage=dict(self.usage),
-            cost_usd=self.prices.cost(tokens_in, tokens_out) if self.prices is not None else None,
+            cost_usd=self.prices.cost(tokens_in, tokens_out, cached_in) if self.prices is not None else None,
             wall_s=time.monotonic() - started,
             dry_run=estimate,
         )
@@ -783,6 +854,8 @@ class _Builder:
                 "usd": summary.cost_usd,
                 "price_in_per_million": self.prices.input_per_million if self.prices else None,
                 "price_out_per_million": self.prices.output_per_million if self.prices else None,
+                "price_cached_in_per_million": self.prices.cached_input_per_million if self.prices else None,
+                "rate": "batch" if self.config.batch_mode == "online" else "synchronous",
             },
             "timing": {"started_at": started_at, "wall_s": round(summary.wall_s, 3)},
             "stopped": None if stopped is None else str(stopped),
@@ -847,6 +920,8 @@ def teach_into(
     (an item already in either file is skipped). Each item's utterance carries the target the teacher
     rationalises, which need not be the votes.
     """
+    # These items are asked synchronously, and priced so, even when the run's own build used --batch.
+    config = dataclasses.replace(config, batch=False, batch_file_only=False, batch_results=None)
     config.check()
     builder = _Builder(config, console)
     state = RunState(out_dir, prepared.corpus.classes)
@@ -868,5 +943,9 @@ def teach_into(
         rejects=state.new["rejects"],
         reject_reasons=dict(sorted(state.new_reasons.items())),
         usage=dict(usage),
-        cost_usd=prices.cost(usage["prompt_tokens"], usage["completion_tokens"]) if prices is not None else None,
+        cost_usd=(
+            prices.cost(usage["prompt_tokens"], usage["completion_tokens"], usage.get("cached_prompt_tokens", 0))
+            if prices is not None
+            else None
+        ),
     )

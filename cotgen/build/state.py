@@ -173,3 +173,7 @@ class RunState:
             self.fingerprints[_key(outcome)] = outcome.fingerprint
             self.new["rejects"] += 1
             self.new_reasons[outcome.reason] += 1
+
+    def is_done(self, key: ItemKey) -> bool:
+        """Whether the item is in traces.jsonl or rejects.jsonl (without building :attr:`done`)."""
+        return key in self.trace_keys or key in self.rejects

@@ -16,6 +16,14 @@ from cotgen.build.outcome import Item
 from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
 from cotgen.build.teach_pool import item_messages
 from cotgen.cli.app import app, console, err_console
+from cotgen.cli.batch_options import (
+    BatchFileOnlyOption,
+    BatchOption,
+    BatchPollOption,
+    BatchResultsOption,
+    BatchWaitOption,
+    print_batch,
+)
 from cotgen.cli.corpus_options import (
     DEFAULT_CORPUS,
     AllowMissingAudioOption,
@@ -94,6 +102,7 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
         console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
         return
     usage = summary.usage
+    print_batch(usage.get("batch"))
     cost = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "unknown"
     console.print(
         f"requests {usage.get('requests', 0)}, cache hits {usage.get('cache_hits', 0)}, tokens "
@@ -184,6 +193,11 @@ def build_command(
             " (IEMOCAP, MELD, MSP-Podcast); 0 = none.",
         ),
     ] = 0,
+    batch: BatchOption = False,
+    batch_file_only: BatchFileOnlyOption = False,
+    batch_results: BatchResultsOption = None,
+    batch_poll: BatchPollOption = 30.0,
+    batch_wait: BatchWaitOption = True,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
     config = BuildConfig(
@@ -223,6 +237,11 @@ def build_command(
         dask_scheduler=dask_scheduler,
         progress=progress,
         context=context,
+        batch=batch,
+        batch_file_only=batch_file_only,
+        batch_results=batch_results,
+        batch_poll=batch_poll,
+        batch_wait=batch_wait,
     )
     summary = run_build(config, console=err_console)
     if summary.dry_run is None:

@@ -8,6 +8,14 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console, err_console
+from cotgen.cli.batch_options import (
+    BatchFileOnlyOption,
+    BatchOption,
+    BatchPollOption,
+    BatchResultsOption,
+    BatchWaitOption,
+    print_batch,
+)
 from cotgen.cli.features import CacheOption, ProgressOption
 from cotgen.core.paths import DEFAULT_RUN
 
@@ -59,6 +67,11 @@ def predict_command(
     ] = False,
     cache: CacheOption = None,
     progress: ProgressOption = True,
+    batch: BatchOption = False,
+    batch_file_only: BatchFileOnlyOption = False,
+    batch_results: BatchResultsOption = None,
+    batch_poll: BatchPollOption = 30.0,
+    batch_wait: BatchWaitOption = True,
 ) -> None:
     """Write predictions.jsonl: the model's answers to the exact student prompt, parsed; reruns resume."""
     # Imported here: every command imports this module, and the client and audio libraries are predict's alone.
@@ -88,10 +101,16 @@ def predict_command(
         cache=cache,
         retry_errors=retry_errors,
         progress=progress,
+        batch=batch,
+        batch_file_only=batch_file_only,
+        batch_results=batch_results,
+        batch_poll=batch_poll,
+        batch_wait=batch_wait,
     )
     summary = run_predict(config, console=err_console)
     errors = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items()) or "none"
     usage = summary.usage
+    print_batch(usage.get("batch"))
     console.print(
         f"{summary.out}: {summary.lines} predictions, {summary.parsed} parsed, errors: {errors} "
         f"[this run: {summary.new} new, {summary.skipped} already done, dropped {summary.dropped or 'none'}]",

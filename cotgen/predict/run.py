@@ -16,13 +16,14 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from cotgen.build.batch_build import BatchRun, custom_id, parse_custom_id, run_batch_rounds
 from cotgen.build.model_teacher import teach_all
 from cotgen.core.durable_files import iter_recovered_lines, read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
@@ -36,9 +37,14 @@ from cotgen.predict.selection import ids_from_export, ids_from_file
 from cotgen.predict.state import PredictionsFile
 from cotgen.records.prediction import PREDICTIONS_FILE, PredictionRecord
 from cotgen.records.utterance import Utterance, iter_utterances
+from cotgen.teachers.batch import BatchRequest, BatchSettings, Collected
+from cotgen.teachers.batch.answers import BatchAnswers, Pending
+from cotgen.teachers.batch.engine import BatchMode
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
+    ChatResult,
     OpenAITeacher,
+    TeacherCallError,
     TeacherConfig,
     display_url,
     resolve_api_key,
@@ -79,6 +85,20 @@ class PredictConfig:
     cache: Path | None = None
     retry_errors: bool = False
     progress: bool = False
+    batch: bool = False
+    batch_file_only: bool = False
+    batch_results: Path | None = None
+    batch_poll: float = 30.0
+    batch_wait: bool = True
+
+    @property
+    def batch_mode(self) -> BatchMode | None:
+        """How the answers are asked for in batches (docs/batch.md); None: one request per utterance."""
+        if self.batch_results is not None:
+            return "results"
+        if self.batch_file_only:
+            return "file_only"
+        return "online" if self.batch else None
 
     @property
     def model_name(self) -> str:
@@ -99,6 +119,11 @@ class PredictConfig:
             ),
             (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
             (not (self.ids is not None and self.export is not None), "give --ids FILE or --export DIR, not both"),
+            (
+                not (self.batch_file_only and self.batch_results is not None),
+                "--batch-file-only writes requests and --batch-results reads answers: give one of them",
+            ),
+            (self.batch_poll > 0, f"--batch-poll must be positive, got {self.batch_poll}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -135,6 +160,11 @@ class PredictConfig:
     def out_path(self) -> Path:
         """``--out``, else ``predictions.jsonl`` in the run folder."""
         return self.out if self.out is not None else self.run_dir / PREDICTIONS_FILE
+
+    def batch_journal(self) -> Path:
+        """The batch records of this predictions file, beside it (``predictions.batches/``), apart from the build's."""
+        out = self.out_path()
+        return out.with_name(f"{out.stem}.batches")
 
     def as_json(self) -> dict[str, Any]:
         """The options as run.json records them (paths as text; the key's variable name, never its value)."""
@@ -250,6 +280,59 @@ class _Predictor:
         self.n_honoured = teacher.n_honoured
         return [prediction(utt.id, s, model, answers[s], utt.classes, digest) for s in samples]
 
+    def in_batches(self, predictions: PredictionsFile, numbers: list[int], progress: PredictProgress) -> dict[str, Any]:
+        """Ask in batch rounds (:func:`cotgen.build.batch_build.run_batch_rounds`): one line per sample.
+
+        Each sample is its own request (``custom_id`` ``<id>#<sample>#1``, no ``n``), cached under the
+        key a synchronous run uses for it, so batch and synchronous answers are interchangeable.
+        """
+        config = self.config
+        mode = config.batch_mode
+        assert mode is not None
+        settings = BatchSettings(
+            poll_interval=config.batch_poll, poll_cap=max(600.0, config.batch_poll), wait=config.batch_wait
+        )
+        run = BatchRun(mode, config.run_dir, config.cache, settings, config.batch_results, config.batch_journal())
+
+        def step(answers: BatchAnswers, collected: Collected, add: Callable[[BatchRequest], None]) -> set[str]:
+            for utt, samples in self.work(predictions, numbers):
+                records = self.answered(utt, samples, answers, add)
+                if records:
+                    self.record(predictions, progress, records)
+            rows = set(collected.answers) | set(collected.failures)
+            return {cid for cid in rows - answers.used if not predictions.done(parse_custom_id(cid)[0])}
+
+        return run_batch_rounds(config.teacher_config(), run, step, lambda entry: None)
+
+    def answered(
+        self, utt: Utterance, samples: list[int], answers: BatchAnswers, add: Callable[[BatchRequest], None]
+    ) -> list[PredictionRecord]:
+        """The lines of the samples that have an answer (or a failed row); the others' requests go to ``add``."""
+        model, digest = self.config.model, self.fingerprints[utt.id]
+        try:
+            messages = request_messages(utt, self.audio)
+        except AudioError as exc:
+            return [audio_failure(utt.id, s, model, str(exc), digest) for s in samples]
+        records = []
+        for sample in samples:
+            request = ChatRequest(
+                messages=messages,
+                sample=sample,
+                temperature=self.config.temperature,
+                classes=tuple(utt.classes),
+                max_tokens=self.config.max_tokens,
+            )
+            answer: ChatResult | TeacherCallError
+            try:
+                answer = answers.answer(custom_id((utt.id, sample), 1), request)
+            except TeacherCallError as exc:
+                answer = exc
+            except Pending as pending:
+                add(pending.request)
+                continue
+            records.append(prediction(utt.id, sample, model, answer, utt.classes, digest))
+        return records
+
     def record(self, predictions: PredictionsFile, progress: PredictProgress, records: list[PredictionRecord]) -> None:
         predictions.append(records)
         progress.finished(records)
@@ -265,7 +348,9 @@ class _Predictor:
         started = time.monotonic()
         started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         out = config.out_path()
-        secret = resolve_api_key(config.teacher_config())
+        # Offline batch files go to no server: they need no key.
+        offline = config.batch_mode in ("file_only", "results")
+        secret = "" if offline else resolve_api_key(config.teacher_config())
         utterances = config.run_dir / UTTERANCES_FILE
         if not utterances.is_file():  # checked before the run log would create the folder
             raise CotgenError(f"{utterances}: no such file (--in must be a run folder written by `cotgen build`)")
@@ -286,7 +371,10 @@ class _Predictor:
             )
             usage: dict[str, Any] = {}
             pending = sum(1 for i in self.fingerprints if any(not predictions.done((i, n)) for n in numbers))
-            if pending:
+            if pending and config.batch_mode is not None:
+                with predictions, PredictProgress(pending, config.progress, self.console) as progress:
+                    usage = self.in_batches(predictions, numbers, progress)
+            elif pending:
                 with predictions, PredictProgress(pending, config.progress, self.console) as progress:
                     usage = asyncio.run(
                         teach_all(

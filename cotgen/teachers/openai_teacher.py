@@ -400,6 +400,14 @@ class OpenAITeacher:
             body["response_format"] = built[0]
         return body
 
+    def request_body(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        """The response-cache key and the exact JSON body of one single-sample request.
+
+        What a synchronous call sends and caches under, so a Batch API line (:mod:`cotgen.teachers.batch`)
+        carries byte for byte the same body and its answer lands under the same cache key.
+        """
+        return self._cache_key(request), self._body(request)
+
     async def _ask_or_error(self, request: ChatRequest) -> ChatResult | TeacherCallError:
         try:
             return await self._ask_one(request, self._cache_key(request))
@@ -560,6 +568,7 @@ class OpenAITeacher:
         self._limiter.correct(reserved_tokens, tokens_in + tokens_out)
         self._counts["tokens_in"] += tokens_in
         self._counts["tokens_out"] += tokens_out
+        self._counts["cached_prompt_tokens"] += sum(raw["usage"].get("cached_prompt_tokens", 0) for raw in raws)
         return raws
 
     def _fail(self, reason: CallFailure, detail: str, attempts: int, status: int | None = None) -> TeacherCallError:
@@ -597,6 +606,7 @@ class OpenAITeacher:
             "probes": self._counts["probes"],
             "cached_tokens_in": self._counts["cached_tokens_in"],
             "cached_tokens_out": self._counts["cached_tokens_out"],
+            "cached_prompt_tokens": self._counts["cached_prompt_tokens"],
         }
 
     async def aclose(self) -> None:
@@ -683,15 +693,31 @@ def _raw_answers(completion: Any, messages: list[dict]) -> list[dict[str, Any]] 
     else:
         prompt = estimate_tokens(messages)
         tokens = [(prompt if i == 0 else 0, estimate_text_tokens(text)) for i, (text, _, _) in enumerate(parts)]
+    cached = _cached_prompt_tokens(usage)  # the prompt's: it goes with the first choice, as its tokens do
     return [
         {
             "text": text,
             "finish_reason": finish_reason if isinstance(finish_reason, str) else None,
             "refusal": refusal,
-            "usage": {"prompt_tokens": p, "completion_tokens": c, "estimated": not reported},
+            "usage": {
+                "prompt_tokens": p,
+                "completion_tokens": c,
+                "estimated": not reported,
+                **(cached if i == 0 else {}),
+            },
         }
-        for (text, refusal, finish_reason), (p, c) in zip(parts, tokens)
+        for i, ((text, refusal, finish_reason), (p, c)) in enumerate(zip(parts, tokens))
     ]
+
+
+def _cached_prompt_tokens(usage: Any) -> dict[str, int]:
+    """The prompt tokens the server's prompt cache served, as ``{"cached_prompt_tokens": n}``; {} when unreported.
+
+    Read from ``usage.prompt_tokens_details.cached_tokens`` (synchronous or batch), for the cost.
+    """
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return {"cached_prompt_tokens": cached} if isinstance(cached, int) and cached >= 0 else {}
 
 
 def _result(raw: dict[str, Any], attempts: int, from_cache: bool) -> ChatResult:
@@ -704,3 +730,11 @@ def _result(raw: dict[str, Any], attempts: int, from_cache: bool) -> ChatResult:
         attempts=attempts,
         from_cache=from_cache,
     )
+
+
+# The Batch API engine (cotgen.teachers.batch) and the batch build read a batch row's completion and word the
+# failures of their calls exactly as this client does: these are their names for it.
+raw_answers = _raw_answers
+scrub = _scrub
+server_message = _server_message
+retry_cause = _retry_cause
