@@ -83,6 +83,7 @@ def test_predict_in_batches_sends_each_sample_once_with_the_synchronous_body(run
     with BatchServer(responder=student_responder, batch_plans=[BatchPlan(shuffle=True)]) as srv:
         summary = predict(srv, run, tmp_path / "cache")
         rerun = predict(srv, run, tmp_path / "cache")
+        batch_port = srv.port
     records = assert_each_sample_once(run / "predictions.jsonl")
     assert all(r.error is None and r.distribution is not None for r in records)
     assert set(srv.submitted) == {custom_id((r.id, r.sample), 1) for r in records}
@@ -95,9 +96,11 @@ def test_predict_in_batches_sends_each_sample_once_with_the_synchronous_body(run
     with LoopbackServer(responder=student_responder) as sync_srv:
         predict(sync_srv, run, tmp_path / "sync-cache", batch=False, out=tmp_path / "sync.jsonl")
         sync_bodies = {canonical_json({k: v for k, v in r.body.items() if k != "n"}) for r in sync_srv.chat_requests}
-        # ... and a synchronous run sharing the batch run's cache asks nothing.
-        predict(sync_srv, run, tmp_path / "cache", batch=False, out=tmp_path / "from-cache.jsonl")
-        assert len(sync_srv.chat_requests) == LIMIT
+    # ... and a synchronous run sharing the batch run's cache, against the same server URL (the cache keys the
+    # server), asks nothing.
+    with LoopbackServer(responder=student_responder, port=batch_port) as same_srv:
+        predict(same_srv, run, tmp_path / "cache", batch=False, out=tmp_path / "from-cache.jsonl")
+        assert same_srv.chat_requests == []
     batch_lines = [line for batch in srv.batches.values() for line in batch.lines]
     assert {canonical_json(line["body"]) for line in batch_lines} == sync_bodies
     assert len(lines(tmp_path / "from-cache.jsonl")) == LINES
