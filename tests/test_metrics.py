@@ -43,7 +43,11 @@ batches = st.integers(1, 12).flatmap(lambda n: st.lists(distributions, min_size=
 
 @given(distributions, distributions)
 def test_js_is_scipy_jensenshannon_squared_in_bits_and_symmetric_and_bounded(p, q):
-    assert js(p, q) == pytest.approx(jensenshannon(p, q, base=2) ** 2, abs=1e-9)
+    distance = jensenshannon(p, q, base=2)
+    # scipy takes the square root of a divergence that rounding can leave a hair below zero for nearly equal
+    # inputs (e.g. 0.502/1e-6/0/1e-6 against itself up to the last bit), and returns nan: that divergence is 0.
+    expected = 0.0 if np.isnan(distance) else distance**2
+    assert js(p, q) == pytest.approx(expected, abs=1e-9)
     assert js(p, q) == pytest.approx(js(q, p), abs=1e-12)
     assert 0.0 <= js(p, q) <= 1.0
 
