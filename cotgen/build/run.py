@@ -42,6 +42,7 @@ from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueRefer
 from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.outcome import (
+    DEFAULT_MIN_FAITHFULNESS,
     Item,
     ModeChoice,
     mode_of,
@@ -112,7 +113,7 @@ class BuildConfig:
     temperature: float = 1.0
     mode: ModeChoice | None = None
     repairs: int = 2
-    min_faithfulness: float | None = None
+    min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     max_tokens: int | None = None
     price_in: float | None = None
     price_out: float | None = None
