@@ -63,10 +63,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from loopback_cues import stock_cues
+
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import EMOTION_NAMES
 from cotgen.records.trace import (
-    AcousticCue,
     AcousticStage,
     AmbiguityStage,
     LexicalCue,
@@ -254,17 +255,18 @@ def _distribution_for(text: str, classes: tuple[str, ...]) -> dict[str, float]:
     return round_distribution({c: w / total for c, w in zip(classes, weights)})
 
 
-def valid_trace(classes: tuple[str, ...], text: str = "") -> dict[str, Any]:
-    """A trace over ``classes`` that passes validation (with or without a transcript), as a JSON-ready dict."""
+def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None = None) -> dict[str, Any]:
+    """A trace over ``classes`` that passes validation (with or without a transcript), as a JSON-ready dict.
+
+    Its acoustic cues cite the levels the prompt (``cues_text``, default ``text``) shows, as a faithful teacher
+    would (:mod:`loopback_cues`); a prompt without a cue line gets "pitch moderate, loudness high".
+    """
     distribution = _distribution_for(text, classes)
     ranked = sorted(classes, key=lambda c: -distribution[c])
     competing = ranked[:2]
     trace = Trace(
         acoustic=AcousticStage(
-            cues=[
-                AcousticCue(cue="pitch", level="moderate", observation="Pitch near the speaker's usual.", suggests=[]),
-                AcousticCue(cue="loudness", level="high", observation="Louder than usual.", suggests=[ranked[0]]),
-            ],
+            cues=stock_cues(text if cues_text is None else cues_text, ranked[0]),
             summary="Moderately aroused delivery.",
         ),
         lexical=LexicalStage(
@@ -282,8 +284,13 @@ def valid_trace(classes: tuple[str, ...], text: str = "") -> dict[str, Any]:
 
 
 def trace_responder(body: dict, classes: tuple[str, ...]) -> dict[str, Any]:
-    """The default answer: a valid trace for the request's classes and its user messages."""
-    return valid_trace(classes, _user_texts_latest_first(body))
+    """The default answer: a valid trace for the request's classes and its user messages.
+
+    Its distribution echoes the latest user message that has one (a repair turn's quoted target), and its cues
+    come from all user messages, so a repair turn's answer still cites the first prompt's measured levels.
+    """
+    users = [message_text(m) for m in body.get("messages") or () if isinstance(m, Mapping) and m.get("role") == "user"]
+    return valid_trace(classes, _user_texts_latest_first(body), "\n".join(users))
 
 
 def student_text(classes: tuple[str, ...], text: str = "") -> str:

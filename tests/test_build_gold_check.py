@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from loopback_server import LoopbackServer, trace_responder, valid_trace
+from loopback_server import LoopbackServer, message_text, trace_responder, valid_trace
 
 from cotgen.build.outcome import Item, gold_mismatch
 from cotgen.build.run import BuildConfig, BuildSummary, run_build
@@ -56,9 +56,14 @@ def _one(path: Path, model: type) -> list:
     return [model.model_validate_json(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _prompt_text(body: dict) -> str:
+    """The user messages of a request: the cue levels a faithful answer cites."""
+    return "\n".join(message_text(m) for m in body["messages"] if m["role"] == "user")
+
+
 def _always(distribution: dict[str, float]):
     def respond(body: dict, classes: tuple[str, ...]) -> dict:
-        return valid_trace(classes, json.dumps(distribution))
+        return valid_trace(classes, json.dumps(distribution), _prompt_text(body))
 
     return respond
 
@@ -74,7 +79,9 @@ def test_a_gold_answer_with_another_distribution_is_repaired_with_the_target_quo
 
     def first_wrong_then_follow(body: dict, classes: tuple[str, ...]) -> dict:
         repairs = [m for m in body["messages"] if m["role"] == "assistant"]
-        return trace_responder(body, classes) if repairs else valid_trace(classes, json.dumps(wrong))
+        return (
+            trace_responder(body, classes) if repairs else valid_trace(classes, json.dumps(wrong), _prompt_text(body))
+        )
 
     with LoopbackServer(responder=first_wrong_then_follow) as srv:
         summary = _build(srv, tmp_path, cache)

@@ -36,9 +36,12 @@ from loopback_server import (
     WRONG_KEYS,
     Fault,
     LoopbackServer,
+    trace_responder,
 )
+from typer.testing import CliRunner
 
 from cotgen.build.run import BuildConfig, BuildSummary, run_build
+from cotgen.cli.main import get_app
 from cotgen.core.paths import CORPORA_DIR
 from cotgen.records.run_records import RejectRecord, TraceRecord
 
@@ -206,12 +209,43 @@ def test_rerun_and_revalidation_make_zero_requests(tmp_path: Path, cache: Path, 
         return {(t.id, t.sample): t.model_dump(exclude={"usage"}) for t in traces}
 
     assert by_key(traces_a) == by_key(traces_b)
-    strict = _build(server, tmp_path / "c", cache, limit=3, samples=1, min_faithfulness=1.0)
-    assert len(server.chat_requests) == 0
-    unfaithful = sum(1 for t in traces_a if t.faithfulness is not None and t.faithfulness < 1.0)
-    assert unfaithful > 0, "the loopback's fixed cue levels should disagree with some measurements"
-    assert strict.reject_reasons == {"unfaithful": unfaithful}
-    assert strict.traces == 6 - unfaithful
+
+
+def _moderate_everywhere(body: dict, classes: tuple[str, ...]) -> dict:
+    """The issue's unfaithful answer: every cue the prompt shows cited as "moderate", intonation "flat"."""
+    answer = trace_responder(body, classes)
+    for cue in answer["acoustic"]["cues"]:
+        cue["level"] = "flat" if cue["cue"] == "intonation" else "moderate"
+    return answer
+
+
+def test_the_default_gate_rejects_moderate_everywhere_and_0_switches_it_off(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_moderate_everywhere) as srv:
+        gated = _build(srv, tmp_path / "gated", cache, limit=3, samples=1)
+        assert (gated.traces, gated.reject_reasons, len(srv.chat_requests)) == (0, {"unfaithful": 6}, 6)
+        _, rejects = _records(tmp_path / "gated")
+        assert {(r.stage, r.attempts) for r in rejects} == {("faithfulness", 1)}  # no repair turn for a gate
+        assert all("salient-cue recall 0.00" in r.detail and "< 0.75" in r.detail for r in rejects)
+        srv.clear()
+        result = CliRunner().invoke(
+            get_app(),
+            ["build", "--teacher", "openai:loopback", "--base-url", srv.base_url, "--out", str(tmp_path / "off")]
+            + ["--cache", str(cache), "--limit", "3", "--samples", "1", "--min-faithfulness", "0", "--no-progress"],
+            env={"OPENAI_API_KEY": "sk-test"},
+        )
+        assert result.exit_code == 0, result.output
+        assert len(srv.chat_requests) == 0  # the cached answers, re-validated under the new gate
+    off, _ = _records(tmp_path / "off")
+    assert len(off) == 6 and all(t.faithfulness is not None and t.faithfulness < 0.75 for t in off)
+    recorded = {name: json.loads((tmp_path / name / "run.json").read_text())["config"] for name in ("gated", "off")}
+    assert (recorded["gated"]["min_faithfulness"], recorded["off"]["min_faithfulness"]) == (0.75, 0.0)
+
+
+def test_the_stock_answer_passes_the_default_gate(tmp_path: Path, cache: Path, server: LoopbackServer) -> None:
+    summary = _build(server, tmp_path, cache, limit=4, samples=1)
+    traces, _ = _records(tmp_path)
+    assert (summary.traces, summary.reject_reasons) == (8, {})
+    assert all(t.faithfulness is not None and t.faithfulness >= 0.75 for t in traces)
 
 
 def test_limit_then_full_asks_only_for_the_new_items(tmp_path: Path, cache: Path, server: LoopbackServer) -> None:

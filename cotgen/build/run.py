@@ -43,6 +43,7 @@ from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_col
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
+    DEFAULT_MIN_FAITHFULNESS,
     Item,
     Mode,
     ModeChoice,
@@ -121,7 +122,7 @@ class BuildConfig:
     temperature: float = 1.0
     mode: ModeChoice | None = None
     repairs: int = 2
-    min_faithfulness: float | None = None
+    min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     max_tokens: int | None = None
     price_in: float | None = None
     price_out: float | None = None

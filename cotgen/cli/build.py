@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cotgen.build.outcome import Item
+from cotgen.build.outcome import DEFAULT_MIN_FAITHFULNESS, Item
 from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
 from cotgen.build.teach_pool import item_messages
 from cotgen.cli.app import app, console, err_console
@@ -154,8 +154,9 @@ def build_command(
     mode: ModeOption = None,
     repairs: Annotated[int, typer.Option("--repairs", min=0, help="Repair turns after an invalid answer.")] = 2,
     min_faithfulness: Annotated[
-        float | None, typer.Option("--min-faithfulness", help="Reject traces whose cue levels agree less (0..1).")
-    ] = None,
+        float,
+        typer.Option("--min-faithfulness", help="Reject traces whose cue levels agree less (0..1; 0: no gate)."),
+    ] = DEFAULT_MIN_FAITHFULNESS,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Completion token limit per request.")] = None,
     price_in: Annotated[float | None, typer.Option("--price-in", help="USD per million input tokens.")] = None,
     price_out: Annotated[float | None, typer.Option("--price-out", help="USD per million output tokens.")] = None,
