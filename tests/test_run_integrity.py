@@ -119,7 +119,8 @@ def test_a_second_writer_is_refused_with_the_holders_pid_and_command(tmp_path: P
         message = str(result.exception)
         assert f"is being written by pid {holder.pid} (cotgen build, since " in message
         assert "\n" not in message
-        for command in (["pairs"], ["grpo"], ["export", "--format", "trl"]):
+        predict = ["predict", "--model", "openai:student", "--base-url", "http://127.0.0.1:9/v1"]
+        for command in (["pairs"], ["grpo"], ["export", "--format", "trl"], ["review"], predict):
             refused = _cli(*command, "--in", str(run))
             assert isinstance(refused.exception, RunLockedError), command
     finally:

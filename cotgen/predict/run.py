@@ -28,6 +28,7 @@ from cotgen.build.model_teacher import teach_all
 from cotgen.core.durable_files import iter_recovered_lines, read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
+from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.predict.audio import AudioError, AudioSettings
 from cotgen.predict.outcome import audio_failure, error_reason, prediction
@@ -417,4 +418,6 @@ class _Predictor:
 def run_predict(config: PredictConfig, console: Console | None = None) -> PredictSummary:
     """Run (or resume) a predict run; see the module docstring. Raises :class:`CotgenError` on bad input."""
     config.check()
-    return _Predictor(config, console).run()
+    # predictions.jsonl and run.json live in the run folder: two predicts at once would ask twice and interleave.
+    with run_lock(config.run_dir, "cotgen predict"):
+        return _Predictor(config, console).run()

@@ -21,6 +21,7 @@ import jinja2
 
 import cotgen
 from cotgen.core.errors import CotgenError
+from cotgen.core.run_lock import run_lock
 from cotgen.export.record_readers import RecordFile, load_run
 from cotgen.records.review import REVIEW_FILE, VERDICTS
 from cotgen.records.run_records import RejectRecord
@@ -106,7 +107,15 @@ def _render_index(data: ReviewData) -> str:
 
 
 def write_review(run_dir: Path, out_dir: Path | None = None, copy_audio: bool = False) -> ReviewSummary:
-    """Write the review page of a run into ``out_dir`` (default ``<run>/review/``)."""
+    """Write the review page of a run into ``out_dir`` (default ``<run>/review/``), holding the run's lock.
+
+    The lock keeps a build from rewriting ``traces.jsonl`` while the page reads it, so the page shows one run.
+    """
+    with run_lock(run_dir, "cotgen review"):
+        return _write_review(run_dir, out_dir, copy_audio)
+
+
+def _write_review(run_dir: Path, out_dir: Path | None, copy_audio: bool) -> ReviewSummary:
     out_dir = out_dir or run_dir / "review"
     if out_dir.exists() and not out_dir.is_dir():
         raise CotgenError(f"--out {out_dir}: is a file, not a folder")
