@@ -48,13 +48,17 @@ def _holder(run_dir: Path) -> str:
 
 
 @contextmanager
-def run_lock(run_dir: Path, command: str, wait: float = 0.0) -> Iterator[None]:
+def run_lock(run_dir: Path, command: str, wait: float = 0.0, create: bool = True) -> Iterator[None]:
     """Hold the run folder's lock while the block runs; :class:`RunLockedError` when another process holds it.
 
     ``command`` names this writer for the error a second writer sees (e.g. ``"cotgen build"``). A
     command fails at once (``wait`` 0); a short write such as one ``run.json`` update may wait up to
-    ``wait`` seconds for another one to finish.
+    ``wait`` seconds for another one to finish. ``create=False`` is for commands that write into an
+    existing run (``predict``, ``review``): a missing folder is left for their own check to name, not made here.
     """
+    if not create and not run_dir.is_dir():
+        yield
+        return
     key = run_dir.resolve()
     with _guard:
         nested = _held.get(key, 0)

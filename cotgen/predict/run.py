@@ -419,5 +419,5 @@ def run_predict(config: PredictConfig, console: Console | None = None) -> Predic
     """Run (or resume) a predict run; see the module docstring. Raises :class:`CotgenError` on bad input."""
     config.check()
     # predictions.jsonl and run.json live in the run folder: two predicts at once would ask twice and interleave.
-    with run_lock(config.run_dir, "cotgen predict"):
+    with run_lock(config.run_dir, "cotgen predict", create=False):
         return _Predictor(config, console).run()

@@ -111,7 +111,7 @@ def write_review(run_dir: Path, out_dir: Path | None = None, copy_audio: bool = 
 
     The lock keeps a build from rewriting ``traces.jsonl`` while the page reads it, so the page shows one run.
     """
-    with run_lock(run_dir, "cotgen review"):
+    with run_lock(run_dir, "cotgen review", create=False):
         return _write_review(run_dir, out_dir, copy_audio)
 
 
