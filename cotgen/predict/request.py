@@ -12,15 +12,14 @@ inputs changed and keeps the others.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cotgen.predict.audio import AudioError, AudioSettings, audio_part, file_sha256
 from cotgen.prompts.student import student_prompt
+from cotgen.records.fingerprint import fingerprint as input_fingerprint
 from cotgen.records.utterance import Utterance
-from cotgen.teachers.response_cache import canonical_json
 
 RECORD_AUDIO_TYPE = "audio"
 
@@ -82,4 +81,4 @@ def fingerprint(utt: Utterance, identity: ModelIdentity, audio: AudioSettings) -
         "prompt": record_prompt(utt),
         "clip_sha256": clip,
     }
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return input_fingerprint(payload)

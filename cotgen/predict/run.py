@@ -36,6 +36,7 @@ from cotgen.predict.progress import PredictProgress
 from cotgen.predict.request import ModelIdentity, fingerprint, request_messages
 from cotgen.predict.selection import ids_from_export, ids_from_file
 from cotgen.predict.state import PredictionsFile
+from cotgen.records.fingerprint import server_identity
 from cotgen.records.prediction import PREDICTIONS_FILE, PredictionRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch import BatchRequest, BatchSettings, Collected
@@ -47,7 +48,6 @@ from cotgen.teachers.openai_teacher import (
     OpenAITeacher,
     TeacherCallError,
     TeacherConfig,
-    display_url,
     resolve_api_key,
     resolve_base_url,
 )
@@ -153,7 +153,7 @@ class PredictConfig:
     def identity(self) -> ModelIdentity:
         return ModelIdentity(
             model=self.model,
-            server=display_url(resolve_base_url(self.teacher_config())),
+            server=server_identity(resolve_base_url(self.teacher_config())),
             temperature=self.temperature,
             max_tokens=self.max_tokens,
         )
