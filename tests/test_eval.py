@@ -117,6 +117,25 @@ def test_missing_and_unreadable_predictions_are_scored_as_uniform_and_counted(tm
     assert rows["model"]["metrics"]["js"] < rows["uniform"]["metrics"]["js"]
 
 
+def test_an_eval_that_reads_no_prediction_exits_non_zero_with_the_reasons_on_screen(tmp_path, reference):
+    """Lists instead of objects, a 'pred' key: every line unreadable, so the uniform stand-in is all that was scored."""
+    ref, utterances = reference
+    pred = tmp_path / "pred.jsonl"
+    lines = [{"id": u.id, "distribution": [0.25] * len(CLASSES)} for u in utterances[:3]]
+    lines += [{"id": u.id, "pred": {c: 0.25 for c in CLASSES}} for u in utterances[3:5]]
+    pred.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "0 with a readable prediction" in result.output
+    assert "top parse-failure reasons" in result.output
+    assert "no prediction could be read" in result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["counts"]["parse_failures"] == 5  # the report is still kept
+    readable = tmp_path / "one.jsonl"
+    readable.write_text(json.dumps({"id": utterances[0].id, "distribution": {c: 0.25 for c in CLASSES}}) + "\n")
+    assert invoke("eval", "--pred", str(readable), "--ref", str(ref)).exit_code == 0
+
+
 def test_missing_drop_leaves_them_out_and_says_so(tmp_path, reference):
     ref, utterances = reference
     pred, lines = _write_predictions(tmp_path, utterances)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console, out_path
+from cotgen.cli.app import app, console, err_console, out_path
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import (
@@ -100,3 +100,12 @@ def eval_command(
     if out is not None:
         write_report(result, out)
         console.print(f"wrote {out}")
+    if "counts" in result and result["counts"]["with_prediction"] == 0:
+        # Every figure above is the uniform stand-in: a pipeline must not take that for a model's score.
+        err_console.print(
+            "[bold red]error:[/] no prediction could be read, so nothing of the model was scored "
+            "(see the parse-failure reasons above; eval reads 'distribution' objects or tagged 'text')",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
