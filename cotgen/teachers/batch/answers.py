@@ -92,12 +92,15 @@ class BatchAnswers:
     def answer(self, turn_id: str, request: ChatRequest) -> ChatResult:
         """The answer of the request ``turn_id`` names, or :class:`Pending`; a failed row raises TeacherCallError.
 
-        The cache first (answered before, by a batch or a synchronous call); then an error row; then an
+        The cache first (answered before, by a batch or a synchronous call; skipped for a ``fresh`` request,
+        ``--resample``, until this run's batch has answered it); then an error row; then an
         answer row, used only when the request sent is this very request (same body digest), and then
         stored in the cache under the synchronous key; otherwise the request is still to send.
         """
         key, body = self._teacher.request_body(request)
-        stored = self._cache.get(key)
+        # --resample: a redrawn sample skips the answer cached before this run; its new batch answer is used.
+        stale_draw = request.fresh and key not in self._fresh
+        stored = None if stale_draw else self._cache.get(key)
         if stored is not None:
             paid_now = key in self._fresh
             if not paid_now:
