@@ -574,6 +574,22 @@ def test_unreachable_server_stops_with_one_line_and_writes_nothing(run: Path, tm
     assert not (run / "predictions.jsonl").exists() or (run / "predictions.jsonl").read_text() == ""
 
 
+def test_a_systematic_failure_stops_predict_with_what_is_left_and_a_rerun_does_it(run: Path, tmp_path: Path) -> None:
+    """The teacher's shared stop (issue 13 item 3) in predict: a 401 on every request is not the items' fault."""
+    from loopback_server import UNAUTHORIZED, Fault
+
+    with LoopbackServer(responder=student_responder, plan=lambda i, body: Fault(UNAUTHORIZED)) as srv:
+        with pytest.raises(CotgenError, match=r"predictions left to do, which a rerun does") as stopped:
+            _predict(srv, run, tmp_path, limit=6, samples=1, max_retries=0, concurrency=1)
+        asked = len(srv.chat_requests)
+    assert "\n" not in str(stopped.value) and asked < 6
+    path = run / "predictions.jsonl"
+    failed = _lines(path) if path.exists() else []
+    with LoopbackServer(responder=student_responder) as srv:
+        summary = _predict(srv, run, tmp_path, limit=6, samples=1, max_retries=0, concurrency=1, retry_errors=True)
+    assert summary.parsed == 6 and summary.lines == 6 and len(failed) < 6
+
+
 def test_the_command_line(student: LoopbackServer, run: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         get_app(),

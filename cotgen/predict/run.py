@@ -42,6 +42,7 @@ from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch import BatchRequest, BatchSettings, Collected
 from cotgen.teachers.batch.answers import BatchAnswers, Pending
 from cotgen.teachers.batch.engine import BatchMode
+from cotgen.teachers.breaker import TeacherStopped
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
     ChatResult,
@@ -376,18 +377,23 @@ class _Predictor:
                 with predictions, PredictProgress(pending, config.progress, self.console) as progress:
                     usage = self.in_batches(predictions, numbers, progress)
             elif pending:
-                with predictions, PredictProgress(pending, config.progress, self.console) as progress:
-                    usage = asyncio.run(
-                        teach_all(
-                            config.teacher_config(),
-                            config.cache,
-                            self.work(predictions, numbers),
-                            self.ask,
-                            lambda records: self.record(predictions, progress, records),
-                            lambda stats: None,
-                            2 * config.concurrency,
+                try:
+                    with predictions, PredictProgress(pending, config.progress, self.console) as progress:
+                        usage = asyncio.run(
+                            teach_all(
+                                config.teacher_config(),
+                                config.cache,
+                                self.work(predictions, numbers),
+                                self.ask,
+                                lambda records: self.record(predictions, progress, records),
+                                lambda stats: None,
+                                2 * config.concurrency,
+                            )
                         )
-                    )
+                except TeacherStopped as exc:  # an outage or a systematic failure: the server's fault, not the items'
+                    left = sum(1 for i in self.fingerprints for n in numbers if not predictions.done((i, n)))
+                    logger.warning("stopped: %s", exc)
+                    raise CotgenError(f"{exc}; {left} of {total} predictions left to do, which a rerun does") from None
             lines, parsed, errors = _file_counts(out)
             summary = PredictSummary(
                 out=out,
