@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
@@ -133,24 +132,31 @@ def test_a_second_writer_is_refused_with_the_holders_pid_and_command(tmp_path: P
 
 
 def test_two_real_builds_at_once_pay_once(tmp_path: Path) -> None:
-    """Two `cotgen build` processes into one folder: one builds, the other stops at once with one line."""
+    """Two `cotgen build` processes into one folder: one builds and pays, the other stops at once with one line.
+
+    The teacher is a loopback server answering in 0.25 s one request at a time, so the first build is still
+    asking (and holding the lock) when the second starts, however fast the machine.
+    """
+    from loopback_server import LoopbackServer
+
     run, cache = tmp_path / "run", tmp_path / "cache"
-    command = [sys.executable, "-m", "cotgen", "build", "--out", str(run), "--cache", str(cache), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while not (run / HOLDER_FILE).exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    out, err = first.communicate(timeout=300)
+    with LoopbackServer(latency=0.25) as srv:
+        command = [sys.executable, "-m", "cotgen", "build", "--out", str(run), "--cache", str(cache), "--no-progress"]
+        command += ["--teacher", "openai:loopback", "--base-url", srv.base_url, "--concurrency", "1"]
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 120
+        while not srv.chat_requests and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.poll() is None, "the first build ended before it asked the teacher"
+        second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        out, err = first.communicate(timeout=300)
+        requests = len(srv.chat_requests)
     assert first.returncode == 0, err
-    if not (run / "traces.jsonl").exists():
-        pytest.fail("the first build wrote nothing")
-    if second.returncode == 0:
-        pytest.skip("the first build finished before the second started (machine too fast to overlap them)")
-    assert f"is being written by pid {first.pid} (cotgen build" in second.stderr
+    assert second.returncode != 0 and f"is being written by pid {first.pid} (cotgen build" in second.stderr
     lines = (run / "traces.jsonl").read_text().splitlines()
     assert len(lines) == len({(json.loads(x)["id"], json.loads(x)["sample"]) for x in lines}) == 24
+    assert requests == 24  # paid once: the second build asked nothing
 
 
 def _update_many(run_dir: str, worker: int) -> None:
