@@ -1,8 +1,9 @@
-"""Fixtures every test gets, and the console-script runner the CLI tests share (``cotgen``, ``feature_cache``)."""
+"""Fixtures every test gets, the console-script runner the CLI tests share, and the measured demo feature cache."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,3 +69,28 @@ def cotgen(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, 
 def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One feature cache for the module, so each clip is measured once."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def measured_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo clips measured once per session: a template build of the whole demo fills this feature cache."""
+    from cotgen.build import BuildConfig, run_build
+
+    folder = tmp_path_factory.mktemp("measured-features")
+    run_build(BuildConfig(out=tmp_path_factory.mktemp("warm"), cache=folder, progress=False))
+    return folder
+
+
+@pytest.fixture
+def cache(tmp_path: Path, measured_features: Path) -> Path:
+    """A per-test cache: the measured demo features and an empty response cache, so request counts start at zero."""
+    folder = tmp_path / "cache"
+    shutil.copytree(measured_features, folder, ignore=shutil.ignore_patterns("responses.sqlite*"))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test talks to a server the environment names, or sends the key it holds (tests set their own)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

@@ -40,28 +40,6 @@ ITEMS = UTTERANCES * (SAMPLES + 1)
 MODEL = "gpt-4o-mini"
 
 
-@pytest.fixture(scope="module")
-def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo clips measured once for this module (a template build fills the feature cache)."""
-    folder = tmp_path_factory.mktemp("features-cache")
-    run_build(BuildConfig(out=tmp_path_factory.mktemp("warm"), cache=folder, progress=False, limit=UTTERANCES))
-    return folder
-
-
-@pytest.fixture
-def cache(tmp_path: Path, feature_cache: Path) -> Path:
-    """Measured features and an empty response cache, so every answer must come from a batch."""
-    folder = tmp_path / "cache"
-    shutil.copytree(feature_cache, folder, ignore=shutil.ignore_patterns("responses.sqlite*"))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
 def config(srv: LoopbackServer, out: Path, cache: Path, **options: object) -> BuildConfig:
     settings: dict[str, object] = {
         "base_url": srv.base_url,

@@ -45,12 +45,6 @@ def run(tmp_path: Path, built_run: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
 def predict(srv: LoopbackServer | None, run: Path, cache: Path, **options: Any):  # type: ignore[no-untyped-def]
     settings: dict[str, Any] = {
         "model": "openai:student-lora",

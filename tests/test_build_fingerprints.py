@@ -34,26 +34,6 @@ from cotgen.records.utterance import ContextTurn, Utterance
 DEMO = 24
 
 
-@pytest.fixture(scope="module")
-def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("features-cache")
-    run_build(BuildConfig(out=tmp_path_factory.mktemp("warm"), cache=folder, progress=False, limit=1))
-    return folder
-
-
-@pytest.fixture
-def cache(tmp_path: Path, feature_cache: Path) -> Path:
-    folder = tmp_path / "cache"
-    shutil.copytree(feature_cache, folder, ignore=shutil.ignore_patterns("responses.sqlite*"))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as srv:

@@ -8,10 +8,8 @@ is kept as the teacher wrote it, so the text of the trace and of its SFT record 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 from loopback_server import LoopbackServer, message_text, trace_responder, valid_trace
 
 from cotgen.build.outcome import Item, gold_mismatch
@@ -22,26 +20,6 @@ from cotgen.records.trace import Trace
 from cotgen.records.utterance import Utterance, majority_of, read_utterances
 
 CLASSES = ("neu", "hap", "ang", "sad")
-
-
-@pytest.fixture(scope="module")
-def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("features-cache")
-    run_build(BuildConfig(out=tmp_path_factory.mktemp("warm"), cache=folder, progress=False, limit=1))
-    return folder
-
-
-@pytest.fixture
-def cache(tmp_path: Path, feature_cache: Path) -> Path:
-    folder = tmp_path / "cache"
-    shutil.copytree(feature_cache, folder, ignore=shutil.ignore_patterns("responses.sqlite*"))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
 def _build(srv: LoopbackServer, out: Path, cache: Path, **options: object) -> BuildSummary:

@@ -7,7 +7,6 @@ Issue 13 item 3: the first answers are all the same failure that retrying cannot
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -19,26 +18,6 @@ from cotgen.build.run import BuildConfig, BuildSummary, run_build
 from cotgen.core.errors import CotgenError
 
 ITEMS = 24
-
-
-@pytest.fixture(scope="module")
-def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("features-cache")
-    run_build(BuildConfig(out=tmp_path_factory.mktemp("warm"), cache=folder, progress=False, limit=1))
-    return folder
-
-
-@pytest.fixture
-def cache(tmp_path: Path, feature_cache: Path) -> Path:
-    folder = tmp_path / "cache"
-    shutil.copytree(feature_cache, folder, ignore=shutil.ignore_patterns("responses.sqlite*"))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
 def _config(base_url: str, out: Path, cache: Path, **options: object) -> BuildConfig:

@@ -7,19 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from loopback_server import LoopbackServer
 from test_corpora_single_label import needs_ffmpeg, write_meld
 
 from cotgen.build.run import BuildConfig, run_build
 from cotgen.prompts.context import CONTEXT_HEADER
 from cotgen.report.card import render_card
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
 def _lines(path: Path) -> list[dict]:

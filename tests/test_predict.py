@@ -62,12 +62,6 @@ def run(tmp_path: Path, built_run: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
 @pytest.fixture
 def student() -> Iterator[LoopbackServer]:
     with LoopbackServer(responder=student_responder) as srv:
