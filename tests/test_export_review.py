@@ -102,6 +102,7 @@ def test_rejected_traces_and_their_pairs_are_left_out_and_counted(run: Path, tmp
         "reject": 2,
         "flag": 1,
         "superseded": 0,
+        "stale": 0,
         "left_out": {"sft": 1, "dpo": len(dropped), "grpo_gold_trace": 1},
     }
     assert plain.review is None
@@ -121,6 +122,21 @@ def test_the_latest_verdict_on_a_trace_wins(run: Path, tmp_path: Path) -> None:
         tmp_path / "review.jsonl", [_mark(first, 0, "reject", minutes=1), _mark(first, 0, "accept", minutes=5)]
     )
     assert read_review(review, run / "traces.jsonl").rejected == set()
+
+
+def test_a_mark_on_a_trace_redone_since_the_review_is_not_applied(
+    run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A verdict judged one text: once a rebuild replaced the trace (another fingerprint) it must not reject the new."""
+    traces = {(t["id"], t["sample"]): t["fingerprint"] for t in lines(run / "traces.jsonl")}
+    (first, _), (second, _) = sorted(key for key in traces if key[1] == 0)[:2]
+    current = {**_mark(first, 0, "reject"), "fingerprint": traces[(first, 0)]}
+    redone = {**_mark(second, 0, "reject"), "fingerprint": "0" * 64}
+    legacy = _mark(second, 1, "reject")  # written without a fingerprint: applied as before
+    marks = read_review(_write(tmp_path / "review.jsonl", [current, redone, legacy]), run / "traces.jsonl")
+    assert marks.rejected == {(first, 0), (second, 1)}
+    assert marks.stale == 1 and marks.summary()["stale"] == 1 and marks.summary()["reviewed"] == 2
+    assert f"1 marks judged traces that were redone since (first: id {second!r} sample 0)" in caplog.text
 
 
 def test_marks_of_another_run_or_a_bad_line_fail_clearly(run: Path, tmp_path: Path) -> None:

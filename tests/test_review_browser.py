@@ -241,6 +241,8 @@ def test_marks_survive_a_reload_download_as_review_jsonl_load_back_and_export_ap
         (flagged, 1, "flag", ""),
         (accepted, 0, "accept", ""),
     }
+    fingerprints = {(t["id"], t["sample"]): t["fingerprint"] for t in lines(run / "traces.jsonl")}
+    assert all(m.fingerprint == fingerprints[(m.id, m.sample)] for m in marks)  # each mark names the text it judged
     output = invoke(
         [
             "export",

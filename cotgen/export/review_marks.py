@@ -5,12 +5,14 @@ trace; every DPO pair with a rejected trace on either side (``gold`` and ``corru
 a corruption being the gold trace with its judgement edited; ``sample:K`` is sample K); and the
 ``gold_trace`` a GRPO record carries for gold-injecting variants (the prompt itself stays: it holds no trace).
 Accepted and flagged traces are kept. Each mark must name a trace of the run, so a review of another run fails
-instead of silently matching nothing.
+instead of silently matching nothing; a mark that carries a fingerprint other than its trace's judged a trace a
+rebuild has since redone, so it is not applied (counted as ``stale`` and named in a warning: review the new text).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from cotgen.records.review import VERDICTS, ReviewRecord
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 TraceKey = tuple[str, int]
+logger = logging.getLogger(__name__)
 
 
 def source_sample(source: str) -> int | None:
@@ -35,15 +38,15 @@ def source_sample(source: str) -> int | None:
     return None
 
 
-def _trace_keys(traces: Path) -> set[TraceKey]:
-    """(id, sample) of every line of ``traces.jsonl``, reading only those two fields."""
-    keys: set[TraceKey] = set()
+def _trace_fingerprints(traces: Path) -> dict[TraceKey, str | None]:
+    """(id, sample) -> input fingerprint of every line of ``traces.jsonl``, reading only those fields."""
+    keys: dict[TraceKey, str | None] = {}
     if traces.exists():
         with traces.open(encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
                     record = json.loads(line)
-                    keys.add((record["id"], record["sample"]))
+                    keys[(record["id"], record["sample"])] = record.get("fingerprint")
     return keys
 
 
@@ -54,6 +57,7 @@ class ReviewMarks:
     path: Path
     verdicts: dict[TraceKey, ReviewRecord]
     superseded: int = 0
+    stale: int = 0  # marks on a trace redone since the review (another fingerprint): not applied
     left_out: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -85,6 +89,7 @@ class ReviewMarks:
             "reviewed": len(self.verdicts),
             **{verdict: verdicts.get(verdict, 0) for verdict in VERDICTS},
             "superseded": self.superseded,
+            "stale": self.stale,
             "left_out": {kind: self.left_out.get(kind, 0) for kind in ("sft", "dpo", "grpo_gold_trace")},
         }
 
@@ -103,11 +108,25 @@ def read_review(path: Path, traces: Path) -> ReviewMarks:
             if previous.reviewed_at > mark.reviewed_at:
                 continue
         verdicts[key] = mark
-    unknown = sorted(set(verdicts) - _trace_keys(traces))
+    current = _trace_fingerprints(traces)
+    unknown = sorted(set(verdicts) - set(current))
     if unknown:
         first_id, first_sample = unknown[0]
         raise CotgenError(
             f"{path}: {len(unknown)} marks name no trace of {traces} (first: id {first_id!r} sample {first_sample}); "
             "is it the review of another run?"
         )
-    return ReviewMarks(path=path, verdicts=verdicts, superseded=superseded)
+    stale = sorted(
+        key for key, mark in verdicts.items() if mark.fingerprint is not None and mark.fingerprint != current[key]
+    )
+    if stale:
+        logger.warning(
+            "%s: %d marks judged traces that were redone since (first: id %r sample %d); they are not applied, "
+            "review the new traces",
+            path,
+            len(stale),
+            *stale[0],
+        )
+    for key in stale:
+        del verdicts[key]
+    return ReviewMarks(path=path, verdicts=verdicts, superseded=superseded, stale=len(stale))

@@ -2,7 +2,8 @@
 
 The page runs in a browser and the export reads its file, so the model lives here, below both: export
 (a lower layer than the review package) reads the marks without importing upwards. One line per
-reviewed trace, keyed like the trace it judges by ``(id, sample)``.
+reviewed trace, keyed like the trace it judges by ``(id, sample)`` and carrying that trace's input fingerprint, so a
+verdict on a trace that a rebuild has since replaced is never applied to the new text.
 """
 
 from __future__ import annotations
@@ -26,3 +27,8 @@ class ReviewRecord(BaseModel):
     verdict: Verdict = Field(description="reject leaves the trace and every record carrying it out of an export.")
     note: str = Field(default="", description="The curator's note (free text).")
     reviewed_at: AwareDatetime = Field(description="When the verdict was given (ISO 8601, with a time zone).")
+    fingerprint: str | None = Field(
+        default=None,
+        description="The reviewed trace's input fingerprint (as in traces.jsonl): a mark whose trace has been redone "
+        "since (another fingerprint) judged other text and is not applied. Null in marks written without one.",
+    )

@@ -169,7 +169,7 @@ def gather(run: RunData, audio: AudioLinks, chunk: int, write_chunk: ChunkWriter
         "rejects": _Lines(run.run_dir / REJECTS, RejectRecord),
         "pairs": _Lines(run.dpo.path, DPORecord),
     }
-    rows: list[tuple[int, int, float | None, float | None, float | None, str | None, str | None]] = []
+    rows: list[tuple[int, int, float | None, float | None, float | None, str | None, str | None, str | None]] = []
     for kind, lines in files.items():
         for at, offset, lineno, record in _scan(lines.path, positions):
             lines.position.append(at)
@@ -179,9 +179,9 @@ def gather(run: RunData, audio: AudioLinks, chunk: int, write_chunk: ChunkWriter
             if kind == "traces":
                 amb = ((record.get("trace") or {}).get("ambiguity") or {}).get("level")
                 cells = (record.get("js"), record.get("kl"), record.get("faithfulness"), amb, None)
-                rows.append((at, record.get("sample"), *cells))
+                rows.append((at, record.get("sample"), *cells, record.get("fingerprint")))
             elif kind == "rejects":
-                rows.append((at, record.get("sample"), None, None, None, None, record.get("reason")))
+                rows.append((at, record.get("sample"), None, None, None, None, record.get("reason"), None))
 
     with ExitStack() as stack:
         readers = {
@@ -222,7 +222,7 @@ def gather(run: RunData, audio: AudioLinks, chunk: int, write_chunk: ChunkWriter
             write_chunk(len(positions) // chunk, pending)
 
     rows.sort(key=lambda row: (row[0], row[1]))
-    columns = ("u", "sample", "js", "kl", "faith", "amb", "reason")
+    columns = ("u", "sample", "js", "kl", "faith", "amb", "reason", "fp")  # fp: the trace's input fingerprint
     data.items = {key: [] for key in columns}
     for row in rows:
         for key, value in zip(columns, row):

@@ -7,7 +7,7 @@
   var PAGE_SIZE = 100;
   var VERDICTS = ["accept", "reject", "flag"];
   var state = {
-    table: null, U: null, I: null, n: 0, shown: [], page: 0, sortKey: null, sortDir: 1,
+    table: null, U: null, I: null, fp: {}, n: 0, shown: [], page: 0, sortKey: null, sortDir: 1,
     details: {}, pending: {}, haystack: null, open: null, marks: {}, storageKey: null,
   };
   var metrics = { firstRenderMs: null, lastFilterMs: null, shown: 0 };
@@ -58,7 +58,10 @@
     if (verdict === null) {
       delete state.marks[key];
     } else {
-      state.marks[key] = { id: id, sample: sample, verdict: verdict, note: note, reviewed_at: new Date().toISOString() };
+      state.marks[key] = {
+        id: id, sample: sample, verdict: verdict, note: note, reviewed_at: new Date().toISOString(),
+        fingerprint: state.fp[key] || null
+      };
     }
     saveMarks();
   }
@@ -67,7 +70,10 @@
     var marks = Object.keys(state.marks).map(function (k) { return state.marks[k]; });
     marks.sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : a.sample - b.sample; });
     return marks.map(function (m) {
-      return JSON.stringify({ id: m.id, sample: m.sample, verdict: m.verdict, note: m.note, reviewed_at: m.reviewed_at });
+      return JSON.stringify({
+        id: m.id, sample: m.sample, verdict: m.verdict, note: m.note, reviewed_at: m.reviewed_at,
+        fingerprint: m.fingerprint || null
+      });
     }).join("\n") + (marks.length ? "\n" : "");
   }
 
@@ -97,7 +103,10 @@
         }
         var key = markKey(m.id, m.sample), old = state.marks[key];
         if (!old || old.reviewed_at <= m.reviewed_at) {
-          state.marks[key] = { id: m.id, sample: m.sample, verdict: m.verdict, note: m.note || "", reviewed_at: m.reviewed_at };
+          state.marks[key] = {
+            id: m.id, sample: m.sample, verdict: m.verdict, note: m.note || "", reviewed_at: m.reviewed_at,
+            fingerprint: typeof m.fingerprint === "string" ? m.fingerprint : null
+          };
           merged += 1;
         }
       });
@@ -423,6 +432,11 @@
     state.U = table.utterances;
     state.I = table.items;
     state.n = table.items.u.length;
+    // (id, sample) -> the trace's input fingerprint, which each mark carries so export can tell a redone trace.
+    state.fp = {};
+    for (var i = 0; i < state.n; i++) {
+      if (table.items.fp[i]) { state.fp[markKey(state.U.id[table.items.u[i]], table.items.sample[i])] = table.items.fp[i]; }
+    }
     state.storageKey = "cotgen-review:" + table.run_key;
     loadMarks();
     saveMarks();
