@@ -543,10 +543,13 @@ def test_concurrency_limit_is_what_the_server_sees() -> None:
 
 def test_rpm_spaces_requests() -> None:
     with LoopbackServer() as srv:
+        started = time.monotonic()
         asyncio.run(_calls(config(srv, concurrency=8, rpm=600), [request(f"u{i}") for i in range(5)]))
         arrivals = [r.received for r in srv.chat_requests]
     assert len(arrivals) == 5
-    assert arrivals[-1] - arrivals[0] >= 4 * 0.1 * 0.95  # 600 rpm = one request per 0.1 s
+    # 600 rpm = one request per 0.1 s. Measured from the start of the calls, as the tpm test is: a first request
+    # that arrives late on a loaded machine shortens the first-to-last gap without any limit broken.
+    assert arrivals[-1] - started >= 4 * 0.1 * 0.95
 
 
 def test_tpm_spaces_requests_by_estimated_tokens() -> None:
