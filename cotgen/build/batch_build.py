@@ -34,7 +34,7 @@ from cotgen.build.outcome import Item, ItemKey
 from cotgen.build.teach_pool import Outcome
 from cotgen.teachers.batch import BatchEngine, BatchRequest, BatchSettings, Collected
 from cotgen.teachers.batch.answers import BatchAnswers, BatchTally, Pending
-from cotgen.teachers.batch.engine import BatchMode
+from cotgen.teachers.batch_mode import BatchMode
 from cotgen.teachers.openai_teacher import ChatRequest, ChatResult, OpenAITeacher, TeacherConfig
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 

@@ -68,13 +68,13 @@ from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
+from cotgen.teachers.batch_mode import BatchMode, batch_mode
 from cotgen.teachers.breaker import OUTAGE_AFTER_S, TeacherStopped
 from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
-    from cotgen.build.batch_build import BatchMode
     from cotgen.build.model_teacher import OpenAITeacher
     from cotgen.teachers.openai_teacher import TeacherConfig
 
@@ -146,11 +146,7 @@ class BuildConfig:
     @property
     def batch_mode(self) -> BatchMode | None:
         """How a batch build asks (docs/batch.md): the Batch API, a file for vllm run-batch, its results; else None."""
-        if self.batch_results is not None:
-            return "results"
-        if self.batch_file_only:
-            return "file_only"
-        return "online" if self.batch else None
+        return batch_mode(self.batch, self.batch_file_only, self.batch_results)
 
     @property
     def model(self) -> str | None:

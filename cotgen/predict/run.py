@@ -41,7 +41,7 @@ from cotgen.records.prediction import PREDICTIONS_FILE, PredictionRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch import BatchRequest, BatchSettings, Collected
 from cotgen.teachers.batch.answers import BatchAnswers, Pending
-from cotgen.teachers.batch.engine import BatchMode
+from cotgen.teachers.batch_mode import BatchMode, batch_mode
 from cotgen.teachers.breaker import TeacherStopped
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
@@ -96,11 +96,7 @@ class PredictConfig:
     @property
     def batch_mode(self) -> BatchMode | None:
         """How the answers are asked for in batches (docs/batch.md); None: one request per utterance."""
-        if self.batch_results is not None:
-            return "results"
-        if self.batch_file_only:
-            return "file_only"
-        return "online" if self.batch else None
+        return batch_mode(self.batch, self.batch_file_only, self.batch_results)
 
     @property
     def model_name(self) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from openai import APIConnectionError, APIStatusError, APITimeoutError, OpenAI
 
@@ -54,6 +54,7 @@ from cotgen.teachers.batch.lines import (
     iter_request_lines,
     iter_result_rows,
 )
+from cotgen.teachers.batch_mode import BatchMode
 from cotgen.teachers.openai_teacher import (
     PLACEHOLDER_KEY,
     TeacherConfig,
@@ -76,7 +77,6 @@ _LIST_PAGE = 100
 logger = logging.getLogger("cotgen.batch")
 T = TypeVar("T")
 # online: the Batch API; file_only: write a file for vllm run-batch; results: import its output, write what is left.
-BatchMode = Literal["online", "file_only", "results"]
 
 
 @dataclass(frozen=True)
