@@ -35,6 +35,7 @@ from cotgen.cli.corpus_options import (
 from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
 from cotgen.core.run_lock import run_lock
 from cotgen.prompts.templates import load_prompts
+from cotgen.teachers.bounds import MAX_RESPONSE_BYTES
 
 TeacherOption = Annotated[
     str,
@@ -98,6 +99,10 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
     for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
         example = summary.reject_examples.get(reason, "")
         console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
+    if summary.rejects:
+        console.print(RETRY_REJECTS_HINT, markup=False, highlight=False, soft_wrap=True)
+    if summary.unfinished:
+        console.print(unfinished_line(summary), markup=False, highlight=False, soft_wrap=True)
     if offline:  # the template teacher sends nothing, so tokens and cost would only ever say 0
         console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
         return
@@ -115,6 +120,17 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
 
 
 TOP_REASONS = 3
+RETRY_REJECTS_HINT = "rejects are final: rerun with --retry-rejects to ask the rejected items again"
+
+
+def unfinished_line(summary: BuildSummary) -> str:
+    """The items the server failed: how many, why (with the first one's detail), and that a rerun asks them."""
+    examples = summary.unfinished_examples
+    reasons = "; ".join(f"{reason} {n}: {examples.get(reason, '')}" for reason, n in summary.unfinished_reasons.items())
+    return (
+        f"{summary.unfinished} items left to do after server failures ({reasons}); they are not rejects: "
+        "rerun the same command to ask them again"
+    )
 
 
 @app.command("build")
@@ -135,7 +151,9 @@ def build_command(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight at once.")] = 8,
     rpm: Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")] = None,
     tpm: Annotated[float | None, typer.Option("--tpm", help="At most this many tokens per minute.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one request times out.")] = 60.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds one request may take, its whole answer included.")
+    ] = 60.0,
     max_retries: Annotated[
         int, typer.Option("--max-retries", min=0, help="Retries of one request (429, 5xx, timeouts).")
     ] = 6,
@@ -147,6 +165,13 @@ def build_command(
             "and timeouts since the server's last answer.",
         ),
     ] = 30.0,
+    max_response_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-response-mb",
+            help="Largest answer read, in MiB; a larger one is a server failure, retried.",
+        ),
+    ] = MAX_RESPONSE_BYTES / 2**20,
     no_structured: NoStructuredOption = False,
     send_audio: SendAudioOption = False,
     samples: Annotated[int, typer.Option("--samples", min=0, help="K predict-mode samples per utterance (1..K).")] = 0,
@@ -217,6 +242,7 @@ def build_command(
         timeout=timeout,
         max_retries=max_retries,
         outage_after=outage_after,
+        max_response_bytes=int(max_response_mb * 2**20),
         structured=not no_structured,
         send_audio=send_audio,
         samples=samples,
@@ -251,8 +277,8 @@ def build_command(
 
         write_card(summary.run_dir)
     _print_summary(summary, offline=config.model is None)
-    if summary.dry_run is None and summary.traces == 0 and summary.rejects > 0:
-        # Nothing usable came out: a script running the build must not carry on as if it had.
+    if summary.dry_run is None and (summary.unfinished or (summary.traces == 0 and summary.rejects > 0)):
+        # Nothing usable came out, or the server left items undone: a script must not carry on as if it had.
         raise typer.Exit(code=1)
 
 

@@ -63,7 +63,7 @@ def predict_command(
     ] = 6,
     retry_errors: Annotated[
         bool,
-        typer.Option("--retry-errors", help="Ask again where a call failed (timeout, rate_limited, server_error)."),
+        typer.Option("--retry-errors", help="Ask again where a call failed (timeouts, 429s, 5xx, broken answers)."),
     ] = False,
     cache: CacheOption = None,
     progress: ProgressOption = True,

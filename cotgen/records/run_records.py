@@ -25,6 +25,7 @@ RejectReason = Literal[
     "unfaithful",
     "features",
     "distribution_mismatch",
+    "request_refused",
 ]
 FINGERPRINT_DESCRIPTION = (
     "sha256 over everything that decided this record (cotgen.records.fingerprint): transcript, human distribution "
