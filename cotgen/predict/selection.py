@@ -13,21 +13,10 @@ import json
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
+from cotgen.records.id_lists import read_id_list
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
-
-
-def ids_from_file(path: Path, option: str = "--ids") -> list[str]:
-    """One id per line (blank lines and lines starting with '#' skipped), in order, each once."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
-    ids = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not ids:
-        raise CotgenError(f"{option} {path}: no id in the file (expected one utterance id per line)")
-    return list(dict.fromkeys(ids))
 
 
 def ids_from_export(export_dir: Path, split: str) -> list[str]:
@@ -36,7 +25,7 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
         raise CotgenError(f"--split {split!r}: expected one of {', '.join(SPLIT_NAMES)}")
     listed = export_dir / f"{split}.ids"
     if listed.is_file():
-        return ids_from_file(listed, "--export")
+        return read_id_list(listed, "--export")
     files = [export_dir / f"{kind}_{split}.jsonl" for kind in RECORD_KINDS]
     found = [path for path in files if path.is_file()]
     if not found:

@@ -30,6 +30,7 @@ from rich.table import Table
 from cotgen.core.divergence import as_vector
 from cotgen.core.errors import CotgenError
 from cotgen.corpora.reference import reference_label, reference_source
+from cotgen.records.id_lists import read_id_list
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
 from cotgen.scoring.metrics import METRICS, NO_LABEL, bootstrap_intervals, evaluate
@@ -148,26 +149,8 @@ def chosen_distribution(
 
 
 def read_ids(path: Path) -> set[str]:
-    """Ids of a split: JSONL records with an ``id`` (e.g. an export's test file) or plain lines of ids."""
-    if not path.exists():
-        raise CotgenError(f"{path}: no such ids file")
-    ids: set[str] = set()
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            text = _utf8_line(path, lineno, raw).strip()
-            if not text:
-                continue
-            if text.startswith("{"):
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise CotgenError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-                if not isinstance(record.get("id"), str):
-                    raise CotgenError(f"{path}:{lineno}: JSON record without a string 'id'")
-                ids.add(record["id"])
-            else:
-                ids.add(text)
-    return ids
+    """Ids of a split (``--ids``, ``--train-ids``, a fold's ids): :func:`~cotgen.records.id_lists.read_id_list`."""
+    return set(read_id_list(path))
 
 
 def uniform_baseline(n: int, k: int) -> Matrix:
