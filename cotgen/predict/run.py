@@ -34,10 +34,9 @@ from cotgen.predict.audio import AudioError, AudioSettings
 from cotgen.predict.outcome import audio_failure, error_reason, prediction
 from cotgen.predict.progress import PredictProgress
 from cotgen.predict.request import ModelIdentity, fingerprint, request_messages
-from cotgen.predict.selection import ids_from_export
+from cotgen.predict.selection import ids_from_export, ids_from_file
 from cotgen.predict.state import PredictionsFile
 from cotgen.records.fingerprint import server_identity
-from cotgen.records.id_lists import read_id_list
 from cotgen.records.prediction import PREDICTIONS_FILE, PredictionRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch import BatchRequest, BatchSettings, Collected
@@ -199,7 +198,7 @@ def _selected(config: PredictConfig) -> Iterator[Utterance]:
     path = config.run_dir / UTTERANCES_FILE
     wanted: list[str] | None = None
     if config.ids is not None:
-        wanted = read_id_list(config.ids)
+        wanted = ids_from_file(config.ids)
     elif config.export is not None:
         wanted = ids_from_export(config.export, config.split)
     remaining = set(wanted) if wanted is not None else None

@@ -13,10 +13,15 @@ import json
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
-from cotgen.records.id_lists import read_id_list
+from cotgen.core.ids import read_id_file
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
+
+
+def ids_from_file(path: Path, option: str = "--ids") -> list[str]:
+    """The ids ``--ids`` names (:func:`cotgen.core.ids.read_id_file`, the reader eval's ``--ids`` uses too)."""
+    return read_id_file(path, option)
 
 
 def ids_from_export(export_dir: Path, split: str) -> list[str]:
@@ -25,7 +30,7 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
         raise CotgenError(f"--split {split!r}: expected one of {', '.join(SPLIT_NAMES)}")
     listed = export_dir / f"{split}.ids"
     if listed.is_file():
-        return read_id_list(listed, "--export")
+        return ids_from_file(listed, "--export")
     files = [export_dir / f"{kind}_{split}.jsonl" for kind in RECORD_KINDS]
     found = [path for path in files if path.is_file()]
     if not found:

@@ -29,8 +29,8 @@ from rich.table import Table
 
 from cotgen.core.divergence import as_vector
 from cotgen.core.errors import CotgenError
+from cotgen.core.ids import read_id_file
 from cotgen.corpora.reference import reference_label, reference_source
-from cotgen.records.id_lists import read_id_list
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
 from cotgen.scoring.metrics import METRICS, NO_LABEL, bootstrap_intervals, evaluate
@@ -149,8 +149,8 @@ def chosen_distribution(
 
 
 def read_ids(path: Path) -> set[str]:
-    """Ids of a split (``--ids``, ``--train-ids``, a fold's ids): :func:`~cotgen.records.id_lists.read_id_list`."""
-    return set(read_id_list(path))
+    """Ids of a split (``--ids``, ``--train-ids``, a fold's): :func:`cotgen.core.ids.read_id_file`."""
+    return set(read_id_file(path))
 
 
 def uniform_baseline(n: int, k: int) -> Matrix:
