@@ -141,7 +141,7 @@ IdsOption = Annotated[
         "--ids",
         metavar="FILE",
         rich_help_panel=INPUT,
-        help="Only these utterances: one id a line, or JSONL rows with an 'id' (e.g. an export's test file).",
+        help="Only these utterances: one id a line, or a .jsonl file's rows' 'id' (e.g. an export's test file).",
     ),
 ]
 DryRunOption = Annotated[
