@@ -8,13 +8,15 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console, err_console
-from cotgen.cli.options import INPUT, SCORING, IdsOption, OutputOption, RunOption, SeedOption
+from cotgen.cli.options import INPUT, SCORING, IdsOption, OutputOption, ReadoutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import (
     FOLD_FIELDS,
     MISSING_POLICIES,
+    READOUTS,
     SAMPLE_CHOICES,
+    render_readouts,
     render_report,
     run_evaluation,
     write_report,
@@ -104,6 +106,7 @@ def eval_command(
         ),
     ] = 0,
     seed: SeedOption = 0,
+    readout: ReadoutOption = "text",
     output: OutputOption = None,
 ) -> None:
     """Score predictions: JS, BC, R², Brier, KL, WA/UA, F1, ECE, entropy correlation; uniform and prior baselines."""
@@ -111,6 +114,7 @@ def eval_command(
         _choice(by, FOLD_FIELDS, "--by")
     _choice(sample, SAMPLE_CHOICES, "--sample")
     _choice(missing, MISSING_POLICIES, "--missing")
+    _choice(readout, (*READOUTS, "both"), "--readout")
     reference = ref or run / "utterances.jsonl"
     if folds is not None:
         if ids is not None or train_ids is not None or by is not None or bootstrap:
@@ -119,27 +123,42 @@ def eval_command(
             )
         from cotgen.scoring.folds import render_fold_table, run_fold_evaluation
 
-        result = run_fold_evaluation(folds, reference, pred, sample, missing)  # type: ignore[arg-type]
+        if readout == "both":
+            raise CotgenError(
+                "--readout both compares one predictions file: give --pred (and --ids) instead of --folds"
+            )
+        result = run_fold_evaluation(folds, reference, pred, sample, missing, readout)  # type: ignore[arg-type]
         render_fold_table(result, console)
     else:
         if pred is None:
             raise CotgenError("--pred FILE is required (or --folds DIR whose folds hold predictions.jsonl)")
-        result = run_evaluation(
-            pred,
-            reference,
-            ids,
-            by,
-            bootstrap,
-            seed,
-            train_ids,
-            sample,
-            missing,  # type: ignore[arg-type]
-        )
-        render_report(result, console)
+        reports = {
+            name: run_evaluation(
+                pred,
+                reference,
+                ids,
+                by,
+                bootstrap,
+                seed,
+                train_ids,
+                sample,  # type: ignore[arg-type]
+                missing,  # type: ignore[arg-type]
+                name,  # type: ignore[arg-type]
+            )
+            for name in (READOUTS if readout == "both" else (readout,))
+        }
+        for name, report in reports.items():
+            if len(reports) > 1:
+                console.rule(f"readout: {name}")
+            render_report(report, console)
+        if len(reports) > 1:
+            render_readouts(reports, console)
+        result = reports[readout] if readout != "both" else {"readouts": reports}
     if output is not None:
         write_report(result, output)
         console.print(f"wrote {output}")
-    if "counts" in result and result["counts"]["with_prediction"] == 0:
+    readable = [r for r in result.get("readouts", {"one": result}).values() if "counts" in r]
+    if readable and all(r["counts"]["with_prediction"] == 0 for r in readable):
         # Every figure above is the uniform stand-in: a pipeline must not take that for a model's score.
         err_console.print(
             "[bold red]error:[/] no prediction could be read, so nothing of the model was scored "

@@ -215,6 +215,16 @@ MaxRetriesOption = Annotated[
         "--max-retries", min=0, rich_help_panel=SERVER_MORE, help="Retries of one request (429, 5xx, timeouts)."
     ),
 ]
+ReadoutOption = Annotated[
+    str,
+    typer.Option(
+        "--readout",
+        metavar="READOUT",
+        rich_help_panel=SCORING,
+        help="text: the distribution the model writes; logprobs: the one read at its label token (predict asks "
+        "the server for logprobs; needs a student trained with the label line); both (eval): each, side by side.",
+    ),
+]
 ModeOption = Annotated[
     str | None,
     typer.Option(

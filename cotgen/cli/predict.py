@@ -28,6 +28,7 @@ from cotgen.cli.options import (
     MaxTokensOption,
     OutputOption,
     ProgressOption,
+    ReadoutOption,
     RpmOption,
     RunOption,
     SamplesOption,
@@ -116,6 +117,16 @@ def predict_command(
     batch_wait: BatchWaitOption = True,
     cache: CacheOption = None,
     progress: ProgressOption = True,
+    readout: ReadoutOption = "text",
+    top_logprobs: Annotated[
+        int,
+        typer.Option(
+            "--top-logprobs",
+            min=1,
+            rich_help_panel=PROMPT_MORE,
+            help="Alternatives per token with --readout logprobs (OpenAI and vLLM allow 20).",
+        ),
+    ] = 20,
 ) -> None:
     """Write predictions.jsonl: the model's answers to the exact student prompt, parsed; reruns resume."""
     # Imported here: every command imports this module, and the client and audio libraries are predict's alone.
@@ -150,11 +161,16 @@ def predict_command(
         batch_results=batch_results,
         batch_poll=batch_poll,
         batch_wait=batch_wait,
+        readout=readout,
+        top_logprobs=top_logprobs,
     )
     summary = run_predict(config, console=err_console)
     errors = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items()) or "none"
     usage = summary.usage
     print_batch(usage.get("batch"))
+    if summary.logprob_readouts:
+        read = ", ".join(f"{reason} {n}" for reason, n in summary.logprob_readouts.items())
+        console.print(f"logprob readout: {read}", markup=False, highlight=False)
     console.print(
         f"{summary.out}: {summary.lines} predictions, {summary.parsed} parsed, errors: {errors} "
         f"[this run: {summary.new} new, {summary.skipped} already done, dropped {summary.dropped or 'none'}]",
