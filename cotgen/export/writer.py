@@ -25,6 +25,7 @@ from typing import IO, Any, Literal, cast, get_args
 from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.ids import id_line
 from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.freshness import EXPORT_INFO, refuse_stale, stale_files
@@ -214,10 +215,10 @@ def ids_file_name(split: str) -> str:
 
 def _write_ids(out_dir: Path, data: RunData, assignment: SplitAssignment) -> None:
     """Each split's utterance ids in corpus order, one per line (every split named, even an empty one)."""
-    handles = {split: (out_dir / ids_file_name(split)).open("w", encoding="utf-8") for split in SPLITS}
+    handles = {split: (out_dir / ids_file_name(split)).open("w", encoding="utf-8", newline="\n") for split in SPLITS}
     try:
         for utt in data.utterances:
-            handles[assignment[utt.id]].write(utt.id + "\n")
+            handles[assignment[utt.id]].write(id_line(utt.id))
     finally:
         for handle in handles.values():
             handle.close()

@@ -13,18 +13,23 @@ import json
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.ids import parse_id_list
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
 
 
 def ids_from_file(path: Path, option: str = "--ids") -> list[str]:
-    """One id per line (blank lines and lines starting with '#' skipped), in order, each once."""
+    """An id list (:mod:`cotgen.core.ids`: one id a line, ``#`` comments), in order, each once."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
-    ids = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    except UnicodeDecodeError as exc:
+        raise CotgenError(
+            f"{option} {path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
+        ) from None
+    ids = parse_id_list(text)
     if not ids:
         raise CotgenError(f"{option} {path}: no id in the file (expected one utterance id per line)")
     return list(dict.fromkeys(ids))

@@ -1,4 +1,4 @@
-"""Teacher prompts: the Jinja2 templates of ``cotgen/data/prompts/`` (or ``--prompts DIR``) rendered into chat messages.
+"""Teacher prompts: the Jinja2 templates of ``prompts/`` (or ``--prompts DIR``) rendered into chat messages.
 
 Templates are files so that researchers can read, diff and replace them without touching code;
 undefined variables are errors (StrictUndefined), so a template that asks for something the
@@ -193,7 +193,7 @@ class PromptSet:
 
 
 def load_prompts(directory: Path | None = None) -> PromptSet:
-    """Load the templates of ``directory`` (default: the bundled ``cotgen/data/prompts/``); all four must exist."""
+    """Load the templates of ``directory`` (default: the bundled ``prompts/``); all four must exist."""
     folder = directory if directory is not None else PROMPTS_DIR
     if not folder.is_dir():
         raise CotgenError(f"{folder}: no such prompt folder (expected {', '.join(TEMPLATE_FILES)})")

@@ -1,6 +1,7 @@
 """The structured chain of thought: model, validation against a run's classes, text rendering and parsing.
 
-A trace reasons in four stages (acoustic cues -> lexical cues -> ambiguity -> distribution). The
+A trace reasons in four stages (by default acoustic cues -> lexical cues -> ambiguity -> distribution; a run
+may declare another order of the first three, :mod:`cotgen.records.stages`). The
 pydantic model is class-set agnostic so that one JSON Schema (``schemas/trace.schema.json``)
 describes every run; :func:`validate_trace` then checks a trace against the run's class codes and
 says precisely why it fails, with the reject reason that ``rejects.jsonl`` records.
@@ -25,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from cotgen.core.divergence import format_distribution, round_distribution
 from cotgen.records.answer import label_word_in
+from cotgen.records.stages import DEFAULT_ORDER, tagged_order
 
 SCHEMA_VERSION = "1"
 
@@ -41,7 +43,8 @@ ACOUSTIC_CUES: tuple[str, ...] = (
 LEVELS: tuple[str, ...] = ("very low", "low", "moderate", "high", "very high")
 INTONATION_LEVELS: tuple[str, ...] = ("rising", "flat", "falling")
 AMBIGUITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
-STAGES: tuple[str, ...] = ("acoustic", "lexical", "ambiguity", "distribution")
+STAGES: tuple[str, ...] = tagged_order(DEFAULT_ORDER)
+"""The tagged sections in the default order; a run may declare another (:mod:`cotgen.records.stages`)."""
 SUM_TOLERANCE = 0.02
 
 AcousticCueName = Literal[
@@ -241,27 +244,19 @@ def _codes(values: Sequence[str]) -> str:
     return ", ".join(values) if values else "none"
 
 
-def render_trace(trace: Trace) -> str:
-    """The training text: four tagged stages, one cue per line, the distribution as printed JSON."""
+def render_trace(trace: Trace, order: Sequence[str] = DEFAULT_ORDER) -> str:
+    """The training text: the tagged reasoning stages in the run's ``order``, one cue per line, then the
+    distribution as printed JSON."""
     acoustic = [f"- {c.cue}: {c.level}. {c.observation} Suggests: {_codes(c.suggests)}." for c in trace.acoustic.cues]
     lexical = [f"- {c.cue} → {c.observation} Suggests: {_codes(c.suggests)}." for c in trace.lexical.cues]
     amb = trace.ambiguity
-    return "\n".join(
-        [
-            "<acoustic>",
-            *acoustic,
-            f"Summary: {trace.acoustic.summary}",
-            "</acoustic>",
-            "<lexical>",
-            *lexical,
-            f"Summary: {trace.lexical.summary}",
-            "</lexical>",
-            "<ambiguity>",
-            f"Level: {amb.level}. Competing: {_codes(amb.competing)}. {amb.explanation}",
-            "</ambiguity>",
-            f"<distribution>{format_distribution(trace.distribution)}</distribution>",
-        ]
-    )
+    bodies = {
+        "acoustic": [*acoustic, f"Summary: {trace.acoustic.summary}"],
+        "lexical": [*lexical, f"Summary: {trace.lexical.summary}"],
+        "ambiguity": [f"Level: {amb.level}. Competing: {_codes(amb.competing)}. {amb.explanation}"],
+    }
+    lines = [line for name in order for line in (f"<{name}>", *bodies[name], f"</{name}>")]
+    return "\n".join([*lines, f"<distribution>{format_distribution(trace.distribution)}</distribution>"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,8 +354,9 @@ def read_distribution_object(decoded: Mapping[str, Any], classes: Sequence[str] 
     return {k: float(v) for k, v in decoded.items()}
 
 
-def parse_sections(text: str, classes: Sequence[str] | None = None) -> Sections:
-    """Find the four tagged stages in order and decode the distribution; tolerant of fences and extra text.
+def parse_sections(text: str, classes: Sequence[str] | None = None, order: Sequence[str] = DEFAULT_ORDER) -> Sections:
+    """Find the four tagged stages in the run's ``order`` and decode the distribution; tolerant of fences and
+    extra text.
 
     With ``classes`` the distribution must be keyed by exactly those codes, with values in [0, 1]
     summing to 1 within 0.02 (then renormalised). Raises :class:`TraceParseError` saying why.
@@ -369,14 +365,15 @@ def parse_sections(text: str, classes: Sequence[str] | None = None) -> Sections:
     if not isinstance(text, str):
         raise TraceParseError(f"expected text, got {type(text).__name__}")
     cleaned = strip_fences(text)
+    expected = tagged_order(order)
     spans = _first_spans(scan_tags(cleaned))
-    for name in STAGES:
+    for name in expected:
         if name not in spans:
             raise TraceParseError(f"missing <{name}>…</{name}> section")
-    starts = [spans[name][0].start for name in STAGES]
+    starts = [spans[name][0].start for name in expected]
     if starts != sorted(starts):
-        order = sorted(STAGES, key=lambda n: spans[n][0].start)
-        raise TraceParseError(f"sections out of order: {', '.join(order)} (expected {', '.join(STAGES)})")
+        seen = sorted(expected, key=lambda n: spans[n][0].start)
+        raise TraceParseError(f"sections out of order: {', '.join(seen)} (expected {', '.join(expected)})")
 
     def body(name: str) -> str:
         opening, closing = spans[name]
@@ -457,13 +454,15 @@ def _stage_lines(body: str, stage: str) -> tuple[list[str], str]:
     return lines[:-1], lines[-1][len("Summary:") :].strip()
 
 
-def parse_trace(text: str, classes: Sequence[str], has_transcript: bool = True) -> Trace:
-    """Read a rendered trace back into its structure (the inverse of :func:`render_trace`).
+def parse_trace(
+    text: str, classes: Sequence[str], has_transcript: bool = True, order: Sequence[str] = DEFAULT_ORDER
+) -> Trace:
+    """Read a rendered trace back into its structure (the inverse of :func:`render_trace` with the same ``order``).
 
     Raises :class:`TraceParseError` when the text does not follow the rendering, naming the
     stage and line; a structurally fine text that breaks the trace rules raises :class:`TraceError`.
     """
-    sections = parse_sections(text, classes)
+    sections = parse_sections(text, classes, order)
     cue_lines, acoustic_summary = _stage_lines(sections.acoustic, "acoustic")
     acoustic = []
     for n, line in enumerate(cue_lines, start=1):

@@ -3,7 +3,7 @@
 A dataset on the Hub explains itself through its card: YAML metadata the Hub indexes (licence,
 language, task, size, and ``configs`` so ``load_dataset(repo, "sft")`` finds the files) and a body
 saying how the data was made, what it contains, where it is weak and whom to cite. The licence and
-its notice come from the corpus note (``cotgen/data/corpora/<name>.md``), because the corpus's terms bind
+its notice come from the corpus note (``corpora/<name>.md``), because the corpus's terms bind
 every derivative. ``build`` writes the card; ``pairs``, ``grpo``, ``export`` and ``stats`` refresh it.
 Its facts come from one streaming pass over each record file (:func:`gather_facts`), so writing it
 at the end of a 100,000-utterance build holds running sums, not the run.

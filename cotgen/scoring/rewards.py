@@ -26,8 +26,8 @@ import numpy as np
 
 from cotgen.core.divergence import as_vector, js, kl
 from cotgen.records.answer import TEXT, AnswerContract, read_label_words
+from cotgen.records.stages import DEFAULT_ORDER, tagged_order
 from cotgen.records.trace import (
-    STAGES,
     TraceParseError,
     decode_distribution,
     parse_sections,
@@ -41,10 +41,12 @@ RewardFunction = Callable[..., list[float]]
 
 # The fewest words each reasoning stage (acoustic, lexical, ambiguity) must hold for format_reward.
 MIN_STAGE_WORDS = 5
-REASONING_STAGES: tuple[str, ...] = STAGES[:3]
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
-# The only tag sequence format_reward accepts: each stage opened and closed once, in order, none inside another.
-_EXPECTED_TAGS: tuple[tuple[bool, str], ...] = tuple((closing, name) for name in STAGES for closing in (False, True))
+
+
+def _expected_tags(order: Sequence[str]) -> tuple[tuple[bool, str], ...]:
+    """The only tag sequence format_reward accepts: each stage opened and closed once, in order, none nested."""
+    return tuple((closing, name) for name in tagged_order(order) for closing in (False, True))
 
 
 class DistributionValueError(ValueError):
@@ -119,12 +121,18 @@ def _valid_free_distribution(distribution: Mapping[str, float]) -> bool:
     return bool(values) and all(0.0 <= v <= 1.0 for v in values) and abs(sum(values) - 1.0) <= 0.02
 
 
-def format_problem(text: str, classes: Sequence[str] | None = None, contract: AnswerContract = TEXT) -> str | None:
+def format_problem(
+    text: str,
+    classes: Sequence[str] | None = None,
+    contract: AnswerContract = TEXT,
+    order: Sequence[str] = DEFAULT_ORDER,
+) -> str | None:
     """Why ``text`` breaks the strict output format, or None when it keeps it (docs/pairs-grpo-eval.md).
 
     The format: each of the four tags opened and closed exactly once, in the order acoustic, lexical,
-    ambiguity, distribution, none inside another; each reasoning stage holding at least
-    :data:`MIN_STAGE_WORDS` words; nothing but whitespace before ``<acoustic>``; a distribution over
+    ambiguity, distribution (or the run's ``order`` of the reasoning stages), none inside another; each
+    reasoning stage holding at least :data:`MIN_STAGE_WORDS` words; nothing but whitespace before the first
+    tag; a distribution over
     ``classes`` (or, without them, values in [0, 1] summing to 1 within 0.02); and after
     ``</distribution>`` only what the answer contract allows: nothing, or one label line naming the
     distribution's top class (required when ``contract`` is in ``label`` mode). A code fence around the
@@ -132,15 +140,16 @@ def format_problem(text: str, classes: Sequence[str] | None = None, contract: An
     stages, repeated tags or prose after the answer. Linear in the length of the text.
     """
     cleaned = strip_fences(text)
-    tags = list(islice(scan_tags(cleaned), len(_EXPECTED_TAGS) + 1))  # one more than allowed is already wrong
+    expected = _expected_tags(order)
+    tags = list(islice(scan_tags(cleaned), len(expected) + 1))  # one more than allowed is already wrong
     found = tuple((tag.closing, tag.name) for tag in tags)
-    if found != _EXPECTED_TAGS:
+    if found != expected:
         shown = " ".join(f"<{'/' if closing else ''}{name}>" for closing, name in found) or "none"
-        more = " …" if len(found) > len(_EXPECTED_TAGS) else ""
+        more = " …" if len(found) > len(expected) else ""
         return f"tags must be each stage opened and closed once, in order, none nested; found {shown}{more}"
     if cleaned[: tags[0].start].strip():
-        return "text before <acoustic>"
-    for i, name in enumerate(REASONING_STAGES):
+        return f"text before <{order[0]}>"
+    for i, name in enumerate(order):
         body = cleaned[tags[2 * i].end : tags[2 * i + 1].start]
         words = len(_WORD.findall(body))
         if words < MIN_STAGE_WORDS:

@@ -22,6 +22,7 @@ import numpy as np
 
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import emotion_name
+from cotgen.records.consistency import expected_level
 from cotgen.records.run_records import TemplateRef
 from cotgen.records.trace import (
     ACOUSTIC_CUES,
@@ -246,14 +247,12 @@ def predicted_distribution(
 
 
 def ambiguity(distribution: Mapping[str, float]) -> AmbiguityStage:
-    """Ambiguity from the distribution: low when one class has >= 0.75, high when none has 0.5."""
+    """Ambiguity from the distribution by the consistency rule (:func:`cotgen.records.consistency.expected_level`)."""
     ranked = sorted(distribution, key=lambda code: (-distribution[code], list(distribution).index(code)))
-    top = distribution[ranked[0]]
-    if top >= 0.75:
-        level = "low"
+    level = expected_level(distribution)
+    if level == "low":
         competing = [code for code in ranked if distribution[code] >= 0.2][:2] or ranked[:1]
     else:
-        level = "medium" if top >= 0.5 else "high"
         competing = [code for code in ranked if distribution[code] >= 0.15] or ranked[:2]
         if len(competing) < 2:
             competing = ranked[:2]
