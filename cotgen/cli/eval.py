@@ -13,7 +13,9 @@ from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import (
     FOLD_FIELDS,
     MISSING_POLICIES,
+    READOUTS,
     SAMPLE_CHOICES,
+    render_readouts,
     render_report,
     run_evaluation,
     write_report,
@@ -62,6 +64,14 @@ def eval_command(
         int, typer.Option("--bootstrap", help="Resamples for 95 % bootstrap intervals (0: none).")
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    readout: Annotated[
+        str,
+        typer.Option(
+            "--readout",
+            help="text: the distribution the model wrote; logprobs: the one read at its label token "
+            "(predict --readout logprobs); both: each, then side by side.",
+        ),
+    ] = "text",
     out_option: Annotated[
         str | None, typer.Option("--out", help="Also write the report as JSON here (a folder DIR/: DIR/eval.json).")
     ] = None,
@@ -71,6 +81,7 @@ def eval_command(
         _choice(by, FOLD_FIELDS, "--by")
     _choice(sample, SAMPLE_CHOICES, "--sample")
     _choice(missing, MISSING_POLICIES, "--missing")
+    _choice(readout, (*READOUTS, "both"), "--readout")
     reference = ref or run / "utterances.jsonl"
     if folds is not None:
         if ids is not None or train_ids is not None or by is not None or bootstrap:
@@ -79,28 +90,43 @@ def eval_command(
             )
         from cotgen.scoring.folds import render_fold_table, run_fold_evaluation
 
-        result = run_fold_evaluation(folds, reference, pred, sample, missing)  # type: ignore[arg-type]
+        if readout == "both":
+            raise CotgenError(
+                "--readout both compares one predictions file: give --pred (and --ids) instead of --folds"
+            )
+        result = run_fold_evaluation(folds, reference, pred, sample, missing, readout)  # type: ignore[arg-type]
         render_fold_table(result, console)
     else:
         if pred is None:
             raise CotgenError("--pred FILE is required (or --folds DIR whose folds hold predictions.jsonl)")
-        result = run_evaluation(
-            pred,
-            reference,
-            ids,
-            by,
-            bootstrap,
-            seed,
-            train_ids,
-            sample,
-            missing,  # type: ignore[arg-type]
-        )
-        render_report(result, console)
+        reports = {
+            name: run_evaluation(
+                pred,
+                reference,
+                ids,
+                by,
+                bootstrap,
+                seed,
+                train_ids,
+                sample,  # type: ignore[arg-type]
+                missing,  # type: ignore[arg-type]
+                name,  # type: ignore[arg-type]
+            )
+            for name in (READOUTS if readout == "both" else (readout,))
+        }
+        for name, report in reports.items():
+            if len(reports) > 1:
+                console.rule(f"readout: {name}")
+            render_report(report, console)
+        if len(reports) > 1:
+            render_readouts(reports, console)
+        result = reports[readout] if readout != "both" else {"readouts": reports}
     out = out_path(out_option, "eval.json")
     if out is not None:
         write_report(result, out)
         console.print(f"wrote {out}")
-    if "counts" in result and result["counts"]["with_prediction"] == 0:
+    readable = [r for r in result.get("readouts", {"one": result}).values() if "counts" in r]
+    if readable and all(r["counts"]["with_prediction"] == 0 for r in readable):
         # Every figure above is the uniform stand-in: a pipeline must not take that for a model's score.
         err_console.print(
             "[bold red]error:[/] no prediction could be read, so nothing of the model was scored "

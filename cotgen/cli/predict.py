@@ -72,6 +72,20 @@ def predict_command(
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
     batch_wait: BatchWaitOption = True,
+    readout: Annotated[
+        str,
+        typer.Option(
+            "--readout",
+            help="text: the distribution the model writes; logprobs: also the label token's probabilities "
+            "(asks the server for logprobs; needs a student trained with the label line).",
+        ),
+    ] = "text",
+    top_logprobs: Annotated[
+        int,
+        typer.Option(
+            "--top-logprobs", min=1, help="Alternatives per token with --readout logprobs (OpenAI and vLLM allow 20)."
+        ),
+    ] = 20,
 ) -> None:
     """Write predictions.jsonl: the model's answers to the exact student prompt, parsed; reruns resume."""
     # Imported here: every command imports this module, and the client and audio libraries are predict's alone.
@@ -106,11 +120,16 @@ def predict_command(
         batch_results=batch_results,
         batch_poll=batch_poll,
         batch_wait=batch_wait,
+        readout=readout,
+        top_logprobs=top_logprobs,
     )
     summary = run_predict(config, console=err_console)
     errors = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items()) or "none"
     usage = summary.usage
     print_batch(usage.get("batch"))
+    if summary.logprob_readouts:
+        read = ", ".join(f"{reason} {n}" for reason, n in summary.logprob_readouts.items())
+        console.print(f"logprob readout: {read}", markup=False, highlight=False)
     console.print(
         f"{summary.out}: {summary.lines} predictions, {summary.parsed} parsed, errors: {errors} "
         f"[this run: {summary.new} new, {summary.skipped} already done, dropped {summary.dropped or 'none'}]",

@@ -16,6 +16,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.core.ids import parse_id_list
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+EXPORT_INFO = "export.json"
 RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
 
 
@@ -67,3 +68,19 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
                     raise CotgenError(f"{path}:{lineno}: expected an export row with an 'id' string")
                 ids[row["id"]] = None
     return list(ids)
+
+
+def label_words_of_export(export_dir: Path) -> dict[str, str] | None:
+    """The label words an export wrote on its label lines (its ``export.json``), or None: the class codes."""
+    info = export_dir / EXPORT_INFO
+    if not info.is_file():
+        return None
+    try:
+        words = json.loads(info.read_text(encoding="utf-8")).get("label_words")
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
+        raise CotgenError(f"{info}: not the export.json `cotgen export` writes ({exc})") from None
+    if words is None:
+        return None
+    if not isinstance(words, dict) or not all(isinstance(w, str) for w in words.values()):
+        raise CotgenError(f"{info}: 'label_words' must map class code to word")
+    return {str(code): word for code, word in words.items()}
