@@ -35,6 +35,7 @@ from cotgen.cli.corpus_options import (
 from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
 from cotgen.core.run_lock import run_lock
 from cotgen.prompts.templates import load_prompts
+from cotgen.records.consistency import MIN_COHERENCE
 
 TeacherOption = Annotated[
     str,
@@ -157,6 +158,13 @@ def build_command(
         float,
         typer.Option("--min-faithfulness", help="Reject traces whose cue levels agree less (0..1; 0: no gate)."),
     ] = DEFAULT_MIN_FAITHFULNESS,
+    min_coherence: Annotated[
+        float,
+        typer.Option(
+            "--min-coherence",
+            help="Reject traces whose cited cues point away from their distribution (0..1; 0: no gate).",
+        ),
+    ] = MIN_COHERENCE,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Completion token limit per request.")] = None,
     price_in: Annotated[float | None, typer.Option("--price-in", help="USD per million input tokens.")] = None,
     price_out: Annotated[float | None, typer.Option("--price-out", help="USD per million output tokens.")] = None,
@@ -224,6 +232,7 @@ def build_command(
         mode=mode,  # type: ignore[arg-type]  # checked by BuildConfig.check
         repairs=repairs,
         min_faithfulness=min_faithfulness,
+        min_coherence=min_coherence,
         max_tokens=max_tokens,
         price_in=price_in,
         price_out=price_out,
