@@ -137,10 +137,41 @@ class Fault:
 
 @dataclass(frozen=True)
 class Choice:
-    """A scripted answer with its finish reason ("length" for an answer cut at the token limit)."""
+    """A scripted answer with its finish reason ("length" for an answer cut at the token limit).
+
+    ``tokens``: the answer as the model generated it, one ``(token, alternatives)`` pair per token, the
+    alternatives mapping token -> probability at that position (the token itself among them, or
+    probability 1). A request with ``logprobs: true`` gets them in OpenAI's and vLLM's chat shape,
+    the ``top_logprobs`` most likely alternatives per token; without ``tokens`` the server splits the
+    text itself (:func:`split_tokens`), every token certain.
+    """
 
     content: str | None
     finish_reason: str = "stop"
+    tokens: tuple[tuple[str, Mapping[str, float]], ...] | None = None
+
+
+# The words-with-their-space split of GPT-style tokenizers: ' neu', 'Label', ':', '\n'.
+_TOKEN = re.compile(r" ?[^\W\d_]+| ?\d| ?[^\s\w]+|\s+")
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit (and vLLM's default --max-logprobs)
+
+
+def split_tokens(text: str) -> list[str]:
+    """``text`` cut into tokens the way a GPT-style tokenizer cuts words (for the loopback's logprobs)."""
+    return _TOKEN.findall(text)
+
+
+def logprobs_content(tokens: Sequence[tuple[str, Mapping[str, float]]], top: int) -> list[dict[str, Any]]:
+    """``choices[i].logprobs.content`` of the chat completions API for ``tokens`` with ``top`` alternatives."""
+
+    def entry(token: str, prob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": math.log(prob), "bytes": list(token.encode("utf-8"))}
+
+    content = []
+    for token, alternatives in tokens:
+        ranked = sorted(alternatives.items(), key=lambda item: -item[1])[:top]
+        content.append({**entry(token, alternatives.get(token, 1.0)), "top_logprobs": [entry(*a) for a in ranked]})
+    return content
 
 
 Plan = Callable[[int, dict], "Fault | None"] | Sequence["Fault | None"]
@@ -587,29 +618,41 @@ class LoopbackServer:
         if n != 1 and self.n_mode == "refuse":
             error = _error_body("only n=1 is supported", "invalid_request_error", "n")
             return await self._send(entry, writer, 400, error)
+        top = body.get("top_logprobs")
+        if top is not None and not (isinstance(top, int) and 0 <= top <= MAX_TOP_LOGPROBS and body.get("logprobs")):
+            message = f"top_logprobs must be an integer in [0, {MAX_TOP_LOGPROBS}] with logprobs true, got {top!r}"
+            return await self._send(entry, writer, 400, _error_body(message, "invalid_request_error", "top_logprobs"))
         count = n if isinstance(n, int) and n > 1 and self.n_mode == "honour" else 1
         classes = request_classes(body)
         answers = []
         for number in range(count):
             answer = self.responder(body, classes)
             if isinstance(answer, Choice):
-                answers.append((answer.content, answer.finish_reason))
+                answers.append((answer.content, answer.finish_reason, answer.tokens))
             elif kind is None or number > 0:
-                answers.append(((answer if isinstance(answer, str) else json.dumps(answer)), "stop"))
+                answers.append(((answer if isinstance(answer, str) else json.dumps(answer)), "stop", None))
             else:
                 good = answer if isinstance(answer, dict) else valid_trace(classes, _user_texts_latest_first(body))
-                answers.append(_broken_content(kind, good, classes))
+                answers.append((*_broken_content(kind, good, classes), None))
         return await self._send(entry, writer, 200, self._completion(index, body, answers, kind == REFUSAL))
 
     def _completion(
-        self, index: int, body: dict, answers: list[tuple[str | None, str]], refused: bool
+        self,
+        index: int,
+        body: dict,
+        answers: list[tuple[str | None, str, tuple[tuple[str, Mapping[str, float]], ...] | None]],
+        refused: bool,
     ) -> dict[str, Any]:
         choices = []
-        for number, (content, finish) in enumerate(answers):
+        for number, (content, finish, tokens) in enumerate(answers):
             message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
             if refused and number == 0:
                 message["refusal"] = "I'm sorry, I can't help with that request."
-            choices.append({"index": number, "message": message, "finish_reason": finish, "logprobs": None})
+            logprobs = None
+            if body.get("logprobs") and content is not None:
+                generated = tokens if tokens is not None else [(t, {t: 1.0}) for t in split_tokens(content)]
+                logprobs = {"content": logprobs_content(generated, body.get("top_logprobs") or 0)}
+            choices.append({"index": number, "message": message, "finish_reason": finish, "logprobs": logprobs})
         completion: dict[str, Any] = {
             "id": f"chatcmpl-loopback-{index}",
             "object": "chat.completion",

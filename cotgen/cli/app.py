@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 from importlib import metadata
-from pathlib import Path
 from typing import Annotated
 
 import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from typer.core import TyperGroup
 
+from cotgen.cli.help_format import CotgenHelpGroup
 from cotgen.core.run_log import LOGGER_NAME
 
 VERBOSE_FLAGS = frozenset({"-v", "--verbose"})
@@ -33,7 +32,7 @@ def hoist_flags(args: list[str], flags: frozenset[str] = VERBOSE_FLAGS) -> list[
     return [a for a in head if a in flags] + [a for a in head if a not in flags] + args[end:]
 
 
-class CotgenGroup(TyperGroup):
+class CotgenGroup(CotgenHelpGroup):
     """The command group: global flags are accepted after the command name too (``cotgen build -v``)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -98,14 +97,3 @@ def _root(
     handler = _stderr_handler(verbose)
     log.addHandler(handler)
     ctx.call_on_close(lambda: log.removeHandler(handler))
-
-
-def out_path(raw: str | None, file_name: str) -> Path | None:
-    """An ``--out`` naming a file, where ``DIR/`` (a trailing slash) or an existing folder means ``DIR/file_name``.
-
-    Typed as a string because :class:`~pathlib.Path` drops the trailing slash that says "folder".
-    """
-    if raw is None:
-        return None
-    path = Path(raw).expanduser()
-    return path / file_name if raw.endswith(("/", "\\")) or path.is_dir() else path

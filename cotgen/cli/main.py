@@ -19,6 +19,7 @@ import typer
 
 import cotgen.cli
 from cotgen.cli.app import app, err_console
+from cotgen.cli.help_format import use_cotgen_help
 from cotgen.core.errors import CotgenError, Interrupted
 
 _INFRASTRUCTURE = {"app", "main"}
@@ -35,6 +36,7 @@ def get_app() -> typer.Typer:
     for module in pkgutil.iter_modules(cotgen.cli.__path__):
         if module.name not in _INFRASTRUCTURE:
             importlib.import_module(f"cotgen.cli.{module.name}")
+    use_cotgen_help(app)
     return app
 
 
