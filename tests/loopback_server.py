@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import math
@@ -90,7 +91,7 @@ HANG = "hang"  # no answer for Fault.seconds (None: until the client hangs up or
 RESET = "reset"  # the connection is reset (RST) instead of answered
 NO_STRUCTURED = "no_structured"  # 400 "response_format json_schema is not supported"
 UNAUTHORIZED = "unauthorized"  # 401 whose message quotes the key, as OpenAI's does
-FORBIDDEN = "forbidden"  # 403 whose message also quotes the key (a proxy echoing the request)
+FORBIDDEN = "forbidden"  # 403 quoting the key, the URL and the Authorization header (a proxy echoing the request)
 # Content faults: a 200 answer whose content the build must reject or repair.
 MALFORMED_JSON = "malformed_json"  # content is not JSON
 WRONG_KEYS = "wrong_keys"  # distribution keyed by a code outside the class set
@@ -612,7 +613,13 @@ class LoopbackServer:
             if kind == UNAUTHORIZED:
                 message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
                 return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
-            message = f"Project of key {key} may not use model {body.get('model')!r}"
+            raw = headers.get("authorization", "")
+            decoded = base64.b64decode(raw.removeprefix("Basic ")).decode() if raw.startswith("Basic ") else ""
+            message = (
+                f"Project of key {key} may not use model {body.get('model')!r} "
+                f"(request POST http://{decoded + '@' if decoded else ''}{headers.get('host')}{entry.path}, "
+                f"Authorization: {raw})"
+            )
             return await self._send(entry, writer, 403, _error_body(message, "permission_denied"))
         n = body.get("n", 1)
         if n != 1 and self.n_mode == "refuse":

@@ -28,7 +28,7 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
 from itertools import islice
@@ -62,6 +62,7 @@ from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
 from cotgen.core.paths import run_dir as default_run_dir
+from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
@@ -273,7 +274,7 @@ class BuildConfig:
 
     def as_json(self) -> dict[str, Any]:
         """The configuration as recorded in run.json (paths as text; the key's variable name, never its value)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return recorded_options(self)
 
 
 @dataclass(frozen=True)

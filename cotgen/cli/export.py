@@ -11,7 +11,8 @@ from rich.table import Table
 from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.export.messages import AnswerMode, AudioMode
+from cotgen.export.messages import AudioMode
+from cotgen.records.answer import AnswerMode
 
 
 @app.command()
