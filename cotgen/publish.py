@@ -210,7 +210,7 @@ def check_license(note: dict[str, Any], corpus: str, private: bool, include_audi
         f"the {corpus} licence ({note.get('license', 'unknown')}) restricts redistribution of its audio, "
         "transcripts and labels"
         if is_restricted(note)
-        else f"no corpus note ({corpus}.md in cotgen/data/corpora/) declares {corpus} free to redistribute"
+        else f"no corpus note ({corpus}.md in corpora/) declares {corpus} free to redistribute"
     )
     if include_audio:
         raise CotgenError(f"--include-audio: {why}; pass --confirm-license if you hold the right to share the clips")

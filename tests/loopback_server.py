@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import math
@@ -67,6 +68,7 @@ from loopback_cues import stock_cues
 
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import EMOTION_NAMES
+from cotgen.records.consistency import expected_level
 from cotgen.records.trace import (
     AcousticStage,
     AmbiguityStage,
@@ -89,7 +91,7 @@ HANG = "hang"  # no answer for Fault.seconds (None: until the client hangs up or
 RESET = "reset"  # the connection is reset (RST) instead of answered
 NO_STRUCTURED = "no_structured"  # 400 "response_format json_schema is not supported"
 UNAUTHORIZED = "unauthorized"  # 401 whose message quotes the key, as OpenAI's does
-FORBIDDEN = "forbidden"  # 403 whose message also quotes the key (a proxy echoing the request)
+FORBIDDEN = "forbidden"  # 403 quoting the key, the URL and the Authorization header (a proxy echoing the request)
 # Content faults: a 200 answer whose content the build must reject or repair.
 MALFORMED_JSON = "malformed_json"  # content is not JSON
 WRONG_KEYS = "wrong_keys"  # distribution keyed by a code outside the class set
@@ -152,10 +154,41 @@ class Fault:
 
 @dataclass(frozen=True)
 class Choice:
-    """A scripted answer with its finish reason ("length" for an answer cut at the token limit)."""
+    """A scripted answer with its finish reason ("length" for an answer cut at the token limit).
+
+    ``tokens``: the answer as the model generated it, one ``(token, alternatives)`` pair per token, the
+    alternatives mapping token -> probability at that position (the token itself among them, or
+    probability 1). A request with ``logprobs: true`` gets them in OpenAI's and vLLM's chat shape,
+    the ``top_logprobs`` most likely alternatives per token; without ``tokens`` the server splits the
+    text itself (:func:`split_tokens`), every token certain.
+    """
 
     content: str | None
     finish_reason: str = "stop"
+    tokens: tuple[tuple[str, Mapping[str, float]], ...] | None = None
+
+
+# The words-with-their-space split of GPT-style tokenizers: ' neu', 'Label', ':', '\n'.
+_TOKEN = re.compile(r" ?[^\W\d_]+| ?\d| ?[^\s\w]+|\s+")
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit (and vLLM's default --max-logprobs)
+
+
+def split_tokens(text: str) -> list[str]:
+    """``text`` cut into tokens the way a GPT-style tokenizer cuts words (for the loopback's logprobs)."""
+    return _TOKEN.findall(text)
+
+
+def logprobs_content(tokens: Sequence[tuple[str, Mapping[str, float]]], top: int) -> list[dict[str, Any]]:
+    """``choices[i].logprobs.content`` of the chat completions API for ``tokens`` with ``top`` alternatives."""
+
+    def entry(token: str, prob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": math.log(prob), "bytes": list(token.encode("utf-8"))}
+
+    content = []
+    for token, alternatives in tokens:
+        ranked = sorted(alternatives.items(), key=lambda item: -item[1])[:top]
+        content.append({**entry(token, alternatives.get(token, 1.0)), "top_logprobs": [entry(*a) for a in ranked]})
+    return content
 
 
 Plan = Callable[[int, dict], "Fault | None"] | Sequence["Fault | None"]
@@ -281,7 +314,9 @@ def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None 
     """
     distribution = _distribution_for(text, classes)
     ranked = sorted(classes, key=lambda c: -distribution[c])
-    competing = ranked[:2]
+    # Consistent with its own distribution (cotgen.records.consistency), as a careful teacher writes it.
+    level = expected_level(distribution)
+    competing = ranked[:1] if level == "low" else ranked[:2]
     trace = Trace(
         acoustic=AcousticStage(
             cues=stock_cues(text if cues_text is None else cues_text, ranked[0]),
@@ -292,9 +327,9 @@ def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None 
             summary="The words alone are not decisive.",
         ),
         ambiguity=AmbiguityStage(
-            level="medium" if len(competing) >= 2 else "low",
-            competing=competing if len(competing) >= 2 else [],
-            explanation="Listeners could reasonably hear more than one emotion.",
+            level=level,
+            competing=competing,
+            explanation="The voice and the words could reasonably be heard more than one way.",
         ),
         distribution=distribution,
     )
@@ -600,7 +635,13 @@ class LoopbackServer:
             if kind == UNAUTHORIZED:
                 message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
                 return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
-            message = f"Project of key {key} may not use model {body.get('model')!r}"
+            raw = headers.get("authorization", "")
+            decoded = base64.b64decode(raw.removeprefix("Basic ")).decode() if raw.startswith("Basic ") else ""
+            message = (
+                f"Project of key {key} may not use model {body.get('model')!r} "
+                f"(request POST http://{decoded + '@' if decoded else ''}{headers.get('host')}{entry.path}, "
+                f"Authorization: {raw})"
+            )
             return await self._send(entry, writer, 403, _error_body(message, "permission_denied"))
         if self.token_limit == "max_tokens" and "max_completion_tokens" in body:
             message = "Unrecognized request argument supplied: max_completion_tokens"
@@ -609,18 +650,22 @@ class LoopbackServer:
         if n != 1 and self.n_mode == "refuse":
             error = _error_body("only n=1 is supported", "invalid_request_error", "n")
             return await self._send(entry, writer, 400, error)
+        top = body.get("top_logprobs")
+        if top is not None and not (isinstance(top, int) and 0 <= top <= MAX_TOP_LOGPROBS and body.get("logprobs")):
+            message = f"top_logprobs must be an integer in [0, {MAX_TOP_LOGPROBS}] with logprobs true, got {top!r}"
+            return await self._send(entry, writer, 400, _error_body(message, "invalid_request_error", "top_logprobs"))
         count = n if isinstance(n, int) and n > 1 and self.n_mode == "honour" else 1
         classes = request_classes(body)
         answers = []
         for number in range(count):
             answer = self.responder(body, classes)
             if isinstance(answer, Choice):
-                answers.append((answer.content, answer.finish_reason))
+                answers.append((answer.content, answer.finish_reason, answer.tokens))
             elif kind is None or number > 0:
-                answers.append(((answer if isinstance(answer, str) else json.dumps(answer)), "stop"))
+                answers.append(((answer if isinstance(answer, str) else json.dumps(answer)), "stop", None))
             else:
                 good = answer if isinstance(answer, dict) else valid_trace(classes, _user_texts_latest_first(body))
-                answers.append(_broken_content(kind, good, classes))
+                answers.append((*_broken_content(kind, good, classes), None))
         completion = self._completion(index, body, answers, kind == REFUSAL)
         if kind in BODY_FAULTS:
             return await self._send_broken(entry, writer, fault, completion)
@@ -674,14 +719,22 @@ class LoopbackServer:
         return False
 
     def _completion(
-        self, index: int, body: dict, answers: list[tuple[str | None, str]], refused: bool
+        self,
+        index: int,
+        body: dict,
+        answers: list[tuple[str | None, str, tuple[tuple[str, Mapping[str, float]], ...] | None]],
+        refused: bool,
     ) -> dict[str, Any]:
         choices = []
-        for number, (content, finish) in enumerate(answers):
+        for number, (content, finish, tokens) in enumerate(answers):
             message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
             if refused and number == 0:
                 message["refusal"] = "I'm sorry, I can't help with that request."
-            choices.append({"index": number, "message": message, "finish_reason": finish, "logprobs": None})
+            logprobs = None
+            if body.get("logprobs") and content is not None:
+                generated = tokens if tokens is not None else [(t, {t: 1.0}) for t in split_tokens(content)]
+                logprobs = {"content": logprobs_content(generated, body.get("top_logprobs") or 0)}
+            choices.append({"index": number, "message": message, "finish_reason": finish, "logprobs": logprobs})
         completion: dict[str, Any] = {
             "id": f"chatcmpl-loopback-{index}",
             "object": "chat.completion",

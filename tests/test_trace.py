@@ -4,6 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cotgen.core.errors import CotgenError
+from cotgen.records.stages import stage_order
 from cotgen.records.trace import (
     ACOUSTIC_CUES,
     INTONATION_LEVELS,
@@ -128,3 +130,48 @@ def test_malformed_json_reason():
 def test_parse_sections_says_why(text, needle):
     with pytest.raises(TraceParseError, match=needle):
         parse_sections(text, CLASSES)
+
+
+orders = st.permutations(["acoustic", "lexical", "ambiguity"]).map(tuple)
+
+
+@given(traces(), orders)
+def test_parse_inverts_render_in_any_declared_stage_order(trace, order):
+    text = render_trace(trace, order)
+    tags = [text.index(f"<{name}>") for name in (*order, "distribution")]
+    assert tags == sorted(tags)
+    assert parse_trace(text, CLASSES, order=order) == trace
+
+
+def test_a_text_in_another_order_than_the_runs_is_out_of_order():
+    trace = _example_trace()
+    lexical_first = ("lexical", "acoustic", "ambiguity")
+    with pytest.raises(TraceParseError, match="expected lexical, acoustic, ambiguity, distribution"):
+        parse_sections(render_trace(trace), CLASSES, order=lexical_first)
+    with pytest.raises(TraceParseError, match="expected acoustic, lexical, ambiguity, distribution"):
+        parse_sections(render_trace(trace, lexical_first), CLASSES)
+
+
+def _example_trace():
+    return printed(validate_trace(_valid(), CLASSES, has_transcript=True))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (None, ("acoustic", "lexical", "ambiguity")),
+        ("lexical,acoustic,ambiguity", ("lexical", "acoustic", "ambiguity")),
+        (" Lexical, acoustic ,ambiguity,distribution", ("lexical", "acoustic", "ambiguity")),
+        (["ambiguity", "acoustic", "lexical"], ("ambiguity", "acoustic", "lexical")),
+    ],
+)
+def test_stage_order_reads_a_declared_order(spec, expected):
+    assert stage_order(spec) == expected
+
+
+@pytest.mark.parametrize(
+    "spec", ["lexical,acoustic", "lexical,acoustic,ambiguity,ambiguity", "distribution,lexical,acoustic,ambiguity", ""]
+)
+def test_stage_order_refuses_anything_but_the_three_stages_once_with_the_distribution_last(spec):
+    with pytest.raises(CotgenError, match="expected each of acoustic, lexical, ambiguity once"):
+        stage_order(spec)

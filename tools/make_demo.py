@@ -1,4 +1,4 @@
-"""Regenerate the bundled demo corpus: ``manifest.csv`` and ``wav/*.wav`` in ``cotgen/data/corpora/demo/``.
+"""Regenerate the bundled demo corpus: ``manifest.csv`` and ``wav/*.wav`` in ``corpora/demo/``.
 
 Why a synthetic corpus: the real emotion corpora cannot be redistributed, yet ``cotgen build`` must run
 end to end on a fresh checkout. Four espeak-ng voices read everyday emotional sentences; each clip gets
@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent / "cotgen" / "data" / "corpora" / "demo"
+HERE = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 WAV_DIR = HERE / "wav"
 MANIFEST = HERE / "manifest.csv"
 SAMPLE_RATE = 16000

@@ -7,13 +7,16 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console, err_console, out_path
+from cotgen.cli.app import app, console, err_console
+from cotgen.cli.options import INPUT, SCORING, IdsOption, OutputOption, ReadoutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import (
     FOLD_FIELDS,
     MISSING_POLICIES,
+    READOUTS,
     SAMPLE_CHOICES,
+    render_readouts,
     render_report,
     run_evaluation,
     write_report,
@@ -30,47 +33,88 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 def eval_command(
     pred: Annotated[
         Path | None,
-        typer.Option("--pred", help="predictions.jsonl of `cotgen predict`, or JSONL of id + distribution or text."),
+        typer.Option(
+            "--pred",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="predictions.jsonl of `cotgen predict`, or JSONL of id + distribution or text.",
+        ),
     ] = None,
+    run: RunOption = DEFAULT_RUN,
     ref: Annotated[
-        Path | None, typer.Option("--ref", help="utterances.jsonl with the human distributions (default RUN's).")
+        Path | None,
+        typer.Option(
+            "--ref",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="utterances.jsonl with the human distributions (default RUN's).",
+        ),
     ] = None,
-    run: Annotated[
-        Path, typer.Option("--in", help="Run folder whose utterances.jsonl is the reference.")
-    ] = DEFAULT_RUN,
-    ids: Annotated[
-        Path | None, typer.Option("--ids", help="Restrict to these ids (JSONL with 'id', e.g. an export's test file).")
-    ] = None,
+    ids: IdsOption = None,
     train_ids: Annotated[
         Path | None,
-        typer.Option("--train-ids", help="Training ids for the prior baseline (default: the complement of --ids)."),
+        typer.Option(
+            "--train-ids",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="Training ids for the prior baseline (default: the complement of --ids).",
+        ),
     ] = None,
     folds: Annotated[
         Path | None,
-        typer.Option("--folds", help="Folder of fold folders (each with test.ids): per-fold and mean table."),
+        typer.Option(
+            "--folds",
+            metavar="DIR",
+            rich_help_panel=INPUT,
+            help="Folder of fold folders (each with test.ids): per-fold and mean table.",
+        ),
     ] = None,
     sample: Annotated[
-        str, typer.Option("--sample", help="With several samples per id: first (lowest number) or mean.")
+        str,
+        typer.Option(
+            "--sample",
+            metavar="RULE",
+            rich_help_panel=SCORING,
+            help="With several samples per id: first (lowest number) or mean.",
+        ),
     ] = "first",
     missing: Annotated[
-        str, typer.Option("--missing", help="Missing or unreadable predictions: uniform (scored as 1/k) or drop.")
+        str,
+        typer.Option(
+            "--missing",
+            metavar="RULE",
+            rich_help_panel=SCORING,
+            help="Missing or unreadable predictions: uniform (scored as 1/k) or drop.",
+        ),
     ] = "uniform",
     by: Annotated[
-        str | None, typer.Option("--by", help="Report per fold of this field: session, speaker, gender or corpus.")
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="FIELD",
+            rich_help_panel=SCORING,
+            help="Report per fold of this field: session, speaker, gender or corpus.",
+        ),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Resamples for 95 % bootstrap intervals (0: none).")
+        int,
+        typer.Option(
+            "--bootstrap",
+            metavar="N",
+            rich_help_panel=SCORING,
+            help="Resamples for 95 % bootstrap intervals (0: none).",
+        ),
     ] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
-    out_option: Annotated[
-        str | None, typer.Option("--out", help="Also write the report as JSON here (a folder DIR/: DIR/eval.json).")
-    ] = None,
+    seed: SeedOption = 0,
+    readout: ReadoutOption = "text",
+    output: OutputOption = None,
 ) -> None:
     """Score predictions: JS, BC, R², Brier, KL, WA/UA, F1, ECE, entropy correlation; uniform and prior baselines."""
     if by is not None:
         _choice(by, FOLD_FIELDS, "--by")
     _choice(sample, SAMPLE_CHOICES, "--sample")
     _choice(missing, MISSING_POLICIES, "--missing")
+    _choice(readout, (*READOUTS, "both"), "--readout")
     reference = ref or run / "utterances.jsonl"
     if folds is not None:
         if ids is not None or train_ids is not None or by is not None or bootstrap:
@@ -79,28 +123,42 @@ def eval_command(
             )
         from cotgen.scoring.folds import render_fold_table, run_fold_evaluation
 
-        result = run_fold_evaluation(folds, reference, pred, sample, missing)  # type: ignore[arg-type]
+        if readout == "both":
+            raise CotgenError(
+                "--readout both compares one predictions file: give --pred (and --ids) instead of --folds"
+            )
+        result = run_fold_evaluation(folds, reference, pred, sample, missing, readout)  # type: ignore[arg-type]
         render_fold_table(result, console)
     else:
         if pred is None:
             raise CotgenError("--pred FILE is required (or --folds DIR whose folds hold predictions.jsonl)")
-        result = run_evaluation(
-            pred,
-            reference,
-            ids,
-            by,
-            bootstrap,
-            seed,
-            train_ids,
-            sample,
-            missing,  # type: ignore[arg-type]
-        )
-        render_report(result, console)
-    out = out_path(out_option, "eval.json")
-    if out is not None:
-        write_report(result, out)
-        console.print(f"wrote {out}")
-    if "counts" in result and result["counts"]["with_prediction"] == 0:
+        reports = {
+            name: run_evaluation(
+                pred,
+                reference,
+                ids,
+                by,
+                bootstrap,
+                seed,
+                train_ids,
+                sample,  # type: ignore[arg-type]
+                missing,  # type: ignore[arg-type]
+                name,  # type: ignore[arg-type]
+            )
+            for name in (READOUTS if readout == "both" else (readout,))
+        }
+        for name, report in reports.items():
+            if len(reports) > 1:
+                console.rule(f"readout: {name}")
+            render_report(report, console)
+        if len(reports) > 1:
+            render_readouts(reports, console)
+        result = reports[readout] if readout != "both" else {"readouts": reports}
+    if output is not None:
+        write_report(result, output)
+        console.print(f"wrote {output}")
+    readable = [r for r in result.get("readouts", {"one": result}).values() if "counts" in r]
+    if readable and all(r["counts"]["with_prediction"] == 0 for r in readable):
         # Every figure above is the uniform stand-in: a pipeline must not take that for a model's score.
         err_console.print(
             "[bold red]error:[/] no prediction could be read, so nothing of the model was scored "

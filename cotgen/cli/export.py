@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
+from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.export.messages import AnswerMode, AudioMode
+from cotgen.export.messages import AudioMode
+from cotgen.records.answer import AnswerMode
 
 
 @app.command()
@@ -18,38 +20,57 @@ def export(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="Trainer format: trl, llamafactory (llama-factory) or swift (ms-swift), any case."
+            "--format",
+            metavar="FORMAT",
+            rich_help_panel=OUTPUT,
+            help="Trainer format: trl, llamafactory (llama-factory) or swift (ms-swift), any case.",
         ),
     ],
-    run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN,
+    run_dir: RunOption = DEFAULT_RUN,
+    out: OutOption = None,
     split: Annotated[
         str | None,
         typer.Option(
             "--split",
+            metavar="PROTOCOL",
+            rich_help_panel=OUTPUT,
             help=(
                 "loso:K, folds:N:K, speaker:V,T or corpus; loso:all or folds:N write every fold into its own "
-                "fold_* folder. Default: loso:5 (IEMOCAP), loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus "
-                "(MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
+                "fold_* folder. A fold tests on one session (fold) and trains on all others, with no validation "
+                "set unless +val:S (loso:all+val:0.1) holds out training speakers. Default: loso:5 (IEMOCAP), "
+                "loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus (MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
             ),
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the speaker:V,T draw.")] = 0,
+    seed: SeedOption = 0,
     answer: Annotated[
-        str, typer.Option("--answer", help="text: the trace; label: the trace plus a final 'Label: CODE' line.")
+        str,
+        typer.Option(
+            "--answer",
+            metavar="MODE",
+            rich_help_panel=OUTPUT,
+            help="text: the trace; label: the trace plus a final 'Label: CODE' line.",
+        ),
     ] = "text",
     audio: Annotated[
         str,
-        typer.Option("--audio", help="absolute paths, paths relative to where the trainer resolves them, or copy."),
+        typer.Option(
+            "--audio",
+            metavar="MODE",
+            rich_help_panel=OUTPUT,
+            help="absolute paths, paths relative to where the trainer resolves them, or copy.",
+        ),
     ] = "absolute",
-    out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
-    allow_stale: Annotated[
-        bool,
-        typer.Option("--allow-stale", help="Export a dpo.jsonl/grpo.jsonl made from older traces anyway (warned)."),
-    ] = False,
     review: Annotated[
         Path | None,
-        typer.Option("--review", help="review.jsonl from `cotgen review`: leave rejected traces and their pairs out."),
+        typer.Option(
+            "--review",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="review.jsonl from `cotgen review`: leave rejected traces and their pairs out.",
+        ),
     ] = None,
+    allow_stale: AllowStaleOption = False,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -68,9 +89,10 @@ def export(
             out_dir=out,
             allow_stale=allow_stale,
             review=review,
+            seed=seed,
         )
         write_card(run_dir)
-        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}")
+        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}", caption=folds.description)
         for column in ("fold", "split", *(f"{name} utterances" for name in ("train", "validation", "test")), "rows"):
             table.add_column(column, justify="left" if column in ("fold", "split") else "right")
         for name, result in folds.folds.items():
@@ -100,7 +122,7 @@ def export(
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
-    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})")
+    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})", caption=result.description)
     table.add_column("file")
     table.add_column("rows", justify="right")
     for name, rows in result.files.items():

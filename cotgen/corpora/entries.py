@@ -1,9 +1,10 @@
 """From what a corpus recipe read to utterance records: the steps every corpus shares.
 
 Recipes (one module per corpus) only turn files into :class:`RawEntry` records or :class:`Dropped`
-notes. :func:`assemble` then applies the rules that must be identical across corpora: unique ids,
-the class set and its keep rule, the missing-audio policy, and the vote mass -> distribution step,
-so a rule is written once and every dropped entry is accounted for with its reason.
+notes. :func:`assemble` then applies the rules that must be identical across corpora: ids that are safe
+keys (:mod:`cotgen.core.ids`) and unique in NFC, the class set and its keep rule, the missing-audio policy,
+and the vote mass -> distribution step, so a rule is written once and every dropped entry is accounted for
+with its reason.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.ids import id_problem, normal_id, shown_id
 from cotgen.corpora.classes import ClassSet, canonical_sort
 from cotgen.corpora.dialogue import DialogueTurn, TurnIndex
 from cotgen.corpora.summary import CorpusSummary, summarize
@@ -36,6 +38,8 @@ MALFORMED_BLOCK = "malformed block"
 MALFORMED_ROW = "malformed row"
 UNKNOWN_LABEL = "unknown label"
 INVALID_RECORD = "invalid record"
+INVALID_ID = "invalid id"
+ID_TWIN = "id twin"
 
 
 @dataclass(frozen=True)
@@ -157,16 +161,27 @@ def assemble(
     index = audio_index or AudioIndex()
     dropped: list[Dropped] = []
     candidates: list[RawEntry] = []
-    seen_ids: set[str] = set()
+    seen_ids: dict[str, str] = {}  # NFC id -> the spelling first read
     turns: list[tuple[str, DialogueTurn]] = []
     for item in items:
         if isinstance(item, Dropped):
             dropped.append(item)
             continue
-        if item.id in seen_ids:
-            dropped.append(Dropped(DUPLICATE_ID, item.where, item.id))
+        problem = id_problem(item.id)
+        if problem is not None:
+            dropped.append(Dropped(INVALID_ID, item.where, f"{shown_id(item.id)}: {problem}"))
             continue
-        seen_ids.add(item.id)
+        spelling = item.id
+        if normal_id(spelling) != spelling:
+            item = replace(item, id=normal_id(spelling))
+        if item.id in seen_ids:
+            if seen_ids[item.id] != spelling:
+                # Two spellings of one name (NFC and NFD): one file on a normalising file system, one key here.
+                dropped.append(Dropped(ID_TWIN, item.where, f"{item.id!r} spelt in another Unicode normal form"))
+            else:
+                dropped.append(Dropped(DUPLICATE_ID, item.where, item.id))
+            continue
+        seen_ids[item.id] = spelling
         if item.dialogue is not None and item.turn is not None and item.transcript:
             speaker = known_speaker(item.speaker)
             turns.append((item.dialogue, DialogueTurn(item.id, item.turn, speaker, item.transcript)))

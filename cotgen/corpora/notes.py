@@ -1,4 +1,4 @@
-"""Per-corpus notes (``cotgen/data/corpora/<name>.md``): machine-readable front matter for cards and publishing.
+"""Per-corpus notes (``corpora/<name>.md``): machine-readable front matter for cards and publishing.
 
 Licence and redistribution rights decide what ``publish`` may upload and what the dataset card says, so
 they live in one reviewed file per corpus rather than in code. The YAML front matter carries

@@ -8,9 +8,11 @@ starts with a reason word (:data:`ERROR_REASONS`) so readers can count failures 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from cotgen.records.prediction import PredictionRecord
+from cotgen.predict.label_readout import read_label_logprobs
+from cotgen.records.prediction import LogprobReadout, PredictionRecord
 from cotgen.records.run_records import Usage
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.teachers.openai_teacher import ChatResult, TeacherCallError
@@ -26,6 +28,22 @@ def error_reason(error: str | None) -> str | None:
     return None if error is None else error.partition(":")[0]
 
 
+@dataclass(frozen=True)
+class Readout:
+    """Whether the logprob readout is asked for (``top_k`` alternatives), and the label words it looks for."""
+
+    top_k: int | None = None
+    label_words: Mapping[str, str] | None = None
+
+    def read(self, answer: ChatResult, classes: Sequence[str]) -> LogprobReadout | None:
+        if self.top_k is None:
+            return None
+        return read_label_logprobs(answer.logprobs, classes, self.label_words, self.top_k)
+
+
+TEXT_READOUT = Readout()
+
+
 def prediction(
     utterance_id: str,
     sample: int,
@@ -33,8 +51,9 @@ def prediction(
     answer: ChatResult | TeacherCallError,
     classes: Sequence[str],
     fingerprint: str,
+    readout: Readout = TEXT_READOUT,
 ) -> PredictionRecord:
-    """The line of one sample's answer (or of the call that gave none)."""
+    """The line of one sample's answer (or of the call that gave none), with the logprob readout when asked."""
     if isinstance(answer, TeacherCallError):
         error = f"{answer.reason}: {answer.detail} (after {answer.attempts} request(s))"
         return _record(utterance_id, sample, model, "", None, error, Usage(requests=answer.attempts), fingerprint)
@@ -47,12 +66,14 @@ def prediction(
     text = answer.text or ""
     if answer.refusal:
         return _record(utterance_id, sample, model, text, None, f"refusal: {answer.refusal}", usage, fingerprint)
+    logprobs = readout.read(answer, classes)
     try:
         distribution = parse_sections(text, classes).distribution
     except TraceParseError as exc:
         reason = "truncated" if answer.finish_reason == "length" else "unparsed"
-        return _record(utterance_id, sample, model, text, None, f"{reason}: {exc}", usage, fingerprint)
-    return _record(utterance_id, sample, model, text, distribution, None, usage, fingerprint)
+        error = f"{reason}: {exc}"
+        return _record(utterance_id, sample, model, text, None, error, usage, fingerprint, logprobs)
+    return _record(utterance_id, sample, model, text, distribution, None, usage, fingerprint, logprobs)
 
 
 def audio_failure(utterance_id: str, sample: int, model: str, detail: str, fingerprint: str) -> PredictionRecord:
@@ -69,6 +90,7 @@ def _record(
     error: str | None,
     usage: Usage,
     fingerprint: str,
+    logprobs: LogprobReadout | None = None,
 ) -> PredictionRecord:
     return PredictionRecord(
         id=utterance_id,
@@ -78,5 +100,6 @@ def _record(
         distribution=distribution,
         error=error,
         usage=usage,
+        logprobs=logprobs,
         fingerprint=fingerprint,
     )

@@ -32,14 +32,19 @@ class ModelIdentity:
     server: str
     temperature: float
     max_tokens: int | None
+    # top_logprobs of the logprob readout; None for the text readout (whose fingerprints stay as they were).
+    top_logprobs: int | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "model": self.model,
             "server": self.server,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if self.top_logprobs is not None:
+            described["top_logprobs"] = self.top_logprobs
+        return described
 
 
 def record_prompt(utt: Utterance) -> list[dict[str, Any]]:

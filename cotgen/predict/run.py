@@ -28,13 +28,14 @@ from cotgen.build.model_teacher import teach_all
 from cotgen.core.durable_files import iter_recovered_lines, read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
+from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.predict.audio import AudioError, AudioSettings
-from cotgen.predict.outcome import audio_failure, error_reason, prediction
+from cotgen.predict.outcome import Readout, audio_failure, error_reason, prediction
 from cotgen.predict.progress import PredictProgress
 from cotgen.predict.request import ModelIdentity, fingerprint, request_messages
-from cotgen.predict.selection import ids_from_export, ids_from_file
+from cotgen.predict.selection import ids_from_export, ids_from_file, label_words_of_export
 from cotgen.predict.state import PredictionsFile
 from cotgen.records.fingerprint import server_identity
 from cotgen.records.prediction import PREDICTIONS_FILE, PredictionRecord
@@ -54,6 +55,9 @@ from cotgen.teachers.openai_teacher import (
 )
 
 MODEL_PREFIX = "openai:"
+READOUTS: tuple[str, ...] = ("text", "logprobs")
+# OpenAI's limit for top_logprobs, and vLLM's default --max-logprobs: more needs a vLLM started with a higher one.
+DEFAULT_TOP_LOGPROBS = 20
 UTTERANCES_FILE = "utterances.jsonl"
 RUN_JSON_KEY = "predict"
 logger = logging.getLogger("cotgen.predict")
@@ -92,6 +96,8 @@ class PredictConfig:
     batch_results: Path | None = None
     batch_poll: float = 30.0
     batch_wait: bool = True
+    readout: str = "text"
+    top_logprobs: int = DEFAULT_TOP_LOGPROBS
 
     @property
     def batch_mode(self) -> BatchMode | None:
@@ -122,6 +128,8 @@ class PredictConfig:
                 "--batch-file-only writes requests and --batch-results reads answers: give one of them",
             ),
             (self.batch_poll > 0, f"--batch-poll must be positive, got {self.batch_poll}"),
+            (self.readout in READOUTS, f"--readout {self.readout!r}: expected one of {', '.join(READOUTS)}"),
+            (self.top_logprobs >= 1, f"--top-logprobs must be at least 1, got {self.top_logprobs}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -153,7 +161,20 @@ class PredictConfig:
             server=server_identity(resolve_base_url(self.teacher_config())),
             temperature=self.temperature,
             max_tokens=self.max_tokens,
+            top_logprobs=self.asked_top_logprobs,
         )
+
+    @property
+    def asked_top_logprobs(self) -> int | None:
+        """top_logprobs sent with every request: only for the logprob readout."""
+        return self.top_logprobs if self.readout == "logprobs" else None
+
+    def label_readout(self) -> Readout:
+        """The logprob readout of this run (nothing for the text readout), with the export's label words."""
+        if self.asked_top_logprobs is None:
+            return Readout()
+        words = label_words_of_export(self.export) if self.export is not None else None
+        return Readout(top_k=self.asked_top_logprobs, label_words=words)
 
     def out_path(self) -> Path:
         """``--out``, else ``predictions.jsonl`` in the run folder."""
@@ -166,7 +187,7 @@ class PredictConfig:
 
     def as_json(self) -> dict[str, Any]:
         """The options as run.json records them (paths as text; the key's variable name, never its value)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return recorded_options(self)
 
 
 @dataclass(frozen=True)
@@ -183,6 +204,7 @@ class PredictSummary:
     lines: int
     parsed: int
     errors: dict[str, int]
+    logprob_readouts: dict[str, int] = field(default_factory=dict)  # 'read' and readout errors by reason
     usage: dict[str, Any] = field(default_factory=dict)
     n_honoured: bool | None = None
     wall_s: float = 0.0
@@ -217,10 +239,15 @@ def _selected(config: PredictConfig) -> Iterator[Utterance]:
         raise CotgenError(f"{source}: {len(remaining)} id(s) not in {path}: {unknown} (is it the same run?)")
 
 
-def _file_counts(path: Path) -> tuple[int, int, dict[str, int]]:
-    """Lines, parsed lines and errors by reason of the predictions file, read one line at a time."""
+def _file_counts(path: Path) -> tuple[int, int, dict[str, int], dict[str, int]]:
+    """Lines, parsed lines, errors by reason, and logprob readouts by outcome of the predictions file.
+
+    Read one line at a time. The readout counts are ``read`` and the error reasons of the lines that
+    asked for it (empty when none did).
+    """
     lines = parsed = 0
     errors: Counter[str] = Counter()
+    readouts: Counter[str] = Counter()
     for line in iter_recovered_lines(path):
         lines += 1
         reason = error_reason(line.get("error"))
@@ -228,7 +255,10 @@ def _file_counts(path: Path) -> tuple[int, int, dict[str, int]]:
             parsed += 1
         else:
             errors[reason] += 1
-    return lines, parsed, dict(sorted(errors.items()))
+        logprobs = line.get("logprobs")
+        if isinstance(logprobs, dict):
+            readouts[error_reason(logprobs.get("error")) or "read"] += 1
+    return lines, parsed, dict(sorted(errors.items())), dict(sorted(readouts.items()))
 
 
 class _Predictor:
@@ -239,6 +269,7 @@ class _Predictor:
         self.console = console
         self.identity = config.identity()
         self.audio = config.audio_settings()
+        self.readout = config.label_readout()
         self.fingerprints: dict[str, str] = {}
         self.n_honoured: bool | None = None
         self.new_errors: Counter[str] = Counter()
@@ -273,10 +304,11 @@ class _Predictor:
             temperature=self.config.temperature,
             classes=tuple(utt.classes),
             max_tokens=self.config.max_tokens,
+            top_logprobs=self.config.asked_top_logprobs,
         )
         answers = await teacher.chat_samples(request, samples)
         self.n_honoured = teacher.n_honoured
-        return [prediction(utt.id, s, model, answers[s], utt.classes, digest) for s in samples]
+        return [prediction(utt.id, s, model, answers[s], utt.classes, digest, self.readout) for s in samples]
 
     def in_batches(self, predictions: PredictionsFile, numbers: list[int], progress: PredictProgress) -> dict[str, Any]:
         """Ask in batch rounds (:func:`cotgen.build.batch_build.run_batch_rounds`): one line per sample.
@@ -319,6 +351,7 @@ class _Predictor:
                 temperature=self.config.temperature,
                 classes=tuple(utt.classes),
                 max_tokens=self.config.max_tokens,
+                top_logprobs=self.config.asked_top_logprobs,
             )
             answer: ChatResult | TeacherCallError
             try:
@@ -328,7 +361,7 @@ class _Predictor:
             except Pending as pending:
                 add(pending.request)
                 continue
-            records.append(prediction(utt.id, sample, model, answer, utt.classes, digest))
+            records.append(prediction(utt.id, sample, model, answer, utt.classes, digest, self.readout))
         return records
 
     def record(self, predictions: PredictionsFile, progress: PredictProgress, records: list[PredictionRecord]) -> None:
@@ -390,7 +423,7 @@ class _Predictor:
                     left = sum(1 for i in self.fingerprints for n in numbers if not predictions.done((i, n)))
                     logger.warning("stopped: %s", exc)
                     raise CotgenError(f"{exc}; {left} of {total} predictions left to do, which a rerun does") from None
-            lines, parsed, errors = _file_counts(out)
+            lines, parsed, errors, readouts = _file_counts(out)
             summary = PredictSummary(
                 out=out,
                 utterances=len(self.fingerprints),
@@ -402,6 +435,7 @@ class _Predictor:
                 lines=lines,
                 parsed=parsed,
                 errors=errors,
+                logprob_readouts=readouts,
                 usage=usage,
                 n_honoured=self.n_honoured,
                 wall_s=time.monotonic() - started,

@@ -13,21 +13,16 @@ import json
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.ids import read_id_file
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+EXPORT_INFO = "export.json"
 RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
 
 
 def ids_from_file(path: Path, option: str = "--ids") -> list[str]:
-    """One id per line (blank lines and lines starting with '#' skipped), in order, each once."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
-    ids = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not ids:
-        raise CotgenError(f"{option} {path}: no id in the file (expected one utterance id per line)")
-    return list(dict.fromkeys(ids))
+    """The ids ``--ids`` names (:func:`cotgen.core.ids.read_id_file`, the reader eval's ``--ids`` uses too)."""
+    return read_id_file(path, option)
 
 
 def ids_from_export(export_dir: Path, split: str) -> list[str]:
@@ -62,3 +57,19 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
                     raise CotgenError(f"{path}:{lineno}: expected an export row with an 'id' string")
                 ids[row["id"]] = None
     return list(ids)
+
+
+def label_words_of_export(export_dir: Path) -> dict[str, str] | None:
+    """The label words an export wrote on its label lines (its ``export.json``), or None: the class codes."""
+    info = export_dir / EXPORT_INFO
+    if not info.is_file():
+        return None
+    try:
+        words = json.loads(info.read_text(encoding="utf-8")).get("label_words")
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
+        raise CotgenError(f"{info}: not the export.json `cotgen export` writes ({exc})") from None
+    if words is None:
+        return None
+    if not isinstance(words, dict) or not all(isinstance(w, str) for w in words.values()):
+        raise CotgenError(f"{info}: 'label_words' must map class code to word")
+    return {str(code): word for code, word in words.items()}

@@ -3,7 +3,7 @@
 A dataset on the Hub explains itself through its card: YAML metadata the Hub indexes (licence,
 language, task, size, and ``configs`` so ``load_dataset(repo, "sft")`` finds the files) and a body
 saying how the data was made, what it contains, where it is weak and whom to cite. The licence and
-its notice come from the corpus note (``cotgen/data/corpora/<name>.md``), because the corpus's terms bind
+its notice come from the corpus note (``corpora/<name>.md``), because the corpus's terms bind
 every derivative. ``build`` writes the card; ``pairs``, ``grpo``, ``export`` and ``stats`` refresh it.
 Its facts come from one streaming pass over each record file (:func:`gather_facts`), so writing it
 at the end of a 100,000-utterance build holds running sums, not the run.
@@ -319,7 +319,8 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 - Prompt templates: {{ templates }}
 - Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
-  audio paths `{{ export.audio }}`.
+  audio paths `{{ export.audio }}`.{% if export.description %}
+- Split protocol: {{ export.description }}.{% endif %}
 {% endif %}{% if export and export.review %}- Review: {{ export.review.reviewed }} traces reviewed by hand
   ({{ export.review.accept }} accepted, {{ export.review.reject }} rejected, {{ export.review.flag }} flagged);
   left out for the rejected: {{ export.review.left_out.sft }} SFT records, {{ export.review.left_out.dpo }} DPO

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from cotgen.core.divergence import as_vector
 from cotgen.core.errors import CotgenError
+from cotgen.core.ids import read_id_file
 from cotgen.corpora.reference import reference_label, reference_source
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
@@ -39,6 +40,8 @@ FoldField = Literal["session", "speaker", "gender", "corpus"]
 FOLD_FIELDS: tuple[FoldField, ...] = ("session", "speaker", "gender", "corpus")
 SampleChoice = Literal["first", "mean"]
 SAMPLE_CHOICES: tuple[SampleChoice, ...] = ("first", "mean")
+Readout = Literal["text", "logprobs"]
+READOUTS: tuple[Readout, ...] = ("text", "logprobs")
 MissingPolicy = Literal["uniform", "drop"]
 MISSING_POLICIES: tuple[MissingPolicy, ...] = ("uniform", "drop")
 BASELINES: tuple[str, ...] = ("uniform", "prior")
@@ -58,8 +61,23 @@ class Predictions:
     lines: int
 
 
-def _prediction(record: Mapping[str, Any], classes: Sequence[str]) -> dict[str, float]:
-    """The distribution of one prediction line over ``classes``; raises ValueError saying why not."""
+def _logprob_prediction(record: Mapping[str, Any], classes: Sequence[str]) -> dict[str, float]:
+    """The logprob readout of a prediction line (``predict --readout logprobs``); raises ValueError saying why not."""
+    readout = record.get("logprobs")
+    if not isinstance(readout, Mapping):
+        raise DistributionValueError("no logprob readout in the line (predict with --readout logprobs)")
+    if isinstance(readout.get("error"), str):
+        raise DistributionValueError(readout["error"])
+    return _prediction({"distribution": readout.get("distribution")}, classes)
+
+
+def _prediction(record: Mapping[str, Any], classes: Sequence[str], readout: Readout = "text") -> dict[str, float]:
+    """The distribution of one prediction line over ``classes``; raises ValueError saying why not.
+
+    ``readout`` ``text``: the distribution the model wrote; ``logprobs``: the one read at its label position.
+    """
+    if readout == "logprobs":
+        return _logprob_prediction(record, classes)
     if record.get("distribution") is not None:
         found = read_distribution(record["distribution"])
         if set(found) != set(classes):
@@ -90,7 +108,7 @@ def _sample_number(record: Mapping[str, Any], path: Path, lineno: int) -> int:
     return sample
 
 
-def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
+def read_predictions(path: Path, classes: Sequence[str], readout: Readout = "text") -> Predictions:
     """Read a predictions file; unreadable predictions are recorded with their reason, malformed lines are errors.
 
     A line without ``sample`` is sample 1, so a plain file of one ``{id, distribution}`` per line reads as before.
@@ -118,7 +136,7 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
             if sample in mine:
                 raise CotgenError(f"{path}:{lineno}: second prediction for id {uid!r} sample {sample}")
             try:
-                mine[sample] = _prediction(record, classes)
+                mine[sample] = _prediction(record, classes, readout)
             except (TraceParseError, DistributionValueError) as exc:
                 mine[sample] = str(exc) or type(exc).__name__
     return Predictions(samples, lines)
@@ -148,26 +166,8 @@ def chosen_distribution(
 
 
 def read_ids(path: Path) -> set[str]:
-    """Ids of a split: JSONL records with an ``id`` (e.g. an export's test file) or plain lines of ids."""
-    if not path.exists():
-        raise CotgenError(f"{path}: no such ids file")
-    ids: set[str] = set()
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            text = _utf8_line(path, lineno, raw).strip()
-            if not text:
-                continue
-            if text.startswith("{"):
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise CotgenError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-                if not isinstance(record.get("id"), str):
-                    raise CotgenError(f"{path}:{lineno}: JSON record without a string 'id'")
-                ids.add(record["id"])
-            else:
-                ids.add(text)
-    return ids
+    """Ids of a split (``--ids``, ``--train-ids``, a fold's): :func:`cotgen.core.ids.read_id_file`."""
+    return set(read_id_file(path))
 
 
 def uniform_baseline(n: int, k: int) -> Matrix:
@@ -395,8 +395,11 @@ def run_evaluation(
     train_ids_path: Path | None = None,
     sample: SampleChoice = "first",
     missing: MissingPolicy = "uniform",
+    readout: Readout = "text",
 ) -> dict[str, Any]:
     """The full report of one predictions file (see :func:`evaluate_split`), with the paths it came from."""
+    if readout not in READOUTS:
+        raise CotgenError(f"--readout {readout!r}: expected one of {', '.join(READOUTS)}")
     reference = read_reference(ref_path)
     known = {u.id for u in reference}
     split = read_ids(ids_path) if ids_path else None
@@ -407,11 +410,11 @@ def run_evaluation(
         raise CotgenError(f"{train_ids_path}: none of its ids is in {ref_path}")
     if train is not None and split is not None and train & split:
         raise CotgenError(f"{train_ids_path}: {len(train & split)} of its ids are also in --ids (the test split)")
-    predictions = read_predictions(pred_path, reference[0].classes)
+    predictions = read_predictions(pred_path, reference[0].classes, readout)
     report = evaluate_split(reference, predictions, split, train, by, sample, missing, bootstrap, seed)
     paths = {"pred": str(pred_path), "ref": str(ref_path), "ids": str(ids_path) if ids_path else None}
     train_path = {"train_ids": str(train_ids_path) if train_ids_path else None}
-    return {**paths, **train_path, "by": by, "bootstrap": bootstrap, "seed": seed, **report}
+    return {**paths, **train_path, "by": by, "bootstrap": bootstrap, "seed": seed, "readout": readout, **report}
 
 
 def write_report(report: Mapping[str, Any], path: Path) -> None:
@@ -497,3 +500,24 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
         for metric in report["metrics"]:
             table.add_row(HEADERS.get(metric, metric), *(_cell(row, metric) for row in systems.values()))
         console.print(table)
+
+
+def render_readouts(reports: Mapping[str, Mapping[str, Any]], console: Console) -> None:
+    """The model's overall figures under each readout, side by side (``eval --readout both``)."""
+    overall = {
+        name: next(row for row in report["results"] if row["fold"] == OVERALL and row["system"] == "model")
+        for name, report in reports.items()
+        if any(row["fold"] == OVERALL for row in report["results"])
+    }
+    if not overall:
+        return
+    table = Table(title="the model, read from its text and from its label logprobs (overall)")
+    table.add_column("metric")
+    for name, report in reports.items():
+        if name in overall:
+            counts = report["counts"]
+            table.add_column(f"{name}\n({counts['with_prediction']} of {counts['evaluated']} read)", justify="right")
+    metrics = next(iter(reports.values()))["metrics"]
+    for metric in metrics:
+        table.add_row(HEADERS.get(metric, metric), *(_cell(row, metric) for row in overall.values()))
+    console.print(table)

@@ -30,6 +30,7 @@ from cotgen.scoring.evaluate import (
     ORACLE_NOTE,
     OVERALL,
     MissingPolicy,
+    Readout,
     SampleChoice,
     evaluate_split,
     read_ids,
@@ -114,21 +115,28 @@ def run_fold_evaluation(
     pred_path: Path | None,
     sample: SampleChoice = "first",
     missing: MissingPolicy = "uniform",
+    readout: Readout = "text",
 ) -> dict[str, Any]:
-    """One report per fold (see the module docstring) and the table over them."""
+    """One report per fold (see the module docstring) and the table over them, under one readout."""
     reference = read_reference(ref_path)
     classes = reference[0].classes
     known = {u.id for u in reference}
-    shared = read_predictions(pred_path, classes) if pred_path is not None else None
+    shared = read_predictions(pred_path, classes, readout) if pred_path is not None else None
     reports: dict[str, dict[str, Any]] = {}
     for fold in fold_dirs(folds_dir):
         test = fold_test_ids(fold)
         if not test & known:
             raise CotgenError(f"{fold}: none of its test ids is in {ref_path}")
         train = read_ids(fold / TRAIN_IDS) & known if (fold / TRAIN_IDS).exists() else None
+        if train is not None and not train:
+            # The prior baseline comes from the training utterances; a fold without any would silently lose it.
+            raise CotgenError(
+                f"{fold / TRAIN_IDS}: none of the fold's training ids is in {ref_path}; the prior baseline "
+                "needs them (re-export the folds with this run's cotgen export --split loso:all or folds:N)"
+            )
         own = fold / PREDICTIONS
         if own.exists():
-            predictions = read_predictions(own, classes)
+            predictions = read_predictions(own, classes, readout)
         elif shared is not None:
             predictions = shared
         else:
@@ -138,6 +146,7 @@ def run_fold_evaluation(
         reports[fold.name] = report
     return {
         "folds_dir": str(folds_dir),
+        "readout": readout,
         "ref": str(ref_path),
         "sample": sample,
         "missing": missing,

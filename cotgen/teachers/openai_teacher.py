@@ -56,6 +56,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from cotgen.core.audio import AudioDecodeError, audio_as_wav
 from cotgen.core.errors import CotgenError
+from cotgen.core.redact import redact, redact_url, remember_secrets
 from cotgen.records.trace import response_schema
 from cotgen.teachers.bounds import DEADLINE_GRACE_S, MAX_RESPONSE_BYTES
 from cotgen.teachers.breaker import (
@@ -167,6 +168,8 @@ class ChatRequest:
     max_tokens: int | None = None
     # Draw a new answer even when one is cached (``--resample``); the new answer replaces the cached one.
     fresh: bool = False
+    # Ask for each generated token's logprob and this many alternatives (``logprobs``/``top_logprobs``); None: not.
+    top_logprobs: int | None = None
 
 
 @dataclass
@@ -180,6 +183,8 @@ class ChatResult:
     completion_tokens: int
     attempts: int
     from_cache: bool
+    # One entry per generated token when the request asked for logprobs (:func:`token_logprobs`), else None.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class TeacherCallError(Exception):
@@ -280,6 +285,7 @@ def resolve_api_key(config: TeacherConfig) -> str:
     """
     key = os.environ.get(config.api_key_env, "").strip()
     if key:
+        remember_secrets([key])
         return key
     if is_openai_endpoint(resolve_base_url(config)):
         raise CotgenError(
@@ -305,21 +311,14 @@ def build_audio_part(path: str) -> dict:
 
 
 def _scrub(text: str, secret: str) -> str:
-    """One line, the key blanked out, short enough for a log line or a reject record."""
-    if secret and secret != PLACEHOLDER_KEY:
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    """One line, URLs and every known secret (the key too) redacted, short enough for a log line or a reject."""
+    text = " ".join(redact(text, [secret] if secret != PLACEHOLDER_KEY else []).split())
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
 def display_url(base_url: str | None) -> str:
-    """The endpoint for messages, without any user:password part a URL may carry."""
-    if base_url is None:
-        return OPENAI_HOST
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    """The endpoint for messages and batch journals, without credentials (:func:`cotgen.core.redact.redact_url`)."""
+    return OPENAI_HOST if base_url is None else redact_url(base_url)
 
 
 def _server_message(exc: APIStatusError) -> str:
@@ -820,7 +819,42 @@ def _sampling_params(request: ChatRequest) -> dict[str, Any]:
     params: dict[str, Any] = {"temperature": request.temperature}
     if request.max_tokens is not None:
         params["max_tokens"] = request.max_tokens
+    if request.top_logprobs is not None:
+        params["logprobs"] = True
+        params["top_logprobs"] = request.top_logprobs
     return params
+
+
+def token_logprobs(choice: Any) -> list[dict[str, Any]] | None:
+    """A choice's ``logprobs.content`` (OpenAI's and vLLM's chat shape) kept compact for the cache, or None.
+
+    Each entry: ``{"token", "logprob", "top": [[token, logprob], ...]}``; None when the choice carries no
+    well-formed logprobs (the reader then says the server returned none).
+    """
+    content = choice.get("logprobs", {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
+    if not isinstance(content, list):
+        return None
+    entries = []
+    for item in content:
+        if not isinstance(item, dict) or not isinstance(item.get("token"), str) or not _number(item.get("logprob")):
+            return None
+        top = item.get("top_logprobs") or []
+        if not isinstance(top, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("token"), str) and _number(t.get("logprob")) for t in top
+        ):
+            return None
+        entries.append(
+            {
+                "token": item["token"],
+                "logprob": float(item["logprob"]),
+                "top": [[t["token"], t["logprob"]] for t in top],
+            }
+        )
+    return entries
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def share_usage(prompt_tokens: int, completion_tokens: int, texts: Sequence[str | None]) -> list[tuple[int, int]]:
@@ -854,9 +888,11 @@ def _raw_answers(completion: Any, messages: list[dict]) -> list[dict[str, Any]] 
     try:
         choices = sorted(completion["choices"], key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
         parts = []
+        logprobs = []
         for choice in choices:
             message = choice["message"]
             parts.append((message.get("content"), message.get("refusal"), choice.get("finish_reason")))
+            logprobs.append(token_logprobs(choice))
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
     if not parts or any(
@@ -885,6 +921,7 @@ def _raw_answers(completion: Any, messages: list[dict]) -> list[dict[str, Any]] 
                 "estimated": not reported,
                 **(cached if i == 0 else {}),
             },
+            **({"logprobs": logprobs[i]} if logprobs[i] is not None else {}),
         }
         for i, ((text, refusal, finish_reason), (p, c)) in enumerate(zip(parts, tokens))
     ]
@@ -909,6 +946,7 @@ def _result(raw: dict[str, Any], attempts: int, from_cache: bool) -> ChatResult:
         completion_tokens=raw["usage"]["completion_tokens"],
         attempts=attempts,
         from_cache=from_cache,
+        logprobs=raw.get("logprobs"),
     )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import emotion_name
+from cotgen.records.consistency import expected_level
 from cotgen.records.run_records import TemplateRef
 from cotgen.records.trace import (
     ACOUSTIC_CUES,
@@ -246,22 +247,21 @@ def predicted_distribution(
 
 
 def ambiguity(distribution: Mapping[str, float]) -> AmbiguityStage:
-    """Ambiguity from the distribution: low when one class has >= 0.75, high when none has 0.5."""
+    """Ambiguity from the distribution by the consistency rule (:func:`cotgen.records.consistency.expected_level`)."""
     ranked = sorted(distribution, key=lambda code: (-distribution[code], list(distribution).index(code)))
-    top = distribution[ranked[0]]
-    if top >= 0.75:
-        level = "low"
+    level = expected_level(distribution)
+    if level == "low":
         competing = [code for code in ranked if distribution[code] >= 0.2][:2] or ranked[:1]
     else:
-        level = "medium" if top >= 0.5 else "high"
         competing = [code for code in ranked if distribution[code] >= 0.15] or ranked[:2]
         if len(competing) < 2:
             competing = ranked[:2]
-    shares = ", ".join(f"{emotion_name(code)} {distribution[code]:.2f}" for code in competing)
+    # Reasoned from the cues, never narrated from the target: no listeners, no votes, no shares (records/leakage.py).
+    names = " and ".join(emotion_name(code) for code in competing)
     explanation = {
-        "low": f"The cues agree; listeners would mostly hear {emotion_name(ranked[0])} ({shares}).",
-        "medium": f"The cues lean one way but not all of them; listeners would split ({shares}).",
-        "high": f"The cues conflict and no reading dominates; listeners would disagree ({shares}).",
+        "low": f"The cues mostly agree; the reading is {emotion_name(ranked[0])}.",
+        "medium": f"The cues lean one way but not all of them; {names} compete.",
+        "high": f"The cues conflict and no reading dominates; {names} compete.",
     }[level]
     return AmbiguityStage(level=level, competing=competing, explanation=explanation)
 
