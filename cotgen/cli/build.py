@@ -99,6 +99,23 @@ MinCoherenceOption = Annotated[
         help="Reject traces whose cited cues point away from their own distribution (0..1; 0: no gate).",
     ),
 ]
+KeepNumbersOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-numbers",
+        rich_help_panel=PROMPT_MORE,
+        help="Training texts keep the teacher's measured numbers (Hz, dB, SD...); by default they say cues in words.",
+    ),
+]
+StagesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stages",
+        metavar="ORDER",
+        rich_help_panel=PROMPT_MORE,
+        help="Order of the reasoning stages, e.g. lexical,acoustic,ambiguity,distribution (the distribution last).",
+    ),
+]
 PriceInOption = Annotated[
     float | None,
     typer.Option("--price-in", metavar="USD", rich_help_panel=SERVER_MORE, help="USD per million input tokens."),
@@ -231,6 +248,8 @@ def build_command(
     gold_tolerance: GoldToleranceOption = 0.01,
     resample: ResampleOption = False,
     min_coherence: MinCoherenceOption = MIN_COHERENCE,
+    keep_numbers: KeepNumbersOption = False,
+    stages: StagesOption = None,
     batch_file_only: BatchFileOnlyOption = False,
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
@@ -265,6 +284,8 @@ def build_command(
         repairs=repairs,
         min_faithfulness=min_faithfulness,
         min_coherence=min_coherence,
+        keep_numbers=keep_numbers,
+        stages=stages,
         max_tokens=max_tokens,
         price_in=price_in,
         price_out=price_out,
