@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -183,6 +184,11 @@ def tokenizer_encoder(folder: Path) -> tuple[Encoder, str]:
         tokenizer = Tokenizer.from_str(data.decode("utf-8", errors="replace"))
     except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception for every malformed file
         raise CotgenError(f"{path}: not a tokenizers JSON file ({str(exc)[:200]})") from None
+    return encoder_of(tokenizer), hashlib.sha256(data).hexdigest()
+
+
+def encoder_of(tokenizer: Any) -> Encoder:
+    """An :data:`Encoder` over a ``tokenizers.Tokenizer`` (a transformers fast tokenizer's ``backend_tokenizer``)."""
 
     def encode(text: str) -> list[Token]:
         encoding = tokenizer.encode(text, add_special_tokens=False)
@@ -191,7 +197,14 @@ def tokenizer_encoder(folder: Path) -> tuple[Encoder, str]:
             for i, (start, end) in zip(encoding.ids, encoding.offsets)
         ]
 
-    return encode, hashlib.sha256(data).hexdigest()
+    return encode
+
+
+def prefix_ids(encode: Encoder, word: str) -> list[int]:
+    """The ids of the label line's prefix (``Label:``) as the tokenizer writes them just before ``word``."""
+    text, start, _ = label_text(word)
+    head = start - len(LABEL_PREFIX)
+    return [t.id for t in encode(text) if t.start >= head and t.end <= start - _SPACING]
 
 
 def check_tokenizer(
