@@ -136,10 +136,10 @@ def test_missing_wav_is_counted_by_reason_in_the_corpus_summary(cotgen, tmp_path
     rows = demo_rows()[:2]
     rows[1]["audio"] = str(tmp_path / "missing.wav")
     manifest = write_manifest(tmp_path / "m.csv", rows)
-    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path))
     assert shown.code == 0
     assert "missing audio" in shown.out and f"{manifest}:3" in shown.out
-    assert len(jsonl(tmp_path / "u.jsonl")) == 1
+    assert len(jsonl(tmp_path / "utterances.jsonl")) == 1
 
 
 # ------------------------------------------------------------------------------------------ manifest rows
@@ -163,10 +163,10 @@ def test_an_unknown_class_code_is_dropped_with_file_line_and_codes(cotgen, tmp_p
     rows[1]["votes"] = "ang;xyz;ang"
     manifest = write_manifest(tmp_path / "m.csv", rows)
     args = ["corpus", "--corpus", "manifest", "--root", str(manifest), "--classes", "neu,ang"]
-    shown = cotgen(*args, "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen(*args, "--out", str(tmp_path))
     assert shown.code == 0
     assert "label outside class set" in shown.out and f"{manifest}:3" in shown.out and "xyz" in shown.out
-    assert [u["id"] for u in jsonl(tmp_path / "u.jsonl")] == [rows[0]["id"], rows[2]["id"]]
+    assert [u["id"] for u in jsonl(tmp_path / "utterances.jsonl")] == [rows[0]["id"], rows[2]["id"]]
 
 
 def test_a_distribution_not_summing_to_one_is_dropped_with_its_sum(cotgen, tmp_path: Path) -> None:
@@ -174,20 +174,20 @@ def test_a_distribution_not_summing_to_one_is_dropped_with_its_sum(cotgen, tmp_p
     rows[0]["distribution"] = json.dumps({"neu": 0.5, "ang": 0.6})
     rows[1]["distribution"] = json.dumps({"neu": 0.5, "ang": 0.5})
     manifest = write_manifest(tmp_path / "m.csv", rows)
-    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path))
     assert shown.code == 0
     assert "malformed row" in shown.out and f"{manifest}:2" in shown.out and "sums to 1.1000" in shown.out
-    assert [u["id"] for u in jsonl(tmp_path / "u.jsonl")] == [rows[1]["id"]]
+    assert [u["id"] for u in jsonl(tmp_path / "utterances.jsonl")] == [rows[1]["id"]]
 
 
 def test_a_duplicate_id_keeps_the_first_and_drops_the_second_with_its_line(cotgen, tmp_path: Path) -> None:
     rows = demo_rows()[:3]
     rows[2]["id"] = rows[0]["id"]
     manifest = write_manifest(tmp_path / "m.csv", rows)
-    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path))
     assert shown.code == 0
     assert "duplicate id" in shown.out and f"{manifest}:4" in shown.out
-    kept = jsonl(tmp_path / "u.jsonl")
+    kept = jsonl(tmp_path / "utterances.jsonl")
     assert [u["id"] for u in kept] == [rows[0]["id"], rows[1]["id"]]
     assert kept[0]["transcript"] == rows[0]["transcript"]
 
@@ -247,7 +247,7 @@ def test_an_output_folder_that_cannot_be_created_is_one_line(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
     args = {
-        "corpus": ["corpus", "--out", str(blocker / "sub" / "utterances.jsonl")],
+        "corpus": ["corpus", "--out", str(blocker / "sub")],
         "features": ["features", "--out", str(blocker / "run"), "--cache", str(feature_cache), "--no-progress"],
         "build": ["build", "--out", str(blocker / "run"), "--cache", str(feature_cache), "--no-progress"],
     }[command]
@@ -274,7 +274,7 @@ def test_downstream_commands_on_an_unwritable_output_are_one_line(cotgen, tmp_pa
     assert cotgen(*build_args(write_manifest(tmp_path / "m.csv", demo_rows()), run, feature_cache)).code == 0
     blocker = tmp_path / "a-file"
     blocker.write_text("x", encoding="utf-8")
-    line = cotgen("pairs", "--in", str(run), "--out", str(blocker / "dpo.jsonl")).one_error_line()
+    line = cotgen("pairs", "--in", str(run), "--output", str(blocker / "dpo.jsonl")).one_error_line()
     assert f"cannot use {blocker}" in line
     line = cotgen("export", "--format", "swift", "--in", str(run), "--out", str(blocker / "swift")).one_error_line()
     assert f"cannot use {blocker}" in line

@@ -13,6 +13,7 @@ from cotgen.core.paths import CORPORA_DIR
 from cotgen.corpora import CORPORA, canonical_name, load_corpus, resolve_root
 from cotgen.corpora import registry as registry_module
 from cotgen.corpora.notes import REQUIRED_FIELDS, corpus_note, parse_note
+from cotgen.corpora.registry import env_variable
 from cotgen.records.utterance import read_utterances
 
 runner = CliRunner()
@@ -40,15 +41,15 @@ def test_corpus_writes_demo_utterances_by_default_and_prints_the_summary(tmp_pat
         assert code in result.output
 
 
-def test_corpus_out_file_classes_and_drop_table(tmp_path: Path, wide_console: None) -> None:
+def test_corpus_out_folder_classes_and_drop_table(tmp_path: Path, wide_console: None) -> None:
     (tmp_path / "a.wav").write_bytes(b"RIFF")
     manifest = tmp_path / "m.csv"
     manifest.write_text("id,audio,transcript,votes\na,a.wav,x,neu;sad\nb,a.wav,y,neu;fru\nc,gone.wav,z,neu\n")
-    out = tmp_path / "run" / "u.jsonl"
+    out = tmp_path / "run"
     args = ["corpus", "--corpus", "manifest", "--root", str(manifest), "--classes", "neu,sad", "--out", str(out)]
     result = runner.invoke(get_app(), args)
     assert result.exit_code == 0, result.output
-    assert [u.id for u in read_utterances(out)] == ["a"]
+    assert [u.id for u in read_utterances(out / "utterances.jsonl")] == ["a"]
     assert "label outside class set" in result.output and "missing audio" in result.output
     assert f"{manifest}:3" in result.output and "codes fru not in neu,sad" in result.output
 
@@ -82,6 +83,17 @@ def test_corpora_lists_every_corpus_with_classes_and_layout(wide_console: None) 
         assert name in result.output
     assert "EmoEvaluation" in result.output and "tabulatedVotes.csv" in result.output
     assert "COTGEN_IEMOCAP_ROOT" in result.output
+
+
+def test_corpora_at_80_columns_keeps_every_variable_name_on_one_line(cotgen, monkeypatch) -> None:
+    """A name the user copies (``$COTGEN_MSP_PODCAST_ROOT``) is never split over two lines."""
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = cotgen("corpora")
+    assert shown.code == 0, shown.err
+    assert max(len(line) for line in shown.out.splitlines()) <= 80
+    for name in CORPORA:
+        if not (CORPORA_DIR / name).exists():
+            assert f"${env_variable(name)}" in shown.out.split(), name
 
 
 def test_root_resolution_order(tmp_path: Path, monkeypatch) -> None:

@@ -95,7 +95,7 @@ def test_missing_and_unreadable_predictions_are_scored_as_uniform_and_counted(tm
     ref, utterances = reference
     pred, lines = _write_predictions(tmp_path, utterances)
     out = tmp_path / "report.json"
-    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--output", str(out))
     assert result.exit_code == 0, result.output
     assert "parse failures 1" in result.output and "scored as uniform 2" in result.output
     assert "top parse-failure reasons" in result.output and "missing <lexical>…</lexical> section" in result.output
@@ -125,7 +125,7 @@ def test_an_eval_that_reads_no_prediction_exits_non_zero_with_the_reasons_on_scr
     lines += [{"id": u.id, "pred": {c: 0.25 for c in CLASSES}} for u in utterances[3:5]]
     pred.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     out = tmp_path / "report.json"
-    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--output", str(out))
     assert result.exit_code == 1, result.output
     assert "0 with a readable prediction" in result.output
     assert "top parse-failure reasons" in result.output
@@ -140,7 +140,7 @@ def test_missing_drop_leaves_them_out_and_says_so(tmp_path, reference):
     ref, utterances = reference
     pred, lines = _write_predictions(tmp_path, utterances)
     out = tmp_path / "report.json"
-    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--missing", "drop", "--out", str(out))
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--missing", "drop", "--output", str(out))
     assert result.exit_code == 0, result.output
     assert "dropped 2 (--missing drop)" in result.output
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -153,7 +153,9 @@ def test_by_session_takes_the_prior_from_the_other_sessions(tmp_path, reference)
     ref, utterances = reference
     pred, lines = _write_predictions(tmp_path, utterances)
     out = tmp_path / "report.json"
-    assert invoke("eval", "--pred", str(pred), "--ref", str(ref), "--by", "session", "--out", str(out)).exit_code == 0
+    assert (
+        invoke("eval", "--pred", str(pred), "--ref", str(ref), "--by", "session", "--output", str(out)).exit_code == 0
+    )
     report = json.loads(out.read_text(encoding="utf-8"))
     assert {r["fold"] for r in report["results"]} == {"1", "2", "3", "overall"}
     kept, human, _ = _model_matrix(lines, utterances)
@@ -180,7 +182,7 @@ def test_ids_take_the_prior_from_the_complement_or_from_train_ids_and_bootstrap_
     reports = []
     for name in ("a.json", "b.json"):
         args = ["eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(split), "--bootstrap", "30", "--seed", "4"]
-        assert invoke(*args, "--out", str(tmp_path / name)).exit_code == 0
+        assert invoke(*args, "--output", str(tmp_path / name)).exit_code == 0
         reports.append(json.loads((tmp_path / name).read_text(encoding="utf-8")))
     assert reports[0]["results"] == reports[1]["results"]
     counts = reports[0]["counts"]
@@ -199,7 +201,7 @@ def test_ids_take_the_prior_from_the_complement_or_from_train_ids_and_bootstrap_
     train = _write_ids(tmp_path / "train.ids", [u.id for u in utterances[6:9]], as_jsonl=False)
     out = tmp_path / "c.json"
     args = ["eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(split), "--train-ids", str(train)]
-    assert invoke(*args, "--out", str(out)).exit_code == 0
+    assert invoke(*args, "--output", str(out)).exit_code == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     three = np.stack([as_vector(u.distribution, CLASSES) for u in utterances[6:9]])
     assert report["counts"]["train_utterances"] == 3
@@ -251,7 +253,7 @@ def test_predict_files_are_read_as_they_are_and_sample_picks_first_or_mean(tmp_p
     for (sample, missing), model in expected.items():
         out = tmp_path / f"{sample}-{missing}.json"
         args = ["eval", "--pred", str(pred), "--ref", str(ref), "--ids", str(ids), "--sample", sample]
-        result = invoke(*args, "--missing", missing, "--out", str(out))
+        result = invoke(*args, "--missing", missing, "--output", str(out))
         assert result.exit_code == 0, result.output
         report = json.loads(out.read_text(encoding="utf-8"))
         assert report["parse_failure_reasons"] == {
@@ -283,7 +285,7 @@ def test_wa_and_ua_compare_with_the_corpus_reference_label(tmp_path):
     pred = tmp_path / "pred.jsonl"
     pred.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     out = tmp_path / "report.json"
-    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--output", str(out))
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["reference_label"] == "iemocap header_label" and report["counts"]["no_reference_label"] == 1
@@ -308,7 +310,7 @@ def test_folds_print_a_per_fold_and_mean_table(tmp_path, reference):
     own = [{"id": u.id, "distribution": {c: 0.25 for c in CLASSES}} for u in by_session["3"]]
     (folds / "loso_3" / "predictions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in own), encoding="utf-8")
     out = tmp_path / "folds.json"
-    result = invoke("eval", "--folds", str(folds), "--pred", str(pred), "--ref", str(ref), "--out", str(out))
+    result = invoke("eval", "--folds", str(folds), "--pred", str(pred), "--ref", str(ref), "--output", str(out))
     assert result.exit_code == 0, result.output
     assert "loso_1" in result.output and "mean" in result.output and "WA ref" in result.output
     report = json.loads(out.read_text(encoding="utf-8"))

@@ -41,7 +41,7 @@ def test_grpo_records_carry_prompt_target_and_gold_trace(tmp_path):
 def test_require_gold_skips_and_counts(tmp_path):
     run = standard_run(tmp_path / "run")
     result = CliRunner().invoke(
-        get_app(), ["grpo", "--in", str(run), "--require-gold", "--out", str(tmp_path / "g.jsonl")]
+        get_app(), ["grpo", "--in", str(run), "--require-gold", "--output", str(tmp_path / "g.jsonl")]
     )
     assert result.exit_code == 0, result.output
     assert [r.id for r in read_records(tmp_path / "g.jsonl", GRPORecord)] == ["u_amb", "u_clear"]

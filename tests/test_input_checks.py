@@ -40,9 +40,9 @@ def test_a_class_the_corpus_never_uses_is_one_error_listing_the_codes_it_uses(
 
 def test_a_folded_class_counts_as_used_when_any_of_its_codes_is(cotgen, tmp_path: Path) -> None:
     """``4`` folds exc into hap: a corpus without exc still uses hap (no error), as the benchmark sets need."""
-    shown = cotgen("corpus", "--classes", "4", "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen("corpus", "--classes", "4", "--out", str(tmp_path))
     assert shown.code == 0, shown.err
-    assert len(jsonl(tmp_path / "u.jsonl")) == 24
+    assert len(jsonl(tmp_path / "utterances.jsonl")) == 24
 
 
 def test_a_default_class_set_a_partial_corpus_does_not_fill_is_a_warning(
@@ -67,13 +67,13 @@ def test_a_misspelt_optional_column_warns_with_the_column_it_means(cotgen, tmp_p
     for row in rows:
         row["notes"] = "recorded at home"
     manifest = write_manifest(tmp_path / "m.csv", rows)
-    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path))
     assert shown.code == 0, shown.err
     warnings = [line for line in shown.err.splitlines() if line.startswith("warning: ")]
     assert warnings == [
         f"warning: {manifest}:1: column speakr is not one cotgen reads (it goes to meta); did you mean speaker?"
     ]
-    utterances = jsonl(tmp_path / "u.jsonl")
+    utterances = jsonl(tmp_path / "utterances.jsonl")
     assert [u["speaker"] for u in utterances] == [None] * 4  # kept as it was read: the warning says why
     assert utterances[0]["meta"] == {"speakr": "spk1", "notes": "recorded at home"}
     assert "column(s) notes kept in each utterance's meta" in (tmp_path / "cotgen.log").read_text(encoding="utf-8")
@@ -81,7 +81,7 @@ def test_a_misspelt_optional_column_warns_with_the_column_it_means(cotgen, tmp_p
 
 def test_a_synonym_column_is_named_too(cotgen, tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m.csv", _rename(demo_rows()[:2], "speaker", "speaker_id"))
-    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path / "u.jsonl"))
+    shown = cotgen("corpus", "--corpus", "manifest", "--root", str(manifest), "--out", str(tmp_path))
     assert "column speaker_id is not one cotgen reads (it goes to meta); did you mean speaker?" in shown.err
 
 
@@ -127,10 +127,10 @@ def test_version(cotgen) -> None:
 
 
 def test_verbose_is_accepted_after_the_command(cotgen, tmp_path: Path) -> None:
-    shown = cotgen("corpus", "--out", str(tmp_path / "u.jsonl"), "-v")
+    shown = cotgen("corpus", "--out", str(tmp_path), "-v")
     assert shown.code == 0, shown.err
     assert "corpus demo: wrote 24 utterances" in shown.err  # the INFO record, shown on stderr with -v
-    quiet = cotgen("corpus", "--out", str(tmp_path / "u.jsonl"))
+    quiet = cotgen("corpus", "--out", str(tmp_path))
     assert "wrote 24 utterances" not in quiet.err
 
 
@@ -162,18 +162,28 @@ def test_format_takes_the_trainers_spellings_in_any_case(
     assert json.loads((run / "export" / canonical / "export.json").read_text(encoding="utf-8"))["format"] == canonical
 
 
-def test_out_with_a_trailing_slash_is_a_folder(cotgen, tmp_path: Path, feature_cache: Path) -> None:
-    folder = tmp_path / "new"
-    assert cotgen("corpus", "--out", f"{folder}/").code == 0
-    assert (folder / "utterances.jsonl").is_file()
+def test_out_is_a_run_folder_and_output_a_file(cotgen, tmp_path: Path, feature_cache: Path) -> None:
+    """``--out`` is the folder a command writes into, for corpus as for build; one-file commands take ``--output``."""
     run = tmp_path / "run"
-    assert cotgen(*build_args(write_manifest(tmp_path / "m.csv", demo_rows()), run, feature_cache)).code == 0
-    assert cotgen("pairs", "--in", str(run), "--out", f"{tmp_path / 'pairs'}/").code == 0
-    assert (tmp_path / "pairs" / "dpo.jsonl").is_file()
-    assert cotgen("grpo", "--in", str(run), "--out", f"{tmp_path / 'grpo'}/").code == 0
-    assert (tmp_path / "grpo" / "grpo.jsonl").is_file()
-    assert cotgen("grpo", "--in", str(run), "--out", str(tmp_path / "g.jsonl")).code == 0
+    assert cotgen("corpus", "--out", str(run)).code == 0
+    assert (run / "utterances.jsonl").is_file()
+    # What the new user met: `corpus --out runs/x` wrote a file x, and `build --out runs/x` then failed.
+    built = cotgen("build", "--out", str(run), "--cache", str(feature_cache), "--no-progress")
+    assert built.code == 0, built.err
+    assert (run / "traces.jsonl").is_file()
+    assert cotgen("pairs", "--in", str(run), "--output", str(tmp_path / "p.jsonl")).code == 0
+    assert (tmp_path / "p.jsonl").is_file()
+    assert cotgen("grpo", "--in", str(run), "--output", str(tmp_path / "g.jsonl")).code == 0
     assert (tmp_path / "g.jsonl").is_file()
+    # A path of the wrong kind: one line saying which kind was expected, nothing written.
+    line = cotgen("corpus", "--out", str(tmp_path / "g.jsonl")).one_error_line()
+    assert "--out" in line and "is a file; expected a folder" in line
+    line = cotgen("grpo", "--in", str(run), "--output", str(run)).one_error_line()
+    assert "--output" in line and "is a folder; expected a file" in line
+    line = cotgen("stats", "--in", str(tmp_path / "g.jsonl")).one_error_line()
+    assert "--in" in line and "is a file; expected a folder" in line
+    # The old spelling of a one-file output is refused, and click points at the new one.
+    assert "--output" in cotgen("pairs", "--in", str(run), "--out", str(tmp_path / "q.jsonl")).one_error_line()
 
 
 def test_a_build_says_how_many_corpus_entries_it_dropped_and_why(cotgen, tmp_path: Path, feature_cache: Path) -> None:

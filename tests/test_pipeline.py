@@ -76,7 +76,7 @@ def test_eval_of_the_gold_traces_beats_the_uniform_baseline(run: Path, tmp_path:
     pred = tmp_path / "pred.jsonl"
     pred.write_text("".join(json.dumps({"id": t["id"], "text": t["text"]}) + "\n" for t in gold), encoding="utf-8")
     report = tmp_path / "report.json"
-    _invoke(["eval", "--pred", str(pred), "--in", str(run), "--out", str(report)])
+    _invoke(["eval", "--pred", str(pred), "--in", str(run), "--output", str(report)])
     results = json.loads(report.read_text(encoding="utf-8"))["results"]
     overall = {r["system"]: r["metrics"] for r in results if r["fold"] == "overall"}
     # Gold traces print the human distribution to two decimals: near-zero divergence, far below the baselines.

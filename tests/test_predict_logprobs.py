@@ -148,7 +148,7 @@ def test_the_command_line_asks_for_logprobs_and_eval_shows_both_readouts(
         assert all(r.body["top_logprobs"] == 5 for r in srv.chat_requests)
     assert "logprob readout: label_split 1, no_label 1, read 2" in shown.out
     shown = cotgen("eval", "--in", str(run), "--pred", str(run / "predictions.jsonl"), "--readout", "both",
-                   "--out", str(tmp_path / "eval.json"))  # fmt: skip
+                   "--output", str(tmp_path / "eval.json"))  # fmt: skip
     assert shown.code == 0, shown.err
     side_by_side = shown.out[shown.out.index("the model, read") :]
     assert "(4 of 24 read)" in side_by_side and "(2 of 24 read)" in side_by_side

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 from importlib import metadata
-from pathlib import Path
 from typing import Annotated
 
 import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from typer.core import TyperGroup
 
-from cotgen.core.run_log import LOGGER_NAME
+from cotgen.cli.help_format import CotgenHelpGroup
+from cotgen.core.inert import inert
+from cotgen.core.run_log import LOGGER_NAME, SecretFilter
 
 VERBOSE_FLAGS = frozenset({"-v", "--verbose"})
 
@@ -33,7 +33,7 @@ def hoist_flags(args: list[str], flags: frozenset[str] = VERBOSE_FLAGS) -> list[
     return [a for a in head if a in flags] + [a for a in head if a not in flags] + args[end:]
 
 
-class CotgenGroup(TyperGroup):
+class CotgenGroup(CotgenHelpGroup):
     """The command group: global flags are accepted after the command name too (``cotgen build -v``)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -65,7 +65,7 @@ class WarningLine(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno < logging.ERROR:
-            self.target.print(f"[yellow]warning:[/] {self.format(record)}", highlight=False, soft_wrap=True)
+            self.target.print(f"[yellow]warning:[/] {inert(self.format(record))}", highlight=False, soft_wrap=True)
 
 
 def _stderr_handler(verbose: bool) -> logging.Handler:
@@ -94,18 +94,8 @@ def _root(
     log = logging.getLogger(LOGGER_NAME)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     # On stderr for this command only: a later command in the same process (a notebook, a test) neither prints
-    # lines it did not ask for nor prints each line twice. Secrets are blanked on it by the run log's filter.
+    # lines it did not ask for nor prints each line twice. Secrets are blanked on it, in and out of a run log.
     handler = _stderr_handler(verbose)
+    handler.addFilter(SecretFilter(()))
     log.addHandler(handler)
     ctx.call_on_close(lambda: log.removeHandler(handler))
-
-
-def out_path(raw: str | None, file_name: str) -> Path | None:
-    """An ``--out`` naming a file, where ``DIR/`` (a trailing slash) or an existing folder means ``DIR/file_name``.
-
-    Typed as a string because :class:`~pathlib.Path` drops the trailing slash that says "folder".
-    """
-    if raw is None:
-        return None
-    path = Path(raw).expanduser()
-    return path / file_name if raw.endswith(("/", "\\")) or path.is_dir() else path

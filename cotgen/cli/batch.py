@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
+from cotgen.cli.options import INPUT, ApiKeyEnvOption, BaseUrlOption, RunOption
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.teachers.batch.engine import engine_for_run
 from cotgen.teachers.batch.journal import BatchEntry
@@ -16,16 +17,14 @@ from cotgen.teachers.batch.journal import BatchEntry
 batch_app = typer.Typer(help="Show or cancel the Batch API batches of a run folder.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 
-RunOption = Annotated[Path, typer.Option("--in", help="Run folder written by `cotgen build --batch`.")]
-BaseUrlOption = Annotated[
-    str | None, typer.Option("--base-url", help="Server URL (default: the one the batches were sent to).")
-]
-KeyEnvOption = Annotated[
-    str | None, typer.Option("--api-key-env", help="Variable holding the API key (default: the one the build used).")
-]
 RecordsOption = Annotated[
     Path | None,
-    typer.Option("--records", help="Batch records folder (default RUN/batches/; predict's: predictions.batches/)."),
+    typer.Option(
+        "--records",
+        metavar="DIR",
+        rich_help_panel=INPUT,
+        help="Batch records folder (default RUN/batches/; predict's: predictions.batches/).",
+    ),
 ]
 
 
@@ -48,7 +47,7 @@ def _table(entries: list[BatchEntry]) -> Table:
 def status_command(
     run_dir: RunOption = DEFAULT_RUN,
     base_url: BaseUrlOption = None,
-    api_key_env: KeyEnvOption = None,
+    api_key_env: ApiKeyEnvOption = None,
     records: RecordsOption = None,
 ) -> None:
     """Every recorded batch, unfinished ones with the server's current status and counts."""
@@ -62,7 +61,7 @@ def status_command(
 def cancel_command(
     run_dir: RunOption = DEFAULT_RUN,
     base_url: BaseUrlOption = None,
-    api_key_env: KeyEnvOption = None,
+    api_key_env: ApiKeyEnvOption = None,
     records: RecordsOption = None,
 ) -> None:
     """Cancel every unfinished batch; what they finished is still collected by the next build --batch."""

@@ -7,7 +7,6 @@ Both commands only turn options into a :class:`~cotgen.build.run.BuildConfig` an
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,49 +15,128 @@ from cotgen.build.outcome import DEFAULT_MIN_FAITHFULNESS, Item
 from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
 from cotgen.build.teach_pool import item_messages
 from cotgen.cli.app import app, console, err_console
-from cotgen.cli.batch_options import (
+from cotgen.cli.batch_report import print_batch
+from cotgen.cli.options import (
+    DEFAULT_CORPUS,
+    INPUT,
+    OUTPUT,
+    PROMPT_MORE,
+    SERVER_MORE,
+    TEACHER,
+    AllowMissingAudioOption,
+    ApiKeyEnvOption,
+    BaseUrlOption,
     BatchFileOnlyOption,
     BatchOption,
     BatchPollOption,
     BatchResultsOption,
     BatchWaitOption,
-    print_batch,
-)
-from cotgen.cli.corpus_options import (
-    DEFAULT_CORPUS,
-    AllowMissingAudioOption,
+    CacheOption,
     ClassesOption,
+    ConcurrencyOption,
     CorpusOption,
+    DaskOption,
+    DryRunOption,
+    LimitOption,
+    MaxRetriesOption,
+    MaxTokensOption,
+    ModeOption,
+    NoStructuredOption,
+    OutOption,
+    ProgressOption,
+    PromptsOption,
     RootOption,
+    RpmOption,
+    SamplesOption,
     SelfEvalOption,
+    SendAudioOption,
+    TemperatureOption,
+    TimeoutOption,
+    TpmOption,
+    WorkersOption,
 )
-from cotgen.cli.features import CacheOption, DaskOption, OutDirOption, ProgressOption, WorkersOption
 from cotgen.core.run_lock import run_lock
 from cotgen.prompts.templates import load_prompts
+from cotgen.records.consistency import MIN_COHERENCE
 
 TeacherOption = Annotated[
     str,
     typer.Option(
-        "--teacher", help="'template' (offline, deterministic) or 'openai:MODEL' (any OpenAI-compatible server)."
+        "--teacher",
+        metavar="TEACHER",
+        rich_help_panel=TEACHER,
+        help="'template' (offline, deterministic) or 'openai:MODEL' (any OpenAI-compatible server).",
     ),
 ]
-PromptsOption = Annotated[
-    Path | None, typer.Option("--prompts", help="Folder with your own system/rationalize/predict/repair .j2 templates.")
-]
-ModeOption = Annotated[
-    str | None,
-    typer.Option("--mode", help="rationalize (gold, sample 0), predict (samples 1..K) or both (default when K > 0)."),
-]
-SendAudioOption = Annotated[
-    bool,
+OutageAfterOption = Annotated[
+    float,
     typer.Option(
-        "--send-audio", help="Attach the clip (base64 WAV) for audio-capable teachers; schema goes in the prompt."
+        "--outage-after",
+        metavar="SECONDS",
+        rich_help_panel=SERVER_MORE,
+        help="Stop (items left to do, none rejected) after this many seconds of only connection failures "
+        "and timeouts since the server's last answer.",
     ),
 ]
-NoStructuredOption = Annotated[
+RepairsOption = Annotated[
+    int, typer.Option("--repairs", min=0, rich_help_panel=PROMPT_MORE, help="Repair turns after an invalid answer.")
+]
+MinFaithfulnessOption = Annotated[
+    float,
+    typer.Option(
+        "--min-faithfulness",
+        metavar="X",
+        rich_help_panel=TEACHER,
+        help="Reject traces whose cue levels agree less with the measured ones (0..1; 0: no gate).",
+    ),
+]
+MinCoherenceOption = Annotated[
+    float,
+    typer.Option(
+        "--min-coherence",
+        metavar="X",
+        rich_help_panel=PROMPT_MORE,
+        help="Reject traces whose cited cues point away from their own distribution (0..1; 0: no gate).",
+    ),
+]
+PriceInOption = Annotated[
+    float | None,
+    typer.Option("--price-in", metavar="USD", rich_help_panel=SERVER_MORE, help="USD per million input tokens."),
+]
+PriceOutOption = Annotated[
+    float | None,
+    typer.Option("--price-out", metavar="USD", rich_help_panel=SERVER_MORE, help="USD per million output tokens."),
+]
+RetryRejectsOption = Annotated[
+    bool, typer.Option("--retry-rejects", rich_help_panel=TEACHER, help="Try rejected items again.")
+]
+ResampleOption = Annotated[
     bool,
     typer.Option(
-        "--no-structured", help="Do not send a json_schema response_format (servers without structured outputs)."
+        "--resample",
+        rich_help_panel=PROMPT_MORE,
+        help="With --retry-rejects: draw new predict samples instead of the cached answers "
+        "(gold items are asked again only when the cached answer was a failure).",
+    ),
+]
+GoldToleranceOption = Annotated[
+    float,
+    typer.Option(
+        "--gold-tolerance",
+        metavar="BITS",
+        rich_help_panel=PROMPT_MORE,
+        help="Largest JS divergence (bits) between a gold trace's own distribution and the human one.",
+    ),
+]
+ContextOption = Annotated[
+    int,
+    typer.Option(
+        "--context",
+        metavar="K",
+        min=0,
+        rich_help_panel=TEACHER,
+        help="Quote the K previous turns of the same dialogue (with speakers) in teacher and student prompts"
+        " (IEMOCAP, MELD, MSP-Podcast); 0 = none.",
     ),
 ]
 
@@ -122,83 +200,45 @@ def build_command(
     corpus: CorpusOption = DEFAULT_CORPUS,
     root: RootOption = None,
     classes: ClassesOption = None,
+    limit: LimitOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
-    out: OutDirOption = None,
+    out: OutOption = None,
+    dry_run: DryRunOption = False,
     teacher: TeacherOption = "template",
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Server URL (default $OPENAI_BASE_URL, else OpenAI).")
-    ] = None,
-    api_key_env: Annotated[
-        str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
-    ] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight at once.")] = 8,
-    rpm: Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")] = None,
-    tpm: Annotated[float | None, typer.Option("--tpm", help="At most this many tokens per minute.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one request times out.")] = 60.0,
-    max_retries: Annotated[
-        int, typer.Option("--max-retries", min=0, help="Retries of one request (429, 5xx, timeouts).")
-    ] = 6,
-    outage_after: Annotated[
-        float,
-        typer.Option(
-            "--outage-after",
-            help="Stop (items left to do, none rejected) after this many seconds of only connection failures "
-            "and timeouts since the server's last answer.",
-        ),
-    ] = 30.0,
+    base_url: BaseUrlOption = None,
+    samples: SamplesOption = 0,
+    mode: ModeOption = None,
+    min_faithfulness: MinFaithfulnessOption = DEFAULT_MIN_FAITHFULNESS,
+    context: ContextOption = 0,
+    retry_rejects: RetryRejectsOption = False,
+    batch: BatchOption = False,
+    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOption = 8,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    timeout: TimeoutOption = 60.0,
+    max_retries: MaxRetriesOption = 6,
+    outage_after: OutageAfterOption = 30.0,
+    max_tokens: MaxTokensOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
+    prompts: PromptsOption = None,
     no_structured: NoStructuredOption = False,
     send_audio: SendAudioOption = False,
-    samples: Annotated[int, typer.Option("--samples", min=0, help="K predict-mode samples per utterance (1..K).")] = 0,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature of predict samples.")] = 1.0,
-    mode: ModeOption = None,
-    repairs: Annotated[int, typer.Option("--repairs", min=0, help="Repair turns after an invalid answer.")] = 2,
-    min_faithfulness: Annotated[
-        float,
-        typer.Option("--min-faithfulness", help="Reject traces whose cue levels agree less (0..1; 0: no gate)."),
-    ] = DEFAULT_MIN_FAITHFULNESS,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Completion token limit per request.")] = None,
-    price_in: Annotated[float | None, typer.Option("--price-in", help="USD per million input tokens.")] = None,
-    price_out: Annotated[float | None, typer.Option("--price-out", help="USD per million output tokens.")] = None,
-    cache: CacheOption = None,
-    prompts: PromptsOption = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render prompts, estimate tokens and cost; call nothing.")
-    ] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N utterances.")] = None,
-    retry_rejects: Annotated[bool, typer.Option("--retry-rejects", help="Try rejected items again.")] = False,
-    resample: Annotated[
-        bool,
-        typer.Option(
-            "--resample",
-            help="With --retry-rejects: draw new predict samples instead of the cached answers "
-            "(gold items are asked again only when the cached answer was a failure).",
-        ),
-    ] = False,
-    gold_tolerance: Annotated[
-        float,
-        typer.Option(
-            "--gold-tolerance",
-            help="Largest JS divergence (bits) between a gold trace's own distribution and the human one.",
-        ),
-    ] = 0.01,
-    workers: WorkersOption = None,
-    dask_scheduler: DaskOption = None,
-    progress: ProgressOption = True,
-    context: Annotated[
-        int,
-        typer.Option(
-            "--context",
-            min=0,
-            help="Quote the K previous turns of the same dialogue (with speakers) in teacher and student prompts"
-            " (IEMOCAP, MELD, MSP-Podcast); 0 = none.",
-        ),
-    ] = 0,
-    batch: BatchOption = False,
+    temperature: TemperatureOption = 1.0,
+    repairs: RepairsOption = 2,
+    gold_tolerance: GoldToleranceOption = 0.01,
+    resample: ResampleOption = False,
+    min_coherence: MinCoherenceOption = MIN_COHERENCE,
     batch_file_only: BatchFileOnlyOption = False,
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
     batch_wait: BatchWaitOption = True,
+    workers: WorkersOption = None,
+    dask_scheduler: DaskOption = None,
+    cache: CacheOption = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
     config = BuildConfig(
@@ -224,6 +264,7 @@ def build_command(
         mode=mode,  # type: ignore[arg-type]  # checked by BuildConfig.check
         repairs=repairs,
         min_faithfulness=min_faithfulness,
+        min_coherence=min_coherence,
         max_tokens=max_tokens,
         price_in=price_in,
         price_out=price_out,
@@ -258,18 +299,20 @@ def build_command(
 
 @app.command("prompt")
 def prompt_command(
-    utterance_id: Annotated[str, typer.Option("--id", help="The utterance id.")],
+    utterance_id: Annotated[str, typer.Option("--id", metavar="ID", rich_help_panel=INPUT, help="The utterance id.")],
     corpus: CorpusOption = DEFAULT_CORPUS,
     root: RootOption = None,
     classes: ClassesOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
-    out: OutDirOption = None,
-    mode: Annotated[str, typer.Option("--mode", help="rationalize or predict.")] = "rationalize",
+    out: OutOption = None,
+    mode: ModeOption = "rationalize",
     prompts: PromptsOption = None,
     no_structured: NoStructuredOption = False,
     send_audio: SendAudioOption = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON, exactly as sent.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", rich_help_panel=OUTPUT, help="Print the messages as JSON, exactly as sent.")
+    ] = False,
     cache: CacheOption = None,
     workers: WorkersOption = None,
 ) -> None:

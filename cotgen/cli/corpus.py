@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
-from cotgen.cli.app import app, console, out_path
-from cotgen.cli.corpus_options import (
+from cotgen.cli.app import app, console
+from cotgen.cli.options import (
     DEFAULT_CORPUS,
     AllowMissingAudioOption,
     ClassesOption,
     CorpusOption,
+    OutOption,
     RootOption,
     SelfEvalOption,
 )
@@ -25,15 +24,11 @@ from cotgen.corpora.registry import env_variable
 from cotgen.records.utterance import write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
-OutOption = Annotated[
-    str | None,
-    typer.Option("--out", help="Output file, or a folder (DIR/) for utterances.jsonl (default outputs/<corpus>/)."),
-]
 
 
-def utterances_path(corpus: str, out: str | None) -> Path:
-    """``--out`` (a file, or a folder to hold utterances.jsonl), else ``outputs/<corpus>/utterances.jsonl``."""
-    return out_path(out, UTTERANCES_FILE) or run_dir(corpus) / UTTERANCES_FILE
+def utterances_path(corpus: str, out: Path | None) -> Path:
+    """``utterances.jsonl`` in the run folder: ``--out``, else ``outputs/<corpus>/`` (as build and features)."""
+    return run_dir(corpus, out) / UTTERANCES_FILE
 
 
 def _fmt(value: float | None) -> str:
@@ -107,13 +102,16 @@ def corpus_command(
 @app.command("corpora")
 def corpora_command() -> None:
     """List the supported corpora with their class sets, expected layout and where their root is looked for."""
-    table = Table(title="corpora (cotgen corpus --corpus NAME)")
-    table.add_column("name")
-    table.add_column("class sets (--classes)", overflow="fold")
-    table.add_column("expected layout (--root)", overflow="fold")
-    table.add_column("root when --root is left out", overflow="fold")
+    # One block per corpus in two columns, not a four-column table: at 80 columns the table split paths and
+    # environment variable names over lines (`$COTGEN_IEMOCAP_ROO` / `T`), and names must be copied whole.
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold")
     for name, recipe in CORPORA.items():
         bundled = CORPORA_DIR / name
         where = "bundled with cotgen" if bundled.exists() else f"{USER_CORPORA_DIR / name}/ or ${env_variable(name)}"
-        table.add_row(name, recipe.classes_help, recipe.layout_help, where)
-    console.print(table)
+        table.add_row(name, f"classes (--classes): {recipe.classes_help}")
+        table.add_row("", f"layout (--root): {recipe.layout_help}")
+        table.add_row("", f"root when --root is left out: {where}")
+    console.print("corpora (cotgen corpus --corpus NAME):", highlight=False)
+    console.print(table, highlight=False)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cotgen.cli.app import app, console, err_console, out_path
+from cotgen.cli.app import app, console, err_console
+from cotgen.cli.options import INPUT, SCORING, IdsOption, OutputOption, ReadoutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.scoring.evaluate import (
@@ -32,49 +33,81 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 def eval_command(
     pred: Annotated[
         Path | None,
-        typer.Option("--pred", help="predictions.jsonl of `cotgen predict`, or JSONL of id + distribution or text."),
+        typer.Option(
+            "--pred",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="predictions.jsonl of `cotgen predict`, or JSONL of id + distribution or text.",
+        ),
     ] = None,
+    run: RunOption = DEFAULT_RUN,
     ref: Annotated[
-        Path | None, typer.Option("--ref", help="utterances.jsonl with the human distributions (default RUN's).")
+        Path | None,
+        typer.Option(
+            "--ref",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="utterances.jsonl with the human distributions (default RUN's).",
+        ),
     ] = None,
-    run: Annotated[
-        Path, typer.Option("--in", help="Run folder whose utterances.jsonl is the reference.")
-    ] = DEFAULT_RUN,
-    ids: Annotated[
-        Path | None, typer.Option("--ids", help="Restrict to these ids (JSONL with 'id', e.g. an export's test file).")
-    ] = None,
+    ids: IdsOption = None,
     train_ids: Annotated[
         Path | None,
-        typer.Option("--train-ids", help="Training ids for the prior baseline (default: the complement of --ids)."),
+        typer.Option(
+            "--train-ids",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="Training ids for the prior baseline (default: the complement of --ids).",
+        ),
     ] = None,
     folds: Annotated[
         Path | None,
-        typer.Option("--folds", help="Folder of fold folders (each with test.ids): per-fold and mean table."),
+        typer.Option(
+            "--folds",
+            metavar="DIR",
+            rich_help_panel=INPUT,
+            help="Folder of fold folders (each with test.ids): per-fold and mean table.",
+        ),
     ] = None,
     sample: Annotated[
-        str, typer.Option("--sample", help="With several samples per id: first (lowest number) or mean.")
-    ] = "first",
-    missing: Annotated[
-        str, typer.Option("--missing", help="Missing or unreadable predictions: uniform (scored as 1/k) or drop.")
-    ] = "uniform",
-    by: Annotated[
-        str | None, typer.Option("--by", help="Report per fold of this field: session, speaker, gender or corpus.")
-    ] = None,
-    bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Resamples for 95 % bootstrap intervals (0: none).")
-    ] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
-    readout: Annotated[
         str,
         typer.Option(
-            "--readout",
-            help="text: the distribution the model wrote; logprobs: the one read at its label token "
-            "(predict --readout logprobs); both: each, then side by side.",
+            "--sample",
+            metavar="RULE",
+            rich_help_panel=SCORING,
+            help="With several samples per id: first (lowest number) or mean.",
         ),
-    ] = "text",
-    out_option: Annotated[
-        str | None, typer.Option("--out", help="Also write the report as JSON here (a folder DIR/: DIR/eval.json).")
+    ] = "first",
+    missing: Annotated[
+        str,
+        typer.Option(
+            "--missing",
+            metavar="RULE",
+            rich_help_panel=SCORING,
+            help="Missing or unreadable predictions: uniform (scored as 1/k) or drop.",
+        ),
+    ] = "uniform",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="FIELD",
+            rich_help_panel=SCORING,
+            help="Report per fold of this field: session, speaker, gender or corpus.",
+        ),
     ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap",
+            metavar="N",
+            rich_help_panel=SCORING,
+            help="Resamples for 95 % bootstrap intervals (0: none).",
+        ),
+    ] = 0,
+    seed: SeedOption = 0,
+    readout: ReadoutOption = "text",
+    output: OutputOption = None,
 ) -> None:
     """Score predictions: JS, BC, R², Brier, KL, WA/UA, F1, ECE, entropy correlation; uniform and prior baselines."""
     if by is not None:
@@ -121,10 +154,9 @@ def eval_command(
         if len(reports) > 1:
             render_readouts(reports, console)
         result = reports[readout] if readout != "both" else {"readouts": reports}
-    out = out_path(out_option, "eval.json")
-    if out is not None:
-        write_report(result, out)
-        console.print(f"wrote {out}")
+    if output is not None:
+        write_report(result, output)
+        console.print(f"wrote {output}")
     readable = [r for r in result.get("readouts", {"one": result}).values() if "counts" in r]
     if readable and all(r["counts"]["with_prediction"] == 0 for r in readable):
         # Every figure above is the uniform stand-in: a pipeline must not take that for a model's score.

@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
+from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.export.messages import AnswerMode, AudioMode
+from cotgen.export.messages import AudioMode
+from cotgen.records.answer import AnswerMode
 
 
 @app.command()
@@ -18,14 +20,20 @@ def export(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="Trainer format: trl, llamafactory (llama-factory) or swift (ms-swift), any case."
+            "--format",
+            metavar="FORMAT",
+            rich_help_panel=OUTPUT,
+            help="Trainer format: trl, llamafactory (llama-factory) or swift (ms-swift), any case.",
         ),
     ],
-    run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN,
+    run_dir: RunOption = DEFAULT_RUN,
+    out: OutOption = None,
     split: Annotated[
         str | None,
         typer.Option(
             "--split",
+            metavar="PROTOCOL",
+            rich_help_panel=OUTPUT,
             help=(
                 "loso:K, folds:N:K, speaker:V,T or corpus; loso:all or folds:N write every fold into its own "
                 "fold_* folder. Default: loso:5 (IEMOCAP), loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus "
@@ -33,23 +41,35 @@ def export(
             ),
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the speaker:V,T draw.")] = 0,
+    seed: SeedOption = 0,
     answer: Annotated[
-        str, typer.Option("--answer", help="text: the trace; label: the trace plus a final 'Label: CODE' line.")
+        str,
+        typer.Option(
+            "--answer",
+            metavar="MODE",
+            rich_help_panel=OUTPUT,
+            help="text: the trace; label: the trace plus a final 'Label: CODE' line.",
+        ),
     ] = "text",
     audio: Annotated[
         str,
-        typer.Option("--audio", help="absolute paths, paths relative to where the trainer resolves them, or copy."),
+        typer.Option(
+            "--audio",
+            metavar="MODE",
+            rich_help_panel=OUTPUT,
+            help="absolute paths, paths relative to where the trainer resolves them, or copy.",
+        ),
     ] = "absolute",
-    out: Annotated[Path | None, typer.Option("--out", help="Export folder. Default: <run>/export/<format>/.")] = None,
-    allow_stale: Annotated[
-        bool,
-        typer.Option("--allow-stale", help="Export a dpo.jsonl/grpo.jsonl made from older traces anyway (warned)."),
-    ] = False,
     review: Annotated[
         Path | None,
-        typer.Option("--review", help="review.jsonl from `cotgen review`: leave rejected traces and their pairs out."),
+        typer.Option(
+            "--review",
+            metavar="FILE",
+            rich_help_panel=INPUT,
+            help="review.jsonl from `cotgen review`: leave rejected traces and their pairs out.",
+        ),
     ] = None,
+    allow_stale: AllowStaleOption = False,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
 from cotgen.cli.app import app, console
-from cotgen.cli.corpus_options import (
+from cotgen.cli.options import (
     DEFAULT_CORPUS,
     AllowMissingAudioOption,
+    CacheOption,
     ClassesOption,
     CorpusOption,
+    DaskOption,
+    OutOption,
+    ProgressOption,
     RootOption,
     SelfEvalOption,
+    WorkersOption,
 )
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import run_dir
 from cotgen.corpora import load_corpus
-
-WorkersOption = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Processes measuring audio in parallel (default: all cores).")
-]
-OutDirOption = Annotated[Path | None, typer.Option("--out", help="Run folder (default outputs/<corpus>/).")]
-CacheOption = Annotated[
-    Path | None, typer.Option("--cache", help="Cache folder (default ${XDG_CACHE_HOME:-~/.cache}/cotgen).")
-]
-DaskOption = Annotated[
-    str | None,
-    typer.Option("--dask-scheduler", help="Run the extraction on this Dask scheduler (needs cotgen[dask])."),
-]
-ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
 
 
 @app.command("features")
@@ -41,8 +28,8 @@ def features_command(
     classes: ClassesOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
+    out: OutOption = None,
     workers: WorkersOption = None,
-    out: OutDirOption = None,
     cache: CacheOption = None,
     dask_scheduler: DaskOption = None,
     progress: ProgressOption = True,

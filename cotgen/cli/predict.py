@@ -8,82 +8,123 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console, err_console
-from cotgen.cli.batch_options import (
+from cotgen.cli.batch_report import print_batch
+from cotgen.cli.options import (
+    INPUT,
+    PROMPT_MORE,
+    TEACHER,
+    ApiKeyEnvOption,
+    BaseUrlOption,
     BatchFileOnlyOption,
     BatchOption,
     BatchPollOption,
     BatchResultsOption,
     BatchWaitOption,
-    print_batch,
+    CacheOption,
+    ConcurrencyOption,
+    IdsOption,
+    LimitOption,
+    MaxRetriesOption,
+    MaxTokensOption,
+    OutputOption,
+    ProgressOption,
+    ReadoutOption,
+    RpmOption,
+    RunOption,
+    SamplesOption,
+    TemperatureOption,
+    TimeoutOption,
+    TpmOption,
 )
-from cotgen.cli.features import CacheOption, ProgressOption
 from cotgen.core.paths import DEFAULT_RUN
 
 
 @app.command("predict")
 def predict_command(
     model: Annotated[
-        str, typer.Option("--model", help="openai:NAME — the served model, or a LoRA adapter's --lora-modules name.")
+        str,
+        typer.Option(
+            "--model",
+            metavar="MODEL",
+            rich_help_panel=TEACHER,
+            help="openai:NAME — the served model, or a LoRA adapter's --lora-modules name.",
+        ),
     ],
-    run_dir: Annotated[Path, typer.Option("--in", help="Run folder whose utterances are asked about.")] = DEFAULT_RUN,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Server URL, e.g. http://localhost:8000/v1 (vLLM).")
-    ] = None,
-    api_key_env: Annotated[
-        str, typer.Option("--api-key-env", help="Environment variable holding the API key (none needed locally).")
-    ] = "OPENAI_API_KEY",
-    samples: Annotated[int, typer.Option("--samples", min=1, help="K answers per utterance (samples 1..K).")] = 1,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.")] = 1.0,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Completion token limit per answer.")] = None,
-    ids: Annotated[
-        Path | None, typer.Option("--ids", help="File with the utterance ids to ask about, one a line.")
-    ] = None,
+    run_dir: RunOption = DEFAULT_RUN,
+    output: OutputOption = None,
+    base_url: BaseUrlOption = None,
+    samples: SamplesOption = 1,
+    ids: IdsOption = None,
     export: Annotated[
-        Path | None, typer.Option("--export", help="Export folder whose --split rows say which utterances to ask.")
+        Path | None,
+        typer.Option(
+            "--export",
+            metavar="DIR",
+            rich_help_panel=INPUT,
+            help="Export folder whose --split rows say which utterances to ask.",
+        ),
     ] = None,
-    split: Annotated[str, typer.Option("--split", help="With --export: train, validation or test.")] = "test",
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N selected utterances.")] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Predictions file. Default: <run>/predictions.jsonl.")
-    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split", metavar="SPLIT", rich_help_panel=INPUT, help="With --export: train, validation or test."
+        ),
+    ] = "test",
+    limit: LimitOption = None,
+    retry_errors: Annotated[
+        bool,
+        typer.Option(
+            "--retry-errors",
+            rich_help_panel=TEACHER,
+            help="Ask again where a call failed (timeout, rate_limited, server_error).",
+        ),
+    ] = False,
+    batch: BatchOption = False,
     audio_part: Annotated[
-        str, typer.Option("--audio-part", help="input_audio (base64 WAV) or audio_url (a data: or file:// URL).")
+        str,
+        typer.Option(
+            "--audio-part",
+            metavar="KIND",
+            rich_help_panel=PROMPT_MORE,
+            help="input_audio (base64 WAV) or audio_url (a data: or file:// URL).",
+        ),
     ] = "input_audio",
     file_urls: Annotated[
         bool,
-        typer.Option("--file-urls", help="audio_url parts as file:// URLs (vLLM with --allowed-local-media-path)."),
+        typer.Option(
+            "--file-urls",
+            rich_help_panel=PROMPT_MORE,
+            help="audio_url parts as file:// URLs (vLLM with --allowed-local-media-path).",
+        ),
     ] = False,
-    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Rate of the uploaded mono WAV, in Hz.")] = 16_000,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight at once.")] = 8,
-    rpm: Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")] = None,
-    tpm: Annotated[float | None, typer.Option("--tpm", help="At most this many tokens per minute.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one request times out.")] = 120.0,
-    max_retries: Annotated[
-        int, typer.Option("--max-retries", min=0, help="Retries of one request (429, 5xx, timeouts).")
-    ] = 6,
-    retry_errors: Annotated[
-        bool,
-        typer.Option("--retry-errors", help="Ask again where a call failed (timeout, rate_limited, server_error)."),
-    ] = False,
-    cache: CacheOption = None,
-    progress: ProgressOption = True,
-    batch: BatchOption = False,
+    sample_rate: Annotated[
+        int,
+        typer.Option(
+            "--sample-rate", metavar="HZ", rich_help_panel=PROMPT_MORE, help="Rate of the uploaded mono WAV, in Hz."
+        ),
+    ] = 16_000,
+    temperature: TemperatureOption = 1.0,
+    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
+    max_tokens: MaxTokensOption = None,
+    concurrency: ConcurrencyOption = 8,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
+    timeout: TimeoutOption = 120.0,
+    max_retries: MaxRetriesOption = 6,
     batch_file_only: BatchFileOnlyOption = False,
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
     batch_wait: BatchWaitOption = True,
-    readout: Annotated[
-        str,
-        typer.Option(
-            "--readout",
-            help="text: the distribution the model writes; logprobs: also the label token's probabilities "
-            "(asks the server for logprobs; needs a student trained with the label line).",
-        ),
-    ] = "text",
+    cache: CacheOption = None,
+    progress: ProgressOption = True,
+    readout: ReadoutOption = "text",
     top_logprobs: Annotated[
         int,
         typer.Option(
-            "--top-logprobs", min=1, help="Alternatives per token with --readout logprobs (OpenAI and vLLM allow 20)."
+            "--top-logprobs",
+            min=1,
+            rich_help_panel=PROMPT_MORE,
+            help="Alternatives per token with --readout logprobs (OpenAI and vLLM allow 20).",
         ),
     ] = 20,
 ) -> None:
@@ -103,7 +144,7 @@ def predict_command(
         export=export,
         split=split,
         limit=limit,
-        out=out,
+        out=output,
         audio_part=audio_part,
         file_urls=file_urls,
         sample_rate=sample_rate,

@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cotgen.cli.app import app, console
+from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, DryRunOption, RunOption
 from cotgen.core.paths import DEFAULT_RUN
 
 
 @app.command()
 def publish(
-    repo: Annotated[str, typer.Option("--repo", help="Dataset repo on the Hub, USER/NAME.")],
-    run_dir: Annotated[Path, typer.Option("--in", help="Run folder, or an export folder of it.")] = DEFAULT_RUN,
-    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
-    include_audio: Annotated[
-        bool, typer.Option("--include-audio", help="Upload the clips too (default: ids and relative paths only).")
+    repo: Annotated[
+        str, typer.Option("--repo", metavar="USER/NAME", rich_help_panel=OUTPUT, help="Dataset repo on the Hub.")
+    ],
+    run_dir: RunOption = DEFAULT_RUN,
+    private: Annotated[
+        bool, typer.Option("--private", rich_help_panel=OUTPUT, help="Create the repo private.")
     ] = False,
-    create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the staged files and card only.")] = False,
+    include_audio: Annotated[
+        bool,
+        typer.Option(
+            "--include-audio",
+            rich_help_panel=OUTPUT,
+            help="Upload the clips too (default: ids and relative paths only).",
+        ),
+    ] = False,
+    create_pr: Annotated[
+        bool, typer.Option("--create-pr", rich_help_panel=OUTPUT, help="Open a pull request instead of committing.")
+    ] = False,
+    dry_run: DryRunOption = False,
     confirm_license: Annotated[
         bool,
-        typer.Option("--confirm-license", help="Confirm you may publish this corpus's data."),
+        typer.Option("--confirm-license", rich_help_panel=INPUT, help="Confirm you may publish this corpus's data."),
     ] = False,
-    allow_stale: Annotated[
-        bool,
-        typer.Option("--allow-stale", help="Publish a dpo.jsonl/grpo.jsonl/export made from older traces (warned)."),
-    ] = False,
+    allow_stale: AllowStaleOption = False,
 ) -> None:
     """Validate, stage and upload a run folder to a Hugging Face dataset repo."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and huggingface_hub

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cotgen.cli.app import app, console
+from cotgen.cli.options import OUTPUT, OutOption, RunOption
 from cotgen.core.paths import DEFAULT_RUN
 
 
 @app.command()
 def review(
-    run_dir: Annotated[Path, typer.Option("--in", help="Run folder to review.")] = DEFAULT_RUN,
-    out: Annotated[Path | None, typer.Option("--out", help="Page folder. Default: <run>/review/.")] = None,
+    run_dir: RunOption = DEFAULT_RUN,
+    out: OutOption = None,
     copy_audio: Annotated[
-        bool, typer.Option("--copy-audio", help="Copy the clips beside the page instead of linking to them.")
+        bool,
+        typer.Option(
+            "--copy-audio", rich_help_panel=OUTPUT, help="Copy the clips beside the page instead of linking to them."
+        ),
     ] = False,
 ) -> None:
     """Write a static page (open index.html from disk) to listen to, inspect and mark the run's traces."""

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
 from rich.table import Table
 
 from cotgen.build.state import traces_fingerprint
 from cotgen.cli.app import app, console
+from cotgen.cli.options import RunOption
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.core.run_lock import run_lock
@@ -24,7 +21,7 @@ def _cell(value: object) -> str:
 
 
 @app.command()
-def stats(run_dir: Annotated[Path, typer.Option("--in", help="Run folder to read.")] = DEFAULT_RUN) -> None:
+def stats(run_dir: RunOption = DEFAULT_RUN) -> None:
     """Print the run's statistics and write PNG plots to <run>/plots/."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
     # matplotlib, pandas and huggingface_hub (about 90 MB) that only this command uses.

@@ -11,28 +11,17 @@ split on ``\\n`` only.
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from pathlib import Path
+
+from cotgen.core.errors import CotgenError
+from cotgen.core.inert import FORBIDDEN_CATEGORIES, visible
 
 # Longer ids are refused: no corpus names an utterance with a kilobyte, and every file name, log line and
 # prompt that quotes the id would carry it.
 MAX_ID_LENGTH = 512
-# Unicode categories no id may hold: controls (NUL, newline, U+0085...), format characters (bidi overrides,
-# zero-width spaces), surrogates (not encodable as UTF-8) and the line and paragraph separators.
-FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 COMMENT = "#"
-
-
-def visible(text: str) -> str:
-    """``text`` with every control, format or separator character written as its escape (``\\n``, ``\\u2028``).
-
-    For messages about hostile text: what the user sees is the character's name, not its effect.
-    """
-    if not any(unicodedata.category(ch) in FORBIDDEN_CATEGORIES for ch in text):
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in FORBIDDEN_CATEGORIES else ch
-        for ch in text
-    )
 
 
 def shown_id(utterance_id: str, limit: int = 60) -> str:
@@ -82,3 +71,46 @@ def parse_id_list(text: str) -> list[str]:
         if stripped and not stripped.startswith(COMMENT):
             ids.append(normal_id(stripped))
     return ids
+
+
+# Files of ids read as JSON rows with an "id" (an export's split files); any other file is an id list.
+JSONL_SUFFIXES = frozenset({".jsonl", ".json"})
+
+
+def read_id_file(path: Path, option: str = "--ids") -> list[str]:
+    """The ids of a file ``--ids``, ``--train-ids`` or a fold names, in order, each once.
+
+    One reader for every command taking such a file (eval and predict take one ``--ids`` option): a ``.jsonl``
+    file's rows' ``id`` (e.g. an export's ``sft_test.jsonl``), any other file an id list (:func:`parse_id_list`).
+    The file's name decides, never a line's first character: an id may start with ``{``.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
+    lines = data.split(b"\n")
+    texts = []
+    for lineno, raw in enumerate(lines, start=1):
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CotgenError(
+                f"{path}:{lineno}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
+            ) from None
+    if path.suffix not in JSONL_SUFFIXES:
+        ids = parse_id_list("\n".join(texts))
+    else:
+        ids = []
+        for lineno, text in enumerate(texts, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise CotgenError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                raise CotgenError(f"{path}:{lineno}: JSON record without a string 'id'")
+            ids.append(normal_id(record["id"]))
+    if not ids:
+        raise CotgenError(f"{option} {path}: no id in the file (expected one id a line, or .jsonl rows with an 'id')")
+    return list(dict.fromkeys(ids))

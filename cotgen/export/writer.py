@@ -16,7 +16,7 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,7 +29,7 @@ from cotgen.core.ids import id_line
 from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.freshness import EXPORT_INFO, refuse_stale, stale_files
-from cotgen.export.messages import AUDIO_DIR, AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
+from cotgen.export.messages import AUDIO_DIR, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.record_readers import RECORD_FILES, TRACES, RunData, load_run
 from cotgen.export.review_marks import ReviewMarks, read_review
 from cotgen.export.splits import (
@@ -42,6 +42,7 @@ from cotgen.export.splits import (
     is_all_folds,
     parse_split,
 )
+from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -77,6 +78,7 @@ class ExportResult:
     split: str
     answer: str
     audio: str
+    label_words: dict[str, str] | None = None  # code -> word of the label line (``answer`` label), else None
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
@@ -239,21 +241,25 @@ def export_run(
     out_dir: Path | None = None,
     review: Path | None = None,
     allow_stale: bool = False,
+    label_words: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written.
 
     With ``review`` (a ``review.jsonl`` from ``cotgen review``), rejected traces and the records carrying them
     are left out (:mod:`cotgen.export.review_marks`). A ``dpo.jsonl`` or ``grpo.jsonl`` made from older
     traces is refused unless ``allow_stale`` (:mod:`cotgen.export.freshness`); the run folder is locked
-    while the export writes.
+    while the export writes. ``label_words`` (code -> word) is the label line's vocabulary in ``label`` mode
+    (default: the class codes; :mod:`cotgen.records.answer`).
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
+    contract = _contract(answer, label_words)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
         data = load_run(run_dir)
         marks = read_review(review, run_dir / TRACES) if review is not None else None
-        return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt, marks)
+        out = out_dir or run_dir / "export" / fmt
+        return export_data(data, module, fmt, split, seed, contract, audio, out, marks)
 
 
 def export_folds(
@@ -265,6 +271,7 @@ def export_folds(
     out_dir: Path | None = None,
     review: Path | None = None,
     allow_stale: bool = False,
+    label_words: Mapping[str, str] | None = None,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
 
@@ -276,9 +283,10 @@ def export_folds(
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
+    contract = _contract(answer, label_words)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
-        return _export_folds(run_dir, module, fmt, split, answer, audio, out_dir, review)
+        return _export_folds(run_dir, module, fmt, split, contract, audio, out_dir, review)
 
 
 def _export_folds(
@@ -286,7 +294,7 @@ def _export_folds(
     module: ModuleType,
     fmt: ExportFormat,
     split: str,
-    answer: AnswerMode,
+    answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path | None,
     review: Path | None,
@@ -324,6 +332,26 @@ def _checked_format(fmt: str, answer: str, audio: str) -> ModuleType:
     return FORMATS[fmt]
 
 
+def _label_words(contract: AnswerContract, classes: list[str]) -> dict[str, str] | None:
+    """The label line's word for every class of the run (label mode), refused when the vocabulary misses one."""
+    if not contract.requires_label:
+        return None
+    try:
+        return contract.words(classes)
+    except AnswerContractError as exc:
+        raise CotgenError(f"--answer label: {exc}") from None
+
+
+def _contract(answer: AnswerMode, label_words: Mapping[str, str] | None) -> AnswerContract:
+    """The answer contract of an export; a bad label vocabulary is the user's error, named as such."""
+    if label_words is not None and answer != "label":
+        raise CotgenError("label words were given, but they only apply to --answer label")
+    try:
+        return AnswerContract(mode=answer, label_words=label_words)
+    except AnswerContractError as exc:
+        raise CotgenError(f"--answer label: {exc}") from None
+
+
 def _check_kinds(data: RunData, module: ModuleType) -> None:
     if not any(getattr(data, kind) for kind in module.KINDS):
         names = ", ".join(f"{kind}.jsonl" for kind in module.KINDS)
@@ -336,7 +364,7 @@ def export_data(
     fmt: str,
     split: str | None,
     seed: int,
-    answer: AnswerMode,
+    answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path,
     review: ReviewMarks | None = None,
@@ -360,7 +388,7 @@ def _write_split(
     module: ModuleType,
     fmt: str,
     spec: SplitSpec,
-    answer: AnswerMode,
+    answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path,
     write_ids: bool = False,
@@ -376,13 +404,14 @@ def _write_split(
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
-    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), answer_mode=answer)
+    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer)
     result = ExportResult(
         format=fmt,
         out_dir=out_dir,
         run_dir=data.run_dir,
         split=spec.describe(),
-        answer=answer,
+        answer=answer.mode,
+        label_words=_label_words(answer, data.classes),
         audio=audio,
         traces_fingerprint=traces_fingerprint(data.run_dir),
         stale_inputs=[f.path.name for f in stale_files(data.run_dir, module.KINDS)],

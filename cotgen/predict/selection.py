@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
-from cotgen.core.ids import parse_id_list
+from cotgen.core.ids import read_id_file
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 EXPORT_INFO = "export.json"
@@ -21,19 +21,8 @@ RECORD_KINDS: tuple[str, ...] = ("sft", "dpo", "grpo")
 
 
 def ids_from_file(path: Path, option: str = "--ids") -> list[str]:
-    """An id list (:mod:`cotgen.core.ids`: one id a line, ``#`` comments), in order, each once."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise CotgenError(
-            f"{option} {path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
-        ) from None
-    ids = parse_id_list(text)
-    if not ids:
-        raise CotgenError(f"{option} {path}: no id in the file (expected one utterance id per line)")
-    return list(dict.fromkeys(ids))
+    """The ids ``--ids`` names (:func:`cotgen.core.ids.read_id_file`, the reader eval's ``--ids`` uses too)."""
+    return read_id_file(path, option)
 
 
 def ids_from_export(export_dir: Path, split: str) -> list[str]:

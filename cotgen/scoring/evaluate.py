@@ -29,7 +29,7 @@ from rich.table import Table
 
 from cotgen.core.divergence import as_vector
 from cotgen.core.errors import CotgenError
-from cotgen.core.ids import parse_id_list
+from cotgen.core.ids import read_id_file
 from cotgen.corpora.reference import reference_label, reference_source
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
@@ -48,8 +48,6 @@ BASELINES: tuple[str, ...] = ("uniform", "prior")
 ORACLE = "oracle"
 OVERALL = "overall"
 TOP_REASONS = 5
-# Files of ids read as JSON records with an "id"; any other file is an id list, one id a line.
-JSONL_SUFFIXES = frozenset({".jsonl", ".json"})
 Matrix = NDArray[np.float64]
 # One sample's outcome: its distribution, or why it could not be read.
 SampleOutcome = dict[str, float] | str
@@ -168,30 +166,8 @@ def chosen_distribution(
 
 
 def read_ids(path: Path) -> set[str]:
-    """Ids of a split: a ``.jsonl`` file's records' ``id`` (e.g. an export's test file), else an id list.
-
-    The file's name decides, never a line's first character: an id may start with ``{``, and an id list
-    (``test.ids``) must read back every id it holds exactly (:mod:`cotgen.core.ids`).
-    """
-    if not path.exists():
-        raise CotgenError(f"{path}: no such ids file")
-    if path.suffix not in JSONL_SUFFIXES:
-        with path.open("rb") as handle:
-            return set(parse_id_list("".join(_utf8_line(path, n, raw) for n, raw in enumerate(handle, start=1))))
-    ids: set[str] = set()
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            text = _utf8_line(path, lineno, raw).strip()
-            if not text:
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CotgenError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise CotgenError(f"{path}:{lineno}: JSON record without a string 'id'")
-            ids.add(record["id"])
-    return ids
+    """Ids of a split (``--ids``, ``--train-ids``, a fold's): :func:`cotgen.core.ids.read_id_file`."""
+    return set(read_id_file(path))
 
 
 def uniform_baseline(n: int, k: int) -> Matrix:
