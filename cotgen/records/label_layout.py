@@ -26,10 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
+from cotgen.records.answer import LABEL_PREFIX as CONTRACT_PREFIX
 
 TOKENIZER_FILE = "tokenizer.json"
-# The answer's label line: the trace, a newline, then this prefix and the class's label word.
-LABEL_PREFIX = "Label: "
+# The answer's label line (cotgen.records.answer): the trace, a newline, then 'Label:', a space and the word.
+LABEL_PREFIX = f"{CONTRACT_PREFIX} "
 # The text just before the label line in every answer (the end of the distribution tag), and what may follow
 # the label: the end of the text, or a newline some trainers' templates add before the end-of-turn token.
 _BEFORE = "</distribution>\n"
@@ -149,7 +150,7 @@ def choose_label_words(
         detail = "; ".join(f"{code}: {', '.join(reasons)}" for code, reasons in failures.items())
         raise LabelLayoutError(
             f"{tokenizer}: no single-token label for {', '.join(failures)} ({detail}); name working words with "
-            "--label-words CODE=WORD,... (each must be one token of this tokenizer after 'Label: ')"
+            "--label-words CODE=WORD,... (each must be one token of this tokenizer after 'Label:')"
         )
     return LabelLayout(
         tokenizer=tokenizer,

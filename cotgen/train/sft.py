@@ -30,10 +30,13 @@ from typing import Any
 import torch
 from trl import SFTTrainer
 
+from cotgen.records.answer import read_label_words
 from cotgen.records.label_layout import LabelLayout, choose_label_words, encoder_of, prefix_ids
 from cotgen.scoring.rewards import read_distribution
 from cotgen.train.batch import LABEL_POSITION, TARGET_COLUMN, LabelCollator
 from cotgen.train.objective import objective
+
+LABEL_WORDS_COLUMN = "label_words"
 
 
 def label_layout_for(tokenizer: Any, classes: Sequence[str], words: Mapping[str, str] | None = None) -> LabelLayout:
@@ -59,6 +62,12 @@ def _dataset_classes(dataset: Any) -> list[str]:
     return list(read_distribution(target))
 
 
+def _dataset_label_words(dataset: Any) -> dict[str, str] | None:
+    """The label words the export wrote (its ``label_words`` column), or None: the class codes."""
+    first = next(iter(dataset))
+    return read_label_words(first.get(LABEL_WORDS_COLUMN)) if isinstance(first, Mapping) else None
+
+
 class DistributionSFTTrainer(SFTTrainer):
     """SFTTrainer whose loss is CE + ``kl_weight`` · KL(human ‖ label-token softmax); see the module docstring."""
 
@@ -77,7 +86,8 @@ class DistributionSFTTrainer(SFTTrainer):
             raise ValueError("packing and padding_free move the label positions; turn them off for the KL term")
         self.kl_weight = kl_weight
         self.classes = list(classes) if classes is not None else _dataset_classes(self.train_dataset)
-        self.label_layout = label_layout_for(self.processing_class, self.classes, label_words)
+        words = label_words if label_words is not None else _dataset_label_words(self.train_dataset)
+        self.label_layout = label_layout_for(self.processing_class, self.classes, words)
         word = self.label_layout.words[self.classes[0]]
         encode = encoder_of(self.processing_class.backend_tokenizer)
         self.data_collator = LabelCollator(
