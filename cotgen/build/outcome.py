@@ -135,11 +135,6 @@ def reject_record(
     )
 
 
-# The default --min-faithfulness: "moderate" for every cue scores about 0.4 on the demo corpus and fails it,
-# a trace citing what was measured scores 1.0 (docs/build.md, tests/test_faithfulness.py). 0 switches it off.
-DEFAULT_MIN_FAITHFULNESS = 0.75
-
-
 def unfaithful_detail(record: TraceRecord, minimum: float | None) -> str | None:
     """Why a trace falls below ``--min-faithfulness`` (None when it passes or cannot be checked)."""
     if minimum is None or record.faithfulness is None or record.faithfulness >= minimum:

@@ -43,7 +43,6 @@ from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_col
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
-    DEFAULT_MIN_FAITHFULNESS,
     Item,
     Mode,
     ModeChoice,
@@ -65,6 +64,7 @@ from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances

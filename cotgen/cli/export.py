@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -11,7 +11,9 @@ from rich.table import Table
 from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.export.messages import AnswerMode, AudioMode
+
+if TYPE_CHECKING:
+    from cotgen.export.messages import AnswerMode, AudioMode
 
 
 @app.command()
@@ -82,8 +84,8 @@ def export(
             run_dir,
             cast(ExportFormat, fmt),
             split,
-            answer=cast(AnswerMode, answer),
-            audio=cast(AudioMode, audio),
+            answer=cast("AnswerMode", answer),
+            audio=cast("AudioMode", audio),
             out_dir=out,
             allow_stale=allow_stale,
             review=review,
@@ -111,8 +113,8 @@ def export(
         cast(ExportFormat, fmt),
         split=split,
         seed=seed,
-        answer=cast(AnswerMode, answer),
-        audio=cast(AudioMode, audio),
+        answer=cast("AnswerMode", answer),
+        audio=cast("AudioMode", audio),
         out_dir=out,
         allow_stale=allow_stale,
         review=review,
