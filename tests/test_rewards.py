@@ -204,5 +204,7 @@ def test_format_reward_is_one_for_a_minimal_honest_completion_and_says_why_other
     assert format_problem(_tagged(lexical="Four words only here."), list(TARGET)) == (
         f"<lexical> holds 4 word(s); at least {MIN_STAGE_WORDS} are required"
     )
-    assert format_problem(ADVERSARIAL["prose after the distribution"], list(TARGET)) == "text after </distribution>"
+    assert format_problem(ADVERSARIAL["prose after the distribution"], list(TARGET)).startswith(
+        "text after </distribution>"
+    )
     assert "found <distribution> </distribution>" in format_problem(_DIST, list(TARGET))

@@ -47,8 +47,7 @@ def dpo_row(record: DPORecord, ctx: RowContext, where: str) -> dict[str, Any] | 
         "rejected": {"role": "assistant", "content": rejected},
         "audios": parts.audios,
     }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.human_distribution
+    row.update(ctx.label_columns(record.human_distribution))
     return row
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cotgen.core.errors import CotgenError
+from cotgen.records.answer import TEXT, AnswerContract, AnswerContractError, AnswerMode, contract_for
 from cotgen.records.trace import TraceParseError, parse_sections
 
 AudioMode = Literal["absolute", "relative", "copy"]
-AnswerMode = Literal["text", "label"]
 Message = dict[str, Any]
 
 AUDIO_TAG = "<audio>"
@@ -83,21 +83,18 @@ def assistant_text(messages: list[Message], where: str) -> str:
     return _text_of(messages[0].get("content"), where)
 
 
-def label_of(text: str, where: str) -> str:
-    """The class the trace's printed distribution puts most mass on (the earlier class on a tie)."""
+def answer(text: str, mode: AnswerContract | AnswerMode, where: str) -> str:
+    """The assistant text as exported: the trace, plus in ``label`` mode its label line (the answer contract)."""
+    contract = contract_for(mode)
+    escaped = escape_audio_tags(text)
+    if not contract.requires_label:
+        return escaped
     try:
-        distribution = parse_sections(text).distribution
+        return contract.render(escaped, parse_sections(text).distribution)
     except TraceParseError as exc:
         raise CotgenError(f"{where}: cannot read the trace's distribution ({exc})") from None
-    return max(distribution, key=lambda code: distribution[code])
-
-
-def answer(text: str, mode: AnswerMode, where: str) -> str:
-    """The assistant text as exported: the trace, plus in ``label`` mode one final ``Label: CODE`` line."""
-    escaped = escape_audio_tags(text)
-    if mode == "text":
-        return escaped
-    return f"{escaped}\nLabel: {label_of(text, where)}"
+    except AnswerContractError as exc:
+        raise CotgenError(f"{where}: {exc}") from None
 
 
 class MissingAudioError(CotgenError):
@@ -169,7 +166,21 @@ class RowContext:
     """What every row builder needs besides the record: the audio rewriting and the answer mode."""
 
     audio: AudioPaths
-    answer_mode: AnswerMode
+    contract: AnswerContract = TEXT
+
+    def label_columns(self, human: dict[str, float]) -> dict[str, Any]:
+        """In ``label`` mode, what a label-reading loop and the format reward need beside the text, else nothing.
+
+        ``target_distribution`` (the human distribution) and ``label_words`` (code -> the word on the label
+        line; ``cotgen.rewards.format_reward`` then requires the line in that vocabulary).
+        """
+        if not self.contract.requires_label:
+            return {}
+        return {"target_distribution": human, "label_words": self.contract.words(list(human))}
+
+    def gold(self, text: str | None, where: str) -> str | None:
+        """A GRPO record's gold trace as the policy should write it (the label line in ``label`` mode)."""
+        return None if text is None else answer(text, self.contract, where)
 
     def prompt(self, record_id: str, prompt: list[Message], where: str) -> StudentPrompt:
         """The record's prompt taken apart, with its audio paths rewritten for this export."""
@@ -178,7 +189,7 @@ class RowContext:
 
     def answer(self, messages: list[Message], where: str) -> str:
         """The assistant text of a completion/chosen/rejected list, as exported."""
-        return answer(assistant_text(messages, where), self.answer_mode, where)
+        return answer(assistant_text(messages, where), self.contract, where)
 
     def pair(self, chosen: list[Message], rejected: list[Message], where: str) -> tuple[str, str] | None:
         """The chosen and rejected texts as exported; None when they read the same (nothing to prefer)."""

@@ -33,8 +33,7 @@ def dpo_row(record: DPORecord, ctx: RowContext, where: str) -> dict[str, Any] | 
         "rejected_response": rejected,
         "audios": parts.audios,
     }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.human_distribution
+    row.update(ctx.label_columns(record.human_distribution))
     return row
 
 
@@ -46,5 +45,6 @@ def grpo_row(record: GRPORecord, ctx: RowContext, where: str) -> dict[str, Any]:
         "messages": prompt_messages(parts),
         "audios": parts.audios,
         "target_distribution": record.target_distribution,
-        "gold_trace": record.gold_trace,
+        "gold_trace": ctx.gold(record.gold_trace, where),
+        **ctx.label_columns(record.target_distribution),
     }

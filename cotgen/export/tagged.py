@@ -28,6 +28,5 @@ def sft_row(record: SFTRecord, ctx: RowContext, where: str) -> dict[str, Any]:
         "messages": [*prompt_messages(parts), {"role": "assistant", "content": ctx.answer(record.completion, where)}],
         "audios": parts.audios,
     }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.distribution
+    row.update(ctx.label_columns(record.distribution))
     return row

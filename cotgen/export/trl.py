@@ -48,8 +48,7 @@ def sft_row(record: SFTRecord, ctx: RowContext, where: str) -> dict[str, Any]:
         "prompt": prompt_messages(ctx.prompt(record.id, record.prompt, where)),
         "completion": _assistant(ctx.answer(record.completion, where)),
     }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.distribution
+    row.update(ctx.label_columns(record.distribution))
     return row
 
 
@@ -65,8 +64,7 @@ def dpo_row(record: DPORecord, ctx: RowContext, where: str) -> dict[str, Any] | 
         "chosen": _assistant(chosen),
         "rejected": _assistant(rejected),
     }
-    if ctx.answer_mode == "label":
-        row["target_distribution"] = record.human_distribution
+    row.update(ctx.label_columns(record.human_distribution))
     return row
 
 
@@ -76,5 +74,6 @@ def grpo_row(record: GRPORecord, ctx: RowContext, where: str) -> dict[str, Any]:
         "id": record.id,
         "prompt": prompt_messages(ctx.prompt(record.id, record.prompt, where)),
         "target_distribution": record.target_distribution,
-        "gold_trace": record.gold_trace,
+        "gold_trace": ctx.gold(record.gold_trace, where),
+        **ctx.label_columns(record.target_distribution),
     }

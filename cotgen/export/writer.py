@@ -16,7 +16,7 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,7 +29,7 @@ from cotgen.core.ids import id_line
 from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.freshness import EXPORT_INFO, refuse_stale, stale_files
-from cotgen.export.messages import AUDIO_DIR, AnswerMode, AudioMode, AudioPaths, MissingAudioError, RowContext
+from cotgen.export.messages import AUDIO_DIR, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.record_readers import RECORD_FILES, TRACES, RunData, load_run
 from cotgen.export.review_marks import ReviewMarks, read_review
 from cotgen.export.splits import (
@@ -41,7 +41,9 @@ from cotgen.export.splits import (
     fold_specs,
     is_all_folds,
     parse_split,
+    protocol_description,
 )
+from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -77,6 +79,8 @@ class ExportResult:
     split: str
     answer: str
     audio: str
+    label_words: dict[str, str] | None = None  # code -> word of the label line (``answer`` label), else None
+    description: str = ""  # the split protocol in words (splits.protocol_description)
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
@@ -185,6 +189,7 @@ class FoldsResult:
     out_dir: Path
     run_dir: Path
     protocol: str
+    description: str = ""  # the protocol in words, e.g. "5 folds, leave one session out: ..."
     folds: dict[str, ExportResult] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -194,6 +199,7 @@ class FoldsResult:
             "out_dir": str(self.out_dir),
             "run_dir": str(self.run_dir),
             "protocol": self.protocol,
+            "description": self.description,
             "folds": [{"name": name, "dir": name, **result.summary()} for name, result in self.folds.items()],
         }
 
@@ -239,21 +245,25 @@ def export_run(
     out_dir: Path | None = None,
     review: Path | None = None,
     allow_stale: bool = False,
+    label_words: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written.
 
     With ``review`` (a ``review.jsonl`` from ``cotgen review``), rejected traces and the records carrying them
     are left out (:mod:`cotgen.export.review_marks`). A ``dpo.jsonl`` or ``grpo.jsonl`` made from older
     traces is refused unless ``allow_stale`` (:mod:`cotgen.export.freshness`); the run folder is locked
-    while the export writes.
+    while the export writes. ``label_words`` (code -> word) is the label line's vocabulary in ``label`` mode
+    (default: the class codes; :mod:`cotgen.records.answer`).
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
+    contract = _contract(answer, label_words)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
         data = load_run(run_dir)
         marks = read_review(review, run_dir / TRACES) if review is not None else None
-        return export_data(data, module, fmt, split, seed, answer, audio, out_dir or run_dir / "export" / fmt, marks)
+        out = out_dir or run_dir / "export" / fmt
+        return export_data(data, module, fmt, split, seed, contract, audio, out, marks)
 
 
 def export_folds(
@@ -265,6 +275,8 @@ def export_folds(
     out_dir: Path | None = None,
     review: Path | None = None,
     allow_stale: bool = False,
+    seed: int = 0,
+    label_words: Mapping[str, str] | None = None,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
 
@@ -272,13 +284,14 @@ def export_folds(
     LLaMA-Factory's ``dataset_info.json``). Split files a one-split export left at the top of the
     folder, and fold folders of an earlier protocol that this one lacks, are removed so no reader
     mistakes them for this protocol's. ``review`` leaves out rejected traces in every fold, and stale inputs
-    and the lock are as in :func:`export_run`.
+    and the lock are as in :func:`export_run`; ``seed`` draws the validation speakers of ``+val:S``.
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
+    contract = _contract(answer, label_words)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
-        return _export_folds(run_dir, module, fmt, split, answer, audio, out_dir, review)
+        return _export_folds(run_dir, module, fmt, split, seed, contract, audio, out_dir, review)
 
 
 def _export_folds(
@@ -286,7 +299,8 @@ def _export_folds(
     module: ModuleType,
     fmt: ExportFormat,
     split: str,
-    answer: AnswerMode,
+    seed: int,
+    answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path | None,
     review: Path | None,
@@ -295,14 +309,20 @@ def _export_folds(
     marks = read_review(review, run_dir / TRACES) if review is not None else None
     _check_kinds(data, module)
     out = out_dir or run_dir / "export" / fmt
-    specs = fold_specs(data.utterances, split)
+    specs = fold_specs(data.utterances, split, seed)
     out.mkdir(parents=True, exist_ok=True)
     if (out / EXPORT_INFO).is_file():  # a one-split export lived here: its files would read as a fold
         _remove_stale(out)
         (out / EXPORT_INFO).unlink()
         shutil.rmtree(out / AUDIO_DIR, ignore_errors=True)
     _remove_stale_folds(out, {name for name, _ in specs})
-    result = FoldsResult(format=fmt, out_dir=out, run_dir=data.run_dir, protocol=split.strip())
+    result = FoldsResult(
+        format=fmt,
+        out_dir=out,
+        run_dir=data.run_dir,
+        protocol=split.strip(),
+        description=protocol_description(data.utterances, specs[0][1], every=True),
+    )
     for name, spec in specs:
         result.folds[name] = _write_split(
             data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks
@@ -324,6 +344,26 @@ def _checked_format(fmt: str, answer: str, audio: str) -> ModuleType:
     return FORMATS[fmt]
 
 
+def _label_words(contract: AnswerContract, classes: list[str]) -> dict[str, str] | None:
+    """The label line's word for every class of the run (label mode), refused when the vocabulary misses one."""
+    if not contract.requires_label:
+        return None
+    try:
+        return contract.words(classes)
+    except AnswerContractError as exc:
+        raise CotgenError(f"--answer label: {exc}") from None
+
+
+def _contract(answer: AnswerMode, label_words: Mapping[str, str] | None) -> AnswerContract:
+    """The answer contract of an export; a bad label vocabulary is the user's error, named as such."""
+    if label_words is not None and answer != "label":
+        raise CotgenError("label words were given, but they only apply to --answer label")
+    try:
+        return AnswerContract(mode=answer, label_words=label_words)
+    except AnswerContractError as exc:
+        raise CotgenError(f"--answer label: {exc}") from None
+
+
 def _check_kinds(data: RunData, module: ModuleType) -> None:
     if not any(getattr(data, kind) for kind in module.KINDS):
         names = ", ".join(f"{kind}.jsonl" for kind in module.KINDS)
@@ -336,7 +376,7 @@ def export_data(
     fmt: str,
     split: str | None,
     seed: int,
-    answer: AnswerMode,
+    answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path,
     review: ReviewMarks | None = None,
@@ -360,7 +400,7 @@ def _write_split(
     module: ModuleType,
     fmt: str,
     spec: SplitSpec,
-    answer: AnswerMode,
+    answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path,
     write_ids: bool = False,
@@ -376,14 +416,16 @@ def _write_split(
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
-    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), answer_mode=answer)
+    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer)
     result = ExportResult(
         format=fmt,
         out_dir=out_dir,
         run_dir=data.run_dir,
         split=spec.describe(),
-        answer=answer,
+        answer=answer.mode,
+        label_words=_label_words(answer, data.classes),
         audio=audio,
+        description=protocol_description(data.utterances, spec),
         traces_fingerprint=traces_fingerprint(data.run_dir),
         stale_inputs=[f.path.name for f in stale_files(data.run_dir, module.KINDS)],
     )

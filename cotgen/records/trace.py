@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from cotgen.core.divergence import format_distribution, round_distribution
+from cotgen.records.answer import label_word_in
 from cotgen.records.stages import DEFAULT_ORDER, tagged_order
 
 SCHEMA_VERSION = "1"
@@ -61,7 +62,7 @@ AmbiguityLevel = Literal["low", "medium", "high"]
 RejectReason = Literal["malformed_json", "schema_invalid", "distribution_invalid"]
 
 
-_STAGE_TAG_IN_TEXT = re.compile(r"<(\s*/?\s*(?:acoustic|lexical|ambiguity|distribution)\s*)>", re.I)
+_STAGE_TAG_IN_TEXT = re.compile(r"<(\s*(?:/\s*)?(?:acoustic|lexical|ambiguity|distribution)\s*)>", re.I)
 
 
 def _one_line(text: str) -> str:
@@ -268,17 +269,89 @@ class TraceParseError(ValueError):
 
 @dataclass(frozen=True)
 class Sections:
-    """The four tagged parts of a generated text, with the distribution JSON decoded."""
+    """The four tagged parts of a generated text, with the distribution JSON decoded.
+
+    ``label`` is the word of the label line after ``</distribution>`` (:mod:`cotgen.records.answer`), or
+    None when the text has none.
+    """
 
     acoustic: str
     lexical: str
     ambiguity: str
     distribution: dict[str, float]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One stage tag found in a text: ``closing`` for ``</name>``, and where it starts and ends."""
+
+    name: str
+    closing: bool
+    start: int
+    end: int
 
 
 _FENCE_LINE = re.compile(r"^[ \t]*```[A-Za-z0-9_-]*[ \t]*$", re.M)
 _FENCE_EDGES = re.compile(r"^```[A-Za-z0-9_-]*|```$")
-_TAG = {name: re.compile(rf"<\s*{name}\s*>(.*?)<\s*/\s*{name}\s*>", re.S | re.I) for name in STAGES}
+# Every stage tag, opening or closing, any case and spacing. The optional slash is one unambiguous group, so
+# a '<' before a long run of spaces is tried once (``<\s*/?\s*`` would try every split of the run).
+_STAGE_TAG = re.compile(r"<\s*(?:(/)\s*)?(acoustic|lexical|ambiguity|distribution)\s*>", re.I)
+
+
+def strip_fences(text: str) -> str:
+    """The text without code-fence lines (models wrap answers in ```json ... ``` or ``` ... ```)."""
+    return _FENCE_LINE.sub("", text)
+
+
+def scan_tags(text: str) -> Iterator[Tag]:
+    """Every stage tag of ``text`` in order, lazily, in one linear pass (the readers of model text share it)."""
+    for m in _STAGE_TAG.finditer(text):
+        yield Tag(name=m.group(2).lower(), closing=m.group(1) is not None, start=m.start(), end=m.end())
+
+
+def _first_spans(tags: Iterable[Tag]) -> dict[str, tuple[Tag, Tag]]:
+    """For each stage: its first opening tag and the first closing tag after it (the tolerant reading)."""
+    spans: dict[str, tuple[Tag, Tag]] = {}
+    opened: dict[str, Tag] = {}
+    for tag in tags:
+        if tag.name in spans:
+            continue
+        if not tag.closing:
+            opened.setdefault(tag.name, tag)
+        elif tag.name in opened:
+            spans[tag.name] = (opened[tag.name], tag)
+            if len(spans) == len(STAGES):
+                break  # what follows cannot change the reading
+    return spans
+
+
+def decode_distribution(body: str) -> dict[str, Any]:
+    """The JSON object of a ``<distribution>`` body (fences allowed); raises TraceParseError saying why not."""
+    raw = _FENCE_EDGES.sub("", body.strip()).strip()
+    if raw.count("{") + raw.count("[") > 1:  # deeper JSON would only cost the decoder (and its recursion)
+        raise TraceParseError(f"<distribution> must be one flat JSON object of numbers: {raw[:80]!r}")
+    try:
+        decoded = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise TraceParseError(f"<distribution> is not a JSON object ({exc.msg}): {raw[:80]!r}") from None
+    if not isinstance(decoded, dict):
+        raise TraceParseError(f"<distribution> is a JSON {type(decoded).__name__}, not an object")
+    return decoded
+
+
+def read_distribution_object(decoded: Mapping[str, Any], classes: Sequence[str] | None) -> dict[str, float]:
+    """A decoded distribution checked against ``classes`` (then renormalised), or just numeric without them."""
+    if classes is not None:
+        try:
+            _check_distribution(decoded, classes)
+        except TraceError as exc:
+            raise TraceParseError(f"<distribution>: {exc.detail}") from None
+        return _normalised({code: float(decoded[code]) for code in classes})
+    bad = [k for k, v in decoded.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise TraceParseError(f"<distribution>: non-numeric values for {bad}")
+    return {k: float(v) for k, v in decoded.items()}
 
 
 def parse_sections(text: str, classes: Sequence[str] | None = None, order: Sequence[str] = DEFAULT_ORDER) -> Sections:
@@ -287,55 +360,84 @@ def parse_sections(text: str, classes: Sequence[str] | None = None, order: Seque
 
     With ``classes`` the distribution must be keyed by exactly those codes, with values in [0, 1]
     summing to 1 within 0.02 (then renormalised). Raises :class:`TraceParseError` saying why.
+    Linear in the length of the text: one scan finds every tag, whatever a model repeats or leaves open.
     """
     if not isinstance(text, str):
         raise TraceParseError(f"expected text, got {type(text).__name__}")
-    cleaned = _FENCE_LINE.sub("", text)
+    cleaned = strip_fences(text)
     expected = tagged_order(order)
-    found: dict[str, re.Match[str]] = {}
+    spans = _first_spans(scan_tags(cleaned))
     for name in expected:
-        match = _TAG[name].search(cleaned)
-        if match is None:
+        if name not in spans:
             raise TraceParseError(f"missing <{name}>…</{name}> section")
-        found[name] = match
-    starts = [found[name].start() for name in expected]
+    starts = [spans[name][0].start for name in expected]
     if starts != sorted(starts):
-        seen = sorted(expected, key=lambda n: found[n].start())
+        seen = sorted(expected, key=lambda n: spans[n][0].start)
         raise TraceParseError(f"sections out of order: {', '.join(seen)} (expected {', '.join(expected)})")
-    raw = _FENCE_EDGES.sub("", found["distribution"].group(1).strip()).strip()
-    try:
-        decoded = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise TraceParseError(f"<distribution> is not a JSON object ({exc.msg}): {raw[:80]!r}") from None
-    if not isinstance(decoded, dict):
-        raise TraceParseError(f"<distribution> is a JSON {type(decoded).__name__}, not an object")
-    if classes is not None:
-        try:
-            _check_distribution(decoded, classes)
-        except TraceError as exc:
-            raise TraceParseError(f"<distribution>: {exc.detail}") from None
-        decoded = _normalised({code: float(decoded[code]) for code in classes})
-    else:
-        bad = [k for k, v in decoded.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
-        if bad:
-            raise TraceParseError(f"<distribution>: non-numeric values for {bad}")
-        decoded = {k: float(v) for k, v in decoded.items()}
+
+    def body(name: str) -> str:
+        opening, closing = spans[name]
+        return cleaned[opening.end : closing.start]
+
+    decoded = read_distribution_object(decode_distribution(body("distribution")), classes)
     return Sections(
-        acoustic=found["acoustic"].group(1).strip(),
-        lexical=found["lexical"].group(1).strip(),
-        ambiguity=found["ambiguity"].group(1).strip(),
+        acoustic=body("acoustic").strip(),
+        lexical=body("lexical").strip(),
+        ambiguity=body("ambiguity").strip(),
         distribution=decoded,
+        label=label_word_in(cleaned[spans["distribution"][1].end :]),
     )
 
 
-_ACOUSTIC_LINE = re.compile(
-    r"^-\s*(?P<cue>[a-z_]+):\s*(?P<level>very low|very high|low|moderate|high|rising|flat|falling)\.\s+"
-    r"(?P<obs>.+)\s+Suggests:\s*(?P<codes>[A-Za-z0-9_+, -]*?)\.$"
-)
-_LEXICAL_LINE = re.compile(r"^-\s*(?P<cue>.+?)\s+→\s+(?P<obs>.+)\s+Suggests:\s*(?P<codes>[A-Za-z0-9_+, -]*?)\.$")
 _AMBIGUITY = re.compile(
     r"^Level:\s*(?P<level>low|medium|high)\.\s+Competing:\s*(?P<codes>[A-Za-z0-9_+, -]*?)\.\s+(?P<exp>.+)$", re.S
 )
+_CODES_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+, -")
+_CUE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_SUGGESTS = " Suggests:"
+# Longest first, so "very low" is not read as a cue at level "low".
+_LINE_LEVELS: tuple[str, ...] = tuple(sorted(LEVELS + INTONATION_LEVELS, key=len, reverse=True))
+
+
+def _observation_and_codes(text: str) -> tuple[str, str] | None:
+    """``observation Suggests: codes.`` split at its last ``Suggests:``; None when the line does not end so.
+
+    String operations only (one-line text, single spaces after :func:`_one_line`), so a hostile line is
+    read in one pass where a backtracking pattern would retry every split.
+    """
+    cut = text.rfind(_SUGGESTS)
+    if cut <= 0 or not text.endswith("."):
+        return None
+    observation, codes = text[:cut].strip(), text[cut + len(_SUGGESTS) : -1].strip()
+    if not observation or not set(codes) <= _CODES_CHARS:
+        return None
+    return observation, codes
+
+
+def _acoustic_line(line: str) -> dict[str, Any] | None:
+    """``- cue: level. observation Suggests: codes.`` as a cue dict, or None."""
+    if not line.startswith("-"):
+        return None
+    cue, colon, rest = line[1:].strip().partition(":")
+    if not colon or not cue or not set(cue) <= _CUE_NAME_CHARS:
+        return None
+    rest = rest.strip()
+    level = next((lv for lv in _LINE_LEVELS if rest.startswith(lv + ". ")), None)
+    parts = _observation_and_codes(" " + rest[len(level) + 2 :]) if level else None
+    if level is None or parts is None:
+        return None
+    return {"cue": cue, "level": level, "observation": parts[0], "suggests": _split_codes(parts[1])}
+
+
+def _lexical_line(line: str) -> dict[str, Any] | None:
+    """``- cue → observation Suggests: codes.`` as a cue dict, or None."""
+    if not line.startswith("-"):
+        return None
+    cue, arrow, rest = line[1:].strip().partition(" → ")
+    parts = _observation_and_codes(" " + rest.strip()) if arrow and cue.strip() else None
+    if parts is None:
+        return None
+    return {"cue": cue.strip(), "observation": parts[0], "suggests": _split_codes(parts[1])}
 
 
 def _split_codes(text: str) -> list[str]:
@@ -364,21 +466,19 @@ def parse_trace(
     cue_lines, acoustic_summary = _stage_lines(sections.acoustic, "acoustic")
     acoustic = []
     for n, line in enumerate(cue_lines, start=1):
-        m = _ACOUSTIC_LINE.match(line)
-        if m is None:
+        cue = _acoustic_line(line)
+        if cue is None:
             raise TraceParseError(
                 f"<acoustic> line {n} is not '- cue: level. observation Suggests: codes.': {line[:80]!r}"
             )
-        acoustic.append(
-            {"cue": m["cue"], "level": m["level"], "observation": m["obs"], "suggests": _split_codes(m["codes"])}
-        )
+        acoustic.append(cue)
     lex_lines, lexical_summary = _stage_lines(sections.lexical, "lexical")
     lexical = []
     for n, line in enumerate(lex_lines, start=1):
-        m = _LEXICAL_LINE.match(line)
-        if m is None:
+        lex = _lexical_line(line)
+        if lex is None:
             raise TraceParseError(f"<lexical> line {n} is not '- cue → observation Suggests: codes.': {line[:80]!r}")
-        lexical.append({"cue": m["cue"], "observation": m["obs"], "suggests": _split_codes(m["codes"])})
+        lexical.append(lex)
     m = _AMBIGUITY.match(_one_line(sections.ambiguity))
     if m is None:
         raise TraceParseError("<ambiguity> is not 'Level: low|medium|high. Competing: codes. explanation'")

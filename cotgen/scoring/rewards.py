@@ -19,24 +19,34 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from itertools import islice
 from typing import Any, Literal
 
 import numpy as np
 
 from cotgen.core.divergence import as_vector, js, kl
-from cotgen.records.trace import STAGES, TraceParseError, parse_sections
+from cotgen.records.answer import TEXT, AnswerContract, read_label_words
+from cotgen.records.stages import DEFAULT_ORDER, tagged_order
+from cotgen.records.trace import (
+    TraceParseError,
+    decode_distribution,
+    parse_sections,
+    read_distribution_object,
+    scan_tags,
+    strip_fences,
+)
 
 Divergence = Literal["js", "kl"]
 RewardFunction = Callable[..., list[float]]
 
 # The fewest words each reasoning stage (acoustic, lexical, ambiguity) must hold for format_reward.
 MIN_STAGE_WORDS = 5
-REASONING_STAGES: tuple[str, ...] = STAGES[:3]
-_ANY_TAG = re.compile(r"<\s*(/?)\s*(acoustic|lexical|ambiguity|distribution)\s*>", re.I)
-_FENCE_LINE = re.compile(r"^[ \t]*```[A-Za-z0-9_-]*[ \t]*$", re.M)
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
-# The only tag sequence format_reward accepts: each stage opened and closed once, in order, none inside another.
-_EXPECTED_TAGS: tuple[tuple[str, str], ...] = tuple((slash, name) for name in STAGES for slash in ("", "/"))
+
+
+def _expected_tags(order: Sequence[str]) -> tuple[tuple[bool, str], ...]:
+    """The only tag sequence format_reward accepts: each stage opened and closed once, in order, none nested."""
+    return tuple((closing, name) for name in tagged_order(order) for closing in (False, True))
 
 
 class DistributionValueError(ValueError):
@@ -111,50 +121,79 @@ def _valid_free_distribution(distribution: Mapping[str, float]) -> bool:
     return bool(values) and all(0.0 <= v <= 1.0 for v in values) and abs(sum(values) - 1.0) <= 0.02
 
 
-def format_problem(text: str, classes: Sequence[str] | None = None) -> str | None:
+def format_problem(
+    text: str,
+    classes: Sequence[str] | None = None,
+    contract: AnswerContract = TEXT,
+    order: Sequence[str] = DEFAULT_ORDER,
+) -> str | None:
     """Why ``text`` breaks the strict output format, or None when it keeps it (docs/pairs-grpo-eval.md).
 
     The format: each of the four tags opened and closed exactly once, in the order acoustic, lexical,
-    ambiguity, distribution, none inside another; each reasoning stage holding at least
-    :data:`MIN_STAGE_WORDS` words; nothing but whitespace before ``<acoustic>`` and after
-    ``</distribution>`` (a code fence around the whole answer is allowed); and a distribution over
-    ``classes`` (or, without them, values in [0, 1] summing to 1 within 0.02). A GRPO policy must not
-    be able to collect the format reward with empty stages, repeated tags or prose after the answer.
+    ambiguity, distribution (or the run's ``order`` of the reasoning stages), none inside another; each
+    reasoning stage holding at least :data:`MIN_STAGE_WORDS` words; nothing but whitespace before the first
+    tag; a distribution over
+    ``classes`` (or, without them, values in [0, 1] summing to 1 within 0.02); and after
+    ``</distribution>`` only what the answer contract allows: nothing, or one label line naming the
+    distribution's top class (required when ``contract`` is in ``label`` mode). A code fence around the
+    whole answer is allowed. A GRPO policy must not be able to collect the format reward with empty
+    stages, repeated tags or prose after the answer. Linear in the length of the text.
     """
-    cleaned = _FENCE_LINE.sub("", text)
-    tags = list(_ANY_TAG.finditer(cleaned))
-    found = tuple((m.group(1), m.group(2).lower()) for m in tags)
-    if found != _EXPECTED_TAGS:
-        shown = " ".join(f"<{slash}{name}>" for slash, name in found) or "none"
-        return f"tags must be each stage opened and closed once, in order, none nested; found {shown}"
-    if cleaned[: tags[0].start()].strip():
-        return "text before <acoustic>"
-    if cleaned[tags[-1].end() :].strip():
-        return "text after </distribution>"
-    for i, name in enumerate(REASONING_STAGES):
-        body = cleaned[tags[2 * i].end() : tags[2 * i + 1].start()]
+    cleaned = strip_fences(text)
+    expected = _expected_tags(order)
+    tags = list(islice(scan_tags(cleaned), len(expected) + 1))  # one more than allowed is already wrong
+    found = tuple((tag.closing, tag.name) for tag in tags)
+    if found != expected:
+        shown = " ".join(f"<{'/' if closing else ''}{name}>" for closing, name in found) or "none"
+        more = " …" if len(found) > len(expected) else ""
+        return f"tags must be each stage opened and closed once, in order, none nested; found {shown}{more}"
+    if cleaned[: tags[0].start].strip():
+        return f"text before <{order[0]}>"
+    for i, name in enumerate(order):
+        body = cleaned[tags[2 * i].end : tags[2 * i + 1].start]
         words = len(_WORD.findall(body))
         if words < MIN_STAGE_WORDS:
             return f"<{name}> holds {words} word(s); at least {MIN_STAGE_WORDS} are required"
-    parsed = _parsed(cleaned, classes)
-    if parsed is None:
+    try:
+        distribution = read_distribution_object(decode_distribution(cleaned[tags[6].end : tags[7].start]), classes)
+    except TraceParseError:
         return "<distribution> is not a distribution over the classes"
-    if classes is None and not _valid_free_distribution(parsed):
+    if classes is None and not _valid_free_distribution(distribution):
         return "<distribution> values must lie in [0, 1] and sum to 1"
-    return None
+    return contract.tail_problem(cleaned[tags[7].end :], distribution)
+
+
+def _contracts(label_words: Sequence[Any] | None, n: int) -> list[AnswerContract]:
+    """Each row's answer contract: a row with ``label_words`` was exported in label mode and needs its line."""
+    if label_words is None:
+        return [TEXT] * n
+    if len(label_words) != n:
+        raise ValueError(f"{n} completions but {len(label_words)} label_words values")
+    contracts = []
+    for value in label_words:
+        words = read_label_words(value)
+        contracts.append(TEXT if words is None else AnswerContract(mode="label", label_words=words))
+    return contracts
 
 
 def format_reward(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None = None,
+    label_words: Sequence[Any] | None = None,
+    **_: Any,
 ) -> list[float]:
     """1.0 when a completion keeps the strict format of :func:`format_problem`, else 0.0.
 
     With a target the distribution must be keyed by exactly the target's classes; without one any
-    distribution with values in [0, 1] summing to 1 counts.
+    distribution with values in [0, 1] summing to 1 counts. A row carrying ``label_words`` (the column
+    ``cotgen export --answer label`` writes) must end with the label line in that vocabulary; other rows
+    may end with one in class codes.
     """
+    targets = _targets(target_distribution, len(completions))
+    contracts = _contracts(label_words, len(completions))
     return [
-        0.0 if format_problem(completion_text(completion), list(target) if target else None) else 1.0
-        for completion, target in zip(completions, _targets(target_distribution, len(completions)))
+        0.0 if format_problem(completion_text(completion), list(target) if target else None, contract) else 1.0
+        for completion, target, contract in zip(completions, targets, contracts)
     ]
 
 
