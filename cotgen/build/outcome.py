@@ -17,6 +17,7 @@ from typing import Literal
 
 from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.leakage import leak_detail, trace_leaks
 from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
@@ -149,11 +150,6 @@ def reject_record(
         raw=raw,
         fingerprint=item.fingerprint,
     )
-
-
-# The default --min-faithfulness: "moderate" for every cue scores about 0.4 on the demo corpus and fails it,
-# a trace citing what was measured scores 1.0 (docs/build.md, tests/test_faithfulness.py). 0 switches it off.
-DEFAULT_MIN_FAITHFULNESS = 0.75
 
 
 def unfaithful_detail(

@@ -44,7 +44,6 @@ from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
     CHECKS_VERSION,
-    DEFAULT_MIN_FAITHFULNESS,
     Checks,
     Item,
     Mode,
@@ -69,6 +68,7 @@ from cotgen.corpora import canonical_name
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.stages import stage_order
