@@ -11,18 +11,6 @@ from cotgen.cli.app import app, console, err_console
 from cotgen.cli.options import INPUT, OUTPUT, SCORING, IdsOption, OutputOption, ReadoutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.scoring.compare import DEFAULT_RESAMPLES
-from cotgen.scoring.evaluate import (
-    FOLD_FIELDS,
-    MISSING_POLICIES,
-    READOUTS,
-    SAMPLE_CHOICES,
-    render_comparison,
-    render_readouts,
-    render_report,
-    run_evaluation,
-    write_report,
-)
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -136,14 +124,14 @@ def eval_command(
         ),
     ] = "model,compared",
     resamples: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--resamples",
             metavar="N",
             rich_help_panel=SCORING,
-            help="Paired bootstrap resamples and permutations of --compare.",
+            help="Paired bootstrap resamples and permutations of --compare (default 1000).",
         ),
-    ] = DEFAULT_RESAMPLES,
+    ] = None,
     table: Annotated[
         Path | None,
         typer.Option(
@@ -168,6 +156,20 @@ def eval_command(
 ) -> None:
     """Score predictions: JS, BC, R², Brier (sum and mean), KL, WA/UA, F1, calibration, entropy correlation, by
     agreement stratum; uniform and prior baselines; --compare for a paired test; --folds for a paper's table."""
+    # Imported here, not at the top: every command's --help loads this module, and scoring loads numpy.
+    from cotgen.scoring.compare import DEFAULT_RESAMPLES
+    from cotgen.scoring.evaluate import (
+        FOLD_FIELDS,
+        MISSING_POLICIES,
+        READOUTS,
+        SAMPLE_CHOICES,
+        render_comparison,
+        render_readouts,
+        render_report,
+        run_evaluation,
+        write_report,
+    )
+
     labels = _names(names)
     if by is not None:
         _choice(by, FOLD_FIELDS, "--by")
@@ -220,7 +222,7 @@ def eval_command(
                 missing,  # type: ignore[arg-type]
                 name,  # type: ignore[arg-type]
                 compare,
-                resamples,
+                DEFAULT_RESAMPLES if resamples is None else resamples,
             )
             for name in (READOUTS if readout == "both" else (readout,))
         }
