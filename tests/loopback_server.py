@@ -68,6 +68,7 @@ from loopback_cues import stock_cues
 
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import EMOTION_NAMES
+from cotgen.records.consistency import expected_level
 from cotgen.records.trace import (
     AcousticStage,
     AmbiguityStage,
@@ -295,7 +296,9 @@ def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None 
     """
     distribution = _distribution_for(text, classes)
     ranked = sorted(classes, key=lambda c: -distribution[c])
-    competing = ranked[:2]
+    # Consistent with its own distribution (cotgen.records.consistency), as a careful teacher writes it.
+    level = expected_level(distribution)
+    competing = ranked[:1] if level == "low" else ranked[:2]
     trace = Trace(
         acoustic=AcousticStage(
             cues=stock_cues(text if cues_text is None else cues_text, ranked[0]),
@@ -306,9 +309,9 @@ def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None 
             summary="The words alone are not decisive.",
         ),
         ambiguity=AmbiguityStage(
-            level="medium" if len(competing) >= 2 else "low",
-            competing=competing if len(competing) >= 2 else [],
-            explanation="Listeners could reasonably hear more than one emotion.",
+            level=level,
+            competing=competing,
+            explanation="The voice and the words could reasonably be heard more than one way.",
         ),
         distribution=distribution,
     )

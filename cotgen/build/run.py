@@ -43,16 +43,18 @@ from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_col
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
+    CHECKS_VERSION,
     DEFAULT_MIN_FAITHFULNESS,
+    Checks,
     Item,
     Mode,
     ModeChoice,
-    gold_mismatch,
+    content_problem,
     mode_of,
     reject_record,
+    reject_stage,
     sample_numbers,
     trace_record,
-    unfaithful_detail,
 )
 from cotgen.build.progress import BuildProgress, interrupted_message
 from cotgen.build.state import RunState, traces_fingerprint
@@ -67,6 +69,7 @@ from cotgen.corpora import canonical_name
 from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
+from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
@@ -125,6 +128,7 @@ class BuildConfig:
     mode: ModeChoice | None = None
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
+    min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
     max_tokens: int | None = None
     price_in: float | None = None
     price_out: float | None = None
@@ -186,6 +190,10 @@ class BuildConfig:
                 f"--min-faithfulness must lie in [0, 1], got {self.min_faithfulness}",
             ),
             (
+                self.min_coherence is None or 0.0 <= self.min_coherence <= 1.0,
+                f"--min-coherence must lie in [0, 1], got {self.min_coherence}",
+            ),
+            (
                 not (self.effective_mode == "predict" and self.samples == 0),
                 "--mode predict needs --samples K with K >= 1",
             ),
@@ -226,6 +234,10 @@ class BuildConfig:
             outage_after=self.outage_after,
         )
 
+    def checks(self) -> Checks:
+        """The content checks of this build (gold match, consistency, leaks, faithfulness)."""
+        return Checks(self.gold_tolerance, self.min_faithfulness, self.min_coherence)
+
     def teach_settings(self) -> TeachSettings:
         return TeachSettings(
             temperature=self.temperature,
@@ -235,13 +247,19 @@ class BuildConfig:
             send_audio=self.send_audio,
             structured=self.structured,
             gold_tolerance=self.gold_tolerance,
+            min_coherence=self.min_coherence,
         )
 
     def fingerprint_context(self, prompts: PromptSet) -> FingerprintContext:
         """What every item's fingerprint shares in this build: teacher, server, template hashes, parameters."""
         if self.model is None:
             refs = {mode: template_ref(mode).sha256 for mode in MODES}
-            params = {mode: {"min_faithfulness": self.min_faithfulness} for mode in MODES}
+            checks = {
+                "min_faithfulness": self.min_faithfulness,
+                "min_coherence": self.min_coherence,
+                "checks": CHECKS_VERSION,
+            }
+            params = {mode: checks for mode in MODES}
             return FingerprintContext(TEACHER_NAME, None, refs, params)
         settings = self.teach_settings()
         return FingerprintContext(
@@ -617,12 +635,15 @@ class _Builder:
                 utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
             )
             record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
-            mismatch = gold_mismatch(item, trace, self.config.gold_tolerance)
-            if mismatch is not None:  # the rules write the human distribution: a mismatch is a bug, never hidden
-                done(reject_record(item, "validation", "distribution_mismatch", mismatch, 1, record.text))
-                continue
-            why = unfaithful_detail(record, self.config.min_faithfulness)
-            done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
+            # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
+            # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
+            shown = prompt_inputs(utt, profile).evidence_text()
+            problem = content_problem(item, trace, levels, self.config.checks(), shown)
+            if problem is None:
+                done(record)
+            else:
+                reason, detail = problem
+                done(reject_record(item, reject_stage(reason), reason, detail, 1, record.text))
 
     def asker(
         self, prepared: Prepared, progress: BuildProgress

@@ -10,9 +10,32 @@ from rich.table import Table
 
 from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
+from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.export.messages import AudioMode
 from cotgen.records.answer import AnswerMode
+
+
+def parse_label_words(text: str) -> dict[str, str]:
+    """``neu=neutral,hap=happy`` as a mapping; a malformed entry is a one-line error naming it."""
+    words: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        code, sep, word = entry.partition("=")
+        if not sep or not code.strip() or not word.strip():
+            raise CotgenError(f"--label-words: {entry!r} is not CODE=WORD (e.g. neu=neutral,hap=happy)")
+        words[code.strip()] = word.strip()
+    return words
+
+
+def print_label_layout(layout: dict | None) -> None:
+    """One line per class of a checked label layout: its word and its token."""
+    if layout is None:
+        return
+    console.print(f"label tokens checked with {layout['tokenizer']}:", markup=False, highlight=False)
+    for code, word in layout["words"].items():
+        why = f"  (the code: {layout['replaced'][code]})" if code in layout["replaced"] else ""
+        token = layout["token_texts"][code]
+        console.print(f"  {code}: {word!r} = token {token!r} id {layout['token_ids'][code]}{why}", markup=False)
 
 
 @app.command()
@@ -36,8 +59,9 @@ def export(
             rich_help_panel=OUTPUT,
             help=(
                 "loso:K, folds:N:K, speaker:V,T or corpus; loso:all or folds:N write every fold into its own "
-                "fold_* folder. Default: loso:5 (IEMOCAP), loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus "
-                "(MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
+                "fold_* folder. A fold tests on one session (fold) and trains on all others, with no validation "
+                "set unless +val:S (loso:all+val:0.1) holds out training speakers. Default: loso:5 (IEMOCAP), "
+                "loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus (MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
             ),
         ),
     ] = None,
@@ -48,7 +72,8 @@ def export(
             "--answer",
             metavar="MODE",
             rich_help_panel=OUTPUT,
-            help="text: the trace; label: the trace plus a final 'Label: CODE' line.",
+            help="text: the trace; label: the trace plus a final 'Label: WORD' line (WORD: the class code "
+            "unless --label-words or --tokenizer say otherwise).",
         ),
     ] = "text",
     audio: Annotated[
@@ -70,6 +95,25 @@ def export(
         ),
     ] = None,
     allow_stale: AllowStaleOption = False,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokenizer",
+            metavar="DIR",
+            rich_help_panel=OUTPUT,
+            help="With --answer label: the student's tokenizer folder (tokenizer.json; nothing is downloaded). "
+            "Each class's label must be one token of its own there; other words are chosen where the code is not.",
+        ),
+    ] = None,
+    label_words: Annotated[
+        str | None,
+        typer.Option(
+            "--label-words",
+            metavar="CODE=WORD,...",
+            rich_help_panel=OUTPUT,
+            help="With --answer label: the word written for each class on the label line (default: the codes).",
+        ),
+    ] = None,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -78,6 +122,7 @@ def export(
     from cotgen.export.writer import ExportFormat, export_folds, export_run
     from cotgen.report.card import write_card
 
+    words = parse_label_words(label_words) if label_words is not None else None
     if split is not None and is_all_folds(split):
         folds = export_folds(
             run_dir,
@@ -88,9 +133,12 @@ def export(
             out_dir=out,
             allow_stale=allow_stale,
             review=review,
+            label_words=words,
+            tokenizer=tokenizer,
+            seed=seed,
         )
         write_card(run_dir)
-        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}")
+        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}", caption=folds.description)
         for column in ("fold", "split", *(f"{name} utterances" for name in ("train", "validation", "test")), "rows"):
             table.add_column(column, justify="left" if column in ("fold", "split") else "right")
         for name, result in folds.folds.items():
@@ -104,6 +152,7 @@ def export(
         for name, result in folds.folds.items():
             for reason, count in result.skipped.items():
                 console.print(f"{name}: skipped {count} records: {reason.replace('_', ' ')}")
+        print_label_layout(next(iter(folds.folds.values())).label_layout if folds.folds else None)
         console.print(f"written to {folds.out_dir} (folds listed in folds.json)")
         return
     # export_run checks the three choices and names the option in its error.
@@ -117,10 +166,13 @@ def export(
         out_dir=out,
         allow_stale=allow_stale,
         review=review,
+        label_words=words,
+        tokenizer=tokenizer,
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
-    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})")
+    print_label_layout(result.label_layout)
+    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})", caption=result.description)
     table.add_column("file")
     table.add_column("rows", justify="right")
     for name, rows in result.files.items():
