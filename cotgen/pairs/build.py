@@ -23,7 +23,7 @@ from rich.console import Console
 
 from cotgen.build.state import TRACES_FILE, traces_fingerprint
 from cotgen.core.divergence import as_vector
-from cotgen.core.durable_files import update_run_json
+from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.run_lock import run_lock
 from cotgen.pairs.candidates import (
@@ -39,6 +39,7 @@ from cotgen.pairs.scoring import Metric, score_rows, worst_scores
 from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
 from cotgen.prompts.student import assistant_message, student_prompt
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, TraceRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 
@@ -230,6 +231,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
     if needs_traces and not traces_path.exists():
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first, or use --source rollouts)")
     trace_index = index_lines(traces_path, ordinals) if needs_traces else None
+    style = TextStyle.of_run(read_run_json(run_dir).get("config"))
     taught = None
     counterfactual_path = counterfactual_dir(run_dir) / TRACES_FILE
     if "counterfactual" in options.sources:
@@ -268,6 +270,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                         options.sources,
                         options.keep_unparseable,
                         _traces(counterfactual_index, counterfactual_reader, ordinal),
+                        style,
                     ),
                 )
                 for ordinal, utterance in block

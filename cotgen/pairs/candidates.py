@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from cotgen.pairs.corrupt import CORRUPTIONS, CorruptionKind, corruption_texts
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import TraceRecord
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance
 
@@ -67,10 +69,13 @@ def source_kind(source: str) -> str:
     return head if head in ("sample", "rollout") and tail.isdigit() else source
 
 
-def read_distribution_from_text(text: str, classes: Sequence[str]) -> dict[str, float] | None:
-    """The distribution printed in ``text`` (renormalised), or None when the text is not a four-stage trace."""
+def read_distribution_from_text(
+    text: str, classes: Sequence[str], order: Sequence[str] = DEFAULT_ORDER
+) -> dict[str, float] | None:
+    """The distribution printed in ``text`` (renormalised), or None when the text is not a four-stage trace in
+    the run's stage ``order``."""
     try:
-        return parse_sections(text, classes).distribution
+        return parse_sections(text, classes, order).distribution
     except TraceParseError:
         return None
 
@@ -82,17 +87,19 @@ def gather_candidates(
     sources: Collection[Source],
     keep_unparseable: bool,
     counterfactuals: Sequence[TraceRecord] = (),
+    style: TextStyle = DEFAULT_STYLE,
 ) -> CandidateSet:
     """All candidates of one utterance from the selected sources.
 
     Unreadable texts are counted by source kind; they become candidates (format failures, never
-    chosen) only with ``keep_unparseable``.
+    chosen) only with ``keep_unparseable``. Corruptions are written, and every text read, in the run's ``style``
+    (its stage order; no measured numbers unless the build kept them).
     """
     classes = utterance.classes
     found = CandidateSet()
 
     def offer(source: str, text: str) -> None:
-        distribution = read_distribution_from_text(text, classes)
+        distribution = read_distribution_from_text(text, classes, style.order)
         if distribution is None:
             found.unreadable[source_kind(source)] += 1
             if not keep_unparseable:
@@ -113,7 +120,7 @@ def gather_candidates(
     if "corrupt" in sources and gold is not None:
         has_transcript = bool(utterance.transcript)
         for kind, text in corruption_texts(
-            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, gold.teacher
+            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, gold.teacher, style=style
         ):
             offer(f"corrupt:{kind}", text)
     if "counterfactual" in sources:

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from cotgen.core.divergence import round_distribution
-from cotgen.records.trace import Trace, printed, render_trace, validate_trace
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
+from cotgen.records.trace import Trace, printed, validate_trace
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 from cotgen.teachers.template import ambiguity as template_ambiguity
 
@@ -121,11 +122,12 @@ def corruption_texts(
     has_transcript: bool,
     teacher: str = TEMPLATE_TEACHER,
     kinds: Sequence[CorruptionKind] = CORRUPTIONS,
+    style: TextStyle = DEFAULT_STYLE,
 ) -> list[tuple[CorruptionKind, str]]:
-    """(kind, rendered text) for each corruption of ``gold`` that changes its distribution."""
+    """(kind, training text in the run's ``style``) for each corruption of ``gold`` that changes its distribution."""
     out = []
     for kind in kinds:
         trace = corrupt_trace(kind, gold, human, majority, classes, has_transcript, teacher)
         if trace is not None:
-            out.append((kind, render_trace(trace)))
+            out.append((kind, style.render(trace)))
     return out
