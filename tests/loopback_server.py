@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import math
@@ -67,6 +68,7 @@ from loopback_cues import stock_cues
 
 from cotgen.core.divergence import round_distribution
 from cotgen.core.labels import EMOTION_NAMES
+from cotgen.records.consistency import expected_level
 from cotgen.records.trace import (
     AcousticStage,
     AmbiguityStage,
@@ -89,7 +91,7 @@ HANG = "hang"  # no answer for Fault.seconds (None: until the client hangs up or
 RESET = "reset"  # the connection is reset (RST) instead of answered
 NO_STRUCTURED = "no_structured"  # 400 "response_format json_schema is not supported"
 UNAUTHORIZED = "unauthorized"  # 401 whose message quotes the key, as OpenAI's does
-FORBIDDEN = "forbidden"  # 403 whose message also quotes the key (a proxy echoing the request)
+FORBIDDEN = "forbidden"  # 403 quoting the key, the URL and the Authorization header (a proxy echoing the request)
 # Content faults: a 200 answer whose content the build must reject or repair.
 MALFORMED_JSON = "malformed_json"  # content is not JSON
 WRONG_KEYS = "wrong_keys"  # distribution keyed by a code outside the class set
@@ -294,7 +296,9 @@ def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None 
     """
     distribution = _distribution_for(text, classes)
     ranked = sorted(classes, key=lambda c: -distribution[c])
-    competing = ranked[:2]
+    # Consistent with its own distribution (cotgen.records.consistency), as a careful teacher writes it.
+    level = expected_level(distribution)
+    competing = ranked[:1] if level == "low" else ranked[:2]
     trace = Trace(
         acoustic=AcousticStage(
             cues=stock_cues(text if cues_text is None else cues_text, ranked[0]),
@@ -305,9 +309,9 @@ def valid_trace(classes: tuple[str, ...], text: str = "", cues_text: str | None 
             summary="The words alone are not decisive.",
         ),
         ambiguity=AmbiguityStage(
-            level="medium" if len(competing) >= 2 else "low",
-            competing=competing if len(competing) >= 2 else [],
-            explanation="Listeners could reasonably hear more than one emotion.",
+            level=level,
+            competing=competing,
+            explanation="The voice and the words could reasonably be heard more than one way.",
         ),
         distribution=distribution,
     )
@@ -609,7 +613,13 @@ class LoopbackServer:
             if kind == UNAUTHORIZED:
                 message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
                 return await self._send(entry, writer, 401, _error_body(message, "invalid_request_error"))
-            message = f"Project of key {key} may not use model {body.get('model')!r}"
+            raw = headers.get("authorization", "")
+            decoded = base64.b64decode(raw.removeprefix("Basic ")).decode() if raw.startswith("Basic ") else ""
+            message = (
+                f"Project of key {key} may not use model {body.get('model')!r} "
+                f"(request POST http://{decoded + '@' if decoded else ''}{headers.get('host')}{entry.path}, "
+                f"Authorization: {raw})"
+            )
             return await self._send(entry, writer, 403, _error_body(message, "permission_denied"))
         n = body.get("n", 1)
         if n != 1 and self.n_mode == "refuse":

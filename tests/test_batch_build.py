@@ -480,13 +480,14 @@ def test_retry_rejects_sends_only_the_rejected_requests_again(tmp_path: Path, ca
 def test_retry_rejects_resample_sends_rejected_predict_samples_again_in_a_batch(tmp_path: Path, cache: Path) -> None:
     """--resample in batch mode: rejected samples are drawn anew (sent again), golds only re-checked from the cache.
 
-    A gate of 1.0 rejects the stock answers (they cite one level a step off), so rejects hold cached answers.
+    A gate of 1.0 rejects the stock answers (they cite one level a step off), so rejects hold cached answers;
+    ``repairs=0`` keeps the unfaithful repair turn out of the count.
     """
     with BatchServer() as srv:
-        first = build(srv, tmp_path, cache, min_faithfulness=1.0)
+        first = build(srv, tmp_path, cache, min_faithfulness=1.0, repairs=0)
         rejected = {(r.id, r.sample) for r in outcomes(tmp_path)[1]}
         assert first.rejects == len(rejected) > 0 and any(s > 0 for _, s in rejected)
-        again = build(srv, tmp_path, cache, min_faithfulness=1.0, retry_rejects=True, resample=True)
+        again = build(srv, tmp_path, cache, min_faithfulness=1.0, repairs=0, retry_rejects=True, resample=True)
     assert_each_item_once(tmp_path)
     redrawn = {custom_id(key, 1) for key in rejected if key[1] > 0}
     assert dict(srv.submitted) == {cid: 2 if cid in redrawn else 1 for cid in first_turns(srv)}

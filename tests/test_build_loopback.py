@@ -200,10 +200,14 @@ def _moderate_everywhere(body: dict, classes: tuple[str, ...]) -> dict:
 def test_the_default_gate_rejects_moderate_everywhere_and_0_switches_it_off(tmp_path: Path, cache: Path) -> None:
     with LoopbackServer(responder=_moderate_everywhere) as srv:
         gated = _build(srv, tmp_path / "gated", cache, limit=3, samples=1)
-        assert (gated.traces, gated.reject_reasons, len(srv.chat_requests)) == (0, {"unfaithful": 6}, 6)
+        # One repair turn each, listing the cues cited off their measured level; the same answer again is final.
+        assert (gated.traces, gated.reject_reasons, len(srv.chat_requests)) == (0, {"unfaithful": 6}, 12)
         _, rejects = _records(tmp_path / "gated")
-        assert {(r.stage, r.attempts) for r in rejects} == {("faithfulness", 1)}  # no repair turn for a gate
+        assert {(r.stage, r.attempts) for r in rejects} == {("faithfulness", 2)}
         assert all("salient-cue recall 0.00" in r.detail and "< 0.75" in r.detail for r in rejects)
+        repairs = [req.body["messages"][-1]["content"] for req in srv.chat_requests if len(req.body["messages"]) > 2]
+        assert len(repairs) == 6
+        assert all("unfaithful: faithfulness" in text and "cited 'moderate', measured '" in text for text in repairs)
         srv.clear()
         result = CliRunner().invoke(
             get_app(),
@@ -233,7 +237,8 @@ def test_limit_then_full_asks_only_for_the_new_items(tmp_path: Path, cache: Path
     summary = _build(server, tmp_path, cache, limit=4, samples=2)
     assert (summary.skipped, summary.new_traces, len(server.chat_requests)) == (6, 6, 6)
     sent = sorted(
-        (r.body["temperature"], "Human listeners" in r.body["messages"][1]["content"]) for r in server.chat_requests
+        (r.body["temperature"], "The answer to reason towards" in r.body["messages"][1]["content"])
+        for r in server.chat_requests
     )
     assert sent == [(0.0, True)] * 2 + [(1.0, False)] * 4
 

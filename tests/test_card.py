@@ -59,12 +59,16 @@ def test_card_body_says_how_the_run_was_built(tmp_path: Path) -> None:
 
 def test_export_card_configs_point_at_the_split_files(tmp_path: Path) -> None:
     run = make_run(tmp_path)
-    out = export_run(run, "swift", split="loso:1").out_dir
+    out = export_run(run, "swift", split="loso:1+val:0.25", seed=2).out_dir  # one training speaker validates
     meta, body = _front_matter(write_card(run, export_dir=out))
     configs = {c["config_name"]: c["data_files"] for c in meta["configs"]}
     assert [f["split"] for f in configs["grpo"]] == ["train", "validation", "test"]
     assert all((out / f["path"]).exists() for files in configs.values() for f in files)
-    assert "split `loso:1`" in body and "test 3" in body
+    assert "split `loso:1+val:0.25 --seed 2`" in body and "train 9, validation 3, test 3" in body
+    assert (
+        "Split protocol: leave one session out: tests on session 1 and trains on the other 4 sessions (2, 3, 4, 5); "
+        "validation: whole training speakers drawn with seed 2 until they hold 25% of the training utterances."
+    ) in " ".join(body.split())
     loaded = datasets.load_dataset(str(out), "sft", cache_dir=str(tmp_path / "cache"))
     assert sorted(loaded) == ["test", "train", "validation"]
 

@@ -127,43 +127,53 @@ def test_coherence_does_not_depend_on_the_order_of_the_cues(
     assert coherence(suggests, distribution) == pytest.approx(coherence(list(reversed(suggests)), distribution))
 
 
-@given(suggest_lists.filter(any))
-def test_all_mass_on_the_best_supported_class_scores_one_and_on_an_unsuggested_class_zero(
-    suggests: list[list[str]],
+@given(suggest_lists.filter(any), distributions())
+def test_coherence_is_one_when_every_cue_points_to_a_top_class_and_zero_when_none_to_a_class_with_mass(
+    suggests: list[list[str]], distribution: dict[str, float]
 ) -> None:
+    top = max(distribution.values())
     votes = evidence_votes(suggests, CLASSES)
-    best = max(votes, key=votes.__getitem__)
-    assert coherence(suggests, {code: float(code == best) for code in CLASSES}) == pytest.approx(1.0)
-    unsupported = [code for code in CLASSES if votes[code] == 0]
-    for code in unsupported:
-        assert coherence(suggests, {c: float(c == code) for c in CLASSES}) == 0.0
+    voted = [code for code in CLASSES if votes[code] > 0]
+    score = coherence(suggests, distribution)
+    assert (score == pytest.approx(1.0)) == all(distribution[c] == top for c in voted)
+    assert (score == 0.0) == all(distribution[c] == 0.0 for c in voted)
 
 
-@given(suggest_lists.filter(any), distributions(), st.floats(0.0, 1.0))
-def test_moving_mass_towards_the_evidence_never_lowers_coherence(
-    suggests: list[list[str]], distribution: dict[str, float], fraction: float
+@given(suggest_lists.filter(any), distributions(), st.integers(1, 5))
+def test_citing_more_evidence_for_the_top_class_never_lowers_coherence(
+    suggests: list[list[str]], distribution: dict[str, float], extra: int
 ) -> None:
-    votes = evidence_votes(suggests, CLASSES)
-    best = max(votes, key=votes.__getitem__)
-    worst = min(votes, key=votes.__getitem__)
-    moved = dict(distribution)
-    amount = moved[worst] * fraction
-    moved[worst] -= amount
-    moved[best] += amount
-    assert coherence(suggests, moved) >= coherence(suggests, distribution) - 1e-9
+    top = max(distribution, key=distribution.__getitem__)
+    more = [*suggests, *([[top]] * extra)]
+    assert coherence(more, distribution) >= coherence(suggests, distribution) - 1e-9
+
+
+@given(suggest_lists.filter(any), distributions(), st.floats(0.1, 10.0))
+def test_coherence_does_not_depend_on_the_scale_of_the_distribution(
+    suggests: list[list[str]], distribution: dict[str, float], scale: float
+) -> None:
+    scaled = {code: p * scale for code, p in distribution.items()}
+    assert coherence(suggests, scaled) == pytest.approx(coherence(suggests, distribution))
+
+
+def test_a_flat_distribution_is_coherent_with_evidence_for_one_of_its_classes() -> None:
+    flat = dict.fromkeys(CLASSES, 0.25)
+    assert coherence([["ang"], ["ang"]], flat) == 1.0
 
 
 def test_coherence_example_and_gate() -> None:
     loud_and_angry = [["ang", "hap"], ["ang", "hap"], ["ang"]]
-    assert coherence(loud_and_angry, {"neu": 0.0, "hap": 0.0, "ang": 1.0, "sad": 0.0}) == 1.0
+    assert coherence(loud_and_angry, {"neu": 0.0, "hap": 0.0, "ang": 1.0, "sad": 0.0}) == pytest.approx(2 / 3)
+    assert coherence(loud_and_angry, {"neu": 0.0, "hap": 0.5, "ang": 0.5, "sad": 0.0}) == 1.0
     sad = {"neu": 0.1, "hap": 0.0, "ang": 0.0, "sad": 0.9}
     assert coherence(loud_and_angry, sad) == 0.0
     found = violations("low", ["sad"], loud_and_angry, sad)
     assert [v.rule for v in found] == ["coherence"]
     assert "ang" in found[0].detail and "sad 0.90" in found[0].detail
     assert violations("low", ["sad"], loud_and_angry, sad, min_coherence=None) == []
-    # Mixed evidence for a mixed distribution is coherent enough.
+    # Mixed evidence for a mixed distribution is coherent enough: (1/3 * 0.4 + 1/2 * 0.4 + 1/6 * 0.2) / 0.4.
     mixed = [["ang"], ["sad"], ["neu", "sad"]]
+    assert coherence(mixed, {"neu": 0.2, "hap": 0.0, "ang": 0.4, "sad": 0.4}) == pytest.approx(11 / 12)
     assert coherence(mixed, {"neu": 0.2, "hap": 0.0, "ang": 0.4, "sad": 0.4}) >= MIN_COHERENCE
 
 

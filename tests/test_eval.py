@@ -339,6 +339,21 @@ def test_folds_print_a_per_fold_and_mean_table(tmp_path, reference):
     assert "neither test.ids nor an export's *_test.jsonl" in str(result.exception)
 
 
+def test_a_fold_without_training_utterances_is_an_error_not_a_silently_missing_prior(tmp_path, reference):
+    ref, utterances = reference
+    pred, _ = _write_predictions(tmp_path, utterances)
+    fold = tmp_path / "folds" / "fold_1"
+    fold.mkdir(parents=True)
+    _write_ids(fold / "test.ids", [u.id for u in utterances if u.session == "1"], as_jsonl=False)
+    (fold / "train.ids").write_text("", encoding="utf-8")  # what loso:all wrote on two sessions before
+    result = invoke("eval", "--folds", str(tmp_path / "folds"), "--pred", str(pred), "--ref", str(ref))
+    assert result.exit_code != 0 and "train.ids: no id in the file" in str(result.exception)
+    (fold / "train.ids").write_text("another_runs_id\n", encoding="utf-8")  # a fold of some other run
+    result = invoke("eval", "--folds", str(tmp_path / "folds"), "--pred", str(pred), "--ref", str(ref))
+    assert result.exit_code != 0
+    assert "none of the fold's training ids" in str(result.exception) and "re-export" in str(result.exception)
+
+
 def test_malformed_prediction_lines_are_errors_naming_the_line(tmp_path, reference):
     ref, utterances = reference
     pred = tmp_path / "pred.jsonl"

@@ -21,11 +21,15 @@ def test_export_writes_the_default_folder_and_records_itself(tmp_path: Path) -> 
     result = _invoke("export", "--format", "swift", "--in", str(run))
     assert result.exit_code == 0, result.output
     out = run / "export" / "swift"
-    assert (out / "sft_test.jsonl").exists() and (out / "grpo_validation.jsonl").exists()
+    assert (out / "sft_test.jsonl").exists() and not (out / "grpo_validation.jsonl").exists()  # no validation set
     info = json.loads((run / "run.json").read_text())
     assert info["owner_key"] == "kept" and info["config"]["corpus"] == "iemocap"
     assert info["export"]["swift"]["split"] == "loso:5"
-    assert info["export"]["swift"]["utterances_per_split"] == {"train": 9, "validation": 3, "test": 3}
+    assert info["export"]["swift"]["utterances_per_split"] == {"train": 12, "validation": 0, "test": 3}
+    assert info["export"]["swift"]["description"] == (
+        "leave one session out: tests on session 5 and trains on the other 4 sessions (1, 2, 3, 4); no validation set"
+    )
+    assert "trains on the other 4 sessions" in " ".join(result.output.split())
     test_ids = {json.loads(line)["id"] for line in (out / "sft_test.jsonl").read_text().splitlines()}
     assert test_ids == {"s5_00", "s5_01", "s5_02"}
     assert "configs:" in (run / "README.md").read_text() and "sft_train.jsonl" in (out / "README.md").read_text()

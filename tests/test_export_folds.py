@@ -57,7 +57,9 @@ def test_parse_and_name_fold_protocols() -> None:
     assert is_all_folds("loso:all") and is_all_folds("folds:5")
     assert not is_all_folds("loso:3") and not is_all_folds("folds:5:1") and not is_all_folds("speaker:0.1,0.1")
     assert default_split("crema-d") == "folds:5:1"
-    for bad in ("folds:2", "folds:5:0", "folds:5:6", "folds:x", "folds:5:a"):
+    assert parse_split("folds:5+val:0.2", seed=1) == SplitSpec(kind="folds", folds=5, validation_share=0.2, seed=1)
+    assert is_all_folds("folds:5+val:0.2") and is_all_folds("loso:all+val:0.1")
+    for bad in ("folds:1", "folds:5:0", "folds:5:6", "folds:x", "folds:5:a"):
         with pytest.raises(CotgenError, match="--split"):
             parse_split(bad)
 
@@ -71,11 +73,11 @@ def test_speaker_folds_are_round_robin_over_numerically_sorted_speakers() -> Non
         "u4": "train",
         "u2": "test",
         "u9": "test",
-        "u3": "validation",
-        "u10": "validation",
+        "u3": "train",
+        "u10": "train",
     }
     last = assign_splits(utterances, parse_split("folds:3:3"))
-    assert last["u3"] == "test" and last["u1"] == "validation"  # the validation fold wraps round to fold 1
+    assert last["u3"] == "test" and last["u10"] == "test" and last["u1"] == "train"
 
 
 def test_unknown_speakers_always_train_and_too_few_speakers_is_an_error() -> None:
@@ -107,7 +109,7 @@ def test_every_utterance_is_tested_in_exactly_one_fold_and_no_speaker_straddles(
             splits_of[utt.speaker or ""].add(assignment[utt.id])
             tested[utt.id] += assignment[utt.id] == "test"
         assert all(len(s) == 1 for s in splits_of.values())
-        assert set(assignment.values()) == {"train", "validation", "test"}
+        assert set(assignment.values()) == {"train", "test"}  # the other N-1 folds train; no validation
     assert set(tested.values()) == {1}
     # Folds differ by at most one speaker.
     sizes = Counter(sorted(set(speakers), key=str).index(s) % folds for s in set(speakers))
@@ -138,10 +140,17 @@ def test_loso_all_writes_one_folder_per_session_each_equal_to_its_single_export(
     assert [f["name"] for f in listing["folds"]] == [f"fold_{s}" for s in "12345"]
     assert [f["dir"] for f in listing["folds"]] == [f["name"] for f in listing["folds"]]
     assert listing["folds"][1]["split"] == "loso:2" and listing["folds"][1]["utterances_per_split"] == {
-        "train": 9,
-        "validation": 3,
+        "train": 12,
+        "validation": 0,
         "test": 3,
     }
+    assert listing["description"] == (
+        "5 folds, leave one session out: each fold tests on one session and trains on the other 4 sessions; "
+        "no validation set"
+    )
+    assert listing["folds"][1]["description"] == (
+        "leave one session out: tests on session 2 and trains on the other 4 sessions (1, 3, 4, 5); no validation set"
+    )
 
 
 def test_fold_folders_list_every_utterance_of_each_split_even_without_a_record(tmp_path: Path) -> None:
@@ -179,8 +188,11 @@ def test_folds_of_crema_d_actors_and_the_command_line(tmp_path: Path) -> None:
         fold = out / f"fold_{k}"
         assert (fold / "dataset_info.json").exists() and (fold / "README.md").exists()
         by_split = {s: {speakers[i] for i in _ids(fold / f"sft_{s}.jsonl")} for s in ("train", "validation", "test")}
-        assert not (by_split["train"] & by_split["test"]) and not (by_split["validation"] & by_split["test"])
+        assert not (by_split["train"] & by_split["test"]) and not by_split["validation"]
+        assert len(by_split["train"]) + len(by_split["test"]) == len(CREMA_ACTORS)  # the other 4 folds all train
         tested_speakers.append(by_split["test"])
+        readme = (fold / "README.md").read_text()
+        assert f"Split protocol: speaker fold {k} of 5 (speakers dealt round-robin in sorted order): tests on" in readme
     assert sorted(s for group in tested_speakers for s in group) == sorted({a for a, _, _ in CREMA_ACTORS})
     assert [len(g) for g in tested_speakers] == [3, 2, 2, 2, 2]  # 11 actors dealt round-robin into 5 folds
     # Fewer folds later: the folders of the old protocol go, the new ones stay.

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cotgen.core.ids import id_line, id_problem, normal_id, parse_id_list, visible
+from cotgen.core.ids import id_line, id_problem, normal_id, parse_id_list
+from cotgen.core.inert import visible
 from cotgen.core.paths import CORPORA_DIR
 from cotgen.corpora import load_corpus
 from cotgen.corpora.entries import DUPLICATE_ID, ID_TWIN, INVALID_ID

@@ -57,11 +57,14 @@ def test_template_teacher_counterfactuals_are_its_rationalisations_of_the_corrup
     assert {p.source_rejected.split(":")[0] for p in pairs} == {"counterfactual"}
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]
     cf = info["counterfactual"]
-    assert cf["items"] == len(made) == cf["traces"] and cf["skipped"] == 0 and not cf["cost_usd"]
+    # A corruption the gold's cues point away from is rejected as inconsistent (records/consistency.py): a
+    # counterfactual should differ from the gold in its distribution, not in whether its reasoning holds together.
+    assert cf["items"] == len(made) + cf["rejects"] and cf["traces"] == len(made) and cf["skipped"] == 0
+    assert set(cf["reject_reasons"]) <= {"inconsistent"} and not cf["cost_usd"]
     # With the template teacher the corrupt and counterfactual texts coincide: the same rule wrote both.
     _invoke("pairs", "--in", str(run), "--source", "gold,corrupt,counterfactual", "--per-utterance", "8")
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]
-    assert info["counterfactual"]["skipped"] == len(made) and info["counterfactual"]["traces"] == 0  # resumed
+    assert info["counterfactual"]["skipped"] == cf["items"] and info["counterfactual"]["traces"] == 0  # resumed
     assert "counterfactual" not in info["candidates"]  # every counterfactual text was already a corruption
 
 

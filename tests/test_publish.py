@@ -124,7 +124,7 @@ def test_dry_run_prints_files_and_card_and_uploads_nothing(tmp_path: Path, hub: 
 
 def test_an_export_folder_publishes_its_split_files(tmp_path: Path, hub: dict[str, Any]) -> None:
     run = make_run(tmp_path)
-    out = export_run(run, "llamafactory", split="loso:3").out_dir
+    out = export_run(run, "llamafactory", split="loso:3+val:0.25").out_dir
     assert _publish("--in", str(out), "--repo", "someone/demo-lf").exit_code == 0
     assert {"sft_train.jsonl", "dpo_test.jsonl", "dataset_info.json", "README.md"} <= set(hub["files"])
     staged = Path(hub["upload_folder"]["folder_path"])

@@ -132,3 +132,94 @@ def test_no_secret_reaches_a_file_a_log_or_the_terminal(
     assert leaks("".join(shown).encode()) == []
     assert leaks("\n".join(r.getMessage() for r in caplog.records).encode()) == []
     assert leaks(caplog.text.encode()) == []
+
+
+# Credentials in the server's URL: a user name, a password that must be percent-encoded in a URL, a query key.
+URL_USER = "cotgenUSERsentinel41"
+URL_PASSWORD = "pa$$:PASSsentinel/77"
+URL_QUERY_KEY = "QUERYsentinel9f3Kd2"
+URL_SECRETS = (URL_USER, URL_PASSWORD, URL_QUERY_KEY)
+
+
+def every_form(secret: str) -> list[bytes]:
+    """``forms`` plus the URL-encoded spellings and the Basic-auth header's base64 of user:password."""
+    from urllib.parse import quote, quote_plus
+
+    found = forms(secret) + [quote(secret, safe="").encode(), quote_plus(secret).encode()]
+    if secret in (URL_USER, URL_PASSWORD):
+        found.append(base64.b64encode(f"{URL_USER}:{URL_PASSWORD}".encode()))
+    return found
+
+
+def url_leaks(data: bytes) -> list[str]:
+    secrets = (*SENTINELS, *URL_SECRETS)
+    return [f"{s[:12]}... as {f[:10]!r}" for s in secrets for f in every_form(s) if f in data]
+
+
+def test_no_credential_of_the_base_url_reaches_a_written_byte(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    hub: dict[str, Any],
+) -> None:
+    """build, predict, a batch file, pairs, exports, review and publish with credentials in --base-url.
+
+    The server's 403 echoes the request it got: the key, the Basic-auth header and the user:password it decodes
+    from it. Every byte written under the test's folder, every log record and the terminal are searched for each
+    secret in plain, percent-encoded and base64 form.
+    """
+    from loopback_server import FORBIDDEN, student_responder
+
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SENTINEL)
+    monkeypatch.setenv("HF_TOKEN", HF_SENTINEL)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    caplog.set_level(logging.DEBUG, logger="cotgen")
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    shown: list[str] = []
+
+    def cotgen(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["cotgen", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        shown.extend([captured.out, captured.err])
+        return code
+
+    def with_credentials(url: str) -> str:
+        return url.replace("http://", f"http://{URL_USER}:{quote(URL_PASSWORD, safe='')}@")
+
+    from urllib.parse import quote
+
+    with LoopbackServer(plan=[Fault(FORBIDDEN)]) as server:
+        url = with_credentials(server.base_url)
+        build = ["-v", "build", "--teacher", "openai:loopback", "--base-url", url, "--out", str(run), "--limit", "6"]
+        assert cotgen(*build, "--cache", str(cache), "--samples", "1", "--workers", "1", "--no-progress") == 0
+        assert server.requests and all(r.headers["authorization-present"] == "True" for r in server.requests)
+    rejects = (run / "rejects.jsonl").read_text()
+    assert "HTTP 403" in rejects and "Authorization: Basic ***" in rejects  # the echo reached the record, blanked
+    with LoopbackServer(responder=student_responder) as student:
+        predict = ["-v", "predict", "--model", "openai:student", "--in", str(run), "--base-url"]
+        assert cotgen(*predict, with_credentials(student.base_url), "--cache", str(cache), "--no-progress") == 0
+    # A batch file for vllm run-batch: nothing is sent, the URL (with a key in its query) is only recorded.
+    offline = tmp_path / "offline"
+    query_url = f"http://{URL_USER}@127.0.0.1:9/v1?api_key={URL_QUERY_KEY}&api-version=2024-06-01"
+    batch = ["-v", "build", "--teacher", "openai:loopback", "--base-url", query_url, "--out", str(offline)]
+    assert cotgen(*batch, "--limit", "4", "--cache", str(cache), "--batch-file-only", "--no-progress") == 0
+    assert "api-version=2024-06-01" in (offline / "run.json").read_text()  # a parameter that is no secret stays
+
+    assert cotgen("-v", "pairs", "--in", str(run)) == 0
+    assert cotgen("-v", "export", "--format", "trl", "--in", str(run)) == 0
+    assert cotgen("-v", "review", "--in", str(run)) == 0
+    assert cotgen("-v", "publish", "--in", str(run), "--repo", "someone/emotion-cot", "--private") == 0
+
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {"run.json", "cotgen.log", "predictions.jsonl", "index.html", "README.md"} <= {p.name for p in files}
+    found = {str(p.relative_to(tmp_path)): url_leaks(p.read_bytes()) for p in files}
+    assert {name: why for name, why in found.items() if why} == {}
+    assert url_leaks("".join(shown).encode()) == []
+    assert url_leaks(caplog.text.encode()) == []

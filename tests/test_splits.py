@@ -66,23 +66,71 @@ def test_default_split_follows_each_corpus_protocol() -> None:
     assert default_split("unknown-corpus") == "speaker:0.1,0.1"
 
 
-def test_loso_tests_on_session_k_and_validates_on_the_next() -> None:
+def test_loso_tests_on_session_k_and_trains_on_every_other_session() -> None:
     utterances = _sessions(5)
     assignment = assign_splits(utterances, parse_split("loso:2"))
     by_session = {u.session: assignment[u.id] for u in utterances}
-    assert by_session == {"1": "train", "2": "test", "3": "validation", "4": "train", "5": "train"}
-
-
-def test_loso_wraps_around_to_the_first_session() -> None:
-    utterances = _sessions(5)
-    assignment = assign_splits(utterances, parse_split("loso:5"))
-    assert {u.session: assignment[u.id] for u in utterances}["1"] == "validation"
+    assert by_session == {"1": "train", "2": "test", "3": "train", "4": "train", "5": "train"}
+    assert assignment.sizes() == {"train": 8, "validation": 0, "test": 2}
 
 
 def test_loso_sorts_sessions_numerically() -> None:
     utterances = [_utt(f"u{s}", f"spk{s}", str(s)) for s in (2, 10, 9)]
     assignment = assign_splits(utterances, parse_split("loso:9"))
-    assert assignment == {"u2": "train", "u9": "test", "u10": "validation"}
+    assert assignment == {"u2": "train", "u9": "test", "u10": "train"}
+
+
+def test_two_sessions_train_on_one_and_a_validation_share_that_empties_training_is_an_error() -> None:
+    utterances = _sessions(2)  # one speaker per session and gender: Ses01F, Ses01M, Ses02F, Ses02M
+    assert assign_splits(utterances, parse_split("loso:1")).sizes() == {"train": 2, "validation": 0, "test": 2}
+    halves = assign_splits(utterances, parse_split("loso:1+val:0.5", seed=3))
+    assert halves.sizes() == {"train": 1, "validation": 1, "test": 2}
+    one_speaker = [_utt(f"Ses{s}_{k}", f"spk{s}", str(s)) for s in (1, 2) for k in range(2)]
+    with pytest.raises(CotgenError, match=r"1 training speakers cannot give a validation share of 0.5.*smaller \+val"):
+        assign_splits(one_speaker, parse_split("loso:1+val:0.5"))
+
+
+def test_one_session_is_an_error_that_names_the_fix() -> None:
+    with pytest.raises(CotgenError, match=r"at least two sessions, found 1 \(use --split folds:N"):
+        assign_splits([_utt("a", "s1", "1"), _utt("b", "s2", "1")], parse_split("loso:1"))
+
+
+def test_a_fold_whose_training_speakers_are_all_unknown_cannot_hold_out_validation() -> None:
+    utterances = [_utt("a", "s1", "1"), _utt("b", None, "2"), _utt("c", None, "2")]
+    with pytest.raises(CotgenError, match="0 training speakers"):
+        assign_splits(utterances, parse_split("loso:1+val:0.2"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 4), st.floats(0.05, 0.6), st.integers(0, 1000))
+def test_validation_speakers_come_from_training_only_and_hold_at_least_their_share(
+    n_sessions: int, per_session: int, share: float, seed: int
+) -> None:
+    utterances = _sessions(n_sessions, per_session)
+    plain = assign_splits(utterances, parse_split("loso:1"))
+    spec = parse_split("loso:1+val:" + repr(share), seed=seed)
+    try:
+        held = assign_splits(utterances, spec)
+    except CotgenError as exc:
+        assert "keep one to train" in str(exc)
+        return
+    assert _leaking_speakers(utterances, held) == []
+    assert {u for u in held if held[u] == "test"} == {u for u in plain if plain[u] == "test"}
+    moved = [u for u in held if held[u] == "validation"]
+    assert moved and all(plain[u] == "train" for u in moved)
+    assert len(moved) >= share * plain.sizes()["train"] and held.sizes()["train"] > 0
+    assert held == assign_splits(utterances, spec)  # the seed alone decides the draw
+
+
+def test_validation_suffix_is_parsed_named_and_refused_where_it_means_nothing() -> None:
+    assert parse_split("loso:3+val:0.1", seed=4) == SplitSpec(
+        kind="loso", test_session="3", validation_share=0.1, seed=4
+    )
+    assert parse_split("loso:3+val:0.1", seed=4).describe() == "loso:3+val:0.1 --seed 4"
+    assert parse_split("loso:3", seed=4) == SplitSpec(kind="loso", test_session="3")  # no draw: the seed is moot
+    for bad in ("loso:3+val:0", "loso:3+val:1", "loso:3+val:x", "speaker:0.1,0.1+val:0.1", "corpus+val:0.2"):
+        with pytest.raises(CotgenError, match="--split"):
+            parse_split(bad)
 
 
 def test_loso_names_the_known_sessions_when_k_is_unknown() -> None:

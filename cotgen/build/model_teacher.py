@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cotgen.build.outcome import Item, gold_mismatch, parse_answer, reject_record, trace_record, unfaithful_detail
+from cotgen.build.outcome import (
+    ONE_REPAIR,
+    Checks,
+    Item,
+    content_problem,
+    parse_answer,
+    reject_record,
+    reject_stage,
+    trace_record,
+)
 from cotgen.build.teach_pool import Outcome, Result, TeachSettings, item_messages, run_pool
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.run_records import RejectReason, TemplateRef, Usage
@@ -53,14 +62,19 @@ class _Tally:
         )
 
 
-def _checked(text: str, item: Item, gold_tolerance: float) -> Trace | tuple[RejectReason, str]:
-    """The answer as a trace, or what is wrong with it (reject reason and detail) for a repair turn or a reject."""
+def _checked(
+    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str
+) -> Trace | tuple[str, RejectReason, str]:
+    """The answer as a trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a reject."""
     try:
         trace = parse_answer(text, item)
     except TraceError as exc:
-        return exc.reason, exc.detail
-    mismatch = gold_mismatch(item, trace, gold_tolerance)
-    return trace if mismatch is None else ("distribution_mismatch", mismatch)
+        return "validation", exc.reason, exc.detail
+    problem = content_problem(item, trace, measured, checks, shown)
+    if problem is None:
+        return trace
+    reason, detail = problem
+    return reject_stage(reason), reason, detail
 
 
 async def teach_item(
@@ -74,14 +88,17 @@ async def teach_item(
 ) -> Outcome:
     """Ask, validate, repair up to ``settings.repairs`` times; the item's trace or its reject.
 
-    ``attempts`` in a reject counts teacher turns (first answer plus repairs); HTTP retries of one
-    turn are the client's and show in ``usage.requests`` and in the detail of a call error.
+    A content problem (self-contradiction, a leaked target, unfaithful cues) gets one repair turn of its own; the
+    same problem again is final. ``attempts`` in a reject counts teacher turns (first answer plus repairs); HTTP
+    retries of one turn are the client's and show in ``usage.requests`` and in the detail of a call error.
     """
     template: TemplateRef = prompts.ref(item.mode, inputs.context is not None)
     messages = item_messages(prompts, inputs, item, settings)
     tally = _Tally()
     turn = 0
     repairing = False
+    repaired: set[str] = set()
+    shown = inputs.evidence_text()
     try:
         while True:
             turn += 1
@@ -105,22 +122,20 @@ async def teach_item(
                 detail = "the answer hit the token limit (finish_reason 'length')"
                 return reject_record(item, "teacher", "truncated", detail, turn, raw=result.text)
             text = result.text or ""
-            checked = _checked(text, item, settings.gold_tolerance)
+            checked = _checked(text, item, measured_levels, settings.checks, shown)
             if not isinstance(checked, Trace):
-                reason, detail = checked
-                if turn > settings.repairs:
-                    return reject_record(item, "validation", reason, detail, turn, raw=text)
+                stage, reason, detail = checked
+                if turn > settings.repairs or reason in repaired:
+                    return reject_record(item, stage, reason, detail, turn, raw=text)
+                if reason in ONE_REPAIR:
+                    repaired.add(reason)
                 if not repairing:
                     repairing = True
                     on_repair(+1)
                 repair = prompts.repair_message(f"{reason}: {detail}", item.classes)
                 messages = [*messages, {"role": "assistant", "content": text}, repair]
                 continue
-            record = trace_record(item, checked, teacher.name, template, measured_levels, tally.usage())
-            why = unfaithful_detail(record, settings.min_faithfulness)
-            if why is not None:
-                return reject_record(item, "faithfulness", "unfaithful", why, turn, raw=text)
-            return record
+            return trace_record(item, checked, teacher.name, template, measured_levels, tally.usage())
     finally:
         if repairing:
             on_repair(-1)

@@ -16,8 +16,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cotgen.core.divergence import as_vector, format_distribution, js, kl
+from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
+from cotgen.records.leakage import leak_detail, trace_leaks
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
-from cotgen.records.trace import Trace, faithfulness_parts, printed, render_trace, validate_trace
+from cotgen.records.trace import (
+    SALIENT_SIDES,
+    FaithfulnessParts,
+    Trace,
+    faithfulness_parts,
+    printed,
+    render_trace,
+    validate_trace,
+)
 from cotgen.records.utterance import Utterance
 
 Mode = Literal["rationalize", "predict"]
@@ -113,6 +123,7 @@ def trace_record(
         js=float(js(human, mine)),
         faithfulness=parts.score,
         faithfulness_parts=parts,
+        coherence=trace_coherence(shown),
         usage=usage,
         fingerprint=item.fingerprint,
     )
@@ -140,19 +151,106 @@ def reject_record(
 DEFAULT_MIN_FAITHFULNESS = 0.75
 
 
-def unfaithful_detail(record: TraceRecord, minimum: float | None) -> str | None:
-    """Why a trace falls below ``--min-faithfulness`` (None when it passes or cannot be checked)."""
-    if minimum is None or record.faithfulness is None or record.faithfulness >= minimum:
+def unfaithful_detail(
+    record: TraceRecord, minimum: float | None, measured: Mapping[str, str | None] | None = None
+) -> str | None:
+    """Why a trace falls below ``--min-faithfulness`` (None when it passes or cannot be checked).
+
+    With ``measured`` the detail lists the cues it got wrong beside their measured levels, so a repair turn tells
+    the teacher exactly what to correct instead of asking it to guess.
+    """
+    if record.faithfulness_parts is None:
         return None
-    parts = record.faithfulness_parts
-    shown = ""
-    if parts is not None:
-        named = {"exact": parts.exact, "within one step": parts.within_one, "salient-cue recall": parts.salient_recall}
-        shown = " (" + ", ".join(f"{k} {v:.2f}" for k, v in named.items() if v is not None) + ")"
+    wrong = "" if measured is None else wrong_cues(record.trace, measured)
+    return _unfaithful(record.faithfulness_parts, minimum, wrong)
+
+
+def _unfaithful(parts: FaithfulnessParts, minimum: float | None, wrong: str) -> str | None:
+    if minimum is None or parts.score is None or parts.score >= minimum:
+        return None
+    named = {"exact": parts.exact, "within one step": parts.within_one, "salient-cue recall": parts.salient_recall}
+    shares = ", ".join(f"{k} {v:.2f}" for k, v in named.items() if v is not None)
     return (
-        f"faithfulness {record.faithfulness:.2f}{shown} < {minimum:.2f}: "
-        "the cited cue levels disagree with the measurements"
+        f"faithfulness {parts.score:.2f} ({shares}) < {minimum:.2f}: "
+        f"the cited cue levels disagree with the measurements{wrong}"
     )
+
+
+def wrong_cues(trace: Trace, measured: Mapping[str, str | None]) -> str:
+    """The cues a trace cites off their measured level and the salient ones it leaves out, in words; "" when none."""
+    cited = {cue.cue: cue.level for cue in trace.acoustic.cues}
+    off = [
+        f"{cue} cited {level!r}, measured {measured[cue]!r}"
+        for cue, level in cited.items()
+        if measured.get(cue) is not None and level != measured[cue]
+    ]
+    missed = [
+        f"{cue} measured {level!r}, not cited"
+        for cue, level in measured.items()
+        if level in SALIENT_SIDES and cue not in cited
+    ]
+    listed = off + missed
+    return f": {'; '.join(listed)}" if listed else ""
+
+
+def inconsistent_detail(violations: list[Violation]) -> str:
+    """The reject detail and repair-turn text of a self-contradicting trace: each broken rule, named."""
+    return "the trace contradicts itself: " + "; ".join(f"{v.rule}: {v.detail}" for v in violations)
+
+
+# The version of the content checks' rules, part of every fingerprint: records validated under other rules (before
+# the consistency and leak checks) are redone on a rerun, for free from the response cache.
+CHECKS_VERSION = "consistency-leaks-1"
+# Content problems get one repair turn each (within --repairs); a second failure of the same check is final.
+ONE_REPAIR: frozenset[str] = frozenset({"inconsistent", "leaks_target", "unfaithful"})
+
+
+def reject_stage(reason: RejectReason) -> str:
+    """The stage a content reject is recorded under: faithfulness for ``unfaithful``, else validation."""
+    return "faithfulness" if reason == "unfaithful" else "validation"
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The content checks every valid trace passes after its schema: the gold match, consistency, no leaked target,
+    faithfulness (docs/build.md, "Validation and repair")."""
+
+    gold_tolerance: float = 0.01
+    min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS
+    min_coherence: float | None = MIN_COHERENCE
+
+
+def content_problem(
+    item: Item,
+    trace: Trace,
+    measured: Mapping[str, str | None],
+    checks: Checks,
+    shown: str = "",
+) -> tuple[RejectReason, str] | None:
+    """The first content check a valid trace fails, as (reject reason, detail), or None when it passes them all.
+
+    In order: a gold's distribution must match the human one (``distribution_mismatch``); no trace may contradict
+    itself (``inconsistent``, :mod:`cotgen.records.consistency`); a gold may not narrate the target it was shown
+    (``leaks_target``, :mod:`cotgen.records.leakage`; ``shown`` is what else its prompt showed, whose numbers it
+    may quote); the cited cues must be faithful to the measurements (``unfaithful``). Each is checked on the
+    trace as printed, the text a student would read.
+    """
+    mismatch = gold_mismatch(item, trace, checks.gold_tolerance)
+    if mismatch is not None:
+        return "distribution_mismatch", mismatch
+    shown_trace = printed(trace)
+    broken = trace_violations(shown_trace, checks.min_coherence)
+    if broken:
+        return "inconsistent", inconsistent_detail(broken)
+    if item.mode == "rationalize":
+        leaks = trace_leaks(shown_trace, item.utterance.distribution, item.utterance.transcript, shown)
+        if leaks:
+            return "leaks_target", leak_detail(leaks)
+    parts = faithfulness_parts(shown_trace, measured)
+    why = _unfaithful(parts, checks.min_faithfulness, wrong_cues(shown_trace, measured))
+    if why is not None:
+        return "unfaithful", why
+    return None
 
 
 def gold_mismatch(item: Item, trace: Trace, tolerance: float) -> str | None:
@@ -175,7 +273,8 @@ def gold_mismatch(item: Item, trace: Trace, tolerance: float) -> str | None:
     if divergence <= tolerance:
         return None
     return (
-        f"the listeners' distribution is {format_distribution(human)}, but the answer's is "
-        f"{format_distribution(shown)} (JS {divergence:.3f} bits > {tolerance:g}); this is a rationale for the "
-        "listeners' distribution: write exactly their numbers and make the reasoning argue for them"
+        f"the distribution to explain is {format_distribution(human)}, but the answer's is "
+        f"{format_distribution(shown)} (JS {divergence:.3f} bits > {tolerance:g}); write exactly these values in "
+        '"distribution" and make the reasoning arrive at them from the voice and the words, without mentioning '
+        "where they come from"
     )

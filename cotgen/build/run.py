@@ -28,7 +28,7 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
 from itertools import islice
@@ -43,16 +43,18 @@ from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_col
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
+    CHECKS_VERSION,
     DEFAULT_MIN_FAITHFULNESS,
+    Checks,
     Item,
     Mode,
     ModeChoice,
-    gold_mismatch,
+    content_problem,
     mode_of,
     reject_record,
+    reject_stage,
     sample_numbers,
     trace_record,
-    unfaithful_detail,
 )
 from cotgen.build.progress import BuildProgress, interrupted_message
 from cotgen.build.state import RunState, traces_fingerprint
@@ -60,11 +62,13 @@ from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
 from cotgen.core.paths import run_dir as default_run_dir
+from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
+from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
@@ -123,6 +127,7 @@ class BuildConfig:
     mode: ModeChoice | None = None
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
+    min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
     max_tokens: int | None = None
     price_in: float | None = None
     price_out: float | None = None
@@ -184,6 +189,10 @@ class BuildConfig:
                 f"--min-faithfulness must lie in [0, 1], got {self.min_faithfulness}",
             ),
             (
+                self.min_coherence is None or 0.0 <= self.min_coherence <= 1.0,
+                f"--min-coherence must lie in [0, 1], got {self.min_coherence}",
+            ),
+            (
                 not (self.effective_mode == "predict" and self.samples == 0),
                 "--mode predict needs --samples K with K >= 1",
             ),
@@ -224,6 +233,10 @@ class BuildConfig:
             outage_after=self.outage_after,
         )
 
+    def checks(self) -> Checks:
+        """The content checks of this build (gold match, consistency, leaks, faithfulness)."""
+        return Checks(self.gold_tolerance, self.min_faithfulness, self.min_coherence)
+
     def teach_settings(self) -> TeachSettings:
         return TeachSettings(
             temperature=self.temperature,
@@ -233,13 +246,19 @@ class BuildConfig:
             send_audio=self.send_audio,
             structured=self.structured,
             gold_tolerance=self.gold_tolerance,
+            min_coherence=self.min_coherence,
         )
 
     def fingerprint_context(self, prompts: PromptSet) -> FingerprintContext:
         """What every item's fingerprint shares in this build: teacher, server, template hashes, parameters."""
         if self.model is None:
             refs = {mode: template_ref(mode).sha256 for mode in MODES}
-            params = {mode: {"min_faithfulness": self.min_faithfulness} for mode in MODES}
+            checks = {
+                "min_faithfulness": self.min_faithfulness,
+                "min_coherence": self.min_coherence,
+                "checks": CHECKS_VERSION,
+            }
+            params = {mode: checks for mode in MODES}
             return FingerprintContext(TEACHER_NAME, None, refs, params)
         settings = self.teach_settings()
         return FingerprintContext(
@@ -255,7 +274,7 @@ class BuildConfig:
 
     def as_json(self) -> dict[str, Any]:
         """The configuration as recorded in run.json (paths as text; the key's variable name, never its value)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return recorded_options(self)
 
 
 @dataclass(frozen=True)
@@ -615,12 +634,15 @@ class _Builder:
                 utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
             )
             record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
-            mismatch = gold_mismatch(item, trace, self.config.gold_tolerance)
-            if mismatch is not None:  # the rules write the human distribution: a mismatch is a bug, never hidden
-                done(reject_record(item, "validation", "distribution_mismatch", mismatch, 1, record.text))
-                continue
-            why = unfaithful_detail(record, self.config.min_faithfulness)
-            done(record if why is None else reject_record(item, "faithfulness", "unfaithful", why, 1, record.text))
+            # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
+            # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
+            shown = prompt_inputs(utt, profile).evidence_text()
+            problem = content_problem(item, trace, levels, self.config.checks(), shown)
+            if problem is None:
+                done(record)
+            else:
+                reason, detail = problem
+                done(reject_record(item, reject_stage(reason), reason, detail, 1, record.text))
 
     def asker(
         self, prepared: Prepared, progress: BuildProgress

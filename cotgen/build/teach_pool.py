@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cotgen.build.outcome import Item, Mode
+from cotgen.build.outcome import CHECKS_VERSION, Checks, Item, Mode
 from cotgen.prompts.templates import PromptInputs, PromptSet
+from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.run_records import RejectRecord, TraceRecord
 
 Outcome = TraceRecord | RejectRecord
@@ -33,6 +34,12 @@ class TeachSettings:
     send_audio: bool = False
     structured: bool = True
     gold_tolerance: float = 0.01
+    min_coherence: float | None = MIN_COHERENCE
+
+    @property
+    def checks(self) -> Checks:
+        """The content checks a valid answer must pass (gold match, consistency, leaks, faithfulness)."""
+        return Checks(self.gold_tolerance, self.min_faithfulness, self.min_coherence)
 
     @property
     def schema_in_prompt(self) -> bool:
@@ -55,6 +62,8 @@ class TeachSettings:
             "send_audio": self.send_audio,
             "repairs": self.repairs,
             "min_faithfulness": self.min_faithfulness,
+            "min_coherence": self.min_coherence,
+            "checks": CHECKS_VERSION,
         }
         if mode == "rationalize":
             params["gold_tolerance"] = self.gold_tolerance

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from cotgen.cli.help_format import CotgenHelpGroup
-from cotgen.core.run_log import LOGGER_NAME
+from cotgen.core.inert import inert
+from cotgen.core.run_log import LOGGER_NAME, SecretFilter
 
 VERBOSE_FLAGS = frozenset({"-v", "--verbose"})
 
@@ -64,7 +65,7 @@ class WarningLine(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno < logging.ERROR:
-            self.target.print(f"[yellow]warning:[/] {self.format(record)}", highlight=False, soft_wrap=True)
+            self.target.print(f"[yellow]warning:[/] {inert(self.format(record))}", highlight=False, soft_wrap=True)
 
 
 def _stderr_handler(verbose: bool) -> logging.Handler:
@@ -93,7 +94,8 @@ def _root(
     log = logging.getLogger(LOGGER_NAME)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     # On stderr for this command only: a later command in the same process (a notebook, a test) neither prints
-    # lines it did not ask for nor prints each line twice. Secrets are blanked on it by the run log's filter.
+    # lines it did not ask for nor prints each line twice. Secrets are blanked on it, in and out of a run log.
     handler = _stderr_handler(verbose)
+    handler.addFilter(SecretFilter(()))
     log.addHandler(handler)
     ctx.call_on_close(lambda: log.removeHandler(handler))

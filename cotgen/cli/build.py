@@ -57,6 +57,7 @@ from cotgen.cli.options import (
 )
 from cotgen.core.run_lock import run_lock
 from cotgen.prompts.templates import load_prompts
+from cotgen.records.consistency import MIN_COHERENCE
 
 TeacherOption = Annotated[
     str,
@@ -87,6 +88,15 @@ MinFaithfulnessOption = Annotated[
         metavar="X",
         rich_help_panel=TEACHER,
         help="Reject traces whose cue levels agree less with the measured ones (0..1; 0: no gate).",
+    ),
+]
+MinCoherenceOption = Annotated[
+    float,
+    typer.Option(
+        "--min-coherence",
+        metavar="X",
+        rich_help_panel=PROMPT_MORE,
+        help="Reject traces whose cited cues point away from their own distribution (0..1; 0: no gate).",
     ),
 ]
 PriceInOption = Annotated[
@@ -220,6 +230,7 @@ def build_command(
     repairs: RepairsOption = 2,
     gold_tolerance: GoldToleranceOption = 0.01,
     resample: ResampleOption = False,
+    min_coherence: MinCoherenceOption = MIN_COHERENCE,
     batch_file_only: BatchFileOnlyOption = False,
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
@@ -253,6 +264,7 @@ def build_command(
         mode=mode,  # type: ignore[arg-type]  # checked by BuildConfig.check
         repairs=repairs,
         min_faithfulness=min_faithfulness,
+        min_coherence=min_coherence,
         max_tokens=max_tokens,
         price_in=price_in,
         price_out=price_out,

@@ -36,8 +36,9 @@ def export(
             rich_help_panel=OUTPUT,
             help=(
                 "loso:K, folds:N:K, speaker:V,T or corpus; loso:all or folds:N write every fold into its own "
-                "fold_* folder. Default: loso:5 (IEMOCAP), loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus "
-                "(MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
+                "fold_* folder. A fold tests on one session (fold) and trains on all others, with no validation "
+                "set unless +val:S (loso:all+val:0.1) holds out training speakers. Default: loso:5 (IEMOCAP), "
+                "loso:6 (MSP-IMPROV), folds:5:1 (CREMA-D), corpus (MSP-Podcast, EMO-SUPERB), speaker:0.1,0.1."
             ),
         ),
     ] = None,
@@ -88,9 +89,10 @@ def export(
             out_dir=out,
             allow_stale=allow_stale,
             review=review,
+            seed=seed,
         )
         write_card(run_dir)
-        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}")
+        table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}", caption=folds.description)
         for column in ("fold", "split", *(f"{name} utterances" for name in ("train", "validation", "test")), "rows"):
             table.add_column(column, justify="left" if column in ("fold", "split") else "right")
         for name, result in folds.folds.items():
@@ -120,7 +122,7 @@ def export(
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
-    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})")
+    table = Table(title=f"{result.format} export of {run_dir} (split {result.split})", caption=result.description)
     table.add_column("file")
     table.add_column("rows", justify="right")
     for name, rows in result.files.items():

@@ -21,6 +21,8 @@ import cotgen.cli
 from cotgen.cli.app import app, err_console
 from cotgen.cli.help_format import use_cotgen_help
 from cotgen.core.errors import CotgenError, Interrupted
+from cotgen.core.inert import inert
+from cotgen.core.redact import redact
 
 _INFRASTRUCTURE = {"app", "main"}
 INTERRUPTED_STATUS = 130
@@ -40,8 +42,13 @@ def get_app() -> typer.Typer:
     return app
 
 
+def _shown(message: str) -> str:
+    """A message as printed: no credential (:mod:`cotgen.core.redact`), no markup or control acting (inert)."""
+    return inert(redact(message), keep="\n")
+
+
 def _error(message: str, status: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {_shown(message)}", highlight=False, soft_wrap=True)
     sys.exit(status)
 
 
@@ -52,7 +59,7 @@ def main() -> None:
         # Not standalone: click would print usage errors in its own boxed style and swallow Ctrl-C.
         status = cli(standalone_mode=False)
     except Interrupted as exc:
-        err_console.print(str(exc), highlight=False, soft_wrap=True)
+        err_console.print(_shown(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(INTERRUPTED_STATUS)
     except CotgenError as exc:
         _error(str(exc))

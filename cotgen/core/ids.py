@@ -16,27 +16,12 @@ import unicodedata
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.inert import FORBIDDEN_CATEGORIES, visible
 
 # Longer ids are refused: no corpus names an utterance with a kilobyte, and every file name, log line and
 # prompt that quotes the id would carry it.
 MAX_ID_LENGTH = 512
-# Unicode categories no id may hold: controls (NUL, newline, U+0085...), format characters (bidi overrides,
-# zero-width spaces), surrogates (not encodable as UTF-8) and the line and paragraph separators.
-FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 COMMENT = "#"
-
-
-def visible(text: str) -> str:
-    """``text`` with every control, format or separator character written as its escape (``\\n``, ``\\u2028``).
-
-    For messages about hostile text: what the user sees is the character's name, not its effect.
-    """
-    if not any(unicodedata.category(ch) in FORBIDDEN_CATEGORIES for ch in text):
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in FORBIDDEN_CATEGORIES else ch
-        for ch in text
-    )
 
 
 def shown_id(utterance_id: str, limit: int = 60) -> str:

@@ -16,13 +16,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from cotgen.core.redact import redact
+
 LOG_FILE = "cotgen.log"
 LOGGER_NAME = "cotgen"
-REDACTED = "***"
 
 
 class SecretFilter(logging.Filter):
-    """Replaces each secret in a log record's message and exception text with ``***``.
+    """Redacts a log record's message and exception text (:func:`cotgen.core.redact.redact`): URLs, known secrets.
 
     It rewrites the record itself, so handlers outside cotgen's (the root logger's, a user's own)
     that see the record afterwards get the blanked text too.
@@ -33,19 +34,16 @@ class SecretFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return redact(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg, record.args = self.redact(record.getMessage()), None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = self.redact(record.exc_text)
-            if record.stack_info:
-                record.stack_info = self.redact(record.stack_info)
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 

@@ -4,11 +4,11 @@ Emotion recognisers learn voices as readily as emotions, so a speaker seen in tr
 test scores; every protocol here keeps speakers disjoint and :func:`assign_splits` refuses an
 assignment that leaks one. Four protocols:
 
-- ``loso:K``: leave-one-session-out (IEMOCAP's protocol): session K is the test set and the next
-  session, cyclically in sorted order, the validation set;
+- ``loso:K``: leave-one-session-out (IEMOCAP's protocol, as EmoBox's folds define it): session K is
+  the test set and every other session trains;
 - ``folds:N:K``: speaker folds (CREMA-D's default protocol, ``folds:5``): the known speakers, sorted
   (numerically where they are numbers), are dealt round-robin into N folds of disjoint speakers;
-  fold K is the test set and fold K+1, cyclically, the validation set. Deterministic: no seed;
+  fold K is the test set and the other N-1 folds train. Deterministic: no seed;
 - ``speaker:V,T`` with a seed: whole speakers drawn at random until the validation and test sets
   hold shares V and T of the utterances;
 - ``corpus``: the corpus's own partition, read from ``session`` (MSP-Podcast's Split_Set:
@@ -16,6 +16,13 @@ assignment that leaks one. Four protocols:
 
 ``loso:all`` and ``folds:N`` name every fold of a protocol at once (:func:`fold_specs`): the
 export writes one folder per fold, so a cross-validated experiment is one command.
+
+A fold has no validation set by default: the published protocols train on everything that is not
+tested, and taking a whole session or fold from training for validation (as cotgen once did) leaves
+a fold that is not comparable with the literature. ``+val:S`` after a ``loso`` or ``folds`` spec
+(``loso:all+val:0.1``) is the explicit alternative: whole training speakers, drawn with ``--seed``,
+until they hold share S of the training utterances. :func:`protocol_description` says in words what
+a spec does (export.json, folds.json and the dataset card carry it).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -51,7 +58,8 @@ SPEAKER_SHARING_CORPORA = frozenset({"meld", "esd"})
 FALLBACK_SPLIT = "speaker:0.1,0.1"
 logger = logging.getLogger(__name__)
 ALL_FOLDS = "all"
-MIN_FOLDS = 3  # a test fold, a validation fold and at least one to train on
+MIN_FOLDS = 2  # a test fold and at least one to train on
+VALIDATION_SUFFIX = "+val:"
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,11 @@ class SplitSpec:
 
     def describe(self) -> str:
         """The spec as the user would type it (recorded in run.json and the dataset card)."""
+        validation = f"{VALIDATION_SUFFIX}{self.validation_share:g} --seed {self.seed}" if self.validation_share else ""
         if self.kind == "loso":
-            return f"loso:{self.test_session}"
+            return f"loso:{self.test_session}{validation}"
         if self.kind == "folds":
-            return f"folds:{self.folds}:{self.fold}"
+            return f"folds:{self.folds}:{self.fold}{validation}"
         if self.kind == "speaker":
             return f"speaker:{self.validation_share:g},{self.test_share:g} --seed {self.seed}"
         return "corpus"
@@ -84,8 +93,30 @@ def default_split(corpus: str) -> str:
 
 def is_all_folds(text: str) -> bool:
     """Whether ``--split`` names every fold of a protocol (``loso:all``, ``folds:N``) rather than one split."""
-    kind, _, arg = text.strip().partition(":")
+    kind, _, arg = _without_validation(text)[0].partition(":")
     return (kind == "loso" and arg.strip() == ALL_FOLDS) or (kind == "folds" and ":" not in arg)
+
+
+def _without_validation(text: str) -> tuple[str, str | None]:
+    """``loso:all+val:0.1`` -> (``loso:all``, ``0.1``); no suffix -> (text, None)."""
+    base, found, share = text.strip().partition(VALIDATION_SUFFIX)
+    return base.strip(), (share.strip() if found else None)
+
+
+def _validation_share(text: str, share: str | None) -> float:
+    """The ``+val:S`` share of the training utterances; 0 without the suffix."""
+    if share is None:
+        return 0.0
+    try:
+        value = float(share)
+    except ValueError:
+        value = -1.0
+    if 0 < value < 1:
+        return value
+    raise CotgenError(
+        f"--split {text!r}: expected {VALIDATION_SUFFIX}S with 0 < S < 1 (the share of the training utterances "
+        "held out for validation, whole speakers), or no suffix for no validation set"
+    )
 
 
 def _parse_folds(text: str, arg: str) -> SplitSpec:
@@ -104,14 +135,24 @@ def _parse_folds(text: str, arg: str) -> SplitSpec:
 
 
 def parse_split(text: str, seed: int = 0) -> SplitSpec:
-    """Parse ``loso:K``, ``folds:N:K``, ``speaker:V,T`` or ``corpus``; a malformed value says what was expected."""
-    kind, _, arg = text.strip().partition(":")
+    """Parse ``loso:K``, ``folds:N:K`` (each optionally ``+val:S``), ``speaker:V,T`` or ``corpus``.
+
+    A malformed value says what was expected.
+    """
+    base, share = _without_validation(text)
+    kind, _, arg = base.partition(":")
+    if share is not None and kind not in ("loso", "folds"):
+        raise CotgenError(f"--split {text!r}: {VALIDATION_SUFFIX}S follows a loso or folds spec only")
+    validation = _validation_share(text, share)
+    if kind == "folds":
+        spec = _parse_folds(text, arg)
+        return replace(spec, validation_share=validation, seed=seed if validation else 0)
+    if kind == "loso" and arg.strip():
+        return SplitSpec(
+            kind="loso", test_session=arg.strip(), validation_share=validation, seed=seed if validation else 0
+        )
     if kind == "corpus" and not arg:
         return SplitSpec(kind="corpus")
-    if kind == "folds":
-        return _parse_folds(text, arg)
-    if kind == "loso" and arg.strip():
-        return SplitSpec(kind="loso", test_session=arg.strip())
     if kind == "speaker":
         parts = arg.split(",")
         try:
@@ -187,18 +228,28 @@ def _catalogue(utterances: Iterable[Utterance]) -> _Catalogue:
     return _Catalogue(ids, codes["speaker"], codes["session"], list(speakers), list(sessions))
 
 
-def _loso(cat: _Catalogue, test_session: str) -> np.ndarray:
+def _sorted_sessions(cat: _Catalogue, text: str) -> list[str]:
+    """Every session, sorted; an error when an utterance has none or there are fewer than two."""
     if (cat.session_codes < 0).any():
         missing = cat.first_id(cat.session_codes < 0)
-        raise CotgenError(f"--split loso: utterance {missing} has no session (use --split speaker:V,T)")
+        raise CotgenError(f"--split {text}: utterance {missing} has no session (use --split folds:N)")
     sessions = sorted(cat.sessions, key=_session_key)
-    if test_session not in sessions:
-        raise CotgenError(f"--split loso:{test_session}: no such session (sessions: {', '.join(sessions)})")
     if len(sessions) < 2:
-        raise CotgenError("--split loso needs at least two sessions")
-    validation = sessions[(sessions.index(test_session) + 1) % len(sessions)]
-    names = {test_session: "test", validation: "validation"}
-    per_session = np.array([SPLITS.index(names.get(s, "train")) for s in cat.sessions], dtype=np.int8)
+        raise CotgenError(
+            f"--split {text}: leave-one-session-out needs at least two sessions, found {len(sessions)} "
+            "(use --split folds:N for speaker folds)"
+        )
+    return sessions
+
+
+def _loso(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
+    """Session K is the test set; every other session trains (EmoBox's IEMOCAP folds)."""
+    sessions = _sorted_sessions(cat, spec.describe())
+    if spec.test_session not in sessions:
+        raise CotgenError(f"--split {spec.describe()}: no such session (sessions: {', '.join(sessions)})")
+    per_session = np.array(
+        [SPLITS.index("test" if s == spec.test_session else "train") for s in cat.sessions], dtype=np.int8
+    )
     return per_session[cat.session_codes]
 
 
@@ -208,7 +259,7 @@ def _sorted_speakers(cat: _Catalogue) -> list[str]:
 
 
 def _speaker_folds(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
-    """Fold K of N speaker folds is the test set, fold K+1 (cyclically) the validation set, the rest train.
+    """Fold K of N speaker folds is the test set; the other N-1 folds train.
 
     Speakers are dealt round-robin in sorted order, so folds differ in size by at most one speaker and
     the assignment depends on nothing but the speaker ids. Utterances without a speaker cannot be kept
@@ -221,34 +272,127 @@ def _speaker_folds(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
             "(use fewer folds)"
         )
     fold_of = {speaker: position % spec.folds + 1 for position, speaker in enumerate(speakers)}
-    validation = spec.fold % spec.folds + 1
-    names = {spec.fold: "test", validation: "validation"}
-    per_speaker = np.array([SPLITS.index(names.get(fold_of[s], "train")) for s in cat.speakers], dtype=np.int8)
+    per_speaker = np.array(
+        [SPLITS.index("test" if fold_of[s] == spec.fold else "train") for s in cat.speakers], dtype=np.int8
+    )
     codes = per_speaker[np.maximum(cat.speaker_codes, 0)]
     codes[cat.speaker_codes < 0] = SPLITS.index("train")
     return codes
 
 
-def fold_specs(utterances: Iterable[Utterance], text: str) -> list[tuple[str, SplitSpec]]:
-    """Every fold of ``loso:all`` or ``folds:N`` as (folder name, spec), in fold order.
+def _draw_speakers(sizes: Mapping[str, int], shares: Sequence[tuple[str, float]], seed: int) -> dict[str, str]:
+    """Whole speakers, shuffled with ``seed``, drawn into each (split, share) until it holds that share of the
+    utterances of ``sizes``; speakers not drawn are left out of the result. Raises ValueError when no speaker
+    would be left over (the caller names the fix)."""
+    groups = sorted(sizes)
+    random.Random(seed).shuffle(groups)
+    total = sum(sizes.values())
+    chosen: dict[str, str] = {}
+    remaining = iter(groups)
+    for split, share in shares:
+        target = share * total
+        filled = 0
+        while filled < target:
+            group = next(remaining, None)
+            if group is None:
+                raise ValueError(len(groups))
+            chosen[group] = split
+            filled += sizes[group]
+    if len(chosen) == len(groups):
+        raise ValueError(len(groups))
+    return chosen
+
+
+def _speaker_sizes(cat: _Catalogue, mask: np.ndarray) -> dict[str, int]:
+    """Utterances per known speaker among those where ``mask`` holds (speakers with none left out)."""
+    known = mask & (cat.speaker_codes >= 0)
+    counts = np.bincount(cat.speaker_codes[known], minlength=len(cat.speakers))
+    return {speaker: int(n) for speaker, n in zip(cat.speakers, counts) if n}
+
+
+def _hold_out_validation(cat: _Catalogue, codes: np.ndarray, spec: SplitSpec) -> np.ndarray:
+    """``+val:S``: whole training speakers, drawn with the seed, move to validation until they hold share S.
+
+    Drawn from the training speakers only, so the test set is untouched and the validation speakers are
+    disjoint from both; an utterance without a speaker keeps training. At least one speaker must be left
+    to train.
+    """
+    train = codes == SPLITS.index("train")
+    sizes = _speaker_sizes(cat, train)
+    try:
+        chosen = _draw_speakers(sizes, [("validation", spec.validation_share)], spec.seed)
+    except ValueError:
+        raise CotgenError(
+            f"--split {spec.describe()}: the {len(sizes)} training speakers cannot give a validation share of "
+            f"{spec.validation_share:g} and keep one to train (use a smaller {VALIDATION_SUFFIX}S, or none)"
+        ) from None
+    moved = np.array([*(speaker in chosen for speaker in cat.speakers), False])  # last: no speaker (code -1)
+    out = codes.copy()
+    out[train & moved[cat.speaker_codes]] = SPLITS.index("validation")
+    return out
+
+
+def fold_specs(utterances: Iterable[Utterance], text: str, seed: int = 0) -> list[tuple[str, SplitSpec]]:
+    """Every fold of ``loso:all`` or ``folds:N`` (either with ``+val:S``) as (folder name, spec), in fold order.
 
     ``loso:all`` has one fold per session (sorted numerically where sessions are numbers) named
     ``fold_<session>``; ``folds:N`` has folds ``fold_1`` … ``fold_N``.
     """
     if not is_all_folds(text):
         raise CotgenError(f"--split {text!r}: not a protocol of several folds (expected loso:all or folds:N)")
-    kind, _, arg = text.strip().partition(":")
-    if kind == "folds":
-        spec = _parse_folds(text, arg)
+    spec = parse_split(text, seed)
+    if spec.kind == "folds":
         return [(f"fold_{k}", replace(spec, fold=k)) for k in range(1, spec.folds + 1)]
-    cat = _catalogue(utterances)
-    if (cat.session_codes < 0).any():
-        missing = cat.first_id(cat.session_codes < 0)
-        raise CotgenError(f"--split loso:all: utterance {missing} has no session (use --split folds:N)")
-    sessions = sorted(cat.sessions, key=_session_key)
-    if len(sessions) < 2:
-        raise CotgenError("--split loso:all needs at least two sessions (use --split folds:N)")
-    return [(f"fold_{_folder_safe(s)}", SplitSpec(kind="loso", test_session=s)) for s in sessions]
+    sessions = _sorted_sessions(_catalogue(utterances), text.strip())
+    return [(f"fold_{_folder_safe(s)}", replace(spec, test_session=s)) for s in sessions]
+
+
+def _validation_words(spec: SplitSpec) -> str:
+    if not spec.validation_share:
+        return "no validation set"
+    return (
+        f"validation: whole training speakers drawn with seed {spec.seed} until they hold "
+        f"{spec.validation_share:.0%} of the training utterances"
+    )
+
+
+def protocol_description(utterances: Iterable[Utterance], spec: SplitSpec, every: bool = False) -> str:
+    """What a split does, in words a paper can quote (export.json, folds.json, the dataset card).
+
+    ``every``: the whole protocol (``loso:all``, ``folds:N``; ``spec`` any of its folds) rather than one
+    split. For example "5 folds, leave one session out: each fold tests on one session and trains on the
+    other 4 sessions; no validation set".
+    """
+    validation = _validation_words(spec)
+    if spec.kind == "loso":
+        sessions = _sorted_sessions(_catalogue(utterances), spec.describe())
+        if every:
+            return (
+                f"{len(sessions)} folds, leave one session out: each fold tests on one session and trains on the "
+                f"other {len(sessions) - 1} sessions; {validation}"
+            )
+        others = [s for s in sessions if s != spec.test_session]
+        return (
+            f"leave one session out: tests on session {spec.test_session} and trains on the other "
+            f"{len(others)} sessions ({', '.join(others)}); {validation}"
+        )
+    if spec.kind == "folds":
+        dealt = "speakers dealt round-robin in sorted order"
+        if every:
+            return (
+                f"{spec.folds} speaker folds ({dealt}): each fold tests on one fold and trains on the other "
+                f"{spec.folds - 1} folds; {validation}"
+            )
+        return (
+            f"speaker fold {spec.fold} of {spec.folds} ({dealt}): tests on fold {spec.fold} and trains on the "
+            f"other {spec.folds - 1} folds; {validation}"
+        )
+    if spec.kind == "speaker":
+        return (
+            f"speaker-disjoint random split (seed {spec.seed}): whole speakers drawn until validation holds "
+            f"{spec.validation_share:.0%} and test {spec.test_share:.0%} of the utterances; the rest trains"
+        )
+    return "the corpus's own partition: Train trains, Development validates, Test* tests"
 
 
 def _folder_safe(name: str) -> str:
@@ -282,24 +426,11 @@ def _by_speaker(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
             "(a manifest needs a speaker column: add it and rerun cotgen build; "
             "or use --split loso:K or --split corpus)"
         )
-    per_speaker = np.bincount(cat.speaker_codes[known], minlength=len(cat.speakers))
-    sizes = dict(zip(cat.speakers, (int(n) for n in per_speaker)))
-    groups = sorted(sizes)
-    random.Random(spec.seed).shuffle(groups)
-    total = int(known.sum())
-    chosen: dict[str, str] = {}
-    remaining = iter(groups)
-    for split, share in (("test", spec.test_share), ("validation", spec.validation_share)):
-        target = share * total
-        filled = 0
-        while filled < target:
-            group = next(remaining, None)
-            if group is None:
-                raise CotgenError(f"--split {spec.describe()}: too few speakers ({len(groups)}) to leave any to train")
-            chosen[group] = split
-            filled += sizes[group]
-    if len(chosen) == len(groups):
-        raise CotgenError(f"--split {spec.describe()}: too few speakers ({len(groups)}) to leave any to train")
+    sizes = _speaker_sizes(cat, known)
+    try:
+        chosen = _draw_speakers(sizes, [("test", spec.test_share), ("validation", spec.validation_share)], spec.seed)
+    except ValueError:
+        raise CotgenError(f"--split {spec.describe()}: too few speakers ({len(sizes)}) to leave any to train") from None
     per_speaker_split = np.array([SPLITS.index(chosen.get(s, "train")) for s in cat.speakers], dtype=np.int8)
     codes = per_speaker_split[np.maximum(cat.speaker_codes, 0)]
     per_session = np.array([*(max(_partition_code(s), 0) for s in cat.sessions), 0], dtype=np.int8)
@@ -320,6 +451,24 @@ def _corpus_partition(cat: _Catalogue) -> np.ndarray:
     return codes
 
 
+def _fold(cat: _Catalogue, spec: SplitSpec) -> np.ndarray:
+    """One fold of ``loso`` or ``folds``, with its ``+val:S`` validation speakers; an empty train or test split is
+    an error, since a fold that trains or tests on nothing yields figures nobody should report."""
+    if spec.kind == "folds" and spec.fold < 1:
+        raise CotgenError(f"--split folds:{spec.folds}: names every fold; export it with cotgen export")
+    codes = _loso(cat, spec) if spec.kind == "loso" else _speaker_folds(cat, spec)
+    if spec.validation_share:
+        codes = _hold_out_validation(cat, codes, spec)
+    counts = np.bincount(codes, minlength=len(SPLITS))
+    for split in ("train", "test"):
+        if not counts[SPLITS.index(split)]:
+            raise CotgenError(
+                f"--split {spec.describe()}: the fold's {split} split would be empty "
+                "(use a protocol with more sessions or speakers, e.g. --split speaker:V,T)"
+            )
+    return codes
+
+
 def _leaking_speakers(cat: _Catalogue, codes: np.ndarray) -> list[str]:
     """Speakers whose utterances fall in more than one split (utterances without a speaker are ignored)."""
     known = cat.speaker_codes >= 0
@@ -335,12 +484,8 @@ def assign_splits(utterances: Iterable[Utterance], spec: SplitSpec, corpus: str 
     kept as published, with the shared speakers named in a warning and counted on the assignment.
     """
     cat = _catalogue(utterances)
-    if spec.kind == "loso":
-        codes = _loso(cat, spec.test_session or "")
-    elif spec.kind == "folds":
-        if spec.fold < 1:
-            raise CotgenError(f"--split folds:{spec.folds}: names every fold; export it with cotgen export")
-        codes = _speaker_folds(cat, spec)
+    if spec.kind in ("loso", "folds"):
+        codes = _fold(cat, spec)
     elif spec.kind == "speaker":
         codes = _by_speaker(cat, spec)
     else:

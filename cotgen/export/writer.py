@@ -41,6 +41,7 @@ from cotgen.export.splits import (
     fold_specs,
     is_all_folds,
     parse_split,
+    protocol_description,
 )
 from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
@@ -79,6 +80,7 @@ class ExportResult:
     answer: str
     audio: str
     label_words: dict[str, str] | None = None  # code -> word of the label line (``answer`` label), else None
+    description: str = ""  # the split protocol in words (splits.protocol_description)
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
@@ -187,6 +189,7 @@ class FoldsResult:
     out_dir: Path
     run_dir: Path
     protocol: str
+    description: str = ""  # the protocol in words, e.g. "5 folds, leave one session out: ..."
     folds: dict[str, ExportResult] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -196,6 +199,7 @@ class FoldsResult:
             "out_dir": str(self.out_dir),
             "run_dir": str(self.run_dir),
             "protocol": self.protocol,
+            "description": self.description,
             "folds": [{"name": name, "dir": name, **result.summary()} for name, result in self.folds.items()],
         }
 
@@ -271,6 +275,7 @@ def export_folds(
     out_dir: Path | None = None,
     review: Path | None = None,
     allow_stale: bool = False,
+    seed: int = 0,
     label_words: Mapping[str, str] | None = None,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
@@ -279,14 +284,14 @@ def export_folds(
     LLaMA-Factory's ``dataset_info.json``). Split files a one-split export left at the top of the
     folder, and fold folders of an earlier protocol that this one lacks, are removed so no reader
     mistakes them for this protocol's. ``review`` leaves out rejected traces in every fold, and stale inputs
-    and the lock are as in :func:`export_run`.
+    and the lock are as in :func:`export_run`; ``seed`` draws the validation speakers of ``+val:S``.
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
     contract = _contract(answer, label_words)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
-        return _export_folds(run_dir, module, fmt, split, contract, audio, out_dir, review)
+        return _export_folds(run_dir, module, fmt, split, seed, contract, audio, out_dir, review)
 
 
 def _export_folds(
@@ -294,6 +299,7 @@ def _export_folds(
     module: ModuleType,
     fmt: ExportFormat,
     split: str,
+    seed: int,
     answer: AnswerContract,
     audio: AudioMode,
     out_dir: Path | None,
@@ -303,14 +309,20 @@ def _export_folds(
     marks = read_review(review, run_dir / TRACES) if review is not None else None
     _check_kinds(data, module)
     out = out_dir or run_dir / "export" / fmt
-    specs = fold_specs(data.utterances, split)
+    specs = fold_specs(data.utterances, split, seed)
     out.mkdir(parents=True, exist_ok=True)
     if (out / EXPORT_INFO).is_file():  # a one-split export lived here: its files would read as a fold
         _remove_stale(out)
         (out / EXPORT_INFO).unlink()
         shutil.rmtree(out / AUDIO_DIR, ignore_errors=True)
     _remove_stale_folds(out, {name for name, _ in specs})
-    result = FoldsResult(format=fmt, out_dir=out, run_dir=data.run_dir, protocol=split.strip())
+    result = FoldsResult(
+        format=fmt,
+        out_dir=out,
+        run_dir=data.run_dir,
+        protocol=split.strip(),
+        description=protocol_description(data.utterances, specs[0][1], every=True),
+    )
     for name, spec in specs:
         result.folds[name] = _write_split(
             data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks
@@ -413,6 +425,7 @@ def _write_split(
         answer=answer.mode,
         label_words=_label_words(answer, data.classes),
         audio=audio,
+        description=protocol_description(data.utterances, spec),
         traces_fingerprint=traces_fingerprint(data.run_dir),
         stale_inputs=[f.path.name for f in stale_files(data.run_dir, module.KINDS)],
     )

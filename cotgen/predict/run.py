@@ -28,6 +28,7 @@ from cotgen.build.model_teacher import teach_all
 from cotgen.core.durable_files import iter_recovered_lines, read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
+from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.predict.audio import AudioError, AudioSettings
@@ -186,7 +187,7 @@ class PredictConfig:
 
     def as_json(self) -> dict[str, Any]:
         """The options as run.json records them (paths as text; the key's variable name, never its value)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return recorded_options(self)
 
 
 @dataclass(frozen=True)

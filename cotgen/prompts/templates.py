@@ -28,6 +28,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
 from cotgen.core.paths import PROMPTS_DIR
 from cotgen.prompts.context import CONTEXT_HEADER, NO_PREVIOUS_TURN, with_context
+from cotgen.records.consistency import HIGH_MAX_TOP, LOW_MIN_TOP
 from cotgen.records.run_records import TemplateRef
 from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, response_schema
 from cotgen.records.utterance import ContextTurn
@@ -56,6 +57,12 @@ class PromptInputs:
     features: Sequence[FeatureLine] = field(default_factory=tuple)
     human_distribution: Mapping[str, float] | None = None
     context: Sequence[ContextTurn] | None = None  # previous turns (build --context K); None = not asked for
+
+    def evidence_text(self) -> str:
+        """What the prompt shows besides the target (the measurements in words and numbers): a trace may quote
+        these numbers without leaking the target (:mod:`cotgen.records.leakage`)."""
+        numbers = "\n".join(f"{f.name}: {f.value} (z = {f.z})" for f in self.features)
+        return f"{self.cues_text}\n{numbers}"
 
 
 def sha256_text(text: str) -> str:
@@ -158,6 +165,8 @@ class PromptSet:
                 "intonation_levels": list(INTONATION_LEVELS),
                 "output_format": output_format(classes),
                 "schema": schema,
+                "low_min_top": LOW_MIN_TOP,
+                "high_max_top": HIGH_MAX_TOP,
             },
         )
 

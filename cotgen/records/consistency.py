@@ -20,12 +20,13 @@ The three rules (docs/reference.md, "Consistency rules"):
    two-decimal rounding are not contradictions) — and each must hold some mass (at least
    :data:`COMPETING_MIN_SHARE`).
 3. **Evidence–distribution coherence** (``coherence``): each cue spreads one vote over the classes it ``suggests``;
-   a class's *support* is its votes divided by the best-supported class's votes (1 for the classes the evidence
-   favours most, 0 for classes no cue suggests). The coherence score is the distribution's mass weighted by
-   support, ``sum_c p(c) * support(c)``, in [0, 1]: 1 when all mass sits on the classes the evidence favours
-   most, 0 when it sits only on classes no cited cue suggests. Cues that suggest nothing do not vote; with no vote
-   at all the score is None (nothing to check). A trace scoring below :data:`MIN_COHERENCE` reasons towards one
-   answer and concludes another.
+   the votes, normalised to sum 1, are the evidence's own distribution ``e``. The score is the probability the
+   trace gives to the classes its evidence points to, relative to its most probable class:
+   ``sum_c e(c) * p(c) / max_c p(c)``, in [0, 1] — 1 when every cited cue points to a class the distribution
+   ranks first, 0 when the cues point only to classes it gives nothing. A flat distribution over many classes is
+   not penalised for evidence that picks one of them (the score compares with the top share, not with 1). Cues
+   that suggest nothing do not vote; with no vote at all the score is None (nothing to check). A trace scoring
+   below :data:`MIN_COHERENCE` reasons towards one answer and concludes another.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ COMPETING_TOLERANCE = 0.05
 """How much less mass a competing class may hold than a class the trace leaves unnamed."""
 COMPETING_MIN_SHARE = 0.01
 """The least mass a class named as competing must hold (a printed 0.00 cannot compete)."""
-MIN_COHERENCE = 0.25
+MIN_COHERENCE = 0.2
 """The default gate on the evidence–distribution coherence score (``--min-coherence``)."""
 SHARE_TOLERANCE = 0.015
 """How far a share a text quotes for a class may lie from that class's printed probability (two-decimal rounding)."""
@@ -142,18 +143,18 @@ def evidence_votes(suggests: Iterable[Sequence[str]], classes: Iterable[str]) ->
 
 
 def coherence(suggests: Iterable[Sequence[str]], distribution: Mapping[str, float]) -> float | None:
-    """Rule 3's score: the distribution's mass weighted by each class's evidential support, in [0, 1].
+    """Rule 3's score: the probability of the classes the evidence points to, relative to the top class, in [0, 1].
 
     None when no cue suggests a class of the distribution (nothing to compare).
     """
     votes = evidence_votes(suggests, distribution)
-    best = max(votes.values(), default=0.0)
-    if best <= 0.0:
+    total_votes = sum(votes.values())
+    if total_votes <= 0.0:
         return None
-    total = float(sum(distribution.values()))
-    if total <= 0.0:
+    top = top_share(distribution)
+    if top <= 0.0:
         return 0.0
-    score = sum(distribution[code] * votes[code] / best for code in distribution) / total
+    score = sum(votes[code] * distribution[code] for code in distribution) / (total_votes * top)
     return min(1.0, max(0.0, score))
 
 

@@ -25,6 +25,8 @@ RejectReason = Literal[
     "unfaithful",
     "features",
     "distribution_mismatch",
+    "inconsistent",
+    "leaks_target",
 ]
 FINGERPRINT_DESCRIPTION = (
     "sha256 over everything that decided this record (cotgen.records.fingerprint): transcript, human distribution "
@@ -72,6 +74,11 @@ class TraceRecord(BaseModel):
     faithfulness: float | None = Field(description="The gate's score: the mean of the defined faithfulness_parts.")
     faithfulness_parts: FaithfulnessParts | None = Field(
         default=None, description="Exact and within-one-step agreement of the cited cues, salient-cue recall."
+    )
+    coherence: float | None = Field(
+        default=None,
+        description="Evidence-distribution coherence of the cited cues' suggests (cotgen.records.consistency); "
+        "null when no cue suggests a class.",
     )
     usage: Usage
     fingerprint: str | None = Field(default=None, description=FINGERPRINT_DESCRIPTION)

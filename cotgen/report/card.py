@@ -319,7 +319,8 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 - Prompt templates: {{ templates }}
 - Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
-  audio paths `{{ export.audio }}`.
+  audio paths `{{ export.audio }}`.{% if export.description %}
+- Split protocol: {{ export.description }}.{% endif %}
 {% endif %}{% if export and export.review %}- Review: {{ export.review.reviewed }} traces reviewed by hand
   ({{ export.review.accept }} accepted, {{ export.review.reject }} rejected, {{ export.review.flag }} flagged);
   left out for the rejected: {{ export.review.left_out.sft }} SFT records, {{ export.review.left_out.dpo }} DPO

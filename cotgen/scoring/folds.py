@@ -128,6 +128,12 @@ def run_fold_evaluation(
         if not test & known:
             raise CotgenError(f"{fold}: none of its test ids is in {ref_path}")
         train = read_ids(fold / TRAIN_IDS) & known if (fold / TRAIN_IDS).exists() else None
+        if train is not None and not train:
+            # The prior baseline comes from the training utterances; a fold without any would silently lose it.
+            raise CotgenError(
+                f"{fold / TRAIN_IDS}: none of the fold's training ids is in {ref_path}; the prior baseline "
+                "needs them (re-export the folds with this run's cotgen export --split loso:all or folds:N)"
+            )
         own = fold / PREDICTIONS
         if own.exists():
             predictions = read_predictions(own, classes, readout)

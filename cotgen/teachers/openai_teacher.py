@@ -47,6 +47,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from cotgen.core.audio import AudioDecodeError, audio_as_wav
 from cotgen.core.errors import CotgenError
+from cotgen.core.redact import redact, redact_url, remember_secrets
 from cotgen.records.trace import response_schema
 from cotgen.teachers.breaker import (
     OUTAGE_AFTER_S,
@@ -207,6 +208,7 @@ def resolve_api_key(config: TeacherConfig) -> str:
     """
     key = os.environ.get(config.api_key_env, "").strip()
     if key:
+        remember_secrets([key])
         return key
     if is_openai_endpoint(resolve_base_url(config)):
         raise CotgenError(
@@ -232,21 +234,14 @@ def build_audio_part(path: str) -> dict:
 
 
 def _scrub(text: str, secret: str) -> str:
-    """One line, the key blanked out, short enough for a log line or a reject record."""
-    if secret and secret != PLACEHOLDER_KEY:
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    """One line, URLs and every known secret (the key too) redacted, short enough for a log line or a reject."""
+    text = " ".join(redact(text, [secret] if secret != PLACEHOLDER_KEY else []).split())
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
 def display_url(base_url: str | None) -> str:
-    """The endpoint for messages, without any user:password part a URL may carry."""
-    if base_url is None:
-        return OPENAI_HOST
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    """The endpoint for messages and batch journals, without credentials (:func:`cotgen.core.redact.redact_url`)."""
+    return OPENAI_HOST if base_url is None else redact_url(base_url)
 
 
 def _server_message(exc: APIStatusError) -> str:

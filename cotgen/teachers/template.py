@@ -256,11 +256,12 @@ def ambiguity(distribution: Mapping[str, float]) -> AmbiguityStage:
         competing = [code for code in ranked if distribution[code] >= 0.15] or ranked[:2]
         if len(competing) < 2:
             competing = ranked[:2]
-    shares = ", ".join(f"{emotion_name(code)} {distribution[code]:.2f}" for code in competing)
+    # Reasoned from the cues, never narrated from the target: no listeners, no votes, no shares (records/leakage.py).
+    names = " and ".join(emotion_name(code) for code in competing)
     explanation = {
-        "low": f"The cues agree; listeners would mostly hear {emotion_name(ranked[0])} ({shares}).",
-        "medium": f"The cues lean one way but not all of them; listeners would split ({shares}).",
-        "high": f"The cues conflict and no reading dominates; listeners would disagree ({shares}).",
+        "low": f"The cues mostly agree; the reading is {emotion_name(ranked[0])}.",
+        "medium": f"The cues lean one way but not all of them; {names} compete.",
+        "high": f"The cues conflict and no reading dominates; {names} compete.",
     }[level]
     return AmbiguityStage(level=level, competing=competing, explanation=explanation)
 

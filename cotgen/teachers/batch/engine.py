@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from openai import APIConnectionError, APIStatusError, APITimeoutError, OpenAI
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.redact import blank_secrets
 from cotgen.teachers.batch.journal import (
     BATCHES_DIR,
     TERMINAL_STATUSES,
@@ -56,7 +57,6 @@ from cotgen.teachers.batch.lines import (
 )
 from cotgen.teachers.batch_mode import BatchMode
 from cotgen.teachers.openai_teacher import (
-    PLACEHOLDER_KEY,
     TeacherConfig,
     display_url,
     resolve_api_key,
@@ -359,7 +359,7 @@ class BatchEngine:
         )
 
     def _download(self, file_id: str, path: Path) -> None:
-        """Copy a server file here, line by line with the API key blanked (a server may quote it in an error)."""
+        """Copy a server file here, line by line with every known secret blanked (a server may quote the key)."""
         tmp = path.with_name(path.name + ".download")
 
         def fetch() -> None:
@@ -368,11 +368,11 @@ class BatchEngine:
                     handle.write(chunk)
 
         self._call(f"downloading {file_id}", fetch)
-        secret = self._key.encode("utf-8") if self._key != PLACEHOLDER_KEY else b""
         scrubbed = path.with_name(path.name + ".tmp")
         with tmp.open("rb") as source, scrubbed.open("wb") as target:
             for line in source:
-                target.write(line.replace(secret, b"***") if secret else line)
+                text = blank_secrets(line.decode("utf-8", "surrogateescape"))
+                target.write(text.encode("utf-8", "surrogateescape"))
         scrubbed.replace(path)
         tmp.unlink()
 

@@ -1,0 +1,111 @@
+"""Content checks of a build against a loopback teacher: a leaked target and a self-contradiction each get one
+repair turn naming the problem, then a reject (`leaks_target`, `inconsistent`); a corrected answer is kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loopback_server import LoopbackServer, trace_responder
+
+from cotgen.build.run import BuildConfig, BuildSummary, run_build
+from cotgen.records.run_records import RejectRecord, TraceRecord
+
+
+def _build(srv: LoopbackServer, out: Path, cache: Path, **options: object) -> BuildSummary:
+    settings: dict[str, object] = {"limit": 3, "timeout": 5.0, "backoff_base": 0.02, "concurrency": 2}
+    settings.update(options)
+    config = BuildConfig(
+        teacher="openai:loopback", base_url=srv.base_url, out=out, cache=cache, progress=False, **settings
+    )
+    return run_build(config)
+
+
+def _records(out: Path) -> tuple[list[TraceRecord], list[RejectRecord]]:
+    def read(name: str) -> list[dict]:
+        path = out / name
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    return (
+        [TraceRecord.model_validate(r) for r in read("traces.jsonl")],
+        [RejectRecord.model_validate(r) for r in read("rejects.jsonl")],
+    )
+
+
+def _turns(body: dict) -> int:
+    return sum(1 for m in body["messages"] if m["role"] == "assistant") + 1
+
+
+def _leaking(always: bool):
+    def respond(body: dict, classes: tuple[str, ...]) -> dict:
+        answer = trace_responder(body, classes)
+        if always or _turns(body) == 1:
+            top = max(answer["distribution"], key=answer["distribution"].get)
+            answer["ambiguity"]["explanation"] = f"Most annotators chose {top}. The voice is tense."
+        return answer
+
+    return respond
+
+
+def _contradicting(always: bool):
+    def respond(body: dict, classes: tuple[str, ...]) -> dict:
+        answer = trace_responder(body, classes)
+        if always or _turns(body) == 1:
+            dist = answer["distribution"]
+            bottom = min(dist, key=dist.get)
+            top = max(dist, key=dist.get)
+            answer["ambiguity"] = {"level": "high", "competing": [bottom, top], "explanation": "Unclear."}
+        return answer
+
+    return respond
+
+
+def test_a_leak_gets_one_repair_quoting_the_sentence_and_the_fixed_answer_is_kept(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_leaking(always=False)) as srv:
+        summary = _build(srv, tmp_path, cache)
+        assert (summary.traces, summary.rejects, len(srv.chat_requests)) == (3, 0, 6)
+        repairs = [r.body["messages"][-1]["content"] for r in srv.chat_requests if _turns(r.body) == 2]
+    assert len(repairs) == 3
+    for text in repairs:
+        assert "leaks_target:" in text and "'Most annotators chose" in text
+        assert "listeners' distribution" not in text  # the repair turn does not present the target as a vote
+    traces, _ = _records(tmp_path)
+    assert all("annotators" not in t.text for t in traces)
+    assert all(t.usage.requests == 2 for t in traces)
+
+
+def test_a_leak_twice_is_rejected_as_leaks_target(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_leaking(always=True)) as srv:
+        summary = _build(srv, tmp_path, cache)
+        assert (summary.traces, summary.reject_reasons, len(srv.chat_requests)) == (0, {"leaks_target": 3}, 6)
+    _, rejects = _records(tmp_path)
+    assert {(r.stage, r.attempts) for r in rejects} == {("validation", 2)}
+    assert all("ambiguity.explanation: 'Most annotators chose" in r.detail for r in rejects)
+
+
+def test_predict_samples_are_not_held_to_the_leak_rule(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_leaking(always=True)) as srv:
+        summary = _build(srv, tmp_path, cache, limit=2, samples=1, mode="predict")
+    assert (summary.traces, summary.rejects) == (2, 0)
+
+
+def test_a_self_contradiction_gets_one_repair_naming_the_rule_then_is_rejected(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_contradicting(always=False)) as srv:
+        fixed = _build(srv, tmp_path / "fixed", cache)
+        assert (fixed.traces, fixed.rejects, len(srv.chat_requests)) == (3, 0, 6)
+        repairs = [r.body["messages"][-1]["content"] for r in srv.chat_requests if _turns(r.body) == 2]
+    assert len(repairs) == 3
+    assert all("inconsistent: the trace contradicts itself:" in text and "competing: " in text for text in repairs)
+    traces, _ = _records(tmp_path / "fixed")
+    assert all(t.coherence is not None and t.coherence >= 0.2 for t in traces)
+    with LoopbackServer(responder=_contradicting(always=True)) as srv:
+        kept = _build(srv, tmp_path / "kept", cache)
+    assert (kept.traces, kept.reject_reasons) == (0, {"inconsistent": 3})
+    _, rejects = _records(tmp_path / "kept")
+    assert all(r.attempts == 2 and "competing names" in r.detail for r in rejects)
+
+
+def test_repairs_zero_means_no_repair_turn(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_leaking(always=False)) as srv:
+        summary = _build(srv, tmp_path, cache, repairs=0)
+        assert (summary.reject_reasons, len(srv.chat_requests)) == ({"leaks_target": 3}, 3)
