@@ -26,6 +26,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cotgen.core.labels import emotion_name
+from cotgen.records.consistency import (
+    MIN_COHERENCE,
+    Violation,
+    coherence_violation,
+    competing_violation,
+    level_violation,
+    shares_violation,
+)
 from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import (
     INTONATION_LEVELS,
@@ -242,3 +250,19 @@ def read_claims(
         shares=read_shares(reasoning, words),
         label=sections.label,
     )
+
+
+def claim_violations(claims: Claims, min_coherence: float | None = MIN_COHERENCE) -> list[Violation]:
+    """Every consistency rule (:mod:`cotgen.records.consistency`) the claims of a text break, in rule order.
+
+    A level or competing list the text does not state is not a contradiction (rules 1 and 2 need it stated);
+    ``min_coherence`` None leaves rule 3 out, as for gold validation.
+    """
+    distribution = claims.distribution
+    found = [
+        level_violation(claims.level, distribution) if claims.level is not None else None,
+        competing_violation(claims.competing, distribution) if claims.competing is not None else None,
+        coherence_violation(claims.suggests, distribution, min_coherence) if min_coherence is not None else None,
+        shares_violation([(share.value, share.code) for share in claims.shares], distribution),
+    ]
+    return [v for v in found if v is not None]
