@@ -11,16 +11,6 @@ from cotgen.cli.app import app, console, err_console
 from cotgen.cli.options import INPUT, SCORING, IdsOption, OutputOption, ReadoutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.scoring.evaluate import (
-    FOLD_FIELDS,
-    MISSING_POLICIES,
-    READOUTS,
-    SAMPLE_CHOICES,
-    render_readouts,
-    render_report,
-    run_evaluation,
-    write_report,
-)
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -110,6 +100,18 @@ def eval_command(
     output: OutputOption = None,
 ) -> None:
     """Score predictions: JS, BC, R², Brier, KL, WA/UA, F1, ECE, entropy correlation; uniform and prior baselines."""
+    # Imported here, not at the top: every command's --help loads this module, and scoring loads numpy.
+    from cotgen.scoring.evaluate import (
+        FOLD_FIELDS,
+        MISSING_POLICIES,
+        READOUTS,
+        SAMPLE_CHOICES,
+        render_readouts,
+        render_report,
+        run_evaluation,
+        write_report,
+    )
+
     if by is not None:
         _choice(by, FOLD_FIELDS, "--by")
     _choice(sample, SAMPLE_CHOICES, "--sample")

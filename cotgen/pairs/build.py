@@ -40,6 +40,7 @@ from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, TraceRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
@@ -264,6 +265,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
     if needs_traces and not traces_path.exists():
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first, or use --source rollouts)")
     trace_index = index_lines(traces_path, ordinals) if needs_traces else None
+    style = TextStyle.of_run(read_run_json(run_dir).get("config"))
     taught = None
     counterfactual_path = counterfactual_dir(run_dir) / TRACES_FILE
     if "counterfactual" in sources:
@@ -303,6 +305,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                         options.keep_unparseable,
                         _traces(counterfactual_index, counterfactual_reader, ordinal),
                         min_coherence,
+                        style,
                     ),
                 )
                 for ordinal, utterance in block

@@ -25,6 +25,7 @@ from typing import Literal
 from cotgen.pairs.corrupt import CORRUPTIONS, CorruptionKind, corruption_texts
 from cotgen.records.claims import claim_violations, read_claims
 from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import TraceRecord
 from cotgen.records.utterance import Utterance
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
@@ -88,18 +89,20 @@ def gather_candidates(
     keep_unparseable: bool,
     counterfactuals: Sequence[TraceRecord] = (),
     min_coherence: float | None = MIN_COHERENCE,
+    style: TextStyle = DEFAULT_STYLE,
 ) -> CandidateSet:
     """All candidates of one utterance from the selected sources.
 
     Unreadable texts are counted by source kind; they become candidates (format failures, never
     chosen) only with ``keep_unparseable``. Readable texts that contradict themselves are counted by
-    source kind and rule and never become candidates.
+    source kind and rule and never become candidates. Corruptions are written, and every text read, in the run's
+    ``style`` (its stage order; no measured numbers unless the build kept them).
     """
     classes = utterance.classes
     found = CandidateSet()
 
     def offer(source: str, text: str) -> None:
-        claims = read_claims(text, classes)
+        claims = read_claims(text, classes, style.order)
         if claims is None:
             found.unreadable[source_kind(source)] += 1
             if keep_unparseable:
@@ -127,7 +130,7 @@ def gather_candidates(
         if gold.teacher == TEMPLATE_TEACHER:
             has_transcript = bool(utterance.transcript)
             for kind, text in corruption_texts(
-                gold.trace, utterance.distribution, utterance.majority, classes, has_transcript
+                gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, style=style
             ):
                 offer(f"corrupt:{kind}", text)
         else:

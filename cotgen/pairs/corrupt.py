@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from cotgen.core.divergence import round_distribution
-from cotgen.records.trace import Trace, printed, render_trace, validate_trace
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
+from cotgen.records.trace import Trace, printed, validate_trace
 from cotgen.teachers.template import ambiguity as template_ambiguity
 
 CorruptionKind = Literal["overconfident", "flat", "swapped", "shifted"]
@@ -93,11 +94,12 @@ def corruption_texts(
     classes: Sequence[str],
     has_transcript: bool,
     kinds: Sequence[CorruptionKind] = CORRUPTIONS,
+    style: TextStyle = DEFAULT_STYLE,
 ) -> list[tuple[CorruptionKind, str]]:
-    """(kind, rendered text) for each corruption of a template-teacher ``gold`` that changes its distribution."""
+    """(kind, training text in the run's ``style``) for each corruption of a template-teacher ``gold``."""
     out = []
     for kind in kinds:
         trace = corrupt_trace(kind, gold, human, majority, classes, has_transcript)
         if trace is not None:
-            out.append((kind, render_trace(trace)))
+            out.append((kind, style.render(trace)))
     return out
