@@ -65,6 +65,7 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
+from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.consistency import MIN_COHERENCE
@@ -862,6 +863,7 @@ class _Builder:
             "teacher": self.config.teacher,
             "corpus": {
                 "name": corpus.corpus,
+                "root": str(corpus_folder(self.config.corpus, self.config.root)),
                 "classes": corpus.classes,
                 "utterances": corpus.size,
                 "dropped": corpus.dropped,

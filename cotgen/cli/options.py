@@ -336,3 +336,14 @@ CacheOption = Annotated[
 ProgressOption = Annotated[
     bool, typer.Option("--progress/--no-progress", rich_help_panel=MEASURE_MORE, help="Show a progress bar.")
 ]
+
+
+# --- what may leave the machine (publish, review, export) --------------------------------------------------------
+AllowOutsideRootOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-root",
+        rich_help_panel=INPUT,
+        help="Also copy clips that lie outside the corpus root (symlinks resolved); each is listed first.",
+    ),
+]
