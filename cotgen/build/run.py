@@ -343,6 +343,7 @@ def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
         features=features,
         human_distribution=utt.distribution,
         context=utt.context,
+        levels={cue: level for cue, level in profile.levels.items() if level is not None},
     )
 
 
