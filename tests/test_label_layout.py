@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,74 @@ def test_missing_or_broken_tokenizer_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(CotgenError, match="not a tokenizers JSON file"):
         check_tokenizer(tmp_path, CLASSES)
+
+
+# ---------------------------------------------------------------------------------------------
+# export --tokenizer: the words reach the label lines, export.json and the card
+
+
+@pytest.fixture
+def demo_run(tmp_path: Path, cache: Path) -> Path:
+    from cotgen.build import BuildConfig, run_build
+
+    out = tmp_path / "run"
+    run_build(BuildConfig(out=out, cache=cache, progress=False, limit=8))
+    return out
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_export_writes_the_checked_words_and_tokens(demo_run: Path, tmp_path: Path, cotgen) -> None:
+    # 'ang' is not one token of this tokenizer ('a' + 'n' + 'g' after the space); 'angry' is.
+    folder = save(with_words([" neu", " hap", " angry", " sad"]), tmp_path / "student-tokenizer")
+    out = tmp_path / "export"
+    shown = cotgen("export", "--in", str(demo_run), "--format", "trl", "--answer", "label", "--tokenizer",
+                   str(folder), "--split", "speaker:0.2,0.2", "--out", str(out))  # fmt: skip
+    assert shown.code == 0, shown.err
+    info = json.loads((out / "export.json").read_text())
+    layout = info["label_layout"]
+    assert info["label_words"] == {"neu": "neu", "hap": "hap", "ang": "angry", "sad": "sad"} == layout["words"]
+    assert set(layout["replaced"]) == {"ang"}
+    encode, digest = tokenizer_encoder(folder)
+    assert layout["tokenizer_sha256"] == digest
+    assert "ang: 'angry' = token ' angry'" in shown.out
+    rows = [row for path in sorted(out.glob("sft_*.jsonl")) for row in _rows(path)]
+    assert len(rows) == 8
+    code_of = {word: code for code, word in layout["words"].items()}
+    written = set()
+    for row in rows:
+        text = row["completion"][0]["content"]
+        line = text.rsplit("\n", 1)[1]
+        assert line.startswith("Label: ") and line[len("Label: ") :] in code_of
+        assert row["label_words"] == layout["words"]
+        # In the exported text itself, the label is the one recorded token, and the text's last.
+        code = code_of[line[len("Label: ") :]]
+        assert encode(text)[-1].id == layout["token_ids"][code]
+        written.add(code)
+    assert len(written) >= 2  # several classes' lines were checked, not one
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"ang → `angry` (token id {layout['token_ids']['ang']})" in card
+
+
+def test_export_refuses_a_tokenizer_without_working_words(demo_run: Path, tmp_path: Path, cotgen) -> None:
+    folder = save(with_words([" neu", " hap"]), tmp_path / "tok")
+    shown = cotgen("export", "--in", str(demo_run), "--format", "trl", "--answer", "label", "--tokenizer", str(folder),
+                   "--out", str(tmp_path / "export"))  # fmt: skip
+    line = shown.one_error_line()
+    assert "no single-token label for ang, sad" in line and "'angry'" in line and "'sad'" in line
+    assert not (tmp_path / "export" / "export.json").exists()
+    shown = cotgen("export", "--in", str(demo_run), "--format", "trl", "--tokenizer", str(folder))
+    assert "--tokenizer checks the label line's tokens: give it with --answer label" in shown.one_error_line()
+
+
+def test_label_words_given_by_hand_are_tried_first(demo_run: Path, tmp_path: Path, cotgen) -> None:
+    folder = save(with_words([" neu", " hap", " ang", " sad", " calm"]), tmp_path / "tok")
+    out = tmp_path / "export"
+    shown = cotgen("export", "--in", str(demo_run), "--format", "trl", "--answer", "label", "--tokenizer", str(folder),
+                   "--label-words", "neu=calm", "--out", str(out))  # fmt: skip
+    assert shown.code == 0, shown.err
+    assert json.loads((out / "export.json").read_text())["label_words"]["neu"] == "calm"
+    assert "is not CODE=WORD" in cotgen("export", "--in", str(demo_run), "--format", "trl", "--answer", "label",
+                                        "--label-words", "neu").one_error_line()  # fmt: skip

@@ -3,16 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
+from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.export.messages import AudioMode
-from cotgen.records.answer import AnswerMode
+
+if TYPE_CHECKING:
+    from cotgen.export.messages import AudioMode
+    from cotgen.records.answer import AnswerMode
+
+
+def parse_label_words(text: str) -> dict[str, str]:
+    """``neu=neutral,hap=happy`` as a mapping; a malformed entry is a one-line error naming it."""
+    words: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        code, sep, word = entry.partition("=")
+        if not sep or not code.strip() or not word.strip():
+            raise CotgenError(f"--label-words: {entry!r} is not CODE=WORD (e.g. neu=neutral,hap=happy)")
+        words[code.strip()] = word.strip()
+    return words
+
+
+def print_label_layout(layout: dict | None) -> None:
+    """One line per class of a checked label layout: its word and its token."""
+    if layout is None:
+        return
+    console.print(f"label tokens checked with {layout['tokenizer']}:", markup=False, highlight=False)
+    for code, word in layout["words"].items():
+        why = f"  (the code: {layout['replaced'][code]})" if code in layout["replaced"] else ""
+        token = layout["token_texts"][code]
+        console.print(f"  {code}: {word!r} = token {token!r} id {layout['token_ids'][code]}{why}", markup=False)
 
 
 @app.command()
@@ -49,7 +74,8 @@ def export(
             "--answer",
             metavar="MODE",
             rich_help_panel=OUTPUT,
-            help="text: the trace; label: the trace plus a final 'Label: CODE' line.",
+            help="text: the trace; label: the trace plus a final 'Label: WORD' line (WORD: the class code "
+            "unless --label-words or --tokenizer say otherwise).",
         ),
     ] = "text",
     audio: Annotated[
@@ -71,6 +97,25 @@ def export(
         ),
     ] = None,
     allow_stale: AllowStaleOption = False,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokenizer",
+            metavar="DIR",
+            rich_help_panel=OUTPUT,
+            help="With --answer label: the student's tokenizer folder (tokenizer.json; nothing is downloaded). "
+            "Each class's label must be one token of its own there; other words are chosen where the code is not.",
+        ),
+    ] = None,
+    label_words: Annotated[
+        str | None,
+        typer.Option(
+            "--label-words",
+            metavar="CODE=WORD,...",
+            rich_help_panel=OUTPUT,
+            help="With --answer label: the word written for each class on the label line (default: the codes).",
+        ),
+    ] = None,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -79,16 +124,19 @@ def export(
     from cotgen.export.writer import ExportFormat, export_folds, export_run
     from cotgen.report.card import write_card
 
+    words = parse_label_words(label_words) if label_words is not None else None
     if split is not None and is_all_folds(split):
         folds = export_folds(
             run_dir,
             cast(ExportFormat, fmt),
             split,
-            answer=cast(AnswerMode, answer),
-            audio=cast(AudioMode, audio),
+            answer=cast("AnswerMode", answer),
+            audio=cast("AudioMode", audio),
             out_dir=out,
             allow_stale=allow_stale,
             review=review,
+            label_words=words,
+            tokenizer=tokenizer,
             seed=seed,
         )
         write_card(run_dir)
@@ -106,6 +154,7 @@ def export(
         for name, result in folds.folds.items():
             for reason, count in result.skipped.items():
                 console.print(f"{name}: skipped {count} records: {reason.replace('_', ' ')}")
+        print_label_layout(next(iter(folds.folds.values())).label_layout if folds.folds else None)
         console.print(f"written to {folds.out_dir} (folds listed in folds.json)")
         return
     # export_run checks the three choices and names the option in its error.
@@ -114,14 +163,17 @@ def export(
         cast(ExportFormat, fmt),
         split=split,
         seed=seed,
-        answer=cast(AnswerMode, answer),
-        audio=cast(AudioMode, audio),
+        answer=cast("AnswerMode", answer),
+        audio=cast("AudioMode", audio),
         out_dir=out,
         allow_stale=allow_stale,
         review=review,
+        label_words=words,
+        tokenizer=tokenizer,
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)
+    print_label_layout(result.label_layout)
     table = Table(title=f"{result.format} export of {run_dir} (split {result.split})", caption=result.description)
     table.add_column("file")
     table.add_column("rows", justify="right")

@@ -44,6 +44,7 @@ from cotgen.export.splits import (
     protocol_description,
 )
 from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
+from cotgen.records.label_layout import LabelLayout, candidate_words, check_tokenizer
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -80,6 +81,8 @@ class ExportResult:
     answer: str
     audio: str
     label_words: dict[str, str] | None = None  # code -> word of the label line (``answer`` label), else None
+    # The label words' single tokens for the student's tokenizer (``--tokenizer``), else None.
+    label_layout: dict[str, Any] | None = None
     description: str = ""  # the split protocol in words (splits.protocol_description)
     files: dict[str, int] = field(default_factory=dict)
     utterances_per_split: dict[str, int] = field(default_factory=dict)
@@ -246,6 +249,7 @@ def export_run(
     review: Path | None = None,
     allow_stale: bool = False,
     label_words: Mapping[str, str] | None = None,
+    tokenizer: Path | None = None,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written.
 
@@ -253,7 +257,9 @@ def export_run(
     are left out (:mod:`cotgen.export.review_marks`). A ``dpo.jsonl`` or ``grpo.jsonl`` made from older
     traces is refused unless ``allow_stale`` (:mod:`cotgen.export.freshness`); the run folder is locked
     while the export writes. ``label_words`` (code -> word) is the label line's vocabulary in ``label`` mode
-    (default: the class codes; :mod:`cotgen.records.answer`).
+    (default: the class codes; :mod:`cotgen.records.answer`). With ``tokenizer`` (a student's tokenizer folder)
+    the words are checked to be single, distinct tokens where the label line writes them, replaced where they
+    are not (:mod:`cotgen.records.label_layout`), and the layout is recorded in ``export.json``.
     """
     fmt = cast(ExportFormat, canonical_format(fmt))
     module = _checked_format(fmt, answer, audio)
@@ -261,9 +267,10 @@ def export_run(
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
         data = load_run(run_dir)
+        contract, layout = _laid_out(contract, label_words, tokenizer, data.classes)
         marks = read_review(review, run_dir / TRACES) if review is not None else None
         out = out_dir or run_dir / "export" / fmt
-        return export_data(data, module, fmt, split, seed, contract, audio, out, marks)
+        return export_data(data, module, fmt, split, seed, contract, audio, out, marks, layout)
 
 
 def export_folds(
@@ -277,6 +284,7 @@ def export_folds(
     allow_stale: bool = False,
     seed: int = 0,
     label_words: Mapping[str, str] | None = None,
+    tokenizer: Path | None = None,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
 
@@ -291,7 +299,8 @@ def export_folds(
     contract = _contract(answer, label_words)
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
-        return _export_folds(run_dir, module, fmt, split, seed, contract, audio, out_dir, review)
+        labels = (label_words, tokenizer)
+        return _export_folds(run_dir, module, fmt, split, seed, contract, audio, out_dir, review, labels)
 
 
 def _export_folds(
@@ -304,8 +313,10 @@ def _export_folds(
     audio: AudioMode,
     out_dir: Path | None,
     review: Path | None,
+    labels: tuple[Mapping[str, str] | None, Path | None] = (None, None),
 ) -> FoldsResult:
     data = load_run(run_dir)
+    answer, layout = _laid_out(answer, labels[0], labels[1], data.classes)
     marks = read_review(review, run_dir / TRACES) if review is not None else None
     _check_kinds(data, module)
     out = out_dir or run_dir / "export" / fmt
@@ -325,7 +336,7 @@ def _export_folds(
     )
     for name, spec in specs:
         result.folds[name] = _write_split(
-            data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks
+            data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks, layout=layout
         )
     (out / FOLDS_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
@@ -354,6 +365,28 @@ def _label_words(contract: AnswerContract, classes: list[str]) -> dict[str, str]
         raise CotgenError(f"--answer label: {exc}") from None
 
 
+def _laid_out(
+    contract: AnswerContract, label_words: Mapping[str, str] | None, tokenizer: Path | None, classes: list[str]
+) -> tuple[AnswerContract, LabelLayout | None]:
+    """The contract with label words that are single, distinct tokens of ``tokenizer``, and that layout.
+
+    Words the user gave are tried first for their classes, then the defaults (:func:`candidate_words`).
+    """
+    if tokenizer is None:
+        return contract, None
+    if not contract.requires_label:
+        raise CotgenError("--tokenizer checks the label line's tokens: give it with --answer label")
+    given = dict(label_words or {})
+    candidates = {
+        code: list(dict.fromkeys([*([given[code]] if code in given else []), *candidate_words(code)]))
+        for code in classes
+    }
+    layout = check_tokenizer(tokenizer, classes, candidates)
+    for code, why in layout.replaced.items():
+        logger.warning("label of %s: %s; using %r", code, why, layout.words[code])
+    return _contract("label", layout.words), layout
+
+
 def _contract(answer: AnswerMode, label_words: Mapping[str, str] | None) -> AnswerContract:
     """The answer contract of an export; a bad label vocabulary is the user's error, named as such."""
     if label_words is not None and answer != "label":
@@ -380,6 +413,7 @@ def export_data(
     audio: AudioMode,
     out_dir: Path,
     review: ReviewMarks | None = None,
+    layout: LabelLayout | None = None,
 ) -> ExportResult:
     """Export an opened run with one format module (the body of :func:`export_run`).
 
@@ -390,7 +424,8 @@ def export_data(
     text = split or default_split(data.corpus)
     if is_all_folds(text):
         raise CotgenError(f"--split {text}: several folds are exported with export_folds (cotgen export does this)")
-    result = _write_split(data, module, fmt, parse_split(text, seed), answer, audio, out_dir, review=review)
+    spec = parse_split(text, seed)
+    result = _write_split(data, module, fmt, spec, answer, audio, out_dir, review=review, layout=layout)
     update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
 
@@ -405,6 +440,7 @@ def _write_split(
     out_dir: Path,
     write_ids: bool = False,
     review: ReviewMarks | None = None,
+    layout: LabelLayout | None = None,
 ) -> ExportResult:
     """One split assignment's files, ``dataset_info.json`` and ``export.json`` in ``out_dir`` (run.json untouched).
 
@@ -424,6 +460,7 @@ def _write_split(
         split=spec.describe(),
         answer=answer.mode,
         label_words=_label_words(answer, data.classes),
+        label_layout=layout.model_dump() if layout is not None else None,
         audio=audio,
         description=protocol_description(data.utterances, spec),
         traces_fingerprint=traces_fingerprint(data.run_dir),

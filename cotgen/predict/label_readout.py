@@ -21,9 +21,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cotgen.records.answer import LABEL_PREFIX
 from cotgen.records.prediction import LogprobReadout
 
-LABEL_PREFIX = "Label:"
 DISTRIBUTION_END = "</distribution>"
 
 

@@ -20,15 +20,17 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
+from cotgen.records.answer import LABEL_PREFIX as CONTRACT_PREFIX
 
 TOKENIZER_FILE = "tokenizer.json"
-# The answer's label line: the trace, a newline, then this prefix and the class's label word.
-LABEL_PREFIX = "Label: "
+# The answer's label line (cotgen.records.answer): the trace, a newline, then 'Label:', a space and the word.
+LABEL_PREFIX = f"{CONTRACT_PREFIX} "
 # The text just before the label line in every answer (the end of the distribution tag), and what may follow
 # the label: the end of the text, or a newline some trainers' templates add before the end-of-turn token.
 _BEFORE = "</distribution>\n"
@@ -148,7 +150,7 @@ def choose_label_words(
         detail = "; ".join(f"{code}: {', '.join(reasons)}" for code, reasons in failures.items())
         raise LabelLayoutError(
             f"{tokenizer}: no single-token label for {', '.join(failures)} ({detail}); name working words with "
-            "--label-words CODE=WORD,... (each must be one token of this tokenizer after 'Label: ')"
+            "--label-words CODE=WORD,... (each must be one token of this tokenizer after 'Label:')"
         )
     return LabelLayout(
         tokenizer=tokenizer,
@@ -183,6 +185,11 @@ def tokenizer_encoder(folder: Path) -> tuple[Encoder, str]:
         tokenizer = Tokenizer.from_str(data.decode("utf-8", errors="replace"))
     except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception for every malformed file
         raise CotgenError(f"{path}: not a tokenizers JSON file ({str(exc)[:200]})") from None
+    return encoder_of(tokenizer), hashlib.sha256(data).hexdigest()
+
+
+def encoder_of(tokenizer: Any) -> Encoder:
+    """An :data:`Encoder` over a ``tokenizers.Tokenizer`` (a transformers fast tokenizer's ``backend_tokenizer``)."""
 
     def encode(text: str) -> list[Token]:
         encoding = tokenizer.encode(text, add_special_tokens=False)
@@ -191,7 +198,14 @@ def tokenizer_encoder(folder: Path) -> tuple[Encoder, str]:
             for i, (start, end) in zip(encoding.ids, encoding.offsets)
         ]
 
-    return encode, hashlib.sha256(data).hexdigest()
+    return encode
+
+
+def prefix_ids(encode: Encoder, word: str) -> list[int]:
+    """The ids of the label line's prefix (``Label:``) as the tokenizer writes them just before ``word``."""
+    text, start, _ = label_text(word)
+    head = start - len(LABEL_PREFIX)
+    return [t.id for t in encode(text) if t.start >= head and t.end <= start - _SPACING]
 
 
 def check_tokenizer(

@@ -240,6 +240,23 @@ def teacher_line(teachers: list[str]) -> str:
     return "; ".join(named)
 
 
+def label_note(export: dict[str, Any] | None) -> str | None:
+    """What the export's label line writes for each class, and the tokens a tokenizer check found (None: no line)."""
+    if not export or not export.get("label_words"):
+        return None
+    layout = export.get("label_layout")
+    if not layout:
+        words = ", ".join(f"{code} → `{word}`" for code, word in export["label_words"].items())
+        return f"`Label: WORD` with {words} (not checked against a tokenizer)."
+    words = "; ".join(
+        f"{code} → `{word}` (token id {layout['token_ids'][code]})" for code, word in layout["words"].items()
+    )
+    return (
+        f"`Label: WORD`, each class's word one token of its own for the student's tokenizer (`{layout['tokenizer']}`, "
+        f"tokenizer.json sha256 `{layout['tokenizer_sha256'][:12]}`): {words}."
+    )
+
+
 def audio_note(export: dict[str, Any] | None, published: bool, audio_included: bool) -> str:
     """What the ``audio`` fields of the records next to this card are, for the copy the card sits in.
 
@@ -321,6 +338,7 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
   audio paths `{{ export.audio }}`.{% if export.description %}
 - Split protocol: {{ export.description }}.{% endif %}
+{% endif %}{% if label_note %}- Label line: {{ label_note }}
 {% endif %}{% if export and export.review %}- Review: {{ export.review.reviewed }} traces reviewed by hand
   ({{ export.review.accept }} accepted, {{ export.review.reject }} rejected, {{ export.review.flag }} flagged);
   left out for the rejected: {{ export.review.left_out.sft }} SFT records, {{ export.review.left_out.dpo }} DPO
@@ -461,6 +479,7 @@ def render_card(
         vote_mass=", ".join(f"{code} {mass:.2f}" for code, mass in stats.class_vote_mass.items()),
         export=export,
         audio_note=audio_note(export, published, audio_included),
+        label_note=label_note(export),
         files=files,
         stale=stale,
         stats=stats,
