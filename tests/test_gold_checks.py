@@ -109,3 +109,15 @@ def test_repairs_zero_means_no_repair_turn(tmp_path: Path, cache: Path) -> None:
     with LoopbackServer(responder=_leaking(always=False)) as srv:
         summary = _build(srv, tmp_path, cache, repairs=0)
         assert (summary.reject_reasons, len(srv.chat_requests)) == ({"leaks_target": 3}, 3)
+
+
+def test_the_prompt_states_each_measured_level_in_the_answers_words(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer() as srv:
+        _build(srv, tmp_path, cache, limit=1)
+        prompt = srv.chat_requests[0].body["messages"][1]["content"]
+    line = next(text for text in prompt.splitlines() if text.startswith("Measured level of each cue"))
+    stated = dict(part.strip().split(": ") for part in line.split("): ", 1)[1].split(";"))
+    traces, _ = _records(tmp_path)
+    # The levels the check compares with are exactly the ones stated (the stock answer cites the cue line).
+    assert set(stated) >= {"pitch", "loudness", "speech_rate", "voice_quality"}
+    assert all(stated[c.cue] == c.level or c.cue == "pauses" for c in traces[0].trace.acoustic.cues)

@@ -135,7 +135,7 @@ async def teach_item(
                 repair = prompts.repair_message(f"{reason}: {detail}", item.classes)
                 messages = [*messages, {"role": "assistant", "content": text}, repair]
                 continue
-            return trace_record(item, checked, teacher.name, template, measured_levels, tally.usage())
+            return trace_record(item, checked, teacher.name, template, measured_levels, tally.usage(), settings.style)
     finally:
         if repairing:
             on_repair(-1)

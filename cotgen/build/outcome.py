@@ -17,7 +17,9 @@ from typing import Literal
 
 from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.leakage import leak_detail, trace_leaks
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
 from cotgen.records.trace import (
     SALIENT_SIDES,
@@ -25,7 +27,6 @@ from cotgen.records.trace import (
     Trace,
     faithfulness_parts,
     printed,
-    render_trace,
     validate_trace,
 )
 from cotgen.records.utterance import Utterance
@@ -103,8 +104,13 @@ def trace_record(
     template: TemplateRef,
     measured_levels: Mapping[str, str | None],
     usage: Usage,
+    style: TextStyle = DEFAULT_STYLE,
 ) -> TraceRecord:
-    """The traces.jsonl line of a valid trace, scored on its printed distribution."""
+    """The traces.jsonl line of a valid trace, scored on its printed distribution.
+
+    ``trace`` keeps what the teacher wrote; ``text`` is the training text in the run's ``style`` (its stage order,
+    and no measured number unless the run keeps them).
+    """
     shown = printed(trace)
     classes = item.classes
     human = as_vector(item.utterance.distribution, classes)
@@ -117,7 +123,7 @@ def trace_record(
         teacher=teacher,
         template=template,
         trace=shown,
-        text=render_trace(shown),
+        text=style.render(shown),
         distribution=shown.distribution,
         kl=float(kl(human, mine)),
         js=float(js(human, mine)),
@@ -144,11 +150,6 @@ def reject_record(
         raw=raw,
         fingerprint=item.fingerprint,
     )
-
-
-# The default --min-faithfulness: "moderate" for every cue scores about 0.4 on the demo corpus and fails it,
-# a trace citing what was measured scores 1.0 (docs/build.md, tests/test_faithfulness.py). 0 switches it off.
-DEFAULT_MIN_FAITHFULNESS = 0.75
 
 
 def unfaithful_detail(

@@ -44,7 +44,6 @@ from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
 from cotgen.build.outcome import (
     CHECKS_VERSION,
-    DEFAULT_MIN_FAITHFULNESS,
     Checks,
     Item,
     Mode,
@@ -66,10 +65,14 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
+from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
+from cotgen.records.stages import stage_order
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch_mode import BatchMode, batch_mode
@@ -128,6 +131,8 @@ class BuildConfig:
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
+    keep_numbers: bool = False  # training texts keep the teacher's measured numbers (cotgen.records.measurements)
+    stages: str | None = None  # order of the reasoning stages, e.g. "lexical,acoustic,ambiguity" (records/stages.py)
     max_tokens: int | None = None
     price_in: float | None = None
     price_out: float | None = None
@@ -168,6 +173,7 @@ class BuildConfig:
     def check(self) -> None:
         """Reject inconsistent options with one line each, before anything is read or written."""
         teacher_model(self.teacher)
+        stage_order(self.stages)
         checks = [
             (
                 self.batch_mode is None or self.model is not None,
@@ -233,6 +239,11 @@ class BuildConfig:
             outage_after=self.outage_after,
         )
 
+    @property
+    def style(self) -> TextStyle:
+        """How this build writes training texts: its stage order and whether measured numbers stay."""
+        return TextStyle(stage_order(self.stages), self.keep_numbers)
+
     def checks(self) -> Checks:
         """The content checks of this build (gold match, consistency, leaks, faithfulness)."""
         return Checks(self.gold_tolerance, self.min_faithfulness, self.min_coherence)
@@ -247,6 +258,7 @@ class BuildConfig:
             structured=self.structured,
             gold_tolerance=self.gold_tolerance,
             min_coherence=self.min_coherence,
+            style=self.style,
         )
 
     def fingerprint_context(self, prompts: PromptSet) -> FingerprintContext:
@@ -257,6 +269,8 @@ class BuildConfig:
                 "min_faithfulness": self.min_faithfulness,
                 "min_coherence": self.min_coherence,
                 "checks": CHECKS_VERSION,
+                "stages": list(self.style.order),
+                "keep_numbers": self.keep_numbers,
             }
             params = {mode: checks for mode in MODES}
             return FingerprintContext(TEACHER_NAME, None, refs, params)
@@ -329,6 +343,7 @@ def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
         features=features,
         human_distribution=utt.distribution,
         context=utt.context,
+        levels={cue: level for cue, level in profile.levels.items() if level is not None},
     )
 
 
@@ -633,7 +648,9 @@ class _Builder:
             trace = write_trace(
                 utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
             )
-            record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
+            record = trace_record(
+                item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage(), self.config.style
+            )
             # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
             # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
             shown = prompt_inputs(utt, profile).evidence_text()
@@ -846,6 +863,7 @@ class _Builder:
             "teacher": self.config.teacher,
             "corpus": {
                 "name": corpus.corpus,
+                "root": str(corpus_folder(self.config.corpus, self.config.root)),
                 "classes": corpus.classes,
                 "utterances": corpus.size,
                 "dropped": corpus.dropped,

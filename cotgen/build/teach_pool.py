@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from cotgen.build.outcome import CHECKS_VERSION, Checks, Item, Mode
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectRecord, TraceRecord
 
 Outcome = TraceRecord | RejectRecord
@@ -35,6 +36,7 @@ class TeachSettings:
     structured: bool = True
     gold_tolerance: float = 0.01
     min_coherence: float | None = MIN_COHERENCE
+    style: TextStyle = DEFAULT_STYLE  # how the training text is written (stage order, measured numbers)
 
     @property
     def checks(self) -> Checks:
@@ -64,6 +66,8 @@ class TeachSettings:
             "min_faithfulness": self.min_faithfulness,
             "min_coherence": self.min_coherence,
             "checks": CHECKS_VERSION,
+            "stages": list(self.style.order),
+            "keep_numbers": self.style.keep_numbers,
         }
         if mode == "rationalize":
             params["gold_tolerance"] = self.gold_tolerance

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,8 +11,9 @@ from rich.table import Table
 from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, ApiKeyEnvOption, BaseUrlOption, RunOption
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.teachers.batch.engine import engine_for_run
-from cotgen.teachers.batch.journal import BatchEntry
+
+if TYPE_CHECKING:
+    from cotgen.teachers.batch.journal import BatchEntry
 
 batch_app = typer.Typer(help="Show or cancel the Batch API batches of a run folder.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
@@ -51,6 +52,8 @@ def status_command(
     records: RecordsOption = None,
 ) -> None:
     """Every recorded batch, unfinished ones with the server's current status and counts."""
+    from cotgen.teachers.batch.engine import engine_for_run  # here: the engine loads the OpenAI client
+
     entries = engine_for_run(run_dir, base_url, api_key_env, records).refresh()
     console.print(_table(entries))
     unfinished = sum(1 for e in entries if e.unfinished)
@@ -65,6 +68,8 @@ def cancel_command(
     records: RecordsOption = None,
 ) -> None:
     """Cancel every unfinished batch; what they finished is still collected by the next build --batch."""
+    from cotgen.teachers.batch.engine import engine_for_run  # here: the engine loads the OpenAI client
+
     touched = engine_for_run(run_dir, base_url, api_key_env, records).cancel()
     console.print(_table(touched))
     console.print(f"{len(touched)} batch(es) cancelled or abandoned", highlight=False)

@@ -7,13 +7,10 @@ Both commands only turn options into a :class:`~cotgen.build.run.BuildConfig` an
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cotgen.build.outcome import DEFAULT_MIN_FAITHFULNESS, Item
-from cotgen.build.run import BuildConfig, BuildSummary, prepare, run_build
-from cotgen.build.teach_pool import item_messages
 from cotgen.cli.app import app, console, err_console
 from cotgen.cli.batch_report import print_batch
 from cotgen.cli.options import (
@@ -55,9 +52,11 @@ from cotgen.cli.options import (
     TpmOption,
     WorkersOption,
 )
-from cotgen.core.run_lock import run_lock
-from cotgen.prompts.templates import load_prompts
 from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
+
+if TYPE_CHECKING:
+    from cotgen.build.run import BuildSummary
 
 TeacherOption = Annotated[
     str,
@@ -97,6 +96,23 @@ MinCoherenceOption = Annotated[
         metavar="X",
         rich_help_panel=PROMPT_MORE,
         help="Reject traces whose cited cues point away from their own distribution (0..1; 0: no gate).",
+    ),
+]
+KeepNumbersOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-numbers",
+        rich_help_panel=PROMPT_MORE,
+        help="Training texts keep the teacher's measured numbers (Hz, dB, SD...); by default they say cues in words.",
+    ),
+]
+StagesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stages",
+        metavar="ORDER",
+        rich_help_panel=PROMPT_MORE,
+        help="Order of the reasoning stages, e.g. lexical,acoustic,ambiguity,distribution (the distribution last).",
     ),
 ]
 PriceInOption = Annotated[
@@ -231,6 +247,8 @@ def build_command(
     gold_tolerance: GoldToleranceOption = 0.01,
     resample: ResampleOption = False,
     min_coherence: MinCoherenceOption = MIN_COHERENCE,
+    keep_numbers: KeepNumbersOption = False,
+    stages: StagesOption = None,
     batch_file_only: BatchFileOnlyOption = False,
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
@@ -241,6 +259,10 @@ def build_command(
     progress: ProgressOption = True,
 ) -> None:
     """Write teacher traces (traces.jsonl, rejects.jsonl), sft.jsonl and run.json; reruns resume where they stopped."""
+    # The library is imported in the command, never at the top: `cotgen --help` and every other command's help
+    # load this module, and the build brings numpy, pydantic and the OpenAI client (tests/test_cli_imports.py).
+    from cotgen.build.run import BuildConfig, run_build
+
     config = BuildConfig(
         corpus=corpus,
         root=root,
@@ -265,6 +287,8 @@ def build_command(
         repairs=repairs,
         min_faithfulness=min_faithfulness,
         min_coherence=min_coherence,
+        keep_numbers=keep_numbers,
+        stages=stages,
         max_tokens=max_tokens,
         price_in=price_in,
         price_out=price_out,
@@ -317,6 +341,12 @@ def prompt_command(
     workers: WorkersOption = None,
 ) -> None:
     """Print the exact messages a teacher gets for one utterance (features are measured or reused first)."""
+    from cotgen.build.outcome import Item  # here, not at the top: see build_command
+    from cotgen.build.run import BuildConfig, prepare
+    from cotgen.build.teach_pool import item_messages
+    from cotgen.core.run_lock import run_lock
+    from cotgen.prompts.templates import load_prompts
+
     if mode not in ("rationalize", "predict"):
         raise typer.BadParameter(f"{mode!r}: expected rationalize or predict", param_hint="--mode")
     config = BuildConfig(

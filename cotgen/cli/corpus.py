@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -18,10 +19,9 @@ from cotgen.cli.options import (
 )
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR, run_dir
-from cotgen.core.run_log import run_log
-from cotgen.corpora import CORPORA, CorpusLoad, canonical_name, load_corpus
-from cotgen.corpora.registry import env_variable
-from cotgen.records.utterance import write_utterances
+
+if TYPE_CHECKING:
+    from cotgen.corpora import CorpusLoad
 
 UTTERANCES_FILE = "utterances.jsonl"
 
@@ -87,6 +87,11 @@ def corpus_command(
     out: OutOption = None,
 ) -> None:
     """Read a corpus into utterances.jsonl (human label distributions) and print what was kept and dropped."""
+    # The library is imported in the command, not at the top: every command's --help loads this module.
+    from cotgen.core.run_log import run_log
+    from cotgen.corpora import canonical_name, load_corpus
+    from cotgen.records.utterance import write_utterances
+
     path = utterances_path(canonical_name(corpus), out)
     with run_log(path.parent) as log:
         load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
@@ -104,6 +109,9 @@ def corpora_command() -> None:
     """List the supported corpora with their class sets, expected layout and where their root is looked for."""
     # One block per corpus in two columns, not a four-column table: at 80 columns the table split paths and
     # environment variable names over lines (`$COTGEN_IEMOCAP_ROO` / `T`), and names must be copied whole.
+    from cotgen.corpora import CORPORA
+    from cotgen.corpora.registry import env_variable
+
     table = Table.grid(padding=(0, 2))
     table.add_column(no_wrap=True, style="bold")
     table.add_column(overflow="fold")

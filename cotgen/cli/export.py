@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -12,8 +12,10 @@ from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.export.messages import AudioMode
-from cotgen.records.answer import AnswerMode
+
+if TYPE_CHECKING:
+    from cotgen.export.messages import AudioMode
+    from cotgen.records.answer import AnswerMode
 
 
 def parse_label_words(text: str) -> dict[str, str]:
@@ -128,8 +130,8 @@ def export(
             run_dir,
             cast(ExportFormat, fmt),
             split,
-            answer=cast(AnswerMode, answer),
-            audio=cast(AudioMode, audio),
+            answer=cast("AnswerMode", answer),
+            audio=cast("AudioMode", audio),
             out_dir=out,
             allow_stale=allow_stale,
             review=review,
@@ -161,8 +163,8 @@ def export(
         cast(ExportFormat, fmt),
         split=split,
         seed=seed,
-        answer=cast(AnswerMode, answer),
-        audio=cast(AudioMode, audio),
+        answer=cast("AnswerMode", answer),
+        audio=cast("AudioMode", audio),
         out_dir=out,
         allow_stale=allow_stale,
         review=review,

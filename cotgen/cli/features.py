@@ -18,7 +18,6 @@ from cotgen.cli.options import (
 )
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import run_dir
-from cotgen.corpora import load_corpus
 
 
 @app.command("features")
@@ -38,6 +37,7 @@ def features_command(
     # Imported here, not at the top: `cotgen` imports every command module for every command, and the features
     # table loads pandas and pyarrow (about 80 MB): `cotgen build` loads them only after its corpus is in.
     from cotgen.acoustics import FEATURES_FILE, run_features_stage
+    from cotgen.corpora import load_corpus
 
     load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
     if not load.utterances:

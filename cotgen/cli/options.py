@@ -17,6 +17,9 @@ The pattern (follow it when adding an option):
 * Boolean options are flags (``--dry-run``, or a ``--x/--no-x`` pair when the default is on); they take no value.
 * ``--out DIR`` is always a folder the command writes into (a run folder, an export folder, a page folder) and a
   command writing one file takes ``--output FILE``; a path of the wrong kind is a one-line usage error.
+* A command module imports only typer, rich, ``cotgen.cli`` and import-free constants at its top; the library
+  (numpy, pandas, the OpenAI client, ...) is imported inside the command function. ``cotgen --help`` imports
+  every command module, and ``tests/test_cli_imports.py`` fails when a help loads a heavy library.
 
 This module registers no command.
 """
@@ -332,4 +335,15 @@ CacheOption = Annotated[
 ]
 ProgressOption = Annotated[
     bool, typer.Option("--progress/--no-progress", rich_help_panel=MEASURE_MORE, help="Show a progress bar.")
+]
+
+
+# --- what may leave the machine (publish, review, export) --------------------------------------------------------
+AllowOutsideRootOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-root",
+        rich_help_panel=INPUT,
+        help="Also copy clips that lie outside the corpus root (symlinks resolved); each is listed first.",
+    ),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,13 +11,14 @@ from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, SCORING, OutputOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.pairs.candidates import DEFAULT_SOURCES, SOURCES, Source
-from cotgen.pairs.scoring import METRICS
-from cotgen.pairs.select import CHOSEN_RULES, STRATEGIES
-from cotgen.pairs.summary import render_summary
+
+if TYPE_CHECKING:
+    from cotgen.pairs.candidates import Source
 
 
 def _sources(text: str | None, rollouts: Path | None) -> frozenset[Source]:
+    from cotgen.pairs.candidates import DEFAULT_SOURCES, SOURCES
+
     if text is None:
         return frozenset(DEFAULT_SOURCES)
     chosen = [part.strip() for part in text.split(",") if part.strip()]
@@ -86,17 +87,26 @@ def pairs(
         float, typer.Option("--max-chosen", rich_help_panel=SCORING, help="Chosen must score at most this.")
     ] = 0.1,
     rejected: Annotated[
-        str, typer.Option("--rejected", metavar="RULE", rich_help_panel=SCORING, help="hardest, worst or random.")
-    ] = "hardest",
+        str,
+        typer.Option(
+            "--rejected",
+            metavar="RULE",
+            rich_help_panel=SCORING,
+            help="balanced (kinds in turn), hardest, worst or random.",
+        ),
+    ] = "balanced",
     per_utterance: Annotated[
         int, typer.Option("--per-utterance", rich_help_panel=SCORING, help="At most this many pairs per utterance.")
     ] = 1,
     seed: SeedOption = 0,
 ) -> None:
     """Write DPO preference pairs scored by divergence from the human distribution."""
-    # Imported here, not at the top: `cotgen` imports every command module for every command, and the dataset
-    # card this refreshes loads pandas, pyarrow and huggingface_hub (about 90 MB).
+    # Imported here, not at the top: every command's --help loads this module, the pairs bring numpy and
+    # pydantic, and the dataset card this refreshes pandas, pyarrow and huggingface_hub (about 90 MB).
     from cotgen.pairs.build import PairOptions, build_pairs
+    from cotgen.pairs.scoring import METRICS
+    from cotgen.pairs.select import CHOSEN_RULES, STRATEGIES
+    from cotgen.pairs.summary import render_summary
     from cotgen.report.card import write_card
 
     options = PairOptions(

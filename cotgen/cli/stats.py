@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from cotgen.build.state import traces_fingerprint
 from cotgen.cli.app import app, console
 from cotgen.cli.options import RunOption
-from cotgen.core.durable_files import update_run_json
 from cotgen.core.paths import DEFAULT_RUN
-from cotgen.core.run_lock import run_lock
 
 
 def _cell(value: object) -> str:
@@ -25,6 +22,9 @@ def stats(run_dir: RunOption = DEFAULT_RUN) -> None:
     """Print the run's statistics and write PNG plots to <run>/plots/."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
     # matplotlib, pandas and huggingface_hub (about 90 MB) that only this command uses.
+    from cotgen.build.state import traces_fingerprint
+    from cotgen.core.durable_files import update_run_json
+    from cotgen.core.run_lock import run_lock
     from cotgen.export.record_readers import load_run, read_features
     from cotgen.report.card import write_card
     from cotgen.report.plots import write_plots

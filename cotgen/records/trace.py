@@ -414,7 +414,7 @@ def _observation_and_codes(text: str) -> tuple[str, str] | None:
     return observation, codes
 
 
-def _acoustic_line(line: str) -> dict[str, Any] | None:
+def read_acoustic_line(line: str) -> dict[str, Any] | None:
     """``- cue: level. observation Suggests: codes.`` as a cue dict, or None."""
     if not line.startswith("-"):
         return None
@@ -466,7 +466,7 @@ def parse_trace(
     cue_lines, acoustic_summary = _stage_lines(sections.acoustic, "acoustic")
     acoustic = []
     for n, line in enumerate(cue_lines, start=1):
-        cue = _acoustic_line(line)
+        cue = read_acoustic_line(line)
         if cue is None:
             raise TraceParseError(
                 f"<acoustic> line {n} is not '- cue: level. observation Suggests: codes.': {line[:80]!r}"
