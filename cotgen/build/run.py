@@ -423,6 +423,7 @@ class BuildSummary:
     sft: int
     reject_reasons: dict[str, int]
     reject_examples: dict[str, str] = field(default_factory=dict)  # reason -> the detail of its first reject
+    scores: dict[str, float | None] = field(default_factory=dict)  # mean faithfulness and coherence of the traces
     by_mode: dict[str, dict[str, int]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     cost_usd: float | None = None
@@ -483,12 +484,14 @@ class TraceIndex:
 
     by_mode: Counter[str]
     gold_lines: dict[str, tuple[int, int]]  # id -> (byte offset, length) of its sample-0 line
+    scores: dict[str, float | None] = field(default_factory=dict)  # mean faithfulness and coherence of the traces
 
     @classmethod
     def scan(cls, path: Path) -> TraceIndex:
         """Index a traces file the run state has already recovered (no torn line) and this run appended to."""
         by_mode: Counter[str] = Counter()
         gold_lines: dict[str, tuple[int, int]] = {}
+        sums: dict[str, list[float]] = {"faithfulness": [0.0, 0.0], "coherence": [0.0, 0.0]}
         if path.exists():
             offset = 0
             with path.open("rb") as handle:
@@ -496,10 +499,15 @@ class TraceIndex:
                     if line.strip():
                         record = json.loads(line)
                         by_mode[record["mode"]] += 1
+                        for score, acc in sums.items():
+                            if record.get(score) is not None:
+                                acc[0] += record[score]
+                                acc[1] += 1
                         if record["sample"] == 0:
                             gold_lines.setdefault(record["id"], (offset, len(line)))
                     offset += len(line)
-        return cls(by_mode, gold_lines)
+        scores = {f"mean_{name}": (total / n if n else None) for name, (total, n) in sums.items()}
+        return cls(by_mode, gold_lines, scores)
 
     def sft_records(self, utterances: Iterable[Utterance], path: Path) -> Iterator[SFTRecord]:
         """The student records in corpus order, each gold trace read back from its line when its turn comes."""
@@ -873,6 +881,7 @@ class _Builder:
             sft=sft,
             reject_reasons=counts["reject_reasons"],
             reject_examples=counts["reject_examples"],
+            scores=traces.scores,
             by_mode=counts["by_mode"],
             usage=dict(self.usage),
             cost_usd=self.prices.cost(tokens_in, tokens_out, cached_in) if self.prices is not None else None,
@@ -912,6 +921,7 @@ class _Builder:
                 "rejects": summary.rejects,
                 "by_mode": summary.by_mode,
                 "reject_reasons": summary.reject_reasons,
+                "scores": summary.scores,
                 "sft": summary.sft,
                 "this_run": {
                     "skipped": summary.skipped,

@@ -199,6 +199,11 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    scores = ", ".join(
+        f"{name.removeprefix('mean_')} {value:.2f}" for name, value in summary.scores.items() if value is not None
+    )
+    if scores:
+        console.print(f"mean scores of the traces: {scores}", markup=False, highlight=False, soft_wrap=True)
     for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
         example = summary.reject_examples.get(reason, "")
         console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
