@@ -24,13 +24,14 @@ import numpy as np
 from pydantic import BaseModel
 
 from cotgen.acoustics import CueProfile
+from cotgen.acoustics.measured import MeasuredCues
 from cotgen.core.divergence import entropy_bits
 from cotgen.core.errors import CotgenError
 from cotgen.export.record_readers import RunData, parse_record
 from cotgen.records.run_records import DPORecord, RejectRecord, TraceRecord
 from cotgen.records.trace import faithfulness_parts
 from cotgen.review.audio import AudioLinks
-from cotgen.review.cues import MeasuredCues, cue_rows
+from cotgen.review.cues import cue_rows
 
 REJECTS = "rejects.jsonl"
 ChunkWriter = Callable[[int, list[dict[str, Any]]], None]
