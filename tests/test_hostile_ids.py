@@ -86,7 +86,7 @@ def test_fold_id_lists_round_trip_every_kept_id(tmp_path: Path, cotgen, cache: P
     for fold in folds:
         test = read_ids(fold / "test.ids")
         assert test == set(ids_from_file(fold / "test.ids"))
-        train = read_ids(fold / "train.ids") | read_ids(fold / "validation.ids")
+        train = {i for name in ("train.ids", "validation.ids") for i in parse_id_list((fold / name).read_text("utf-8"))}
         assert not test & train and test | train == kept
         tested += test
     assert sorted(tested) == sorted(kept)  # each id tested in exactly one fold

@@ -27,6 +27,7 @@ RejectReason = Literal[
     "distribution_mismatch",
     "inconsistent",
     "leaks_target",
+    "request_refused",
 ]
 FINGERPRINT_DESCRIPTION = (
     "sha256 over everything that decided this record (cotgen.records.fingerprint): transcript, human distribution "
