@@ -155,6 +155,45 @@ def gold_checks_note(info: dict[str, Any]) -> str:
     return f"traces rejected after one repair turn: {', '.join(parts)} ({gates})."
 
 
+def pairs_note(info: dict[str, Any]) -> str | None:
+    """Which kinds of negative the DPO pairs reject, how many of each were eligible, and what was dropped as
+    inconsistent (``run.json["pairs"]``); None before ``cotgen pairs`` ran."""
+    pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else None
+    by_kind = pairs.get("by_kind") if pairs else None
+    if not isinstance(by_kind, dict):
+        return None
+    rows = {kind: row for kind, row in sorted(by_kind.items()) if kind != "gold" and isinstance(row, dict)}
+    rejected = ", ".join(
+        f"{kind} {row.get('chosen', 0)} of {row.get('eligible', 0)} eligible" for kind, row in rows.items()
+    )
+    dropped = sum(int(row.get("inconsistent", 0)) for row in by_kind.values() if isinstance(row, dict))
+    metric = f"metric {pairs.get('metric', 'kl')}, picked `{pairs.get('rejected_strategy', 'hardest')}`"
+    return (
+        f"rejected by kind: {rejected or 'none'} ({metric}); {dropped} candidates dropped as inconsistent with "
+        f"themselves, {pairs.get('no_pair', {}).get('gold_inconsistent', 0)} utterances without a pair because "
+        "their gold was."
+    )
+
+
+def grpo_note(info: dict[str, Any]) -> str | None:
+    """What the GRPO rewards pay the gold traces and how many prompts carry measured cue levels (``run.json``)."""
+    grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else None
+    if not grpo:
+        return None
+    levels = (
+        f"{grpo.get('with_cue_levels', 0)} of {grpo.get('records', 0)} prompts carry the clip's measured cue levels"
+    )
+    golds = grpo.get("gold_rewards") if isinstance(grpo.get("gold_rewards"), dict) else None
+    if not golds or not golds.get("golds"):
+        return f"{levels}."
+    mean = golds.get("mean") or {}
+    return (
+        f"{levels}; the {golds['golds']} gold traces get reasoning reward {_fmt(mean.get('combined'))} on average "
+        f"(lowest {_fmt(golds.get('lowest_combined'))}; ambiguity {_fmt(mean.get('ambiguity'))}, cue faithfulness "
+        f"{_fmt(mean.get('faithfulness'))}, coherence {_fmt(mean.get('coherence'))})."
+    )
+
+
 def training_texts_note(info: dict[str, Any]) -> str:
     """What the training texts say and in which order they reason (run.json's config)."""
     config = info.get("config") if isinstance(info.get("config"), dict) else {}
@@ -368,7 +407,9 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 - Prompt templates: {{ templates }}
 - Gold checks: {{ gold_checks }}
 - Training texts: {{ training_texts }}
-- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
+{% if pairs_note %}- DPO pairs: {{ pairs_note }}
+{% endif %}{% if grpo_note %}- GRPO prompts: {{ grpo_note }}
+{% endif %}- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
   audio paths `{{ export.audio }}`.{% if export.description %}
 - Split protocol: {{ export.description }}.{% endif %}
@@ -509,6 +550,8 @@ def render_card(
         annotator_rule=annotator_rule(info),
         gold_checks=gold_checks_note(info),
         training_texts=training_texts_note(info),
+        pairs_note=pairs_note(info),
+        grpo_note=grpo_note(info),
         teacher=teacher_line(teachers),
         rule_generated=TEMPLATE_TEACHER in teachers,
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",
