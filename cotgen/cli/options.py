@@ -209,7 +209,10 @@ TpmOption = Annotated[
 TimeoutOption = Annotated[
     float,
     typer.Option(
-        "--timeout", metavar="SECONDS", rich_help_panel=SERVER_MORE, help="Seconds before one request times out."
+        "--timeout",
+        metavar="SECONDS",
+        rich_help_panel=SERVER_MORE,
+        help="Seconds one request may take, its whole answer included (+1 s).",
     ),
 ]
 MaxRetriesOption = Annotated[

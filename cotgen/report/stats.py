@@ -38,6 +38,7 @@ class TraceFigures(BaseModel):
     distribution: dict[str, float]
     js: float
     faithfulness: float | None
+    coherence: float | None = None
 
 
 @dataclass
@@ -115,6 +116,7 @@ class RunStats:
     mean_sample_js_bits: float | None
     mean_faithfulness: float | None
     faithful_share: float | None
+    mean_coherence: float | None
     sft: int
     dpo: int
     grpo: int
@@ -153,6 +155,7 @@ class StatsAccumulator:
     sample_js: RunningMean = field(default_factory=RunningMean)
     faithfulness: RunningMean = field(default_factory=RunningMean)
     faithful: RunningMean = field(default_factory=RunningMean)
+    coherence: RunningMean = field(default_factory=RunningMean)
     pairs: int = 0
     margin: RunningMean = field(default_factory=RunningMean)
 
@@ -186,6 +189,8 @@ class StatsAccumulator:
         if trace.faithfulness is not None:
             self.faithfulness.add(trace.faithfulness)
             self.faithful.add(1.0 if trace.faithfulness >= FAITHFUL_AT else 0.0)
+        if trace.coherence is not None:
+            self.coherence.add(trace.coherence)
 
     def add_pair(self, pair: DPORecord) -> None:
         """Count one DPO pair and its score margin."""
@@ -210,6 +215,7 @@ class StatsAccumulator:
             mean_sample_js_bits=self.sample_js.mean,
             mean_faithfulness=self.faithfulness.mean,
             faithful_share=self.faithful.mean,
+            mean_coherence=self.coherence.mean,
             sft=sft,
             dpo=self.pairs,
             grpo=grpo,
