@@ -500,7 +500,7 @@ def test_the_paper_table_over_folds_has_every_cell_right_in_markdown_latex_and_c
             assert float(row[f"{metric}_mean"]) == pytest.approx(mean) and float(row[f"{metric}_std"]) == pytest.approx(
                 std
             )
-            assert f"{mean:.3f} $\\pm$ {std:.3f}" in latex
+            assert f"{mean:.3f} $\\pm$ {std:.3f}".replace("-", "$-$") in latex
     assert "sft\\_dpo &" in latex and "oracle$^\\dagger$ &" in latex and "JS $\\downarrow$" in latex
     comparison = report["comparison"]["metrics"]
     model, base = _fold_reference_rows(report, "model"), _fold_reference_rows(report, "compared")

@@ -61,6 +61,20 @@ class Item:
         return bool(self.utterance.transcript and self.utterance.transcript.strip())
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """An item the server failed (out of retries on a 5xx, timeout, 429 or broken answer): written nowhere.
+
+    The failure is the server's, not the item's, so it is never a reject: the item stays to do and a
+    plain rerun asks it again. The build counts these and says so (``reason`` is the client's, ``detail``
+    its one line, e.g. naming ``--timeout``).
+    """
+
+    key: ItemKey
+    reason: str
+    detail: str
+
+
 def sample_numbers(samples: int, mode: ModeChoice) -> list[int]:
     """The sample numbers each utterance is taught under: 0 (gold) for rationalize, 1..K for predict."""
     numbers: list[int] = []

@@ -42,12 +42,14 @@ from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueRefer
 from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
+from cotgen.build.interrupt import TeachingInterrupted
 from cotgen.build.outcome import (
     CHECKS_VERSION,
     Checks,
     Item,
     Mode,
     ModeChoice,
+    Unfinished,
     content_problem,
     mode_of,
     reject_record,
@@ -77,7 +79,8 @@ from cotgen.records.stages import stage_order
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch_mode import BatchMode, batch_mode
-from cotgen.teachers.breaker import OUTAGE_AFTER_S, TeacherStopped
+from cotgen.teachers.bounds import MAX_RESPONSE_BYTES
+from cotgen.teachers.breaker import OUTAGE_AFTER_S, SERVER_FAULT_REASONS, TeacherStopped
 from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
@@ -124,6 +127,7 @@ class BuildConfig:
     max_retries: int = 6
     backoff_base: float = 1.0
     outage_after: float = OUTAGE_AFTER_S
+    max_response_bytes: int = MAX_RESPONSE_BYTES
     structured: bool = True
     send_audio: bool = False
     samples: int = 0
@@ -240,6 +244,7 @@ class BuildConfig:
             structured=self.structured,
             send_audio=self.send_audio,
             outage_after=self.outage_after,
+            max_response_bytes=self.max_response_bytes,
         )
 
     @property
@@ -429,6 +434,10 @@ class BuildSummary:
     cost_usd: float | None = None
     wall_s: float = 0.0
     dry_run: DryRunEstimate | None = None
+    # Items of this run the server failed (cotgen.build.outcome.Unfinished): no record, to do on a rerun.
+    unfinished: int = 0
+    unfinished_reasons: dict[str, int] = field(default_factory=dict)
+    unfinished_examples: dict[str, str] = field(default_factory=dict)  # reason -> the detail of its first item
 
 
 def _versions() -> dict[str, str]:
@@ -541,7 +550,10 @@ class WorkPlan:
     """Which items of the selected utterances this run does, and the input fingerprint of each.
 
     An item is skipped when it is done and its recorded fingerprint is the one its inputs give now;
-    a done item whose fingerprint differs is stale and done again, as is a retried reject.
+    a done item whose fingerprint differs is stale and done again, as is a retried reject. A reject
+    whose reason is a server fault (:data:`~cotgen.teachers.breaker.SERVER_FAULT_REASONS`: written by
+    an older cotgen, or a failed batch row) is retried by every run, ``--retry-rejects`` or not: the
+    failure was never the item's.
     """
 
     selected: int  # utterances
@@ -566,9 +578,11 @@ class WorkPlan:
             for item, fingerprint in _fingerprinted(islice(prepared.utterances(), selected), numbers, prepared, context)
         }
         stale = state.stale(fingerprints)
-        retried: set[tuple[str, int]] = set()
-        if config.retry_rejects and state.rejects:
-            retried = {key for key in state.rejects if key in fingerprints} - stale
+        retried = {
+            key
+            for key, reject in state.rejects.items()
+            if key in fingerprints and (config.retry_rejects or reject.reason in SERVER_FAULT_REASONS)
+        } - stale
         return cls(selected, numbers, state.done - retried - stale, retried, stale, fingerprints, config.resample)
 
     def pending(self, corpus: CorpusColumns) -> int:
@@ -630,6 +644,8 @@ class _Builder:
             from cotgen.teachers.openai_teacher import resolve_api_key
 
             self.secret = resolve_api_key(config.teacher_config())
+        self.unfinished: Counter[str] = Counter()  # reason -> items the server failed in this run
+        self.unfinished_examples: dict[str, str] = {}
         self.usage: dict[str, Any] = {
             "requests": 0,
             "prompt_tokens": 0,
@@ -640,6 +656,12 @@ class _Builder:
 
     def finish(self, state: RunState, progress: BuildProgress) -> Callable[[Outcome], None]:
         def record(outcome: Outcome) -> None:
+            if isinstance(outcome, Unfinished):  # the server's fault: no record, the item stays to do
+                self.unfinished[outcome.reason] += 1
+                self.unfinished_examples.setdefault(outcome.reason, outcome.detail)
+                progress.finished(outcome)
+                logger.warning("left to do %s/%d (%s): %s", *outcome.key, outcome.reason, outcome.detail)
+                return
             state.record(outcome)
             progress.finished(outcome)
             if isinstance(outcome, TraceRecord):
@@ -733,7 +755,15 @@ class _Builder:
             progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
 
         self.usage = await teach_all(
-            self.config.teacher_config(), self.config.cache, work, ask, done, network, 2 * self.config.concurrency
+            self.config.teacher_config(),
+            self.config.cache,
+            work,
+            ask,
+            done,
+            network,
+            2 * self.config.concurrency,
+            progress.stopping,
+            progress.say,
         )
 
     def estimate(self, work: Iterable[WorkItem]) -> DryRunEstimate:
@@ -802,10 +832,11 @@ class _Builder:
                         asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
                 except TeacherStopped as exc:  # the server's fault, not the items': they stay to do
                     stopped = exc
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as exc:
                     # Finished items are on disk (the state flushes as it closes); the rest is what a rerun does.
                     finished = progress.finished_items
-                    message = interrupted_message(skipped + finished, pending - finished)
+                    flight = exc.describe() if isinstance(exc, TeachingInterrupted) else ""
+                    message = interrupted_message(skipped + finished, pending - finished, flight)
                     logger.info(message)
                     raise Interrupted(message) from None
             summary = self._summary(run_dir, prepared, state, plan, skipped, started, None)
@@ -861,6 +892,9 @@ class _Builder:
             cost_usd=self.prices.cost(tokens_in, tokens_out, cached_in) if self.prices is not None else None,
             wall_s=time.monotonic() - started,
             dry_run=estimate,
+            unfinished=sum(self.unfinished.values()),
+            unfinished_reasons=dict(sorted(self.unfinished.items())),
+            unfinished_examples=dict(self.unfinished_examples),
         )
 
     def _write_run_json(
@@ -899,6 +933,8 @@ class _Builder:
                     "stale": summary.stale,
                     "traces": summary.new_traces,
                     "rejects": summary.new_rejects,
+                    "unfinished": summary.unfinished,
+                    "unfinished_reasons": summary.unfinished_reasons,
                 },
             },
             "usage": summary.usage,

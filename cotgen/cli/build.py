@@ -56,6 +56,7 @@ from cotgen.cli.options import (
 )
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
+from cotgen.teachers.bounds import MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     from cotgen.build.run import BuildSummary
@@ -77,6 +78,15 @@ OutageAfterOption = Annotated[
         rich_help_panel=SERVER_MORE,
         help="Stop (items left to do, none rejected) after this many seconds of only connection failures "
         "and timeouts since the server's last answer.",
+    ),
+]
+MaxResponseMbOption = Annotated[
+    float,
+    typer.Option(
+        "--max-response-mb",
+        metavar="MIB",
+        rich_help_panel=SERVER_MORE,
+        help="Largest answer read, in MiB; a larger one is a broken answer, retried like a 5xx.",
     ),
 ]
 RepairsOption = Annotated[
@@ -199,6 +209,10 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
     for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
         example = summary.reject_examples.get(reason, "")
         console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
+    if summary.rejects:
+        console.print(RETRY_REJECTS_HINT, markup=False, highlight=False, soft_wrap=True)
+    if summary.unfinished:
+        console.print(unfinished_line(summary), markup=False, highlight=False, soft_wrap=True)
     if offline:  # the template teacher sends nothing, so tokens and cost would only ever say 0
         console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
         return
@@ -216,6 +230,17 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
 
 
 TOP_REASONS = 3
+RETRY_REJECTS_HINT = "rejects are final: rerun with --retry-rejects to ask the rejected items again"
+
+
+def unfinished_line(summary: BuildSummary) -> str:
+    """The items the server failed: how many, why (with the first one's detail), and that a rerun asks them."""
+    examples = summary.unfinished_examples
+    reasons = "; ".join(f"{reason} {n}: {examples.get(reason, '')}" for reason, n in summary.unfinished_reasons.items())
+    return (
+        f"{summary.unfinished} items left to do after server failures ({reasons}); they are not rejects: "
+        "rerun the same command to ask them again"
+    )
 
 
 @app.command("build")
@@ -245,6 +270,7 @@ def build_command(
     timeout: TimeoutOption = 60.0,
     max_retries: MaxRetriesOption = 6,
     outage_after: OutageAfterOption = 30.0,
+    max_response_mb: MaxResponseMbOption = MAX_RESPONSE_BYTES / 2**20,
     max_tokens: MaxTokensOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
@@ -290,6 +316,7 @@ def build_command(
         timeout=timeout,
         max_retries=max_retries,
         outage_after=outage_after,
+        max_response_bytes=int(max_response_mb * 2**20),
         structured=not no_structured,
         send_audio=send_audio,
         samples=samples,
@@ -327,8 +354,8 @@ def build_command(
 
         write_card(summary.run_dir)
     _print_summary(summary, offline=config.model is None)
-    if summary.dry_run is None and summary.traces == 0 and summary.rejects > 0:
-        # Nothing usable came out: a script running the build must not carry on as if it had.
+    if summary.dry_run is None and (summary.unfinished or (summary.traces == 0 and summary.rejects > 0)):
+        # Nothing usable came out, or the server left items undone: a script must not carry on as if it had.
         raise typer.Exit(code=1)
 
 

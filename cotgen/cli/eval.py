@@ -239,7 +239,7 @@ def eval_command(
                 raise CotgenError("--plot draws one readout: give --readout text or logprobs")
             from cotgen.report.plots import plot_evaluation
 
-            console.print(f"wrote {plot_evaluation(result, plot)}")
+            console.print(f"wrote {plot_evaluation(result, plot, names={'model': labels[0]})}")
     if output is not None:
         write_report(result, output)
         console.print(f"wrote {output}")

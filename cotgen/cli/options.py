@@ -227,7 +227,10 @@ TpmOption = Annotated[
 TimeoutOption = Annotated[
     float,
     typer.Option(
-        "--timeout", metavar="SECONDS", rich_help_panel=SERVER_MORE, help="Seconds before one request times out."
+        "--timeout",
+        metavar="SECONDS",
+        rich_help_panel=SERVER_MORE,
+        help="Seconds one request may take, its whole answer included (+1 s).",
     ),
 ]
 MaxRetriesOption = Annotated[
@@ -363,5 +366,14 @@ AllowOutsideRootOption = Annotated[
         "--allow-outside-root",
         rich_help_panel=INPUT,
         help="Also copy clips that lie outside the corpus root (symlinks resolved); each is listed first.",
+    ),
+]
+# --- folders holding files cotgen did not write (export, review, publish) ---------------------------------------
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        rich_help_panel=OUTPUT,
+        help="Write into a folder holding files cotgen did not write (they are kept; same-named ones replaced).",
     ),
 ]

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from cotgen.acoustics import CueProfile
+from cotgen.acoustics.measured import MeasuredCues
 from cotgen.build.outcome import response_json
 from cotgen.core.divergence import entropy_bits
 from cotgen.core.errors import CotgenError
@@ -33,7 +34,7 @@ from cotgen.records.run_records import DPORecord, RejectRecord, TraceRecord
 from cotgen.records.trace import Trace, faithfulness_parts, parse_trace, render_trace
 from cotgen.records.utterance import Utterance
 from cotgen.review.audio import AudioLinks
-from cotgen.review.cues import MeasuredCues, cue_rows
+from cotgen.review.cues import cue_rows
 
 REJECTS = "rejects.jsonl"
 ChunkWriter = Callable[[int, list[dict[str, Any]]], None]

@@ -114,7 +114,7 @@ def to_latex(rows: Sequence[PaperRow], metrics: Sequence[str], names: Mapping[st
     for row in rows:
         if previous == "model" and row.role != "model":
             lines.append(r"\midrule")
-        cells = [cell_text(*row.cells[m], plus_minus=r"$\pm$") for m in metrics]
+        cells = [cell_text(*row.cells[m], plus_minus=r"$\pm$").replace("-", "$-$") for m in metrics]  # a minus sign
         lines.append(latex_escape(row.label) + " & " + " & ".join(cells) + r" \\")
         previous = row.role
     lines += [r"\bottomrule", r"\end{tabular}"]
