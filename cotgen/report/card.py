@@ -136,7 +136,26 @@ def annotator_rule(info: dict[str, Any]) -> str:
     if isinstance(corpus.get("dropped"), int):
         parts.append(f"Corpus entries dropped (no in-set votes, missing audio...): {corpus['dropped']}.")
     parts += agreement_sentences(corpus)
+    parts += out_of_set_sentences(corpus)
     return " ".join(parts)
+
+
+def out_of_set_sentences(corpus: dict[str, Any]) -> list[str]:
+    """How votes outside the class set were treated and what they weighed (run.json's corpus.out_of_set)."""
+    found = corpus.get("out_of_set") if isinstance(corpus.get("out_of_set"), dict) else None
+    if not found:
+        return []
+    treated = {
+        "drop-votes": "left out and the remaining votes renormalised",
+        "other": "kept as the class `oth` (other)",
+        "drop-utterance": "a reason to drop the whole utterance",
+    }.get(str(found.get("rule")), str(found.get("rule")))
+    share = found.get("vote_mass_outside_share")
+    shown = f"{share:.1%}" if isinstance(share, (int, float)) else "an unknown share"
+    return [
+        f"Votes outside the class set (`--out-of-set {found.get('rule')}`) were {treated}: {shown} of the vote mass; "
+        f"{found.get('utterances_over_half_outside')} utterances lost more than half of theirs."
+    ]
 
 
 def gold_checks_note(info: dict[str, Any]) -> str:
@@ -466,8 +485,8 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 ## Limitations
 
 - Annotator agreement: the human distribution is only as good as the votes behind it
-  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); classes outside the
-  class set are dropped before normalising.
+  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); votes outside the
+  class set follow one rule, stated under *How it was built*.
 {% if rule_generated %}- Rule-generated traces: the template teacher's wording is fixed and its lexical cues come from a
   word list, so the traces teach the format, not reasoning.
 {% else %}- Teacher bias: gold traces rationalise a distribution the teacher was shown, so their cues are
