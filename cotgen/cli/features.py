@@ -10,6 +10,7 @@ from cotgen.cli.options import (
     ClassesOption,
     CorpusOption,
     DaskOption,
+    MaxAudioSecondsOption,
     OutOption,
     ProgressOption,
     RootOption,
@@ -17,6 +18,7 @@ from cotgen.cli.options import (
     WorkersOption,
 )
 from cotgen.core.errors import CotgenError
+from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir
 
 
@@ -32,6 +34,7 @@ def features_command(
     cache: CacheOption = None,
     dask_scheduler: DaskOption = None,
     progress: ProgressOption = True,
+    max_audio_seconds: MaxAudioSecondsOption = MAX_AUDIO_SECONDS,
 ) -> None:
     """Measure prosody and voice quality of every utterance (cached by audio content) into features.parquet."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and the features
@@ -43,7 +46,7 @@ def features_command(
     if not load.utterances:
         raise CotgenError(f"no utterance kept from {load.corpus}; run `cotgen corpus --corpus {corpus}` to see why")
     out_dir = run_dir(load.corpus, out)
-    frame = run_features_stage(load.utterances, out_dir, workers, cache, dask_scheduler, progress)
+    frame = run_features_stage(load.utterances, out_dir, workers, cache, dask_scheduler, progress, max_audio_seconds)
     failed = frame["error"].dropna()
     console.print(
         f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {out_dir / FEATURES_FILE}",
