@@ -15,6 +15,7 @@ from pathlib import Path
 from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.run_lock import run_lock
 from cotgen.pairs.index import LineReader, index_lines
 from cotgen.prompts.student import student_prompt
@@ -62,7 +63,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
     tmp = out.with_name(out.name + ".tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        writer = jsonl_writer(stack.enter_context(tmp.open("w", encoding="utf-8")))
         reader = LineReader(stack.enter_context(traces_path.open("rb")), traces_path) if index else None
         for ordinal, utterance in enumerate(iter_utterances(utterances_path)):
             gold = _gold_text(reader, [int(o) for o in index.offsets_of(ordinal)]) if index and reader else None
@@ -76,7 +77,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
                 target_distribution=utterance.distribution,
                 gold_trace=gold,
             )
-            writer.write(record.model_dump_json() + "\n")
+            writer.write(record)
             counts["records"] += 1
             counts["with_gold" if gold is not None else "without_gold"] += 1
     tmp.replace(out)

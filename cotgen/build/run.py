@@ -27,7 +27,7 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -358,6 +358,20 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
     return _prepared(corpus, features, run_dir)
 
 
+# How many clips a "could not be measured" warning names before it says how many more there are.
+NAMED_CLIPS = 3
+
+
+def unmeasured_summary(errors: Mapping[str, str], total: int, audio: Mapping[str, str]) -> str:
+    """One line naming the clips that could not be measured (the first few, with why), so the user can look."""
+    named = [f"{uid} ({audio.get(uid, '?')}: {why})" for uid, why in list(errors.items())[:NAMED_CLIPS]]
+    more = f" and {len(errors) - NAMED_CLIPS} more" if len(errors) > NAMED_CLIPS else ""
+    return (
+        f"{len(errors)} of {total} utterances could not be measured: {'; '.join(named)}{more}; "
+        "they end in rejects.jsonl with reason 'features'"
+    )
+
+
 def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
     """The corpus columns with their features (a pandas frame in corpus order) and the cue references."""
     measured_ids = features["id"].to_numpy(dtype=object)
@@ -369,7 +383,7 @@ def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
         if isinstance(error, str) and error
     }
     if errors:
-        logger.warning("features: %d of %d utterances could not be measured", len(errors), corpus.size)
+        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, dict(corpus.audio_items())))
     values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
     references = CueReferences.of(columns, corpus.speakers(), corpus.genders())

@@ -31,6 +31,7 @@ from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
 from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS, run_gate
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
@@ -176,14 +177,14 @@ class RunFacts:
     example: dict[str, Any] | None
 
 
-def gather_facts(data: RunData) -> RunFacts:
+def gather_facts(data: RunData, faithful_at: float = DEFAULT_MIN_FAITHFULNESS) -> RunFacts:
     """Statistics, teachers, templates and the example record, reading each record file once.
 
     The example is the first SFT record, shown with its utterance's transcript, which the pass
     over the utterances picks up on the way.
     """
     first = data.sft.first()
-    acc = StatsAccumulator()
+    acc = StatsAccumulator(faithful_at=faithful_at)
     transcript: str | None = None
     for utt in data.utterances:
         acc.add_utterance(utt)
@@ -366,7 +367,8 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean trace entropy (bits) | {{ fmt(stats.mean_trace_entropy_bits) }} |
 | mean JS gold trace → human (bits) | {{ fmt(stats.mean_gold_js_bits) }} |
 | mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
-| mean faithfulness / share ≥ 0.5 | {{ fmt(stats.mean_faithfulness) }} / {{ fmt(stats.faithful_share) }} |
+| mean faithfulness / share ≥ the gate, {{ stats.faithful_at }} | {{ fmt(stats.mean_faithfulness) }} /
+{{- " " ~ fmt(stats.faithful_share) }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
@@ -396,7 +398,7 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 {% endif %}
 - Faithfulness: a trace may cite acoustic cues the measurements do not support; the mean
   faithfulness is {{ fmt(stats.mean_faithfulness) }} and {{ fmt(stats.faithful_share) }} of the traces
-  score at least 0.5.
+  score at least {{ stats.faithful_at }}, the gate the build applied (`--min-faithfulness`).
 - Acted or elicited speech does not represent emotion in the wild.
 
 ## Citation
@@ -444,7 +446,7 @@ def render_card(
     data = load_run(run_dir)
     info = read_run_json(run_dir)
     note = corpus_note(data.corpus)
-    facts = gather_facts(data)
+    facts = gather_facts(data, run_gate(info.get("config")))
     stats = facts.stats
     export = None
     if export_dir is not None:
