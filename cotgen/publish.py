@@ -11,6 +11,7 @@ login and never appears in output: Hub errors are re-raised with it redacted.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -27,6 +28,14 @@ import cotgen
 from cotgen.core.durable_files import RUN_JSON, read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.jsonl import iter_json_lines, jsonl_writer
+from cotgen.export.audio_sources import (
+    ALLOW_OUTSIDE,
+    OUTSIDE_DIR,
+    OUTSIDE_ROOT,
+    MeasuredAudio,
+    looks_like_audio,
+    refusal,
+)
 from cotgen.export.freshness import read_export_info, refuse_stale, stale_export, stale_files
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
@@ -34,6 +43,8 @@ from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RunDa
 from cotgen.export.splits import SPLITS
 from cotgen.export.writer import EXPORT_INFO, split_file_name
 from cotgen.report.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
+
+logger = logging.getLogger(__name__)
 
 STAGE_DIR = "publish"
 LLAMAFACTORY_INFO = "dataset_info.json"
@@ -50,6 +61,7 @@ class PublishPlan:
     stage_dir: Path
     files: list[str] = field(default_factory=list)
     commit_message: str = ""
+    not_staged: dict[str, str] = field(default_factory=dict)  # audio paths not staged as audio, and why
 
     @property
     def card(self) -> str:
@@ -63,9 +75,11 @@ def _export_source(folder: Path) -> tuple[Path, Path | None]:
     if (folder / UTTERANCES).exists() or not info_path.exists():
         return folder, None
     info = json.loads(info_path.read_text(encoding="utf-8"))
-    if info.get("audio") == "relative":
+    if info.get("audio") in ("relative", "copy"):
+        # Publishing judges each clip by where it lies in the corpus root: a path relative to a trainer's working
+        # folder, or a copy in the export, no longer says where the clip came from.
         raise CotgenError(
-            f"{folder}: exported with --audio relative; re-export with --audio absolute or copy to publish"
+            f"{folder}: exported with --audio {info['audio']}; re-export with --audio absolute to publish"
         )
     return Path(info["run_dir"]), folder
 
@@ -121,16 +135,18 @@ def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 @dataclass
 class AudioRelocation:
-    """Where each audio path of the staged records points: relative to the folder all clips share.
+    """Where each audio path of the staged records points, and which clips are copied.
 
-    Paths become relative to that folder (the corpus's audio folder), so a user holding the corpus
-    can join them back; with ``include_audio`` they live under ``audio/``. The shared folder is a
-    running common path (:meth:`see`, a first pass over the records), so no set of every path is kept.
+    Paths become relative to the corpus root the run read (:mod:`cotgen.export.audio_sources`), so a user
+    holding the corpus can join them back; with ``include_audio`` the measured clips are copied under
+    ``audio/``. A path outside the root is refused unless ``--allow-outside-root``; a clip the features
+    stage did not decode is never copied (its record keeps the relative path, without ``audio/``).
     """
 
     base: Path
     include_audio: bool
-    root: Path | None = None
+    measured: MeasuredAudio
+    refused: dict[str, str] = field(default_factory=dict)  # resolved path -> why it is not staged as audio
 
     def __post_init__(self) -> None:
         # Records of one utterance sit close together (and in sft, dpo and grpo alike): a small cache of
@@ -138,22 +154,31 @@ class AudioRelocation:
         self.source = lru_cache(maxsize=4096)(self._source)
 
     def _source(self, path: str) -> Path:
-        return (Path(path) if os.path.isabs(path) else self.base / path).resolve()
+        return Path(os.path.realpath(path if os.path.isabs(path) else self.base / path))
 
     def see(self, path: str) -> None:
-        """Take one audio path into the shared folder; with ``include_audio`` its clip must exist."""
+        """Judge one audio path (a first pass over the records); with ``include_audio`` its clip must exist."""
         source = self.source(path)
-        if self.include_audio and not source.is_file():
+        problem = self.measured.problem(source)
+        if problem is not None:
+            self.refused[str(source)] = problem
+        elif not self.measured.inside_root(str(source)):
+            self.measured.staged_name(source)  # listed before anything is staged
+        elif self.include_audio and not source.is_file():
             raise CotgenError(f"{path}: audio file not found (needed for --include-audio)")
-        parent = str(source.parent)
-        self.root = Path(parent if self.root is None else os.path.commonpath([str(self.root), parent]))
+
+    def outside(self) -> list[str]:
+        """Paths refused for lying outside the corpus root (without ``--allow-outside-root``)."""
+        return [path for path, why in self.refused.items() if why == OUTSIDE_ROOT]
+
+    def copied(self, path: str) -> bool:
+        """True when ``path``'s clip is staged under ``audio/``."""
+        return self.include_audio and str(self.source(path)) not in self.refused
 
     def relocate(self, path: str) -> str:
-        """The staged form of a path :meth:`see` has taken in."""
-        if self.root is None:
-            raise ValueError(f"{path}: relocate() before any path was seen")
-        relative = self.source(path).relative_to(self.root).as_posix()
-        return f"{AUDIO_DIR}/{relative}" if self.include_audio else relative
+        """The staged form of a path :meth:`see` has judged."""
+        relative = self.measured.staged_name(self.source(path))
+        return f"{AUDIO_DIR}/{relative}" if self.copied(path) else relative
 
 
 def _run_ids(data: RunData) -> IdIndex:
@@ -214,33 +239,51 @@ def check_license(note: dict[str, Any], corpus: str, private: bool, include_audi
         raise CotgenError(f"public repo: {why}; pass --confirm-license if you may publish it, or use --private")
 
 
-def _stage_records(files: list[Path], base: Path, target: Path, include_audio: bool) -> None:
-    """Copy the record files with audio paths made relative (and the clips too with ``include_audio``).
+def _stage_records(files: list[Path], base: Path, target: Path, audio: AudioRelocation) -> None:
+    """Copy the record files with audio paths made relative (and the measured clips too with ``include_audio``).
 
-    Two streaming passes: the first finds the folder all clips share, the second writes each row
-    as it is read, so no record file is ever held whole.
+    Two streaming passes: the first judges every clip (so nothing is written when one lies outside the corpus
+    root), the second writes each row as it is read, so no record file is ever held whole.
     """
-    audio = AudioRelocation(base, include_audio)
     for path in files:
         for row in _iter_rows(path):
             for original in _audio_strings(row):
                 audio.see(original)
+    outside = audio.outside()
+    if outside:
+        raise CotgenError(refusal("publish", outside))
+    for path in audio.measured.allowed_outside():
+        logger.warning("%s: %s, staged because of %s", path, OUTSIDE_ROOT, ALLOW_OUTSIDE)
+    target.mkdir(parents=True)
     for path in files:
         with (target / path.name).open("w", encoding="utf-8") as out:
             lines = jsonl_writer(out)
             for row in _iter_rows(path):
                 lines.write(_rewrite_audio(row, audio.relocate))
-                if include_audio:
-                    for original in _audio_strings(row):
+                for original in _audio_strings(row):
+                    if audio.copied(original):
                         destination = target / audio.relocate(original)
                         if not destination.exists():
                             destination.parent.mkdir(parents=True, exist_ok=True)
-                            shutil.copy2(audio.source(original), destination)
+                            shutil.copyfile(audio.source(original), destination)
 
 
-def _stage_extras(run_dir: Path, export_dir: Path | None, target: Path) -> None:
-    """Copy run.json, the plots and (for a LLaMA-Factory export) dataset_info.json beside the records."""
-    extras = [run_dir / RUN_JSON, *sorted((run_dir / PLOTS_DIR).glob("*.png"))]
+def _portable(value: Any, root: Path) -> Any:
+    """A run.json value with every absolute path made relative to the corpus root, or cut to its last name:
+    the machine's folder layout (home folder, user name) does not leave it."""
+    if isinstance(value, dict):
+        return {key: _portable(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_portable(item, root) for item in value]
+    if isinstance(value, str) and os.path.isabs(value) and "\n" not in value:
+        path = Path(value)
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    return value
+
+
+def _stage_extras(run_dir: Path, export_dir: Path | None, target: Path, root: Path) -> None:
+    """Copy run.json (its paths made portable), the plots and (for LLaMA-Factory) dataset_info.json beside them."""
+    extras = [*sorted((run_dir / PLOTS_DIR).glob("*.png"))]
     if export_dir is not None:
         extras.append(export_dir / LLAMAFACTORY_INFO)
     for extra in extras:
@@ -248,6 +291,9 @@ def _stage_extras(run_dir: Path, export_dir: Path | None, target: Path) -> None:
             destination = target / (f"{PLOTS_DIR}/{extra.name}" if extra.suffix == ".png" else extra.name)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(extra, destination)
+    if (run_dir / RUN_JSON).exists():
+        info = _portable(read_run_json(run_dir), root)
+        (target / RUN_JSON).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def stage(
@@ -259,6 +305,7 @@ def stage(
     confirm_license: bool = False,
     stage_dir: Path | None = None,
     allow_stale: bool = False,
+    allow_outside_root: bool = False,
 ) -> PublishPlan:
     """Validate the folder and write what would be uploaded into ``stage_dir`` (default ``<run>/publish/``).
 
@@ -283,9 +330,9 @@ def stage(
     target = stage_dir or run_dir / STAGE_DIR
     if target.exists():
         shutil.rmtree(target)
-    target.mkdir(parents=True)
-    _stage_records(_record_files(run_dir, export_dir), export_dir or run_dir, target, include_audio)
-    _stage_extras(run_dir, export_dir, target)
+    audio = AudioRelocation(export_dir or run_dir, include_audio, MeasuredAudio.of_run(run_dir, allow_outside_root))
+    _stage_records(_record_files(run_dir, export_dir), export_dir or run_dir, target, audio)
+    _stage_extras(run_dir, export_dir, target, audio.measured.root)
     (target / CARD).write_text(card, encoding="utf-8")
     staged = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     kind = f"{json.loads((export_dir / EXPORT_INFO).read_text())['format']} export" if export_dir else "run"
@@ -293,7 +340,20 @@ def stage(
         f"cotgen {cotgen.__version__}: {data.corpus} {kind}, {len(data.utterances)} utterances"
         f"{', with audio' if include_audio else ', no audio'}"
     )
-    return PublishPlan(repo_id, private, include_audio, create_pr, target, staged, message)
+    return PublishPlan(repo_id, private, include_audio, create_pr, target, staged, message, dict(audio.refused))
+
+
+def listing(plan: PublishPlan) -> list[str]:
+    """What would leave the machine, one line a file with its size; a staged clip that is not audio is flagged,
+    and every audio path of the records that is not staged as audio is named with the reason."""
+    lines = []
+    for name in plan.files:
+        path = plan.stage_dir / name
+        clip = name.startswith((f"{AUDIO_DIR}/", f"{OUTSIDE_DIR}/"))
+        flag = "  NOT AN AUDIO FILE" if clip and not looks_like_audio(path) else ""
+        lines.append(f"{name} ({path.stat().st_size:,} bytes){flag}")
+    lines += [f"not staged as audio: {path} ({why})" for path, why in sorted(plan.not_staged.items())]
+    return lines
 
 
 def resolve_token() -> str:

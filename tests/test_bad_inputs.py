@@ -345,11 +345,11 @@ def test_a_server_without_structured_outputs_says_to_rerun_with_no_structured_an
         args = build_args(manifest, run, feature_cache, "--teacher", "openai:m", "--base-url", server.base_url)
         shown = cotgen(*args)
         # Nothing usable came out: a non-zero exit, and the advice on screen, not only inside rejects.jsonl.
-        assert shown.code == 1 and "0 traces, 2 rejects (server_error 2)" in shown.out
+        assert shown.code == 1 and "0 traces, 2 rejects (request_refused 2)" in shown.out
         assert len(server.chat_requests) == 2, "a 400 is final: no retries are paid"
         advice = jsonl(run / "rejects.jsonl")[0]["detail"]
         assert "does not support structured outputs; rerun with --no-structured" in advice
-        assert f"2 server_error: {advice}" in " ".join(shown.out.split())
+        assert f"2 request_refused: {advice}" in " ".join(shown.out.split())
         # Following the advice, as printed, in the same folder must produce the traces.
         rerun = advice.split("rerun with ", 1)[1].split(" (HTTP", 1)[0].split()
         shown = cotgen(*args, *rerun)

@@ -16,10 +16,13 @@ def test_each_measured_cue_gets_its_value_and_reference() -> None:
             reference={"loudness": "gender"},
         )
     )
-    assert phrases["pitch"] == "median pitch 241 Hz, +1.2 SD for this speaker"
+    assert phrases["pitch"] == "pitch higher than this speaker usually speaks (median 241 Hz, +1.2 SD)"
     assert phrases["pitch_variation"] == "pitch range moderate (6.3 semitones) for this speaker"
     assert phrases["intonation"] == "pitch falling at the end (-7.2 semitones/s)"
-    assert phrases["loudness"] == "mean intensity 72 dB, +0.0 SD for a same-gender voice in this corpus"
+    assert (
+        phrases["loudness"]
+        == "loudness moderate for a same-gender voice in this corpus (mean intensity 72 dB, +0.0 SD)"
+    )
     assert phrases["loudness_variation"] == "loudness even (SD 4.0 dB) for this speaker"
     assert phrases["speech_rate"] == "speaking fast (5.8 syllables/s) for this speaker"
     assert phrases["pauses"] == "no long pauses"
@@ -37,6 +40,6 @@ def test_template_trace_quotes_the_phrases_and_stays_faithful() -> None:
     human = {"neu": 0.2, "hap": 0.0, "ang": 0.6, "sad": 0.2}
     trace = write_trace("u1", "Leave me alone!", human, prof.levels, "rationalize", 0, cue_phrases(prof))
     observations = {cue.cue: cue.observation for cue in trace.acoustic.cues}
-    assert observations["pitch"].startswith("Median pitch 241 Hz, +1.2 SD for this speaker;")
+    assert observations["pitch"].startswith("Pitch higher than this speaker usually speaks (median 241 Hz, +1.2 SD);")
     assert observations["speech_rate"].startswith("Speaking fast (5.8 syllables/s)")
     assert faithfulness(trace, prof.levels) == 1.0

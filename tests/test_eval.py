@@ -191,8 +191,8 @@ def test_ids_take_the_prior_from_the_complement_or_from_train_ids_and_bootstrap_
     test_human = np.stack([as_vector(u.distribution, CLASSES) for u in utterances[:6]])
     train_human = np.stack([as_vector(u.distribution, CLASSES) for u in utterances[6:]])
     prior = _overall(reports[0])["prior"]
-    assert prior["metrics"]["brier"] == pytest.approx(
-        evaluate(test_human, np.tile(train_human.mean(axis=0), (6, 1)))["brier"]
+    assert prior["metrics"]["brier_sum"] == pytest.approx(
+        evaluate(test_human, np.tile(train_human.mean(axis=0), (6, 1)))["brier_sum"]
     )
     model = _overall(reports[0])["model"]
     low, high = model["ci95"]["js"]
@@ -327,7 +327,7 @@ def test_folds_print_a_per_fold_and_mean_table(tmp_path, reference):
         assert row["metrics"]["js"] == pytest.approx(expected["js"])
         assert row["metrics"]["r2"] == pytest.approx(expected["r2"])
         prior = evaluate(human[members], np.tile(others.mean(axis=0), (members.sum(), 1)))
-        assert rows[(f"loso_{session}", "prior")]["metrics"]["brier"] == pytest.approx(prior["brier"])
+        assert rows[(f"loso_{session}", "prior")]["metrics"]["brier_sum"] == pytest.approx(prior["brier_sum"])
     for metric in report["table_metrics"]:
         values = [rows[(f"loso_{s}", "model")]["metrics"][metric] for s in ("1", "2", "3")]
         assert rows[("mean", "model")]["metrics"][metric] == pytest.approx(np.mean(values))
@@ -365,3 +365,161 @@ def test_malformed_prediction_lines_are_errors_naming_the_line(tmp_path, referen
     shown = str(invoke("eval", "--pred", str(pred), "--ref", str(ref)).exception)
     assert "pred.jsonl:1: not a prediction line" in shown and "invalid json" in shown
     assert "--by 'room'" in str(invoke("eval", "--pred", str(pred), "--ref", str(ref), "--by", "room").exception)
+
+
+# Agreement strata of VOTES on four classes (normalised entropy = entropy in bits / 2): 3-2 is 0.485 (mild),
+# 5 is 0 (unanimous), 2-2-1 is 0.761 (strong), 4-1 is 0.361 (mild), 1-1-1-1 is 1 (strong), 3-2 mild.
+VOTE_STRATA = ["mild", "unanimous", "strong", "mild", "strong", "mild"]
+
+
+def test_every_metric_by_agreement_stratum_and_annotator_count_with_the_count_per_bin(tmp_path, reference):
+    ref, utterances = reference
+    pred, lines = _write_predictions(tmp_path, utterances)
+    out = tmp_path / "eval.json"
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "model by agreement" in result.output and "unanimous" in result.output and "5 annotators" in result.output
+    report = json.loads(out.read_text())
+    kept, human, model = _model_matrix(lines, utterances)
+    stratum = {f"s{s}_{i}": VOTE_STRATA[i] for s in (1, 2, 3) for i in range(len(VOTES))}
+    labels = np.array([stratum[u.id] for u in kept])
+    annotators = np.array([u.n_annotators for u in kept])
+    rows = {(r["by"], r["stratum"], r["system"]): r for r in report["strata"]}
+    for name in ("unanimous", "mild", "strong"):
+        mask = labels == name
+        row = rows[("agreement", name, "model")]
+        assert row["n"] == mask.sum() > 0
+        _assert_metrics(row, evaluate(human[mask], model[mask]))
+        assert rows[("agreement", name, "oracle")]["metrics"]["classwise_ece"] == pytest.approx(0.0, abs=1e-12)
+    for count in (4, 5):
+        mask = annotators == count
+        row = rows[("annotators", f"{count} annotators", "model")]
+        assert row["n"] == mask.sum() > 0
+        _assert_metrics(row, evaluate(human[mask], model[mask]))
+    assert sum(rows[("agreement", n, "model")]["n"] for n in ("unanimous", "mild", "strong")) == len(kept)
+    assert report["agreement_strata"]["mild"] == "0 < normalised entropy <= 0.5"
+    assert len(report["reliability"]["counts"]) == len(CLASSES)
+    assert all(sum(row) == len(kept) for row in report["reliability"]["counts"])
+
+
+def test_compare_two_prediction_files_paired(tmp_path, reference):
+    ref, utterances = reference
+    pred, lines = _write_predictions(tmp_path, utterances)
+    out = tmp_path / "same.json"
+    result = invoke("eval", "--pred", str(pred), "--compare", str(pred), "--ref", str(ref), "--resamples", "40")
+    assert result.exit_code == 0, result.output
+    assert "model − compared" in result.output
+    invoke(
+        "eval",
+        "--pred",
+        str(pred),
+        "--compare",
+        str(pred),
+        "--ref",
+        str(ref),
+        "--resamples",
+        "40",
+        "--output",
+        str(out),
+    )
+    same = json.loads(out.read_text())["comparison"]
+    assert same["n"] == len(utterances)
+    for metric, row in same["metrics"].items():
+        if row["difference"] is not None:
+            assert row["difference"] == 0.0 and row["p"] == 1.0 and row["p_holm"] == 1.0, metric
+    kept, human, model = _model_matrix(lines, utterances)
+    other = tmp_path / "other.jsonl"
+    other.write_text(
+        "".join(json.dumps({"id": u.id, "distribution": {c: 0.25 for c in CLASSES}}) + "\n" for u in utterances),
+        encoding="utf-8",
+    )
+    out = tmp_path / "other.json"
+    args = ["--pred", str(pred), "--compare", str(other), "--ref", str(ref), "--resamples", "60", "--seed", "3"]
+    assert invoke("eval", *args, "--names", "sft,flat", "--output", str(out)).exit_code == 0
+    comparison = json.loads(out.read_text())["comparison"]
+    a, b = evaluate(human, model), evaluate(human, np.full_like(model, 0.25))
+    for metric in ("js", "bc", "brier_sum", "brier_mean", "classwise_ece"):
+        assert comparison["metrics"][metric]["difference"] == pytest.approx(a[metric] - b[metric])
+    assert comparison["metrics"]["js"]["ci"][0] <= comparison["metrics"]["js"]["difference"]
+    assert comparison["metrics"]["js"]["difference"] <= comparison["metrics"]["js"]["ci"][1]
+    result = invoke("eval", *args, "--names", "only-one")
+    assert "--names 'only-one': expected two display names" in str(result.exception)
+
+
+def _fold_reference_rows(report, system):
+    """fold -> the overall metrics of ``system`` in each per-fold report."""
+    return {
+        fold: next(r for r in rep["results"] if r["fold"] == "overall" and r["system"] == system)["metrics"]
+        for fold, rep in report["folds"].items()
+    }
+
+
+def test_the_paper_table_over_folds_has_every_cell_right_in_markdown_latex_and_csv(tmp_path, reference):
+    import csv
+
+    ref, utterances = reference
+    pred, _ = _write_predictions(tmp_path, utterances)
+    folds, compared = tmp_path / "folds", tmp_path / "baseline_run"
+    for session in ("1", "2", "3"):
+        members = [u for u in utterances if u.session == session]
+        (folds / f"fold_{session}").mkdir(parents=True)
+        _write_ids(folds / f"fold_{session}" / "test.ids", [u.id for u in members], as_jsonl=False)
+        (compared / f"fold_{session}").mkdir(parents=True)
+        rows = [{"id": u.id, "distribution": dict(zip(CLASSES, np.roll(_predict(u), 1).tolist()))} for u in members]
+        (compared / f"fold_{session}" / "predictions.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+        )
+    out, prefix = tmp_path / "folds.json", tmp_path / "paper" / "table"
+    args = ["--folds", str(folds), "--pred", str(pred), "--compare", str(compared), "--ref", str(ref)]
+    result = invoke("eval", *args, "--names", "sft_dpo,sft", "--table", str(prefix), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "sft_dpo − sft, per fold" in result.output and "mean ± std over folds" in result.output
+    report = json.loads(out.read_text())
+    metrics = report["table_metrics"]
+    assert metrics == ["js", "bc", "r2", "brier_sum", "brier_mean", "classwise_ece", "wa_ref", "ua_ref"]
+    markdown = (tmp_path / "paper" / "table.md").read_text().splitlines()
+    latex = (tmp_path / "paper" / "table.tex").read_text()
+    with (tmp_path / "paper" / "table.csv").open(newline="") as handle:
+        table_csv = list(csv.DictReader(handle))
+    assert markdown[0] == "Mean ± standard deviation over 3 folds."
+    assert markdown[2] == (
+        "| system | JS ↓ | BC ↑ | R² ↑ | Brier (sum) ↓ | Brier (mean) ↓ | class-wise ECE ↓ | WA ref ↑ | UA ref ↑ |"
+    )
+    body = [line for line in markdown[4:] if line.startswith("|")]
+    labels = ["sft_dpo", "sft", "uniform (baseline)", "prior (baseline)", "oracle†"]
+    assert [line.split(" | ")[0].removeprefix("| ") for line in body] == labels
+    assert [row["label"] for row in table_csv] == labels
+    assert [row["role"] for row in table_csv] == ["model", "model", "baseline", "baseline", "oracle"]
+    assert "† the human distribution itself" in markdown[-1]
+    for line, row, system in zip(body, table_csv, ("model", "compared", "uniform", "prior", "oracle")):
+        per_fold = _fold_reference_rows(report, system)
+        cells = line.strip("| ").split(" | ")[1:]
+        for metric, cell in zip(metrics, cells):
+            values = [per_fold[f][metric] for f in ("fold_1", "fold_2", "fold_3") if per_fold[f][metric] is not None]
+            mean, std = np.mean(values), np.std(values, ddof=1)
+            assert cell == f"{mean:.3f} ± {std:.3f}", (system, metric)
+            assert float(row[f"{metric}_mean"]) == pytest.approx(mean) and float(row[f"{metric}_std"]) == pytest.approx(
+                std
+            )
+            assert f"{mean:.3f} $\\pm$ {std:.3f}".replace("-", "$-$") in latex
+    assert "sft\\_dpo &" in latex and "oracle$^\\dagger$ &" in latex and "JS $\\downarrow$" in latex
+    comparison = report["comparison"]["metrics"]
+    model, base = _fold_reference_rows(report, "model"), _fold_reference_rows(report, "compared")
+    for fold in ("fold_1", "fold_2", "fold_3"):
+        assert comparison["js"]["differences"][fold] == pytest.approx(model[fold]["js"] - base[fold]["js"])
+    assert invoke("eval", "--pred", str(pred), "--ref", str(ref), "--table", str(prefix)).exit_code != 0
+
+
+def test_plot_draws_the_reliability_diagram_and_the_metric_by_agreement(tmp_path, reference):
+    from matplotlib.image import imread
+
+    ref, utterances = reference
+    pred, _ = _write_predictions(tmp_path, utterances)
+    png = tmp_path / "plots" / "eval.png"
+    result = invoke("eval", "--pred", str(pred), "--ref", str(ref), "--plot", str(png))
+    assert result.exit_code == 0, result.output
+    image = imread(png)
+    assert image.shape[:2] == (450, 1100)  # two panels at 100 dpi
+    assert len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 20  # curves and bars, not a blank canvas
+    refused = invoke("eval", "--folds", str(tmp_path), "--pred", str(pred), "--ref", str(ref), "--plot", str(png))
+    assert refused.exit_code != 0

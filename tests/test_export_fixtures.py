@@ -147,6 +147,7 @@ def make_run(root: Path, corpus: str = "demo", speakers: list[tuple[str, str, st
     made_from = traces_fingerprint(run)  # what `cotgen pairs` and `cotgen grpo` record of the traces they read
     info = {
         "config": {"corpus": corpus, "classes": CLASSES, "teacher": "template"},
+        "corpus": {"name": corpus, "root": str(clips)},
         "schema_version": "1",
         "templates": {TEMPLATE.name: TEMPLATE.sha256},
         "counts": {"utterances": len(utterances), "traces": len(traces), "sft": len(sft)},

@@ -89,6 +89,10 @@ def test_a_two_session_corpus_trains_each_fold_on_the_other_session() -> None:
     demo = load_corpus("demo").utterances
     specs = fold_specs(demo, "loso:all")
     assert len(specs) == 2
+    assert protocol_description(demo, specs[0][1], every=True) == (
+        "2 folds, leave one session out: each fold tests on one session and trains on the other session; "
+        "no validation set"
+    )
     for _, spec in specs:
         sizes = assign_splits(demo, spec).sizes()
         assert sizes["train"] > 0 and sizes["test"] > 0 and sizes["validation"] == 0

@@ -10,6 +10,8 @@ from loopback_server import LoopbackServer, trace_responder
 
 from cotgen.build.run import BuildConfig, BuildSummary, run_build
 from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.report.card import render_card
+from cotgen.review import write_review
 
 
 def _build(srv: LoopbackServer, out: Path, cache: Path, **options: object) -> BuildSummary:
@@ -109,3 +111,38 @@ def test_repairs_zero_means_no_repair_turn(tmp_path: Path, cache: Path) -> None:
     with LoopbackServer(responder=_leaking(always=False)) as srv:
         summary = _build(srv, tmp_path, cache, repairs=0)
         assert (summary.reject_reasons, len(srv.chat_requests)) == ({"leaks_target": 3}, 3)
+
+
+def test_the_prompt_states_each_measured_level_in_the_answers_words(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer() as srv:
+        _build(srv, tmp_path, cache, limit=1)
+        prompt = srv.chat_requests[0].body["messages"][1]["content"]
+    line = next(text for text in prompt.splitlines() if text.startswith("Measured level of each cue"))
+    stated = dict(part.strip().split(": ") for part in line.split("): ", 1)[1].split(";"))
+    traces, _ = _records(tmp_path)
+    # The levels the check compares with are exactly the ones stated (the stock answer cites the cue line).
+    assert set(stated) >= {"pitch", "loudness", "speech_rate", "voice_quality"}
+    assert all(stated[c.cue] == c.level or c.cue == "pauses" for c in traces[0].trace.acoustic.cues)
+
+
+def test_the_review_page_and_the_card_show_the_leak_and_the_scores(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_leaking(always=True)) as srv:
+        summary = _build(srv, tmp_path, cache, limit=2, samples=1)
+    assert summary.reject_reasons == {"leaks_target": 2} and summary.scores["mean_coherence"] is not None
+    run_json = json.loads((tmp_path / "run.json").read_text())
+    assert run_json["counts"]["scores"]["mean_coherence"] == summary.scores["mean_coherence"]
+    write_review(tmp_path, tmp_path / "page")
+    details = {}
+    for chunk in sorted((tmp_path / "page").rglob("detail/*.js")):
+        text = chunk.read_text()
+        for detail in json.loads(text[text.index("[") : text.rindex("]") + 1]):
+            details[detail["id"]] = detail
+    rejects = [r for d in details.values() for r in d["rejects"]]
+    assert len(rejects) == 2
+    assert all(
+        r["marks"] and r["marks"][0].startswith("Most annotators chose") and r["marks"][0] in r["text"] for r in rejects
+    )
+    assert all(t["coherence"] is not None for d in details.values() for t in d["traces"])
+    card = render_card(tmp_path)
+    assert "2 narrated the target" in card and "mean coherence of cited cues and distribution" in card
+    assert "measured numbers (Hz, dB, SD, z...) removed; reasoning order acoustic → lexical" in card

@@ -15,7 +15,8 @@ from cotgen.scoring.metrics import (
     NO_LABEL,
     accuracy,
     bootstrap_intervals,
-    calibration_error,
+    classwise_calibration_error,
+    classwise_reliability,
     entropy_spearman,
     evaluate,
     expected_calibration_error,
@@ -23,6 +24,7 @@ from cotgen.scoring.metrics import (
     majority_labels,
     r2,
     r2_flat,
+    top_label_calibration_error,
     unweighted_accuracy,
 )
 
@@ -77,7 +79,9 @@ def test_hand_computed_corpus_metrics():
     # are constant (all 0) and missed -> 0 (scikit-learn's force_finite). Mean over classes: -0.75.
     assert r2(human, pred) == pytest.approx(-0.75)
     result = evaluate(human, pred)
-    assert result["brier"] == pytest.approx((0.25 + 0.5) / 2)  # per-utterance sums 0.25 and 0.5
+    # Squared differences: utterance 1 sums 4 * 0.0625 = 0.25, utterance 2 sums 0.25 + 0.25 = 0.5.
+    assert result["brier_sum"] == pytest.approx((0.25 + 0.5) / 2)  # Brier's score: per-utterance sums, averaged
+    assert result["brier_mean"] == pytest.approx((0.25 + 0.5) / 8)  # the mean over all 2 x 4 cells
     assert result["bc"] == pytest.approx((2 * math.sqrt(0.125) + math.sqrt(0.5)) / 2)
     # Only the second utterance has a majority (class 0); the model's argmax there is class 0.
     assert result["wa_votes"] == result["ua_votes"] == result["wa_ref"] == 1.0
@@ -110,7 +114,7 @@ def test_calibration_error_uses_top_label_against_human_majority():
     human = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0.5, 0.5, 0, 0]])
     pred = np.array([[0.1, 0.8, 0.1, 0], [0.2, 0.7, 0.1, 0], [1, 0, 0, 0]])
     # Tie row excluded; row 1 right at 0.8, row 2 wrong at 0.7: bins (0.7,0.8] and (0.6,0.7].
-    assert calibration_error(human, pred) == pytest.approx((0.2 + 0.7) / 2)
+    assert top_label_calibration_error(human, pred) == pytest.approx((0.2 + 0.7) / 2)
 
 
 def test_entropy_spearman_matches_scipy_and_is_undefined_when_constant():
@@ -127,7 +131,8 @@ def test_perfect_prediction_scores_perfectly(human):
     result = evaluate(human, human)
     assert result["js"] == pytest.approx(0.0, abs=1e-12)
     assert result["bc"] == pytest.approx(1.0, abs=1e-9)
-    assert result["brier"] == pytest.approx(0.0, abs=1e-12)
+    assert result["brier_sum"] == pytest.approx(0.0, abs=1e-12) and result["brier_mean"] == 0.0
+    assert result["classwise_ece"] == pytest.approx(0.0, abs=1e-12)  # the human distribution is calibrated
     assert result["kl"] == pytest.approx(0.0, abs=1e-9)
     if not math.isnan(result["r2"]):
         assert result["r2"] == pytest.approx(1.0)
@@ -142,9 +147,10 @@ def test_bounded_metrics_stay_in_range(human, pred):
     result = evaluate(human[:n], pred[:n])
     assert 0.0 <= result["js"] <= 1.0
     assert 0.0 <= result["bc"] <= 1.0
-    assert 0.0 <= result["brier"] <= 2.0
+    assert 0.0 <= result["brier_sum"] <= 2.0
+    assert result["brier_mean"] == pytest.approx(result["brier_sum"] / K)
     assert result["kl"] >= 0.0
-    for name in ("wa_votes", "ua_votes", "f1_votes", "wa_ref", "ua_ref", "ece"):
+    for name in ("wa_votes", "ua_votes", "f1_votes", "wa_ref", "ua_ref", "classwise_ece", "top_label_ece_votes"):
         assert math.isnan(result[name]) or 0.0 <= result[name] <= 1.0
     assert math.isnan(result["r2"]) or result["r2"] <= 1.0 + 1e-12
 
@@ -157,7 +163,7 @@ def test_bootstrap_is_deterministic_for_a_seed_and_brackets_the_estimate():
     assert first == bootstrap_intervals(human, pred, resamples=200, seed=11)
     assert first != bootstrap_intervals(human, pred, resamples=200, seed=12)
     point = evaluate(human, pred)
-    for name in ("js", "bc", "brier", "kl", "r2"):
+    for name in ("js", "bc", "brier_sum", "brier_mean", "kl", "r2"):
         low, high = first[name]
         assert low <= point[name] <= high
         assert low < high
@@ -176,7 +182,7 @@ def _random_case(seed: int, n: int = 40, k: int = 4):
 
 @pytest.mark.parametrize("seed", range(8))
 def test_every_figure_matches_scikit_learn_and_scipy_on_random_data(seed):
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, r2_score
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, mean_squared_error, r2_score
 
     human, pred = _random_case(seed)
     rng = np.random.default_rng(100 + seed)
@@ -187,7 +193,8 @@ def test_every_figure_matches_scikit_learn_and_scipy_on_random_data(seed):
     assert result["r2_flat"] == pytest.approx(r2_score(human.ravel(), pred.ravel()))
     assert result["js"] == pytest.approx(np.mean([jensenshannon(h, p, base=2) ** 2 for h, p in zip(human, pred)]))
     assert result["bc"] == pytest.approx(np.mean(np.sqrt(human * pred).sum(axis=1)))
-    assert result["brier"] == pytest.approx(np.mean(((human - pred) ** 2).sum(axis=1)))
+    assert result["brier_sum"] == pytest.approx(np.mean(((human - pred) ** 2).sum(axis=1)))
+    assert result["brier_mean"] == pytest.approx(mean_squared_error(human, pred))
     eps = 1e-6
     hs, ps = human + eps, pred + eps
     hs, ps = hs / hs.sum(axis=1, keepdims=True), ps / ps.sum(axis=1, keepdims=True)
@@ -244,3 +251,78 @@ def test_reference_labels_replace_the_vote_majority_only_in_the_ref_figures():
     result = evaluate(human, pred, reference=[1, 1])
     assert result["wa_votes"] == 0.5 and result["wa_ref"] == 0.0 and result["ua_ref"] == 0.0
     assert evaluate(human, pred)["wa_ref"] == result["wa_votes"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Brier in both conventions, and calibration against the human distribution
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_brier_sum_is_scikit_learns_multiclass_brier_and_brier_mean_its_mean_squared_error_on_hard_labels(seed):
+    from sklearn.metrics import brier_score_loss, mean_squared_error
+
+    rng = np.random.default_rng(seed)
+    k = 6
+    labels = rng.integers(0, k, size=50)
+    onehot = np.eye(k)[labels]
+    pred = rng.dirichlet(np.ones(k), size=50)
+    result = evaluate(onehot, pred)
+    assert result["brier_sum"] == pytest.approx(brier_score_loss(labels, pred, labels=list(range(k))))
+    assert result["brier_mean"] == pytest.approx(mean_squared_error(onehot, pred))
+    assert result["brier_sum"] == pytest.approx(k * result["brier_mean"])
+
+
+def test_paper_magnitudes_are_the_mean_convention():
+    """At BC near 0.82 on 4 classes, the summed score is about 4x the paper's 0.07; the mean matches it."""
+    rng = np.random.default_rng(0)
+    human = rng.dirichlet(np.full(4, 0.5), size=2000)
+    pred = 0.2 * human + 0.8 * rng.dirichlet(np.full(4, 0.5), size=2000)
+    result = evaluate(human, pred)
+    assert 0.8 < result["bc"] < 0.86 and 0.18 < result["js"] < 0.24  # the paper's IEMOCAP JS 0.20, BC 0.82
+    assert 0.05 < result["brier_mean"] < 0.1 and result["brier_sum"] > 0.2  # measured 0.078 and 0.313
+
+
+def test_classwise_ece_by_hand():
+    human = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.25, 0.75]])
+    pred = np.array([[0.85, 0.15], [0.85, 0.15], [0.35, 0.65], [0.35, 0.65]])
+    # Class 0: bin (0.8, 0.9] holds rows 1-2, mean human 0.75 vs 0.85 -> 0.10 * 2/4; bin (0.3, 0.4] holds rows
+    # 3-4, mean human 0.125 vs 0.35 -> 0.225 * 2/4. Class 1 mirrors it: the same gaps. Mean over classes:
+    assert classwise_calibration_error(human, pred) == pytest.approx((0.10 + 0.225) / 2)
+    counts, mean_p, mean_h = classwise_reliability(human, pred)
+    assert counts[0, 8] == 2 and mean_p[0, 8] == pytest.approx(0.85) and mean_h[0, 8] == pytest.approx(0.75)
+    assert np.isnan(mean_p[0, 0]) and counts[0].sum() == 4
+
+
+def test_classwise_ece_scores_the_oracle_and_the_prior_zero_and_the_uniform_predictor_not():
+    rng = np.random.default_rng(5)
+    human = rng.dirichlet([6.0, 1.0, 1.0, 1.0], size=300)
+    prior = np.tile(human.mean(axis=0), (300, 1))
+    uniform = np.full((300, 4), 0.25)
+    assert classwise_calibration_error(human, human) == 0.0
+    assert classwise_calibration_error(human, prior) == pytest.approx(0.0, abs=1e-12)
+    assert classwise_calibration_error(human, uniform) > 0.1
+    # The top-label ECE against the vote majority marks the oracle down wherever annotators split.
+    assert top_label_calibration_error(human, human) > 0.1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_classwise_reliability_on_hard_labels_is_scikit_learns_calibration_curve(seed):
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, size=200)
+    pred = rng.dirichlet(np.ones(3), size=200)
+    counts, mean_p, mean_h = classwise_reliability(np.eye(3)[labels], pred)
+    for j in range(3):
+        prob_true, prob_pred = calibration_curve(labels == j, pred[:, j], n_bins=10, strategy="uniform")
+        filled = counts[j] > 0
+        assert mean_h[j, filled] == pytest.approx(prob_true)
+        assert mean_p[j, filled] == pytest.approx(prob_pred)
+
+
+@given(batches, batches)
+def test_classwise_ece_is_bounded_and_zero_for_the_human_distribution(human, pred):
+    n = min(len(human), len(pred))
+    value = classwise_calibration_error(human[:n], pred[:n])
+    assert 0.0 <= value <= 1.0
+    assert classwise_calibration_error(human[:n], human[:n]) == pytest.approx(0.0, abs=1e-12)

@@ -44,7 +44,7 @@ def _printed_score(text, human, metric):
 def test_cli_writes_trl_preference_records_scored_from_printed_text(run, metric):
     result = invoke("pairs", "--in", str(run), "--metric", metric, "--per-utterance", "3", "--margin", "0.01")
     assert result.exit_code == 0, result.output
-    assert "DPO pairs" in result.output and "Source mix" in result.output
+    assert "DPO pairs" in result.output and "Negatives by kind" in result.output
     records = read_records(run / "dpo.jsonl", DPORecord)
     assert records, "expected pairs"
     utterances = {u.id: u for u in [make_utterance("u_amb", {"ang": 3, "sad": 2})]}
@@ -151,7 +151,7 @@ def test_corruptions_are_coherent_and_labelled(run):
 
 def test_rollouts_are_candidates_and_unparseable_ones_are_counted_or_kept(run, tmp_path):
     amb = make_utterance("u_amb", {"ang": 3, "sad": 2})
-    good = render_trace(make_trace({"neu": 0.0, "hap": 0.0, "ang": 0.9, "sad": 0.1}))
+    good = render_trace(make_trace({"neu": 0.0, "hap": 0.0, "ang": 0.9, "sad": 0.1}, "low", ("ang",)))
     rollouts = tmp_path / "rollouts.jsonl"
     lines = [
         {"id": "u_amb", "text": "I think it is angry."},

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from test_pairs_support import CLASSES, make_trace, read_records
+from test_pairs_support import CLASSES, make_trace, make_utterance, read_records, trace_record
 from typer.testing import CliRunner
 
 from cotgen.cli.main import get_app
+from cotgen.pairs.candidates import gather_candidates
 from cotgen.pairs.corrupt import corrupt_trace
 from cotgen.records.run_records import DPORecord
 from cotgen.records.trace import parse_trace
@@ -58,19 +59,13 @@ def test_a_two_class_split_reads_the_same_level_in_gold_and_corruption() -> None
     assert gold.ambiguity.level == swapped.ambiguity.level == "low"
 
 
-def test_a_model_teachers_explanation_keeps_its_words_and_has_its_quoted_probabilities_replaced() -> None:
+def test_a_model_teachers_gold_is_not_rewritten_into_a_negative() -> None:
+    # Replacing the numbers of a model's explanation gave "Anger (0.30) leads" over ang 0.30 / sad 0.60: numbers
+    # that agree and words that do not. Such golds get the counterfactual source instead, counted here.
+    utterance = make_utterance("u", {"ang": 6, "sad": 3, "hap": 1})
     gold = make_trace({"neu": 0.0, "hap": 0.1, "ang": 0.6, "sad": 0.3}, "medium", ("ang", "sad"))
-    gold = gold.model_copy(
-        update={
-            "ambiguity": gold.ambiguity.model_copy(
-                update={"explanation": "Anger (0.60) leads; sadness at 0.30 stays plausible, happiness 0.10."}
-            )
-        }
-    )
-    human = {"neu": 0.0, "hap": 0.1, "ang": 0.6, "sad": 0.3}
-    swapped = corrupt_trace("swapped", gold, human, "ang", CLASSES, True, teacher="openai:gpt-4o-mini")
-    assert swapped.distribution == {"neu": 0.0, "hap": 0.1, "ang": 0.3, "sad": 0.6}
-    assert swapped.ambiguity.explanation == "Anger (0.30) leads; sadness at 0.60 stays plausible, happiness 0.10."
-    rule = ambiguity(swapped.distribution)
-    assert (swapped.ambiguity.level, swapped.ambiguity.competing) == (rule.level, rule.competing)
-    assert swapped.acoustic == gold.acoustic and swapped.lexical == gold.lexical
+    record = trace_record(utterance, 0, gold).model_copy(update={"teacher": "openai:gpt-4o-mini"})
+    found = gather_candidates(utterance, [record], [], {"gold", "corrupt"}, keep_unparseable=False)
+    assert [c.source for c in found.candidates] == ["gold"] and found.model_gold_not_corrupted == 1
+    template = gather_candidates(utterance, [trace_record(utterance, 0, gold)], [], {"gold", "corrupt"}, False)
+    assert {c.source.split(":")[0] for c in template.candidates} == {"gold", "corrupt"}

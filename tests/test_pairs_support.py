@@ -49,6 +49,9 @@ def make_utterance(
 def make_trace(
     distribution: dict[str, float], level: str = "medium", competing: tuple[str, ...] = ("ang", "sad")
 ) -> Trace:
+    """A trace whose cited evidence points where its distribution puts its mass (consistent, as a gold must be)."""
+    ranked = sorted(CLASSES, key=lambda code: (-distribution[code], CLASSES.index(code)))
+    second = ranked[1] if distribution[ranked[1]] > 0 else ranked[0]
     data = {
         "acoustic": {
             "cues": [
@@ -56,14 +59,16 @@ def make_trace(
                     "cue": "pitch",
                     "level": "high",
                     "observation": "Pitch is raised for this speaker.",
-                    "suggests": ["ang"],
+                    "suggests": [ranked[0]],
                 },
-                {"cue": "speech_rate", "level": "low", "observation": "Slow delivery.", "suggests": ["sad"]},
+                {"cue": "speech_rate", "level": "low", "observation": "Slow delivery.", "suggests": [second]},
             ],
             "summary": "Raised pitch with slow delivery.",
         },
         "lexical": {
-            "cues": [{"cue": "whatever", "observation": "Dismissive wording.", "suggests": ["ang", "sad"]}],
+            "cues": [
+                {"cue": "whatever", "observation": "Dismissive wording.", "suggests": sorted({ranked[0], second})}
+            ],
             "summary": "Dismissive.",
         },
         "ambiguity": {"level": level, "competing": list(competing), "explanation": "Anger and sadness both fit."},

@@ -146,3 +146,57 @@ def test_the_kl_term_halves_the_label_kl_and_beats_ce_alone(tmp_path: Path) -> N
     # The KL is logged at every logging step beside the CE.
     assert len(log) == STEPS // 5 and all(math.isfinite(e["kl"]) and math.isfinite(e["ce"]) for e in log)
     assert np.mean([e["kl"] for e in log[-2:]]) < np.mean([e["kl"] for e in log[:2]])
+
+
+# A chat template in Qwen2's layout that renders the export's typed content parts (the audio as a placeholder).
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}"
+    "{% if p.type == 'text' %}{{ p.text }}{% else %}<|audio|>{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_the_trl_export_trains_with_each_rows_own_label_and_target(tmp_path: Path, cache: Path, cotgen) -> None:
+    """The rows of `cotgen export --format trl --answer label`, as written, through TRL's own tokenisation."""
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, set_seed
+    from trl import SFTConfig
+
+    from cotgen.build import BuildConfig, run_build
+
+    run = tmp_path / "run"
+    run_build(BuildConfig(out=run, cache=cache, progress=False, limit=8))
+    shown = cotgen("export", "--in", str(run), "--format", "trl", "--answer", "label", "--out", str(tmp_path / "x"))
+    assert shown.code == 0, shown.err
+    rows = [
+        json.loads(line) for p in sorted((tmp_path / "x").glob("sft_*.jsonl")) for line in p.read_text().splitlines()
+    ]
+    texts = [json.dumps(r["prompt"]) + r["completion"][0]["content"] for r in rows] * 10
+    texts += [f"\nLabel: {code}" for code in CLASSES] * 20
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=trained(texts, vocab_size=500), eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    set_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048)  # fmt: skip
+    args = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=4, report_to=[],
+                     save_strategy="no", use_cpu=True, logging_steps=1, disable_tqdm=True, max_length=2048)  # fmt: skip
+    trainer = DistributionSFTTrainer(model=Qwen2ForCausalLM(config), args=args, train_dataset=Dataset.from_list(rows),
+                                     processing_class=tokenizer)  # fmt: skip
+    prepared = list(trainer.train_dataset)
+    batch = trainer.data_collator(prepared)
+    by_id = {r["id"]: r for r in rows}
+    for number, example in enumerate(prepared):
+        row = by_id[example["id"]]
+        written = row["completion"][0]["content"].rsplit("Label: ", 1)[1]
+        position = int(batch["label_position"][number])
+        # The position found in TRL's tokenisation of the chat is the row's own label word, after 'Label:'.
+        assert tokenizer.decode(batch["input_ids"][number][position]) == f" {written}"
+        assert tokenizer.decode(batch["input_ids"][number][position - 2 : position]) == "Label:"
+        expected = [row["target_distribution"][c] for c in CLASSES]
+        assert batch["target_distribution"][number].tolist() == pytest.approx(expected)
+    trainer.train()
+    logged = [e for e in trainer.state.log_history if "kl" in e]
+    assert len(logged) == 2 and all(math.isfinite(e["kl"]) and e["kl"] > 0 for e in logged)

@@ -116,24 +116,58 @@ def _signed(z: float | None) -> str:
     return f", {z:+.1f} SD" if z is not None else ""
 
 
+# How a level reads against the speaker's own voice: a student hearing the clip can judge "higher than this
+# speaker usually speaks" only against the speaker, so a speaker-relative level is said that way.
+PITCH_VS_USUAL = {
+    "very high": "much higher than this speaker usually speaks",
+    "high": "higher than this speaker usually speaks",
+    "moderate": "about where this speaker usually speaks",
+    "low": "lower than this speaker usually speaks",
+    "very low": "much lower than this speaker usually speaks",
+}
+LOUDNESS_VS_USUAL = {
+    "very high": "much louder than this speaker usually speaks",
+    "high": "louder than this speaker usually speaks",
+    "moderate": "about as loud as this speaker usually speaks",
+    "low": "quieter than this speaker usually speaks",
+    "very low": "much quieter than this speaker usually speaks",
+}
+
+
+def relative_level(profile: CueProfile, cue: str, vs_usual: dict[str, str]) -> str:
+    """A cue's level in words against the reference actually used: the speaker's usual voice when the speaker
+    has enough clips, else "high for a female voice in this corpus" (or "for this corpus")."""
+    level = profile.levels[cue] or "moderate"
+    if profile.reference.get(cue, "corpus") == "speaker":
+        return vs_usual[level]
+    return f"{level} {reference_phrase(profile, cue)}"
+
+
 def cue_phrases(profile: CueProfile) -> dict[str, str]:
     """One phrase per measured cue, with its value and reference: what a trace's cue observation cites.
 
-    Traces name one cue per line, so each phrase stands alone ("median pitch 241 Hz, +1.2 SD for
-    this speaker"); cues whose feature was not measured are left out.
+    Traces name one cue per line, so each phrase stands alone ("pitch higher than this speaker usually speaks
+    (median 241 Hz, +1.2 SD)"): the level in words against the reference actually used first, the measured numbers
+    in a parenthesis, which the training text drops (:mod:`cotgen.records.measurements`); cues whose feature was
+    not measured are left out.
     """
     levels, values, z = profile.levels, profile.values, profile.z
     ref = {cue: reference_phrase(profile, cue) for cue in profile.levels}
     candidates: dict[str, tuple[float | None, str]] = {}
     if (v := values.get("f0_median_hz")) is not None:
-        candidates["pitch"] = (v, f"median pitch {v:.0f} Hz{_signed(z.get('pitch'))} {ref['pitch']}")
+        if levels.get("pitch") is not None:
+            detail = f"median {v:.0f} Hz{_signed(z.get('pitch'))}"
+            candidates["pitch"] = (v, f"pitch {relative_level(profile, 'pitch', PITCH_VS_USUAL)} ({detail})")
     if (v := values.get("f0_range_st")) is not None and levels.get("pitch_variation") is not None:
         words = RANGE_WORDS[levels["pitch_variation"]]
         candidates["pitch_variation"] = (v, f"pitch range {words} ({v:.1f} semitones) {ref['pitch_variation']}")
     if (v := values.get("f0_final_slope_st_s")) is not None and levels.get("intonation") is not None:
         candidates["intonation"] = (v, f"pitch {ENDING_WORDS[levels['intonation']]} ({v:+.1f} semitones/s)")
     if (v := values.get("intensity_mean_db")) is not None:
-        candidates["loudness"] = (v, f"mean intensity {v:.0f} dB{_signed(z.get('loudness'))} {ref['loudness']}")
+        if levels.get("loudness") is not None:
+            detail = f"mean intensity {v:.0f} dB{_signed(z.get('loudness'))}"
+            noun = "voice" if profile.reference.get("loudness", "corpus") == "speaker" else "loudness"
+            candidates["loudness"] = (v, f"{noun} {relative_level(profile, 'loudness', LOUDNESS_VS_USUAL)} ({detail})")
     if (v := values.get("intensity_std_db")) is not None and levels.get("loudness_variation") is not None:
         words = VARIATION_WORDS[levels["loudness_variation"]]
         candidates["loudness_variation"] = (v, f"loudness {words} (SD {v:.1f} dB) {ref['loudness_variation']}")

@@ -11,6 +11,7 @@ Only a build with an ``openai:`` teacher imports this module (and with it the Op
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -18,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cotgen.build.interrupt import TwoStageInterrupt
 from cotgen.build.outcome import (
     ONE_REPAIR,
     Checks,
     Item,
+    Unfinished,
     content_problem,
     parse_answer,
     reject_record,
@@ -32,7 +35,14 @@ from cotgen.build.teach_pool import Outcome, Result, TeachSettings, item_message
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.run_records import RejectReason, TemplateRef, Usage
 from cotgen.records.trace import Trace, TraceError
-from cotgen.teachers.openai_teacher import ChatRequest, ChatResult, OpenAITeacher, TeacherCallError, TeacherConfig
+from cotgen.teachers.bounds import DEADLINE_GRACE_S
+from cotgen.teachers.openai_teacher import (
+    ChatRequest,
+    ChatResult,
+    OpenAITeacher,
+    TeacherCallError,
+    TeacherConfig,
+)
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 
 Work = TypeVar("Work")
@@ -86,11 +96,14 @@ async def teach_item(
     settings: TeachSettings,
     on_repair: Callable[[int], None] = lambda delta: None,
 ) -> Outcome:
-    """Ask, validate, repair up to ``settings.repairs`` times; the item's trace or its reject.
+    """Ask, validate, repair up to ``settings.repairs`` times; the item's trace, its reject, or :class:`Unfinished`.
 
     A content problem (self-contradiction, a leaked target, unfaithful cues) gets one repair turn of its own; the
     same problem again is final. ``attempts`` in a reject counts teacher turns (first answer plus repairs); HTTP
-    retries of one turn are the client's and show in ``usage.requests`` and in the detail of a call error.
+    retries of one turn are the client's and show in ``usage.requests`` and in the detail of a call error. A call
+    that failed through the server's fault is no reject: the item is unfinished, and a rerun asks it again (every
+    answer it got before is cached, so only the failed turn is asked). When sending has stopped (Ctrl-C),
+    :class:`~cotgen.teachers.breaker.SendingStopped` ends the item unrecorded.
     """
     template: TemplateRef = prompts.ref(item.mode, inputs.context is not None)
     messages = item_messages(prompts, inputs, item, settings)
@@ -114,6 +127,8 @@ async def teach_item(
                 result = await teacher.chat(request)
             except TeacherCallError as exc:
                 detail = f"{exc.detail} (after {exc.attempts} request(s))"
+                if exc.server_fault:
+                    return Unfinished(item.key, exc.reason, detail)
                 return reject_record(item, "teacher", exc.reason, detail, turn)
             tally.add(result)
             if result.refusal:
@@ -135,7 +150,7 @@ async def teach_item(
                 repair = prompts.repair_message(f"{reason}: {detail}", item.classes)
                 messages = [*messages, {"role": "assistant", "content": text}, repair]
                 continue
-            return trace_record(item, checked, teacher.name, template, measured_levels, tally.usage())
+            return trace_record(item, checked, teacher.name, template, measured_levels, tally.usage(), settings.style)
     finally:
         if repairing:
             on_repair(-1)
@@ -149,11 +164,16 @@ async def teach_all(
     done: Callable[[Result], None],
     on_network: Callable[[dict[str, Any]], None],
     concurrency: int,
+    on_stopping: Callable[[str], None] = lambda status: None,
+    announce: Callable[[str], None] = logger.warning,
 ) -> dict[str, Any]:
     """Run ``work`` over ``items`` with one client and response cache; the client's usage at the end.
 
     ``on_network`` gets the client's statistics after each outcome (for the progress bar). The
     outcome type is the caller's: a build's trace or reject, ``cotgen predict``'s prediction lines.
+    Ctrl-C is :mod:`cotgen.build.interrupt`'s (``on_stopping`` shows its countdown, ``announce`` its one-line
+    explanation): it ends in
+    :class:`~cotgen.build.interrupt.TeachingInterrupted` once every answer in flight is in or abandoned.
     """
     with ResponseCache(default_cache_path(cache)) as responses:
         teacher = OpenAITeacher(config, responses)
@@ -162,8 +182,19 @@ async def teach_all(
             done(outcome)
             on_network(teacher.stats())
 
+        interrupt = TwoStageInterrupt(
+            teacher.stop_sending,
+            lambda: teacher.in_flight,
+            config.timeout + DEADLINE_GRACE_S + 1.0,
+            on_stopping,
+            announce,
+        )
         try:
-            await run_pool(items, lambda item: work(teacher, item), finished, concurrency)
+            await interrupt.run(
+                lambda stop: asyncio.ensure_future(
+                    run_pool(items, lambda item: work(teacher, item), finished, concurrency, stop)
+                )
+            )
         finally:
             await teacher.aclose()
             stats = teacher.stats()

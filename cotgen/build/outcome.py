@@ -19,6 +19,7 @@ from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.leakage import leak_detail, trace_leaks
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
 from cotgen.records.trace import (
     SALIENT_SIDES,
@@ -26,7 +27,6 @@ from cotgen.records.trace import (
     Trace,
     faithfulness_parts,
     printed,
-    render_trace,
     validate_trace,
 )
 from cotgen.records.utterance import Utterance
@@ -59,6 +59,20 @@ class Item:
     @property
     def has_transcript(self) -> bool:
         return bool(self.utterance.transcript and self.utterance.transcript.strip())
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """An item the server failed (out of retries on a 5xx, timeout, 429 or broken answer): written nowhere.
+
+    The failure is the server's, not the item's, so it is never a reject: the item stays to do and a
+    plain rerun asks it again. The build counts these and says so (``reason`` is the client's, ``detail``
+    its one line, e.g. naming ``--timeout``).
+    """
+
+    key: ItemKey
+    reason: str
+    detail: str
 
 
 def sample_numbers(samples: int, mode: ModeChoice) -> list[int]:
@@ -104,8 +118,13 @@ def trace_record(
     template: TemplateRef,
     measured_levels: Mapping[str, str | None],
     usage: Usage,
+    style: TextStyle = DEFAULT_STYLE,
 ) -> TraceRecord:
-    """The traces.jsonl line of a valid trace, scored on its printed distribution."""
+    """The traces.jsonl line of a valid trace, scored on its printed distribution.
+
+    ``trace`` keeps what the teacher wrote; ``text`` is the training text in the run's ``style`` (its stage order,
+    and no measured number unless the run keeps them).
+    """
     shown = printed(trace)
     classes = item.classes
     human = as_vector(item.utterance.distribution, classes)
@@ -118,7 +137,7 @@ def trace_record(
         teacher=teacher,
         template=template,
         trace=shown,
-        text=render_trace(shown),
+        text=style.render(shown),
         distribution=shown.distribution,
         kl=float(kl(human, mine)),
         js=float(js(human, mine)),

@@ -42,12 +42,14 @@ from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, CueRefer
 from cotgen.build.corpus_columns import UTTERANCES_FILE, CorpusColumns, load_columns
 from cotgen.build.cost import Prices, batch_prices, prices_for
 from cotgen.build.fingerprint import FingerprintContext, utterance_fingerprint
+from cotgen.build.interrupt import TeachingInterrupted
 from cotgen.build.outcome import (
     CHECKS_VERSION,
     Checks,
     Item,
     Mode,
     ModeChoice,
+    Unfinished,
     content_problem,
     mode_of,
     reject_record,
@@ -65,15 +67,19 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
+from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
+from cotgen.records.stages import stage_order
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch_mode import BatchMode, batch_mode
-from cotgen.teachers.breaker import OUTAGE_AFTER_S, TeacherStopped
+from cotgen.teachers.bounds import MAX_RESPONSE_BYTES
+from cotgen.teachers.breaker import OUTAGE_AFTER_S, SERVER_FAULT_REASONS, TeacherStopped
 from cotgen.teachers.endpoint import server_of
 from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
@@ -120,6 +126,7 @@ class BuildConfig:
     max_retries: int = 6
     backoff_base: float = 1.0
     outage_after: float = OUTAGE_AFTER_S
+    max_response_bytes: int = MAX_RESPONSE_BYTES
     structured: bool = True
     send_audio: bool = False
     samples: int = 0
@@ -128,6 +135,8 @@ class BuildConfig:
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
+    keep_numbers: bool = False  # training texts keep the teacher's measured numbers (cotgen.records.measurements)
+    stages: str | None = None  # order of the reasoning stages, e.g. "lexical,acoustic,ambiguity" (records/stages.py)
     max_tokens: int | None = None
     price_in: float | None = None
     price_out: float | None = None
@@ -168,6 +177,7 @@ class BuildConfig:
     def check(self) -> None:
         """Reject inconsistent options with one line each, before anything is read or written."""
         teacher_model(self.teacher)
+        stage_order(self.stages)
         checks = [
             (
                 self.batch_mode is None or self.model is not None,
@@ -231,7 +241,13 @@ class BuildConfig:
             structured=self.structured,
             send_audio=self.send_audio,
             outage_after=self.outage_after,
+            max_response_bytes=self.max_response_bytes,
         )
+
+    @property
+    def style(self) -> TextStyle:
+        """How this build writes training texts: its stage order and whether measured numbers stay."""
+        return TextStyle(stage_order(self.stages), self.keep_numbers)
 
     def checks(self) -> Checks:
         """The content checks of this build (gold match, consistency, leaks, faithfulness)."""
@@ -247,6 +263,7 @@ class BuildConfig:
             structured=self.structured,
             gold_tolerance=self.gold_tolerance,
             min_coherence=self.min_coherence,
+            style=self.style,
         )
 
     def fingerprint_context(self, prompts: PromptSet) -> FingerprintContext:
@@ -257,6 +274,8 @@ class BuildConfig:
                 "min_faithfulness": self.min_faithfulness,
                 "min_coherence": self.min_coherence,
                 "checks": CHECKS_VERSION,
+                "stages": list(self.style.order),
+                "keep_numbers": self.keep_numbers,
             }
             params = {mode: checks for mode in MODES}
             return FingerprintContext(TEACHER_NAME, None, refs, params)
@@ -329,6 +348,7 @@ def prompt_inputs(utt: Utterance, profile: CueProfile) -> PromptInputs:
         features=features,
         human_distribution=utt.distribution,
         context=utt.context,
+        levels={cue: level for cue, level in profile.levels.items() if level is not None},
     )
 
 
@@ -417,11 +437,16 @@ class BuildSummary:
     sft: int
     reject_reasons: dict[str, int]
     reject_examples: dict[str, str] = field(default_factory=dict)  # reason -> the detail of its first reject
+    scores: dict[str, float | None] = field(default_factory=dict)  # mean faithfulness and coherence of the traces
     by_mode: dict[str, dict[str, int]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     cost_usd: float | None = None
     wall_s: float = 0.0
     dry_run: DryRunEstimate | None = None
+    # Items of this run the server failed (cotgen.build.outcome.Unfinished): no record, to do on a rerun.
+    unfinished: int = 0
+    unfinished_reasons: dict[str, int] = field(default_factory=dict)
+    unfinished_examples: dict[str, str] = field(default_factory=dict)  # reason -> the detail of its first item
 
 
 def _versions() -> dict[str, str]:
@@ -473,12 +498,14 @@ class TraceIndex:
 
     by_mode: Counter[str]
     gold_lines: dict[str, tuple[int, int]]  # id -> (byte offset, length) of its sample-0 line
+    scores: dict[str, float | None] = field(default_factory=dict)  # mean faithfulness and coherence of the traces
 
     @classmethod
     def scan(cls, path: Path) -> TraceIndex:
         """Index a traces file the run state has already recovered (no torn line) and this run appended to."""
         by_mode: Counter[str] = Counter()
         gold_lines: dict[str, tuple[int, int]] = {}
+        sums: dict[str, list[float]] = {"faithfulness": [0.0, 0.0], "coherence": [0.0, 0.0]}
         if path.exists():
             offset = 0
             with path.open("rb") as handle:
@@ -486,10 +513,15 @@ class TraceIndex:
                     if line.strip():
                         record = json.loads(line)
                         by_mode[record["mode"]] += 1
+                        for score, acc in sums.items():
+                            if record.get(score) is not None:
+                                acc[0] += record[score]
+                                acc[1] += 1
                         if record["sample"] == 0:
                             gold_lines.setdefault(record["id"], (offset, len(line)))
                     offset += len(line)
-        return cls(by_mode, gold_lines)
+        scores = {f"mean_{name}": (total / n if n else None) for name, (total, n) in sums.items()}
+        return cls(by_mode, gold_lines, scores)
 
     def sft_records(self, utterances: Iterable[Utterance], path: Path) -> Iterator[SFTRecord]:
         """The student records in corpus order, each gold trace read back from its line when its turn comes."""
@@ -527,7 +559,10 @@ class WorkPlan:
     """Which items of the selected utterances this run does, and the input fingerprint of each.
 
     An item is skipped when it is done and its recorded fingerprint is the one its inputs give now;
-    a done item whose fingerprint differs is stale and done again, as is a retried reject.
+    a done item whose fingerprint differs is stale and done again, as is a retried reject. A reject
+    whose reason is a server fault (:data:`~cotgen.teachers.breaker.SERVER_FAULT_REASONS`: written by
+    an older cotgen, or a failed batch row) is retried by every run, ``--retry-rejects`` or not: the
+    failure was never the item's.
     """
 
     selected: int  # utterances
@@ -552,9 +587,11 @@ class WorkPlan:
             for item, fingerprint in _fingerprinted(islice(prepared.utterances(), selected), numbers, prepared, context)
         }
         stale = state.stale(fingerprints)
-        retried: set[tuple[str, int]] = set()
-        if config.retry_rejects and state.rejects:
-            retried = {key for key in state.rejects if key in fingerprints} - stale
+        retried = {
+            key
+            for key, reject in state.rejects.items()
+            if key in fingerprints and (config.retry_rejects or reject.reason in SERVER_FAULT_REASONS)
+        } - stale
         return cls(selected, numbers, state.done - retried - stale, retried, stale, fingerprints, config.resample)
 
     def pending(self, corpus: CorpusColumns) -> int:
@@ -616,6 +653,8 @@ class _Builder:
             from cotgen.teachers.openai_teacher import resolve_api_key
 
             self.secret = resolve_api_key(config.teacher_config())
+        self.unfinished: Counter[str] = Counter()  # reason -> items the server failed in this run
+        self.unfinished_examples: dict[str, str] = {}
         self.usage: dict[str, Any] = {
             "requests": 0,
             "prompt_tokens": 0,
@@ -626,6 +665,12 @@ class _Builder:
 
     def finish(self, state: RunState, progress: BuildProgress) -> Callable[[Outcome], None]:
         def record(outcome: Outcome) -> None:
+            if isinstance(outcome, Unfinished):  # the server's fault: no record, the item stays to do
+                self.unfinished[outcome.reason] += 1
+                self.unfinished_examples.setdefault(outcome.reason, outcome.detail)
+                progress.finished(outcome)
+                logger.warning("left to do %s/%d (%s): %s", *outcome.key, outcome.reason, outcome.detail)
+                return
             state.record(outcome)
             progress.finished(outcome)
             if isinstance(outcome, TraceRecord):
@@ -647,7 +692,9 @@ class _Builder:
             trace = write_trace(
                 utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
             )
-            record = trace_record(item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage())
+            record = trace_record(
+                item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage(), self.config.style
+            )
             # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
             # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
             shown = prompt_inputs(utt, profile).evidence_text()
@@ -717,7 +764,15 @@ class _Builder:
             progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
 
         self.usage = await teach_all(
-            self.config.teacher_config(), self.config.cache, work, ask, done, network, 2 * self.config.concurrency
+            self.config.teacher_config(),
+            self.config.cache,
+            work,
+            ask,
+            done,
+            network,
+            2 * self.config.concurrency,
+            progress.stopping,
+            progress.say,
         )
 
     def estimate(self, work: Iterable[WorkItem]) -> DryRunEstimate:
@@ -786,10 +841,11 @@ class _Builder:
                         asyncio.run(self.teach_model(plan.work(prepared), prepared, done, progress))
                 except TeacherStopped as exc:  # the server's fault, not the items': they stay to do
                     stopped = exc
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as exc:
                     # Finished items are on disk (the state flushes as it closes); the rest is what a rerun does.
                     finished = progress.finished_items
-                    message = interrupted_message(skipped + finished, pending - finished)
+                    flight = exc.describe() if isinstance(exc, TeachingInterrupted) else ""
+                    message = interrupted_message(skipped + finished, pending - finished, flight)
                     logger.info(message)
                     raise Interrupted(message) from None
             summary = self._summary(run_dir, prepared, state, plan, skipped, started, None)
@@ -839,11 +895,15 @@ class _Builder:
             sft=sft,
             reject_reasons=counts["reject_reasons"],
             reject_examples=counts["reject_examples"],
+            scores=traces.scores,
             by_mode=counts["by_mode"],
             usage=dict(self.usage),
             cost_usd=self.prices.cost(tokens_in, tokens_out, cached_in) if self.prices is not None else None,
             wall_s=time.monotonic() - started,
             dry_run=estimate,
+            unfinished=sum(self.unfinished.values()),
+            unfinished_reasons=dict(sorted(self.unfinished.items())),
+            unfinished_examples=dict(self.unfinished_examples),
         )
 
     def _write_run_json(
@@ -860,6 +920,7 @@ class _Builder:
             "teacher": self.config.teacher,
             "corpus": {
                 "name": corpus.corpus,
+                "root": str(corpus_folder(self.config.corpus, self.config.root)),
                 "classes": corpus.classes,
                 "utterances": corpus.size,
                 "dropped": corpus.dropped,
@@ -874,12 +935,15 @@ class _Builder:
                 "rejects": summary.rejects,
                 "by_mode": summary.by_mode,
                 "reject_reasons": summary.reject_reasons,
+                "scores": summary.scores,
                 "sft": summary.sft,
                 "this_run": {
                     "skipped": summary.skipped,
                     "stale": summary.stale,
                     "traces": summary.new_traces,
                     "rejects": summary.new_rejects,
+                    "unfinished": summary.unfinished,
+                    "unfinished_reasons": summary.unfinished_reasons,
                 },
             },
             "usage": summary.usage,

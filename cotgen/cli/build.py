@@ -54,6 +54,7 @@ from cotgen.cli.options import (
 )
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
+from cotgen.teachers.bounds import MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     from cotgen.build.run import BuildSummary
@@ -77,6 +78,15 @@ OutageAfterOption = Annotated[
         "and timeouts since the server's last answer.",
     ),
 ]
+MaxResponseMbOption = Annotated[
+    float,
+    typer.Option(
+        "--max-response-mb",
+        metavar="MIB",
+        rich_help_panel=SERVER_MORE,
+        help="Largest answer read, in MiB; a larger one is a broken answer, retried like a 5xx.",
+    ),
+]
 RepairsOption = Annotated[
     int, typer.Option("--repairs", min=0, rich_help_panel=PROMPT_MORE, help="Repair turns after an invalid answer.")
 ]
@@ -96,6 +106,23 @@ MinCoherenceOption = Annotated[
         metavar="X",
         rich_help_panel=PROMPT_MORE,
         help="Reject traces whose cited cues point away from their own distribution (0..1; 0: no gate).",
+    ),
+]
+KeepNumbersOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-numbers",
+        rich_help_panel=PROMPT_MORE,
+        help="Training texts keep the teacher's measured numbers (Hz, dB, SD...); by default they say cues in words.",
+    ),
+]
+StagesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stages",
+        metavar="ORDER",
+        rich_help_panel=PROMPT_MORE,
+        help="Order of the reasoning stages, e.g. lexical,acoustic,ambiguity,distribution (the distribution last).",
     ),
 ]
 PriceInOption = Annotated[
@@ -172,9 +199,18 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    scores = ", ".join(
+        f"{name.removeprefix('mean_')} {value:.2f}" for name, value in summary.scores.items() if value is not None
+    )
+    if scores:
+        console.print(f"mean scores of the traces: {scores}", markup=False, highlight=False, soft_wrap=True)
     for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
         example = summary.reject_examples.get(reason, "")
         console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
+    if summary.rejects:
+        console.print(RETRY_REJECTS_HINT, markup=False, highlight=False, soft_wrap=True)
+    if summary.unfinished:
+        console.print(unfinished_line(summary), markup=False, highlight=False, soft_wrap=True)
     if offline:  # the template teacher sends nothing, so tokens and cost would only ever say 0
         console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
         return
@@ -192,6 +228,17 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
 
 
 TOP_REASONS = 3
+RETRY_REJECTS_HINT = "rejects are final: rerun with --retry-rejects to ask the rejected items again"
+
+
+def unfinished_line(summary: BuildSummary) -> str:
+    """The items the server failed: how many, why (with the first one's detail), and that a rerun asks them."""
+    examples = summary.unfinished_examples
+    reasons = "; ".join(f"{reason} {n}: {examples.get(reason, '')}" for reason, n in summary.unfinished_reasons.items())
+    return (
+        f"{summary.unfinished} items left to do after server failures ({reasons}); they are not rejects: "
+        "rerun the same command to ask them again"
+    )
 
 
 @app.command("build")
@@ -219,6 +266,7 @@ def build_command(
     timeout: TimeoutOption = 60.0,
     max_retries: MaxRetriesOption = 6,
     outage_after: OutageAfterOption = 30.0,
+    max_response_mb: MaxResponseMbOption = MAX_RESPONSE_BYTES / 2**20,
     max_tokens: MaxTokensOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
@@ -230,6 +278,8 @@ def build_command(
     gold_tolerance: GoldToleranceOption = 0.01,
     resample: ResampleOption = False,
     min_coherence: MinCoherenceOption = MIN_COHERENCE,
+    keep_numbers: KeepNumbersOption = False,
+    stages: StagesOption = None,
     batch_file_only: BatchFileOnlyOption = False,
     batch_results: BatchResultsOption = None,
     batch_poll: BatchPollOption = 30.0,
@@ -260,6 +310,7 @@ def build_command(
         timeout=timeout,
         max_retries=max_retries,
         outage_after=outage_after,
+        max_response_bytes=int(max_response_mb * 2**20),
         structured=not no_structured,
         send_audio=send_audio,
         samples=samples,
@@ -268,6 +319,8 @@ def build_command(
         repairs=repairs,
         min_faithfulness=min_faithfulness,
         min_coherence=min_coherence,
+        keep_numbers=keep_numbers,
+        stages=stages,
         max_tokens=max_tokens,
         price_in=price_in,
         price_out=price_out,
@@ -295,8 +348,8 @@ def build_command(
 
         write_card(summary.run_dir)
     _print_summary(summary, offline=config.model is None)
-    if summary.dry_run is None and summary.traces == 0 and summary.rejects > 0:
-        # Nothing usable came out: a script running the build must not carry on as if it had.
+    if summary.dry_run is None and (summary.unfinished or (summary.traces == 0 and summary.rejects > 0)):
+        # Nothing usable came out, or the server left items undone: a script must not carry on as if it had.
         raise typer.Exit(code=1)
 
 

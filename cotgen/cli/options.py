@@ -209,7 +209,10 @@ TpmOption = Annotated[
 TimeoutOption = Annotated[
     float,
     typer.Option(
-        "--timeout", metavar="SECONDS", rich_help_panel=SERVER_MORE, help="Seconds before one request times out."
+        "--timeout",
+        metavar="SECONDS",
+        rich_help_panel=SERVER_MORE,
+        help="Seconds one request may take, its whole answer included (+1 s).",
     ),
 ]
 MaxRetriesOption = Annotated[
@@ -335,4 +338,15 @@ CacheOption = Annotated[
 ]
 ProgressOption = Annotated[
     bool, typer.Option("--progress/--no-progress", rich_help_panel=MEASURE_MORE, help="Show a progress bar.")
+]
+
+
+# --- what may leave the machine (publish, review, export) --------------------------------------------------------
+AllowOutsideRootOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-root",
+        rich_help_panel=INPUT,
+        help="Also copy clips that lie outside the corpus root (symlinks resolved); each is listed first.",
+    ),
 ]

@@ -87,8 +87,14 @@ def pairs(
         float, typer.Option("--max-chosen", rich_help_panel=SCORING, help="Chosen must score at most this.")
     ] = 0.1,
     rejected: Annotated[
-        str, typer.Option("--rejected", metavar="RULE", rich_help_panel=SCORING, help="hardest, worst or random.")
-    ] = "hardest",
+        str,
+        typer.Option(
+            "--rejected",
+            metavar="RULE",
+            rich_help_panel=SCORING,
+            help="balanced (kinds in turn), hardest, worst or random.",
+        ),
+    ] = "balanced",
     per_utterance: Annotated[
         int, typer.Option("--per-utterance", rich_help_panel=SCORING, help="At most this many pairs per utterance.")
     ] = 1,

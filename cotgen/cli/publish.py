@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console
-from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, DryRunOption, RunOption
+from cotgen.cli.options import INPUT, OUTPUT, AllowOutsideRootOption, AllowStaleOption, DryRunOption, RunOption
+from cotgen.core.inert import inert
 from cotgen.core.paths import DEFAULT_RUN
 
 
@@ -37,16 +38,26 @@ def publish(
         typer.Option("--confirm-license", rich_help_panel=INPUT, help="Confirm you may publish this corpus's data."),
     ] = False,
     allow_stale: AllowStaleOption = False,
+    allow_outside_root: AllowOutsideRootOption = False,
 ) -> None:
     """Validate, stage and upload a run folder to a Hugging Face dataset repo."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and huggingface_hub
     # (about 40 MB) is needed by this one only.
-    from cotgen.publish import resolve_token, stage, upload
+    from cotgen.publish import listing, resolve_token, stage, upload
 
-    plan = stage(run_dir, repo, private, include_audio, create_pr, confirm_license, allow_stale=allow_stale)
-    console.print(f"staged {len(plan.files)} files in {plan.stage_dir}")
-    for name in plan.files:
-        console.print(f"  {name}", highlight=False)
+    plan = stage(
+        run_dir,
+        repo,
+        private,
+        include_audio,
+        create_pr,
+        confirm_license,
+        allow_stale=allow_stale,
+        allow_outside_root=allow_outside_root,
+    )
+    console.print(f"staged {len(plan.files)} files in {inert(str(plan.stage_dir))}", highlight=False)
+    for line in listing(plan):
+        console.print(f"  {inert(line)}", highlight=False)
     if dry_run:
         typer.echo(plan.card)
         return

@@ -68,7 +68,11 @@ def bhattacharyya(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
 
 
 def brier(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
-    """Sum over classes of squared differences (per utterance)."""
+    """Brier's multi-class score of each utterance: the squared differences summed over the classes (in [0, 2]).
+
+    The mean over classes (the mean squared error, this divided by k) is the other convention in use;
+    ``cotgen.scoring.metrics`` reports both, each by name.
+    """
     p_arr, q_arr = _pair(p, q)
     out = ((p_arr - q_arr) ** 2).sum(axis=-1)
     return float(out) if np.ndim(out) == 0 else out

@@ -136,6 +136,15 @@ def resolve_root(name: str, root: Path | None = None) -> Path:
     raise CotgenError(f"where is {key}? pass --root PATH, put it in {USER_CORPORA_DIR / key}/, or set {variable}")
 
 
+def corpus_folder(name: str, root: Path | None = None) -> Path:
+    """The folder a corpus's files lie under, symlinks resolved: the root's, or a manifest file's folder.
+
+    ``run.json`` records it (``corpus.root``): publishing and copying clips stay inside it.
+    """
+    resolved = resolve_root(name, root).resolve()
+    return resolved.parent if resolved.is_file() else resolved
+
+
 def load_corpus(
     name: str,
     root: Path | None = None,

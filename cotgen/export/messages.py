@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,8 @@ _AUDIO_TAG_IN_TEXT = re.compile(r"<(\s*/?\s*audio\s*)>", re.I)
 # Characters no common file system takes in a name (Windows' reserved set, path separators, controls).
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 _NAME_HASH_CHARS = 10
+# Longest copied clip name kept from an id, in UTF-8 bytes (a hash and a suffix still fit in 255).
+_NAME_BYTES = 100
 
 
 def escape_audio_tags(text: str) -> str:
@@ -130,11 +133,11 @@ class AudioPaths:
         key = str(source.resolve())
         if key not in self.copied:
             name = copy_name(utterance_id) + source.suffix.lower()
-            if name.casefold() in self._taken:
+            if name_key(name) in self._taken:
                 # Another clip already has this name (a case-insensitive file system would merge them too):
                 # the source path's hash keeps the two apart, the same on every export of the same run.
                 name = f"{Path(name).stem}-{_short_hash(key)}{source.suffix.lower()}"
-            self._taken.add(name.casefold())
+            self._taken.add(name_key(name))
             target = self.out_dir / AUDIO_DIR / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
@@ -147,18 +150,25 @@ def _short_hash(text: str) -> str:
 
 
 def copy_name(utterance_id: str) -> str:
-    """The file name (without suffix) of an utterance's copied clip: unique and stable for any id.
+    """The file name (without suffix) of an utterance's copied clip: unique, stable and bounded for any id.
 
     The id is kept as it is where file systems allow it (non-ASCII included); whenever it has to be
-    changed (a separator, a reserved character, a leading dot, an empty id) the sanitised name gets
-    a short hash of the original id, so two ids that sanitise alike (``a/b`` and ``a:b``) never share a file.
+    changed (a separator, a reserved character, a leading dot, an empty id, more than
+    ``_NAME_BYTES`` bytes of UTF-8, which most file systems cap at 255) the sanitised name, cut to fit,
+    gets a short hash of the original id, so two ids that sanitise alike (``a/b`` and ``a:b``) never share a file.
     """
     safe = _UNSAFE_NAME.sub("_", utterance_id).strip(" ")
     if safe.startswith("."):
         safe = "_" + safe[1:]
-    if safe == utterance_id and safe:
+    if safe == utterance_id and safe and len(safe.encode("utf-8")) <= _NAME_BYTES:
         return safe
-    return f"{safe}-{_short_hash(utterance_id)}"
+    cut = safe.encode("utf-8")[:_NAME_BYTES].decode("utf-8", "ignore")
+    return f"{cut}-{_short_hash(utterance_id)}"
+
+
+def name_key(name: str) -> str:
+    """What a case-insensitive, normalising file system sees of a name: two names with one key are one file."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 @dataclass

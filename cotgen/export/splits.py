@@ -399,6 +399,11 @@ def _validation_words(spec: SplitSpec) -> str:
     )
 
 
+def _others(count: int, unit: str) -> str:
+    """``other 4 sessions``, or ``other session`` when there is one."""
+    return f"other {unit}" if count == 1 else f"other {count} {unit}s"
+
+
 def protocol_description(utterances: Iterable[Utterance], spec: SplitSpec, every: bool = False) -> str:
     """What a split does, in words a paper can quote (export.json, folds.json, the dataset card).
 
@@ -412,23 +417,23 @@ def protocol_description(utterances: Iterable[Utterance], spec: SplitSpec, every
         if every:
             return (
                 f"{len(sessions)} folds, leave one session out: each fold tests on one session and trains on the "
-                f"other {len(sessions) - 1} sessions; {validation}"
+                f"{_others(len(sessions) - 1, 'session')}; {validation}"
             )
         others = [s for s in sessions if s != spec.test_session]
         return (
-            f"leave one session out: tests on session {spec.test_session} and trains on the other "
-            f"{len(others)} sessions ({', '.join(others)}); {validation}"
+            f"leave one session out: tests on session {spec.test_session} and trains on the "
+            f"{_others(len(others), 'session')} ({', '.join(others)}); {validation}"
         )
     if spec.kind == "folds":
         dealt = "speakers dealt round-robin in sorted order"
         if every:
             return (
-                f"{spec.folds} speaker folds ({dealt}): each fold tests on one fold and trains on the other "
-                f"{spec.folds - 1} folds; {validation}"
+                f"{spec.folds} speaker folds ({dealt}): each fold tests on one fold and trains on the "
+                f"{_others(spec.folds - 1, 'fold')}; {validation}"
             )
         return (
             f"speaker fold {spec.fold} of {spec.folds} ({dealt}): tests on fold {spec.fold} and trains on the "
-            f"other {spec.folds - 1} folds; {validation}"
+            f"{_others(spec.folds - 1, 'fold')}; {validation}"
         )
     if spec.kind == "speaker":
         return (

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from cotgen.build.state import TRACES_FILE, traces_fingerprint
 from cotgen.core.divergence import as_vector
-from cotgen.core.durable_files import update_run_json
+from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.run_lock import run_lock
@@ -40,8 +40,11 @@ from cotgen.pairs.scoring import Metric, score_rows, worst_scores
 from cotgen.pairs.select import ChosenRule, Selection, Strategy, select_pair
 from cotgen.pairs.summary import PairStats
 from cotgen.prompts.student import assistant_message, student_prompt
+from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, TraceRecord
 from cotgen.records.utterance import Utterance, iter_utterances
+from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
 BLOCK = 1024
 DPO_FILE = "dpo.jsonl"
@@ -58,7 +61,7 @@ class PairOptions:
     chosen: ChosenRule = "gold"
     margin: float = 0.05
     max_chosen: float = 0.1
-    rejected: Strategy = "hardest"
+    rejected: Strategy = "balanced"
     per_utterance: int = 1
     seed: int = 0
     progress: bool = True
@@ -206,6 +209,36 @@ def _tally(stats: PairStats, candidates: CandidateSet) -> None:
     for candidate in candidates.candidates:
         stats.candidates[source_kind(candidate.source)] += 1
     stats.unreadable.update(candidates.unreadable)
+    stats.inconsistent.update(candidates.inconsistent)
+    stats.model_golds_not_corrupted += candidates.model_gold_not_corrupted
+
+
+def _tally_selection(stats: PairStats, kinds: list[str], pick: Selection) -> None:
+    """Per kind of candidate: how many could be rejected, how many were too close to the chosen, how many were."""
+    for i in pick.eligible:
+        stats.eligible[kinds[i]] += 1
+    for i in pick.within_margin:
+        stats.within_margin[kinds[i]] += 1
+
+
+def _recorded_build(run_dir: Path) -> tuple[bool, float | None]:
+    """Whether the run's golds come from a model teacher, and the coherence gate its golds passed (run.json)."""
+    config = read_run_json(run_dir).get("config")
+    config = config if isinstance(config, dict) else {}
+    teacher = config.get("teacher", TEMPLATE_TEACHER)
+    gate = config.get("min_coherence", MIN_COHERENCE)
+    return teacher != TEMPLATE_TEACHER, gate if isinstance(gate, (int, float)) and not isinstance(gate, bool) else None
+
+
+def effective_sources(options: PairOptions, model_teacher: bool) -> frozenset[Source]:
+    """The sources a run really draws from: for a model teacher's run, ``corrupt`` means its counterfactuals.
+
+    A corruption rewrites only what a rule wrote; a model's words around the numbers would stay and contradict
+    them, so a model teacher's golds get their corrupted negatives from the teacher's own rationalisations.
+    """
+    if model_teacher and "corrupt" in options.sources:
+        return options.sources | {"counterfactual"}
+    return options.sources
 
 
 def build_pairs(
@@ -227,19 +260,22 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
     out = out or run_dir / DPO_FILE
     fingerprint = traces_fingerprint(run_dir)
     ordinals = _ordinals(utterances_path)
-    needs_traces = bool(options.sources & {"gold", "samples", "corrupt", "counterfactual"})
+    model_teacher, min_coherence = _recorded_build(run_dir)
+    sources = effective_sources(options, model_teacher)
+    needs_traces = bool(sources & {"gold", "samples", "corrupt", "counterfactual"})
     if needs_traces and not traces_path.exists():
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first, or use --source rollouts)")
     trace_index = index_lines(traces_path, ordinals) if needs_traces else None
+    style = TextStyle.of_run(read_run_json(run_dir).get("config"))
     taught = None
     counterfactual_path = counterfactual_dir(run_dir) / TRACES_FILE
-    if "counterfactual" in options.sources:
+    if "counterfactual" in sources:
         # Imported here: asking the teacher loads the build (and, for a model teacher, the OpenAI client).
         from cotgen.pairs.counterfactual import generate_counterfactuals
 
         taught = generate_counterfactuals(run_dir, console, options.progress)
     counterfactual_index = index_lines(counterfactual_path, ordinals) if taught is not None else None
-    use_rollouts = "rollouts" in options.sources and options.rollouts is not None
+    use_rollouts = "rollouts" in sources and options.rollouts is not None
     rollout_index = index_lines(options.rollouts, ordinals) if use_rollouts else None
     stats = PairStats(
         unknown_trace_lines=trace_index.unknown_lines if trace_index else 0,
@@ -266,9 +302,11 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                         utterance,
                         _traces(trace_index, trace_reader, ordinal),
                         _rollouts(rollout_index, rollout_reader, ordinal),
-                        options.sources,
+                        sources,
                         options.keep_unparseable,
                         _traces(counterfactual_index, counterfactual_reader, ordinal),
+                        min_coherence,
+                        style,
                     ),
                 )
                 for ordinal, utterance in block
@@ -276,7 +314,11 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
             for (utterance, candidates), scores in zip(found, score_block(found, options.metric)):
                 stats.utterances += 1
                 _tally(stats, candidates)
+                if options.chosen == "gold" and candidates.gold_inconsistent:
+                    stats.no_pair["gold_inconsistent"] += 1  # never replaced by a candidate it would have beaten
+                    continue
                 readable = np.array([c.distribution is not None for c in candidates.candidates], dtype=bool)
+                kinds = [source_kind(c.source) for c in candidates.candidates]
                 pick = select_pair(
                     scores,
                     readable,
@@ -287,7 +329,10 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                     options.per_utterance,
                     _rng(options.seed, utterance.id),
                     _gold_index(candidates) if options.chosen == "gold" else None,
+                    kinds,
+                    stats.rejected_sources,
                 )
+                _tally_selection(stats, kinds, pick)
                 if pick.reason is not None:
                     stats.no_pair[pick.reason] += 1
                     continue
@@ -301,7 +346,12 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                     stats.count_pair(source_kind(record.source_chosen), source_kind(record.source_rejected))
                     stats.margins.append(record.score_rejected - record.score_chosen)
     tmp.replace(out)
-    settings = {**options.settings(), "output": out.name}
+    settings = {
+        **options.settings(),
+        "sources_used": sorted(sources),
+        "min_coherence": min_coherence,
+        "output": out.name,
+    }
     if taught is not None:
         settings["counterfactual"] = dataclasses.asdict(taught)
         stats.counterfactual = settings["counterfactual"]

@@ -2,9 +2,16 @@
 
 Candidates come from five sources: the gold (rationalize) trace, the teacher's predict-mode
 samples, the user's own on-policy rollouts, corruptions of the gold trace, and the teacher's own
-rationalisations of those corrupted distributions (``counterfactual``, asked for only on request). Every candidate
+rationalisations of those corrupted distributions (``counterfactual``). Every candidate
 is read back from its text with the trace parser, because the text is what a student is trained
 on: a pair must be scored on what it shows, not on a structured field beside it.
+
+Every candidate must also be consistent with itself by the rules gold traces pass
+(:func:`cotgen.records.claims.claim_violations`: ambiguity level, competing classes, evidence and every quoted
+share against its own distribution). A candidate that breaks one is dropped and counted by source and rule, so
+no pair can be won by "the text that contradicts itself is the rejected one". Corruptions are made only of
+golds the template teacher wrote: its rule rewrites the whole judgement, while a model's words around the
+quoted numbers would stay; a model teacher's golds get their negatives from the ``counterfactual`` source.
 """
 
 from __future__ import annotations
@@ -16,14 +23,18 @@ from pathlib import Path
 from typing import Literal
 
 from cotgen.pairs.corrupt import CORRUPTIONS, CorruptionKind, corruption_texts
+from cotgen.records.claims import claim_violations, read_claims
+from cotgen.records.consistency import MIN_COHERENCE
+from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import TraceRecord
-from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance
+from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
 Source = Literal["gold", "samples", "rollouts", "corrupt", "counterfactual"]
 SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt", "counterfactual")
 COUNTERFACTUAL_DIR = "counterfactual"
-# Counterfactuals are asked of the teacher (requests that may cost money), so only on request.
+# Counterfactuals are asked of the teacher (requests that may cost money): on request, or as the corrupt source of a
+# model teacher's run (cotgen.pairs.build).
 DEFAULT_SOURCES: tuple[Source, ...] = ("gold", "samples", "rollouts", "corrupt")
 
 
@@ -42,6 +53,9 @@ class CandidateSet:
 
     candidates: list[Candidate] = field(default_factory=list)
     unreadable: Counter[str] = field(default_factory=Counter)
+    inconsistent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (source kind, broken rule)
+    gold_inconsistent: bool = False  # the gold broke a rule: it can be neither chosen nor replaced
+    model_gold_not_corrupted: int = 0  # a model teacher's gold: its negatives are the counterfactual source
 
     def add(self, candidate: Candidate) -> None:
         """Keep the first candidate of each text: a duplicate could end up as both chosen and rejected."""
@@ -67,14 +81,6 @@ def source_kind(source: str) -> str:
     return head if head in ("sample", "rollout") and tail.isdigit() else source
 
 
-def read_distribution_from_text(text: str, classes: Sequence[str]) -> dict[str, float] | None:
-    """The distribution printed in ``text`` (renormalised), or None when the text is not a four-stage trace."""
-    try:
-        return parse_sections(text, classes).distribution
-    except TraceParseError:
-        return None
-
-
 def gather_candidates(
     utterance: Utterance,
     traces: Sequence[TraceRecord],
@@ -82,22 +88,32 @@ def gather_candidates(
     sources: Collection[Source],
     keep_unparseable: bool,
     counterfactuals: Sequence[TraceRecord] = (),
+    min_coherence: float | None = MIN_COHERENCE,
+    style: TextStyle = DEFAULT_STYLE,
 ) -> CandidateSet:
     """All candidates of one utterance from the selected sources.
 
     Unreadable texts are counted by source kind; they become candidates (format failures, never
-    chosen) only with ``keep_unparseable``.
+    chosen) only with ``keep_unparseable``. Readable texts that contradict themselves are counted by
+    source kind and rule and never become candidates. Corruptions are written, and every text read, in the run's
+    ``style`` (its stage order; no measured numbers unless the build kept them).
     """
     classes = utterance.classes
     found = CandidateSet()
 
     def offer(source: str, text: str) -> None:
-        distribution = read_distribution_from_text(text, classes)
-        if distribution is None:
+        claims = read_claims(text, classes, style.order)
+        if claims is None:
             found.unreadable[source_kind(source)] += 1
-            if not keep_unparseable:
-                return
-        found.add(Candidate(source, text, distribution))
+            if keep_unparseable:
+                found.add(Candidate(source, text, None))
+            return
+        broken = claim_violations(claims, min_coherence)
+        if broken:
+            found.inconsistent[(source_kind(source), broken[0].rule)] += 1
+            found.gold_inconsistent |= source == "gold"
+            return
+        found.add(Candidate(source, text, claims.distribution))
 
     ordered = sorted(traces, key=lambda r: r.sample)
     gold = next((r for r in ordered if r.sample == 0), None)
@@ -111,11 +127,14 @@ def gather_candidates(
         for number, text in rollouts:
             offer(f"rollout:{number}", text)
     if "corrupt" in sources and gold is not None:
-        has_transcript = bool(utterance.transcript)
-        for kind, text in corruption_texts(
-            gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, gold.teacher
-        ):
-            offer(f"corrupt:{kind}", text)
+        if gold.teacher == TEMPLATE_TEACHER:
+            has_transcript = bool(utterance.transcript)
+            for kind, text in corruption_texts(
+                gold.trace, utterance.distribution, utterance.majority, classes, has_transcript, style=style
+            ):
+                offer(f"corrupt:{kind}", text)
+        else:
+            found.model_gold_not_corrupted += 1
     if "counterfactual" in sources:
         for record in sorted(counterfactuals, key=lambda r: r.sample):
             offer(f"counterfactual:{kind_of_sample(record.sample)}", record.text)

@@ -28,6 +28,10 @@ class PairStats:
     no_pair: Counter[str] = field(default_factory=Counter)
     candidates: Counter[str] = field(default_factory=Counter)
     unreadable: Counter[str] = field(default_factory=Counter)
+    inconsistent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, rule): dropped, never paired
+    model_golds_not_corrupted: int = 0  # golds of a model teacher: negatives from its counterfactuals instead
+    eligible: Counter[str] = field(default_factory=Counter)  # could be rejected against the chosen, by kind
+    within_margin: Counter[str] = field(default_factory=Counter)  # eligible but less than the margin worse
     chosen_sources: Counter[str] = field(default_factory=Counter)
     rejected_sources: Counter[str] = field(default_factory=Counter)
     pair_sources: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -47,6 +51,34 @@ class PairStats:
             out.setdefault(chosen, {})[rejected] = n
         return out
 
+    def inconsistent_by_kind(self) -> dict[str, dict[str, int]]:
+        """Candidates dropped as self-contradictory, by kind and rule broken: ``{"corrupt:flat": {"shares": 2}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for (kind, rule), n in sorted(self.inconsistent.items()):
+            out.setdefault(kind, {})[rule] = n
+        return out
+
+    def by_kind(self) -> dict[str, dict[str, int]]:
+        """Per kind of candidate (source, and corruption kind): what happened to it on the way to a pair.
+
+        ``candidates`` offered and consistent, ``inconsistent`` dropped by a consistency rule, ``eligible`` to be
+        rejected against a chosen one, ``within_margin`` of those too close to the chosen, ``chosen`` as rejected.
+        """
+        inconsistent: Counter[str] = Counter()
+        for (kind, _), n in self.inconsistent.items():
+            inconsistent[kind] += n
+        kinds = set(self.candidates) | set(inconsistent) | set(self.eligible) | set(self.rejected_sources)
+        return {
+            kind: {
+                "candidates": self.candidates.get(kind, 0),
+                "inconsistent": inconsistent.get(kind, 0),
+                "eligible": self.eligible.get(kind, 0),
+                "within_margin": self.within_margin.get(kind, 0),
+                "chosen": self.rejected_sources.get(kind, 0),
+            }
+            for kind in sorted(kinds)
+        }
+
     def margin_quantiles(self) -> dict[str, float | None]:
         """Median and quartiles of score_rejected - score_chosen over all pairs (None without pairs)."""
         if not self.margins:
@@ -65,6 +97,9 @@ class PairStats:
             "no_pair": {reason: self.no_pair.get(reason, 0) for reason in NO_PAIR_REASONS},
             "candidates": dict(sorted(self.candidates.items())),
             "unreadable": dict(sorted(self.unreadable.items())),
+            "inconsistent": self.inconsistent_by_kind(),
+            "model_golds_not_corrupted": self.model_golds_not_corrupted,
+            "by_kind": self.by_kind(),
             "chosen_sources": dict(sorted(self.chosen_sources.items())),
             "rejected_sources": dict(sorted(self.rejected_sources.items())),
             "pairs_by_source": self.pairs_by_source(),
@@ -88,6 +123,10 @@ def render_summary(stats: PairStats, metric: str, console: Console) -> None:
         counts.add_row(f"no pair: {reason}", str(stats.no_pair.get(reason, 0)))
     for kind, n in sorted(stats.unreadable.items()):
         counts.add_row(f"unreadable {kind}", str(n))
+    for kind, rules in stats.inconsistent_by_kind().items():
+        counts.add_row(f"inconsistent {kind} (dropped)", ", ".join(f"{rule} {n}" for rule, n in rules.items()))
+    if stats.model_golds_not_corrupted:
+        counts.add_row("model golds not corrupted (counterfactuals instead)", str(stats.model_golds_not_corrupted))
     if stats.unknown_trace_lines or stats.unknown_rollout_lines:
         counts.add_row(
             "lines with unknown ids", f"{stats.unknown_trace_lines} traces, {stats.unknown_rollout_lines} rollouts"
@@ -105,19 +144,18 @@ def render_summary(stats: PairStats, metric: str, console: Console) -> None:
             f"{cf['items']} ({cf['skipped']} done before; {cf['traces']} new traces, {cf['rejects']} rejects, {cost})",
         )
     console.print(counts)
-    mix = Table(title="Source mix")
-    mix.add_column("source")
-    mix.add_column("candidates", justify="right")
-    mix.add_column("chosen", justify="right")
-    mix.add_column("rejected", justify="right")
-    for kind in sorted(set(stats.candidates) | set(stats.chosen_sources) | set(stats.rejected_sources)):
-        mix.add_row(
-            kind,
-            str(stats.candidates.get(kind, 0)),
-            str(stats.chosen_sources.get(kind, 0)),
-            str(stats.rejected_sources.get(kind, 0)),
-        )
+    mix = Table(
+        title="Negatives by kind",
+        caption="dropped: inconsistent with itself; in margin: eligible but less than --margin worse than the chosen",
+    )
+    mix.add_column("kind", no_wrap=True)
+    for column in ("offered", "dropped", "eligible", "in margin", "chosen"):
+        mix.add_column(column, justify="right")
+    for kind, row in stats.by_kind().items():
+        mix.add_row(kind, *(str(n) for n in row.values()))
     console.print(mix)
+    chosen = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.chosen_sources.items())) or "none"
+    console.print(f"chosen: {chosen}")
     by_source = Table(title="Pairs by source")
     by_source.add_column("chosen")
     by_source.add_column("rejected")

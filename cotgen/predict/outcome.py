@@ -19,7 +19,7 @@ from cotgen.teachers.openai_teacher import ChatResult, TeacherCallError
 
 # unparsed: the text is not a four-stage trace with a valid distribution; truncated: the same, and the
 # answer hit the token limit; the call failures are the client's (after its retries); audio: the clip.
-CALL_FAILURES: tuple[str, ...] = ("timeout", "rate_limited", "server_error")
+CALL_FAILURES: tuple[str, ...] = ("timeout", "rate_limited", "server_error", "malformed_response", "request_refused")
 ERROR_REASONS: tuple[str, ...] = ("unparsed", "truncated", "refusal", *CALL_FAILURES, "audio")
 
 

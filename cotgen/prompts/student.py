@@ -35,7 +35,8 @@ def student_instruction(
         f"Emotion classes: {class_list}.\n"
         "Listen to the audio and reason in four stages, each inside its tag, in this order: "
         "<acoustic> the acoustic cues (pitch, loudness, speech rate, pauses, voice quality, "
-        "intonation) relative to this speaker</acoustic>, <lexical> what the words suggest</lexical>, "
+        "intonation) in words, relative to how this speaker usually sounds where you can tell, else to voices "
+        "of the same gender</acoustic>, <lexical> what the words suggest</lexical>, "
         "<ambiguity> how ambiguous the utterance is and which emotions compete</ambiguity>, and "
         f"<distribution> a JSON object over the classes with two decimals summing to 1.00, e.g. {example}"
         "</distribution>.",

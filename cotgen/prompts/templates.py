@@ -57,6 +57,12 @@ class PromptInputs:
     features: Sequence[FeatureLine] = field(default_factory=tuple)
     human_distribution: Mapping[str, float] | None = None
     context: Sequence[ContextTurn] | None = None  # previous turns (build --context K); None = not asked for
+    # Each measured cue's level in the answer's vocabulary: what the faithfulness check compares a cited level with.
+    levels: Mapping[str, str] = field(default_factory=dict)
+
+    def levels_text(self) -> str:
+        """The measured levels as the prompt states them ("pitch: high; intonation: rising; ...")."""
+        return "; ".join(f"{cue}: {level}" for cue, level in self.levels.items()) or "none measured"
 
     def evidence_text(self) -> str:
         """What the prompt shows besides the target (the measurements in words and numbers): a trace may quote
@@ -178,6 +184,7 @@ class PromptSet:
             "has_transcript": bool(inputs.transcript),
             "gender": {"F": "female", "M": "male"}.get(inputs.gender or "", "unknown"),
             "cues_text": inputs.cues_text,
+            "levels_text": inputs.levels_text(),
             "features": list(inputs.features),
             "classes": [{"code": code, "name": emotion_name(code)} for code in inputs.classes],
             "class_codes": list(inputs.classes),

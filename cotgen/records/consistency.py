@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from cotgen.records.trace import Trace
 
-ConsistencyRule = Literal["ambiguity_level", "competing", "coherence"]
+ConsistencyRule = Literal["ambiguity_level", "competing", "coherence", "shares"]
 
 LOW_MIN_TOP = 0.75
 """A distribution whose top class holds at least this share calls for ``low`` ambiguity."""
@@ -52,6 +52,8 @@ COMPETING_MIN_SHARE = 0.01
 """The least mass a class named as competing must hold (a printed 0.00 cannot compete)."""
 MIN_COHERENCE = 0.2
 """The default gate on the evidence–distribution coherence score (``--min-coherence``)."""
+SHARE_TOLERANCE = 0.015
+"""How far a share a text quotes for a class may lie from that class's printed probability (two-decimal rounding)."""
 
 # The top-share band [low, high) each ambiguity level stands for; widened by LEVEL_MARGIN when checking.
 LEVEL_BANDS: dict[str, tuple[float, float]] = {
@@ -173,6 +175,33 @@ def coherence_violation(
         f"{', '.join(f'{code} {distribution[code]:.2f}' for code in top)} (coherence {score:.2f} < {gate:.2f}); "
         "cite the evidence that supports the distribution, or give the distribution the evidence supports",
     )
+
+
+def shares_violation(shares: Iterable[tuple[float, str | None]], distribution: Mapping[str, float]) -> Violation | None:
+    """Rule 4: the shares a text quotes for classes ("0.40 angry", "60% heard neutral") disagree with its distribution.
+
+    ``shares`` holds (value, class code or None) for every share the text quotes (``cotgen.records.claims`` reads
+    them); shares not tied to a class are not judged. Broken when a share differs from its class's probability by
+    more than :data:`SHARE_TOLERANCE`, or when the text quotes shares for classes but not for a class holding the
+    most mass (it reports the distribution without its answer).
+    """
+    tied = [(value, code) for value, code in shares if code is not None]
+    for value, code in tied:
+        actual = distribution.get(code, 0.0)
+        if abs(value - actual) > SHARE_TOLERANCE:
+            return Violation(
+                "shares", f"the text quotes {value:.2f} for {code} but the distribution gives {actual:.2f}"
+            )
+    if tied:
+        best = top_share(distribution)
+        top = [code for code in _ranked(distribution) if distribution[code] >= best - SHARE_TOLERANCE]
+        if not {code for _, code in tied} & set(top):
+            quoted = ", ".join(dict.fromkeys(code for _, code in tied))
+            return Violation(
+                "shares",
+                f"the text quotes shares for {quoted} but not for {top[0]}, which holds the most ({best:.2f})",
+            )
+    return None
 
 
 def violations(

@@ -27,6 +27,7 @@ RejectReason = Literal[
     "distribution_mismatch",
     "inconsistent",
     "leaks_target",
+    "request_refused",
 ]
 FINGERPRINT_DESCRIPTION = (
     "sha256 over everything that decided this record (cotgen.records.fingerprint): transcript, human distribution "
@@ -144,4 +145,9 @@ class GRPORecord(BaseModel):
     prompt: list[Message]
     target_distribution: dict[str, float]
     gold_trace: str | None = Field(description="The gold trace text, for variants that inject it into the group.")
+    cue_levels: dict[str, str | None] | None = Field(
+        default=None,
+        description="The clip's measured cue levels (cue -> level, null where unmeasured) the cue-faithfulness "
+        "reward compares a completion's claims with; null when the clip has no measurement.",
+    )
     schema_version: str = SCHEMA_VERSION

@@ -32,6 +32,7 @@ from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
 from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS, run_gate
+from cotgen.records.measurements import TextStyle
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
@@ -134,6 +135,37 @@ def annotator_rule(info: dict[str, Any]) -> str:
         parts.append(f"Corpus entries dropped (no in-set votes, missing audio...): {corpus['dropped']}.")
     parts += agreement_sentences(corpus)
     return " ".join(parts)
+
+
+def gold_checks_note(info: dict[str, Any]) -> str:
+    """What the build rejected for teaching the wrong thing (run.json's config and reject counts)."""
+    config = info.get("config") if isinstance(info.get("config"), dict) else {}
+    counts = info.get("counts") if isinstance(info.get("counts"), dict) else {}
+    reasons = counts.get("reject_reasons") if isinstance(counts.get("reject_reasons"), dict) else {}
+    rejected = {
+        "leaks_target": "narrated the target (listeners, votes, the given numbers)",
+        "inconsistent": "contradicted themselves (ambiguity, competing classes or evidence against the distribution)",
+        "unfaithful": "cited cues off their measured levels",
+    }
+    parts = [f"{reasons.get(reason, 0)} {what}" for reason, what in rejected.items()]
+    gates = (
+        f"faithfulness gate {config.get('min_faithfulness')}, coherence gate {config.get('min_coherence')}"
+        if "min_coherence" in config
+        else "run made before the consistency and leak checks"
+    )
+    return f"traces rejected after one repair turn: {', '.join(parts)} ({gates})."
+
+
+def training_texts_note(info: dict[str, Any]) -> str:
+    """What the training texts say and in which order they reason (run.json's config)."""
+    config = info.get("config") if isinstance(info.get("config"), dict) else {}
+    style = TextStyle.of_run(config)
+    numbers = (
+        "measured numbers kept as the teacher wrote them (`--keep-numbers`)"
+        if style.keep_numbers
+        else "cues in words relative to the reference used, measured numbers (Hz, dB, SD, z...) removed"
+    )
+    return f"{numbers}; reasoning order {' → '.join((*style.order, 'distribution'))}."
 
 
 def agreement_sentences(corpus: dict[str, Any]) -> list[str]:
@@ -335,6 +367,8 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
   {{ annotator_rule }}
 - Teacher: {{ teacher }}
 - Prompt templates: {{ templates }}
+- Gold checks: {{ gold_checks }}
+- Training texts: {{ training_texts }}
 - Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
   audio paths `{{ export.audio }}`.{% if export.description %}
@@ -369,6 +403,7 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
 | mean faithfulness / share ≥ the gate, {{ stats.faithful_at }} | {{ fmt(stats.mean_faithfulness) }} /
 {{- " " ~ fmt(stats.faithful_share) }} |
+| mean coherence of cited cues and distribution | {{ fmt(stats.mean_coherence) }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
@@ -474,6 +509,8 @@ def render_card(
         classes=", ".join(f"`{c}` ({emotion_name(c)})" for c in data.classes),
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
+        gold_checks=gold_checks_note(info),
+        training_texts=training_texts_note(info),
         teacher=teacher_line(teachers),
         rule_generated=TEMPLATE_TEACHER in teachers,
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",

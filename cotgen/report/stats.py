@@ -37,6 +37,7 @@ class TraceFigures(BaseModel):
     distribution: dict[str, float]
     js: float
     faithfulness: float | None
+    coherence: float | None = None
 
 
 @dataclass
@@ -115,6 +116,7 @@ class RunStats:
     mean_faithfulness: float | None
     faithful_share: float | None  # the share of traces whose faithfulness is at least faithful_at
     faithful_at: float
+    mean_coherence: float | None
     sft: int
     dpo: int
     grpo: int
@@ -153,6 +155,7 @@ class StatsAccumulator:
     sample_js: RunningMean = field(default_factory=RunningMean)
     faithfulness: RunningMean = field(default_factory=RunningMean)
     faithful: RunningMean = field(default_factory=RunningMean)
+    coherence: RunningMean = field(default_factory=RunningMean)
     pairs: int = 0
     margin: RunningMean = field(default_factory=RunningMean)
     faithful_at: float = DEFAULT_MIN_FAITHFULNESS  # the run's gate (records.faithfulness_gate.run_gate)
@@ -187,6 +190,8 @@ class StatsAccumulator:
         if trace.faithfulness is not None:
             self.faithfulness.add(trace.faithfulness)
             self.faithful.add(1.0 if trace.faithfulness >= self.faithful_at else 0.0)
+        if trace.coherence is not None:
+            self.coherence.add(trace.coherence)
 
     def add_pair(self, pair: DPORecord) -> None:
         """Count one DPO pair and its score margin."""
@@ -212,6 +217,7 @@ class StatsAccumulator:
             mean_faithfulness=self.faithfulness.mean,
             faithful_share=self.faithful.mean,
             faithful_at=self.faithful_at,
+            mean_coherence=self.coherence.mean,
             sft=sft,
             dpo=self.pairs,
             grpo=grpo,

@@ -24,13 +24,17 @@ import numpy as np
 from pydantic import BaseModel
 
 from cotgen.acoustics import CueProfile
+from cotgen.acoustics.measured import MeasuredCues
+from cotgen.build.outcome import response_json
 from cotgen.core.divergence import entropy_bits
 from cotgen.core.errors import CotgenError
 from cotgen.export.record_readers import RunData, parse_record
+from cotgen.records.leakage import trace_leaks
 from cotgen.records.run_records import DPORecord, RejectRecord, TraceRecord
-from cotgen.records.trace import faithfulness_parts
+from cotgen.records.trace import Trace, faithfulness_parts, parse_trace, render_trace
+from cotgen.records.utterance import Utterance
 from cotgen.review.audio import AudioLinks
-from cotgen.review.cues import MeasuredCues, cue_rows
+from cotgen.review.cues import cue_rows
 
 REJECTS = "rejects.jsonl"
 ChunkWriter = Callable[[int, list[dict[str, Any]]], None]
@@ -124,6 +128,7 @@ def _trace_detail(trace: TraceRecord, classes: list[str], profile: CueProfile | 
         "js": _round(trace.js),
         "kl": _round(trace.kl),
         "faith": _round(trace.faithfulness),
+        "coherence": _round(trace.coherence),
         "faith_now": _round(parts.score) if parts else None,
         "parts": {k: _round(v) for k, v in parts.model_dump().items()} if parts else None,
         "cues": cue_rows(trace.trace, profile),
@@ -132,6 +137,28 @@ def _trace_detail(trace: TraceRecord, classes: list[str], profile: CueProfile | 
         "lexical_summary": trace.trace.lexical.summary,
         "ambiguity": trace.trace.ambiguity.model_dump(),
     }
+
+
+def _reject_detail(reject: RejectRecord, utt: Utterance) -> dict[str, Any]:
+    """A reject as the page lists it; a leak or a self-contradiction also shows its answer with the offending
+    sentences marked (the same detector and rules the build used)."""
+    detail: dict[str, Any] = reject.model_dump(include={"sample", "mode", "stage", "reason", "detail", "attempts"})
+    if reject.reason not in ("leaks_target", "inconsistent") or not reject.raw:
+        return detail
+    try:  # a model's JSON answer, or the rendered text the template teacher's reject keeps
+        trace = Trace.model_validate_json(response_json(reject.raw))
+    except ValueError:
+        try:
+            trace = parse_trace(reject.raw, utt.classes, bool(utt.transcript))
+        except ValueError:
+            return detail
+    if reject.reason == "leaks_target":
+        marks = [leak.sentence for leak in trace_leaks(trace, utt.distribution, utt.transcript)]
+    else:
+        amb = trace.ambiguity
+        marks = [f"Level: {amb.level}. Competing: {', '.join(amb.competing) or 'none'}."]
+    detail.update(text=render_trace(trace), marks=marks)
+    return detail
 
 
 def _pair_detail(pair: DPORecord) -> dict[str, Any]:
@@ -210,10 +237,7 @@ def gather(run: RunData, audio: AudioLinks, chunk: int, write_chunk: ChunkWriter
                     "annotators": utt.n_annotators,
                     "measured": measured is not None,
                     "traces": traces,
-                    "rejects": [
-                        r.model_dump(include={"sample", "mode", "stage", "reason", "detail", "attempts"})
-                        for r in readers["rejects"].records(at)
-                    ],
+                    "rejects": [_reject_detail(r, utt) for r in readers["rejects"].records(at)],
                     "pairs": [_pair_detail(p) for p in readers["pairs"].records(at)],
                 }
             )

@@ -22,6 +22,7 @@ import jinja2
 import cotgen
 from cotgen.core.errors import CotgenError
 from cotgen.core.run_lock import run_lock
+from cotgen.export.audio_sources import MeasuredAudio
 from cotgen.export.record_readers import RecordFile, load_run
 from cotgen.records.review import REVIEW_FILE, VERDICTS
 from cotgen.records.run_records import RejectRecord
@@ -47,6 +48,8 @@ class ReviewSummary:
     chunks: int
     audio_missing: int
     audio_copied: int
+    audio_outside: list[str]  # clips outside the corpus root, not linked (--allow-outside-root links them)
+    audio_unmeasured: int  # clips the features stage did not decode, not linked
     faithfulness_changed: int
 
     def as_json(self) -> dict[str, Any]:
@@ -106,16 +109,18 @@ def _render_index(data: ReviewData) -> str:
     )
 
 
-def write_review(run_dir: Path, out_dir: Path | None = None, copy_audio: bool = False) -> ReviewSummary:
+def write_review(
+    run_dir: Path, out_dir: Path | None = None, copy_audio: bool = False, allow_outside_root: bool = False
+) -> ReviewSummary:
     """Write the review page of a run into ``out_dir`` (default ``<run>/review/``), holding the run's lock.
 
     The lock keeps a build from rewriting ``traces.jsonl`` while the page reads it, so the page shows one run.
     """
     with run_lock(run_dir, "cotgen review", create=False):
-        return _write_review(run_dir, out_dir, copy_audio)
+        return _write_review(run_dir, out_dir, copy_audio, allow_outside_root)
 
 
-def _write_review(run_dir: Path, out_dir: Path | None, copy_audio: bool) -> ReviewSummary:
+def _write_review(run_dir: Path, out_dir: Path | None, copy_audio: bool, allow_outside_root: bool) -> ReviewSummary:
     out_dir = out_dir or run_dir / "review"
     if out_dir.exists() and not out_dir.is_dir():
         raise CotgenError(f"--out {out_dir}: is a file, not a folder")
@@ -132,7 +137,7 @@ def _write_review(run_dir: Path, out_dir: Path | None, copy_audio: bool) -> Revi
         (folder / "detail" / f"{number:05d}.js").write_text(_call("cotgenDetail", number, details), encoding="utf-8")
         chunks += 1
 
-    audio = AudioLinks(out_dir, copy_audio)
+    audio = AudioLinks(out_dir, copy_audio, MeasuredAudio.of_run(run_dir, allow_outside_root))
     try:
         data = gather(run, audio, CHUNK, write_chunk)
         _write_table(data, folder)
@@ -157,5 +162,7 @@ def _write_review(run_dir: Path, out_dir: Path | None, copy_audio: bool) -> Revi
         chunks=chunks,
         audio_missing=audio.missing,
         audio_copied=audio.copied,
+        audio_outside=audio.outside,
+        audio_unmeasured=audio.unmeasured,
         faithfulness_changed=data.faithfulness_changed,
     )

@@ -34,8 +34,18 @@ from cotgen.core.jsonl import iter_json_lines
 from cotgen.corpora.reference import reference_label, reference_source
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
-from cotgen.scoring.metrics import METRICS, NO_LABEL, bootstrap_intervals, evaluate
+from cotgen.scoring.compare import DEFAULT_RESAMPLES, paired_comparison
+from cotgen.scoring.metrics import (
+    ECE_BINS,
+    HIGHER_IS_BETTER,
+    METRICS,
+    NO_LABEL,
+    bootstrap_intervals,
+    classwise_reliability,
+    evaluate,
+)
 from cotgen.scoring.rewards import DistributionValueError, read_distribution
+from cotgen.scoring.strata import AGREEMENT_EDGES, AGREEMENT_STRATA, agreement_stratum, annotator_strata
 
 FoldField = Literal["session", "speaker", "gender", "corpus"]
 FOLD_FIELDS: tuple[FoldField, ...] = ("session", "speaker", "gender", "corpus")
@@ -230,14 +240,20 @@ def _score_rows(
     return Scored(kept, _matrix((u.distribution for u in kept), classes), _matrix(rows, classes), reference)
 
 
-def _system_rows(fold: str, scored: Scored, prior: Matrix | None, bootstrap: int, seed: int) -> list[dict[str, Any]]:
+def _systems(scored: Scored, prior: Matrix | None) -> dict[str, Matrix]:
+    """The model, the baselines and the oracle on the scored utterances, in the order tables show them."""
     n, k = scored.human.shape
     systems: dict[str, Matrix] = {"model": scored.model, "uniform": uniform_baseline(n, k)}
     if prior is not None:
         systems["prior"] = prior
     systems[ORACLE] = scored.human
+    return systems
+
+
+def _system_rows(fold: str, scored: Scored, prior: Matrix | None, bootstrap: int, seed: int) -> list[dict[str, Any]]:
+    n = scored.human.shape[0]
     rows = []
-    for name, predicted in systems.items():
+    for name, predicted in _systems(scored, prior).items():
         row: dict[str, Any] = {"fold": fold, "system": name, "n": int(n), "oracle": name == ORACLE}
         row["metrics"] = {m: _clean(v) for m, v in evaluate(scored.human, predicted, scored.reference).items()}
         if bootstrap and n:
@@ -315,6 +331,10 @@ def evaluate_split(
         has_prior = all(p is not None for p in pooled_prior)
         prior = np.concatenate([p for p in pooled_prior if p is not None]) if has_prior else None
         rows.extend(_system_rows(OVERALL, whole, prior, bootstrap, seed))
+        strata = _strata_rows(whole, _systems(whole, prior))
+        reliability = _reliability(whole)
+    else:
+        strata, reliability = [], None
     reasons: Counter[str] = Counter()
     for u in in_split:
         for outcome in predictions.samples.get(u.id, {}).values():
@@ -345,6 +365,87 @@ def evaluate_split(
         "parse_failure_reasons": dict(reasons.most_common()),
         "metrics": list(METRICS),
         "results": rows,
+        "agreement_strata": dict(AGREEMENT_EDGES),
+        "strata": strata,
+        "reliability": reliability,
+    }
+
+
+def _strata_rows(scored: Scored, systems: Mapping[str, Matrix]) -> list[dict[str, Any]]:
+    """Every metric of every system per agreement stratum and per annotator count (:mod:`cotgen.scoring.strata`),
+    with the number of utterances in each; strata without utterances are listed with n 0 and no metrics."""
+    groups: list[tuple[str, str, NDArray[np.bool_]]] = []
+    agreement = agreement_stratum(scored.human)
+    for name in AGREEMENT_STRATA:
+        groups.append(("agreement", name, agreement == name))
+    counts = np.array([u.n_annotators for u in scored.utterances])
+    for n_annotators, name in sorted(set(zip(counts.tolist(), annotator_strata(counts.tolist())))):
+        groups.append(("annotators", name, counts == n_annotators))
+    rows: list[dict[str, Any]] = []
+    for by, name, mask in groups:
+        n = int(mask.sum())
+        for system, predicted in systems.items():
+            metrics = (
+                {m: _clean(v) for m, v in evaluate(scored.human[mask], predicted[mask], scored.reference[mask]).items()}
+                if n
+                else {m: None for m in METRICS}
+            )
+            rows.append({"by": by, "stratum": name, "system": system, "n": n, "metrics": metrics})
+    return rows
+
+
+def _reliability(scored: Scored) -> dict[str, Any]:
+    """The model's class-wise reliability diagram (``classwise_reliability``) as JSON: per class, per bin."""
+    counts, mean_p, mean_h = classwise_reliability(scored.human, scored.model, ECE_BINS)
+    return {
+        "bins": ECE_BINS,
+        "counts": counts.tolist(),
+        "mean_predicted": [[_clean(v) for v in row] for row in mean_p],
+        "mean_human": [[_clean(v) for v in row] for row in mean_h],
+    }
+
+
+def compare_predictions(
+    reference: Sequence[Utterance],
+    first: Predictions,
+    second: Predictions,
+    split: set[str] | None = None,
+    sample: SampleChoice = "first",
+    missing: MissingPolicy = "uniform",
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Two prediction sets on the same utterances of ``split``, paired (:mod:`cotgen.scoring.compare`).
+
+    Each set is scored under the same missing policy; under ``drop`` only the utterances both kept are
+    compared, and how many each side lost is counted.
+    """
+    if resamples < 1:
+        raise CotgenError(f"--resamples must be 1 or more, got {resamples}")
+    classes = reference[0].classes
+    in_split = [u for u in reference if split is None or u.id in split]
+    counts_a: Counter[str] = Counter()
+    counts_b: Counter[str] = Counter()
+    a = _score_rows(in_split, first, classes, sample, missing, counts_a)
+    b = _score_rows(in_split, second, classes, sample, missing, counts_b)
+    rows_b = {u.id: i for i, u in enumerate(b.utterances)}
+    both = [i for i, u in enumerate(a.utterances) if u.id in rows_b]
+    other = [rows_b[a.utterances[i].id] for i in both]
+    metrics = (
+        paired_comparison(a.human[both], a.model[both], b.model[other], a.reference[both], resamples, resamples, seed)
+        if both
+        else {}
+    )
+    return {
+        "n": len(both),
+        "dropped": {"first": counts_a["dropped"], "second": counts_b["dropped"]},
+        "scored_as_uniform": {"first": counts_a["scored_as_uniform"], "second": counts_b["scored_as_uniform"]},
+        "resamples": resamples,
+        "permutations": resamples,
+        "seed": seed,
+        "test": "paired permutation (each utterance's two predictions swapped at random), two-sided; "
+        "95 % paired bootstrap interval of the difference; p Holm-adjusted over the metrics",
+        "metrics": metrics,
     }
 
 
@@ -394,8 +495,14 @@ def run_evaluation(
     sample: SampleChoice = "first",
     missing: MissingPolicy = "uniform",
     readout: Readout = "text",
+    compare_path: Path | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> dict[str, Any]:
-    """The full report of one predictions file (see :func:`evaluate_split`), with the paths it came from."""
+    """The full report of one predictions file (see :func:`evaluate_split`), with the paths it came from.
+
+    With ``compare_path``, a second predictions file on the same utterances: ``comparison`` holds the paired
+    differences (pred − compare), intervals and p-values (:func:`compare_predictions`).
+    """
     if readout not in READOUTS:
         raise CotgenError(f"--readout {readout!r}: expected one of {', '.join(READOUTS)}")
     reference = read_reference(ref_path)
@@ -412,6 +519,10 @@ def run_evaluation(
     report = evaluate_split(reference, predictions, split, train, by, sample, missing, bootstrap, seed)
     paths = {"pred": str(pred_path), "ref": str(ref_path), "ids": str(ids_path) if ids_path else None}
     train_path = {"train_ids": str(train_ids_path) if train_ids_path else None}
+    if compare_path is not None:
+        second = read_predictions(compare_path, reference[0].classes, readout)
+        comparison = compare_predictions(reference, predictions, second, split, sample, missing, resamples, seed)
+        report["comparison"] = {"first": str(pred_path), "second": str(compare_path), **comparison}
     return {**paths, **train_path, "by": by, "bootstrap": bootstrap, "seed": seed, "readout": readout, **report}
 
 
@@ -423,21 +534,28 @@ def write_report(report: Mapping[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
-HEADERS = {
-    "js": "JS↓",
-    "bc": "BC↑",
-    "r2": "R²↑",
-    "r2_flat": "R² flat↑",
-    "brier": "Brier↓",
-    "kl": "KL↓",
-    "wa_ref": "WA ref↑",
-    "ua_ref": "UA ref↑",
-    "wa_votes": "WA votes↑",
-    "ua_votes": "UA votes↑",
-    "f1_votes": "F1 votes↑",
-    "ece": "ECE↓",
-    "entropy_spearman": "ρ(H)↑",
+NAMES = {
+    "js": "JS",
+    "bc": "BC",
+    "r2": "R²",
+    "r2_flat": "R² flat",
+    "brier_sum": "Brier (sum)",
+    "brier_mean": "Brier (mean)",
+    "kl": "KL",
+    "wa_ref": "WA ref",
+    "ua_ref": "UA ref",
+    "wa_votes": "WA votes",
+    "ua_votes": "UA votes",
+    "f1_votes": "F1 votes",
+    "classwise_ece": "class-wise ECE",
+    "top_label_ece_votes": "top-label ECE (votes)",
+    "entropy_spearman": "ρ(H)",
 }
+HEADERS = {m: NAMES[m] + ("↑" if HIGHER_IS_BETTER[m] else "↓") for m in METRICS}
+BRIER_NOTE = (
+    "Brier (sum): Brier's multi-class score, summed over classes; Brier (mean): mean squared error over classes "
+    "(= sum / k, the convention of figures like IEMOCAP's 0.07)"
+)
 ORACLE_NOTE = "oracle†: the human distribution itself, a ceiling outside the comparison"
 
 
@@ -488,7 +606,7 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
     for fold, systems in folds.items():
         title = "overall" if fold == OVERALL else f"{report['by']} {fold}"
         first = next(iter(systems.values()))
-        table = Table(title=f"{title} (n = {first['n']})", caption=ORACLE_NOTE)
+        table = Table(title=f"{title} (n = {first['n']})", caption=f"{ORACLE_NOTE}\n{BRIER_NOTE}")
         table.add_column("metric")
         for name in systems:
             label = f"{name}†" if name == ORACLE else name
@@ -498,6 +616,52 @@ def render_report(report: Mapping[str, Any], console: Console) -> None:
         for metric in report["metrics"]:
             table.add_row(HEADERS.get(metric, metric), *(_cell(row, metric) for row in systems.values()))
         console.print(table)
+    render_strata(report, console)
+
+
+def render_strata(report: Mapping[str, Any], console: Console, system: str = "model") -> None:
+    """The model's metrics per agreement stratum and per annotator count, with the utterances in each."""
+    for by, title in (("agreement", "by agreement (normalised entropy of the votes)"), ("annotators", "by annotators")):
+        rows = [r for r in report.get("strata", []) if r["by"] == by and r["system"] == system]
+        if not rows:
+            continue
+        caption = (
+            " · ".join(f"{name}: {edge}" for name, edge in report["agreement_strata"].items())
+            if by == "agreement"
+            else None
+        )
+        table = Table(title=f"{system} {title}", caption=caption)
+        table.add_column("metric")
+        for row in rows:
+            table.add_column(f"{row['stratum']}\n(n = {row['n']})", justify="right")
+        for metric in report["metrics"]:
+            table.add_row(HEADERS.get(metric, metric), *(_cell(row, metric) for row in rows))
+        console.print(table)
+
+
+def render_comparison(report: Mapping[str, Any], console: Console, labels: Sequence[str] = ("A", "B")) -> None:
+    """The paired comparison of ``--pred`` (A) and ``--compare`` (B): both figures, the difference A − B, its
+    interval and the p-values."""
+    comparison = report.get("comparison")
+    if not comparison:
+        return
+    a, b = labels
+    table = Table(
+        title=f"{a} − {b} on the same {comparison['n']} utterances ({comparison['resamples']} resamples)",
+        caption=f"{a}: {comparison['first']} · {b}: {comparison['second']}\n{comparison['test']}",
+    )
+    for column in ("metric", a, b, f"{a} − {b}", "95 % CI", "p", "p Holm"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, row in comparison["metrics"].items():
+        lo, hi = row["ci"]
+        table.add_row(
+            HEADERS.get(metric, metric),
+            *("-" if row[k] is None else f"{row[k]:.3f}" for k in ("first", "second")),
+            "-" if row["difference"] is None else f"{row['difference']:+.3f}",
+            "-" if lo is None else f"[{lo:+.3f}, {hi:+.3f}]",
+            *("-" if row[k] is None else f"{row[k]:.3g}" for k in ("p", "p_holm")),
+        )
+    console.print(table)
 
 
 def render_readouts(reports: Mapping[str, Mapping[str, Any]], console: Console) -> None:

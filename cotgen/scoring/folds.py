@@ -24,12 +24,15 @@ from rich.console import Console
 from rich.table import Table
 
 from cotgen.core.errors import CotgenError
+from cotgen.scoring.compare import compare_folds
 from cotgen.scoring.evaluate import (
+    BRIER_NOTE,
     HEADERS,
+    NAMES,
     ORACLE,
-    ORACLE_NOTE,
     OVERALL,
     MissingPolicy,
+    Predictions,
     Readout,
     SampleChoice,
     evaluate_split,
@@ -38,12 +41,14 @@ from cotgen.scoring.evaluate import (
     read_reference,
     render_counts,
 )
+from cotgen.scoring.paper_table import ORACLE_FOOTNOTE, PaperRow, cell_text, paper_rows, to_csv, to_latex, to_markdown
 
 TEST_IDS = "test.ids"
 TRAIN_IDS = "train.ids"
 PREDICTIONS = "predictions.jsonl"
-TABLE_METRICS: tuple[str, ...] = ("js", "bc", "r2", "brier", "wa_ref", "ua_ref")
+TABLE_METRICS: tuple[str, ...] = ("js", "bc", "r2", "brier_sum", "brier_mean", "classwise_ece", "wa_ref", "ua_ref")
 SUMMARY_ROWS: tuple[str, ...] = ("mean", "std")
+COMPARED = "compared"
 
 
 def fold_dirs(folds_dir: Path) -> list[Path]:
@@ -109,6 +114,22 @@ def fold_table(
     return rows
 
 
+def _compared_predictions(
+    compare_path: Path | None, fold: Path, shared: Predictions | None, classes: Sequence[str], readout: Readout
+) -> tuple[Predictions, Path] | None:
+    """The second system's predictions for a fold: ``COMPARE/<fold>/predictions.jsonl`` when ``--compare`` is a
+    folder of folds, else the one ``--compare`` file."""
+    if compare_path is None:
+        return None
+    if compare_path.is_dir():
+        path = compare_path / fold.name / PREDICTIONS
+        if not path.is_file():
+            raise CotgenError(f"--compare {compare_path}: no {fold.name}/{PREDICTIONS} for fold {fold.name}")
+        return read_predictions(path, classes, readout), path
+    assert shared is not None
+    return shared, compare_path
+
+
 def run_fold_evaluation(
     folds_dir: Path,
     ref_path: Path,
@@ -116,12 +137,27 @@ def run_fold_evaluation(
     sample: SampleChoice = "first",
     missing: MissingPolicy = "uniform",
     readout: Readout = "text",
+    compare_path: Path | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One report per fold (see the module docstring) and the table over them, under one readout."""
+    """One report per fold (see the module docstring) and the table over them, under one readout.
+
+    With ``compare_path`` (a predictions file, or a folder holding ``<fold>/predictions.jsonl`` like
+    ``folds_dir``) a second system, ``compared``, is scored on every fold too: its overall row joins each
+    fold's results and the table, and ``comparison`` holds the per-fold differences, their mean and std and a
+    t-test over the folds (:func:`cotgen.scoring.compare.compare_folds`).
+    """
     reference = read_reference(ref_path)
     classes = reference[0].classes
     known = {u.id for u in reference}
     shared = read_predictions(pred_path, classes, readout) if pred_path is not None else None
+    if compare_path is not None and not compare_path.exists():
+        raise CotgenError(f"--compare {compare_path}: no such file or folder")
+    shared_compared = (
+        read_predictions(compare_path, classes, readout)
+        if compare_path is not None and compare_path.is_file()
+        else None
+    )
     reports: dict[str, dict[str, Any]] = {}
     for fold in fold_dirs(folds_dir):
         test = fold_test_ids(fold)
@@ -143,33 +179,117 @@ def run_fold_evaluation(
             raise CotgenError(f"{fold}: no {PREDICTIONS} in the fold and no --pred file")
         report = evaluate_split(reference, predictions, test, train, None, sample, missing)
         report["pred"] = str(own if own.exists() else pred_path)
+        second = _compared_predictions(compare_path, fold, shared_compared, classes, readout)
+        if second is not None:
+            other = evaluate_split(reference, second[0], test, train, None, sample, missing)
+            row = next(r for r in other["results"] if r["fold"] == OVERALL and r["system"] == "model")
+            report["results"].append({**row, "system": COMPARED})
+            report["compared"] = {"pred": str(second[1]), "counts": other["counts"]}
         reports[fold.name] = report
-    return {
+    table = fold_table(reports)
+    result: dict[str, Any] = {
         "folds_dir": str(folds_dir),
         "readout": readout,
         "ref": str(ref_path),
         "sample": sample,
         "missing": missing,
+        "labels": {"model": "model", COMPARED: COMPARED, **(labels or {})},
         "folds": reports,
         "table_metrics": list(TABLE_METRICS),
-        "table": fold_table(reports),
+        "table": table,
     }
+    if compare_path is not None:
+        per_fold = {
+            system: {r["row"]: r["metrics"] for r in table if r["system"] == system and r["row"] not in SUMMARY_ROWS}
+            for system in ("model", COMPARED)
+        }
+        result["comparison"] = {
+            "first": "model",
+            "second": COMPARED,
+            "test": "two-sided one-sample t-test of the per-fold differences (first - second) against 0, "
+            "Holm-adjusted over the metrics",
+            "metrics": compare_folds(per_fold["model"], per_fold[COMPARED], TABLE_METRICS),
+        }
+    return result
+
+
+def paper_table(result: Mapping[str, Any]) -> list[PaperRow]:
+    """The systems × metrics rows of a fold evaluation (:mod:`cotgen.scoring.paper_table`)."""
+    return paper_rows(result["table"], result["table_metrics"], result.get("labels"))
+
+
+def write_paper_tables(result: Mapping[str, Any], prefix: Path) -> list[Path]:
+    """``PREFIX.md``, ``PREFIX.tex`` and ``PREFIX.csv`` of the paper table; returns the paths written."""
+    rows = paper_table(result)
+    metrics = result["table_metrics"]
+    folds = len(result["folds"])
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    texts = {
+        ".md": to_markdown(rows, metrics, NAMES, folds),
+        ".tex": to_latex(rows, metrics, NAMES, folds),
+        ".csv": to_csv(rows, metrics),
+    }
+    written = []
+    for suffix, text in texts.items():
+        path = prefix.with_name(prefix.name + suffix)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def render_fold_table(result: Mapping[str, Any], console: Console) -> None:
-    """Each fold's counts, then one table: a row per fold and system, mean and std over folds last."""
+    """Each fold's counts; the model's figures per fold; the paper table (metrics as rows, so it fits a
+    terminal: the written Markdown/LaTeX/CSV have systems as rows); the comparison over folds if any."""
     for fold, report in result["folds"].items():
         console.print(f"[bold]fold {fold}[/bold]")
         render_counts(report, console)
-    table = Table(title=f"{len(result['folds'])} folds of {result['folds_dir']}", caption=ORACLE_NOTE)
-    table.add_column("fold")
-    table.add_column("system")
-    table.add_column("n", justify="right")
-    for metric in result["table_metrics"]:
-        table.add_column(HEADERS.get(metric, metric), justify="right")
-    for row in result["table"]:
-        system = f"{row['system']}†" if row["oracle"] else row["system"]
-        cells = ["-" if row["metrics"][m] is None else f"{row['metrics'][m]:.3f}" for m in result["table_metrics"]]
-        style = "bold" if row["row"] in SUMMARY_ROWS and row["system"] == "model" else "dim" if row["oracle"] else None
-        table.add_row(row["row"], system, "" if row["n"] is None else str(row["n"]), *cells, style=style)
+    metrics = result["table_metrics"]
+    per_fold = [r for r in result["table"] if r["system"] == "model"]
+    table = Table(title=f"model per fold ({len(result['folds'])} folds of {result['folds_dir']})")
+    table.add_column("metric")
+    for row in per_fold:
+        table.add_column(row["row"] if row["n"] is None else f"{row['row']}\n(n = {row['n']})", justify="right")
+    for metric in metrics:
+        cells = ["-" if r["metrics"][metric] is None else f"{r['metrics'][metric]:.3f}" for r in per_fold]
+        table.add_row(HEADERS.get(metric, metric), *cells)
     console.print(table)
+    rows = paper_table(result)
+    summary = Table(title="mean ± std over folds", caption=f"{ORACLE_FOOTNOTE}\n{BRIER_NOTE}")
+    summary.add_column("metric")
+    for row in rows:
+        summary.add_column(
+            row.label, justify="right", style="bold" if row.role == "model" else "dim" if row.role == "oracle" else None
+        )
+    for metric in metrics:
+        summary.add_row(HEADERS.get(metric, metric), *(cell_text(*row.cells[metric]) for row in rows))
+    console.print(summary)
+    if "comparison" in result:
+        render_fold_comparison(result, console)
+
+
+def render_fold_comparison(result: Mapping[str, Any], console: Console) -> None:
+    """The per-fold differences first − second, their mean ± std and the t-test over folds."""
+    labels = result["labels"]
+    comparison = result["comparison"]
+    first, second = labels[comparison["first"]], labels[comparison["second"]]
+    table = Table(title=f"{first} − {second}, per fold", caption=comparison["test"])
+    table.add_column("metric")
+    folds = list(result["folds"])
+    for fold in folds:
+        table.add_column(fold, justify="right")
+    for column in ("mean ± std", "p", "p Holm"):
+        table.add_column(column, justify="right")
+    for metric, row in comparison["metrics"].items():
+        diffs = [row["differences"].get(f) for f in folds]
+        table.add_row(
+            HEADERS.get(metric, metric),
+            *("-" if d is None else f"{d:+.3f}" for d in diffs),
+            cell_text(row["mean"], row["std"]),
+            _p_text(row["p"]),
+            _p_text(row["p_holm"]),
+        )
+    console.print(table)
+
+
+def _p_text(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"

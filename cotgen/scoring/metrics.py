@@ -8,6 +8,19 @@ own reference label, ``_votes`` with the majority of the votes. The per-utteranc
 divergences come from :mod:`cotgen.core.divergence` (one definition for the whole project); this module
 adds the corpus-level aggregates, which is where papers differ most, so each docstring says exactly
 what is averaged over what.
+
+Brier comes in two conventions that differ by the class count k, so both are reported and each is
+named for what it is: ``brier_sum`` is Brier's multi-class score (the squared differences summed over
+the classes, then averaged over utterances; scikit-learn's multi-class ``brier_score_loss``, in [0, 2]),
+``brier_mean`` the mean squared error over the probability matrix (averaged over utterances *and*
+classes; ``mean_squared_error``, = ``brier_sum`` / k). Figures like IEMOCAP's Brier 0.07 beside JS 0.20
+and BC 0.82 are ``brier_mean``: the summed score at that BC is about k times larger.
+
+Calibration is measured against the human distribution, not its majority: ``classwise_ece`` bins each
+class's predicted probability and compares it with the mean human share of that class in the bin, so
+the human distribution itself scores exactly 0. ``top_label_ece_votes`` is the classic top-label ECE
+against the vote majority, kept under a name that says what it measures (the oracle scores badly on it
+wherever annotators disagree, which is why it is not the calibration figure for soft labels).
 """
 
 from __future__ import annotations
@@ -27,16 +40,36 @@ METRICS: tuple[str, ...] = (
     "bc",
     "r2",
     "r2_flat",
-    "brier",
+    "brier_sum",
+    "brier_mean",
     "kl",
     "wa_ref",
     "ua_ref",
     "wa_votes",
     "ua_votes",
     "f1_votes",
-    "ece",
+    "classwise_ece",
+    "top_label_ece_votes",
     "entropy_spearman",
 )
+# The better direction of each metric (the arrows of every table): True where higher is better.
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "js": False,
+    "bc": True,
+    "r2": True,
+    "r2_flat": True,
+    "brier_sum": False,
+    "brier_mean": False,
+    "kl": False,
+    "wa_ref": True,
+    "ua_ref": True,
+    "wa_votes": True,
+    "ua_votes": True,
+    "f1_votes": True,
+    "classwise_ece": False,
+    "top_label_ece_votes": False,
+    "entropy_spearman": True,
+}
 
 Array = NDArray[np.float64]
 
@@ -143,22 +176,66 @@ def macro_f1(true_labels: ArrayLike, predicted: ArrayLike) -> float:
     return float(np.mean(scores))
 
 
-def expected_calibration_error(confidence: ArrayLike, correct: ArrayLike, bins: int = ECE_BINS) -> float:
-    """Top-label ECE with equal-width bins over [0, 1]: sum over bins of (share of items) * |accuracy - confidence|.
+def bin_index(probabilities: ArrayLike, bins: int = ECE_BINS) -> NDArray[np.int64]:
+    """Equal-width bin of each probability: bin b holds (b/bins, (b+1)/bins]; probability 0 falls in the first."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    return np.clip(np.ceil(p * bins).astype(np.int64) - 1, 0, bins - 1)
 
-    Bin b holds confidences in (b/bins, (b+1)/bins]; confidence 0 falls in the first bin.
+
+def expected_calibration_error(confidence: ArrayLike, correct: ArrayLike, bins: int = ECE_BINS) -> float:
+    """ECE with equal-width bins over [0, 1]: sum over bins of (share of items) * |mean outcome - mean confidence|.
+
+    ``correct`` may be 0/1 (top-label ECE) or a share in [0, 1] (one class's column of a soft calibration).
+    Bins as in :func:`bin_index`.
     """
     c = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=np.float64)
     if c.size == 0:
         return math.nan
-    index = np.clip(np.ceil(c * bins).astype(int) - 1, 0, bins - 1)
+    index = bin_index(c, bins)
     conf_sum = np.bincount(index, weights=c, minlength=bins)
     acc_sum = np.bincount(index, weights=ok, minlength=bins)
     return float(np.abs(acc_sum - conf_sum).sum() / c.size)
 
 
-def calibration_error(human: ArrayLike, predicted: ArrayLike) -> float:
+def classwise_reliability(
+    human: ArrayLike, predicted: ArrayLike, bins: int = ECE_BINS
+) -> tuple[NDArray[np.int64], Array, Array]:
+    """Per class and bin of its predicted probability: the count, the mean predicted probability and the mean
+    human share of that class, as (k, bins) arrays (NaN means in an empty bin). The reliability diagram of a
+    distributional prediction: a calibrated model's points lie on the diagonal, the human distribution's exactly.
+    """
+    h, p = _matrix(human), _matrix(predicted)
+    k = h.shape[1]
+    counts = np.zeros((k, bins), dtype=np.int64)
+    mean_p = np.full((k, bins), np.nan)
+    mean_h = np.full((k, bins), np.nan)
+    for j in range(k):
+        index = bin_index(p[:, j], bins)
+        counts[j] = np.bincount(index, minlength=bins)
+        filled = counts[j] > 0
+        mean_p[j, filled] = np.bincount(index, weights=p[:, j], minlength=bins)[filled] / counts[j, filled]
+        mean_h[j, filled] = np.bincount(index, weights=h[:, j], minlength=bins)[filled] / counts[j, filled]
+    return counts, mean_p, mean_h
+
+
+def classwise_calibration_error(human: ArrayLike, predicted: ArrayLike, bins: int = ECE_BINS) -> float:
+    """Class-wise ECE against the human shares: the mean over classes of that class's ECE, where an utterance's
+    "outcome" for class j is its human share of j (not a 0/1 hit).
+
+    Per class j, sum over bins of (share of utterances in the bin) * |mean human share - mean predicted|;
+    then the plain mean over the k classes. The human distribution scores exactly 0, and so does any
+    predictor whose probability for a class, within each bin, matches the human share on average (the
+    training prior is calibrated in this sense, the uniform predictor is not unless the classes are
+    balanced): calibration says the probabilities mean what they say, JS and Brier how sharp they are.
+    """
+    h, p = _matrix(human), _matrix(predicted)
+    if h.shape[0] == 0:
+        return math.nan
+    return float(np.mean([expected_calibration_error(p[:, j], h[:, j], bins) for j in range(h.shape[1])]))
+
+
+def top_label_calibration_error(human: ArrayLike, predicted: ArrayLike) -> float:
     """ECE of the predicted top label against the human majority (utterances with a tied majority excluded)."""
     truth = majority_labels(human)
     pred = _matrix(predicted)
@@ -198,19 +275,22 @@ def evaluate(human: ArrayLike, predicted: ArrayLike, reference: ArrayLike | None
     ref = votes if reference is None else np.asarray(reference, dtype=np.int64)
     if ref.shape != (h.shape[0],):
         raise ValueError(f"{ref.shape[0]} reference labels for {h.shape[0]} utterances")
+    brier_sum = float(np.mean(brier(h, p)))
     return {
         "js": float(np.mean(js(h, p))),
         "bc": float(np.mean(bhattacharyya(h, p))),
         "r2": r2(h, p),
         "r2_flat": r2_flat(h, p),
-        "brier": float(np.mean(brier(h, p))),
+        "brier_sum": brier_sum,
+        "brier_mean": brier_sum / h.shape[1],
         "kl": float(np.mean(kl(h, p))),
         "wa_ref": accuracy(ref, labels),
         "ua_ref": unweighted_accuracy(ref, labels),
         "wa_votes": accuracy(votes, labels),
         "ua_votes": unweighted_accuracy(votes, labels),
         "f1_votes": macro_f1(votes, labels),
-        "ece": calibration_error(h, p),
+        "classwise_ece": classwise_calibration_error(h, p),
+        "top_label_ece_votes": top_label_calibration_error(h, p),
         "entropy_spearman": entropy_spearman(h, p),
     }
 

@@ -22,9 +22,10 @@ from cotgen.scoring.rewards import read_distribution
 from cotgen.train.objective import IGNORE_INDEX
 
 TARGET_COLUMN = "target_distribution"
+LABEL_WORDS_COLUMN = "label_words"
 LABEL_POSITION = "label_position"
-# What the trainer's own collator is given of each example (everything else is for this collator).
-TOKEN_COLUMNS: tuple[str, ...] = ("input_ids", "labels", "seq_lengths", "completion_mask", "assistant_masks")
+# Columns of the export for this collator only: the trainer's own collator never sees them.
+OWN_COLUMNS: tuple[str, ...] = (TARGET_COLUMN, LABEL_WORDS_COLUMN)
 
 
 class LabelNotFoundError(ValueError):
@@ -56,7 +57,11 @@ def target_vector(value: Any, classes: Sequence[str]) -> list[float]:
 
 @dataclass
 class LabelCollator:
-    """The trainer's collator, plus ``target_distribution`` ``[B, C]`` and ``label_position`` ``[B]``."""
+    """The trainer's collator, plus ``target_distribution`` ``[B, C]`` and ``label_position`` ``[B]``.
+
+    The label positions are found in the collated ``input_ids`` and ``labels``, so any collator that makes
+    them works underneath, one that tokenises itself (an audio model's processor) as well as TRL's.
+    """
 
     base: Callable[[list[dict[str, Any]]], dict[str, Any]]
     classes: Sequence[str]
@@ -64,7 +69,7 @@ class LabelCollator:
     prefix: Sequence[int]
 
     def __call__(self, examples: list[Mapping[str, Any]]) -> dict[str, Any]:
-        batch = self.base([{k: e[k] for k in TOKEN_COLUMNS if k in e} for e in examples])
+        batch = self.base([{k: v for k, v in e.items() if k not in OWN_COLUMNS} for e in examples])
         targets, positions = [], []
         for number, example in enumerate(examples):
             if example.get(TARGET_COLUMN) is None:
@@ -73,9 +78,9 @@ class LabelCollator:
                     "label` and keep the column (remove_unused_columns=False)"
                 )
             targets.append(target_vector(example[TARGET_COLUMN], self.classes))
-            labels = example.get("labels", example["input_ids"])
+            input_ids, labels = batch["input_ids"][number].tolist(), batch["labels"][number].tolist()
             try:
-                positions.append(label_position(example["input_ids"], labels, self.class_token_ids, self.prefix))
+                positions.append(label_position(input_ids, labels, self.class_token_ids, self.prefix))
             except LabelNotFoundError as exc:
                 raise LabelNotFoundError(
                     f"example {number} of the batch: {exc} (export with --answer label; is it truncated by max_length?)"

@@ -33,10 +33,8 @@ from trl import SFTTrainer
 from cotgen.records.answer import read_label_words
 from cotgen.records.label_layout import LabelLayout, choose_label_words, encoder_of, prefix_ids
 from cotgen.scoring.rewards import read_distribution
-from cotgen.train.batch import LABEL_POSITION, TARGET_COLUMN, LabelCollator
+from cotgen.train.batch import LABEL_POSITION, LABEL_WORDS_COLUMN, TARGET_COLUMN, LabelCollator
 from cotgen.train.objective import objective
-
-LABEL_WORDS_COLUMN = "label_words"
 
 
 def label_layout_for(tokenizer: Any, classes: Sequence[str], words: Mapping[str, str] | None = None) -> LabelLayout:
@@ -101,8 +99,9 @@ class DistributionSFTTrainer(SFTTrainer):
     def _set_signature_columns_if_needed(self) -> None:
         # The trainer prunes the columns its model's forward does not take; the targets must reach the collator.
         super()._set_signature_columns_if_needed()
-        if self._signature_columns is not None and TARGET_COLUMN not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, TARGET_COLUMN]
+        if self._signature_columns is not None:
+            kept = [c for c in (TARGET_COLUMN, LABEL_WORDS_COLUMN) if c not in self._signature_columns]
+            self._signature_columns = [*self._signature_columns, *kept]
 
     def compute_loss(
         self,

@@ -314,7 +314,7 @@
       "<p>" + esc(t.acoustic_summary) + "</p>" +
       "<h3>2. Lexical</h3><ul>" + (lexical || "<li>no lexical cue</li>") + "</ul><p>" + esc(t.lexical_summary) + "</p>" +
       "<h3>3. Ambiguity <small>" + esc(t.ambiguity.level) + "; competing " + esc(t.ambiguity.competing.join(", ") || "none") +
-      "</small></h3><p>" + esc(t.ambiguity.explanation) + "</p>" +
+      "; coherence of the cues with the distribution " + fmt(t.coherence, 2) + "</small></h3><p>" + esc(t.ambiguity.explanation) + "</p>" +
       "<h3>4. Distribution <small>JS " + fmt(t.js, 3) + " bits · KL " + fmt(t.kl, 3) + " nats</small></h3>";
   }
 
@@ -353,12 +353,23 @@
     }).join("");
   }
 
+  // A leaking or self-contradicting answer, with what the build objected to marked in its text.
+  function marked(r) {
+    if (!r.text) { return ""; }
+    var html = esc(r.text);
+    (r.marks || []).forEach(function (m) {
+      var needle = esc(m);
+      if (needle) { html = html.split(needle).join('<mark class="' + esc(r.reason) + '">' + needle + "</mark>"); }
+    });
+    return "<pre>" + html + "</pre>";
+  }
+
   function renderDetail(d, sample) {
     var t = null;
     for (var k = 0; k < d.traces.length; k++) { if (d.traces[k].sample === sample) { t = d.traces[k]; } }
     var rejects = d.rejects.map(function (r) {
       return "<li><b>" + sourceName(r.sample) + "</b> rejected at " + esc(r.stage) + ": " + esc(r.reason) +
-        (r.detail ? " — " + esc(r.detail) : "") + " (" + r.attempts + " attempts)</li>";
+        (r.detail ? " — " + esc(r.detail) : "") + " (" + r.attempts + " attempts)" + marked(r) + "</li>";
     }).join("");
     var audio = d.audio ? '<audio id="audio" controls preload="metadata" src="' + esc(d.audio) + '"></audio>' :
       '<p class="warn">Audio not found: ' + esc(d.audio_path) + "</p>";

@@ -149,8 +149,11 @@ def fits(count: int, size: int, line_size: int, max_requests: int, max_bytes: in
 
 
 def status_reason(status: int) -> CallFailure:
-    """The reject reason of a result row's HTTP status: 429 rate_limited, 408 timeout, else server_error."""
+    """The reject reason of a result row's HTTP status: 429 rate_limited, 408 timeout, 5xx server_error, else
+    request_refused (a 4xx is the request's own, final; the others are server faults a plain rerun asks again)."""
     cause = retry_cause(status)
+    if cause is None:
+        return "request_refused"
     return cause if cause in ("rate_limited", "timeout") else "server_error"  # type: ignore[return-value]
 
 

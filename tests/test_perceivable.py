@@ -1,0 +1,127 @@
+"""What the student can perceive: training texts carry no measured number unless a run keeps them.
+
+The teacher sees the measurements and traces.jsonl keeps what it wrote; every SFT, DPO and GRPO text (and the
+corruptions built from the gold) is the trace in words (cotgen/records/measurements.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from loopback_server import LoopbackServer, trace_responder
+from typer.testing import CliRunner
+
+from cotgen.build.run import BuildConfig, run_build
+from cotgen.cli.main import get_app
+from cotgen.records.measurements import find_measurements, without_measurements
+
+NUMBERED = [
+    ("Median pitch 134 Hz, +1.2 SD for a male voice in this corpus.", "Median pitch, for a male voice in this corpus."),
+    ("Pitch higher than this speaker usually speaks (median 231 Hz, +1.1 SD).", None),
+    ("Loudness moderately varied (SD 6.7 dB) for this speaker.", "Loudness moderately varied for this speaker."),
+    ("Speaking fast (5.2 syllables/s) for a male voice.", "Speaking fast for a male voice."),
+    ("2 long pauses (12% of the speech, moderate).", "2 long pauses."),
+    ("Voice very clear (HNR 14 dB, very high).", "Voice very clear."),
+    ("The pitch is raised (z = 1.3).", "The pitch is raised."),
+    ("Range wide (9.3 semitones), falling at the end (-14.0 semitones/s).", "Range wide, falling at the end."),
+    ("A rate of 4.2 syll/s is fast.", "A rate is fast."),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NUMBERED)
+def test_measured_numbers_are_found_and_taken_out(text: str, expected: str | None) -> None:
+    assert find_measurements(text)
+    cleaned = without_measurements(text)
+    assert find_measurements(cleaned) == []
+    if expected is not None:
+        assert cleaned == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'She says "I waited 60 minutes" in a flat voice.',
+        "Two cues point to anger.",
+        "2 long pauses slow the delivery.",
+        "The pitch is higher than this speaker usually speaks.",
+    ],
+)
+def test_words_quotations_and_counts_are_kept(text: str) -> None:
+    assert find_measurements(text) == []
+    assert without_measurements(text) == text
+
+
+def _reasoning(text: str) -> str:
+    return text.split("<distribution>")[0]
+
+
+def _training_texts(run: Path) -> list[str]:
+    texts = [json.loads(line)["completion"][0]["content"] for line in (run / "sft.jsonl").read_text().splitlines()]
+    for line in (run / "dpo.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        texts += [record["chosen"][0]["content"], record["rejected"][0]["content"]]
+    texts += [json.loads(line)["gold_trace"] for line in (run / "grpo.jsonl").read_text().splitlines()]
+    texts += [json.loads(line)["text"] for line in (run / "traces.jsonl").read_text().splitlines()]
+    return [t for t in texts if t]
+
+
+def _invoke(*args: str) -> None:
+    result = CliRunner().invoke(get_app(), [*args], env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code == 0, result.output
+
+
+def test_no_measurement_in_any_default_training_text_of_the_demo(tmp_path: Path, cache: Path) -> None:
+    run = tmp_path / "demo"
+    _invoke("build", "--out", str(run), "--cache", str(cache), "--samples", "1", "--no-progress")
+    _invoke("pairs", "--in", str(run), "--source", "gold,samples,corrupt", "--per-utterance", "4")
+    _invoke("grpo", "--in", str(run))
+    texts = _training_texts(run)
+    assert len(texts) > 3 * 24
+    assert [t for t in texts if find_measurements(_reasoning(t))] == []
+    # The teacher's own words, with the numbers it was shown, stay in traces.jsonl.
+    traces = [json.loads(line)["trace"] for line in (run / "traces.jsonl").read_text().splitlines()]
+    assert any(find_measurements(cue["observation"]) for t in traces for cue in t["acoustic"]["cues"])
+
+
+def _quoting_numbers(body: dict, classes: tuple[str, ...]) -> dict:
+    answer = trace_responder(body, classes)
+    for cue in answer["acoustic"]["cues"]:
+        cue["observation"] = f"The {cue['cue']} is {cue['level']} (z = 1.4, median 231 Hz), about +1.1 SD."
+    answer["acoustic"]["summary"] = "Loud at 78 dB with 12% pauses and HNR 14 dB; 5.1 syllables/s."
+    return answer
+
+
+def test_a_teacher_quoting_numbers_trains_on_words_unless_the_run_keeps_them(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_quoting_numbers) as srv:
+        for name, keep in (("words", False), ("numbers", True)):
+            config = BuildConfig(
+                teacher="openai:loopback",
+                base_url=srv.base_url,
+                out=tmp_path / name,
+                cache=cache,
+                progress=False,
+                limit=4,
+                samples=1,
+                keep_numbers=keep,
+            )
+            summary = run_build(config)
+            assert summary.traces == 8
+        requests = len(srv.chat_requests)
+    words = [json.loads(line) for line in (tmp_path / "words" / "traces.jsonl").read_text().splitlines()]
+    assert all(find_measurements(r["trace"]["acoustic"]["summary"]) for r in words)  # what the teacher wrote
+    sft = [json.loads(line)["completion"][0]["content"] for line in (tmp_path / "words" / "sft.jsonl").open()]
+    assert len(sft) == 4 and [t for t in sft if find_measurements(_reasoning(t))] == []
+    assert [r["text"] for r in words if find_measurements(_reasoning(r["text"]))] == []
+    kept = [json.loads(line)["text"] for line in (tmp_path / "numbers" / "traces.jsonl").read_text().splitlines()]
+    assert all("231 Hz" in text for text in kept)
+    # The option is recorded and fingerprinted: the same answers (from the cache), another record.
+    assert requests == 8
+    configs = {n: json.loads((tmp_path / n / "run.json").read_text())["config"] for n in ("words", "numbers")}
+    assert (configs["words"]["keep_numbers"], configs["numbers"]["keep_numbers"]) == (False, True)
+    fingerprints = {
+        n: {json.loads(line)["fingerprint"] for line in (tmp_path / n / "traces.jsonl").open()}
+        for n in ("words", "numbers")
+    }
+    assert not fingerprints["words"] & fingerprints["numbers"]
