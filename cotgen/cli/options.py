@@ -350,3 +350,12 @@ AllowOutsideRootOption = Annotated[
         help="Also copy clips that lie outside the corpus root (symlinks resolved); each is listed first.",
     ),
 ]
+# --- folders holding files cotgen did not write (export, review, publish) ---------------------------------------
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        rich_help_panel=OUTPUT,
+        help="Write into a folder holding files cotgen did not write (they are kept; same-named ones replaced).",
+    ),
+]

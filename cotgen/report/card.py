@@ -12,6 +12,7 @@ at the end of a 100,000-utterance build holds running sums, not the run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import cotgen
 from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
+from cotgen.core.owned_folder import CARD, CARD_ASIDE, CARD_MARK, claim, is_cotgen_card
 from cotgen.core.run_lock import run_lock
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
@@ -36,7 +38,8 @@ from cotgen.records.measurements import TextStyle
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
-CARD = "README.md"
+logger = logging.getLogger(__name__)
+
 PLOTS_DIR = "plots"
 TASK_CATEGORIES = ["audio-classification", "audio-text-to-text"]
 TAGS = ["speech-emotion-recognition", "emotion", "chain-of-thought", "ambiguity", "soft-labels", "dpo", "grpo"]
@@ -529,19 +532,25 @@ def render_card(
         corpus_citation=note.get("citation"),
         cotgen_citation=COTGEN_CITATION,
     )
-    return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
+    return f"---\n{metadata.to_yaml()}\n---\n\n{body.rstrip()}\n\n{CARD_MARK}\n"
 
 
 def write_card(run_dir: Path, export_dir: Path | None = None) -> Path:
     """Write ``README.md`` into the run folder (or the export folder); returns its path.
 
     Under the run folder's lock: the card reads the run's files and run.json, which another writer
-    must not be changing meanwhile.
+    must not be changing meanwhile. A ``README.md`` cotgen did not write is never replaced: the card goes
+    beside it as ``README.cotgen.md``, with a warning.
     """
-    target = (export_dir or run_dir) / CARD
+    folder = export_dir or run_dir
+    target = folder / CARD
+    if target.exists() and not is_cotgen_card(target):
+        logger.warning("%s is not a card cotgen wrote: left as it is, the card is %s", target, CARD_ASIDE)
+        target = folder / CARD_ASIDE
     with run_lock(run_dir, "cotgen card"):
         text = render_card(run_dir, export_dir)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
+    claim(folder, target.name)
     return target
