@@ -163,7 +163,7 @@ def test_an_unknown_class_code_is_dropped_with_file_line_and_codes(cotgen, tmp_p
     rows[1]["votes"] = "ang;xyz;ang"
     manifest = write_manifest(tmp_path / "m.csv", rows)
     args = ["corpus", "--corpus", "manifest", "--root", str(manifest), "--classes", "neu,ang"]
-    shown = cotgen(*args, "--out", str(tmp_path))
+    shown = cotgen(*args, "--out-of-set", "drop-utterance", "--out", str(tmp_path))
     assert shown.code == 0
     assert "label outside class set" in shown.out and f"{manifest}:3" in shown.out and "xyz" in shown.out
     assert [u["id"] for u in jsonl(tmp_path / "utterances.jsonl")] == [rows[0]["id"], rows[2]["id"]]

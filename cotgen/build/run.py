@@ -67,6 +67,7 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
+from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule
 from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
@@ -135,6 +136,8 @@ class BuildConfig:
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
+    out_of_set: OutOfSetRule = DEFAULT_RULE  # votes outside the class set (cotgen.corpora.out_of_set)
+    include_no_majority: bool = False  # keep utterances whose corpus records no majority (IEMOCAP's xxx)
     keep_numbers: bool = False  # training texts keep the teacher's measured numbers (cotgen.records.measurements)
     stages: str | None = None  # order of the reasoning stages, e.g. "lexical,acoustic,ambiguity" (records/stages.py)
     max_tokens: int | None = None
@@ -362,6 +365,8 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         config.allow_missing_audio,
         run_dir,
         config.context,
+        config.out_of_set,
+        config.include_no_majority,
     )
     # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
     # (about 80 MB), which would otherwise sit under the peak of loading the corpus.

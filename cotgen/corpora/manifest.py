@@ -4,8 +4,8 @@ Columns ``id, audio, transcript``, optional ``speaker, gender, session, n_annota
 one of three styles: ``votes`` (one label per annotator, ``;``-separated; in JSONL also a list of labels
 or a list of label lists for multi-label annotators), ``count_<code>`` columns, or ``distribution`` (an
 object in JSONL, a JSON string in CSV). Any other column is kept in ``meta``. Relative audio paths
-resolve against the manifest's folder. Entries are *strict*: with a fixed class set, a row that uses a
-code outside it is dropped rather than silently losing that mass.
+resolve against the manifest's folder. Votes outside a fixed class set follow the one rule every corpus follows
+(``--out-of-set``, :mod:`cotgen.corpora.out_of_set`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ LAYOUT = (
     "a manifest FILE.csv or FILE.jsonl (or a folder holding manifest.csv / manifest.jsonl) with columns"
     " id, audio, transcript and one of votes, count_<code> or distribution"
 )
-CLASSES_HELP = "all (default: every code seen), 4 (neu, hap+exc, ang, sad), or custom; rows outside the set are dropped"
+CLASSES_HELP = (
+    "all (default: every code seen), 4 (neu, hap+exc, ang, sad), or custom; votes outside the set follow --out-of-set"
+)
 
 REQUIRED = ("id", "audio", "transcript")
 LABEL_COLUMNS = ("votes", "distribution")
@@ -166,7 +168,7 @@ def _shared_text(row: Mapping[str, Any], key: str) -> str | None:
 
 
 def row_entry(row: Mapping[str, Any], where: str, base: Path) -> RawEntry:
-    """One manifest row (CSV strings or JSON values) -> a strict raw entry; ValueError on bad fields."""
+    """One manifest row (CSV strings or JSON values) -> a raw entry; ValueError on bad fields."""
     utt_id, audio = _text(row, "id"), _text(row, "audio")
     if utt_id is None or audio is None:
         raise ValueError("id and audio must not be empty")
@@ -185,7 +187,6 @@ def row_entry(row: Mapping[str, Any], where: str, base: Path) -> RawEntry:
         vote_counts=vote_counts,
         n_annotators=n_annotators,
         votes=votes,
-        strict=True,
         speaker=_shared_text(row, "speaker"),
         gender=gender,
         session=_shared_text(row, "session"),

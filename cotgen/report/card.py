@@ -137,7 +137,26 @@ def annotator_rule(info: dict[str, Any]) -> str:
     if isinstance(corpus.get("dropped"), int):
         parts.append(f"Corpus entries dropped (no in-set votes, missing audio...): {corpus['dropped']}.")
     parts += agreement_sentences(corpus)
+    parts += out_of_set_sentences(corpus)
     return " ".join(parts)
+
+
+def out_of_set_sentences(corpus: dict[str, Any]) -> list[str]:
+    """How votes outside the class set were treated and what they weighed (run.json's corpus.out_of_set)."""
+    found = corpus.get("out_of_set") if isinstance(corpus.get("out_of_set"), dict) else None
+    if not found:
+        return []
+    treated = {
+        "drop-votes": "left out and the remaining votes renormalised",
+        "other": "kept as the class `oth` (other)",
+        "drop-utterance": "a reason to drop the whole utterance",
+    }.get(str(found.get("rule")), str(found.get("rule")))
+    share = found.get("vote_mass_outside_share")
+    shown = f"{share:.1%}" if isinstance(share, (int, float)) else "an unknown share"
+    return [
+        f"Votes outside the class set (`--out-of-set {found.get('rule')}`) were {treated}: {shown} of the vote mass; "
+        f"{found.get('utterances_over_half_outside')} utterances lost more than half of theirs."
+    ]
 
 
 def gold_checks_note(info: dict[str, Any]) -> str:
@@ -157,6 +176,45 @@ def gold_checks_note(info: dict[str, Any]) -> str:
         else "run made before the consistency and leak checks"
     )
     return f"traces rejected after one repair turn: {', '.join(parts)} ({gates})."
+
+
+def pairs_note(info: dict[str, Any]) -> str | None:
+    """Which kinds of negative the DPO pairs reject, how many of each were eligible, and what was dropped as
+    inconsistent (``run.json["pairs"]``); None before ``cotgen pairs`` ran."""
+    pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else None
+    by_kind = pairs.get("by_kind") if pairs else None
+    if not isinstance(by_kind, dict):
+        return None
+    rows = {kind: row for kind, row in sorted(by_kind.items()) if kind != "gold" and isinstance(row, dict)}
+    rejected = ", ".join(
+        f"{kind} {row.get('chosen', 0)} of {row.get('eligible', 0)} eligible" for kind, row in rows.items()
+    )
+    dropped = sum(int(row.get("inconsistent", 0)) for row in by_kind.values() if isinstance(row, dict))
+    metric = f"metric {pairs.get('metric', 'kl')}, picked `{pairs.get('rejected_strategy', 'hardest')}`"
+    return (
+        f"rejected by kind: {rejected or 'none'} ({metric}); {dropped} candidates dropped as inconsistent with "
+        f"themselves, {pairs.get('no_pair', {}).get('gold_inconsistent', 0)} utterances without a pair because "
+        "their gold was."
+    )
+
+
+def grpo_note(info: dict[str, Any]) -> str | None:
+    """What the GRPO rewards pay the gold traces and how many prompts carry measured cue levels (``run.json``)."""
+    grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else None
+    if not grpo:
+        return None
+    levels = (
+        f"{grpo.get('with_cue_levels', 0)} of {grpo.get('records', 0)} prompts carry the clip's measured cue levels"
+    )
+    golds = grpo.get("gold_rewards") if isinstance(grpo.get("gold_rewards"), dict) else None
+    if not golds or not golds.get("golds"):
+        return f"{levels}."
+    mean = golds.get("mean") or {}
+    return (
+        f"{levels}; the {golds['golds']} gold traces get reasoning reward {_fmt(mean.get('combined'))} on average "
+        f"(lowest {_fmt(golds.get('lowest_combined'))}; ambiguity {_fmt(mean.get('ambiguity'))}, cue faithfulness "
+        f"{_fmt(mean.get('faithfulness'))}, coherence {_fmt(mean.get('coherence'))})."
+    )
 
 
 def training_texts_note(info: dict[str, Any]) -> str:
@@ -372,7 +430,9 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 - Prompt templates: {{ templates }}
 - Gold checks: {{ gold_checks }}
 - Training texts: {{ training_texts }}
-- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
+{% if pairs_note %}- DPO pairs: {{ pairs_note }}
+{% endif %}{% if grpo_note %}- GRPO prompts: {{ grpo_note }}
+{% endif %}- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
   audio paths `{{ export.audio }}`.{% if export.description %}
 - Split protocol: {{ export.description }}.{% endif %}
@@ -427,8 +487,8 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 ## Limitations
 
 - Annotator agreement: the human distribution is only as good as the votes behind it
-  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); classes outside the
-  class set are dropped before normalising.
+  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); votes outside the
+  class set follow one rule, stated under *How it was built*.
 {% if rule_generated %}- Rule-generated traces: the template teacher's wording is fixed and its lexical cues come from a
   word list, so the traces teach the format, not reasoning.
 {% else %}- Teacher bias: gold traces rationalise a distribution the teacher was shown, so their cues are
@@ -514,6 +574,8 @@ def render_card(
         annotator_rule=annotator_rule(info),
         gold_checks=gold_checks_note(info),
         training_texts=training_texts_note(info),
+        pairs_note=pairs_note(info),
+        grpo_note=grpo_note(info),
         teacher=teacher_line(teachers),
         rule_generated=TEMPLATE_TEACHER in teachers,
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",
