@@ -86,7 +86,7 @@ from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
-    from cotgen.build.model_teacher import OpenAITeacher
+    from cotgen.build.model_teacher import OpenAITeacher, ShapeWatch
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
@@ -711,9 +711,12 @@ class _Builder:
                 done(reject_record(item, reject_stage(reason), reason, detail, 1, record.text))
 
     def asker(
-        self, prepared: Prepared, progress: BuildProgress
+        self, prepared: Prepared, progress: BuildProgress, shapes: ShapeWatch | None = None
     ) -> Callable[[OpenAITeacher, WorkItem], Awaitable[Outcome]]:
-        """How one item is taught by a model, the same whether it is asked synchronously or in a batch."""
+        """How one item is taught by a model, the same whether it is asked synchronously or in a batch.
+
+        ``shapes`` watches the first answers' shape (synchronous builds: a batch's answers all arrive at once).
+        """
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
         from cotgen.build.model_teacher import teach_item
 
@@ -724,7 +727,9 @@ class _Builder:
             if profile is None:
                 return features_reject(item, prepared)
             inputs = prompt_inputs(item.utterance, profile)
-            return await teach_item(teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing)
+            return await teach_item(
+                teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing, shapes
+            )
 
         return ask
 
@@ -761,9 +766,9 @@ class _Builder:
         self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
     ) -> None:
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
-        from cotgen.build.model_teacher import teach_all
+        from cotgen.build.model_teacher import ShapeWatch, teach_all
 
-        ask = self.asker(prepared, progress)
+        ask = self.asker(prepared, progress, ShapeWatch())
 
         def network(stats: dict[str, Any]) -> None:
             progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])
