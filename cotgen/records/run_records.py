@@ -145,4 +145,9 @@ class GRPORecord(BaseModel):
     prompt: list[Message]
     target_distribution: dict[str, float]
     gold_trace: str | None = Field(description="The gold trace text, for variants that inject it into the group.")
+    cue_levels: dict[str, str | None] | None = Field(
+        default=None,
+        description="The clip's measured cue levels (cue -> level, null where unmeasured) the cue-faithfulness "
+        "reward compares a completion's claims with; null when the clip has no measurement.",
+    )
     schema_version: str = SCHEMA_VERSION

@@ -555,7 +555,14 @@ def faithfulness_parts(trace: Trace, measured: Mapping[str, str | None]) -> Fait
     not be measured). Cues without a measurement are not counted. A salient cue counts as recalled
     when the trace cites it on the measured side (very high as high or very high, rising as rising).
     """
-    cited = {cue.cue: cue.level for cue in trace.acoustic.cues}
+    return cited_faithfulness({cue.cue: cue.level for cue in trace.acoustic.cues}, measured)
+
+
+def cited_faithfulness(cited: Mapping[str, str], measured: Mapping[str, str | None]) -> FaithfulnessParts:
+    """:func:`faithfulness_parts` of cue -> cited level (a trace's, or what a rollout's text claims).
+
+    A level outside the scale (the claims reader marks a cue claimed at several levels so) agrees with nothing.
+    """
     checked = exact = near = 0
     for cue, level in cited.items():
         actual = measured.get(cue)

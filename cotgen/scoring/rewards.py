@@ -100,7 +100,7 @@ def completion_text(completion: Any) -> str:
     return ""
 
 
-def _targets(target_distribution: Sequence[Any] | None, n: int) -> list[dict[str, float] | None]:
+def read_targets(target_distribution: Sequence[Any] | None, n: int) -> list[dict[str, float] | None]:
     if target_distribution is None:
         return [None] * n
     if len(target_distribution) != n:
@@ -163,7 +163,7 @@ def format_problem(
     return contract.tail_problem(cleaned[tags[7].end :], distribution)
 
 
-def _contracts(label_words: Sequence[Any] | None, n: int) -> list[AnswerContract]:
+def read_contracts(label_words: Sequence[Any] | None, n: int) -> list[AnswerContract]:
     """Each row's answer contract: a row with ``label_words`` was exported in label mode and needs its line."""
     if label_words is None:
         return [TEXT] * n
@@ -189,8 +189,8 @@ def format_reward(
     ``cotgen export --answer label`` writes) must end with the label line in that vocabulary; other rows
     may end with one in class codes.
     """
-    targets = _targets(target_distribution, len(completions))
-    contracts = _contracts(label_words, len(completions))
+    targets = read_targets(target_distribution, len(completions))
+    contracts = read_contracts(label_words, len(completions))
     return [
         0.0 if format_problem(completion_text(completion), list(target) if target else None, contract) else 1.0
         for completion, target, contract in zip(completions, targets, contracts)
@@ -203,7 +203,7 @@ def _distribution_rewards(
     if target_distribution is None:
         raise ValueError("distribution reward needs the dataset column 'target_distribution'")
     rewards = []
-    for completion, target in zip(completions, _targets(target_distribution, len(completions))):
+    for completion, target in zip(completions, read_targets(target_distribution, len(completions))):
         if target is None:
             rewards.append(0.0)
             continue
