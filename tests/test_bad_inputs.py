@@ -163,7 +163,7 @@ def test_an_unknown_class_code_is_dropped_with_file_line_and_codes(cotgen, tmp_p
     rows[1]["votes"] = "ang;xyz;ang"
     manifest = write_manifest(tmp_path / "m.csv", rows)
     args = ["corpus", "--corpus", "manifest", "--root", str(manifest), "--classes", "neu,ang"]
-    shown = cotgen(*args, "--out", str(tmp_path))
+    shown = cotgen(*args, "--out-of-set", "drop-utterance", "--out", str(tmp_path))
     assert shown.code == 0
     assert "label outside class set" in shown.out and f"{manifest}:3" in shown.out and "xyz" in shown.out
     assert [u["id"] for u in jsonl(tmp_path / "utterances.jsonl")] == [rows[0]["id"], rows[2]["id"]]
@@ -234,7 +234,7 @@ def test_predictions_that_are_not_utf8_name_the_line(cotgen, tmp_path: Path, fea
     good = json.dumps({"id": demo_rows()[0]["id"], "distribution": {"neu": 1.0}}).encode()
     predictions.write_bytes(good + b"\n" + '{"id": "demo_spk1_02", "text": "d\u00e9j\u00e0"}\n'.encode("latin-1"))
     line = cotgen("eval", "--pred", str(predictions), "--in", str(run)).one_error_line()
-    assert f"{predictions}:2: not UTF-8 text" in line
+    assert f"{predictions}:2: " in line and "not valid utf-8" in line  # jsonlines' reason, with file and line
 
 
 # ------------------------------------------------------------------------------------------ output folders

@@ -27,7 +27,7 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -68,6 +68,7 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
+from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule
 from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
@@ -86,7 +87,7 @@ from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
-    from cotgen.build.model_teacher import OpenAITeacher
+    from cotgen.build.model_teacher import OpenAITeacher, ShapeWatch
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
@@ -136,6 +137,8 @@ class BuildConfig:
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
+    out_of_set: OutOfSetRule = DEFAULT_RULE  # votes outside the class set (cotgen.corpora.out_of_set)
+    include_no_majority: bool = False  # keep utterances whose corpus records no majority (IEMOCAP's xxx)
     keep_numbers: bool = False  # training texts keep the teacher's measured numbers (cotgen.records.measurements)
     stages: str | None = None  # order of the reasoning stages, e.g. "lexical,acoustic,ambiguity" (records/stages.py)
     max_tokens: int | None = None
@@ -364,6 +367,8 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         config.allow_missing_audio,
         run_dir,
         config.context,
+        config.out_of_set,
+        config.include_no_majority,
     )
     # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
     # (about 80 MB), which would otherwise sit under the peak of loading the corpus.
@@ -381,6 +386,20 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
     return _prepared(corpus, features, run_dir)
 
 
+# How many clips a "could not be measured" warning names before it says how many more there are.
+NAMED_CLIPS = 3
+
+
+def unmeasured_summary(errors: Mapping[str, str], total: int, audio: Mapping[str, str]) -> str:
+    """One line naming the clips that could not be measured (the first few, with why), so the user can look."""
+    named = [f"{uid} ({audio.get(uid, '?')}: {why})" for uid, why in list(errors.items())[:NAMED_CLIPS]]
+    more = f" and {len(errors) - NAMED_CLIPS} more" if len(errors) > NAMED_CLIPS else ""
+    return (
+        f"{len(errors)} of {total} utterances could not be measured: {'; '.join(named)}{more}; "
+        "they end in rejects.jsonl with reason 'features'"
+    )
+
+
 def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
     """The corpus columns with their features (a pandas frame in corpus order) and the cue references."""
     measured_ids = features["id"].to_numpy(dtype=object)
@@ -392,7 +411,7 @@ def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
         if isinstance(error, str) and error
     }
     if errors:
-        logger.warning("features: %d of %d utterances could not be measured", len(errors), corpus.size)
+        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, dict(corpus.audio_items())))
     values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
     references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
@@ -695,9 +714,12 @@ class _Builder:
                 done(reject_record(item, reject_stage(reason), reason, detail, 1, record.text))
 
     def asker(
-        self, prepared: Prepared, progress: BuildProgress
+        self, prepared: Prepared, progress: BuildProgress, shapes: ShapeWatch | None = None
     ) -> Callable[[OpenAITeacher, WorkItem], Awaitable[Outcome]]:
-        """How one item is taught by a model, the same whether it is asked synchronously or in a batch."""
+        """How one item is taught by a model, the same whether it is asked synchronously or in a batch.
+
+        ``shapes`` watches the first answers' shape (synchronous builds: a batch's answers all arrive at once).
+        """
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
         from cotgen.build.model_teacher import teach_item
 
@@ -708,7 +730,9 @@ class _Builder:
             if profile is None:
                 return features_reject(item, prepared)
             inputs = prompt_inputs(item.utterance, profile)
-            return await teach_item(teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing)
+            return await teach_item(
+                teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing, shapes
+            )
 
         return ask
 
@@ -745,9 +769,9 @@ class _Builder:
         self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
     ) -> None:
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
-        from cotgen.build.model_teacher import teach_all
+        from cotgen.build.model_teacher import ShapeWatch, teach_all
 
-        ask = self.asker(prepared, progress)
+        ask = self.asker(prepared, progress, ShapeWatch())
 
         def network(stats: dict[str, Any]) -> None:
             progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])

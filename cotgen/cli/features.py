@@ -10,7 +10,9 @@ from cotgen.cli.options import (
     ClassesOption,
     CorpusOption,
     DaskOption,
+    IncludeNoMajorityOption,
     MaxAudioSecondsOption,
+    OutOfSetOption,
     OutOption,
     ProgressOption,
     RootOption,
@@ -29,6 +31,8 @@ def features_command(
     classes: ClassesOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
+    out_of_set: OutOfSetOption = "drop-votes",
+    include_no_majority: IncludeNoMajorityOption = False,
     out: OutOption = None,
     workers: WorkersOption = None,
     cache: CacheOption = None,
@@ -42,7 +46,15 @@ def features_command(
     from cotgen.acoustics import FEATURES_FILE, run_features_stage
     from cotgen.corpora import load_corpus
 
-    load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
+    load = load_corpus(
+        corpus,
+        root,
+        classes,
+        self_eval,
+        allow_missing_audio,
+        out_of_set,
+        include_no_majority,  # type: ignore[arg-type]
+    )
     if not load.utterances:
         raise CotgenError(f"no utterance kept from {load.corpus}; run `cotgen corpus --corpus {corpus}` to see why")
     out_dir = run_dir(load.corpus, out)
@@ -52,5 +64,8 @@ def features_command(
         f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {out_dir / FEATURES_FILE}",
         highlight=False,
     )
+    audio = {u.id: u.audio for u in load.utterances}
+    errors = frame.loc[failed.index, ["id", "error"]]
     for reason, count in failed.value_counts().items():
-        console.print(f"  not measured ({reason}): {count}", highlight=False)
+        first = str(errors.loc[errors["error"] == reason, "id"].iloc[0])
+        console.print(f"  not measured ({reason}): {count}, e.g. {first} ({audio[first]})", highlight=False)

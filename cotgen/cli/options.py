@@ -97,6 +97,24 @@ SelfEvalOption = Annotated[
         "--self-eval", rich_help_panel=CORPUS_MORE, help="IEMOCAP: also count the actors' self-evaluations as votes."
     ),
 ]
+OutOfSetOption = Annotated[
+    str,
+    typer.Option(
+        "--out-of-set",
+        metavar="RULE",
+        rich_help_panel=CORPUS_MORE,
+        help="Votes outside the class set: drop-votes (renormalise the rest), other (keep them as class 'oth') "
+        "or drop-utterance.",
+    ),
+]
+IncludeNoMajorityOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-no-majority",
+        rich_help_panel=CORPUS_MORE,
+        help="Keep utterances whose corpus records no majority label (IEMOCAP's and MSP's 'xxx').",
+    ),
+]
 AllowMissingAudioOption = Annotated[
     bool,
     typer.Option(
