@@ -73,11 +73,11 @@ class _Tally:
 
 
 def _checked(
-    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str
+    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str, events: bool
 ) -> Trace | tuple[str, RejectReason, str]:
     """The answer as a trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a reject."""
     try:
-        trace = parse_answer(text, item)
+        trace = parse_answer(text, item, events)
     except TraceError as exc:
         return "validation", exc.reason, exc.detail
     problem = content_problem(item, trace, measured, checks, shown)
@@ -137,7 +137,7 @@ async def teach_item(
                 detail = "the answer hit the token limit (finish_reason 'length')"
                 return reject_record(item, "teacher", "truncated", detail, turn, raw=result.text)
             text = result.text or ""
-            checked = _checked(text, item, measured_levels, settings.checks, shown)
+            checked = _checked(text, item, measured_levels, settings.checks, shown, settings.send_audio)
             if not isinstance(checked, Trace):
                 stage, reason, detail = checked
                 if turn > settings.repairs or reason in repaired:

@@ -424,6 +424,7 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
 | mean faithfulness / share ≥ 0.5 | {{ fmt(stats.mean_faithfulness) }} / {{ fmt(stats.faithful_share) }} |
 | mean coherence of cited cues and distribution | {{ fmt(stats.mean_coherence) }} |
+| traces citing vocal events heard, not measured | {{ stats.traces_with_vocal_events }}{{ events }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
@@ -530,6 +531,9 @@ def render_card(
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
         gold_checks=gold_checks_note(info),
+        events="".join(
+            f" ({', '.join(f'{e} {n}' for e, n in stats.vocal_events.items())})" if stats.vocal_events else ""
+        ),
         training_texts=training_texts_note(info),
         teacher=teacher_line(teachers),
         rule_generated=TEMPLATE_TEACHER in teachers,

@@ -8,6 +8,7 @@ a hundred utterances and of a hundred thousand.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
@@ -39,6 +40,7 @@ class TraceFigures(BaseModel):
     js: float
     faithfulness: float | None
     coherence: float | None = None
+    vocal_events: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +119,8 @@ class RunStats:
     mean_faithfulness: float | None
     faithful_share: float | None
     mean_coherence: float | None
+    traces_with_vocal_events: int
+    vocal_events: dict[str, int]
     sft: int
     dpo: int
     grpo: int
@@ -156,6 +160,8 @@ class StatsAccumulator:
     faithfulness: RunningMean = field(default_factory=RunningMean)
     faithful: RunningMean = field(default_factory=RunningMean)
     coherence: RunningMean = field(default_factory=RunningMean)
+    with_events: int = 0
+    events: Counter[str] = field(default_factory=Counter)
     pairs: int = 0
     margin: RunningMean = field(default_factory=RunningMean)
 
@@ -191,6 +197,9 @@ class StatsAccumulator:
             self.faithful.add(1.0 if trace.faithfulness >= FAITHFUL_AT else 0.0)
         if trace.coherence is not None:
             self.coherence.add(trace.coherence)
+        if trace.vocal_events:
+            self.with_events += 1
+            self.events.update(trace.vocal_events)
 
     def add_pair(self, pair: DPORecord) -> None:
         """Count one DPO pair and its score margin."""
@@ -216,6 +225,8 @@ class StatsAccumulator:
             mean_faithfulness=self.faithfulness.mean,
             faithful_share=self.faithful.mean,
             mean_coherence=self.coherence.mean,
+            traces_with_vocal_events=self.with_events,
+            vocal_events=dict(self.events.most_common()),
             sft=sft,
             dpo=self.pairs,
             grpo=grpo,
