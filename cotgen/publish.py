@@ -27,6 +27,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 import cotgen
 from cotgen.core.durable_files import RUN_JSON, read_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_json_lines, jsonl_writer
 from cotgen.core.owned_folder import MANIFEST, is_cotgen_card, replace_folder, written_files
 from cotgen.export.audio_sources import (
     ALLOW_OUTSIDE,
@@ -129,13 +130,8 @@ def _rewrite_audio(value: Any, relocate: Callable[[str], str]) -> Any:
 
 
 def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    for _, row in iter_json_lines(path, "JSON object line"):
+        yield row
 
 
 @dataclass
@@ -261,8 +257,9 @@ def _stage_records(files: list[Path], base: Path, target: Path, audio: AudioRelo
         logger.warning("%s: %s, staged because of %s", path, OUTSIDE_ROOT, ALLOW_OUTSIDE)
     for path in files:
         with (target / path.name).open("w", encoding="utf-8") as out:
+            lines = jsonl_writer(out)
             for row in _iter_rows(path):
-                out.write(json.dumps(_rewrite_audio(row, audio.relocate), ensure_ascii=False) + "\n")
+                lines.write(_rewrite_audio(row, audio.relocate))
                 for original in _audio_strings(row):
                     if audio.copied(original):
                         destination = target / audio.relocate(original)

@@ -234,7 +234,7 @@ def test_predictions_that_are_not_utf8_name_the_line(cotgen, tmp_path: Path, fea
     good = json.dumps({"id": demo_rows()[0]["id"], "distribution": {"neu": 1.0}}).encode()
     predictions.write_bytes(good + b"\n" + '{"id": "demo_spk1_02", "text": "d\u00e9j\u00e0"}\n'.encode("latin-1"))
     line = cotgen("eval", "--pred", str(predictions), "--in", str(run)).one_error_line()
-    assert f"{predictions}:2: not UTF-8 text" in line
+    assert f"{predictions}:2: " in line and "not valid utf-8" in line  # jsonlines' reason, with file and line
 
 
 # ------------------------------------------------------------------------------------------ output folders

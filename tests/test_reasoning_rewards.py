@@ -220,3 +220,35 @@ def test_the_combination_is_bounded_and_no_better_than_its_weakest_part(d, a, f,
     assert 0.0 <= value <= min(d, a, c, 1.0 if f is None else f) + 1e-12
     worse = ReasoningScores(ambiguity=a * lower, faithfulness=f, coherence=c)
     assert combine(True, d, worse) <= value + 1e-12  # monotone in each part
+
+
+def test_pairs_and_grpo_show_their_new_counts_in_the_terminal_run_json_and_the_card(
+    tmp_path: Path, cache: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cotgen.cli.main import get_app
+
+    def invoke(*args: str) -> str:
+        result = CliRunner().invoke(get_app(), list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run = tmp_path / "demo"
+    invoke("build", "--out", str(run), "--cache", str(cache))
+    shown = invoke("pairs", "--in", str(run))
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    by_kind = info["pairs"]["by_kind"]
+    assert "Negatives by kind" in shown and "corrupt:overconfident" in shown
+    shown = invoke("grpo", "--in", str(run))
+    grpo = json.loads((run / "run.json").read_text(encoding="utf-8"))["grpo"]
+    golds = grpo["gold_rewards"]
+    assert grpo["with_cue_levels"] == grpo["records"] == golds["golds"] > 0
+    assert f"reasoning reward {golds['mean']['combined']:.3f} on average" in shown
+    assert golds["lowest_combined"] >= GOLD_AT_LEAST
+    card = (run / "README.md").read_text(encoding="utf-8")
+    overconfident = by_kind["corrupt:overconfident"]
+    assert f"corrupt:overconfident {overconfident['chosen']} of {overconfident['eligible']} eligible" in card
+    dropped = sum(row["inconsistent"] for row in by_kind.values())
+    assert f"{dropped} candidates dropped as inconsistent" in card
+    assert f"the {golds['golds']} gold traces get reasoning reward {golds['mean']['combined']:.3f}" in card

@@ -27,7 +27,7 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -86,7 +86,7 @@ from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
-    from cotgen.build.model_teacher import OpenAITeacher
+    from cotgen.build.model_teacher import OpenAITeacher, ShapeWatch
     from cotgen.teachers.openai_teacher import TeacherConfig
 
 SFT_FILE = "sft.jsonl"
@@ -383,6 +383,20 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
     return _prepared(corpus, features, run_dir)
 
 
+# How many clips a "could not be measured" warning names before it says how many more there are.
+NAMED_CLIPS = 3
+
+
+def unmeasured_summary(errors: Mapping[str, str], total: int, audio: Mapping[str, str]) -> str:
+    """One line naming the clips that could not be measured (the first few, with why), so the user can look."""
+    named = [f"{uid} ({audio.get(uid, '?')}: {why})" for uid, why in list(errors.items())[:NAMED_CLIPS]]
+    more = f" and {len(errors) - NAMED_CLIPS} more" if len(errors) > NAMED_CLIPS else ""
+    return (
+        f"{len(errors)} of {total} utterances could not be measured: {'; '.join(named)}{more}; "
+        "they end in rejects.jsonl with reason 'features'"
+    )
+
+
 def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
     """The corpus columns with their features (a pandas frame in corpus order) and the cue references."""
     measured_ids = features["id"].to_numpy(dtype=object)
@@ -394,7 +408,7 @@ def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
         if isinstance(error, str) and error
     }
     if errors:
-        logger.warning("features: %d of %d utterances could not be measured", len(errors), corpus.size)
+        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, dict(corpus.audio_items())))
     values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
     references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
@@ -697,9 +711,12 @@ class _Builder:
                 done(reject_record(item, reject_stage(reason), reason, detail, 1, record.text))
 
     def asker(
-        self, prepared: Prepared, progress: BuildProgress
+        self, prepared: Prepared, progress: BuildProgress, shapes: ShapeWatch | None = None
     ) -> Callable[[OpenAITeacher, WorkItem], Awaitable[Outcome]]:
-        """How one item is taught by a model, the same whether it is asked synchronously or in a batch."""
+        """How one item is taught by a model, the same whether it is asked synchronously or in a batch.
+
+        ``shapes`` watches the first answers' shape (synchronous builds: a batch's answers all arrive at once).
+        """
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
         from cotgen.build.model_teacher import teach_item
 
@@ -710,7 +727,9 @@ class _Builder:
             if profile is None:
                 return features_reject(item, prepared)
             inputs = prompt_inputs(item.utterance, profile)
-            return await teach_item(teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing)
+            return await teach_item(
+                teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing, shapes
+            )
 
         return ask
 
@@ -747,9 +766,9 @@ class _Builder:
         self, work: Iterable[WorkItem], prepared: Prepared, done: Callable[[Outcome], None], progress: BuildProgress
     ) -> None:
         # Imported here: the template teacher's builds never load the OpenAI client (module docstring).
-        from cotgen.build.model_teacher import teach_all
+        from cotgen.build.model_teacher import ShapeWatch, teach_all
 
-        ask = self.asker(prepared, progress)
+        ask = self.asker(prepared, progress, ShapeWatch())
 
         def network(stats: dict[str, Any]) -> None:
             progress.network(sum(stats["retries"].values()), stats["tokens_in"], stats["tokens_out"])

@@ -61,5 +61,8 @@ def features_command(
         f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {out_dir / FEATURES_FILE}",
         highlight=False,
     )
+    audio = {u.id: u.audio for u in load.utterances}
+    errors = frame.loc[failed.index, ["id", "error"]]
     for reason, count in failed.value_counts().items():
-        console.print(f"  not measured ({reason}): {count}", highlight=False)
+        first = str(errors.loc[errors["error"] == reason, "id"].iloc[0])
+        console.print(f"  not measured ({reason}): {count}, e.g. {first} ({audio[first]})", highlight=False)

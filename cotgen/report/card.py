@@ -33,6 +33,7 @@ from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
 from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS, run_gate
 from cotgen.records.measurements import TextStyle
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
@@ -177,6 +178,45 @@ def gold_checks_note(info: dict[str, Any]) -> str:
     return f"traces rejected after one repair turn: {', '.join(parts)} ({gates})."
 
 
+def pairs_note(info: dict[str, Any]) -> str | None:
+    """Which kinds of negative the DPO pairs reject, how many of each were eligible, and what was dropped as
+    inconsistent (``run.json["pairs"]``); None before ``cotgen pairs`` ran."""
+    pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else None
+    by_kind = pairs.get("by_kind") if pairs else None
+    if not isinstance(by_kind, dict):
+        return None
+    rows = {kind: row for kind, row in sorted(by_kind.items()) if kind != "gold" and isinstance(row, dict)}
+    rejected = ", ".join(
+        f"{kind} {row.get('chosen', 0)} of {row.get('eligible', 0)} eligible" for kind, row in rows.items()
+    )
+    dropped = sum(int(row.get("inconsistent", 0)) for row in by_kind.values() if isinstance(row, dict))
+    metric = f"metric {pairs.get('metric', 'kl')}, picked `{pairs.get('rejected_strategy', 'hardest')}`"
+    return (
+        f"rejected by kind: {rejected or 'none'} ({metric}); {dropped} candidates dropped as inconsistent with "
+        f"themselves, {pairs.get('no_pair', {}).get('gold_inconsistent', 0)} utterances without a pair because "
+        "their gold was."
+    )
+
+
+def grpo_note(info: dict[str, Any]) -> str | None:
+    """What the GRPO rewards pay the gold traces and how many prompts carry measured cue levels (``run.json``)."""
+    grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else None
+    if not grpo:
+        return None
+    levels = (
+        f"{grpo.get('with_cue_levels', 0)} of {grpo.get('records', 0)} prompts carry the clip's measured cue levels"
+    )
+    golds = grpo.get("gold_rewards") if isinstance(grpo.get("gold_rewards"), dict) else None
+    if not golds or not golds.get("golds"):
+        return f"{levels}."
+    mean = golds.get("mean") or {}
+    return (
+        f"{levels}; the {golds['golds']} gold traces get reasoning reward {_fmt(mean.get('combined'))} on average "
+        f"(lowest {_fmt(golds.get('lowest_combined'))}; ambiguity {_fmt(mean.get('ambiguity'))}, cue faithfulness "
+        f"{_fmt(mean.get('faithfulness'))}, coherence {_fmt(mean.get('coherence'))})."
+    )
+
+
 def training_texts_note(info: dict[str, Any]) -> str:
     """What the training texts say and in which order they reason (run.json's config)."""
     config = info.get("config") if isinstance(info.get("config"), dict) else {}
@@ -230,14 +270,14 @@ class RunFacts:
     example: dict[str, Any] | None
 
 
-def gather_facts(data: RunData) -> RunFacts:
+def gather_facts(data: RunData, faithful_at: float = DEFAULT_MIN_FAITHFULNESS) -> RunFacts:
     """Statistics, teachers, templates and the example record, reading each record file once.
 
     The example is the first SFT record, shown with its utterance's transcript, which the pass
     over the utterances picks up on the way.
     """
     first = data.sft.first()
-    acc = StatsAccumulator()
+    acc = StatsAccumulator(faithful_at=faithful_at)
     transcript: str | None = None
     for utt in data.utterances:
         acc.add_utterance(utt)
@@ -390,7 +430,9 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 - Prompt templates: {{ templates }}
 - Gold checks: {{ gold_checks }}
 - Training texts: {{ training_texts }}
-- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
+{% if pairs_note %}- DPO pairs: {{ pairs_note }}
+{% endif %}{% if grpo_note %}- GRPO prompts: {{ grpo_note }}
+{% endif %}- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
   audio paths `{{ export.audio }}`.{% if export.description %}
 - Split protocol: {{ export.description }}.{% endif %}
@@ -422,7 +464,8 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean trace entropy (bits) | {{ fmt(stats.mean_trace_entropy_bits) }} |
 | mean JS gold trace → human (bits) | {{ fmt(stats.mean_gold_js_bits) }} |
 | mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
-| mean faithfulness / share ≥ 0.5 | {{ fmt(stats.mean_faithfulness) }} / {{ fmt(stats.faithful_share) }} |
+| mean faithfulness / share ≥ the gate, {{ stats.faithful_at }} | {{ fmt(stats.mean_faithfulness) }} /
+{{- " " ~ fmt(stats.faithful_share) }} |
 | mean coherence of cited cues and distribution | {{ fmt(stats.mean_coherence) }} |
 | traces citing vocal events heard, not measured | {{ stats.traces_with_vocal_events }}{{ events }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
@@ -454,7 +497,7 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 {% endif %}
 - Faithfulness: a trace may cite acoustic cues the measurements do not support; the mean
   faithfulness is {{ fmt(stats.mean_faithfulness) }} and {{ fmt(stats.faithful_share) }} of the traces
-  score at least 0.5.
+  score at least {{ stats.faithful_at }}, the gate the build applied (`--min-faithfulness`).
 - Acted or elicited speech does not represent emotion in the wild.
 
 ## Citation
@@ -502,7 +545,7 @@ def render_card(
     data = load_run(run_dir)
     info = read_run_json(run_dir)
     note = corpus_note(data.corpus)
-    facts = gather_facts(data)
+    facts = gather_facts(data, run_gate(info.get("config")))
     stats = facts.stats
     export = None
     if export_dir is not None:
@@ -535,6 +578,8 @@ def render_card(
             f" ({', '.join(f'{e} {n}' for e, n in stats.vocal_events.items())})" if stats.vocal_events else ""
         ),
         training_texts=training_texts_note(info),
+        pairs_note=pairs_note(info),
+        grpo_note=grpo_note(info),
         teacher=teacher_line(teachers),
         rule_generated=TEMPLATE_TEACHER in teachers,
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",

@@ -35,6 +35,8 @@ from cotgen.records.trace import Trace, faithfulness_parts, parse_trace, render_
 from cotgen.records.utterance import Utterance
 from cotgen.review.audio import AudioLinks
 from cotgen.review.cues import cue_rows
+from cotgen.scoring.reasoning_rewards import combine, reasoning_scores
+from cotgen.scoring.rewards import format_problem
 
 REJECTS = "rejects.jsonl"
 ChunkWriter = Callable[[int, list[dict[str, Any]]], None]
@@ -76,6 +78,8 @@ def _scan(path: Path, positions: dict[str, int]) -> Iterator[tuple[int, int, int
     """
     if not path.exists():
         return
+    # Hand-written, not jsonlines: the page's reader seeks back to each record by its byte offset, which
+    # jsonlines (it hands out decoded values) does not give.
     with path.open("rb") as handle:
         offset = 0
         for lineno, line in enumerate(handle, start=1):
@@ -116,9 +120,24 @@ class _Reader:
             yield parse_record(self.handle.readline(), self.lines.model, self.lines.path, self.lines.lineno[k])
 
 
+def _reward_detail(trace: TraceRecord, classes: list[str], profile: CueProfile | None) -> dict[str, Any] | None:
+    """What the GRPO reasoning rewards pay this trace's training text (cotgen.rewards.reasoning_reward's parts)."""
+    scores = reasoning_scores(trace.text, classes, profile.levels if profile else None)
+    if scores is None:
+        return None
+    combined = combine(format_problem(trace.text, classes) is None, 1.0 - trace.js, scores)
+    return {
+        "ambiguity": _round(scores.ambiguity),
+        "faithfulness": _round(scores.faithfulness),
+        "coherence": _round(scores.coherence),
+        "combined": _round(combined),
+    }
+
+
 def _trace_detail(trace: TraceRecord, classes: list[str], profile: CueProfile | None) -> dict[str, Any]:
     parts = faithfulness_parts(trace.trace, profile.levels) if profile else None
     return {
+        "reward": _reward_detail(trace, classes, profile),
         "sample": trace.sample,
         "mode": trace.mode,
         "teacher": trace.teacher,

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 import cotgen
+from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.owned_folder import replace_folder
 from cotgen.core.run_lock import run_lock
@@ -84,6 +85,15 @@ def _write_table(data: ReviewData, folder: Path) -> None:
     (folder / "table.js").write_text(_call("cotgenTable", table), encoding="utf-8")
 
 
+def _negatives(run_dir: Path) -> dict[str, dict[str, int]]:
+    """The pairs summary's count per kind of negative (``run.json["pairs"]["by_kind"]``), gold left out."""
+    pairs = read_run_json(run_dir).get("pairs")
+    by_kind = pairs.get("by_kind") if isinstance(pairs, dict) else None
+    if not isinstance(by_kind, dict):
+        return {}
+    return {kind: row for kind, row in sorted(by_kind.items()) if kind != "gold" and isinstance(row, dict)}
+
+
 def _render_index(data: ReviewData) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cotgen.review", "templates"),
@@ -95,6 +105,7 @@ def _render_index(data: ReviewData) -> str:
         corpus=data.corpus,
         version=cotgen.__version__,
         counts=data.counts,
+        negatives=_negatives(data.run_dir),
         reasons=reasons,
         ambiguity_levels=AMBIGUITY_LEVELS,
         verdicts=VERDICTS,

@@ -35,8 +35,11 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from cotgen.core.durable_files import read_run_json, update_run_json
+from cotgen.core.run_lock import run_lock
 from cotgen.records.claims import Claims, read_claims
 from cotgen.records.consistency import (
     MIN_COHERENCE,
@@ -45,11 +48,13 @@ from cotgen.records.consistency import (
     level_violation,
     shares_violation,
 )
+from cotgen.records.run_records import GRPORecord
 from cotgen.records.trace import cited_faithfulness
 from cotgen.scoring.rewards import (
     completion_text,
     distribution_reward,
     format_problem,
+    format_reward,
     read_contracts,
     read_targets,
 )
@@ -61,6 +66,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "faithfulness": 1.0,
     "coherence": 1.0,
 }
+_SUMMARY_BATCH = 512  # gold traces scored per call by gold_reward_summary
 # The level a cue claimed at several levels is recorded at: on no scale, so it agrees with no measurement.
 CONTRADICTORY = "contradictory"
 
@@ -218,3 +224,63 @@ def reasoning_reward(
         ok = scores is not None and format_problem(text, classes, contract) is None
         out.append(combine(ok, dist, scores) if scores is not None else 0.0)
     return out
+
+
+GOLD_REWARD_PARTS: tuple[str, ...] = ("format", "distribution", "ambiguity", "faithfulness", "coherence", "combined")
+
+
+def gold_reward_summary(grpo_path: Path) -> dict[str, Any]:
+    """What the rewards pay the gold traces of a ``grpo.jsonl``: the mean of each part and the lowest combined.
+
+    Why: a gold that the combined reward pays little would teach against the rewards GRPO then optimises; the
+    summary (``run.json["grpo"]["gold_rewards"]``, the card) shows that the golds are what the rewards ask for.
+    Streams the file; golds are read in batches of :data:`_SUMMARY_BATCH`.
+    """
+    totals = dict.fromkeys(GOLD_REWARD_PARTS, 0.0)
+    lowest: float | None = None
+    golds = 0
+    batch: list[GRPORecord] = []
+
+    def flush() -> None:
+        nonlocal lowest, golds
+        texts = [r.gold_trace or "" for r in batch]
+        columns = {
+            "target_distribution": [r.target_distribution for r in batch],
+            "cue_levels": [r.cue_levels for r in batch],
+        }
+        rewards = {
+            "format": format_reward(texts, target_distribution=columns["target_distribution"]),
+            "distribution": distribution_reward(texts, target_distribution=columns["target_distribution"]),
+            "ambiguity": ambiguity_consistency_reward(texts, **columns),
+            "faithfulness": cue_faithfulness_reward(texts, **columns),
+            "coherence": evidence_coherence_reward(texts, **columns),
+            "combined": reasoning_reward(texts, **columns),
+        }
+        for part, values in rewards.items():
+            totals[part] += sum(values)
+        lowest = min([*rewards["combined"], *([] if lowest is None else [lowest])])
+        golds += len(batch)
+        batch.clear()
+
+    with grpo_path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            record = GRPORecord.model_validate_json(line)
+            if record.gold_trace is not None:
+                batch.append(record)
+                if len(batch) == _SUMMARY_BATCH:
+                    flush()
+    if batch:
+        flush()
+    means = {part: (total / golds if golds else None) for part, total in totals.items()}
+    return {"golds": golds, "mean": means, "lowest_combined": lowest}
+
+
+def record_gold_rewards(run_dir: Path, grpo_path: Path) -> dict[str, Any]:
+    """:func:`gold_reward_summary` of a run's ``grpo.jsonl``, recorded as ``run.json["grpo"]["gold_rewards"]``."""
+    summary = gold_reward_summary(grpo_path)
+    with run_lock(run_dir, "cotgen grpo"):
+        section = read_run_json(run_dir).get("grpo")
+        update_run_json(run_dir, "grpo", {**(section if isinstance(section, dict) else {}), "gold_rewards": summary})
+    return summary
