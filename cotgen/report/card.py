@@ -507,6 +507,7 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean faithfulness / share ≥ the gate, {{ stats.faithful_at }} | {{ fmt(stats.mean_faithfulness) }} /
 {{- " " ~ fmt(stats.faithful_share) }} |
 | mean coherence of cited cues and distribution | {{ fmt(stats.mean_coherence) }} |
+| traces citing vocal events heard, not measured | {{ stats.traces_with_vocal_events }}{{ events }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
@@ -613,6 +614,9 @@ def render_card(
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
         gold_checks=gold_checks_note(info),
+        events="".join(
+            f" ({', '.join(f'{e} {n}' for e, n in stats.vocal_events.items())})" if stats.vocal_events else ""
+        ),
         training_texts=training_texts_note(info),
         pairs_note=pairs_note(info),
         grpo_note=grpo_note(info),
