@@ -18,6 +18,7 @@ from cotgen.acoustics.measured import MeasuredCues
 from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.run_lock import run_lock
 from cotgen.pairs.index import LineReader, index_lines
 from cotgen.prompts.student import student_prompt
@@ -70,7 +71,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
     tmp = out.with_name(out.name + ".tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        writer = jsonl_writer(stack.enter_context(tmp.open("w", encoding="utf-8")))
         reader = LineReader(stack.enter_context(traces_path.open("rb")), traces_path) if index else None
         for ordinal, utterance in enumerate(iter_utterances(utterances_path)):
             gold = _gold_text(reader, [int(o) for o in index.offsets_of(ordinal)]) if index and reader else None
@@ -87,7 +88,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
                 gold_trace=gold,
                 cue_levels=levels,
             )
-            writer.write(record.model_dump_json() + "\n")
+            writer.write(record)
             counts["records"] += 1
             counts["with_gold" if gold is not None else "without_gold"] += 1
             counts["with_cue_levels" if levels is not None else "without_cue_levels"] += 1

@@ -362,7 +362,8 @@ def test_malformed_prediction_lines_are_errors_naming_the_line(tmp_path, referen
     result = invoke("eval", "--pred", str(pred), "--ref", str(ref))
     assert result.exit_code != 0 and "pred.jsonl:2: second prediction for id" in str(result.exception)
     pred.write_text("{not json\n", encoding="utf-8")
-    assert "pred.jsonl:1: not JSON" in str(invoke("eval", "--pred", str(pred), "--ref", str(ref)).exception)
+    shown = str(invoke("eval", "--pred", str(pred), "--ref", str(ref)).exception)
+    assert "pred.jsonl:1: not a prediction line" in shown and "invalid json" in shown
     assert "--by 'room'" in str(invoke("eval", "--pred", str(pred), "--ref", str(ref), "--by", "room").exception)
 
 

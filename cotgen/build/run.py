@@ -27,7 +27,7 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -62,6 +62,7 @@ from cotgen.build.state import RunState, traces_fingerprint
 from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
+from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
@@ -152,6 +153,7 @@ class BuildConfig:
     gold_tolerance: float = 0.01
     workers: int | None = None
     dask_scheduler: str | None = None
+    max_audio_seconds: float = MAX_AUDIO_SECONDS  # longer clips (by their header) are features rejects
     progress: bool = True
     context: int = 0
     batch: bool = False
@@ -379,8 +381,23 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         cache_dir=config.cache,
         dask_scheduler=config.dask_scheduler,
         progress=config.progress,
+        max_audio_seconds=config.max_audio_seconds,
     )
     return _prepared(corpus, features, run_dir)
+
+
+# How many clips a "could not be measured" warning names before it says how many more there are.
+NAMED_CLIPS = 3
+
+
+def unmeasured_summary(errors: Mapping[str, str], total: int, audio: Mapping[str, str]) -> str:
+    """One line naming the clips that could not be measured (the first few, with why), so the user can look."""
+    named = [f"{uid} ({audio.get(uid, '?')}: {why})" for uid, why in list(errors.items())[:NAMED_CLIPS]]
+    more = f" and {len(errors) - NAMED_CLIPS} more" if len(errors) > NAMED_CLIPS else ""
+    return (
+        f"{len(errors)} of {total} utterances could not be measured: {'; '.join(named)}{more}; "
+        "they end in rejects.jsonl with reason 'features'"
+    )
 
 
 def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
@@ -394,7 +411,7 @@ def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
         if isinstance(error, str) and error
     }
     if errors:
-        logger.warning("features: %d of %d utterances could not be measured", len(errors), corpus.size)
+        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, dict(corpus.audio_items())))
     values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
     references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
@@ -782,7 +799,8 @@ class _Builder:
             if self.model is None:
                 continue
             utt = item.utterance
-            messages = self.prompts.messages(prompt_inputs(utt, profile), item.mode, schema_in_prompt)
+            inputs = prompt_inputs(utt, profile)
+            messages = self.prompts.messages(inputs, item.mode, schema_in_prompt, self.config.send_audio)
             prompt_tokens += estimate_tokens(messages)
             # The template teacher's answer for the same item stands in for the length of a model's answer.
             answer = write_trace(
@@ -981,7 +999,12 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
     corpus = CorpusColumns.of(utterances[0].corpus, utterances[0].classes, 0, utterances)
     del utterances
     features = measure_and_write(
-        corpus.audio_items(), run_dir, workers=config.workers, cache_dir=config.cache, progress=config.progress
+        corpus.audio_items(),
+        run_dir,
+        workers=config.workers,
+        cache_dir=config.cache,
+        progress=config.progress,
+        max_audio_seconds=config.max_audio_seconds,
     )
     return _prepared(corpus, features, run_dir)
 

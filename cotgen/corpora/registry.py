@@ -6,6 +6,7 @@ Every stage that needs utterances goes through :func:`load_corpus`, so ``cotgen 
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,7 +116,9 @@ def canonical_name(name: str) -> str:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in CORPORA:
-        raise CotgenError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+        close = difflib.get_close_matches(key, [*CORPORA, *ALIASES], n=1, cutoff=0.6)
+        hint = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
+        raise CotgenError(f"unknown corpus {name!r}; {hint}known: {', '.join(CORPORA)}")
     return key
 
 

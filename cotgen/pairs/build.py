@@ -25,6 +25,7 @@ from cotgen.build.state import TRACES_FILE, traces_fingerprint
 from cotgen.core.divergence import as_vector
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.run_lock import run_lock
 from cotgen.pairs.candidates import (
     DEFAULT_SOURCES,
@@ -292,7 +293,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
             if counterfactual_index
             else None
         )
-        writer = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        writer = jsonl_writer(stack.enter_context(tmp.open("w", encoding="utf-8")))
         for block in _blocks(utterances_path):
             found = [
                 (
@@ -339,7 +340,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                 stats.chosen_sources[source_kind(candidates.candidates[pick.chosen].source)] += 1
                 for i in pick.rejected:
                     record = _record(utterance, candidates, scores, pick, options.metric, i)
-                    writer.write(record.model_dump_json() + "\n")
+                    writer.write(record)
                     stats.pairs += 1
                     stats.rejected_sources[source_kind(record.source_rejected)] += 1
                     stats.count_pair(source_kind(record.source_chosen), source_kind(record.source_rejected))

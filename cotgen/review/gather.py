@@ -78,6 +78,8 @@ def _scan(path: Path, positions: dict[str, int]) -> Iterator[tuple[int, int, int
     """
     if not path.exists():
         return
+    # Hand-written, not jsonlines: the page's reader seeks back to each record by its byte offset, which
+    # jsonlines (it hands out decoded values) does not give.
     with path.open("rb") as handle:
         offset = 0
         for lineno, line in enumerate(handle, start=1):

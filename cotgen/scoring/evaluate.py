@@ -30,6 +30,7 @@ from rich.table import Table
 from cotgen.core.divergence import as_vector
 from cotgen.core.errors import CotgenError
 from cotgen.core.ids import read_id_file
+from cotgen.core.jsonl import iter_json_lines
 from cotgen.corpora.reference import reference_label, reference_source
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
@@ -103,14 +104,6 @@ def _prediction(record: Mapping[str, Any], classes: Sequence[str], readout: Read
     raise DistributionValueError("neither a 'distribution' nor a generated 'text'")
 
 
-def _utf8_line(path: Path, lineno: int, raw: bytes) -> str:
-    """One line as text; a file that is not UTF-8 is the user's to fix, so say where instead of a traceback."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CotgenError(f"{path}:{lineno}: not UTF-8 text; save the file as UTF-8") from None
-
-
 def _sample_number(record: Mapping[str, Any], path: Path, lineno: int) -> int:
     sample = record.get("sample", 1)
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
@@ -127,28 +120,18 @@ def read_predictions(path: Path, classes: Sequence[str], readout: Readout = "tex
         raise CotgenError(f"{path}: no such predictions file")
     samples: dict[str, dict[int, SampleOutcome]] = {}
     lines = 0
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = _utf8_line(path, lineno, raw)
-            if not line.strip():
-                continue
-            lines += 1
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CotgenError(
-                    f"{path}:{lineno}: not JSON ({exc.msg}); expected {{id, distribution | text}}"
-                ) from None
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise CotgenError(f"{path}:{lineno}: expected a JSON object with a string 'id'")
-            uid, sample = record["id"], _sample_number(record, path, lineno)
-            mine = samples.setdefault(uid, {})
-            if sample in mine:
-                raise CotgenError(f"{path}:{lineno}: second prediction for id {uid!r} sample {sample}")
-            try:
-                mine[sample] = _prediction(record, classes, readout)
-            except (TraceParseError, DistributionValueError) as exc:
-                mine[sample] = str(exc) or type(exc).__name__
+    for lineno, record in iter_json_lines(path, "prediction line {id, distribution | text}"):
+        lines += 1
+        if not isinstance(record.get("id"), str):
+            raise CotgenError(f"{path}:{lineno}: expected a JSON object with a string 'id'")
+        uid, sample = record["id"], _sample_number(record, path, lineno)
+        mine = samples.setdefault(uid, {})
+        if sample in mine:
+            raise CotgenError(f"{path}:{lineno}: second prediction for id {uid!r} sample {sample}")
+        try:
+            mine[sample] = _prediction(record, classes, readout)
+        except (TraceParseError, DistributionValueError) as exc:
+            mine[sample] = str(exc) or type(exc).__name__
     return Predictions(samples, lines)
 
 
@@ -464,6 +447,21 @@ def compare_predictions(
         "95 % paired bootstrap interval of the difference; p Holm-adjusted over the metrics",
         "metrics": metrics,
     }
+
+
+def nothing_read_reason(counts: Mapping[str, Any]) -> str:
+    """Why no prediction of a report was read, from its counts: the one line ``cotgen eval`` fails with."""
+    lines, failures, unknown = counts["prediction_lines"], counts["parse_failures"], counts["unknown_ids"]
+    if lines == 0:
+        return "the predictions file has no line (expected one JSON object {id, distribution | text} per line)"
+    if failures:
+        return (
+            f"{failures} predictions could not be parsed (see the parse-failure reasons above; eval reads "
+            "'distribution' objects or tagged 'text')"
+        )
+    if unknown:
+        return f"the ids of its {lines} lines are not in the reference ({unknown} unknown ids; is it another run's?)"
+    return f"none of its {lines} lines is for an utterance scored here (outside --ids: {counts['outside_ids']})"
 
 
 def _prior_source(pool: Sequence[Utterance] | None, by: FoldField | None) -> str | None:
