@@ -119,11 +119,11 @@ class ShapeWatch:
 
 
 def _checked(
-    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str
+    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str, events: bool
 ) -> Trace | tuple[str, RejectReason, str]:
     """The answer as a trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a reject."""
     try:
-        trace = parse_answer(text, item)
+        trace = parse_answer(text, item, events)
     except TraceError as exc:
         return "validation", exc.reason, exc.detail
     problem = content_problem(item, trace, measured, checks, shown)
@@ -186,7 +186,7 @@ async def teach_item(
             text = result.text or ""
             if turn == 1 and shapes is not None and shapes.ends_item(wrong_shape(text, item.classes), item):
                 return Unfinished(item.key, "wrong_shape", f"the answer is {wrong_shape(text, item.classes)}")
-            checked = _checked(text, item, measured_levels, settings.checks, shown)
+            checked = _checked(text, item, measured_levels, settings.checks, shown, settings.send_audio)
             if not isinstance(checked, Trace):
                 stage, reason, detail = checked
                 if turn > settings.repairs or reason in repaired:

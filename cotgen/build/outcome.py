@@ -26,6 +26,7 @@ from cotgen.records.trace import (
     FaithfulnessParts,
     Trace,
     faithfulness_parts,
+    is_vocal_event,
     printed,
     validate_trace,
 )
@@ -132,9 +133,12 @@ def wrong_shape(text: str, classes: Sequence[str]) -> str | None:
     return None
 
 
-def parse_answer(text: str, item: Item) -> Trace:
-    """Validate a raw teacher answer against the item's classes; raises :class:`TraceError` with the reject reason."""
-    return validate_trace(response_json(text), item.classes, item.has_transcript)
+def parse_answer(text: str, item: Item, events: bool = False) -> Trace:
+    """Validate a raw teacher answer against the item's classes; raises :class:`TraceError` with the reject reason.
+
+    ``events``: the teacher was sent the clip, so it may cite vocal events it heard.
+    """
+    return validate_trace(response_json(text), item.classes, item.has_transcript, events)
 
 
 def trace_record(
@@ -170,6 +174,7 @@ def trace_record(
         faithfulness=parts.score,
         faithfulness_parts=parts,
         coherence=trace_coherence(shown),
+        vocal_events=[cue.cue for cue in shown.acoustic.cues if is_vocal_event(cue.cue)],
         usage=usage,
         fingerprint=item.fingerprint,
     )

@@ -796,7 +796,8 @@ class _Builder:
             if self.model is None:
                 continue
             utt = item.utterance
-            messages = self.prompts.messages(prompt_inputs(utt, profile), item.mode, schema_in_prompt)
+            inputs = prompt_inputs(utt, profile)
+            messages = self.prompts.messages(inputs, item.mode, schema_in_prompt, self.config.send_audio)
             prompt_tokens += estimate_tokens(messages)
             # The template teacher's answer for the same item stands in for the length of a model's answer.
             answer = write_trace(

@@ -81,6 +81,11 @@ class TraceRecord(BaseModel):
         description="Evidence-distribution coherence of the cited cues' suggests (cotgen.records.consistency); "
         "null when no cue suggests a class.",
     )
+    vocal_events: list[str] = Field(
+        default_factory=list,
+        description="Vocal events the trace cites as heard (laughter, sigh...; --send-audio): not measured, "
+        "left out of faithfulness.",
+    )
     usage: Usage
     fingerprint: str | None = Field(default=None, description=FINGERPRINT_DESCRIPTION)
     schema_version: str = SCHEMA_VERSION

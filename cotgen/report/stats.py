@@ -8,6 +8,7 @@ a hundred utterances and of a hundred thousand.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
@@ -38,6 +39,7 @@ class TraceFigures(BaseModel):
     js: float
     faithfulness: float | None
     coherence: float | None = None
+    vocal_events: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +119,8 @@ class RunStats:
     faithful_share: float | None  # the share of traces whose faithfulness is at least faithful_at
     faithful_at: float
     mean_coherence: float | None
+    traces_with_vocal_events: int
+    vocal_events: dict[str, int]
     sft: int
     dpo: int
     grpo: int
@@ -156,6 +160,8 @@ class StatsAccumulator:
     faithfulness: RunningMean = field(default_factory=RunningMean)
     faithful: RunningMean = field(default_factory=RunningMean)
     coherence: RunningMean = field(default_factory=RunningMean)
+    with_events: int = 0
+    events: Counter[str] = field(default_factory=Counter)
     pairs: int = 0
     margin: RunningMean = field(default_factory=RunningMean)
     faithful_at: float = DEFAULT_MIN_FAITHFULNESS  # the run's gate (records.faithfulness_gate.run_gate)
@@ -192,6 +198,9 @@ class StatsAccumulator:
             self.faithful.add(1.0 if trace.faithfulness >= self.faithful_at else 0.0)
         if trace.coherence is not None:
             self.coherence.add(trace.coherence)
+        if trace.vocal_events:
+            self.with_events += 1
+            self.events.update(trace.vocal_events)
 
     def add_pair(self, pair: DPORecord) -> None:
         """Count one DPO pair and its score margin."""
@@ -218,6 +227,8 @@ class StatsAccumulator:
             faithful_share=self.faithful.mean,
             faithful_at=self.faithful_at,
             mean_coherence=self.coherence.mean,
+            traces_with_vocal_events=self.with_events,
+            vocal_events=dict(self.events.most_common()),
             sft=sft,
             dpo=self.pairs,
             grpo=grpo,
