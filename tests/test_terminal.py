@@ -169,3 +169,27 @@ def test_counters_appear_only_when_non_zero() -> None:
     assert status_text(2, 0, 0, 0, 0) == "rejected 2"
     assert status_text(0, 1, 3, 1448, 314) == "repairing 1 · HTTP retries 3 · tokens 1.4k in, 314 out"
     assert status_text(0, 0, 0, 2_500_000, 999) == "tokens 2.5M in, 999 out"
+
+
+def test_ctrl_c_in_predict_keeps_the_answers_in_flight_and_says_so(tmp_path: Path) -> None:
+    from loopback_server import student_responder
+
+    cache = str(tmp_path / "cache")
+    built = _spawn(["build", "--out", "run", "--cache", cache, "--workers", "1", "--no-progress"], tmp_path)
+    _run_to_end(built)
+    assert built.exitstatus == 0
+    with LoopbackServer(latency=0.5, responder=student_responder) as srv:
+        args = ["predict", "--in", "run", "--model", "openai:m", "--base-url", srv.base_url, "--cache", cache]
+        child = _spawn([*args, "--concurrency", "2"], tmp_path)
+        while len([r for r in srv.chat_requests if r.status == 200]) < 3:
+            child.expect([pexpect.TIMEOUT], timeout=0.1)
+        child.sendintr()
+        lines = _screen(_run_to_end(child))
+        asked = len(srv.chat_requests)
+        answered = len([r for r in srv.chat_requests if r.status == 200])
+    assert child.exitstatus == 130, "\n".join(lines)
+    done, left, flight = _interrupted(lines)
+    assert done + left == 24 and asked == answered == done, "every request sent was answered and kept"
+    assert flight.endswith("answers in flight awaited and kept")
+    written = (tmp_path / "run" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(written) == done

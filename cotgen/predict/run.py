@@ -24,9 +24,11 @@ from typing import Any
 from rich.console import Console
 
 from cotgen.build.batch_build import BatchRun, custom_id, parse_custom_id, run_batch_rounds
+from cotgen.build.interrupt import TeachingInterrupted
 from cotgen.build.model_teacher import teach_all
+from cotgen.build.progress import interrupted_message
 from cotgen.core.durable_files import iter_recovered_lines, read_run_json, update_run_json
-from cotgen.core.errors import CotgenError
+from cotgen.core.errors import CotgenError, Interrupted
 from cotgen.core.paths import DEFAULT_RUN
 from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
@@ -423,6 +425,11 @@ class _Predictor:
                     left = sum(1 for i in self.fingerprints for n in numbers if not predictions.done((i, n)))
                     logger.warning("stopped: %s", exc)
                     raise CotgenError(f"{exc}; {left} of {total} predictions left to do, which a rerun does") from None
+                except TeachingInterrupted as exc:  # Ctrl-C: the answers in flight were awaited (or abandoned)
+                    left = sum(1 for i in self.fingerprints for n in numbers if not predictions.done((i, n)))
+                    message = interrupted_message(total - left, left, exc.describe())
+                    logger.info("%s", message)
+                    raise Interrupted(message) from None
             lines, parsed, errors, readouts = _file_counts(out)
             summary = PredictSummary(
                 out=out,
