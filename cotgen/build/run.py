@@ -62,6 +62,7 @@ from cotgen.build.state import RunState, traces_fingerprint
 from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
+from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
@@ -152,6 +153,7 @@ class BuildConfig:
     gold_tolerance: float = 0.01
     workers: int | None = None
     dask_scheduler: str | None = None
+    max_audio_seconds: float = MAX_AUDIO_SECONDS  # longer clips (by their header) are features rejects
     progress: bool = True
     context: int = 0
     batch: bool = False
@@ -380,6 +382,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         cache_dir=config.cache,
         dask_scheduler=config.dask_scheduler,
         progress=config.progress,
+        max_audio_seconds=config.max_audio_seconds,
     )
     return _prepared(corpus, features, run_dir)
 
@@ -1000,7 +1003,12 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
     corpus = CorpusColumns.of(utterances[0].corpus, utterances[0].classes, 0, utterances)
     del utterances
     features = measure_and_write(
-        corpus.audio_items(), run_dir, workers=config.workers, cache_dir=config.cache, progress=config.progress
+        corpus.audio_items(),
+        run_dir,
+        workers=config.workers,
+        cache_dir=config.cache,
+        progress=config.progress,
+        max_audio_seconds=config.max_audio_seconds,
     )
     return _prepared(corpus, features, run_dir)
 

@@ -31,17 +31,22 @@ from cotgen.core.owned_folder import CARD, CARD_ASIDE, CARD_MARK, claim, is_cotg
 from cotgen.core.run_lock import run_lock
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
-from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS, run_gate
 from cotgen.records.measurements import TextStyle
+from cotgen.records.prediction import PREDICTIONS_FILE
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
 logger = logging.getLogger(__name__)
 
 PLOTS_DIR = "plots"
-TASK_CATEGORIES = ["audio-classification", "audio-text-to-text"]
+# Tasks the Hub lists in its dataset filter (huggingface.js packages/tasks/src/pipelines.ts: audio-text-to-text is
+# hideInDatasets, so a card naming it is found by no one): the labels are audio emotion classification, the traces
+# and SFT/DPO/GRPO records text generation; audio-emotion-recognition is audio-classification's own subtask.
+TASK_CATEGORIES = ["audio-classification", "text-generation"]
+TASK_IDS = ["audio-emotion-recognition"]
 TAGS = ["speech-emotion-recognition", "emotion", "chain-of-thought", "ambiguity", "soft-labels", "dpo", "grpo"]
 COTGEN_CITATION = (
     "@software{cotgen,\n"
@@ -85,20 +90,32 @@ def size_category(n: int) -> str:
     return "n>1M"
 
 
+# The run's JSONL files a published run carries, in the order their configs are listed; the first present is the
+# default config, so `load_dataset(repo)` without a name gives the SFT records when there are any.
+RUN_CONFIG_FILES: tuple[str, ...] = (*RECORD_FILES, TRACES, UTTERANCES, PREDICTIONS_FILE)
+# When a corpus note names a licence "other" without a link, the published folder carries its terms in this file.
+LICENSE_FILE = "LICENSE.md"
+
+
+def _with_default(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configs with the first marked ``default: true``: a repo of several configs loads without a name."""
+    return [{**config, "default": True} if i == 0 else config for i, config in enumerate(configs)]
+
+
 def run_configs(run_dir: Path) -> list[dict[str, Any]]:
-    """``configs`` for publishing a run folder: one config per non-empty record file, one train split."""
+    """``configs`` for publishing a run folder: one per non-empty JSONL it uploads, one train split, a default."""
     configs = []
-    for file_name in RECORD_FILES:
+    for file_name in RUN_CONFIG_FILES:
         path = run_dir / file_name
         if path.exists() and path.stat().st_size > 0:
             configs.append(
                 {"config_name": file_name.removesuffix(".jsonl"), "data_files": [{"split": "train", "path": file_name}]}
             )
-    return configs
+    return _with_default(configs)
 
 
 def export_configs(export_dir: Path) -> list[dict[str, Any]]:
-    """``configs`` for publishing an export: per kind, the split files the export wrote."""
+    """``configs`` for publishing an export: per kind, the split files the export wrote; the first is the default."""
     configs = []
     for kind in ("sft", "dpo", "grpo"):
         files = [
@@ -108,7 +125,29 @@ def export_configs(export_dir: Path) -> list[dict[str, Any]]:
         ]
         if files:
             configs.append({"config_name": kind, "data_files": files})
-    return configs
+    return _with_default(configs)
+
+
+def license_id(name: str) -> str:
+    """A ``license_name`` the Hub takes (an id like ``my-license-1.0``) from a note's licence name in words."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-.")
+    return slug[:64].rstrip("-.") or "other"
+
+
+def license_fields(corpus: str, note: dict[str, Any]) -> dict[str, str]:
+    """``license`` and, for ``other``, the ``license_name`` and ``license_link`` the Hub asks for with it.
+
+    The link is the note's; a note without one (a user's own manifest corpus) links to :data:`LICENSE_FILE`,
+    which publishing writes from the note's terms.
+    """
+    license = str(note.get("license") or "other")
+    if license != "other":
+        return {"license": license}
+    return {
+        "license": "other",
+        "license_name": license_id(str(note.get("license_name") or f"{corpus}-licence")),
+        "license_link": str(note.get("license_link") or LICENSE_FILE),
+    }
 
 
 def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: list[dict[str, Any]]) -> DatasetCardData:
@@ -116,10 +155,11 @@ def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: l
     language = note.get("language") or "en"
     pretty = note.get("pretty_name") or corpus
     return DatasetCardData(
-        license=note.get("license") or "other",
+        **license_fields(corpus, note),
         language=language if isinstance(language, list) else [language],
         pretty_name=f"{pretty} — emotion reasoning traces (cotgen)",
         task_categories=TASK_CATEGORIES,
+        task_ids=TASK_IDS,
         tags=[*TAGS, corpus],
         size_categories=[size_category(utterances)],
         configs=configs,
