@@ -36,6 +36,7 @@ from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
 from cotgen.scoring.compare import DEFAULT_RESAMPLES, paired_comparison
 from cotgen.scoring.metrics import (
+    DEFINITIONS,
     ECE_BINS,
     HIGHER_IS_BETTER,
     METRICS,
@@ -364,6 +365,7 @@ def evaluate_split(
         "prior_source": _prior_source(pool, by),
         "parse_failure_reasons": dict(reasons.most_common()),
         "metrics": list(METRICS),
+        "definitions": dict(DEFINITIONS),
         "results": rows,
         "agreement_strata": dict(AGREEMENT_EDGES),
         "strata": strata,
@@ -552,10 +554,7 @@ NAMES = {
     "entropy_spearman": "ρ(H)",
 }
 HEADERS = {m: NAMES[m] + ("↑" if HIGHER_IS_BETTER[m] else "↓") for m in METRICS}
-BRIER_NOTE = (
-    "Brier (sum): Brier's multi-class score, summed over classes; Brier (mean): mean squared error over classes "
-    "(= sum / k, the convention of figures like IEMOCAP's 0.07)"
-)
+BRIER_NOTE = f"Brier (sum): {DEFINITIONS['brier_sum']}; Brier (mean): {DEFINITIONS['brier_mean']}"
 ORACLE_NOTE = "oracle†: the human distribution itself, a ceiling outside the comparison"
 
 
