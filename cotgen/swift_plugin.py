@@ -4,6 +4,22 @@ The ORM classes live in :mod:`cotgen.scoring.swift_plugin`; this thin file keeps
 ``cotgen/swift_plugin.py`` (docs/architecture.md).
 """
 
-from cotgen.scoring.swift_plugin import CotgenDistributionKLReward, CotgenDistributionReward, CotgenFormatReward
+from cotgen.scoring.swift_plugin import (
+    CotgenAmbiguityReward,
+    CotgenCoherenceReward,
+    CotgenCueFaithfulnessReward,
+    CotgenDistributionKLReward,
+    CotgenDistributionReward,
+    CotgenFormatReward,
+    CotgenReasoningReward,
+)
 
-__all__ = ["CotgenDistributionKLReward", "CotgenDistributionReward", "CotgenFormatReward"]
+__all__ = [
+    "CotgenAmbiguityReward",
+    "CotgenCoherenceReward",
+    "CotgenCueFaithfulnessReward",
+    "CotgenDistributionKLReward",
+    "CotgenDistributionReward",
+    "CotgenFormatReward",
+    "CotgenReasoningReward",
+]

@@ -346,7 +346,7 @@ class BatchServer(LoopbackServer):
         classes = request_classes(body)
         answer = self.responder(body, classes)
         content = "Sure! mostly angry" if malformed else (answer if isinstance(answer, str) else json.dumps(answer))
-        completion = self._completion(number, body, [(content, "stop")], False)
+        completion = self._completion(number, body, [(content, "stop", None)], False)
         system = [m for m in body["messages"] if m.get("role") == "system"]
         cached = sum(math.ceil(len(message_text(m)) / 4) for m in system)
         completion["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}

@@ -100,6 +100,12 @@ SUM_1_3 = "sum_1_3"  # distribution sums to 1.3
 NEGATIVE = "negative_probability"  # one probability below zero
 TRUNCATED = "truncated"  # content cut in half, finish_reason "length"
 REFUSAL = "refusal"  # content null, message.refusal set
+# Broken 200s (issue 20 item 4): the answer's bytes, not its content, are wrong.
+TRICKLE = "trickle"  # a good answer, one byte every Fault.seconds (default 0.5)
+CUT_BODY = "cut_body"  # Content-Length of the whole answer, half of it sent, then the connection closed
+NOT_UTF8 = "not_utf8"  # a JSON-looking body with bytes that are not UTF-8
+NOT_JSON = "not_json"  # a 200 application/json body that is not JSON at all (an error page)
+OVERSIZED = "oversized"  # a valid answer padded to Fault.size bytes (default 6 MB), no Content-Length
 
 FAULT_KINDS: tuple[str, ...] = (
     RATE_LIMIT,
@@ -117,9 +123,18 @@ FAULT_KINDS: tuple[str, ...] = (
     NEGATIVE,
     TRUNCATED,
     REFUSAL,
+    TRICKLE,
+    CUT_BODY,
+    NOT_UTF8,
+    NOT_JSON,
+    OVERSIZED,
 )
-# Every fault a build must survive item by item (the fatal configuration errors are left out).
-SOAK_FAULTS: tuple[str, ...] = tuple(k for k in FAULT_KINDS if k not in (NO_STRUCTURED, UNAUTHORIZED, FORBIDDEN))
+BODY_FAULTS: tuple[str, ...] = (TRICKLE, CUT_BODY, NOT_UTF8, NOT_JSON, OVERSIZED)
+# Every fault a build must survive item by item (the fatal configuration errors and the broken bodies,
+# tested on their own, are left out).
+SOAK_FAULTS: tuple[str, ...] = tuple(
+    k for k in FAULT_KINDS if k not in (NO_STRUCTURED, UNAUTHORIZED, FORBIDDEN, *BODY_FAULTS)
+)
 CONTENT_FAULTS: tuple[str, ...] = (MALFORMED_JSON, WRONG_KEYS, SCHEMA_INVALID, SUM_1_3, NEGATIVE, TRUNCATED, REFUSAL)
 
 
@@ -129,7 +144,8 @@ class Fault:
 
     kind: str
     retry_after: str | None = None  # rate_limit: the Retry-After header value (seconds or an HTTP date)
-    seconds: float | None = None  # hang: how long before closing (None: until the client gives up)
+    seconds: float | None = None  # hang: how long before closing (None: until the client gives up); trickle: gap
+    size: int | None = None  # oversized: the answer's size in bytes
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -178,6 +194,8 @@ def logprobs_content(tokens: Sequence[tuple[str, Mapping[str, float]]], top: int
 Plan = Callable[[int, dict], "Fault | None"] | Sequence["Fault | None"]
 Responder = Callable[[dict, tuple[str, ...]], "dict | str | Choice"]
 N_MODES: tuple[str, ...] = ("honour", "ignore", "refuse")
+# The token limit's name a server takes: today's, or only the older one (it refuses the newer name with a 400).
+TOKEN_LIMITS: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
 
 
 @dataclass
@@ -388,11 +406,15 @@ class LoopbackServer:
         usage: bool = True,
         structured_supported: bool = True,
         n_mode: str = "honour",
+        token_limit: str = "max_completion_tokens",
         log_file: IO[str] | None = None,
     ) -> None:
         if n_mode not in N_MODES:
             raise ValueError(f"n_mode {n_mode!r}: expected one of {', '.join(N_MODES)}")
+        if token_limit not in TOKEN_LIMITS:
+            raise ValueError(f"token_limit {token_limit!r}: expected one of {', '.join(TOKEN_LIMITS)}")
         self.n_mode = n_mode
+        self.token_limit = token_limit
         self.latency = latency
         self.plan = plan
         self.responder = responder
@@ -621,6 +643,9 @@ class LoopbackServer:
                 f"Authorization: {raw})"
             )
             return await self._send(entry, writer, 403, _error_body(message, "permission_denied"))
+        if self.token_limit == "max_tokens" and "max_completion_tokens" in body:
+            message = "Unrecognized request argument supplied: max_completion_tokens"
+            return await self._send(entry, writer, 400, _error_body(message, "invalid_request_error"))
         n = body.get("n", 1)
         if n != 1 and self.n_mode == "refuse":
             error = _error_body("only n=1 is supported", "invalid_request_error", "n")
@@ -641,7 +666,57 @@ class LoopbackServer:
             else:
                 good = answer if isinstance(answer, dict) else valid_trace(classes, _user_texts_latest_first(body))
                 answers.append((*_broken_content(kind, good, classes), None))
-        return await self._send(entry, writer, 200, self._completion(index, body, answers, kind == REFUSAL))
+        completion = self._completion(index, body, answers, kind == REFUSAL)
+        if kind in BODY_FAULTS:
+            return await self._send_broken(entry, writer, fault, completion)
+        return await self._send(entry, writer, 200, completion)
+
+    async def _send_broken(
+        self, entry: LoggedRequest, writer: asyncio.StreamWriter, fault: Fault, completion: dict[str, Any]
+    ) -> bool:
+        """A 200 whose bytes are wrong (:data:`BODY_FAULTS`); False: the connection is closed afterwards."""
+        data = json.dumps(completion).encode("utf-8")
+        head = ["HTTP/1.1 200 OK", "Content-Type: application/json"]
+        entry.status = 200
+        try:
+            if fault.kind == OVERSIZED:
+                size = fault.size or 6 * 1024 * 1024
+                padded = dict(completion, padding="x" * max(0, size - len(data)))
+                data = json.dumps(padded).encode("utf-8")
+                writer.write(("\r\n".join([*head, "Connection: close"]) + "\r\n\r\n").encode("latin-1"))
+                for start in range(0, len(data), 65536):
+                    writer.write(data[start : start + 65536])
+                    await writer.drain()
+            elif fault.kind == NOT_UTF8:
+                data = data.replace(b"{", b'{"x": "\xff\xfe\xc0",', 1)
+                writer.write(("\r\n".join([*head, f"Content-Length: {len(data)}"]) + "\r\n\r\n").encode("latin-1"))
+                writer.write(data)
+                await writer.drain()
+                self._write_log(entry)
+                return True
+            elif fault.kind == NOT_JSON:
+                data = b"<html><body>502 Bad Gateway</body></html>"
+                writer.write(("\r\n".join([*head, f"Content-Length: {len(data)}"]) + "\r\n\r\n").encode("latin-1"))
+                writer.write(data)
+                await writer.drain()
+                self._write_log(entry)
+                return True
+            else:
+                writer.write(("\r\n".join([*head, f"Content-Length: {len(data)}"]) + "\r\n\r\n").encode("latin-1"))
+                await writer.drain()
+                if fault.kind == CUT_BODY:
+                    writer.write(data[: len(data) // 2])
+                    await writer.drain()
+                else:  # TRICKLE
+                    for position in range(len(data)):
+                        writer.write(data[position : position + 1])
+                        await writer.drain()
+                        await asyncio.sleep(0.5 if fault.seconds is None else fault.seconds)
+        except ConnectionError:
+            pass  # the client hung up (a deadline, a size cap): what it does is the test's to check
+        entry.answered = time.monotonic()
+        self._write_log(entry)
+        return False
 
     def _completion(
         self,

@@ -148,15 +148,17 @@ def test_error_rows_and_non_200_responses_become_rejects_with_their_reason(
     plan = BatchPlan(server_errors=frozenset({1}), rate_limited=frozenset({4}), error_objects=frozenset({6}))
     with BatchServer(batch_plans=[plan]) as srv:
         build(srv, tmp_path, cache)
+        traces, rejects = assert_each_item_once(tmp_path)
+        assert sorted(r.reason for r in rejects) == ["rate_limited", "server_error", "server_error"]
+        details = " ".join(r.detail for r in rejects)
+        assert "HTTP 500" in details and "HTTP 429" in details and "invalid_prompt" in details and "***" in details
+        for path in tmp_path.rglob("*"):  # the error row quoted the key: not in the rejects, nor the copy of the file
+            if path.is_file() and path.suffix in (".json", ".jsonl", ".log"):
+                assert secret not in path.read_text(encoding="utf-8"), path
+        assert set(srv.submitted.values()) == {1} and srv.creates == 1
+        # Those reasons are server faults (issue 22 item 2): a plain rerun asks the three items again, in one batch.
         rerun = build(srv, tmp_path, cache)
-    traces, rejects = assert_each_item_once(tmp_path)
-    assert sorted(r.reason for r in rejects) == ["rate_limited", "server_error", "server_error"]
-    details = " ".join(r.detail for r in rejects)
-    assert "HTTP 500" in details and "HTTP 429" in details and "invalid_prompt" in details and "***" in details
-    for path in tmp_path.rglob("*"):  # the error row quoted the key: not in the rejects, nor the copy of the file
-        if path.is_file() and path.suffix in (".json", ".jsonl", ".log"):
-            assert secret not in path.read_text(encoding="utf-8"), path
-    assert set(srv.submitted.values()) == {1} and srv.creates == 1 and rerun.skipped == ITEMS
+        assert srv.creates == 2 and rerun.skipped == ITEMS - 3 and (rerun.traces, rerun.rejects) == (ITEMS, 0)
 
 
 def test_an_expired_batch_keeps_its_results_and_sends_only_the_rest_again(tmp_path: Path, cache: Path) -> None:
@@ -370,7 +372,7 @@ def test_offline_files_for_vllm_run_batch(
     _vllm_results(offline_server, Path(files[0]), tmp_path / "results.jsonl", bare, drop=2, fail=5)
     imported = offline(batch_results=tmp_path / "results.jsonl")
     traces, rejects = outcomes(out)
-    assert len(traces) == ITEMS - 2 and [r.reason for r in rejects] == ["server_error"]
+    assert len(traces) == ITEMS - 2 and [r.reason for r in rejects] == ["request_refused"]
     assert "HTTP 400" in rejects[0].detail
     # The dropped request is written again, alone, for the next vllm run.
     again = imported.usage["batch"]["files"]

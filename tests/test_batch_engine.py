@@ -46,7 +46,7 @@ def test_result_rows_of_both_layouts_and_every_kind_of_error() -> None:
     _, outcome = parse_result_line(limited, "f:1")
     assert outcome == Failed("u#0#1", "rate_limited", "batch row HTTP 429: slow down")
     bad = row(response={"status_code": 400, "request_id": "r", "body": {"object": "error", "message": "bad"}})
-    assert parse_result_line(bad, "f:1")[1] == Failed("u#0#1", "server_error", "batch row HTTP 400: bad")
+    assert parse_result_line(bad, "f:1")[1] == Failed("u#0#1", "request_refused", "batch row HTTP 400: bad")
     flagged = row(response=None, error={"code": "invalid_prompt", "message": "flagged"})
     assert parse_result_line(flagged, "f:1")[1] == Failed(
         "u#0#1", "server_error", "batch row error invalid_prompt: flagged"
@@ -55,7 +55,8 @@ def test_result_rows_of_both_layouts_and_every_kind_of_error() -> None:
         assert parse_result_line(row(response=None, error={"code": code, "message": "m"}), "f:1") == ("u#0#1", None)
     # vllm run-batch's failed request: a 400 without a body, the message as a plain string in ``error``.
     vllm = row(response={"status_code": 400, "request_id": "r", "body": None}, error="model not found")
-    assert parse_result_line(vllm, "f:1")[1] == Failed("u#0#1", "server_error", "batch row HTTP 400: model not found")
+    expected = Failed("u#0#1", "request_refused", "batch row HTTP 400: model not found")
+    assert parse_result_line(vllm, "f:1")[1] == expected
     older = row(response=None, error="engine died")
     assert parse_result_line(older, "f:1")[1] == Failed("u#0#1", "server_error", "batch row error engine died")
     empty = parse_result_line(row(response=None, error=None), "f:1")[1]

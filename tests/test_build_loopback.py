@@ -160,15 +160,19 @@ def test_no_repairs_rejects_at_the_first_invalid_answer(tmp_path: Path, cache: P
     ],
     ids=["server_error", "rate_limited", "timeout"],
 )
-def test_retries_run_out_into_a_reject_with_the_call_reason(
+def test_retries_run_out_into_an_item_left_to_do_never_a_reject(
     tmp_path: Path, cache: Path, fault: Fault, reason: str
 ) -> None:
+    """Issue 22 item 2: the server's failure is not the item's; a plain rerun asks the item again."""
     with LoopbackServer(plan=[fault, fault]) as srv:
-        _build(srv, tmp_path, cache, max_retries=1, timeout=0.3)
+        summary = _build(srv, tmp_path, cache, max_retries=1, timeout=0.3)
         assert len(srv.chat_requests) == 2
-    _, [reject] = _records(tmp_path)
-    assert (reject.reason, reject.stage) == (reason, "teacher")
-    assert "after 2 request(s)" in reject.detail
+        assert _records(tmp_path) == ([], []), "no trace, and no reject"
+        assert (summary.unfinished, summary.unfinished_reasons) == (1, {reason: 1})
+        assert "after 2 request(s)" in summary.unfinished_examples[reason]
+        assert ("--timeout" in summary.unfinished_examples[reason]) == (reason == "timeout")
+        again = _build(srv, tmp_path, cache, max_retries=1, timeout=0.3)
+        assert (again.new_traces, again.unfinished, len(srv.chat_requests)) == (1, 0, 3)
 
 
 def test_rerun_and_revalidation_make_zero_requests(tmp_path: Path, cache: Path, server: LoopbackServer) -> None:
@@ -243,10 +247,10 @@ def test_limit_then_full_asks_only_for_the_new_items(tmp_path: Path, cache: Path
     assert sent == [(0.0, True)] * 2 + [(1.0, False)] * 4
 
 
-def test_retry_rejects_asks_again_for_failed_calls_and_rewrites_rejects(tmp_path: Path, cache: Path) -> None:
-    with LoopbackServer(plan=[Fault(SERVER_ERROR), None]) as srv:
+def test_retry_rejects_asks_again_for_refused_calls_and_rewrites_rejects(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(plan=[Fault(UNAUTHORIZED), None]) as srv:
         _build(srv, tmp_path, cache, limit=2, max_retries=0)
-        assert [r.reason for r in _records(tmp_path)[1]] == ["server_error"]
+        assert [r.reason for r in _records(tmp_path)[1]] == ["request_refused"]
         kept = _build(srv, tmp_path, cache, limit=2, max_retries=0)
         assert (kept.new_traces, kept.rejects, len(srv.chat_requests)) == (0, 1, 2)
         retried = _build(srv, tmp_path, cache, limit=2, max_retries=0, retry_rejects=True)
@@ -317,7 +321,7 @@ def test_the_api_key_never_reaches_a_file(tmp_path: Path, cache: Path, monkeypat
     monkeypatch.setenv("LOOPBACK_KEY", secret)
     with LoopbackServer(plan=[Fault(UNAUTHORIZED)]) as srv:
         summary = _build(srv, tmp_path, cache, api_key_env="LOOPBACK_KEY")
-    assert summary.reject_reasons == {"server_error": 1}
+    assert summary.reject_reasons == {"request_refused": 1}
     for path in tmp_path.iterdir():
         if path.is_file() and path.suffix in (".jsonl", ".json", ".log", ".md"):
             assert secret not in path.read_text(encoding="utf-8"), path.name

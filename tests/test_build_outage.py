@@ -78,7 +78,7 @@ def test_the_same_unfixable_failure_on_the_first_answers_stops_after_a_few_items
         assert "the first 3 answers are all the same failure" in message and "\n" not in message
         assert "rerun with --no-structured --retry-rejects" in message
         assert f"{ITEMS - 2} of {ITEMS} items left to do" in message
-        assert [r["reason"] for r in _lines(out / "rejects.jsonl")] == ["server_error"] * 2
+        assert [r["reason"] for r in _lines(out / "rejects.jsonl")] == ["request_refused"] * 2
         # Following the advice: --no-structured changes the fingerprint, so even the two rejects are redone.
         fixed: BuildSummary = run_build(_config(srv.base_url, out, cache, concurrency=1, structured=False))
     assert (fixed.traces, fixed.rejects, fixed.stale) == (ITEMS, 0, 2)
@@ -88,4 +88,4 @@ def test_a_failure_among_successes_is_an_items_reject_not_a_stop(tmp_path: Path,
     plan = [None, Fault(UNAUTHORIZED), Fault(UNAUTHORIZED), Fault(UNAUTHORIZED)]
     with LoopbackServer(plan=plan) as srv:
         summary = run_build(_config(srv.base_url, tmp_path / "run", cache, concurrency=1))
-    assert (summary.traces, summary.reject_reasons) == (ITEMS - 3, {"server_error": 3})
+    assert (summary.traces, summary.reject_reasons) == (ITEMS - 3, {"request_refused": 3})

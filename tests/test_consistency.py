@@ -222,3 +222,9 @@ def test_template_predict_traces_pass_every_rule(distribution: dict[str, float],
 def test_template_gold_traces_pass_the_level_and_competing_rules(distribution: dict[str, float], measured) -> None:
     trace = write_trace("u1", "Fine.", distribution, measured, "rationalize", 0)
     assert trace_violations(trace, min_coherence=None) == []
+
+
+def test_the_catch_all_class_is_neither_for_nor_against_the_evidence() -> None:
+    with_other = {"neu": 0.1, "ang": 0.1, "sad": 0.0, "oth": 0.8}
+    assert coherence([["ang"]], with_other) == coherence([["ang"]], {"neu": 0.1, "ang": 0.1, "sad": 0.0})
+    assert coherence([["ang"]], {"neu": 0.0, "ang": 0.0, "sad": 0.0, "oth": 1.0}) is None

@@ -47,11 +47,12 @@ def test_corpus_out_folder_classes_and_drop_table(tmp_path: Path, wide_console: 
     manifest.write_text("id,audio,transcript,votes\na,a.wav,x,neu;sad\nb,a.wav,y,neu;fru\nc,gone.wav,z,neu\n")
     out = tmp_path / "run"
     args = ["corpus", "--corpus", "manifest", "--root", str(manifest), "--classes", "neu,sad", "--out", str(out)]
+    args += ["--out-of-set", "drop-utterance"]
     result = runner.invoke(get_app(), args)
     assert result.exit_code == 0, result.output
     assert [u.id for u in read_utterances(out / "utterances.jsonl")] == ["a"]
     assert "label outside class set" in result.output and "missing audio" in result.output
-    assert f"{manifest}:3" in result.output and "codes fru not in neu,sad" in result.output
+    assert f"{manifest}:3" in result.output and "votes for fru not in neu,sad" in result.output
 
 
 def test_corpus_with_allow_missing_audio_reports_the_kept_ones(tmp_path: Path) -> None:

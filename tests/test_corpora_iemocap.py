@@ -367,3 +367,17 @@ def test_release_sized_tree_reproduces_the_5531_benchmark_rule(tmp_path: Path) -
     }
     assert load.summary().dropped == {OUTSIDE_CLASS_SET: 10039 - 5531}
     assert len(load_corpus("iemocap", tmp_path, classes="all", allow_missing_audio=True).utterances) == 10039
+
+
+def test_no_majority_utterances_can_be_included_and_their_votes_follow_the_rule(release: Path) -> None:
+    # The fixture's block with header label xxx: evaluators ang, fru, oth (the actor's own oth is a self-evaluation).
+    load = load_corpus("iemocap", release, no_majority=True)
+    assert load.summary().dropped[OUTSIDE_CLASS_SET] == 1  # only the fru header now
+    kept = [u for u in load.utterances if u.meta["header_label"] == "xxx"]
+    assert len(kept) == 1 and kept[0].distribution == {"neu": 0.0, "hap": 0.0, "ang": 1.0, "sad": 0.0}
+    other = load_corpus("iemocap", release, no_majority=True, out_of_set="other")
+    (amb,) = [u for u in other.utterances if u.meta["header_label"] == "xxx"]
+    assert other.classes == ["neu", "hap", "ang", "sad", "oth"]
+    assert amb.distribution == pytest.approx({"neu": 0.0, "hap": 0.0, "ang": 1 / 3, "sad": 0.0, "oth": 2 / 3})
+    facts = other.summary().facts()["out_of_set"]
+    assert facts["rule"] == "other" and facts["utterances_over_half_outside"] >= 1

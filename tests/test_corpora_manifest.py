@@ -93,18 +93,18 @@ def test_vote_string_order_does_not_matter(labels: list[str], rnd) -> None:
     assert sum(first.vote_counts.values()) == first.n_annotators == len(labels)
 
 
-def test_class_set_drops_rows_with_codes_outside_it(tmp_path: Path) -> None:
+def test_drop_utterance_drops_rows_with_codes_outside_the_class_set(tmp_path: Path) -> None:
     touch_wavs(tmp_path, "a.wav", "b.wav", "c.wav")
     rows = "a,a.wav,,neu;hap\nb,b.wav,,neu;fru\nc,c.wav,,exc;neu\nd,a.wav,,ang;sad\n"
     (tmp_path / "m.csv").write_text("id,audio,transcript,votes\n" + rows)
-    load = load_corpus("manifest", tmp_path / "m.csv", classes="neu,hap,ang,sad")
+    load = load_corpus("manifest", tmp_path / "m.csv", classes="neu,hap,ang,sad", out_of_set="drop-utterance")
     assert [u.id for u in load.utterances] == ["a", "d"]
     assert {d.where: d.reason for d in load.dropped} == {
         f"{tmp_path / 'm.csv'}:3": OUTSIDE_CLASS_SET,
         f"{tmp_path / 'm.csv'}:4": OUTSIDE_CLASS_SET,
     }
     assert "fru" in load.dropped[0].detail
-    four = load_corpus("manifest", tmp_path / "m.csv", classes="4")  # 4 folds exc into hap
+    four = load_corpus("manifest", tmp_path / "m.csv", classes="4", out_of_set="drop-utterance")  # exc into hap
     assert [u.id for u in four.utterances] == ["a", "c", "d"]
     assert four.utterances[1].distribution == {"neu": 0.5, "hap": 0.5, "ang": 0.0, "sad": 0.0}
 
@@ -233,3 +233,44 @@ def test_an_unknown_speaker_is_null_not_one_shared_speaker(written: str) -> None
 
     assert known_speaker(written) is None
     assert known_speaker(" spk1 ") == "spk1"
+
+
+def test_one_rule_for_votes_outside_the_class_set(tmp_path: Path) -> None:
+    """The issue's votes neu / fru / fru+ang under a 4-class set, by each rule, and what the summary reports."""
+    touch_wavs(tmp_path, "a.wav")
+    (tmp_path / "m.jsonl").write_text(
+        '{"id": "x", "audio": "a.wav", "transcript": "", "votes": [["neu"], ["fru"], ["fru", "ang"], ["fru"]]}\n'
+        '{"id": "y", "audio": "a.wav", "transcript": "", "votes": [["neu"], ["sad"]]}\n'
+    )
+    path = tmp_path / "m.jsonl"
+    dropped = load_corpus("manifest", path, classes="neu,ang,sad")  # the default: drop-votes
+    x = dropped.utterances[0]
+    assert x.distribution == {"neu": pytest.approx(2 / 3), "ang": pytest.approx(1 / 3), "sad": 0.0}
+    facts = dropped.summary().facts()["out_of_set"]
+    assert facts == {
+        "rule": "drop-votes",
+        "vote_mass_outside_share": pytest.approx(2.5 / 6, abs=1e-4),
+        "utterances_over_half_outside": 1,
+        "utterances_counted": 2,
+    }
+    assert "41.7% of the vote mass; 1 utterances lost more than half" in str(dropped.summary())
+    other = load_corpus("manifest", path, classes="neu,ang,sad", out_of_set="other")
+    assert other.classes == ["neu", "ang", "sad", "oth"]
+    assert other.utterances[0].distribution == {"neu": 0.25, "ang": 0.125, "sad": 0.0, "oth": 0.625}
+    assert other.utterances[1].distribution["oth"] == 0.0
+    whole = load_corpus("manifest", path, classes="neu,ang,sad", out_of_set="drop-utterance")
+    assert [u.id for u in whole.utterances] == ["y"] and whole.summary().facts()["out_of_set"][
+        "rule"
+    ] == "drop-utterance"
+    with pytest.raises(CotgenError, match="--out-of-set 'keep': expected one of drop-votes, other, drop-utterance"):
+        load_corpus("manifest", path, classes="neu,ang,sad", out_of_set="keep")
+
+
+def test_the_card_states_the_rule_and_what_it_cost() -> None:
+    from cotgen.report.card import out_of_set_sentences
+
+    facts = {"rule": "drop-votes", "vote_mass_outside_share": 0.4167, "utterances_over_half_outside": 1}
+    (sentence,) = out_of_set_sentences({"out_of_set": facts})
+    assert "(`--out-of-set drop-votes`) were left out and the remaining votes renormalised: 41.7%" in sentence
+    assert "1 utterances lost more than half of theirs" in sentence
+    assert out_of_set_sentences({}) == []

@@ -110,12 +110,12 @@ def test_assemble_applies_the_shared_rules_in_order(tmp_path: Path) -> None:
         _raw("u3", wav, {"fru": 3.0}, reference="sad"),
         _raw("u4", tmp_path / "gone.wav", {"sad": 3.0}, reference="sad"),
         _raw("u5", wav, {}, reference="neu"),
-        _raw("u6", wav, {"neu": 1.0, "fru": 1.0}, strict=True),
+        _raw("u6", wav, {"neu": 1.0, "fru": 1.0}),  # no reference: its fru vote is dropped (drop-votes)
         _raw("u7", tmp_path / "gone.wav", {"hap": 1.0, "ang": 2.0}, reference="ang"),  # every class has votes
         Dropped("malformed block", "f.txt:99", "bad header"),
     ]
     load = assemble("test", items, parse_class_set("4"))
-    assert [u.id for u in load.utterances] == ["u1"]
+    assert [u.id for u in load.utterances] == ["u1", "u6"]
     assert load.utterances[0].distribution == {"neu": 1.0, "hap": 0.0, "ang": 0.0, "sad": 0.0}
     assert load.utterances[0].vote_counts == {"neu": 2.0, "fru": 1.0}
     assert load.utterances[0].audio == str(wav)
@@ -126,11 +126,13 @@ def test_assemble_applies_the_shared_rules_in_order(tmp_path: Path) -> None:
         "f.txt:u3": NO_VOTES_IN_SET,
         "f.txt:u4": MISSING_AUDIO,
         "f.txt:u5": NO_VOTES,
-        "f.txt:u6": OUTSIDE_CLASS_SET,
         "f.txt:u7": MISSING_AUDIO,
         "f.txt:99": "malformed block",
     }
-    assert load.summary().dropped[OUTSIDE_CLASS_SET] == 2
+    assert load.summary().dropped[OUTSIDE_CLASS_SET] == 1
+    # --out-of-set drop-utterance: any out-of-set vote drops the utterance, whatever its reference.
+    strict = assemble("test", items, parse_class_set("4", out_of_set="drop-utterance"))
+    assert strict.utterances == [] and strict.summary().dropped[OUTSIDE_CLASS_SET] == 4  # u1, u2, u3, u6
 
 
 def test_assemble_keeps_missing_audio_when_allowed_and_records_it(tmp_path: Path) -> None:
@@ -145,7 +147,7 @@ def test_assembled_utterances_sum_to_one_and_ignore_annotator_order(many, rnd) -
 
     def entries(vote_sets: list[list[list[str]]]) -> list[RawEntry]:
         return [
-            RawEntry(f"u{i}", f"m:{i}", audio, weighted_vote_counts(v), counted_annotators(v), votes=v, strict=True)
+            RawEntry(f"u{i}", f"m:{i}", audio, weighted_vote_counts(v), counted_annotators(v), votes=v)
             for i, v in enumerate(vote_sets)
         ]
 

@@ -80,7 +80,7 @@ def test_dpo_and_grpo_rows_have_the_columns_their_trainers_read(exported: Path, 
         assert [m["role"] for m in row["chosen"]] == [m["role"] for m in row["rejected"]] == ["assistant"]
         assert row["chosen"][0]["content"] != row["rejected"][0]["content"]
     for row in load_rows(exported / "grpo_train.jsonl", tmp_path):
-        assert set(row) == {"id", "prompt", "target_distribution", "gold_trace"}
+        assert set(row) == {"id", "prompt", "target_distribution", "gold_trace", "cue_levels"}
         assert abs(sum(row["target_distribution"].values()) - 1.0) < 1e-9
         assert row["gold_trace"].startswith("<acoustic>")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from cotgen.records.trace import TraceError, TraceParseError, parse_sections, parse_trace
-from cotgen.rewards import distribution_reward, format_problem, format_reward
+from cotgen.rewards import distribution_reward, format_problem, format_reward, reasoning_reward
 
 CLASSES = ["neu", "hap", "ang", "sad"]
 TARGET = {"neu": 0.4, "hap": 0.0, "ang": 0.6, "sad": 0.0}
@@ -29,6 +29,7 @@ NORMAL = (
     "action.\n</lexical>\n<ambiguity>\nLevel: medium. Competing: ang, neu. Anger leads but a calm reading remains "
     'possible.\n</ambiguity>\n<distribution>{"neu": 0.4, "hap": 0.0, "ang": 0.6, "sad": 0.0}</distribution>'
 )
+LEVELS = {"pitch": "high", "loudness": "very high", "speech_rate": "moderate", "intonation": "rising"}
 SIZE = 1_000_000
 # Cost per byte of a hostile text over that of the normal trace; measured 0.04-1.0, quadratic readers > 100.
 PER_BYTE_BOUND = 5.0
@@ -52,6 +53,10 @@ HOSTILE: dict[str, str] = {
     "fence lines": _fill("```json\n"),
     "one hyphenated word": NORMAL.replace("The pitch rises", _fill("don't-")),
     "every level in a cue line": NORMAL.replace("The pitch rises", _fill("pitch very high, very low, moderate, ")),
+    "free-text cue line of names and levels": NORMAL.replace(
+        "- pitch: high. The pitch rises", "- " + _fill("pitch loudness speech rate very high ")
+    ),
+    "shares everywhere": NORMAL.replace("Anger leads", _fill("0.40 angry, 60% neutral, 3 of 5 ")),
 }
 
 
@@ -64,6 +69,7 @@ def _every_reader(text: str) -> None:
     format_problem(text, CLASSES)
     format_reward([text], target_distribution=[TARGET])
     distribution_reward([text], target_distribution=[TARGET])
+    reasoning_reward([text], target_distribution=[TARGET], cue_levels=[LEVELS])  # claims: cues, shares, evidence
 
 
 def _cpu(work: Callable[[], None], repeats: int) -> float:
@@ -93,6 +99,8 @@ WELL_FORMED = {
     "arrows in a lexical line",
     "one hyphenated word",
     "every level in a cue line",
+    "free-text cue line of names and levels",
+    "shares everywhere",
 }
 
 

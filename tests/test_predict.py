@@ -315,7 +315,7 @@ def test_a_400_that_is_not_about_n_fails_the_samples_without_giving_up_n(run: Pa
     # The first utterance's request fails with a 400 about something else: its 3 samples record it; the second
     # utterance still asks with n (the client learnt nothing about n from that answer).
     assert len(requests) == 2 and all(r.body["n"] == 3 for r in requests)
-    assert summary.errors == {"server_error": 3} and summary.parsed == 3 and summary.n_honoured is True
+    assert summary.errors == {"request_refused": 3} and summary.parsed == 3 and summary.n_honoured is True
 
 
 def test_a_batched_answer_and_single_answers_share_the_cache(run: Path, tmp_path: Path) -> None:
@@ -526,7 +526,7 @@ def test_the_key_reaches_no_file(run: Path, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("OPENAI_API_KEY", key)
     with LoopbackServer(responder=student_responder, plan=[Fault(UNAUTHORIZED)]) as srv:
         summary = _predict(srv, run, tmp_path, limit=2, concurrency=1)
-    assert summary.errors == {"server_error": 1}
+    assert summary.errors == {"request_refused": 1}
     error = next(r.error for r in _lines(run / "predictions.jsonl") if r.error)
     assert "rejected the API key from OPENAI_API_KEY (HTTP 401)" in error
     for name in ("predictions.jsonl", "run.json", "cotgen.log"):

@@ -193,3 +193,33 @@ def test_a_missing_run_folder_is_an_error_and_nothing_is_created(tmp_path: Path)
     with pytest.raises(CotgenError, match=r"no such run folder"):
         write_review(tmp_path / "nope")
     assert not (tmp_path / "nope").exists()
+
+
+def test_each_trace_shows_what_the_reasoning_rewards_pay_it_and_the_header_the_negatives(
+    run: Path, tmp_path: Path
+) -> None:
+    from cotgen.rewards import reasoning_reward
+
+    write_review(run, tmp_path / "page")
+    details = _details(tmp_path / "page")
+    utterances = {u["id"]: u for u in lines(run / "utterances.jsonl")}
+    texts = {(t["id"], t["sample"]): t["text"] for t in lines(run / "traces.jsonl")}
+    shown = 0
+    for detail in details.values():
+        for trace in detail["traces"]:
+            reward = trace["reward"]
+            # The faithfulness the reward reads off the text is the build's rule on the same measured levels.
+            assert reward["faithfulness"] == pytest.approx(trace["faith_now"], abs=1e-4)
+            levels = {c["cue"]: c["measured"] for c in trace["cues"]}
+            text = texts[(detail["id"], trace["sample"])]
+            target = utterances[detail["id"]]["distribution"]
+            expected = reasoning_reward([text], target_distribution=[target], cue_levels=[levels])[0]
+            if trace["sample"] == 0:  # the gold's distribution is the human one, as the reward's target
+                assert reward["combined"] == pytest.approx(expected, abs=1e-3)
+                shown += 1
+    assert shown
+    index = (tmp_path / "page" / "index.html").read_text(encoding="utf-8")
+    by_kind = json.loads((run / "run.json").read_text(encoding="utf-8"))["pairs"]["by_kind"]
+    for kind, row in by_kind.items():
+        if kind != "gold":
+            assert f"{kind} {row['chosen']} ({row['inconsistent']})" in index

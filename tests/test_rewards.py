@@ -13,6 +13,12 @@ from test_pairs_support import CLASSES, make_trace
 import cotgen
 from cotgen.core.divergence import as_vector, js, kl
 from cotgen.records.trace import render_trace
+from cotgen.rewards import (
+    ambiguity_consistency_reward,
+    cue_faithfulness_reward,
+    evidence_coherence_reward,
+    reasoning_reward,
+)
 from cotgen.scoring.rewards import (
     MIN_STAGE_WORDS,
     distribution_reward,
@@ -141,6 +147,20 @@ def test_swift_plugin_registers_orms_that_work_as_ms_swift_calls_them(fake_swift
     assert orms["cotgen_format"]()(completions, **columns) == [1.0, 1.0, 0.0]
     kl_rewards = orms["cotgen_distribution_kl"]()(completions, **columns)
     assert kl_rewards == pytest.approx(distribution_reward_kl(completions, target_distribution=[TARGET] * 3))
+    # The reasoning rewards, with the cue_levels column as Arrow hands it over (unmeasured cues as null).
+    levels = {"pitch": "high", "loudness": None, "speech_rate": "low"}
+    columns["cue_levels"] = [levels] * 3
+    for name, reward in {
+        "cotgen_ambiguity": ambiguity_consistency_reward,
+        "cotgen_cue_faithfulness": cue_faithfulness_reward,
+        "cotgen_coherence": evidence_coherence_reward,
+        "cotgen_reasoning": reasoning_reward,
+    }.items():
+        orm = orms[name]()
+        assert isinstance(orm, fake_swift.ORM)
+        expected = reward(completions, target_distribution=[TARGET] * 3, cue_levels=[levels] * 3)
+        assert orm(completions, **columns) == pytest.approx(expected), name
+        assert expected[2] == 0.0  # the completion with its stages out of order reads as nothing
 
 
 def test_targets_as_datasets_hands_them_over_from_jsonl_and_from_lists(tmp_path):

@@ -107,13 +107,14 @@ def test_no_secret_reaches_a_file_a_log_or_the_terminal(
     with LoopbackServer(plan=plan) as server:
         build = ["-v", "build", "--teacher", "openai:loopback", "--base-url", server.base_url, "--out", str(run)]
         assert cotgen(*build, "--cache", str(cache), "--samples", "1", "--workers", "1", "--no-progress") == 0
+        # pairs asks the run's teacher for counterfactual rationales: the server is still up.
+        assert cotgen("-v", "pairs", "--in", str(run)) == 0, shown[-1]
         requests = server.requests
     assert all(r.headers["authorization-present"] == "True" for r in requests), "the key was sent"
     assert all("authorization" not in r.headers for r in requests)
     rejects = (run / "rejects.jsonl").read_text()
     assert "the server rejected the API key from OPENAI_API_KEY (HTTP 401)" in rejects
 
-    assert cotgen("-v", "pairs", "--in", str(run)) == 0
     assert cotgen("-v", "grpo", "--in", str(run)) == 0
     assert cotgen("-v", "stats", "--in", str(run)) == 0
     for fmt in ("trl", "llamafactory", "swift"):
@@ -200,6 +201,8 @@ def test_no_credential_of_the_base_url_reaches_a_written_byte(
         build = ["-v", "build", "--teacher", "openai:loopback", "--base-url", url, "--out", str(run), "--limit", "6"]
         assert cotgen(*build, "--cache", str(cache), "--samples", "1", "--workers", "1", "--no-progress") == 0
         assert server.requests and all(r.headers["authorization-present"] == "True" for r in server.requests)
+        # pairs asks the run's teacher (from run.json, whose URL has no credential left) for counterfactuals.
+        assert cotgen("-v", "pairs", "--in", str(run)) == 0, shown[-1]
     rejects = (run / "rejects.jsonl").read_text()
     assert "HTTP 403" in rejects and "Authorization: Basic ***" in rejects  # the echo reached the record, blanked
     with LoopbackServer(responder=student_responder) as student:
@@ -212,7 +215,6 @@ def test_no_credential_of_the_base_url_reaches_a_written_byte(
     assert cotgen(*batch, "--limit", "4", "--cache", str(cache), "--batch-file-only", "--no-progress") == 0
     assert "api-version=2024-06-01" in (offline / "run.json").read_text()  # a parameter that is no secret stays
 
-    assert cotgen("-v", "pairs", "--in", str(run)) == 0
     assert cotgen("-v", "export", "--format", "trl", "--in", str(run)) == 0
     assert cotgen("-v", "review", "--in", str(run)) == 0
     assert cotgen("-v", "publish", "--in", str(run), "--repo", "someone/emotion-cot", "--private") == 0

@@ -27,11 +27,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback_server import (
     CONTENT_FAULTS,
+    CUT_BODY,
     FORBIDDEN,
     HANG,
     MALFORMED_JSON,
     NEGATIVE,
     NO_STRUCTURED,
+    NOT_JSON,
+    NOT_UTF8,
+    OVERSIZED,
     RATE_LIMIT,
     REFUSAL,
     RESET,
@@ -39,6 +43,7 @@ from loopback_server import (
     SERVER_ERROR,
     SOAK_FAULTS,
     SUM_1_3,
+    TRICKLE,
     TRUNCATED,
     UNAUTHORIZED,
     UNAVAILABLE,
@@ -53,6 +58,7 @@ from openai import AsyncOpenAI
 
 from cotgen.core.errors import CotgenError
 from cotgen.records.trace import TraceError, response_schema, validate_trace
+from cotgen.teachers.breaker import FAILING_AFTER, ServerFailingError
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
     ChatResult,
@@ -153,7 +159,7 @@ def test_no_response_format_without_structured_or_with_audio(overrides: dict) ->
         result = call(config(srv, **overrides), request(max_tokens=900))
         body = srv.chat_requests[0].body
     assert "response_format" not in body
-    assert body["max_tokens"] == 900
+    assert body["max_completion_tokens"] == 900 and "max_tokens" not in body
     validate_trace(result.text, CLASSES, has_transcript=True)
 
 
@@ -303,7 +309,7 @@ def test_server_without_structured_outputs_says_to_use_no_structured() -> None:
     with LoopbackServer(structured_supported=False) as srv:
         error = call(config(srv))
         assert isinstance(error, TeacherCallError)
-        assert (error.reason, error.attempts, len(srv.chat_requests)) == ("server_error", 1, 1)
+        assert (error.reason, error.attempts, len(srv.chat_requests)) == ("request_refused", 1, 1)
         assert "--no-structured" in error.detail
         result = call(config(srv, structured=False))
     validate_trace(result.text, CLASSES, has_transcript=True)
@@ -314,7 +320,7 @@ def test_rejected_key_is_named_by_variable_never_by_value() -> None:
         error = call(config(srv))
         assert len(srv.chat_requests) == 1
     assert isinstance(error, TeacherCallError)
-    assert error.reason == "server_error" and "OPENAI_API_KEY" in error.detail and "401" in error.detail
+    assert error.reason == "request_refused" and "OPENAI_API_KEY" in error.detail and "401" in error.detail
     assert KEY not in str(error) and KEY not in repr(error.args)
 
 
@@ -323,7 +329,7 @@ def test_a_key_quoted_in_a_server_message_is_blanked_out() -> None:
         error = call(config(srv))
         assert len(srv.chat_requests) == 1
     assert isinstance(error, TeacherCallError)
-    assert error.reason == "server_error" and "HTTP 403" in error.detail and "Project of key ***" in error.detail
+    assert error.reason == "request_refused" and "HTTP 403" in error.detail and "Project of key ***" in error.detail
     assert KEY not in str(error)
 
 
@@ -345,7 +351,7 @@ def test_not_found_is_not_retried() -> None:
         error = call(config(srv, base_url=srv.base_url + "/wrong"))
         assert len(srv.requests) == 1
     assert isinstance(error, TeacherCallError)
-    assert (error.reason, error.attempts) == ("server_error", 1) and "404" in error.detail
+    assert (error.reason, error.attempts) == ("request_refused", 1) and "404" in error.detail
 
 
 def closed_port() -> int:
@@ -765,3 +771,94 @@ def test_server_script_mode_serves_and_logs_to_a_file(tmp_path: Path) -> None:
     assert [(r["path"], r["status"], r["fault"]) for r in lines] == [("/v1/chat/completions", 200, None)]
     assert lines[0]["body"]["messages"] == request().messages
     assert KEY not in log.read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Today's API, bounded answers and the failing-server stop (issue 22 items 1 and 5, issue 20 item 4)
+
+
+def test_the_token_limit_goes_out_as_max_completion_tokens() -> None:
+    with LoopbackServer() as srv:
+        teacher_result = asyncio.run(
+            _calls(config(srv, concurrency=1), [request(f"u{i}", max_tokens=700) for i in (1, 2)])
+        )
+        bodies = [r.body for r in srv.chat_requests]
+    assert all(isinstance(r, ChatResult) for r in teacher_result)
+    assert [(b.get("max_completion_tokens"), "max_tokens" in b) for b in bodies] == [(700, False), (700, False)]
+
+
+def test_a_server_that_only_takes_max_tokens_is_asked_with_it_from_its_first_refusal_on(tmp_path: Path) -> None:
+    async def run(srv: LoopbackServer, cache: ResponseCache) -> tuple[list, OpenAITeacher]:
+        teacher = OpenAITeacher(config(srv, concurrency=1), cache)
+        try:
+            return [await teacher.chat(request(f"u{i}", max_tokens=700)) for i in range(3)], teacher
+        finally:
+            await teacher.aclose()
+
+    with ResponseCache(tmp_path / "responses.sqlite") as cache, LoopbackServer(token_limit="max_tokens") as srv:
+        results, teacher = asyncio.run(run(srv, cache))
+        sent = [(r.status, r.body.get("max_completion_tokens"), r.body.get("max_tokens")) for r in srv.chat_requests]
+        # The answers are cached under the same key whichever name carried the limit: found again for free.
+        again = OpenAITeacher(config(srv), cache)
+        cached = asyncio.run(again.chat(request("u0", max_tokens=700)))
+    assert sent == [(400, 700, None), (200, None, 700), (200, None, 700), (200, None, 700)]
+    assert all(isinstance(r, ChatResult) for r in results) and results[0].attempts == 1
+    assert teacher.token_limit_parameter == "max_tokens" and teacher.stats()["token_limit_fallbacks"] == 1
+    assert teacher.stats()["failures"] == {} and cached.from_cache
+
+
+def test_an_all_failing_server_stops_every_request_after_a_few_not_after_each_ones_retries() -> None:
+    concurrency, workers = 4, 8  # as the build's pool: twice as many items in progress as requests in flight
+
+    async def run(srv: LoopbackServer) -> tuple[list, dict]:
+        teacher = OpenAITeacher(config(srv, concurrency=concurrency, max_retries=6), None)
+        pending = iter(range(30))
+        results: list = []
+
+        async def worker() -> None:
+            for i in pending:
+                try:
+                    results.append(await teacher.chat(request(f"u{i}")))
+                except (TeacherCallError, CotgenError) as exc:
+                    results.append(exc)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            return results, teacher.stats()
+        finally:
+            await teacher.aclose()
+
+    with LoopbackServer(plan=lambda i, body: Fault(SERVER_ERROR)) as srv:
+        results, stats = asyncio.run(run(srv))
+        sent = len(srv.chat_requests)
+    assert len(results) == 30 and all(isinstance(r, ServerFailingError) for r in results), results
+    # The bound of docs/reliability-performance.md: max(failing_after, items in progress) + requests in flight.
+    assert FAILING_AFTER <= sent == stats["requests"] <= max(FAILING_AFTER, workers) + concurrency
+    assert "its last" in str(results[0]) and "HTTP 500" in str(results[0])
+
+
+@pytest.mark.parametrize("kind", [CUT_BODY, NOT_UTF8, NOT_JSON, OVERSIZED])
+def test_a_broken_200_is_a_retried_server_failure_with_a_reason(kind: str) -> None:
+    with LoopbackServer(plan=lambda i, body: Fault(kind, size=300_000)) as srv:
+        error = call(config(srv, max_retries=1, max_response_bytes=64 * 1024))
+        count = len(srv.chat_requests)
+    assert isinstance(error, TeacherCallError) and error.server_fault
+    assert (error.reason, error.attempts, count) == ("malformed_response", 2, 2)
+    expected = {CUT_BODY: "cut off", NOT_UTF8: "not readable JSON", NOT_JSON: "not readable JSON"}
+    assert expected.get(kind, "larger than 65,536 bytes") in error.detail
+
+
+def test_a_trickled_answer_ends_at_the_deadline_as_a_timeout() -> None:
+    with LoopbackServer(plan=lambda i, body: Fault(TRICKLE, seconds=0.2)) as srv:
+        started = time.monotonic()
+        error = call(config(srv, max_retries=0, timeout=0.5))
+        waited = time.monotonic() - started
+    assert isinstance(error, TeacherCallError) and (error.reason, error.attempts) == ("timeout", 1)
+    assert "raise --timeout" in error.detail and error.server_fault
+    assert waited < 30, "the answer would have taken minutes"  # a hang guard, far above the 1.5 s deadline
+
+
+def test_a_refused_request_is_the_requests_own_not_a_server_fault() -> None:
+    with LoopbackServer(plan=[Fault(UNAUTHORIZED)]) as srv:
+        error = call(config(srv))
+    assert isinstance(error, TeacherCallError) and error.reason == "request_refused" and not error.server_fault

@@ -67,26 +67,48 @@ def test_a_template_build_shows_one_80_column_progress_line_without_tokens(tmp_p
     assert any(line.startswith("offline template teacher (rule-generated traces),") for line in lines)
 
 
-def test_ctrl_c_says_what_is_done_and_left_logs_it_and_a_rerun_resumes(tmp_path: Path) -> None:
+INTERRUPTED = re.compile(
+    r"interrupted: (\d+) done, (\d+) left; (.*); rerun the same command to resume \(it asks only for what was never "
+    r"answered\)$"
+)
+
+
+def _interrupted(lines: list[str]) -> tuple[int, int, str]:
+    """done, left and the in-flight clause of the one ``interrupted:`` message on the screen (wrapped at 80 columns)."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("interrupted: ")]
+    assert len(starts) == 1, "\n".join(lines)
+    message = lines[starts[0]]
+    for line in lines[starts[0] + 1 :]:
+        if not line:
+            break
+        message += line if len(message) % COLUMNS == 0 else " " + line
+    match = INTERRUPTED.match(message)
+    assert match, message
+    return int(match[1]), int(match[2]), match[3]
+
+
+def test_ctrl_c_keeps_every_answer_in_flight_and_a_rerun_asks_only_for_the_rest(tmp_path: Path) -> None:
+    """Issue 22 item 3: requests made = answers kept, none lost; the rerun asks for exactly what was never asked."""
     cache = str(tmp_path / "cache")
     with LoopbackServer(latency=0.5) as srv:
-        args = ["build", "--teacher", "openai:m", "--base-url", srv.base_url, "--concurrency", "1", "--cache", cache]
+        args = ["build", "--teacher", "openai:m", "--base-url", srv.base_url, "--concurrency", "4", "--cache", cache]
         child = _spawn([*args, "--out", "run", "--workers", "1"], tmp_path)
-        child.expect(r"build [3-9]/24")  # a few items answered, most still to do
+        child.expect(r"build [3-9]/24")  # a few items answered, four more in flight, most still to do
         child.sendintr()
         lines = _screen(_run_to_end(child))
         port = srv.port
+        asked = len(srv.chat_requests)
+        answered = [r for r in srv.chat_requests if r.status == 200]
     assert child.exitstatus == 130, "\n".join(lines)
-    said = [line for line in lines if line.startswith("interrupted: ")]
-    assert len(said) == 1, "\n".join(lines)
-    done, left = map(
-        int, re.match(r"interrupted: (\d+) done, (\d+) left; rerun the same command to resume$", said[0]).groups()
-    )
-    assert done >= 3 and done + left == 24
+    done, left, flight = _interrupted(lines)
+    assert done + left == 24 and done >= 3
+    in_flight = int(re.match(r"(\d+) of (\d+) answers in flight awaited and kept$", flight)[2])  # type: ignore[index]
+    assert flight == f"{in_flight} of {in_flight} answers in flight awaited and kept" and in_flight >= 1
     traces = (tmp_path / "run" / "traces.jsonl").read_text(encoding="utf-8").splitlines()
     rejects = (tmp_path / "run" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(traces) + len(rejects) == done
-    assert said[0] in (tmp_path / "run" / "cotgen.log").read_text(encoding="utf-8")
+    # Every request sent was answered and every answer became a record: nothing paid for was thrown away.
+    assert asked == len(answered) == len(traces) + len(rejects) == done
+    assert "interrupted: " in (tmp_path / "run" / "cotgen.log").read_text(encoding="utf-8")
     live = [line for line in lines if line.startswith("build ")]
     assert live and "tokens" in live[-1] and len(live[-1]) <= COLUMNS
     # The same command: the same server URL (another one would make every item stale, its fingerprint changed).
@@ -95,8 +117,26 @@ def test_ctrl_c_says_what_is_done_and_left_logs_it_and_a_rerun_resumes(tmp_path:
         child = _spawn(args, tmp_path)
         lines = _screen(_run_to_end(child))
         assert child.exitstatus == 0, "\n".join(lines)
-        assert len(srv.chat_requests) == left
+        assert len(srv.chat_requests) == left == 24 - asked, "only what was never asked is asked now"
     assert any(f"{done} already done" in line for line in lines), "\n".join(lines)
+
+
+def test_a_second_ctrl_c_abandons_the_answers_in_flight_at_once(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    with LoopbackServer(latency=30.0) as srv:
+        args = ["build", "--teacher", "openai:m", "--base-url", srv.base_url, "--concurrency", "3", "--cache", cache]
+        child = _spawn([*args, "--out", "run", "--workers", "1", "--timeout", "60"], tmp_path)
+        while len(srv.chat_requests) < 3:
+            child.expect([pexpect.TIMEOUT], timeout=0.2)
+        child.sendintr()
+        child.expect(r"stopping: nothing new is sent; waiting up to 62 s for the 3 answers in flight")
+        child.sendintr()
+        lines = _screen(_run_to_end(child))
+        assert len(srv.chat_requests) == 3, "nothing was sent after the first Ctrl-C"
+    assert child.exitstatus == 130, "\n".join(lines)
+    done, left, flight = _interrupted(lines)
+    assert (done, left) == (0, 24)
+    assert flight == "0 of 3 answers in flight awaited and kept, 3 abandoned (the server may still bill them)"
 
 
 @given(

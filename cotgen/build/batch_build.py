@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotgen.build.outcome import Item, ItemKey
+from cotgen.build.outcome import Item, ItemKey, Unfinished, reject_record
 from cotgen.build.teach_pool import Outcome
 from cotgen.teachers.batch import BatchEngine, BatchRequest, BatchSettings, Collected
 from cotgen.teachers.batch.answers import BatchAnswers, BatchTally, Pending
@@ -92,6 +92,10 @@ async def _round(
         except Pending as pending:
             add(pending.request)
             continue
+        if isinstance(outcome, Unfinished):
+            # A failed row (HTTP 5xx or 429 in the batch's error file) is recorded, or the rounds would send it
+            # again and again; its reason is a server fault, so a plain rerun of the build asks it again.
+            outcome = reject_record(work_item[0], "teacher", outcome.reason, outcome.detail, 1)  # type: ignore[arg-type]
         done(outcome)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.dialogue import with_context
+from cotgen.corpora.out_of_set import DEFAULT_RULE
 from cotgen.records.utterance import Utterance, write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
@@ -111,13 +112,15 @@ def load_columns(
     allow_missing_audio: bool,
     run_dir: Path,
     context: int = 0,
+    out_of_set: str = DEFAULT_RULE,
+    no_majority: bool = False,
 ) -> CorpusColumns:
     """Load a corpus, write ``run_dir/utterances.jsonl``, and keep only its columns (the records go).
 
     With ``context`` K > 0 every utterance of a dialogue carries its K previous turns (see
     :mod:`cotgen.corpora.dialogue`), so every later prompt (teacher, SFT, DPO, GRPO) quotes the same turns.
     """
-    load = load_corpus(name, root, classes, self_eval, allow_missing_audio)
+    load = load_corpus(name, root, classes, self_eval, allow_missing_audio, out_of_set, no_majority)
     if not load.utterances:
         raise CotgenError(f"corpus {load.corpus}: no utterance left after loading ({len(load.dropped)} dropped)")
     logger.info(

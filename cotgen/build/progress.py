@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, ProgressColumn, Task, TaskID
 from rich.text import Text
 
+from cotgen.build.outcome import Unfinished
 from cotgen.records.run_records import RejectRecord, TraceRecord
 
 if TYPE_CHECKING:
@@ -82,11 +83,19 @@ def compact_count(n: int) -> str:
     return f"{n / 1_000_000:.1f}M"
 
 
-def status_text(rejects: int, in_repair: int, retries: int, tokens_in: int, tokens_out: int) -> str:
-    """The counters after the timing, each only when non-zero: ``rejected 2 · tokens 1.4k in, 314 out``."""
-    parts = []
+def status_text(
+    rejects: int, in_repair: int, retries: int, tokens_in: int, tokens_out: int, left: int = 0, stopping: str = ""
+) -> str:
+    """The counters after the timing, each only when non-zero: ``rejected 2 · tokens 1.4k in, 314 out``.
+
+    ``left`` counts items the server failed (to do on a rerun); ``stopping`` is the countdown after a
+    first Ctrl-C, shown first because it is what the user is waiting for.
+    """
+    parts = [stopping] if stopping else []
     if rejects:
         parts.append(f"rejected {rejects}")
+    if left:
+        parts.append(f"left to do {left}")
     if in_repair:
         parts.append(f"repairing {in_repair}")
     if retries:
@@ -96,17 +105,22 @@ def status_text(rejects: int, in_repair: int, retries: int, tokens_in: int, toke
     return " · ".join(parts)
 
 
-def interrupted_message(done: int, left: int) -> str:
-    """What Ctrl-C leaves the user with: how far the build got and how to go on."""
-    return f"interrupted: {done} done, {left} left; rerun the same command to resume"
+def interrupted_message(done: int, left: int, in_flight: str = "") -> str:
+    """What Ctrl-C leaves the user with: how far the build got, what became of the answers in flight, how to go on."""
+    flight = f"; {in_flight}" if in_flight else ""
+    return (
+        f"interrupted: {done} done, {left} left{flight}; rerun the same command to resume "
+        "(it asks only for what was never answered)"
+    )
 
 
 class BuildProgress:
     """Counts shown beside the bar; update with :meth:`finished`, :meth:`repairing` and :meth:`network`."""
 
     def __init__(self, total: int, enabled: bool, console: Console | None = None) -> None:
-        self.traces = self.rejects = self.in_repair = self.retries = 0
+        self.traces = self.rejects = self.unfinished = self.in_repair = self.retries = 0
         self.tokens_in = self.tokens_out = 0
+        self._stopping = ""
         self._progress = Progress(
             BuildLine(lambda: self._progress.console.width),
             console=console,
@@ -122,18 +136,31 @@ class BuildProgress:
         return self.traces + self.rejects
 
     def _status(self) -> str:
-        return status_text(self.rejects, self.in_repair, self.retries, self.tokens_in, self.tokens_out)
+        return status_text(
+            self.rejects, self.in_repair, self.retries, self.tokens_in, self.tokens_out, self.unfinished, self._stopping
+        )
 
     def _refresh(self, advance: int = 0) -> None:
         self._progress.update(self._task, advance=advance, status=self._status())
 
-    def finished(self, outcome: TraceRecord | RejectRecord) -> None:
-        """One item ended as a trace or a reject."""
+    def finished(self, outcome: TraceRecord | RejectRecord | Unfinished) -> None:
+        """One item ended as a trace or a reject, or was left to do after a server failure."""
         if isinstance(outcome, TraceRecord):
             self.traces += 1
-        else:
+        elif isinstance(outcome, RejectRecord):
             self.rejects += 1
+        else:
+            self.unfinished += 1
         self._refresh(advance=1)
+
+    def say(self, text: str) -> None:
+        """One line above the live line (shown even when the live line is disabled, as the log's twin)."""
+        self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def stopping(self, text: str) -> None:
+        """The countdown after a first Ctrl-C (``stopping: 6 answers in flight, 58 s…``); empty clears it."""
+        self._stopping = text
+        self._refresh()
 
     def repairing(self, delta: int) -> None:
         """An item entered (+1) or left (-1) its repair turns."""

@@ -12,15 +12,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cotgen.build.outcome import CHECKS_VERSION, Checks, Item, Mode
+from cotgen.build.outcome import CHECKS_VERSION, Checks, Item, Mode, Unfinished
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.teachers.breaker import SendingStopped
 
-Outcome = TraceRecord | RejectRecord
+Outcome = TraceRecord | RejectRecord | Unfinished
 RATIONALIZE_TEMPERATURE = 0.0
 Work = TypeVar("Work")
+_END = object()
 Result = TypeVar("Result")  # an Outcome for build, a list of PredictionRecord for predict
 
 
@@ -78,7 +80,7 @@ def item_messages(
     prompts: PromptSet, inputs: PromptInputs, item: Item, settings: TeachSettings
 ) -> list[dict[str, Any]]:
     """The first turn's messages; with ``send_audio`` the user message also carries the clip."""
-    messages = prompts.messages(inputs, item.mode, settings.schema_in_prompt)
+    messages = prompts.messages(inputs, item.mode, settings.schema_in_prompt, settings.send_audio)
     if settings.send_audio:
         # Only a model is sent audio: the OpenAI client (and its audio encoder) load with the first one.
         from cotgen.teachers.openai_teacher import build_audio_part
@@ -96,19 +98,29 @@ async def run_pool(
     work: Callable[[Work], Awaitable[Result]],
     done: Callable[[Result], None],
     concurrency: int,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Run ``work`` over ``items`` with at most ``concurrency`` in flight, handing each outcome to ``done`` as it ends.
 
     Items are taken from ``items`` only as a worker becomes free, so a generator that reads the
     corpus as it goes is never read ahead by more than ``concurrency`` items. ``done`` runs on the
     event loop thread, one outcome at a time, so it may append to files without locks. The first
-    error cancels the other workers and propagates.
+    error cancels the other workers and propagates. Once ``stop`` is set (a first Ctrl-C) no item is
+    taken any more, and an item whose next request is refused (:class:`SendingStopped`) ends without
+    an outcome; the items in flight finish and are handed to ``done`` as usual.
     """
     pending = iter(items)  # shared by the workers: one event loop thread, so each next() is whole
 
     async def worker() -> None:
-        for item in pending:
-            done(await work(item))
+        while stop is None or not stop.is_set():
+            item = next(pending, _END)
+            if item is _END:
+                return
+            try:
+                result = await work(item)  # type: ignore[arg-type]
+            except SendingStopped:
+                return
+            done(result)
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
     try:

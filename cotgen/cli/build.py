@@ -34,11 +34,14 @@ from cotgen.cli.options import (
     CorpusOption,
     DaskOption,
     DryRunOption,
+    IncludeNoMajorityOption,
     LimitOption,
+    MaxAudioSecondsOption,
     MaxRetriesOption,
     MaxTokensOption,
     ModeOption,
     NoStructuredOption,
+    OutOfSetOption,
     OutOption,
     ProgressOption,
     PromptsOption,
@@ -52,8 +55,10 @@ from cotgen.cli.options import (
     TpmOption,
     WorkersOption,
 )
+from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
+from cotgen.teachers.bounds import MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     from cotgen.build.run import BuildSummary
@@ -75,6 +80,15 @@ OutageAfterOption = Annotated[
         rich_help_panel=SERVER_MORE,
         help="Stop (items left to do, none rejected) after this many seconds of only connection failures "
         "and timeouts since the server's last answer.",
+    ),
+]
+MaxResponseMbOption = Annotated[
+    float,
+    typer.Option(
+        "--max-response-mb",
+        metavar="MIB",
+        rich_help_panel=SERVER_MORE,
+        help="Largest answer read, in MiB; a larger one is a broken answer, retried like a 5xx.",
     ),
 ]
 RepairsOption = Annotated[
@@ -197,6 +211,10 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
     for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
         example = summary.reject_examples.get(reason, "")
         console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
+    if summary.rejects:
+        console.print(RETRY_REJECTS_HINT, markup=False, highlight=False, soft_wrap=True)
+    if summary.unfinished:
+        console.print(unfinished_line(summary), markup=False, highlight=False, soft_wrap=True)
     if offline:  # the template teacher sends nothing, so tokens and cost would only ever say 0
         console.print(f"offline template teacher (rule-generated traces), {summary.wall_s:.1f} s", highlight=False)
         return
@@ -214,6 +232,17 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
 
 
 TOP_REASONS = 3
+RETRY_REJECTS_HINT = "rejects are final: rerun with --retry-rejects to ask the rejected items again"
+
+
+def unfinished_line(summary: BuildSummary) -> str:
+    """The items the server failed: how many, why (with the first one's detail), and that a rerun asks them."""
+    examples = summary.unfinished_examples
+    reasons = "; ".join(f"{reason} {n}: {examples.get(reason, '')}" for reason, n in summary.unfinished_reasons.items())
+    return (
+        f"{summary.unfinished} items left to do after server failures ({reasons}); they are not rejects: "
+        "rerun the same command to ask them again"
+    )
 
 
 @app.command("build")
@@ -224,6 +253,8 @@ def build_command(
     limit: LimitOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
+    out_of_set: OutOfSetOption = "drop-votes",
+    include_no_majority: IncludeNoMajorityOption = False,
     out: OutOption = None,
     dry_run: DryRunOption = False,
     teacher: TeacherOption = "template",
@@ -241,6 +272,7 @@ def build_command(
     timeout: TimeoutOption = 60.0,
     max_retries: MaxRetriesOption = 6,
     outage_after: OutageAfterOption = 30.0,
+    max_response_mb: MaxResponseMbOption = MAX_RESPONSE_BYTES / 2**20,
     max_tokens: MaxTokensOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
@@ -260,6 +292,7 @@ def build_command(
     batch_wait: BatchWaitOption = True,
     workers: WorkersOption = None,
     dask_scheduler: DaskOption = None,
+    max_audio_seconds: MaxAudioSecondsOption = MAX_AUDIO_SECONDS,
     cache: CacheOption = None,
     progress: ProgressOption = True,
 ) -> None:
@@ -274,6 +307,8 @@ def build_command(
         classes=classes,
         self_eval=self_eval,
         allow_missing_audio=allow_missing_audio,
+        out_of_set=out_of_set,  # checked when the corpus is loaded
+        include_no_majority=include_no_majority,
         out=out,
         teacher=teacher,
         base_url=base_url,
@@ -284,6 +319,7 @@ def build_command(
         timeout=timeout,
         max_retries=max_retries,
         outage_after=outage_after,
+        max_response_bytes=int(max_response_mb * 2**20),
         structured=not no_structured,
         send_audio=send_audio,
         samples=samples,
@@ -306,6 +342,7 @@ def build_command(
         gold_tolerance=gold_tolerance,
         workers=workers,
         dask_scheduler=dask_scheduler,
+        max_audio_seconds=max_audio_seconds,
         progress=progress,
         context=context,
         batch=batch,
@@ -321,8 +358,8 @@ def build_command(
 
         write_card(summary.run_dir)
     _print_summary(summary, offline=config.model is None)
-    if summary.dry_run is None and summary.traces == 0 and summary.rejects > 0:
-        # Nothing usable came out: a script running the build must not carry on as if it had.
+    if summary.dry_run is None and (summary.unfinished or (summary.traces == 0 and summary.rejects > 0)):
+        # Nothing usable came out, or the server left items undone: a script must not carry on as if it had.
         raise typer.Exit(code=1)
 
 
@@ -334,6 +371,8 @@ def prompt_command(
     classes: ClassesOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
+    out_of_set: OutOfSetOption = "drop-votes",
+    include_no_majority: IncludeNoMajorityOption = False,
     out: OutOption = None,
     mode: ModeOption = "rationalize",
     prompts: PromptsOption = None,
@@ -360,6 +399,8 @@ def prompt_command(
         classes=classes,
         self_eval=self_eval,
         allow_missing_audio=allow_missing_audio,
+        out_of_set=out_of_set,  # checked when the corpus is loaded
+        include_no_majority=include_no_majority,
         out=out,
         structured=not no_structured,
         send_audio=send_audio,

@@ -13,6 +13,8 @@ from cotgen.cli.options import (
     AllowMissingAudioOption,
     ClassesOption,
     CorpusOption,
+    IncludeNoMajorityOption,
+    OutOfSetOption,
     OutOption,
     RootOption,
     SelfEvalOption,
@@ -84,6 +86,8 @@ def corpus_command(
     classes: ClassesOption = None,
     self_eval: SelfEvalOption = False,
     allow_missing_audio: AllowMissingAudioOption = False,
+    out_of_set: OutOfSetOption = "drop-votes",
+    include_no_majority: IncludeNoMajorityOption = False,
     out: OutOption = None,
 ) -> None:
     """Read a corpus into utterances.jsonl (human label distributions) and print what was kept and dropped."""
@@ -94,7 +98,7 @@ def corpus_command(
 
     path = utterances_path(canonical_name(corpus), out)
     with run_log(path.parent) as log:
-        load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio)
+        load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio, out_of_set, include_no_majority)
         render_summary(load)
         if not load.utterances:
             reasons = ", ".join(f"{reason}: {n}" for reason, n in load.summary().dropped.items()) or "no entries"

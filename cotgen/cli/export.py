@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cotgen.cli.app import app, console
-from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, OutOption, RunOption, SeedOption
+from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, ForceOption, OutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import DEFAULT_RUN
 
@@ -116,6 +116,7 @@ def export(
             help="With --answer label: the word written for each class on the label line (default: the codes).",
         ),
     ] = None,
+    force: ForceOption = False,
 ) -> None:
     """Write {sft,dpo,grpo}_{train,validation,test}.jsonl for TRL, LLaMA-Factory or ms-swift."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
@@ -138,6 +139,7 @@ def export(
             label_words=words,
             tokenizer=tokenizer,
             seed=seed,
+            force=force,
         )
         write_card(run_dir)
         table = Table(title=f"{fmt} export of {run_dir}, every fold of {folds.protocol}", caption=folds.description)
@@ -170,6 +172,7 @@ def export(
         review=review,
         label_words=words,
         tokenizer=tokenizer,
+        force=force,
     )
     write_card(run_dir)
     write_card(run_dir, export_dir=result.out_dir)

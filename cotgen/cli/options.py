@@ -97,6 +97,24 @@ SelfEvalOption = Annotated[
         "--self-eval", rich_help_panel=CORPUS_MORE, help="IEMOCAP: also count the actors' self-evaluations as votes."
     ),
 ]
+OutOfSetOption = Annotated[
+    str,
+    typer.Option(
+        "--out-of-set",
+        metavar="RULE",
+        rich_help_panel=CORPUS_MORE,
+        help="Votes outside the class set: drop-votes (renormalise the rest), other (keep them as class 'oth') "
+        "or drop-utterance.",
+    ),
+]
+IncludeNoMajorityOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-no-majority",
+        rich_help_panel=CORPUS_MORE,
+        help="Keep utterances whose corpus records no majority label (IEMOCAP's and MSP's 'xxx').",
+    ),
+]
 AllowMissingAudioOption = Annotated[
     bool,
     typer.Option(
@@ -209,7 +227,10 @@ TpmOption = Annotated[
 TimeoutOption = Annotated[
     float,
     typer.Option(
-        "--timeout", metavar="SECONDS", rich_help_panel=SERVER_MORE, help="Seconds before one request times out."
+        "--timeout",
+        metavar="SECONDS",
+        rich_help_panel=SERVER_MORE,
+        help="Seconds one request may take, its whole answer included (+1 s).",
     ),
 ]
 MaxRetriesOption = Annotated[
@@ -315,6 +336,15 @@ WorkersOption = Annotated[
         help="Processes measuring audio in parallel (default: all cores).",
     ),
 ]
+MaxAudioSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--max-audio-seconds",
+        min=0.1,
+        rich_help_panel=MEASURE_MORE,
+        help="Longest clip measured; a longer one (by its header) is a features reject. [default: 600]",
+    ),
+]
 DaskOption = Annotated[
     str | None,
     typer.Option(
@@ -345,5 +375,14 @@ AllowOutsideRootOption = Annotated[
         "--allow-outside-root",
         rich_help_panel=INPUT,
         help="Also copy clips that lie outside the corpus root (symlinks resolved); each is listed first.",
+    ),
+]
+# --- folders holding files cotgen did not write (export, review, publish) ---------------------------------------
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        rich_help_panel=OUTPUT,
+        help="Write into a folder holding files cotgen did not write (they are kept; same-named ones replaced).",
     ),
 ]

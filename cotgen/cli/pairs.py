@@ -136,13 +136,24 @@ def grpo(
     ] = False,
 ) -> None:
     """Write GRPO prompts with target distributions (rewards: cotgen.rewards, ms-swift: cotgen/swift_plugin.py)."""
-    from cotgen.grpo import build_grpo  # here, not at the top: see `pairs` (the card's imports)
+    from cotgen.grpo import GRPO_FILE, build_grpo  # here, not at the top: see `pairs` (the card's imports)
     from cotgen.report.card import write_card
+    from cotgen.scoring.reasoning_rewards import record_gold_rewards
 
     counts = build_grpo(run, output, require_gold)
+    golds = record_gold_rewards(run, output or run / GRPO_FILE)
     write_card(run)
     console.print(
         f"wrote {counts['records']} GRPO prompts to {output or run / 'grpo.jsonl'} "
         f"({counts['with_gold']} with a gold trace, {counts['without_gold']} without, "
-        f"{counts['skipped_without_gold']} skipped)"
+        f"{counts['skipped_without_gold']} skipped; {counts['with_cue_levels']} with measured cue levels, "
+        f"{counts['without_cue_levels']} without)"
     )
+    if golds["golds"]:
+        mean = golds["mean"]
+        console.print(
+            f"gold traces ({golds['golds']}): reasoning reward {mean['combined']:.3f} on average, lowest "
+            f"{golds['lowest_combined']:.3f} (format {mean['format']:.2f}, distribution {mean['distribution']:.3f}, "
+            f"ambiguity {mean['ambiguity']:.2f}, cue faithfulness {mean['faithfulness']:.2f}, "
+            f"coherence {mean['coherence']:.2f})"
+        )

@@ -76,7 +76,7 @@ def predict_command(
         typer.Option(
             "--retry-errors",
             rich_help_panel=TEACHER,
-            help="Ask again where a call failed (timeout, rate_limited, server_error).",
+            help="Ask again where a call failed (timeouts, 429s, 5xx, broken or refused answers).",
         ),
     ] = False,
     batch: BatchOption = False,

@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console
-from cotgen.cli.options import INPUT, OUTPUT, AllowOutsideRootOption, AllowStaleOption, DryRunOption, RunOption
+from cotgen.cli.options import (
+    INPUT,
+    OUTPUT,
+    AllowOutsideRootOption,
+    AllowStaleOption,
+    DryRunOption,
+    ForceOption,
+    RunOption,
+)
 from cotgen.core.inert import inert
 from cotgen.core.paths import DEFAULT_RUN
 
@@ -39,6 +47,7 @@ def publish(
     ] = False,
     allow_stale: AllowStaleOption = False,
     allow_outside_root: AllowOutsideRootOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Validate, stage and upload a run folder to a Hugging Face dataset repo."""
     # Imported here, not at the top: `cotgen` imports every command module for every command, and huggingface_hub
@@ -54,6 +63,7 @@ def publish(
         confirm_license,
         allow_stale=allow_stale,
         allow_outside_root=allow_outside_root,
+        force=force,
     )
     console.print(f"staged {len(plan.files)} files in {inert(str(plan.stage_dir))}", highlight=False)
     for line in listing(plan):

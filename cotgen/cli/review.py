@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cotgen.cli.app import app, console
-from cotgen.cli.options import OUTPUT, AllowOutsideRootOption, OutOption, RunOption
+from cotgen.cli.options import OUTPUT, AllowOutsideRootOption, ForceOption, OutOption, RunOption
 from cotgen.core.inert import inert
 from cotgen.core.paths import DEFAULT_RUN
 
@@ -23,12 +23,13 @@ def review(
         ),
     ] = False,
     allow_outside_root: AllowOutsideRootOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Write a static page (open index.html from disk) to listen to, inspect and mark the run's traces."""
     # Imported here: `cotgen` imports every command module for every command, and this one loads pandas.
     from cotgen.review import write_review
 
-    summary = write_review(run_dir, out, copy_audio=copy_audio, allow_outside_root=allow_outside_root)
+    summary = write_review(run_dir, out, copy_audio=copy_audio, allow_outside_root=allow_outside_root, force=force)
     console.print(
         f"{summary.utterances} utterances, {summary.traces} traces, {summary.rejects} rejects, {summary.pairs} pairs"
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cotgen.core.errors import CotgenError
+from cotgen.corpora.out_of_set import DEFAULT_RULE, OTHER, OutOfSetRule
 
 NAMED_SETS: dict[str, str] = {"4": "neu,hap+exc,ang,sad"}
 ALL = "all"
@@ -43,6 +44,9 @@ class ClassSet:
     folds: Mapping[str, str] = field(default_factory=dict)
     # The user named this set (--classes): a class no entry uses is then a typo to stop at, not a fact to note.
     given: bool = False
+    # What becomes of votes outside the set (cotgen.corpora.out_of_set), and whether no-majority entries are kept.
+    out_of_set: OutOfSetRule = DEFAULT_RULE
+    no_majority: bool = False
 
     @property
     def is_all(self) -> bool:
@@ -53,7 +57,7 @@ class ClassSet:
         """The class a corpus code counts towards, or None when it is outside the set."""
         if self.codes is None:
             return code
-        return self.folds.get(code)
+        return self.folds.get(code, OTHER if self.out_of_set == "other" else None)
 
     def project(self, counts: Mapping[str, float]) -> dict[str, float]:
         """Fold corpus vote counts into the set's classes, dropping out-of-set mass."""
@@ -73,14 +77,21 @@ class ClassSet:
         if self.codes is None:
             return []
         used = {self.folds[code] for code in seen if code in self.folds}
-        return [code for code in self.codes if code not in used]
+        return [code for code in self.codes if code not in used and not (code == OTHER and self.out_of_set == "other")]
 
     def resolve(self, seen: Iterable[str]) -> ClassSet:
         """The concrete set: ``all`` becomes every code in ``seen`` (canonical order); others unchanged."""
         if self.codes is not None:
             return self
         codes = tuple(canonical_sort(seen))
-        return ClassSet(spec=self.spec, codes=codes, folds={code: code for code in codes}, given=self.given)
+        return ClassSet(
+            spec=self.spec,
+            codes=codes,
+            folds={code: code for code in codes},
+            given=self.given,
+            out_of_set=self.out_of_set,
+            no_majority=self.no_majority,
+        )
 
 
 def _syntax_error(spec: str, why: str) -> CotgenError:
@@ -89,14 +100,18 @@ def _syntax_error(spec: str, why: str) -> CotgenError:
     )
 
 
-def parse_class_set(spec: str, given: bool = False) -> ClassSet:
+def parse_class_set(
+    spec: str, given: bool = False, out_of_set: OutOfSetRule = DEFAULT_RULE, no_majority: bool = False
+) -> ClassSet:
     """Parse ``4``, ``all`` or ``neu,hap+exc,ang,sad``-style specs; CotgenError on anything else.
 
-    ``given``: the user typed the spec (``--classes``), rather than it being the corpus's default.
+    ``given``: the user typed the spec (``--classes``), rather than it being the corpus's default. ``out_of_set``
+    and ``no_majority``: the rule for votes outside the set (:mod:`cotgen.corpora.out_of_set`); with ``other``
+    the set gains the class ``oth``.
     """
     text = spec.strip().lower()
     if text == ALL:
-        return ClassSet(spec=ALL, codes=None, given=given)
+        return ClassSet(spec=ALL, codes=None, given=given, out_of_set=out_of_set, no_majority=no_majority)
     expanded = NAMED_SETS.get(text, text)
     codes: list[str] = []
     folds: dict[str, str] = {}
@@ -113,4 +128,9 @@ def parse_class_set(spec: str, given: bool = False) -> ClassSet:
         codes.append(members[0])
     if len(codes) < 2:
         raise _syntax_error(spec, "a class set needs at least two classes")
-    return ClassSet(spec=text, codes=tuple(codes), folds=folds, given=given)
+    if out_of_set == "other" and OTHER not in folds:
+        codes.append(OTHER)
+        folds[OTHER] = OTHER
+    return ClassSet(
+        spec=text, codes=tuple(codes), folds=folds, given=given, out_of_set=out_of_set, no_majority=no_majority
+    )

@@ -23,6 +23,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.core.ids import id_problem, normal_id, shown_id
 from cotgen.corpora.classes import ClassSet, canonical_sort
 from cotgen.corpora.dialogue import DialogueTurn, TurnIndex
+from cotgen.corpora.out_of_set import NO_MAJORITY_REFERENCE, OutOfSetTally
 from cotgen.corpora.summary import CorpusSummary, summarize
 from cotgen.records.utterance import VAD, Utterance, distribution_from_counts, majority_of
 
@@ -56,9 +57,10 @@ class RawEntry:
     """One utterance as a recipe read it, before class sets and distributions.
 
     ``reference`` is the corpus's own consensus label as a code (IEMOCAP's header label, MSP-Podcast's
-    EmoClass, CREMA-D's intended emotion) or None; with a fixed class set an entry is kept only when
-    its reference falls in the set, which is how the published benchmark subsets are defined.
-    ``strict`` entries (custom manifests) are instead dropped when any vote falls outside the set.
+    EmoClass, CREMA-D's intended emotion; ``xxx`` for no majority) or None; with a fixed class set an entry is
+    kept only when its reference falls in the set, which is how the published benchmark subsets are defined
+    (``--include-no-majority`` also keeps ``xxx``). Votes outside the set follow the class set's one rule
+    (:mod:`cotgen.corpora.out_of_set`), whatever the reader.
     ``single_label`` marks corpora with one label per utterance (acted corpora, MELD): not ambiguity data.
     ``dialogue`` and ``turn`` place a conversational entry in its dialogue (:mod:`cotgen.corpora.dialogue`).
     """
@@ -70,7 +72,6 @@ class RawEntry:
     n_annotators: int
     votes: list[list[str]] | None = None
     reference: str | None = None
-    strict: bool = False
     speaker: str | None = None
     gender: str | None = None
     session: str | None = None
@@ -103,7 +104,8 @@ class CorpusLoad:
 
     ``folds`` maps every corpus code of the votes to the class it counts towards (agreement folds votes
     the same way); ``notes`` carries corpus-level facts the summary states (e.g. EMO-SUPERB's smoothing
-    floor); ``turns`` indexes the dialogues for ``--context``.
+    floor); ``turns`` indexes the dialogues for ``--context``; ``out_of_set`` what the votes outside the class
+    set weighed and how the rule treated them (:class:`~cotgen.corpora.out_of_set.OutOfSetTally`).
     """
 
     corpus: str
@@ -114,6 +116,7 @@ class CorpusLoad:
     folds: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
     turns: TurnIndex = field(default_factory=lambda: TurnIndex({}, {}))
+    out_of_set: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> CorpusSummary:
         """Counts for people: utterances kept, per-class mass and majorities, annotators, entropy, drops."""
@@ -142,11 +145,12 @@ class AudioIndex:
 def _outside_set(entry: RawEntry, class_set: ClassSet) -> str | None:
     """Why a fixed class set excludes this entry, or None when it is in."""
     members = ",".join(class_set.folds)
-    if entry.strict:
-        outside = [code for code in entry.vote_counts if class_set.target(code) is None]
-        return f"codes {', '.join(outside)} not in {members}" if outside else None
-    if entry.reference is not None and class_set.target(entry.reference) is None:
+    kept_no_majority = class_set.no_majority and entry.reference == NO_MAJORITY_REFERENCE
+    if entry.reference is not None and class_set.target(entry.reference) is None and not kept_no_majority:
         return f"reference label {entry.reference} not in {members}"
+    if class_set.out_of_set == "drop-utterance":
+        outside = [code for code, v in entry.vote_counts.items() if v > 0 and class_set.target(code) is None]
+        return f"votes for {', '.join(outside)} not in {members} (--out-of-set drop-utterance)" if outside else None
     return None
 
 
@@ -209,8 +213,11 @@ def assemble(
     # Release each raw entry as its utterance is made, so the corpus is not held twice at the peak.
     pending = deque(candidates)
     del candidates
+    tally = OutOfSetTally(class_set.out_of_set)
     while pending:
         entry = pending.popleft()
+        if not class_set.is_all:
+            tally.add(entry.vote_counts, resolved.folds)
         outside = None if class_set.is_all else _outside_set(entry, resolved)
         if outside is not None:
             dropped.append(Dropped(OUTSIDE_CLASS_SET, entry.where, f"{entry.id}: {outside}"))
@@ -259,4 +266,5 @@ def assemble(
         missing_audio=missing,
         folds=dict(resolved.folds),
         turns=TurnIndex.of(turns),
+        out_of_set=tally.as_json() if not class_set.is_all else {},
     )

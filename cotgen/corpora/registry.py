@@ -6,6 +6,7 @@ Every stage that needs utterances goes through :func:`load_corpus`, so ``cotgen 
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR
 from cotgen.corpora import crema_d, emo_superb, esd, iemocap, manifest, meld, msp_improv, msp_podcast, ravdess, tess
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
+from cotgen.corpora.out_of_set import DEFAULT_RULE, check_rule
 
 # (root, class set, self_eval, allow_missing_audio) -> load
 Loader = Callable[[Path, ClassSet, bool, bool], CorpusLoad]
@@ -40,11 +42,23 @@ class CorpusRecipe:
         classes: str | None = None,
         self_eval: bool = False,
         allow_missing_audio: bool = False,
+        out_of_set: str = DEFAULT_RULE,
+        no_majority: bool = False,
     ) -> CorpusLoad:
-        """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None)."""
+        """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None), votes
+        outside it handled by ``out_of_set`` (:mod:`cotgen.corpora.out_of_set`)."""
         if self_eval and not self.supports_self_eval:
             raise CotgenError(f"--self-eval applies to iemocap only, not {self.name}")
-        class_set = parse_class_set(classes if classes is not None else self.default_classes, given=classes is not None)
+        try:
+            rule = check_rule(out_of_set)
+        except ValueError as exc:
+            raise CotgenError(str(exc)) from None
+        class_set = parse_class_set(
+            classes if classes is not None else self.default_classes,
+            given=classes is not None,
+            out_of_set=rule,
+            no_majority=no_majority,
+        )
         return self.loader(root, class_set, self_eval, allow_missing_audio)
 
 
@@ -102,7 +116,9 @@ def canonical_name(name: str) -> str:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in CORPORA:
-        raise CotgenError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+        close = difflib.get_close_matches(key, [*CORPORA, *ALIASES], n=1, cutoff=0.6)
+        hint = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
+        raise CotgenError(f"unknown corpus {name!r}; {hint}known: {', '.join(CORPORA)}")
     return key
 
 
@@ -148,7 +164,11 @@ def load_corpus(
     classes: str | None = None,
     self_eval: bool = False,
     allow_missing_audio: bool = False,
+    out_of_set: str = DEFAULT_RULE,
+    no_majority: bool = False,
 ) -> CorpusLoad:
     """Load corpus ``name`` from its resolved root: utterances, dropped entries, class codes."""
     recipe = CORPORA[canonical_name(name)]
-    return recipe.load(resolve_root(recipe.name, root), classes, self_eval, allow_missing_audio)
+    return recipe.load(
+        resolve_root(recipe.name, root), classes, self_eval, allow_missing_audio, out_of_set, no_majority
+    )

@@ -50,10 +50,14 @@ class CorpusSummary:
     agreement: Agreement | None = None
     single_label: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
+    out_of_set: dict[str, Any] = field(default_factory=dict)
 
     def facts(self) -> dict[str, Any]:
-        """What run.json's corpus section adds to its counts: agreement, single-label count, corpus notes."""
+        """What run.json's corpus section adds to its counts: agreement, single-label count, corpus notes, and
+        the votes outside the class set."""
         facts: dict[str, Any] = {"single_label": self.single_label}
+        if self.out_of_set:
+            facts["out_of_set"] = dict(self.out_of_set)
         if self.agreement is not None:
             facts["agreement"] = self.agreement.as_json()
         if self.notes:
@@ -76,6 +80,12 @@ class CorpusSummary:
             )
         for key, value in self.notes.items():
             lines.append(f"{key.replace('_', ' ')}: {value}")
+        if self.out_of_set:
+            o = self.out_of_set
+            lines.append(
+                f"votes outside the class set (--out-of-set {o['rule']}): {o['vote_mass_outside_share']:.1%} of the "
+                f"vote mass; {o['utterances_over_half_outside']} utterances lost more than half of theirs"
+            )
         return lines
 
     def __str__(self) -> str:
@@ -135,4 +145,5 @@ def summarize(load: CorpusLoad) -> CorpusSummary:
         agreement=measure(utterances, load.classes, load.folds or {code: code for code in load.classes}),
         single_label=sum(1 for utt in utterances if utt.single_label),
         notes=dict(load.notes),
+        out_of_set=dict(load.out_of_set),
     )

@@ -86,6 +86,49 @@ class SplitSpec:
         return "corpus"
 
 
+# A split holding more than this many times the share asked of it is reported: speakers (or sessions) are kept
+# whole, so a small corpus cannot honour small shares, and the user must hear it before training on the result.
+SHARE_SLACK = 2.0
+
+
+def requested_shares(spec: SplitSpec) -> dict[str, float]:
+    """The share of utterances ``spec`` asks each split for, where it asks for one (speaker:V,T and +val:V)."""
+    if spec.kind == "speaker":
+        return {"validation": spec.validation_share, "test": spec.test_share}
+    return {"validation": spec.validation_share} if spec.validation_share else {}
+
+
+def split_warnings(spec: SplitSpec, sizes: Mapping[str, int]) -> list[str]:
+    """What a split assignment did not give: a split with more than twice its requested share, an empty split.
+
+    Pure: the sizes are :meth:`SplitAssignment.sizes`. Each warning is one line naming the split, its size, the share
+    asked and what to do.
+    """
+    total = sum(sizes.values())
+    if not total:
+        return []
+    shares = requested_shares(spec)
+    warnings = []
+    for name in SPLITS:
+        size = sizes.get(name, 0)
+        asked = shares.get(name)
+        expected = asked if name != "train" else 1.0
+        if name == "test" and spec.kind != "speaker":
+            expected = 1.0  # a fold, a session or the corpus's own test split: never meant to be empty
+        if size == 0 and expected:
+            warnings.append(
+                f"split {spec.describe()}: {name} is empty (0 of {total} utterances); "
+                "its files are not written, choose another --split or more speakers"
+            )
+        elif asked is not None and size / total > SHARE_SLACK * asked:
+            warnings.append(
+                f"split {spec.describe()}: {name} holds {size} of {total} utterances ({size / total:.0%}), more than "
+                f"twice the {asked:.0%} asked, because whole speakers (or sessions) go to one split; "
+                "use a larger corpus or other shares"
+            )
+    return warnings
+
+
 def default_split(corpus: str) -> str:
     """The one split a corpus is exported with by default: a fold of its protocol; speaker-disjoint shares otherwise."""
     return DEFAULT_SPLITS.get(corpus.lower(), FALLBACK_SPLIT)
@@ -356,6 +399,11 @@ def _validation_words(spec: SplitSpec) -> str:
     )
 
 
+def _others(count: int, unit: str) -> str:
+    """``other 4 sessions``, or ``other session`` when there is one."""
+    return f"other {unit}" if count == 1 else f"other {count} {unit}s"
+
+
 def protocol_description(utterances: Iterable[Utterance], spec: SplitSpec, every: bool = False) -> str:
     """What a split does, in words a paper can quote (export.json, folds.json, the dataset card).
 
@@ -369,23 +417,23 @@ def protocol_description(utterances: Iterable[Utterance], spec: SplitSpec, every
         if every:
             return (
                 f"{len(sessions)} folds, leave one session out: each fold tests on one session and trains on the "
-                f"other {len(sessions) - 1} sessions; {validation}"
+                f"{_others(len(sessions) - 1, 'session')}; {validation}"
             )
         others = [s for s in sessions if s != spec.test_session]
         return (
-            f"leave one session out: tests on session {spec.test_session} and trains on the other "
-            f"{len(others)} sessions ({', '.join(others)}); {validation}"
+            f"leave one session out: tests on session {spec.test_session} and trains on the "
+            f"{_others(len(others), 'session')} ({', '.join(others)}); {validation}"
         )
     if spec.kind == "folds":
         dealt = "speakers dealt round-robin in sorted order"
         if every:
             return (
-                f"{spec.folds} speaker folds ({dealt}): each fold tests on one fold and trains on the other "
-                f"{spec.folds - 1} folds; {validation}"
+                f"{spec.folds} speaker folds ({dealt}): each fold tests on one fold and trains on the "
+                f"{_others(spec.folds - 1, 'fold')}; {validation}"
             )
         return (
             f"speaker fold {spec.fold} of {spec.folds} ({dealt}): tests on fold {spec.fold} and trains on the "
-            f"other {spec.folds - 1} folds; {validation}"
+            f"{_others(spec.folds - 1, 'fold')}; {validation}"
         )
     if spec.kind == "speaker":
         return (

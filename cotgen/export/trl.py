@@ -75,5 +75,6 @@ def grpo_row(record: GRPORecord, ctx: RowContext, where: str) -> dict[str, Any]:
         "prompt": prompt_messages(ctx.prompt(record.id, record.prompt, where)),
         "target_distribution": record.target_distribution,
         "gold_trace": ctx.gold(record.gold_trace, where),
+        "cue_levels": record.cue_levels,
         **ctx.label_columns(record.target_distribution),
     }

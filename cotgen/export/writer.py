@@ -12,20 +12,26 @@ lists the folds (docs/export-publish.md, "Folds").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, Literal, cast, get_args
+from typing import IO, Any, Literal, TypeVar, cast, get_args
+
+import jsonlines
 
 from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.ids import id_line
+from cotgen.core.jsonl import jsonl_writer
+from cotgen.core.owned_folder import CARD, CARD_ASIDE, MANIFEST, is_cotgen_card, replace_folder, written_files
 from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
 from cotgen.export.freshness import EXPORT_INFO, refuse_stale, stale_files
@@ -42,9 +48,11 @@ from cotgen.export.splits import (
     is_all_folds,
     parse_split,
     protocol_description,
+    split_warnings,
 )
 from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
 from cotgen.records.label_layout import LabelLayout, candidate_words, check_tokenizer
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -63,6 +71,7 @@ FOLDS_INFO = "folds.json"
 FOLD_PREFIX = "fold_"
 IDS_SUFFIX = ".ids"
 logger = logging.getLogger(__name__)
+R = TypeVar("R")
 Row = dict[str, Any]
 
 
@@ -91,6 +100,8 @@ class ExportResult:
     shared_speakers: int = 0  # speakers in several splits (only a speaker-sharing corpus's published split)
     traces_fingerprint: str | None = None  # of the run's traces.jsonl when exported (cotgen.export.freshness)
     stale_inputs: list[str] = field(default_factory=list)  # derived files exported anyway with --allow-stale
+    # What the user must hear about the result: a split far from its share or empty, a kind with no file and why.
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -118,6 +129,7 @@ class SplitFiles:
         self.kind = kind
         self.rows: dict[str, int] = {}
         self._handles: dict[str, IO[str]] = {}
+        self._lines: dict[str, jsonlines.Writer] = {}
 
     def _tmp(self, split: str) -> Path:
         name = split_file_name(self.kind, split)
@@ -128,8 +140,9 @@ class SplitFiles:
         handle = self._handles.get(split)
         if handle is None:
             handle = self._handles[split] = self._tmp(split).open("w", encoding="utf-8")
+            self._lines[split] = jsonl_writer(handle)
             self.rows[split] = 0
-        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._lines[split].write(row)
         self.rows[split] += 1
 
     def _close(self) -> None:
@@ -220,6 +233,23 @@ def ids_file_name(split: str) -> str:
     return f"{split}{IDS_SUFFIX}"
 
 
+def export_mismatches(export_dir: Path) -> list[str]:
+    """Where an export folder's files differ from what its ``export.json`` recorded (``files``: SHA-256 by name).
+
+    A file changed, missing or added since the export (an export killed before this check existed, a hand
+    edit, files of two exports mixed) makes the export something no ``export.json`` describes.
+    """
+    info = json.loads((export_dir / EXPORT_INFO).read_text(encoding="utf-8"))
+    recorded = info.get("files")
+    if not isinstance(recorded, dict):
+        return [f"{EXPORT_INFO} records no file digests (an export made before they were recorded)"]
+    actual = file_digests(export_dir)
+    problems = [f"{name} is missing" for name in sorted(set(recorded) - set(actual))]
+    problems += [f"{name} is not part of the export" for name in sorted(set(actual) - set(recorded))]
+    problems += [f"{name} changed" for name in sorted(set(recorded) & set(actual)) if recorded[name] != actual[name]]
+    return problems
+
+
 def _write_ids(out_dir: Path, data: RunData, assignment: SplitAssignment) -> None:
     """Each split's utterance ids in corpus order, one per line (every split named, even an empty one)."""
     handles = {split: (out_dir / ids_file_name(split)).open("w", encoding="utf-8", newline="\n") for split in SPLITS}
@@ -250,6 +280,7 @@ def export_run(
     allow_stale: bool = False,
     label_words: Mapping[str, str] | None = None,
     tokenizer: Path | None = None,
+    force: bool = False,
 ) -> ExportResult:
     """Export a run for one trainer; see the module docstring for what is written.
 
@@ -270,7 +301,12 @@ def export_run(
         contract, layout = _laid_out(contract, label_words, tokenizer, data.classes)
         marks = read_review(review, run_dir / TRACES) if review is not None else None
         out = out_dir or run_dir / "export" / fmt
-        return export_data(data, module, fmt, split, seed, contract, audio, out, marks, layout)
+        result = _into_place(
+            out, force, lambda tmp: export_data(data, module, fmt, split, seed, contract, audio, tmp, marks, layout)
+        )
+        result.out_dir = out
+        update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
+        return result
 
 
 def export_folds(
@@ -285,6 +321,7 @@ def export_folds(
     seed: int = 0,
     label_words: Mapping[str, str] | None = None,
     tokenizer: Path | None = None,
+    force: bool = False,
 ) -> FoldsResult:
     """Export every fold of ``loso:all`` or ``folds:N``, each into ``<out>/fold_<name>/``, plus ``folds.json``.
 
@@ -300,7 +337,64 @@ def export_folds(
     with run_lock(run_dir, "cotgen export"):
         refuse_stale(stale_files(run_dir, module.KINDS), allow_stale, "export")
         labels = (label_words, tokenizer)
-        return _export_folds(run_dir, module, fmt, split, seed, contract, audio, out_dir, review, labels)
+        out = out_dir or run_dir / "export" / fmt
+        result = _into_place(
+            out,
+            force,
+            lambda tmp: _export_folds(run_dir, module, fmt, split, seed, contract, audio, tmp, review, labels),
+        )
+        result.out_dir = out
+        for name, fold in result.folds.items():
+            fold.out_dir = out / name
+        update_run_json(run_dir, "export", {**_previous_exports(run_dir), fmt: result.summary()})
+        return result
+
+
+_EXPORT_FILE = re.compile(r"(sft|dpo|grpo)_(train|validation|test)\.jsonl|(train|validation|test)\.ids")
+
+
+def _export_own(folder: Path, name: str) -> bool:
+    """Whether a file of an export folder written before ``.cotgen-files`` existed is one an export writes."""
+    if name.startswith(FOLD_PREFIX) and "/" in name:
+        fold, _, name = name.partition("/")
+        folder = folder / fold
+    if name == CARD:
+        return is_cotgen_card(folder / name)
+    return bool(
+        _EXPORT_FILE.fullmatch(name)
+        or name in (EXPORT_INFO, FOLDS_INFO, llamafactory.DATASET_INFO)
+        or (name.startswith(f"{AUDIO_DIR}/") and name.count("/") == 1)
+    )
+
+
+def _into_place(out: Path, force: bool, write: Callable[[Path], R]) -> R:
+    """Write an export into a temporary sibling of ``out`` and swap it in whole (:mod:`cotgen.core.owned_folder`).
+
+    Before the swap the temporary folder's name is replaced by ``out`` in the JSON files written, and every
+    ``export.json`` records the SHA-256 of each file of its export (``files``), which publish checks.
+    """
+
+    def sealed(tmp: Path) -> R:
+        result = write(tmp)
+        for info in sorted(tmp.rglob("*.json")):
+            text = info.read_text(encoding="utf-8")
+            info.write_text(text.replace(json.dumps(str(tmp))[1:-1], json.dumps(str(out))[1:-1]), encoding="utf-8")
+        for info in sorted(tmp.rglob(EXPORT_INFO)):
+            summary = json.loads(info.read_text(encoding="utf-8"))
+            summary["files"] = file_digests(info.parent)
+            info.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return result
+
+    return replace_folder(out, sealed, force=force, legacy_own=_export_own)
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of one export folder (``export.json`` and the manifest left out), by relative name."""
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in written_files(folder)
+        if name not in (EXPORT_INFO, MANIFEST, CARD, CARD_ASIDE)
+    }
 
 
 def _export_folds(
@@ -339,7 +433,6 @@ def _export_folds(
             data, module, fmt, spec, answer, audio, out / name, write_ids=True, review=marks, layout=layout
         )
     (out / FOLDS_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
-    update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
     return result
 
 
@@ -415,7 +508,8 @@ def export_data(
     review: ReviewMarks | None = None,
     layout: LabelLayout | None = None,
 ) -> ExportResult:
-    """Export an opened run with one format module (the body of :func:`export_run`).
+    """Export an opened run with one format module into ``out_dir`` (the body of :func:`export_run`, which
+    records it in run.json once it is in place).
 
     Records stream from the run's files to the split files one at a time; what is held is the
     split of each utterance id (:class:`~cotgen.export.splits.SplitAssignment`), never the records.
@@ -425,9 +519,7 @@ def export_data(
     if is_all_folds(text):
         raise CotgenError(f"--split {text}: several folds are exported with export_folds (cotgen export does this)")
     spec = parse_split(text, seed)
-    result = _write_split(data, module, fmt, spec, answer, audio, out_dir, review=review, layout=layout)
-    update_run_json(data.run_dir, "export", {**_previous_exports(data.run_dir), fmt: result.summary()})
-    return result
+    return _write_split(data, module, fmt, spec, answer, audio, out_dir, review=review, layout=layout)
 
 
 def _write_split(
@@ -452,7 +544,10 @@ def _write_split(
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
-    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer)
+    order = TextStyle.of_run(read_run_json(data.run_dir).get("config")).order
+    ctx = RowContext(
+        audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer, order=order
+    )
     result = ExportResult(
         format=fmt,
         out_dir=out_dir,
@@ -468,6 +563,7 @@ def _write_split(
     )
     result.utterances_per_split = assignment.sizes()
     result.shared_speakers = assignment.shared_speakers
+    result.warnings = split_warnings(spec, result.utterances_per_split)
     if write_ids:
         _write_ids(out_dir, data, assignment)
     registry: dict[str, Any] = {}
@@ -488,13 +584,31 @@ def _write_split(
             name = split_file_name(kind, split_name)
             result.files[name] = rows
             registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+        if not written:
+            result.warnings.append(_not_written(kind, data.run_dir / file_name, skipped))
     if review is not None:
         result.review = review.summary()
+    for warning in result.warnings:
+        logger.warning("export to %s: %s", out_dir, warning)
     if module is llamafactory:
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
     (out_dir / EXPORT_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
     return result
+
+
+# The command that writes each record file, for the line saying why an export has none of its rows.
+_MADE_BY = {"sft": "cotgen build", "dpo": "cotgen pairs", "grpo": "cotgen grpo"}
+
+
+def _not_written(kind: str, source: Path, skipped: Mapping[str, int]) -> str:
+    """Why an export wrote no ``<kind>_*.jsonl``: the run has no such records, or every one was skipped."""
+    if skipped:
+        reasons = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in skipped.items())
+        return f"no {kind} file written: every record of {source.name} was skipped ({reasons})"
+    if not source.exists():
+        return f"no {kind} file written: the run has no {source.name} (run `{_MADE_BY[kind]}` first)"
+    return f"no {kind} file written: {source.name} holds no record"
 
 
 def _previous_exports(run_dir: Path) -> dict[str, Any]:

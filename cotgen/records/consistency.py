@@ -25,8 +25,10 @@ The three rules (docs/reference.md, "Consistency rules"):
    ``sum_c e(c) * p(c) / max_c p(c)``, in [0, 1] — 1 when every cited cue points to a class the distribution
    ranks first, 0 when the cues point only to classes it gives nothing. A flat distribution over many classes is
    not penalised for evidence that picks one of them (the score compares with the top share, not with 1). Cues
-   that suggest nothing do not vote; with no vote at all the score is None (nothing to check). A trace scoring
-   below :data:`MIN_COHERENCE` reasons towards one answer and concludes another.
+   that suggest nothing do not vote; with no vote at all the score is None (nothing to check). The catch-all
+   class ``oth`` (``--out-of-set other``) is left out of the score: no cue can point to "some other emotion", so
+   its mass is neither for nor against the evidence (a distribution that is all ``oth`` scores None). A trace
+   scoring below :data:`MIN_COHERENCE` reasons towards one answer and concludes another.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ COMPETING_MIN_SHARE = 0.01
 """The least mass a class named as competing must hold (a printed 0.00 cannot compete)."""
 MIN_COHERENCE = 0.2
 """The default gate on the evidence–distribution coherence score (``--min-coherence``)."""
+CATCH_ALL = "oth"
+"""The class that holds votes outside a run's emotions (``--out-of-set other``); rule 3 leaves it out."""
 SHARE_TOLERANCE = 0.015
 """How far a share a text quotes for a class may lie from that class's printed probability (two-decimal rounding)."""
 
@@ -147,14 +151,15 @@ def coherence(suggests: Iterable[Sequence[str]], distribution: Mapping[str, floa
 
     None when no cue suggests a class of the distribution (nothing to compare).
     """
-    votes = evidence_votes(suggests, distribution)
+    emotions = {code: p for code, p in distribution.items() if code != CATCH_ALL}
+    votes = evidence_votes(suggests, emotions)
     total_votes = sum(votes.values())
     if total_votes <= 0.0:
         return None
-    top = top_share(distribution)
+    top = top_share(emotions)
     if top <= 0.0:
-        return 0.0
-    score = sum(votes[code] * distribution[code] for code in distribution) / (total_votes * top)
+        return None if distribution.get(CATCH_ALL, 0.0) > 0.0 else 0.0
+    score = sum(votes[code] * emotions[code] for code in emotions) / (total_votes * top)
     return min(1.0, max(0.0, score))
 
 

@@ -59,7 +59,7 @@ class PredictionRecord(BaseModel):
     error: str | None = Field(
         description=(
             "Null when the text parsed; else 'REASON: detail' with REASON one of unparsed, truncated, refusal, "
-            "timeout, rate_limited, server_error."
+            "timeout, rate_limited, server_error, malformed_response, request_refused, audio."
         )
     )
     usage: Usage

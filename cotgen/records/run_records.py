@@ -27,6 +27,7 @@ RejectReason = Literal[
     "distribution_mismatch",
     "inconsistent",
     "leaks_target",
+    "request_refused",
 ]
 FINGERPRINT_DESCRIPTION = (
     "sha256 over everything that decided this record (cotgen.records.fingerprint): transcript, human distribution "
@@ -79,6 +80,11 @@ class TraceRecord(BaseModel):
         default=None,
         description="Evidence-distribution coherence of the cited cues' suggests (cotgen.records.consistency); "
         "null when no cue suggests a class.",
+    )
+    vocal_events: list[str] = Field(
+        default_factory=list,
+        description="Vocal events the trace cites as heard (laughter, sigh...; --send-audio): not measured, "
+        "left out of faithfulness.",
     )
     usage: Usage
     fingerprint: str | None = Field(default=None, description=FINGERPRINT_DESCRIPTION)
@@ -144,4 +150,14 @@ class GRPORecord(BaseModel):
     prompt: list[Message]
     target_distribution: dict[str, float]
     gold_trace: str | None = Field(description="The gold trace text, for variants that inject it into the group.")
+    cue_levels: dict[str, str | None] | None = Field(
+        default=None,
+        description="The clip's measured cue levels (cue -> level, null where unmeasured) the cue-faithfulness "
+        "reward compares a completion's claims with; null when the clip has no measurement.",
+    )
+    stages: list[str] | None = Field(
+        default=None,
+        description="The run's order of the reasoning stages (cotgen build --stages), which the format reward "
+        "and the parser follow; null reads as the default acoustic, lexical, ambiguity.",
+    )
     schema_version: str = SCHEMA_VERSION

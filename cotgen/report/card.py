@@ -12,6 +12,7 @@ at the end of a 100,000-utterance build holds running sums, not the run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -26,18 +27,26 @@ import cotgen
 from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.labels import emotion_name
+from cotgen.core.owned_folder import CARD, CARD_ASIDE, CARD_MARK, claim, is_cotgen_card
 from cotgen.core.run_lock import run_lock
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
-from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS, run_gate
 from cotgen.records.measurements import TextStyle
+from cotgen.records.prediction import PREDICTIONS_FILE
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
-CARD = "README.md"
+logger = logging.getLogger(__name__)
+
 PLOTS_DIR = "plots"
-TASK_CATEGORIES = ["audio-classification", "audio-text-to-text"]
+# Tasks the Hub lists in its dataset filter (huggingface.js packages/tasks/src/pipelines.ts: audio-text-to-text is
+# hideInDatasets, so a card naming it is found by no one): the labels are audio emotion classification, the traces
+# and SFT/DPO/GRPO records text generation; audio-emotion-recognition is audio-classification's own subtask.
+TASK_CATEGORIES = ["audio-classification", "text-generation"]
+TASK_IDS = ["audio-emotion-recognition"]
 TAGS = ["speech-emotion-recognition", "emotion", "chain-of-thought", "ambiguity", "soft-labels", "dpo", "grpo"]
 COTGEN_CITATION = (
     "@software{cotgen,\n"
@@ -81,20 +90,32 @@ def size_category(n: int) -> str:
     return "n>1M"
 
 
+# The run's JSONL files a published run carries, in the order their configs are listed; the first present is the
+# default config, so `load_dataset(repo)` without a name gives the SFT records when there are any.
+RUN_CONFIG_FILES: tuple[str, ...] = (*RECORD_FILES, TRACES, UTTERANCES, PREDICTIONS_FILE)
+# When a corpus note names a licence "other" without a link, the published folder carries its terms in this file.
+LICENSE_FILE = "LICENSE.md"
+
+
+def _with_default(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configs with the first marked ``default: true``: a repo of several configs loads without a name."""
+    return [{**config, "default": True} if i == 0 else config for i, config in enumerate(configs)]
+
+
 def run_configs(run_dir: Path) -> list[dict[str, Any]]:
-    """``configs`` for publishing a run folder: one config per non-empty record file, one train split."""
+    """``configs`` for publishing a run folder: one per non-empty JSONL it uploads, one train split, a default."""
     configs = []
-    for file_name in RECORD_FILES:
+    for file_name in RUN_CONFIG_FILES:
         path = run_dir / file_name
         if path.exists() and path.stat().st_size > 0:
             configs.append(
                 {"config_name": file_name.removesuffix(".jsonl"), "data_files": [{"split": "train", "path": file_name}]}
             )
-    return configs
+    return _with_default(configs)
 
 
 def export_configs(export_dir: Path) -> list[dict[str, Any]]:
-    """``configs`` for publishing an export: per kind, the split files the export wrote."""
+    """``configs`` for publishing an export: per kind, the split files the export wrote; the first is the default."""
     configs = []
     for kind in ("sft", "dpo", "grpo"):
         files = [
@@ -104,7 +125,29 @@ def export_configs(export_dir: Path) -> list[dict[str, Any]]:
         ]
         if files:
             configs.append({"config_name": kind, "data_files": files})
-    return configs
+    return _with_default(configs)
+
+
+def license_id(name: str) -> str:
+    """A ``license_name`` the Hub takes (an id like ``my-license-1.0``) from a note's licence name in words."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-.")
+    return slug[:64].rstrip("-.") or "other"
+
+
+def license_fields(corpus: str, note: dict[str, Any]) -> dict[str, str]:
+    """``license`` and, for ``other``, the ``license_name`` and ``license_link`` the Hub asks for with it.
+
+    The link is the note's; a note without one (a user's own manifest corpus) links to :data:`LICENSE_FILE`,
+    which publishing writes from the note's terms.
+    """
+    license = str(note.get("license") or "other")
+    if license != "other":
+        return {"license": license}
+    return {
+        "license": "other",
+        "license_name": license_id(str(note.get("license_name") or f"{corpus}-licence")),
+        "license_link": str(note.get("license_link") or LICENSE_FILE),
+    }
 
 
 def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: list[dict[str, Any]]) -> DatasetCardData:
@@ -112,10 +155,11 @@ def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: l
     language = note.get("language") or "en"
     pretty = note.get("pretty_name") or corpus
     return DatasetCardData(
-        license=note.get("license") or "other",
+        **license_fields(corpus, note),
         language=language if isinstance(language, list) else [language],
         pretty_name=f"{pretty} — emotion reasoning traces (cotgen)",
         task_categories=TASK_CATEGORIES,
+        task_ids=TASK_IDS,
         tags=[*TAGS, corpus],
         size_categories=[size_category(utterances)],
         configs=configs,
@@ -133,7 +177,26 @@ def annotator_rule(info: dict[str, Any]) -> str:
     if isinstance(corpus.get("dropped"), int):
         parts.append(f"Corpus entries dropped (no in-set votes, missing audio...): {corpus['dropped']}.")
     parts += agreement_sentences(corpus)
+    parts += out_of_set_sentences(corpus)
     return " ".join(parts)
+
+
+def out_of_set_sentences(corpus: dict[str, Any]) -> list[str]:
+    """How votes outside the class set were treated and what they weighed (run.json's corpus.out_of_set)."""
+    found = corpus.get("out_of_set") if isinstance(corpus.get("out_of_set"), dict) else None
+    if not found:
+        return []
+    treated = {
+        "drop-votes": "left out and the remaining votes renormalised",
+        "other": "kept as the class `oth` (other)",
+        "drop-utterance": "a reason to drop the whole utterance",
+    }.get(str(found.get("rule")), str(found.get("rule")))
+    share = found.get("vote_mass_outside_share")
+    shown = f"{share:.1%}" if isinstance(share, (int, float)) else "an unknown share"
+    return [
+        f"Votes outside the class set (`--out-of-set {found.get('rule')}`) were {treated}: {shown} of the vote mass; "
+        f"{found.get('utterances_over_half_outside')} utterances lost more than half of theirs."
+    ]
 
 
 def gold_checks_note(info: dict[str, Any]) -> str:
@@ -153,6 +216,45 @@ def gold_checks_note(info: dict[str, Any]) -> str:
         else "run made before the consistency and leak checks"
     )
     return f"traces rejected after one repair turn: {', '.join(parts)} ({gates})."
+
+
+def pairs_note(info: dict[str, Any]) -> str | None:
+    """Which kinds of negative the DPO pairs reject, how many of each were eligible, and what was dropped as
+    inconsistent (``run.json["pairs"]``); None before ``cotgen pairs`` ran."""
+    pairs = info.get("pairs") if isinstance(info.get("pairs"), dict) else None
+    by_kind = pairs.get("by_kind") if pairs else None
+    if not isinstance(by_kind, dict):
+        return None
+    rows = {kind: row for kind, row in sorted(by_kind.items()) if kind != "gold" and isinstance(row, dict)}
+    rejected = ", ".join(
+        f"{kind} {row.get('chosen', 0)} of {row.get('eligible', 0)} eligible" for kind, row in rows.items()
+    )
+    dropped = sum(int(row.get("inconsistent", 0)) for row in by_kind.values() if isinstance(row, dict))
+    metric = f"metric {pairs.get('metric', 'kl')}, picked `{pairs.get('rejected_strategy', 'hardest')}`"
+    return (
+        f"rejected by kind: {rejected or 'none'} ({metric}); {dropped} candidates dropped as inconsistent with "
+        f"themselves, {pairs.get('no_pair', {}).get('gold_inconsistent', 0)} utterances without a pair because "
+        "their gold was."
+    )
+
+
+def grpo_note(info: dict[str, Any]) -> str | None:
+    """What the GRPO rewards pay the gold traces and how many prompts carry measured cue levels (``run.json``)."""
+    grpo = info.get("grpo") if isinstance(info.get("grpo"), dict) else None
+    if not grpo:
+        return None
+    levels = (
+        f"{grpo.get('with_cue_levels', 0)} of {grpo.get('records', 0)} prompts carry the clip's measured cue levels"
+    )
+    golds = grpo.get("gold_rewards") if isinstance(grpo.get("gold_rewards"), dict) else None
+    if not golds or not golds.get("golds"):
+        return f"{levels}."
+    mean = golds.get("mean") or {}
+    return (
+        f"{levels}; the {golds['golds']} gold traces get reasoning reward {_fmt(mean.get('combined'))} on average "
+        f"(lowest {_fmt(golds.get('lowest_combined'))}; ambiguity {_fmt(mean.get('ambiguity'))}, cue faithfulness "
+        f"{_fmt(mean.get('faithfulness'))}, coherence {_fmt(mean.get('coherence'))})."
+    )
 
 
 def training_texts_note(info: dict[str, Any]) -> str:
@@ -208,14 +310,14 @@ class RunFacts:
     example: dict[str, Any] | None
 
 
-def gather_facts(data: RunData) -> RunFacts:
+def gather_facts(data: RunData, faithful_at: float = DEFAULT_MIN_FAITHFULNESS) -> RunFacts:
     """Statistics, teachers, templates and the example record, reading each record file once.
 
     The example is the first SFT record, shown with its utterance's transcript, which the pass
     over the utterances picks up on the way.
     """
     first = data.sft.first()
-    acc = StatsAccumulator()
+    acc = StatsAccumulator(faithful_at=faithful_at)
     transcript: str | None = None
     for utt in data.utterances:
         acc.add_utterance(utt)
@@ -368,7 +470,9 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 - Prompt templates: {{ templates }}
 - Gold checks: {{ gold_checks }}
 - Training texts: {{ training_texts }}
-- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
+{% if pairs_note %}- DPO pairs: {{ pairs_note }}
+{% endif %}{% if grpo_note %}- GRPO prompts: {{ grpo_note }}
+{% endif %}- Divergences: KL(human ‖ trace) in nats with 1e-6 smoothing; Jensen–Shannon in bits, unsmoothed.
 {% if export %}- Export: {{ export.format }} format, split `{{ export.split }}`, answers `{{ export.answer }}`,
   audio paths `{{ export.audio }}`.{% if export.description %}
 - Split protocol: {{ export.description }}.{% endif %}
@@ -400,8 +504,10 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean trace entropy (bits) | {{ fmt(stats.mean_trace_entropy_bits) }} |
 | mean JS gold trace → human (bits) | {{ fmt(stats.mean_gold_js_bits) }} |
 | mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
-| mean faithfulness / share ≥ 0.5 | {{ fmt(stats.mean_faithfulness) }} / {{ fmt(stats.faithful_share) }} |
+| mean faithfulness / share ≥ the gate, {{ stats.faithful_at }} | {{ fmt(stats.mean_faithfulness) }} /
+{{- " " ~ fmt(stats.faithful_share) }} |
 | mean coherence of cited cues and distribution | {{ fmt(stats.mean_coherence) }} |
+| traces citing vocal events heard, not measured | {{ stats.traces_with_vocal_events }}{{ events }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
@@ -422,8 +528,8 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 ## Limitations
 
 - Annotator agreement: the human distribution is only as good as the votes behind it
-  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); classes outside the
-  class set are dropped before normalising.
+  ({{ mean_annotators }} annotators per utterance on average, {{ stats.ties }} ties); votes outside the
+  class set follow one rule, stated under *How it was built*.
 {% if rule_generated %}- Rule-generated traces: the template teacher's wording is fixed and its lexical cues come from a
   word list, so the traces teach the format, not reasoning.
 {% else %}- Teacher bias: gold traces rationalise a distribution the teacher was shown, so their cues are
@@ -431,7 +537,7 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 {% endif %}
 - Faithfulness: a trace may cite acoustic cues the measurements do not support; the mean
   faithfulness is {{ fmt(stats.mean_faithfulness) }} and {{ fmt(stats.faithful_share) }} of the traces
-  score at least 0.5.
+  score at least {{ stats.faithful_at }}, the gate the build applied (`--min-faithfulness`).
 - Acted or elicited speech does not represent emotion in the wild.
 
 ## Citation
@@ -479,7 +585,7 @@ def render_card(
     data = load_run(run_dir)
     info = read_run_json(run_dir)
     note = corpus_note(data.corpus)
-    facts = gather_facts(data)
+    facts = gather_facts(data, run_gate(info.get("config")))
     stats = facts.stats
     export = None
     if export_dir is not None:
@@ -508,7 +614,12 @@ def render_card(
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
         gold_checks=gold_checks_note(info),
+        events="".join(
+            f" ({', '.join(f'{e} {n}' for e, n in stats.vocal_events.items())})" if stats.vocal_events else ""
+        ),
         training_texts=training_texts_note(info),
+        pairs_note=pairs_note(info),
+        grpo_note=grpo_note(info),
         teacher=teacher_line(teachers),
         rule_generated=TEMPLATE_TEACHER in teachers,
         templates=", ".join(f"`{name}` (sha256 `{sha[:12]}`)" for name, sha in facts.templates) or "n/a",
@@ -527,19 +638,25 @@ def render_card(
         corpus_citation=note.get("citation"),
         cotgen_citation=COTGEN_CITATION,
     )
-    return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
+    return f"---\n{metadata.to_yaml()}\n---\n\n{body.rstrip()}\n\n{CARD_MARK}\n"
 
 
 def write_card(run_dir: Path, export_dir: Path | None = None) -> Path:
     """Write ``README.md`` into the run folder (or the export folder); returns its path.
 
     Under the run folder's lock: the card reads the run's files and run.json, which another writer
-    must not be changing meanwhile.
+    must not be changing meanwhile. A ``README.md`` cotgen did not write is never replaced: the card goes
+    beside it as ``README.cotgen.md``, with a warning.
     """
-    target = (export_dir or run_dir) / CARD
+    folder = export_dir or run_dir
+    target = folder / CARD
+    if target.exists() and not is_cotgen_card(target):
+        logger.warning("%s is not a card cotgen wrote: left as it is, the card is %s", target, CARD_ASIDE)
+        target = folder / CARD_ASIDE
     with run_lock(run_dir, "cotgen card"):
         text = render_card(run_dir, export_dir)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
+    claim(folder, target.name)
     return target

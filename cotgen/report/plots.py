@@ -130,10 +130,14 @@ def plot_entropy(n_classes: int, series: Sequence[TraceSeries], path: Path) -> P
     return _save(fig, path)
 
 
-def plot_evaluation(report: Mapping[str, Any], path: Path, metric: str = "js") -> Path:
+def plot_evaluation(
+    report: Mapping[str, Any], path: Path, metric: str = "js", names: Mapping[str, str] | None = None
+) -> Path:
     """``cotgen eval --plot``: the model's class-wise reliability diagram (predicted probability of each class
     against the human share of it, per bin; the diagonal is the human distribution itself) beside ``metric``
-    per agreement stratum for the model and the baselines, each stratum's utterance count under it."""
+    per agreement stratum for the model and the baselines, each stratum's utterance count under it. ``names``
+    relabels systems (``{"model": "sft"}``)."""
+    names = names or {}
     fig = Figure(figsize=(11, 4.5))
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     left.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="human distribution (0 error)")
@@ -150,19 +154,19 @@ def plot_evaluation(report: Mapping[str, Any], path: Path, metric: str = "js") -
     left.set_ylim(0, 1)
     left.set_xlabel("predicted probability of the class (bin mean)")
     left.set_ylabel("human share of the class (bin mean)")
-    left.set_title("Class-wise reliability of the model")
+    left.set_title(f"Class-wise reliability of {names.get('model', 'the model')}")
     left.legend(fontsize=7)
     strata = [row for row in report.get("strata", []) if row["by"] == "agreement"]
-    names = list(dict.fromkeys(row["stratum"] for row in strata))
+    strata_names = list(dict.fromkeys(row["stratum"] for row in strata))
     systems = [s for s in dict.fromkeys(row["system"] for row in strata) if s != "oracle"]
     width = 0.8 / max(len(systems), 1)
     for i, system in enumerate(systems):
         values = {row["stratum"]: row["metrics"][metric] for row in strata if row["system"] == system}
-        heights = [np.nan if values.get(name) is None else values[name] for name in names]
-        right.bar(np.arange(len(names)) + i * width, heights, width, label=system)
+        heights = [np.nan if values.get(name) is None else values[name] for name in strata_names]
+        right.bar(np.arange(len(strata_names)) + i * width, heights, width, label=names.get(system, system))
     counts = {row["stratum"]: row["n"] for row in strata}
-    right.set_xticks(np.arange(len(names)) + width * (len(systems) - 1) / 2)
-    right.set_xticklabels([f"{name}\n(n = {counts[name]})" for name in names])
+    right.set_xticks(np.arange(len(strata_names)) + width * (len(systems) - 1) / 2)
+    right.set_xticklabels([f"{name}\n(n = {counts[name]})" for name in strata_names])
     right.set_ylabel(metric.upper())
     right.set_title(f"{metric.upper()} by agreement (normalised entropy of the votes)")
     right.legend(fontsize=7)

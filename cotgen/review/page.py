@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,9 @@ from typing import Any
 import jinja2
 
 import cotgen
+from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.owned_folder import replace_folder
 from cotgen.core.run_lock import run_lock
 from cotgen.export.audio_sources import MeasuredAudio
 from cotgen.export.record_readers import RecordFile, load_run
@@ -69,13 +71,6 @@ def run_key(run_dir: Path) -> str:
     return hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
 
 
-def _fresh(folder: Path) -> Path:
-    if folder.exists():
-        shutil.rmtree(folder)
-    (folder / "detail").mkdir(parents=True)
-    return folder
-
-
 def _write_table(data: ReviewData, folder: Path) -> None:
     table = {
         "run": str(data.run_dir.resolve()),
@@ -90,6 +85,15 @@ def _write_table(data: ReviewData, folder: Path) -> None:
     (folder / "table.js").write_text(_call("cotgenTable", table), encoding="utf-8")
 
 
+def _negatives(run_dir: Path) -> dict[str, dict[str, int]]:
+    """The pairs summary's count per kind of negative (``run.json["pairs"]["by_kind"]``), gold left out."""
+    pairs = read_run_json(run_dir).get("pairs")
+    by_kind = pairs.get("by_kind") if isinstance(pairs, dict) else None
+    if not isinstance(by_kind, dict):
+        return {}
+    return {kind: row for kind, row in sorted(by_kind.items()) if kind != "gold" and isinstance(row, dict)}
+
+
 def _render_index(data: ReviewData) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cotgen.review", "templates"),
@@ -101,6 +105,7 @@ def _render_index(data: ReviewData) -> str:
         corpus=data.corpus,
         version=cotgen.__version__,
         counts=data.counts,
+        negatives=_negatives(data.run_dir),
         reasons=reasons,
         ambiguity_levels=AMBIGUITY_LEVELS,
         verdicts=VERDICTS,
@@ -110,48 +115,62 @@ def _render_index(data: ReviewData) -> str:
 
 
 def write_review(
-    run_dir: Path, out_dir: Path | None = None, copy_audio: bool = False, allow_outside_root: bool = False
+    run_dir: Path,
+    out_dir: Path | None = None,
+    copy_audio: bool = False,
+    allow_outside_root: bool = False,
+    force: bool = False,
 ) -> ReviewSummary:
     """Write the review page of a run into ``out_dir`` (default ``<run>/review/``), holding the run's lock.
 
     The lock keeps a build from rewriting ``traces.jsonl`` while the page reads it, so the page shows one run.
+    The page folder is written whole beside the old one and swapped in (:mod:`cotgen.core.owned_folder`): a
+    run that fails halfway, or is killed, leaves the last good page, and a folder holding files cotgen did not
+    write is refused unless ``force`` (which keeps them).
     """
     with run_lock(run_dir, "cotgen review", create=False):
-        return _write_review(run_dir, out_dir, copy_audio, allow_outside_root)
+        return _write_review(run_dir, out_dir, copy_audio, allow_outside_root, force)
 
 
-def _write_review(run_dir: Path, out_dir: Path | None, copy_audio: bool, allow_outside_root: bool) -> ReviewSummary:
+_PAGE_FILE = re.compile(r"index\.html|review\.js|review\.css|data/table\.js|data/detail/\d{5}\.js|audio/\d{6}_[^/]+")
+
+
+def _review_own(folder: Path, name: str) -> bool:
+    """Whether a file of a page folder written before ``.cotgen-files`` existed is one the page writes."""
+    return bool(_PAGE_FILE.fullmatch(name))
+
+
+def _write_review(
+    run_dir: Path, out_dir: Path | None, copy_audio: bool, allow_outside_root: bool, force: bool
+) -> ReviewSummary:
     out_dir = out_dir or run_dir / "review"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CotgenError(f"--out {out_dir}: is a file, not a folder")
-    run = load_run(run_dir)  # checks the run folder before anything is written into it
+    run = load_run(run_dir)  # checks the run folder before anything is written
     if not run.traces and not RecordFile(run_dir / REJECTS, RejectRecord):
         raise CotgenError(f"{run_dir}: neither traces.jsonl nor rejects.jsonl holds a record (run `cotgen build`)")
-    # The data are written beside the page's current data and swapped in when complete, so a run that fails
-    # halfway (a bad line) leaves the last good page, and a smaller run leaves no chunk of a larger one.
-    folder = _fresh(out_dir / f"{DATA_DIR}.tmp")
-    chunks = 0
+    measured = MeasuredAudio.of_run(run_dir, allow_outside_root)
 
-    def write_chunk(number: int, details: list[dict[str, Any]]) -> None:
-        nonlocal chunks
-        (folder / "detail" / f"{number:05d}.js").write_text(_call("cotgenDetail", number, details), encoding="utf-8")
-        chunks += 1
+    def write(folder: Path) -> tuple[ReviewData, AudioLinks, int]:
+        (folder / DATA_DIR / "detail").mkdir(parents=True)
+        chunks = 0
 
-    audio = AudioLinks(out_dir, copy_audio, MeasuredAudio.of_run(run_dir, allow_outside_root))
-    try:
+        def write_chunk(number: int, details: list[dict[str, Any]]) -> None:
+            nonlocal chunks
+            script = _call("cotgenDetail", number, details)
+            (folder / DATA_DIR / "detail" / f"{number:05d}.js").write_text(script, encoding="utf-8")
+            chunks += 1
+
+        # The folder is a sibling of out_dir: a clip's link relative to it is the same as relative to out_dir.
+        audio = AudioLinks(folder, copy_audio, measured)
         data = gather(run, audio, CHUNK, write_chunk)
-        _write_table(data, folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    if (out_dir / DATA_DIR).exists():
-        shutil.rmtree(out_dir / DATA_DIR)
-    folder.rename(out_dir / DATA_DIR)
-    assets = resources.files("cotgen.review") / "assets"
-    for name in ASSETS:
-        (out_dir / name).write_text((assets / name).read_text(encoding="utf-8"), encoding="utf-8")
+        _write_table(data, folder / DATA_DIR)
+        assets = resources.files("cotgen.review") / "assets"
+        for name in ASSETS:
+            (folder / name).write_text((assets / name).read_text(encoding="utf-8"), encoding="utf-8")
+        (folder / "index.html").write_text(_render_index(data), encoding="utf-8")
+        return data, audio, chunks
+
+    data, audio, chunks = replace_folder(out_dir, write, force=force, legacy_own=_review_own)
     index = out_dir / "index.html"
-    index.write_text(_render_index(data), encoding="utf-8")
     return ReviewSummary(
         out_dir=out_dir,
         index=index,

@@ -1,6 +1,6 @@
 """When a teacher's failures are the server's, not the item's: stop instead of rejecting item after item.
 
-Three rules, one per way a long run goes wrong for every item at once. Each trips the breaker, after
+Four rules, one per way a long run goes wrong for every item at once. Each trips the breaker, after
 which every request of the client raises :class:`TeacherStopped` (a one-line user error) before it is
 sent; the build stops, writes no reject for the items left, and a rerun does them.
 
@@ -18,6 +18,14 @@ sent; the build stops, writes no reject for the items left, and a rerun does the
   retrying cannot fix (HTTP 404 model or URL, 401 key, 400 structured outputs unsupported, ...), with no
   success yet: after ``systematic_after`` of them the client stops with that failure's cause and fix,
   instead of paying one request per item of the corpus to learn the same thing.
+- **Failing** (reachable, but answering only failures): the last ``failing_after`` answers (8 by default) are
+  all server failures (HTTP 5xx or 408, a timeout, a 200 that is cut off, undecodable, oversized or not a
+  chat completion), and at least one of them answered a *retry*, so the failures outlasted a backoff: one
+  wave of failures hitting every request in flight at once (a server's brief hiccup) does not stop a
+  run, a server that still fails after backing off does. A success resets the count; 429s, connection
+  failures and final 4xx answers neither count nor reset it (the outage and systematic rules judge
+  those). An all-failing server is therefore sent at most ``max(failing_after, concurrency) +
+  concurrency`` requests before the stop, however many items are left.
 
 The rules are pure bookkeeping over a clock, shared by every command that asks a model through
 :class:`~cotgen.teachers.openai_teacher.OpenAITeacher` (``build`` today, ``predict``).
@@ -35,6 +43,11 @@ from cotgen.core.errors import CotgenError
 UNREACHABLE_AFTER = 8
 OUTAGE_AFTER_S = 30.0
 SYSTEMATIC_AFTER = 3
+FAILING_AFTER = 8
+# The reasons a call ends with when it ran out of retries on the server's fault (5xx, timeouts, connection
+# failures, 429s, broken answers): never an item's reject. An item that ends so stays to do, and a reject
+# with one of these reasons (written by an older cotgen, or a batch row) is asked again by a plain rerun.
+SERVER_FAULT_REASONS: tuple[str, ...] = ("timeout", "rate_limited", "server_error", "malformed_response")
 OUTAGE_SUSPECT_FRACTION = 10  # a silence longer than outage_after_s / this is an outage, not a busy server's gap
 
 logger = logging.getLogger("cotgen.teacher")
@@ -52,6 +65,17 @@ class SystematicFailureError(TeacherStopped):
     """Every answer so far is the same failure that retrying cannot fix."""
 
 
+class SendingStopped(Exception):  # noqa: N818 (a state, not an error: the user asked the run to stop)
+    """No request is sent any more (the first Ctrl-C): answers in flight are awaited, nothing new is asked.
+
+    Raised by the client instead of sending; the item it was for ends unrecorded and stays to do.
+    """
+
+
+class ServerFailingError(TeacherStopped):
+    """The server is reachable but its recent answers are all server failures (5xx, timeouts, broken 200s)."""
+
+
 @dataclass
 class FailureBreaker:
     """The three stop rules of the module docstring, over ``clock`` (seconds)."""
@@ -59,6 +83,7 @@ class FailureBreaker:
     unreachable_after: int = UNREACHABLE_AFTER
     outage_after_s: float = OUTAGE_AFTER_S
     systematic_after: int = SYSTEMATIC_AFTER
+    failing_after: int = FAILING_AFTER
     clock: Callable[[], float] = time.monotonic
     answered: bool = False  # any HTTP answer at all, even an error status
     succeeded: bool = False  # a 2xx answer
@@ -68,6 +93,9 @@ class FailureBreaker:
     _streak_started: float | None = None  # first connection failure/timeout since the last answer
     _streak_failures: int = 0
     _fatal: dict[str, int] = field(default_factory=dict)  # failure signature -> count, before any success
+    _failing: int = 0  # server failures in a row since the last success
+    _failing_retried: bool = False  # one of them answered a retry
+    _failing_causes: dict[str, int] = field(default_factory=dict)  # their kinds, for the stop's advice
 
     def check(self) -> None:
         """Raise the stop once tripped: called before each request is sent."""
@@ -81,6 +109,28 @@ class FailureBreaker:
         self._last_answer = self.clock()
         self._streak_started = None
         self._streak_failures = 0
+        if success:
+            self._failing, self._failing_retried, self._failing_causes = 0, False, {}
+
+    def server_failed(self, cause: str, detail: str, retry: bool, where: str, advice: str) -> None:
+        """A server failure (5xx, 408, timeout, broken 200) of a request's attempt; may trip the failing rule.
+
+        ``cause`` groups the failures for the stop's message, ``retry`` says the attempt was a retry,
+        ``advice`` is the fix to print for this kind of failure (the last failure's is printed).
+        """
+        self._failing += 1
+        self._failing_retried = self._failing_retried or retry
+        self._failing_causes[cause] = self._failing_causes.get(cause, 0) + 1
+        if self._failing >= self.failing_after and self._failing_retried:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self._failing_causes.items(), key=lambda kv: -kv[1]))
+            self._trip(
+                ServerFailingError(
+                    f"the server at {where} is failing: its last {self._failing} answers were all server failures "
+                    f"({kinds}; last: {detail}), also after backing off; {advice}; stopped instead of asking "
+                    "the remaining items, which stay to do (a rerun asks them; nothing was rejected for this)"
+                )
+            )
+        self.check()
 
     def connection_failed(self, connect_failure: bool, where: str, cause: str) -> None:
         """A request failed to connect (``connect_failure``) or timed out / was cut off; may trip a rule and raise."""

@@ -7,11 +7,20 @@ retries what is worth retrying (429, 5xx, timeouts, dropped connections) with ca
 exponential backoff that honours Retry-After — as the *only* retry layer (the openai client's own
 retries are off), so the server's request log and our counts agree exactly; and it turns
 everything else into a :class:`TeacherCallError` whose reason is a reject reason of docs/architecture.md.
-Some failures are not an item's fault: a server that cannot be reached, an outage, or the same
-unfixable failure on every request (a wrong model name or key). :mod:`cotgen.teachers.breaker` tells
-them apart, and the client then raises :class:`TeacherStopped` (a one-line user error) instead of
-letting every item of a large corpus sit through its retries and end as a reject: the build stops,
-and the items stay to do. The retry policy itself runs on tenacity.
+Some failures are not an item's fault: a server that cannot be reached, an outage, a server that answers
+only failures, or the same unfixable failure on every request (a wrong model name or key).
+:mod:`cotgen.teachers.breaker` tells them apart, and the client then raises :class:`TeacherStopped` (a
+one-line user error) instead of letting every item of a large corpus sit through its retries: the build
+stops, and the items stay to do. A call that runs out of retries on the server's fault (5xx, timeouts,
+connection failures, 429s, broken answers) says so (:attr:`TeacherCallError.server_fault`), so its
+caller leaves the item to do rather than rejecting it. The retry policy itself runs on tenacity.
+
+Every answer is read within bounds (docs/teacher-contract.md): ``timeout`` is the deadline of the whole
+request, the answer's last byte included (a server that trickles a byte at a time cannot hold a run
+past it), and an answer larger than ``max_response_bytes`` is cut off as it arrives; a 200 that is cut
+off, undecodable, oversized or not a chat completion is a retried server failure, never a traceback.
+The token limit goes out as ``max_completion_tokens``, today's name, and as ``max_tokens`` to a server
+that refuses the new name (learnt from its first refusal and kept for the client's life).
 Validating the text is the caller's job: this module returns the raw answer (text, finish
 reason, refusal, usage) and caches it raw, so a change in validation needs no new request.
 Several samples of one question (``cotgen predict --samples K``) go as one request with ``n``
@@ -32,10 +41,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
-import httpx2
+import httpx2  # the HTTP library openai>=3 is built on (declared in pyproject.toml beside openai)
 from openai import (
     APIConnectionError,
     APIStatusError,
@@ -48,12 +57,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from cotgen.core.audio import AudioDecodeError, audio_as_wav
 from cotgen.core.errors import CotgenError
 from cotgen.core.redact import redact, redact_url, remember_secrets
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import response_schema
+from cotgen.teachers.bounds import DEADLINE_GRACE_S, MAX_RESPONSE_BYTES
 from cotgen.teachers.breaker import (
+    FAILING_AFTER,
     OUTAGE_AFTER_S,
+    SERVER_FAULT_REASONS,
     SYSTEMATIC_AFTER,
     UNREACHABLE_AFTER,
     FailureBreaker,
+    SendingStopped,
 )
 from cotgen.teachers.breaker import TeacherUnreachableError as TeacherUnreachableError  # re-exported
 from cotgen.teachers.endpoint import resolve_base_url as endpoint_url
@@ -79,16 +93,26 @@ OUTAGE_POLLS = 10
 _NAMES_N = re.compile(r"\bn\b")
 # What httpx raises when no connection could be made; a reset or a read timeout means the server was reached.
 _CONNECT_FAILURES = (httpx2.ConnectError, httpx2.ConnectTimeout)
+# The answer's headers came, its body did not all arrive (the connection closed early): a cut-off answer.
+_CUT_OFF = (httpx2.RemoteProtocolError,)
+# The token limit's name today, and the older name some servers still require.
+TOKEN_LIMIT = "max_completion_tokens"
+LEGACY_TOKEN_LIMIT = "max_tokens"
+TIMEOUT_ADVICE = "if the server is just slow, raise --timeout"
+# asyncio.timeout (Python 3.11+) bounds a request without the task asyncio.wait_for creates for each one.
+_DEADLINE = getattr(asyncio, "timeout", None)
 
 logger = logging.getLogger("cotgen.teacher")
 
-CallFailure = Literal["timeout", "rate_limited", "server_error"]
-RetryCause = Literal["rate_limited", "server_error", "timeout", "connection_error"]
+# request_refused: a 4xx that retrying cannot fix (key, model, parameters, a prompt the server will not take).
+CallFailure = Literal["timeout", "rate_limited", "server_error", "malformed_response", "request_refused"]
+RetryCause = Literal["rate_limited", "server_error", "timeout", "connection_error", "malformed_response"]
 _FAILURE_OF_CAUSE: dict[str, CallFailure] = {
     "rate_limited": "rate_limited",
     "server_error": "server_error",
     "timeout": "timeout",
     "connection_error": "server_error",
+    "malformed_response": "malformed_response",
 }
 
 
@@ -108,9 +132,12 @@ class TeacherConfig:
     backoff_cap: float = 60.0
     structured: bool = True
     send_audio: bool = False
+    stages: tuple[str, ...] = DEFAULT_ORDER  # the run's order of the reasoning stages: the schema's key order
     unreachable_after: int = UNREACHABLE_AFTER
     outage_after: float = OUTAGE_AFTER_S
     systematic_after: int = SYSTEMATIC_AFTER
+    failing_after: int = FAILING_AFTER
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def __post_init__(self) -> None:
         checks = [
@@ -124,6 +151,8 @@ class TeacherConfig:
             (self.unreachable_after >= 1, f"unreachable_after must be at least 1, got {self.unreachable_after}"),
             (self.outage_after > 0, f"--outage-after must be positive, got {self.outage_after}"),
             (self.systematic_after >= 1, f"systematic_after must be at least 1, got {self.systematic_after}"),
+            (self.failing_after >= 1, f"failing_after must be at least 1, got {self.failing_after}"),
+            (self.max_response_bytes >= 1024, f"the answer size cap must be >= 1 KiB, got {self.max_response_bytes}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -161,9 +190,11 @@ class ChatResult:
 
 
 class TeacherCallError(Exception):
-    """No answer: retries exhausted, or an error that retrying cannot fix. ``reason`` is a reject reason.
+    """No answer: retries exhausted, or an error that retrying cannot fix.
 
     ``status`` is the HTTP status of a final error answer (400, 404, ...), None when there was none.
+    A ``request_refused`` call is the request's own (a reject reason); the other reasons are
+    :data:`~cotgen.teachers.breaker.SERVER_FAULT_REASONS`, which are never an item's (:attr:`server_fault`).
     """
 
     def __init__(self, reason: CallFailure, detail: str, attempts: int, status: int | None = None) -> None:
@@ -172,6 +203,54 @@ class TeacherCallError(Exception):
         self.detail = detail
         self.attempts = attempts
         self.status = status
+
+    @property
+    def server_fault(self) -> bool:
+        """The server's fault (out of retries on 5xx, timeouts, 429s, broken answers): the item stays to do."""
+        return self.reason in SERVER_FAULT_REASONS
+
+
+class ResponseTooLarge(Exception):  # noqa: N818 (named after what it reports, like the httpx exceptions)
+    """An answer past ``max_response_bytes``; raised while reading it, so the rest is never read into memory."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    """A response body that stops being read once it passes the cap."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, cap: int) -> None:
+        self._inner = inner
+        self._cap = cap
+
+    async def __aiter__(self):  # type: ignore[override]
+        seen = 0
+        async for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._cap:
+                raise ResponseTooLarge(f"the answer is larger than {self._cap:,} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class BoundedTransport(httpx2.AsyncBaseTransport):
+    """The HTTP transport with a cap on every answer's size (a declared Content-Length is checked first)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, cap: int) -> None:
+        self._inner = inner
+        self._cap = cap
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._cap:
+            await response.aclose()
+            raise ResponseTooLarge(f"the answer declares {int(declared):,} bytes, more than {self._cap:,}")
+        response.stream = _CappedStream(response.stream, self._cap)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class _Retryable(Exception):
@@ -269,14 +348,18 @@ class OpenAITeacher:
         self._base_url = resolve_base_url(config)
         self.server = server_of(config.base_url)
         self._key = resolve_api_key(config)
+        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=config.concurrency)
         self._client = AsyncOpenAI(
             api_key=self._key,
             base_url=self._base_url,
             max_retries=0,
             timeout=config.timeout,
+            # Uncompressed answers: the size cap then bounds the memory an answer takes, not only its bytes on
+            # the wire (a few KB of gzip can unpack to gigabytes); traces are small, the saving would be too.
+            default_headers={"Accept-Encoding": "identity"},
             http_client=DefaultAsyncHttpxClient(
                 timeout=config.timeout,
-                limits=httpx2.Limits(max_connections=None, max_keepalive_connections=config.concurrency),
+                transport=BoundedTransport(httpx2.AsyncHTTPTransport(limits=limits), config.max_response_bytes),
             ),
         )
         self._semaphore = asyncio.Semaphore(config.concurrency)
@@ -287,7 +370,11 @@ class OpenAITeacher:
             unreachable_after=min(config.unreachable_after, config.max_retries + 1),
             outage_after_s=config.outage_after,
             systematic_after=config.systematic_after,
+            failing_after=config.failing_after,
         )
+        self._token_limit = TOKEN_LIMIT  # LEGACY_TOKEN_LIMIT once the server has refused TOKEN_LIMIT
+        self._stopping = asyncio.Event()  # set by stop_sending(): no new request goes out
+        self._in_flight = 0
         self._counts: Counter[str] = Counter()
         self._retries: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
@@ -306,7 +393,7 @@ class OpenAITeacher:
         codes = tuple(classes)
         built = self._response_formats.get(codes)
         if built is None:
-            schema = response_schema(codes)
+            schema = response_schema(codes, order=self.config.stages)
             response_format = {
                 "type": "json_schema",
                 "json_schema": {"name": RESPONSE_FORMAT_NAME, "strict": True, "schema": schema},
@@ -332,6 +419,33 @@ class OpenAITeacher:
         if self._cache is not None:
             self._cache.put(key, raws[0])
         return _result(raws[0], attempts=attempts, from_cache=False)
+
+    @property
+    def token_limit_parameter(self) -> str:
+        """``max_completion_tokens``, or ``max_tokens`` once this server has refused the newer name."""
+        return self._token_limit
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent whose answer has not come back yet."""
+        return self._in_flight
+
+    def stop_sending(self) -> None:
+        """Send nothing more (the first Ctrl-C): requests in flight finish, waits for a retry end at once.
+
+        Every request about to go out afterwards raises :class:`SendingStopped` instead; answers that
+        arrive are cached and returned as usual, so what was paid for is kept.
+        """
+        self._stopping.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        """tenacity's wait before a retry, cut short when sending stops (the retry then raises SendingStopped)."""
+        if seconds <= 0 or self._stopping.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:  # noqa: UP041 (a distinct class on Python 3.10)
+            pass
 
     @property
     def n_honoured(self) -> bool | None:
@@ -392,8 +506,14 @@ class OpenAITeacher:
         )
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
-        """The request body of one question (``n`` is added by :meth:`_ask_many`)."""
+        """The request body of one question (``n`` is added by :meth:`_ask_many`).
+
+        The token limit is sent under the name the server takes (:attr:`token_limit_parameter`); the cache key
+        keeps calling it ``max_tokens`` (:func:`_sampling_params`), so answers cached before stay found.
+        """
         body: dict[str, Any] = {"model": self.config.model, "messages": request.messages, **_sampling_params(request)}
+        if request.max_tokens is not None and self._token_limit != LEGACY_TOKEN_LIMIT:
+            body[self._token_limit] = body.pop(LEGACY_TOKEN_LIMIT)
         built = self._response_format(request.classes)
         if built is not None:
             body["response_format"] = built[0]
@@ -477,6 +597,7 @@ class OpenAITeacher:
             wait=delay,
             retry=retry_if_exception_type(_Retryable),
             before_sleep=count_retry,
+            sleep=self._sleep,
             reraise=True,
         )
         try:
@@ -510,6 +631,8 @@ class OpenAITeacher:
             return False
         while breaker.silence_since(first_failure) == silence:
             breaker.check()
+            if self._stopping.is_set():
+                raise SendingStopped()
             self._counts["probes"] += 1
             try:
                 await self._client.get("/models", cast_to=object)
@@ -527,40 +650,60 @@ class OpenAITeacher:
     async def _attempt(self, kwargs: dict[str, Any], reserved_tokens: int, attempt: int) -> list[dict[str, Any]]:
         """One request: a raw answer per choice, or :class:`_Retryable`, :class:`TeacherCallError` or a stop."""
         breaker = self._breaker
+        where = display_url(self._base_url)
         try:
             async with self._semaphore:
                 await self._limiter.acquire(reserved_tokens)
+                if self._stopping.is_set():
+                    raise SendingStopped()
                 breaker.check()  # checked when the turn comes: others may have tripped it meanwhile
                 self._counts["requests"] += 1
-                # The untyped post skips the typed create()'s per-request walk of the body through
-                # TypedDict transforms (about 1 ms of CPU per request, measured), which our plain JSON
-                # body does not need; auth, errors and timeouts are the same client code.
-                completion = await self._client.post(CHAT_PATH, body=kwargs, cast_to=object)
-        except APITimeoutError as exc:
-            breaker.connection_failed(_is_connect_failure(exc), display_url(self._base_url), _connection_cause(exc))
-            raise _Retryable("timeout", None, f"no answer within {self.config.timeout:g} s") from None
+                self._in_flight += 1
+                try:
+                    completion = await self._post(kwargs)
+                finally:
+                    self._in_flight -= 1
+        except (APITimeoutError, asyncio.TimeoutError) as exc:  # noqa: UP041 (a distinct class on Python 3.10)
+            detail = f"no complete answer within {self.config.timeout:g} s"
+            if isinstance(exc, APITimeoutError):
+                breaker.connection_failed(_is_connect_failure(exc), where, _connection_cause(exc))
+            breaker.server_failed("timeouts", detail, attempt > 1, where, TIMEOUT_ADVICE)
+            raise _Retryable("timeout", None, f"{detail} ({TIMEOUT_ADVICE})") from None
+        except ResponseTooLarge as exc:
+            self._broken_answer(f"{exc} (the cap of docs/teacher-contract.md)", attempt)
+        except ValueError as exc:  # the 200's body is not JSON, or not UTF-8 (json.JSONDecodeError, UnicodeDecodeError)
+            self._broken_answer(f"the server's 200 answer is not readable JSON ({type(exc).__name__})", attempt)
         except APIConnectionError as exc:
-            where = display_url(self._base_url)
+            if isinstance(exc.__cause__, ResponseTooLarge):
+                self._broken_answer(str(exc.__cause__), attempt)
+            if isinstance(exc.__cause__, _CUT_OFF):
+                self._broken_answer("the answer was cut off before its end (the connection closed early)", attempt)
             breaker.connection_failed(_is_connect_failure(exc), where, _connection_cause(exc))
             raise _Retryable(
                 "connection_error", None, f"connection to {where} failed ({_connection_cause(exc)})"
             ) from None
         except APIStatusError as exc:
-            breaker.answer(success=False)
             cause = _retry_cause(exc.status_code)
             if cause is None:
+                breaker.answer(success=False)
                 detail = self._status_detail(exc, kwargs)
+                if self._refuses_token_limit(exc, kwargs):
+                    return await self._attempt(kwargs, reserved_tokens, attempt)
                 if not ("n" in kwargs and _NAMES_N.search(detail)):  # a refused n is chat_samples' to learn
                     breaker.fatal(f"HTTP {exc.status_code}: {detail}", detail)
-                raise self._fail("server_error", detail, attempt, exc.status_code) from None
+                raise self._fail("request_refused", detail, attempt, exc.status_code) from None
             detail = f"HTTP {exc.status_code}: {_scrub(_server_message(exc), self._key)}"
+            breaker.answer(success=False)
+            if cause != "rate_limited":  # a 429 paces the run; it says nothing about the server failing
+                advice = TIMEOUT_ADVICE if cause == "timeout" else "check the server's health and logs"
+                breaker.server_failed(f"HTTP {exc.status_code}", detail, attempt > 1, where, advice)
             raise _Retryable(cause, parse_retry_after(exc.response.headers), detail) from None
         raws = _raw_answers(completion, kwargs["messages"])
         if raws is None:
-            breaker.answer(success=False)
             detail = "the server's answer is not a chat completion"
+            breaker.answer(success=False)
             breaker.fatal(detail, f"{detail}: check --base-url (it should end in /v1)")
-            raise self._fail("server_error", detail, attempt)
+            self._broken_answer(detail, attempt, answered=True)
         breaker.answer(success=True)
         tokens_in = sum(raw["usage"]["prompt_tokens"] for raw in raws)
         tokens_out = sum(raw["usage"]["completion_tokens"] for raw in raws)
@@ -569,6 +712,44 @@ class OpenAITeacher:
         self._counts["tokens_out"] += tokens_out
         self._counts["cached_prompt_tokens"] += sum(raw["usage"].get("cached_prompt_tokens", 0) for raw in raws)
         return raws
+
+    async def _post(self, kwargs: dict[str, Any]) -> Any:
+        """The request, its answer read whole within ``timeout`` (+ a second) from the start, else asyncio.TimeoutError.
+
+        The HTTP client's own timeout bounds each read (and connecting, which the breaker tells apart:
+        the grace lets it fire first when nothing comes at all); this bounds the sum, so an answer
+        trickled a byte at a time ends at the deadline too.
+        """
+        # The untyped post skips the typed create()'s per-request walk of the body through TypedDict transforms
+        # (about 1 ms of CPU per request, measured), which our plain JSON body does not need; auth, errors and
+        # timeouts are the same client code.
+        post = self._client.post(CHAT_PATH, body=kwargs, cast_to=object)
+        deadline = self.config.timeout + DEADLINE_GRACE_S
+        if _DEADLINE is None:  # Python 3.10: wait_for (a task per request) instead of asyncio.timeout
+            return await asyncio.wait_for(post, timeout=deadline)
+        async with _DEADLINE(deadline):
+            return await post
+
+    def _broken_answer(self, detail: str, attempt: int, answered: bool = False) -> NoReturn:
+        """A 200 that cannot be used (cut off, undecodable, oversized, not a chat completion): a server failure."""
+        if not answered:
+            self._breaker.answer(success=False)
+        where = display_url(self._base_url)
+        self._breaker.server_failed("broken answers", detail, attempt > 1, where, "check the server (or the proxy)")
+        raise _Retryable("malformed_response", None, detail)
+
+    def _refuses_token_limit(self, exc: APIStatusError, kwargs: dict[str, Any]) -> bool:
+        """A 400/422 naming ``max_completion_tokens``: this client (and ``kwargs``) sends ``max_tokens`` from now on."""
+        if exc.status_code not in (400, 422) or TOKEN_LIMIT not in kwargs:
+            return False
+        if TOKEN_LIMIT not in _server_message(exc):
+            return False
+        if self._token_limit != LEGACY_TOKEN_LIMIT:
+            logger.warning("%s: the server refuses %s; sending %s instead", self.name, TOKEN_LIMIT, LEGACY_TOKEN_LIMIT)
+        self._token_limit = LEGACY_TOKEN_LIMIT
+        kwargs[LEGACY_TOKEN_LIMIT] = kwargs.pop(TOKEN_LIMIT)
+        self._counts["token_limit_fallbacks"] += 1
+        return True
 
     def _fail(self, reason: CallFailure, detail: str, attempts: int, status: int | None = None) -> TeacherCallError:
         self._failures[reason] += 1
@@ -603,6 +784,7 @@ class OpenAITeacher:
             "cache_hits": self._counts["cache_hits"],
             "cache_misses": self._counts["cache_misses"],
             "probes": self._counts["probes"],
+            "token_limit_fallbacks": self._counts["token_limit_fallbacks"],
             "cached_tokens_in": self._counts["cached_tokens_in"],
             "cached_tokens_out": self._counts["cached_tokens_out"],
             "cached_prompt_tokens": self._counts["cached_prompt_tokens"],

@@ -282,6 +282,7 @@
   // The verdicts (exact, agrees = within one step, salient = an extreme measurement cited on its side) were
   // computed in Python by the functions faithfulness is made of; this only words them.
   function check(c) {
+    if (c.event) { return ["heard", "heard, not measured"]; }
     if (c.claimed === null) { return ["missed", "not cited, measured " + c.measured]; }
     if (c.agrees === null) { return ["na", "not measured"]; }
     if (!c.agrees) { return ["mismatch", "mismatch"]; }
@@ -315,7 +316,10 @@
       "<h3>2. Lexical</h3><ul>" + (lexical || "<li>no lexical cue</li>") + "</ul><p>" + esc(t.lexical_summary) + "</p>" +
       "<h3>3. Ambiguity <small>" + esc(t.ambiguity.level) + "; competing " + esc(t.ambiguity.competing.join(", ") || "none") +
       "; coherence of the cues with the distribution " + fmt(t.coherence, 2) + "</small></h3><p>" + esc(t.ambiguity.explanation) + "</p>" +
-      "<h3>4. Distribution <small>JS " + fmt(t.js, 3) + " bits · KL " + fmt(t.kl, 3) + " nats</small></h3>";
+      "<h3>4. Distribution <small>JS " + fmt(t.js, 3) + " bits · KL " + fmt(t.kl, 3) + " nats</small></h3>" +
+      (t.reward ? '<p class="reward">GRPO reasoning reward ' + fmt(t.reward.combined, 2) + " (ambiguity " +
+        fmt(t.reward.ambiguity, 2) + " · cue faithfulness " + fmt(t.reward.faithfulness, 2) + " · coherence " +
+        fmt(t.reward.coherence, 2) + ")</p>" : "");
   }
 
   function markPanel(d, t) {
