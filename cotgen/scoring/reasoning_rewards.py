@@ -49,6 +49,7 @@ from cotgen.records.consistency import (
     shares_violation,
 )
 from cotgen.records.run_records import GRPORecord
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import cited_faithfulness
 from cotgen.scoring.rewards import (
     completion_text,
@@ -122,10 +123,14 @@ def coherence_score(claims: Claims) -> float:
 
 
 def reasoning_scores(
-    text: str, classes: Sequence[str], measured: Mapping[str, str | None] | None
+    text: str,
+    classes: Sequence[str],
+    measured: Mapping[str, str | None] | None,
+    order: Sequence[str] = DEFAULT_ORDER,
 ) -> ReasoningScores | None:
-    """The three parts for one completion over ``classes``; None when its sections cannot be read."""
-    claims = read_claims(text, classes)
+    """The three parts for one completion over ``classes`` (stages in the run's ``order``); None when its sections
+    cannot be read."""
+    claims = read_claims(text, classes, order)
     if claims is None:
         return None
     return ReasoningScores(ambiguity_score(claims), faithfulness_score(claims, measured), coherence_score(claims))
