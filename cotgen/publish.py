@@ -27,6 +27,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 import cotgen
 from cotgen.core.durable_files import RUN_JSON, read_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_json_lines, jsonl_writer
 from cotgen.core.owned_folder import MANIFEST, is_cotgen_card, replace_folder, written_files
 from cotgen.export.audio_sources import (
     ALLOW_OUTSIDE,
@@ -39,10 +40,19 @@ from cotgen.export.audio_sources import (
 from cotgen.export.freshness import read_export_info, refuse_stale, stale_export, stale_files
 from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
-from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RunData, load_run
+from cotgen.export.record_readers import UTTERANCES, RunData, load_run
 from cotgen.export.splits import SPLITS
 from cotgen.export.writer import EXPORT_INFO, export_mismatches, split_file_name
-from cotgen.report.card import CARD, PLOTS_DIR, corpus_note, is_restricted, render_card
+from cotgen.report.card import (
+    CARD,
+    LICENSE_FILE,
+    PLOTS_DIR,
+    RUN_CONFIG_FILES,
+    corpus_note,
+    is_restricted,
+    license_fields,
+    render_card,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +95,8 @@ def _export_source(folder: Path) -> tuple[Path, Path | None]:
 
 
 def _record_files(run_dir: Path, export_dir: Path | None) -> list[Path]:
-    if export_dir is None:
-        names = [UTTERANCES, TRACES, *RECORD_FILES]
-        return [run_dir / n for n in names if (run_dir / n).exists()]
+    if export_dir is None:  # the files the card gives a config each
+        return [run_dir / n for n in RUN_CONFIG_FILES if (run_dir / n).exists()]
     kinds = ("sft", "dpo", "grpo")
     return [
         export_dir / split_file_name(k, s)
@@ -129,13 +138,8 @@ def _rewrite_audio(value: Any, relocate: Callable[[str], str]) -> Any:
 
 
 def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    for _, row in iter_json_lines(path, "JSON object line"):
+        yield row
 
 
 @dataclass
@@ -261,8 +265,9 @@ def _stage_records(files: list[Path], base: Path, target: Path, audio: AudioRelo
         logger.warning("%s: %s, staged because of %s", path, OUTSIDE_ROOT, ALLOW_OUTSIDE)
     for path in files:
         with (target / path.name).open("w", encoding="utf-8") as out:
+            lines = jsonl_writer(out)
             for row in _iter_rows(path):
-                out.write(json.dumps(_rewrite_audio(row, audio.relocate), ensure_ascii=False) + "\n")
+                lines.write(_rewrite_audio(row, audio.relocate))
                 for original in _audio_strings(row):
                     if audio.copied(original):
                         destination = target / audio.relocate(original)
@@ -343,7 +348,8 @@ def stage(
             )
         stale = stale_export(read_export_info(export_dir), export_dir, run_dir)
     refuse_stale(stale, allow_stale, "publish")
-    check_license(corpus_note(data.corpus), data.corpus, private, include_audio, confirm_license)
+    note = corpus_note(data.corpus)
+    check_license(note, data.corpus, private, include_audio, confirm_license)
     card = render_card(run_dir, export_dir, audio_included=include_audio, plots_prefix=f"{PLOTS_DIR}/", published=True)
     target = stage_dir or run_dir / STAGE_DIR
     audio = AudioRelocation(export_dir or run_dir, include_audio, MeasuredAudio.of_run(run_dir, allow_outside_root))
@@ -352,6 +358,8 @@ def stage(
         _stage_records(_record_files(run_dir, export_dir), export_dir or run_dir, folder, audio)
         _stage_extras(run_dir, export_dir, folder, audio.measured.root)
         (folder / CARD).write_text(card, encoding="utf-8")
+        if license_fields(data.corpus, note).get("license_link") == LICENSE_FILE:
+            (folder / LICENSE_FILE).write_text(license_text(data.corpus, note), encoding="utf-8")
 
     replace_folder(target, write, force=force, option="staging folder", legacy_own=_staged_own)
     staged = [name for name in written_files(target) if name != MANIFEST]
@@ -361,6 +369,13 @@ def stage(
         f"{', with audio' if include_audio else ', no audio'}"
     )
     return PublishPlan(repo_id, private, include_audio, create_pr, target, staged, message, dict(audio.refused))
+
+
+def license_text(corpus: str, note: dict[str, Any]) -> str:
+    """The ``LICENSE.md`` a card's ``license_link`` points to when the corpus note names no link of its own."""
+    name = note.get("license_name") or "not stated"
+    detail = note.get("redistribution_detail") or "No corpus note states the terms; ask the corpus's owner."
+    return f"# Licence of the {corpus} data\n\n{name}.\n\n{detail}\n"
 
 
 def listing(plan: PublishPlan) -> list[str]:

@@ -3,21 +3,16 @@ independent coincidence-matrix computation; normalised entropy; per-class figure
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from shared_data import SHARED_CREMA_D, needs_crema_d
 
 from cotgen.corpora import load_corpus
 from cotgen.corpora.agreement import alpha_nominal, measure, normalised_entropy
 from cotgen.records.utterance import Utterance
-
-SHARED_CREMA_D = Path(__file__).resolve().parents[2] / "shared" / "data" / "crema-d"
-if not SHARED_CREMA_D.is_dir():
-    SHARED_CREMA_D = Path("/work/shared/data/crema-d")
 
 
 def reference_alpha(counts: np.ndarray) -> float:
@@ -103,7 +98,7 @@ def test_per_class_figures_and_out_of_set_votes_kept_as_one_value() -> None:
     assert result.mean_normalised_entropy == pytest.approx(np.mean([0, 0, 1, 0]))
 
 
-@pytest.mark.skipif(not (SHARED_CREMA_D / "processedResults").is_dir(), reason="real CREMA-D labels not present")
+@needs_crema_d
 def test_real_crema_d_voice_only_agreement() -> None:
     summary = load_corpus("crema-d", SHARED_CREMA_D, allow_missing_audio=True).summary()
     agreement = summary.agreement

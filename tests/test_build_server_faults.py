@@ -25,10 +25,12 @@ from loopback_server import (
     UNAVAILABLE,
     Fault,
     LoopbackServer,
+    student_responder,
+    trace_responder,
 )
 from typer.testing import CliRunner
 
-from cotgen.build.outcome import Item, reject_record
+from cotgen.build.outcome import Item, reject_record, wrong_shape
 from cotgen.build.run import BuildConfig, BuildSummary, run_build
 from cotgen.cli.main import get_app
 from cotgen.core.errors import CotgenError
@@ -168,3 +170,52 @@ def test_a_trickling_server_cannot_hold_a_request_past_the_deadline(tmp_path: Pa
         sent = len(srv.chat_requests)
     # Each request ends at its deadline (0.5 s + 1 s grace) instead of the ~15 minutes its answer would take.
     assert sent <= FAILING_AFTER + 2 and waited < 60
+
+
+def test_a_teacher_answering_in_the_student_format_is_named_and_stopped_after_three_answers(
+    tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22 item 4: not 3 requests per item for the whole corpus, and no reject is the item's for it."""
+    out = tmp_path / "run"
+    with LoopbackServer(responder=student_responder) as srv:
+        with pytest.raises(CotgenError) as stopped:
+            run_build(_config(srv.base_url, out, cache, concurrency=1, structured=False))
+        sent = len(srv.chat_requests)
+    assert 3 <= sent <= 3 + 2, "three first answers (plus what the two workers had in flight), no repair turns"
+    message = str(stopped.value)
+    assert "first 3 answers are all in a wrong shape, the last the tagged student format" in message
+    assert "docs/teacher-contract.md" in message and message.endswith("which a rerun does")
+    named = [r.getMessage() for r in caplog.records if "docs/teacher-contract.md shows" in r.getMessage()]
+    assert len(named) == 1 and "the tagged student format" in named[0]
+    assert _lines(out / "rejects.jsonl") == [] and _lines(out / "traces.jsonl") == []
+
+
+def test_a_wrong_shape_after_a_right_one_is_the_items_own_and_repaired(tmp_path: Path, cache: Path) -> None:
+    calls = {"n": 0}
+
+    def later_tagged(body: dict, classes: tuple[str, ...]) -> object:
+        calls["n"] += 1
+        return student_responder(body, classes) if calls["n"] == 2 else trace_responder(body, classes)
+
+    with LoopbackServer(responder=later_tagged) as srv:
+        summary = run_build(_config(srv.base_url, tmp_path / "other", cache, limit=3, concurrency=1, samples=0))
+        sent = len(srv.chat_requests)
+    # The second answer is tagged after a right one: the item gets its repair turn and ends as a trace.
+    assert (summary.traces, summary.unfinished, sent) == (3, 0, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("", "an empty answer"),
+        ("<acoustic>pitch high</acoustic>\n<distribution>{}</distribution>", "the tagged student format"),
+        ('{"neu": 0.5, "hap": 0.5}', "a bare distribution"),
+        ("The speaker sounds angry.", "prose without a JSON object"),
+        ("[0.5, 0.5]", "a JSON list"),
+        ('{"acoustic": {"cues": [', None),  # broken JSON is an answer trying: its repair turn can fix it
+        ('Sure: {"acoustic": {}, "lexical": {}, "ambiguity": {}, "distribution": {"neu": 1}}', None),
+    ],
+)
+def test_wrong_shapes_are_named_and_the_json_object_is_not(text: str, named: str | None) -> None:
+    shape = wrong_shape(text, ["neu", "hap", "ang", "sad"])
+    assert shape is None if named is None else shape is not None and shape.startswith(named)

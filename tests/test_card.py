@@ -34,7 +34,9 @@ def test_run_card_configs_point_at_the_record_files(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     meta, _ = _front_matter(write_card(run))
     configs = {c["config_name"]: c["data_files"] for c in meta["configs"]}
-    assert configs == {kind: [{"split": "train", "path": f"{kind}.jsonl"}] for kind in ("sft", "dpo", "grpo")}
+    kinds = ("sft", "dpo", "grpo", "traces", "utterances")  # every JSONL publish uploads has its config
+    assert configs == {kind: [{"split": "train", "path": f"{kind}.jsonl"}] for kind in kinds}
+    assert [c["config_name"] for c in meta["configs"] if c.get("default")] == ["sft"]
     loaded = datasets.load_dataset(str(run), "dpo", cache_dir=str(tmp_path / "cache"))
     assert loaded["train"].num_rows == 15
 

@@ -1,4 +1,4 @@
-"""CREMA-D recipe on the real label files in ../shared/data/crema-d (audio absent there)."""
+"""CREMA-D recipe on the real label files (tests/shared_data.py says where they are looked for; no audio)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_CREMA_D, needs_crema_d
 
 from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.crema_d import parse_clip_name
 from cotgen.corpora.entries import MALFORMED_ROW, MISSING_AUDIO, NO_VOTES_IN_SET, OUTSIDE_CLASS_SET
-
-SHARED_CREMA_D = Path(__file__).resolve().parents[2] / "shared" / "data" / "crema-d"
-needs_crema_d = pytest.mark.skipif(
-    not (SHARED_CREMA_D / "processedResults" / "tabulatedVotes.csv").is_file(),
-    reason=f"real CREMA-D label files not found at {SHARED_CREMA_D} (see ../shared/data/README.md)",
-)
 
 
 def voice_rows() -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_agreement import SHARED_CREMA_D
+from shared_data import SHARED_CREMA_D, needs_crema_d
 from test_corpora_iemocap import block, write_dialog
 
 from cotgen.corpora import load_corpus
@@ -57,7 +57,7 @@ def test_iemocap_folds_test_one_session_and_train_on_the_other_four(tmp_path: Pa
     assert "fold *k* tests on session *k* and trains on the other four, with no validation set" in note
 
 
-@pytest.mark.skipif(not (SHARED_CREMA_D / "processedResults").is_dir(), reason="real CREMA-D labels not present")
+@needs_crema_d
 def test_crema_d_actor_folds_on_the_real_labels_train_on_the_other_four_folds() -> None:
     utterances = load_corpus("crema-d", SHARED_CREMA_D, allow_missing_audio=True).utterances
     assert len(utterances) == 7442

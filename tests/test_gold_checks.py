@@ -7,31 +7,16 @@ import json
 from pathlib import Path
 
 from loopback_server import LoopbackServer, trace_responder
+from test_build_loopback import _build as loopback_build
+from test_build_loopback import _records
 
-from cotgen.build.run import BuildConfig, BuildSummary, run_build
-from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.build.run import BuildSummary
 from cotgen.report.card import render_card
 from cotgen.review import write_review
 
 
 def _build(srv: LoopbackServer, out: Path, cache: Path, **options: object) -> BuildSummary:
-    settings: dict[str, object] = {"limit": 3, "timeout": 5.0, "backoff_base": 0.02, "concurrency": 2}
-    settings.update(options)
-    config = BuildConfig(
-        teacher="openai:loopback", base_url=srv.base_url, out=out, cache=cache, progress=False, **settings
-    )
-    return run_build(config)
-
-
-def _records(out: Path) -> tuple[list[TraceRecord], list[RejectRecord]]:
-    def read(name: str) -> list[dict]:
-        path = out / name
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-    return (
-        [TraceRecord.model_validate(r) for r in read("traces.jsonl")],
-        [RejectRecord.model_validate(r) for r in read("rejects.jsonl")],
-    )
+    return loopback_build(srv, out, cache, **{"limit": 3, **options})
 
 
 def _turns(body: dict) -> int:
@@ -146,3 +131,33 @@ def test_the_review_page_and_the_card_show_the_leak_and_the_scores(tmp_path: Pat
     card = render_card(tmp_path)
     assert "2 narrated the target" in card and "mean coherence of cited cues and distribution" in card
     assert "measured numbers (Hz, dB, SD, z...) removed; reasoning order acoustic → lexical" in card
+
+
+def _hears_laughter(body: dict, classes: tuple[str, ...]) -> dict:
+    answer = trace_responder(body, classes)
+    top = max(answer["distribution"], key=answer["distribution"].get)
+    answer["acoustic"]["cues"].append(
+        {"cue": "laughter", "level": "heard", "observation": "A short laugh before the words.", "suggests": [top]}
+    )
+    return answer
+
+
+def test_a_listening_teacher_cites_vocal_events_that_no_measurement_checks(tmp_path: Path, cache: Path) -> None:
+    with LoopbackServer(responder=_hears_laughter) as srv:
+        heard = _build(srv, tmp_path / "audio", cache, limit=2, send_audio=True)
+        first = srv.chat_requests[0].body["messages"]
+        deaf = _build(srv, tmp_path / "text", cache, limit=2, repairs=0)
+    with LoopbackServer() as srv:
+        _build(srv, tmp_path / "plain", cache, limit=2, send_audio=True)
+    assert heard.traces == 2 and deaf.reject_reasons == {"schema_invalid": 2}
+    assert "The audio clip of this utterance is attached." in first[1]["content"][0]["text"]
+    assert '"heard"' in first[0]["content"] and "laughter, sigh, crying" in first[0]["content"]
+    traces, _ = _records(tmp_path / "audio")
+    assert all(t.vocal_events == ["laughter"] for t in traces)
+    plain = {t.id: t.faithfulness for t in _records(tmp_path / "plain")[0]}
+    assert {t.id: t.faithfulness for t in traces} == plain  # the event is left out of the score
+    assert all("- laughter: heard. A short laugh before the words." in t.text for t in traces)
+    _, rejects = _records(tmp_path / "text")
+    assert all("laughter is a vocal event, and this teacher was not given the audio" in r.detail for r in rejects)
+    card = render_card(tmp_path / "audio")
+    assert "| traces citing vocal events heard, not measured | 2 (laughter 2) |" in card

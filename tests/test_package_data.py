@@ -9,6 +9,7 @@ installs it and runs it from an empty folder).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -70,3 +71,25 @@ def test_the_wheel_carries_the_data_inside_the_package(tmp_path: Path) -> None:
     expected = {f"cotgen/data/{path.as_posix()}" for path in shipped_files()}
     assert expected <= names
     assert not any(name.startswith(("prompts/", "corpora/", "tools/")) for name in names)
+    # Installed into a folder of its own and run from an empty folder, it finds its prompts and the demo corpus.
+    site, empty = tmp_path / "site", tmp_path / "empty"
+    empty.mkdir()
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    probe = "import cotgen.core.paths as p; print(p.__file__); print(p.PROMPTS_DIR); print(p.CORPORA_DIR)"
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=empty, env=env)
+    assert shown.stdout.split() == [
+        str(site / "cotgen" / "core" / "paths.py"),
+        str(site / "cotgen" / "data" / "prompts"),
+        str(site / "cotgen" / "data" / "corpora"),
+    ], shown.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "cotgen", "corpus", "--out", "run"], capture_output=True, text=True, cwd=empty, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert len((empty / "run" / "utterances.jsonl").read_text(encoding="utf-8").splitlines()) == 24

@@ -83,7 +83,7 @@ def test_staged_records_carry_relative_audio_paths_and_load_with_the_card_config
     header = yaml.safe_load((staged / "README.md").read_text().split("---\n")[1])
     for config in header["configs"]:
         loaded = datasets.load_dataset(str(staged), config["config_name"], cache_dir=str(tmp_path / "cache"))
-        assert loaded["train"].num_rows == 15
+        assert loaded["train"].num_rows == (30 if config["config_name"] == "traces" else 15)  # gold + one sample
     row = json.loads((staged / "sft.jsonl").read_text().splitlines()[0])
     assert row["audio"] == "s1_00.wav"
     assert row["prompt"][1]["content"][0]["audio"] == "s1_00.wav"

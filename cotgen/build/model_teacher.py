@@ -30,12 +30,14 @@ from cotgen.build.outcome import (
     reject_record,
     reject_stage,
     trace_record,
+    wrong_shape,
 )
 from cotgen.build.teach_pool import Outcome, Result, TeachSettings, item_messages, run_pool
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.run_records import RejectReason, TemplateRef, Usage
 from cotgen.records.trace import Trace, TraceError
 from cotgen.teachers.bounds import DEADLINE_GRACE_S
+from cotgen.teachers.breaker import TeacherStopped
 from cotgen.teachers.openai_teacher import (
     ChatRequest,
     ChatResult,
@@ -46,6 +48,8 @@ from cotgen.teachers.openai_teacher import (
 from cotgen.teachers.response_cache import ResponseCache, default_cache_path
 
 Work = TypeVar("Work")
+# Items whose first answer is the same kind of wrong shape, with no answer in the right shape yet, before the stop.
+WRONG_SHAPE_AFTER = 3
 
 logger = logging.getLogger("cotgen.build.run")
 
@@ -72,12 +76,54 @@ class _Tally:
         )
 
 
+class WrongShapeError(TeacherStopped):
+    """The teacher's first answers are all in a wrong shape (docs/teacher-contract.md): a prompt or model problem."""
+
+
+@dataclass
+class ShapeWatch:
+    """Whether a teacher answers in the shape asked for at all; one per build, shared by its items.
+
+    Until one answer has the right shape, an item whose first answer has a recognisable wrong shape
+    (:func:`~cotgen.build.outcome.wrong_shape`) is not repaired: it ends unrecorded (to do on a rerun),
+    the first such answer is named in one warning line, and the :data:`WRONG_SHAPE_AFTER`-th stops
+    the build, instead of paying three requests per item of the corpus to learn the same thing. Once
+    an answer has had the right shape, a wrong one is that item's own and gets its repair turns.
+    """
+
+    stop_after: int = WRONG_SHAPE_AFTER
+    well_shaped: bool = False
+    wrong: int = 0
+
+    def ends_item(self, shape: str | None, item: Item) -> bool:
+        """Record one first answer's shape; True when its item ends here; WrongShapeError at the limit."""
+        if shape is None or self.well_shaped:
+            self.well_shaped = self.well_shaped or shape is None
+            return False
+        self.wrong += 1
+        if self.wrong == 1:
+            logger.warning(
+                "the teacher's answer for %s/%d is %s (docs/teacher-contract.md shows the answer asked for); "
+                "the build stops after %d such answers unless one comes in the right shape",
+                *item.key,
+                shape,
+                self.stop_after,
+            )
+        if self.wrong >= self.stop_after:
+            raise WrongShapeError(
+                f"the teacher's first {self.wrong} answers are all in a wrong shape, the last {shape}, and none "
+                "was the JSON trace object of docs/teacher-contract.md: check the model and --prompts (a fine-tuned "
+                "student model answers in tags), or ask with structured outputs; nothing was rejected for this"
+            )
+        return True
+
+
 def _checked(
-    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str
+    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str, events: bool
 ) -> Trace | tuple[str, RejectReason, str]:
     """The answer as a trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a reject."""
     try:
-        trace = parse_answer(text, item)
+        trace = parse_answer(text, item, events)
     except TraceError as exc:
         return "validation", exc.reason, exc.detail
     problem = content_problem(item, trace, measured, checks, shown)
@@ -95,6 +141,7 @@ async def teach_item(
     measured_levels: Mapping[str, str | None],
     settings: TeachSettings,
     on_repair: Callable[[int], None] = lambda delta: None,
+    shapes: ShapeWatch | None = None,
 ) -> Outcome:
     """Ask, validate, repair up to ``settings.repairs`` times; the item's trace, its reject, or :class:`Unfinished`.
 
@@ -137,7 +184,9 @@ async def teach_item(
                 detail = "the answer hit the token limit (finish_reason 'length')"
                 return reject_record(item, "teacher", "truncated", detail, turn, raw=result.text)
             text = result.text or ""
-            checked = _checked(text, item, measured_levels, settings.checks, shown)
+            if turn == 1 and shapes is not None and shapes.ends_item(wrong_shape(text, item.classes), item):
+                return Unfinished(item.key, "wrong_shape", f"the answer is {wrong_shape(text, item.classes)}")
+            checked = _checked(text, item, measured_levels, settings.checks, shown, settings.send_audio)
             if not isinstance(checked, Trace):
                 stage, reason, detail = checked
                 if turn > settings.repairs or reason in repaired:

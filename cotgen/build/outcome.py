@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +26,7 @@ from cotgen.records.trace import (
     FaithfulnessParts,
     Trace,
     faithfulness_parts,
+    is_vocal_event,
     printed,
     validate_trace,
 )
@@ -106,9 +107,38 @@ def response_json(text: str) -> str:
     return body
 
 
-def parse_answer(text: str, item: Item) -> Trace:
-    """Validate a raw teacher answer against the item's classes; raises :class:`TraceError` with the reject reason."""
-    return validate_trace(response_json(text), item.classes, item.has_transcript)
+_STUDENT_TAG = re.compile(r"<(acoustic|lexical|ambiguity|distribution)>", re.I)
+
+
+def wrong_shape(text: str, classes: Sequence[str]) -> str | None:
+    """The recognisable wrong shape of an answer, in words; None when it is (or tries to be) the JSON trace object.
+
+    docs/teacher-contract.md shows the one shape asked for. These are the shapes a teacher that never read it
+    answers in: the tagged student format (what ``cotgen prompt`` shows the student, and a fine-tuned model
+    writes), a bare distribution, prose, nothing. Broken JSON is not among them: that is an answer trying,
+    whose repair turn can fix it. Linear in the answer's length (one regular-expression scan, one decode).
+    """
+    if not text.strip():
+        return "an empty answer"
+    if len({tag.lower() for tag in _STUDENT_TAG.findall(text)}) >= 2:
+        return "the tagged student format (<acoustic>...</acoustic> ... <distribution>), not the JSON trace object"
+    try:
+        decoded = json.loads(response_json(text))
+    except ValueError:
+        return None if "{" in text else "prose without a JSON object"
+    if not isinstance(decoded, dict):
+        return f"a JSON {type(decoded).__name__}, not the JSON trace object"
+    if decoded and set(decoded) <= set(classes):
+        return "a bare distribution (class code -> probability) without the reasoning stages"
+    return None
+
+
+def parse_answer(text: str, item: Item, events: bool = False) -> Trace:
+    """Validate a raw teacher answer against the item's classes; raises :class:`TraceError` with the reject reason.
+
+    ``events``: the teacher was sent the clip, so it may cite vocal events it heard.
+    """
+    return validate_trace(response_json(text), item.classes, item.has_transcript, events)
 
 
 def trace_record(
@@ -144,6 +174,7 @@ def trace_record(
         faithfulness=parts.score,
         faithfulness_parts=parts,
         coherence=trace_coherence(shown),
+        vocal_events=[cue.cue for cue in shown.acoustic.cues if is_vocal_event(cue.cue)],
         usage=usage,
         fingerprint=item.fingerprint,
     )

@@ -80,7 +80,7 @@ def item_messages(
     prompts: PromptSet, inputs: PromptInputs, item: Item, settings: TeachSettings
 ) -> list[dict[str, Any]]:
     """The first turn's messages; with ``send_audio`` the user message also carries the clip."""
-    messages = prompts.messages(inputs, item.mode, settings.schema_in_prompt)
+    messages = prompts.messages(inputs, item.mode, settings.schema_in_prompt, settings.send_audio)
     if settings.send_audio:
         # Only a model is sent audio: the OpenAI client (and its audio encoder) load with the first one.
         from cotgen.teachers.openai_teacher import build_audio_part

@@ -11,7 +11,6 @@ import logging
 from importlib import metadata
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -36,7 +35,7 @@ def hoist_flags(args: list[str], flags: frozenset[str] = VERBOSE_FLAGS) -> list[
 class CotgenGroup(CotgenHelpGroup):
     """The command group: global flags are accepted after the command name too (``cotgen build -v``)."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_flags(args))
 
 

@@ -163,6 +163,7 @@ def eval_command(
         MISSING_POLICIES,
         READOUTS,
         SAMPLE_CHOICES,
+        nothing_read_reason,
         render_comparison,
         render_readouts,
         render_report,
@@ -247,8 +248,8 @@ def eval_command(
     if readable and all(r["counts"]["with_prediction"] == 0 for r in readable):
         # Every figure above is the uniform stand-in: a pipeline must not take that for a model's score.
         err_console.print(
-            "[bold red]error:[/] no prediction could be read, so nothing of the model was scored "
-            "(see the parse-failure reasons above; eval reads 'distribution' objects or tagged 'text')",
+            "[bold red]error:[/] no prediction could be read, so nothing of the model was scored: "
+            f"{nothing_read_reason(readable[0]['counts'])}",
             highlight=False,
             soft_wrap=True,
         )

@@ -23,16 +23,20 @@ def stats(run_dir: RunOption = DEFAULT_RUN) -> None:
     # Imported here, not at the top: `cotgen` imports every command module for every command, and these load
     # matplotlib, pandas and huggingface_hub (about 90 MB) that only this command uses.
     from cotgen.build.state import traces_fingerprint
-    from cotgen.core.durable_files import update_run_json
+    from cotgen.core.durable_files import read_run_json, update_run_json
     from cotgen.core.run_lock import run_lock
     from cotgen.export.record_readers import load_run, read_features
+    from cotgen.records.faithfulness_gate import run_gate
     from cotgen.report.card import write_card
     from cotgen.report.plots import write_plots
     from cotgen.report.stats import compute_stats
 
     with run_lock(run_dir, "cotgen stats"):
         data = load_run(run_dir)
-        summary = compute_stats(data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo))
+        gate = run_gate(read_run_json(run_dir).get("config"))
+        summary = compute_stats(
+            data.utterances, data.traces, data.dpo, sft=len(data.sft), grpo=len(data.grpo), faithful_at=gate
+        )
         plots = write_plots(data, read_features(run_dir), run_dir / "plots")
         section = {**summary.as_dict(), "plots": {k: str(p) for k, p in plots.items()}}
         update_run_json(run_dir, "stats", {**section, "traces_fingerprint": traces_fingerprint(run_dir)})

@@ -26,6 +26,7 @@ from typing import IO, Any, TypeVar
 from pydantic import BaseModel
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.run_lock import run_lock
 
 RUN_JSON = "run.json"
@@ -46,12 +47,12 @@ class JsonlAppender:
         self.path = path
         self.fsync_interval = fsync_interval
         self._handle: IO[str] = path.open("a", encoding="utf-8")
+        self._lines = jsonl_writer(self._handle, flush=True)  # flushed after each line; fsync is ours to time
         self._synced = time.monotonic()
 
     def write(self, record: BaseModel) -> None:
         """Append ``record`` as one JSON line; when this returns the line survives the process being killed."""
-        self._handle.write(record.model_dump_json() + "\n")
-        self._handle.flush()
+        self._lines.write(record)
         if time.monotonic() - self._synced >= self.fsync_interval:
             self._sync()
 
@@ -104,6 +105,8 @@ def _recover(path: Path, parse: Callable[[bytes], T], what: str) -> list[T]:
 
 
 def _iter_recovered(path: Path, parse: Callable[[bytes], T], what: str) -> Iterator[T]:
+    # Hand-written, not jsonlines.Reader: cutting a torn last line off needs each line's byte offset and whether it
+    # ended in a newline, which jsonlines (it hands out decoded values) does not tell.
     if not path.exists():
         return
     size = path.stat().st_size
@@ -142,11 +145,9 @@ def write_jsonl_atomic(path: Path, records: Iterable[BaseModel | Mapping[str, An
     tmp = path.with_name(path.name + ".tmp")
     count = 0
     with tmp.open("w", encoding="utf-8") as handle:
+        lines = jsonl_writer(handle)
         for record in records:
-            if isinstance(record, BaseModel):
-                handle.write(record.model_dump_json() + "\n")
-            else:
-                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            lines.write(record)
             count += 1
         handle.flush()
         os.fsync(handle.fileno())

@@ -11,12 +11,12 @@ split on ``\\n`` only.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.inert import FORBIDDEN_CATEGORIES, visible
+from cotgen.core.jsonl import iter_json_lines
 
 # Longer ids are refused: no corpus names an utterance with a kilobyte, and every file name, log line and
 # prompt that quotes the id would carry it.
@@ -84,33 +84,32 @@ def read_id_file(path: Path, option: str = "--ids") -> list[str]:
     file's rows' ``id`` (e.g. an export's ``sft_test.jsonl``), any other file an id list (:func:`parse_id_list`).
     The file's name decides, never a line's first character: an id may start with ``{``.
     """
+    if path.suffix in JSONL_SUFFIXES:
+        ids = []
+        try:
+            for lineno, record in iter_json_lines(path, "JSON row"):
+                if not isinstance(record.get("id"), str):
+                    raise CotgenError(f"{path}:{lineno}: JSON record without a string 'id'")
+                ids.append(normal_id(record["id"]))
+        except OSError as exc:
+            raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
+    else:
+        ids = parse_id_list(_utf8_text(path, option))
+    if not ids:
+        raise CotgenError(f"{option} {path}: no id in the file (expected one id a line, or .jsonl rows with an 'id')")
+    return list(dict.fromkeys(ids))
+
+
+def _utf8_text(path: Path, option: str) -> str:
+    """An id list's text; a byte that is not UTF-8 is named with its line."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CotgenError(f"{option} {path}: cannot read ({exc.strerror or exc})") from None
-    lines = data.split(b"\n")
-    texts = []
-    for lineno, raw in enumerate(lines, start=1):
-        try:
-            texts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise CotgenError(
-                f"{path}:{lineno}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
-            ) from None
-    if path.suffix not in JSONL_SUFFIXES:
-        ids = parse_id_list("\n".join(texts))
-    else:
-        ids = []
-        for lineno, text in enumerate(texts, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CotgenError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise CotgenError(f"{path}:{lineno}: JSON record without a string 'id'")
-            ids.append(normal_id(record["id"]))
-    if not ids:
-        raise CotgenError(f"{option} {path}: no id in the file (expected one id a line, or .jsonl rows with an 'id')")
-    return list(dict.fromkeys(ids))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = data.count(b"\n", 0, exc.start) + 1
+        raise CotgenError(
+            f"{path}:{lineno}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
+        ) from None

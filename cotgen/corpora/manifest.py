@@ -15,12 +15,14 @@ import difflib
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_json_rows
 from cotgen.corpora.classes import CODE_PATTERN, ClassSet
 from cotgen.corpora.entries import MALFORMED_ROW, CorpusLoad, Dropped, RawEntry, assemble
 from cotgen.corpora.layout import absolute, layout_error, require_paths
@@ -58,6 +60,8 @@ SYNONYMS: dict[str, str] = {
     "sex": "gender",
 }
 COUNT_PREFIX = "count_"
+# The largest vote count or annotator number read: crowd-sourced corpora have tens of raters per clip at most.
+MAX_COUNT = 1_000_000
 CSV_SUFFIXES = frozenset({".csv"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 GENDERS: dict[str, str] = {"f": "F", "female": "F", "m": "M", "male": "M"}
@@ -75,10 +79,18 @@ def find_manifest(root: Path) -> Path:
     raise layout_error("manifest", root, LAYOUT, root / "manifest.csv")
 
 
+# What people separate votes with in a spreadsheet; the manifest's separator is ';'.
+OTHER_SEPARATORS = re.compile(r"[,|/\s]+")
+
+
 def _code(label: Any) -> str:
     code = str(label).strip().lower()
     if not CODE_PATTERN.match(code):
-        raise ValueError(f"label {label!r} is not a class code (lowercase letters, digits, '_' or '-')")
+        pieces = [piece for piece in OTHER_SEPARATORS.split(code) if piece]
+        hint = ""
+        if len(pieces) > 1 and all(CODE_PATTERN.match(piece) for piece in pieces):
+            hint = f"; votes are separated by ';', as in {';'.join(pieces)!r}"
+        raise ValueError(f"label {label!r} is not a class code (lowercase letters, digits, '_' or '-'){hint}")
     # A handful of codes recur in every vote of every row: one shared string each instead of a new one per
     # vote (about 300 bytes an utterance while the whole corpus is held by the loader).
     return sys.intern(code)
@@ -97,13 +109,16 @@ def parse_votes(value: Any) -> list[list[str]]:
     raise ValueError(f"votes must be a ';'-separated string or a list, not {type(value).__name__}")
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str, maximum: float = MAX_COUNT) -> float:
+    """A finite number between 0 and ``maximum``: a count of 1e300 is a broken cell, not a million annotators."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} {value!r} is not a number") from None
+        raise ValueError(f"{what} {str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{what} {value!r} must be a finite number >= 0")
+        raise ValueError(f"{what} {str(value)[:40]!r} must be a finite number >= 0")
+    if number > maximum:
+        raise ValueError(f"{what} {str(value)[:40]!r} is over {maximum:,.0f} (no utterance has that many votes)")
     return number
 
 
@@ -253,30 +268,22 @@ def iter_csv(path: Path) -> Iterator[RawEntry | Dropped]:
 def iter_jsonl(path: Path) -> Iterator[RawEntry | Dropped]:
     """Objects of a JSONL manifest, one per line; each must carry the required keys."""
     checked = False
-    with path.open(encoding="utf-8-sig") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Dropped(MALFORMED_ROW, where, f"not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(row, dict):
-                yield Dropped(MALFORMED_ROW, where, "a line must be a JSON object")
-                continue
-            if not checked:  # the first object's keys stand for the header a CSV would have
-                check_columns(path, lineno, list(row))
-                checked = True
-            missing = [key for key in REQUIRED if key not in row]
-            if missing:
-                yield Dropped(MALFORMED_ROW, where, f"missing key(s) {', '.join(missing)}")
-                continue
-            try:
-                yield row_entry(row, where, path.parent)
-            except ValueError as exc:
-                yield Dropped(MALFORMED_ROW, where, str(exc))
+    for lineno, row in iter_json_rows(path):
+        where = f"{path}:{lineno}"
+        if isinstance(row, str):  # not UTF-8, not JSON or not an object: jsonlines says which
+            yield Dropped(MALFORMED_ROW, where, row)
+            continue
+        if not checked:  # the first object's keys stand for the header a CSV would have
+            check_columns(path, lineno, list(row))
+            checked = True
+        missing = [key for key in REQUIRED if key not in row]
+        if missing:
+            yield Dropped(MALFORMED_ROW, where, f"missing key(s) {', '.join(missing)}")
+            continue
+        try:
+            yield row_entry(row, where, path.parent)
+        except ValueError as exc:
+            yield Dropped(MALFORMED_ROW, where, str(exc))
 
 
 def iter_raw(path: Path) -> Iterator[RawEntry | Dropped]:

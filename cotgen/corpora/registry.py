@@ -6,6 +6,7 @@ Every stage that needs utterances goes through :func:`load_corpus`, so ``cotgen 
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR
 from cotgen.corpora import crema_d, emo_superb, esd, iemocap, manifest, meld, msp_improv, msp_podcast, ravdess, tess
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
-from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule, check_rule
+from cotgen.corpora.out_of_set import DEFAULT_RULE, check_rule
 
 # (root, class set, self_eval, allow_missing_audio) -> load
 Loader = Callable[[Path, ClassSet, bool, bool], CorpusLoad]
@@ -41,7 +42,7 @@ class CorpusRecipe:
         classes: str | None = None,
         self_eval: bool = False,
         allow_missing_audio: bool = False,
-        out_of_set: OutOfSetRule = DEFAULT_RULE,
+        out_of_set: str = DEFAULT_RULE,
         no_majority: bool = False,
     ) -> CorpusLoad:
         """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None), votes
@@ -115,7 +116,9 @@ def canonical_name(name: str) -> str:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in CORPORA:
-        raise CotgenError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+        close = difflib.get_close_matches(key, [*CORPORA, *ALIASES], n=1, cutoff=0.6)
+        hint = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
+        raise CotgenError(f"unknown corpus {name!r}; {hint}known: {', '.join(CORPORA)}")
     return key
 
 
@@ -161,7 +164,7 @@ def load_corpus(
     classes: str | None = None,
     self_eval: bool = False,
     allow_missing_audio: bool = False,
-    out_of_set: OutOfSetRule = DEFAULT_RULE,
+    out_of_set: str = DEFAULT_RULE,
     no_majority: bool = False,
 ) -> CorpusLoad:
     """Load corpus ``name`` from its resolved root: utterances, dropped entries, class codes."""

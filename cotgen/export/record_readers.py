@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_models
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord, TraceRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 
@@ -48,10 +49,8 @@ def parse_record(line: str | bytes, model: type[RecordT], path: Path, lineno: in
 
 def iter_records(path: Path, model: type[RecordT]) -> Iterator[RecordT]:
     """Validate each non-blank line of a JSONL file against ``model``; a bad line names file and line."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                yield parse_record(line, model, path, lineno)
+    for _, record in iter_models(path, model):
+        yield record
 
 
 def count_lines(path: Path) -> int:

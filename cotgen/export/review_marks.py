@@ -11,7 +11,6 @@ rebuild has since redone, so it is not applied (counted as ``stale`` and named i
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_json_lines
 from cotgen.export.record_readers import iter_records
 from cotgen.records.review import VERDICTS, ReviewRecord
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
@@ -42,11 +42,8 @@ def _trace_fingerprints(traces: Path) -> dict[TraceKey, str | None]:
     """(id, sample) -> input fingerprint of every line of ``traces.jsonl``, reading only those fields."""
     keys: dict[TraceKey, str | None] = {}
     if traces.exists():
-        with traces.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    record = json.loads(line)
-                    keys[(record["id"], record["sample"])] = record.get("fingerprint")
+        for _, record in iter_json_lines(traces, "trace line"):
+            keys[(record["id"], record["sample"])] = record.get("fingerprint")
     return keys
 
 

@@ -86,6 +86,49 @@ class SplitSpec:
         return "corpus"
 
 
+# A split holding more than this many times the share asked of it is reported: speakers (or sessions) are kept
+# whole, so a small corpus cannot honour small shares, and the user must hear it before training on the result.
+SHARE_SLACK = 2.0
+
+
+def requested_shares(spec: SplitSpec) -> dict[str, float]:
+    """The share of utterances ``spec`` asks each split for, where it asks for one (speaker:V,T and +val:V)."""
+    if spec.kind == "speaker":
+        return {"validation": spec.validation_share, "test": spec.test_share}
+    return {"validation": spec.validation_share} if spec.validation_share else {}
+
+
+def split_warnings(spec: SplitSpec, sizes: Mapping[str, int]) -> list[str]:
+    """What a split assignment did not give: a split with more than twice its requested share, an empty split.
+
+    Pure: the sizes are :meth:`SplitAssignment.sizes`. Each warning is one line naming the split, its size, the share
+    asked and what to do.
+    """
+    total = sum(sizes.values())
+    if not total:
+        return []
+    shares = requested_shares(spec)
+    warnings = []
+    for name in SPLITS:
+        size = sizes.get(name, 0)
+        asked = shares.get(name)
+        expected = asked if name != "train" else 1.0
+        if name == "test" and spec.kind != "speaker":
+            expected = 1.0  # a fold, a session or the corpus's own test split: never meant to be empty
+        if size == 0 and expected:
+            warnings.append(
+                f"split {spec.describe()}: {name} is empty (0 of {total} utterances); "
+                "its files are not written, choose another --split or more speakers"
+            )
+        elif asked is not None and size / total > SHARE_SLACK * asked:
+            warnings.append(
+                f"split {spec.describe()}: {name} holds {size} of {total} utterances ({size / total:.0%}), more than "
+                f"twice the {asked:.0%} asked, because whole speakers (or sessions) go to one split; "
+                "use a larger corpus or other shares"
+            )
+    return warnings
+
+
 def default_split(corpus: str) -> str:
     """The one split a corpus is exported with by default: a fold of its protocol; speaker-disjoint shares otherwise."""
     return DEFAULT_SPLITS.get(corpus.lower(), FALLBACK_SPLIT)

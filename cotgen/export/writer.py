@@ -24,10 +24,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Literal, TypeVar, cast, get_args
 
+import jsonlines
+
 from cotgen.build.state import traces_fingerprint
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.ids import id_line
+from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.owned_folder import CARD, CARD_ASIDE, MANIFEST, is_cotgen_card, replace_folder, written_files
 from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
@@ -45,9 +48,11 @@ from cotgen.export.splits import (
     is_all_folds,
     parse_split,
     protocol_description,
+    split_warnings,
 )
 from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
 from cotgen.records.label_layout import LabelLayout, candidate_words, check_tokenizer
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -95,6 +100,8 @@ class ExportResult:
     shared_speakers: int = 0  # speakers in several splits (only a speaker-sharing corpus's published split)
     traces_fingerprint: str | None = None  # of the run's traces.jsonl when exported (cotgen.export.freshness)
     stale_inputs: list[str] = field(default_factory=list)  # derived files exported anyway with --allow-stale
+    # What the user must hear about the result: a split far from its share or empty, a kind with no file and why.
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (for export.json and run.json)."""
@@ -122,6 +129,7 @@ class SplitFiles:
         self.kind = kind
         self.rows: dict[str, int] = {}
         self._handles: dict[str, IO[str]] = {}
+        self._lines: dict[str, jsonlines.Writer] = {}
 
     def _tmp(self, split: str) -> Path:
         name = split_file_name(self.kind, split)
@@ -132,8 +140,9 @@ class SplitFiles:
         handle = self._handles.get(split)
         if handle is None:
             handle = self._handles[split] = self._tmp(split).open("w", encoding="utf-8")
+            self._lines[split] = jsonl_writer(handle)
             self.rows[split] = 0
-        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._lines[split].write(row)
         self.rows[split] += 1
 
     def _close(self) -> None:
@@ -535,7 +544,10 @@ def _write_split(
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
-    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer)
+    order = TextStyle.of_run(read_run_json(data.run_dir).get("config")).order
+    ctx = RowContext(
+        audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer, order=order
+    )
     result = ExportResult(
         format=fmt,
         out_dir=out_dir,
@@ -551,6 +563,7 @@ def _write_split(
     )
     result.utterances_per_split = assignment.sizes()
     result.shared_speakers = assignment.shared_speakers
+    result.warnings = split_warnings(spec, result.utterances_per_split)
     if write_ids:
         _write_ids(out_dir, data, assignment)
     registry: dict[str, Any] = {}
@@ -571,13 +584,31 @@ def _write_split(
             name = split_file_name(kind, split_name)
             result.files[name] = rows
             registry[llamafactory.dataset_name(kind, split_name)] = llamafactory.dataset_entry(kind, name)
+        if not written:
+            result.warnings.append(_not_written(kind, data.run_dir / file_name, skipped))
     if review is not None:
         result.review = review.summary()
+    for warning in result.warnings:
+        logger.warning("export to %s: %s", out_dir, warning)
     if module is llamafactory:
         info = json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
         (out_dir / llamafactory.DATASET_INFO).write_text(info, encoding="utf-8")
     (out_dir / EXPORT_INFO).write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
     return result
+
+
+# The command that writes each record file, for the line saying why an export has none of its rows.
+_MADE_BY = {"sft": "cotgen build", "dpo": "cotgen pairs", "grpo": "cotgen grpo"}
+
+
+def _not_written(kind: str, source: Path, skipped: Mapping[str, int]) -> str:
+    """Why an export wrote no ``<kind>_*.jsonl``: the run has no such records, or every one was skipped."""
+    if skipped:
+        reasons = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in skipped.items())
+        return f"no {kind} file written: every record of {source.name} was skipped ({reasons})"
+    if not source.exists():
+        return f"no {kind} file written: the run has no {source.name} (run `{_MADE_BY[kind]}` first)"
+    return f"no {kind} file written: {source.name} holds no record"
 
 
 def _previous_exports(run_dir: Path) -> dict[str, Any]:

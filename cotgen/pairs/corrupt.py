@@ -84,7 +84,7 @@ def corrupt_trace(
     data = gold.model_dump()
     data["distribution"] = distribution
     data["ambiguity"] = template_ambiguity(distribution).model_dump()
-    return printed(validate_trace(data, classes, has_transcript))
+    return printed(validate_trace(data, classes, has_transcript, events=True))  # the gold's vocal events stay
 
 
 def corruption_texts(

@@ -19,7 +19,6 @@ wrote both), so the two sources add nothing to each other there.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ from cotgen.build.state import TRACES_FILE
 from cotgen.core.divergence import round_distribution
 from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_json_lines
 from cotgen.pairs.candidates import counterfactual_dir
 from cotgen.pairs.corrupt import CORRUPTIONS, corrupted_distribution
 from cotgen.records.utterance import majority_of
@@ -59,16 +59,9 @@ def gold_distributions(traces_path: Path) -> dict[str, dict[str, float]]:
     golds: dict[str, dict[str, float]] = {}
     if not traces_path.exists():
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first)")
-    with traces_path.open("rb") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CotgenError(f"{traces_path}:{lineno}: not JSON ({exc.msg})") from None
-            if record.get("sample") == 0:
-                golds.setdefault(record["id"], record["distribution"])
+    for _, record in iter_json_lines(traces_path, "trace line"):
+        if record.get("sample") == 0:
+            golds.setdefault(record["id"], record["distribution"])
     return golds
 
 

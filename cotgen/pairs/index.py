@@ -61,6 +61,8 @@ def index_lines(path: Path, ordinals: Mapping[str, int]) -> GroupedLines:
         raise CotgenError(f"{path}: no such file")
     owners, offsets = array("i"), array("q")
     lines = unknown = 0
+    # Hand-written, not jsonlines: the index keeps each line's byte offset to seek back to it, which jsonlines
+    # (it hands out decoded values) does not give, and decodes only the id of a line.
     with path.open("rb") as handle:
         offset = 0
         for lineno, line in enumerate(handle, start=1):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.ids import read_id_file
+from cotgen.core.jsonl import iter_json_lines
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 EXPORT_INFO = "export.json"
@@ -45,17 +46,10 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
         raise CotgenError(f"--export {export_dir}: none of {names} exists ({hint})")
     ids: dict[str, None] = {}
     for path in found:
-        with path.open(encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CotgenError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                    raise CotgenError(f"{path}:{lineno}: expected an export row with an 'id' string")
-                ids[row["id"]] = None
+        for lineno, row in iter_json_lines(path, "export row"):
+            if not isinstance(row.get("id"), str):
+                raise CotgenError(f"{path}:{lineno}: expected an export row with an 'id' string")
+            ids[row["id"]] = None
     return list(ids)
 
 

@@ -30,7 +30,8 @@ from cotgen.core.paths import PROMPTS_DIR
 from cotgen.prompts.context import CONTEXT_HEADER, NO_PREVIOUS_TURN, with_context
 from cotgen.records.consistency import HIGH_MAX_TOP, LOW_MIN_TOP
 from cotgen.records.run_records import TemplateRef
-from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, response_schema
+from cotgen.records.stages import DEFAULT_ORDER
+from cotgen.records.trace import ACOUSTIC_CUES, HEARD, INTONATION_LEVELS, LEVELS, VOCAL_EVENTS, response_schema
 from cotgen.records.utterance import ContextTurn
 
 Mode = Literal["rationalize", "predict"]
@@ -81,12 +82,12 @@ def quote_transcript(transcript: str | None) -> str:
     return json.dumps(transcript, ensure_ascii=False)
 
 
-def output_format(classes: Sequence[str]) -> str:
-    """An example answer in the trace JSON format over the run's classes, shown to the teacher."""
+def output_format(classes: Sequence[str], order: Sequence[str] = DEFAULT_ORDER) -> str:
+    """An example answer in the trace JSON format over the run's classes, its keys in the run's ``order``."""
     first = classes[0]
     second = classes[1] if len(classes) > 1 else classes[0]
     share = round(1.0 / len(classes), 2)
-    example = {
+    stages = {
         "acoustic": {
             "cues": [{"cue": "pitch", "level": "high", "observation": "...", "suggests": [first]}],
             "summary": "...",
@@ -96,17 +97,18 @@ def output_format(classes: Sequence[str]) -> str:
             "summary": "...",
         },
         "ambiguity": {"level": "medium", "competing": [first, second], "explanation": "..."},
-        "distribution": {code: share for code in classes},
     }
+    example = {**{name: stages[name] for name in order}, "distribution": {code: share for code in classes}}
     return json.dumps(example, ensure_ascii=False)
 
 
 class PromptSet:
     """The four templates of one prompt folder, loaded and checked once."""
 
-    def __init__(self, directory: Path, sources: Mapping[str, str]) -> None:
+    def __init__(self, directory: Path, sources: Mapping[str, str], order: Sequence[str] = DEFAULT_ORDER) -> None:
         self.directory = directory
         self.sources = dict(sources)
+        self.order = tuple(order)  # the run's order of the reasoning stages: the prompt and the JSON keys follow it
         self._env = jinja2.Environment(
             loader=jinja2.DictLoader(self.sources),
             undefined=jinja2.StrictUndefined,
@@ -116,7 +118,7 @@ class PromptSet:
         self._templates: dict[str, jinja2.Template] = {}
         # The system message depends only on the class set and where the schema goes: rendered once per
         # pair, not per request (at 50 requests in flight on two cores, the client's CPU sets the pace).
-        self._system_texts: dict[tuple[tuple[str, ...], bool], str] = {}
+        self._system_texts: dict[tuple[tuple[str, ...], bool, bool], str] = {}
         self._refs: dict[tuple[str, bool], TemplateRef] = {}
         for name in TEMPLATE_FILES:
             try:
@@ -152,15 +154,16 @@ class PromptSet:
                 f"{self.directory / name}: {exc.message} (available: {', '.join(sorted(variables))})"
             ) from None
 
-    def system_text(self, classes: Sequence[str], schema_in_prompt: bool) -> str:
-        """The system message; it carries the JSON Schema when the server does not enforce it."""
-        key = (tuple(classes), schema_in_prompt)
+    def system_text(self, classes: Sequence[str], schema_in_prompt: bool, audio: bool = False) -> str:
+        """The system message; it carries the JSON Schema when the server does not enforce it, and with ``audio``
+        (the clip is attached) the vocal events the teacher may cite."""
+        key = (tuple(classes), schema_in_prompt, audio)
         if key not in self._system_texts:
-            self._system_texts[key] = self._render_system(classes, schema_in_prompt)
+            self._system_texts[key] = self._render_system(classes, schema_in_prompt, audio)
         return self._system_texts[key]
 
-    def _render_system(self, classes: Sequence[str], schema_in_prompt: bool) -> str:
-        schema = json.dumps(response_schema(classes), indent=1) if schema_in_prompt else None
+    def _render_system(self, classes: Sequence[str], schema_in_prompt: bool, audio: bool) -> str:
+        schema = json.dumps(response_schema(classes, audio, self.order), indent=1) if schema_in_prompt else None
         return self._render(
             "system.j2",
             {
@@ -169,17 +172,22 @@ class PromptSet:
                 "acoustic_cues": list(ACOUSTIC_CUES),
                 "levels": list(LEVELS),
                 "intonation_levels": list(INTONATION_LEVELS),
-                "output_format": output_format(classes),
+                "output_format": output_format(classes, self.order),
+                "stages": list(self.order),
                 "schema": schema,
+                "audio_attached": audio,
+                "vocal_events": list(VOCAL_EVENTS),
+                "heard": HEARD,
                 "low_min_top": LOW_MIN_TOP,
                 "high_max_top": HIGH_MAX_TOP,
             },
         )
 
-    def user_text(self, inputs: PromptInputs, mode: Mode) -> str:
+    def user_text(self, inputs: PromptInputs, mode: Mode, audio: bool = False) -> str:
         """The user message of one utterance; only rationalize sees ``human_distribution``."""
         variables: dict[str, Any] = {
             "mode": mode,
+            "audio_attached": audio,
             "transcript": quote_transcript(inputs.transcript),
             "has_transcript": bool(inputs.transcript),
             "gender": {"F": "female", "M": "male"}.get(inputs.gender or "", "unknown"),
@@ -195,11 +203,14 @@ class PromptSet:
             variables["human_distribution"] = format_distribution(inputs.human_distribution)
         return with_context(self._render(f"{mode}.j2", variables), inputs.context)
 
-    def messages(self, inputs: PromptInputs, mode: Mode, schema_in_prompt: bool) -> list[dict[str, Any]]:
-        """System + user chat messages for one utterance (text only; the build may add an audio part)."""
+    def messages(
+        self, inputs: PromptInputs, mode: Mode, schema_in_prompt: bool, audio: bool = False
+    ) -> list[dict[str, Any]]:
+        """System + user chat messages for one utterance (text only; with ``audio`` the build adds the clip as an
+        audio part, and the text says so)."""
         return [
-            {"role": "system", "content": self.system_text(inputs.classes, schema_in_prompt)},
-            {"role": "user", "content": self.user_text(inputs, mode)},
+            {"role": "system", "content": self.system_text(inputs.classes, schema_in_prompt, audio)},
+            {"role": "user", "content": self.user_text(inputs, mode, audio)},
         ]
 
     def repair_message(self, error: str, classes: Sequence[str]) -> dict[str, Any]:
@@ -208,7 +219,7 @@ class PromptSet:
         return {"role": "user", "content": text}
 
 
-def load_prompts(directory: Path | None = None) -> PromptSet:
+def load_prompts(directory: Path | None = None, order: Sequence[str] = DEFAULT_ORDER) -> PromptSet:
     """Load the templates of ``directory`` (default: the bundled ``prompts/``); all four must exist."""
     folder = directory if directory is not None else PROMPTS_DIR
     if not folder.is_dir():
@@ -219,4 +230,4 @@ def load_prompts(directory: Path | None = None) -> PromptSet:
         if not path.is_file():
             raise CotgenError(f"{path}: missing prompt template (a prompt folder holds {', '.join(TEMPLATE_FILES)})")
         sources[name] = path.read_text(encoding="utf-8")
-    return PromptSet(folder, sources)
+    return PromptSet(folder, sources, order)

@@ -81,6 +81,11 @@ class TraceRecord(BaseModel):
         description="Evidence-distribution coherence of the cited cues' suggests (cotgen.records.consistency); "
         "null when no cue suggests a class.",
     )
+    vocal_events: list[str] = Field(
+        default_factory=list,
+        description="Vocal events the trace cites as heard (laughter, sigh...; --send-audio): not measured, "
+        "left out of faithfulness.",
+    )
     usage: Usage
     fingerprint: str | None = Field(default=None, description=FINGERPRINT_DESCRIPTION)
     schema_version: str = SCHEMA_VERSION
@@ -149,5 +154,10 @@ class GRPORecord(BaseModel):
         default=None,
         description="The clip's measured cue levels (cue -> level, null where unmeasured) the cue-faithfulness "
         "reward compares a completion's claims with; null when the clip has no measurement.",
+    )
+    stages: list[str] | None = Field(
+        default=None,
+        description="The run's order of the reasoning stages (cotgen build --stages), which the format reward "
+        "and the parser follow; null reads as the default acoustic, lexical, ambiguity.",
     )
     schema_version: str = SCHEMA_VERSION

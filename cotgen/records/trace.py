@@ -40,6 +40,21 @@ ACOUSTIC_CUES: tuple[str, ...] = (
     "pauses",
     "voice_quality",
 )
+# Vocal events a teacher that hears the clip may cite (``--send-audio``): what a listener hears and no measurement
+# shows. Cited as acoustic cues at the level "heard", never checked against a measurement (docs/build.md).
+VOCAL_EVENTS: tuple[str, ...] = (
+    "laughter",
+    "sigh",
+    "crying",
+    "tremor",
+    "shouting",
+    "whisper",
+    "sarcastic_tone",
+    "ironic_tone",
+    "gasp",
+    "voice_break",
+)
+HEARD = "heard"
 LEVELS: tuple[str, ...] = ("very low", "low", "moderate", "high", "very high")
 INTONATION_LEVELS: tuple[str, ...] = ("rising", "flat", "falling")
 AMBIGUITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
@@ -56,8 +71,18 @@ AcousticCueName = Literal[
     "speech_rate",
     "pauses",
     "voice_quality",
+    "laughter",
+    "sigh",
+    "crying",
+    "tremor",
+    "shouting",
+    "whisper",
+    "sarcastic_tone",
+    "ironic_tone",
+    "gasp",
+    "voice_break",
 ]
-CueLevel = Literal["very low", "low", "moderate", "high", "very high", "rising", "flat", "falling"]
+CueLevel = Literal["very low", "low", "moderate", "high", "very high", "rising", "flat", "falling", "heard"]
 AmbiguityLevel = Literal["low", "medium", "high"]
 RejectReason = Literal["malformed_json", "schema_invalid", "distribution_invalid"]
 
@@ -148,8 +173,16 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool) -> Trace:
+def is_vocal_event(cue: str) -> bool:
+    """Whether a cited cue is a vocal event (heard, not measured) rather than a measured acoustic cue."""
+    return cue in VOCAL_EVENTS
+
+
+def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, events: bool = False) -> Trace:
     """Check a trace (dict, JSON text or Trace) against the run's classes; renormalise its distribution.
+
+    ``events``: the teacher heard the clip (``--send-audio``), so it may cite vocal events (:data:`VOCAL_EVENTS`,
+    level "heard"); without the clip such a cue is a claim about audio it never had, and invalid.
 
     Raises :class:`TraceError` with reason ``malformed_json`` (not JSON), ``schema_invalid`` (wrong
     structure, unknown codes, cue/level mismatch, missing cues, too few competing classes) or
@@ -172,7 +205,13 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool) -> T
         raise TraceError("schema_invalid", _first_error(exc)) from None
     codes = set(classes)
     for i, cue in enumerate(trace.acoustic.cues):
-        allowed = INTONATION_LEVELS if cue.cue == "intonation" else LEVELS
+        if is_vocal_event(cue.cue) and not events:
+            raise TraceError(
+                "schema_invalid",
+                f"acoustic.cues.{i}: {cue.cue} is a vocal event, and this teacher was not given the audio; "
+                f"cite only the measured cues ({', '.join(ACOUSTIC_CUES)})",
+            )
+        allowed = (HEARD,) if is_vocal_event(cue.cue) else INTONATION_LEVELS if cue.cue == "intonation" else LEVELS
         if cue.level not in allowed:
             raise TraceError(
                 "schema_invalid", f"acoustic.cues.{i}: level {cue.level!r} for {cue.cue}; expected one of {allowed}"
@@ -396,7 +435,7 @@ _CODES_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _CUE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
 _SUGGESTS = " Suggests:"
 # Longest first, so "very low" is not read as a cue at level "low".
-_LINE_LEVELS: tuple[str, ...] = tuple(sorted(LEVELS + INTONATION_LEVELS, key=len, reverse=True))
+_LINE_LEVELS: tuple[str, ...] = tuple(sorted((*LEVELS, *INTONATION_LEVELS, HEARD), key=len, reverse=True))
 
 
 def _observation_and_codes(text: str) -> tuple[str, str] | None:
@@ -488,7 +527,7 @@ def parse_trace(
         "ambiguity": {"level": m["level"], "competing": _split_codes(m["codes"]), "explanation": m["exp"]},
         "distribution": round_distribution(sections.distribution),
     }
-    return validate_trace(data, classes, has_transcript)
+    return validate_trace(data, classes, has_transcript, events=True)  # the build checked who could hear
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,12 +628,18 @@ def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | No
 # Structured-output schema for OpenAI-compatible servers
 
 
-def response_schema(classes: Sequence[str]) -> dict[str, Any]:
+def response_schema(
+    classes: Sequence[str], events: bool = False, order: Sequence[str] = DEFAULT_ORDER
+) -> dict[str, Any]:
     """A strict JSON Schema (OpenAI structured outputs subset) for a trace over ``classes``.
 
     Strict mode needs every property required and ``additionalProperties: false``; enums carry
-    the run's class codes so a conforming server cannot invent a class.
+    the run's class codes so a conforming server cannot invent a class. ``events``: the teacher hears the clip
+    and may cite vocal events at the level "heard". The stages' properties come in the run's ``order``, so a
+    server that writes keys in schema order writes the reasoning in it.
     """
+    cue_names = [*ACOUSTIC_CUES, *(VOCAL_EVENTS if events else ())]
+    cue_levels = [*LEVELS, *INTONATION_LEVELS, *((HEARD,) if events else ())]
     codes = {"type": "array", "items": {"type": "string", "enum": list(classes)}}
 
     def obj(props: dict[str, Any]) -> dict[str, Any]:
@@ -602,24 +647,24 @@ def response_schema(classes: Sequence[str]) -> dict[str, Any]:
 
     acoustic_cue = obj(
         {
-            "cue": {"type": "string", "enum": list(ACOUSTIC_CUES)},
-            "level": {"type": "string", "enum": list(LEVELS + INTONATION_LEVELS)},
+            "cue": {"type": "string", "enum": cue_names},
+            "level": {"type": "string", "enum": cue_levels},
             "observation": {"type": "string"},
             "suggests": codes,
         }
     )
     lexical_cue = obj({"cue": {"type": "string"}, "observation": {"type": "string"}, "suggests": codes})
+    stages = {
+        "acoustic": obj({"cues": {"type": "array", "items": acoustic_cue}, "summary": {"type": "string"}}),
+        "lexical": obj({"cues": {"type": "array", "items": lexical_cue}, "summary": {"type": "string"}}),
+        "ambiguity": obj(
+            {
+                "level": {"type": "string", "enum": list(AMBIGUITY_LEVELS)},
+                "competing": codes,
+                "explanation": {"type": "string"},
+            }
+        ),
+    }
     return obj(
-        {
-            "acoustic": obj({"cues": {"type": "array", "items": acoustic_cue}, "summary": {"type": "string"}}),
-            "lexical": obj({"cues": {"type": "array", "items": lexical_cue}, "summary": {"type": "string"}}),
-            "ambiguity": obj(
-                {
-                    "level": {"type": "string", "enum": list(AMBIGUITY_LEVELS)},
-                    "competing": codes,
-                    "explanation": {"type": "string"},
-                }
-            ),
-            "distribution": obj({code: {"type": "number"} for code in classes}),
-        }
+        {**{name: stages[name] for name in order}, "distribution": obj({code: {"type": "number"} for code in classes})}
     )

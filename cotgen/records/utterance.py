@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cotgen.core.durable_files import write_jsonl_atomic
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_models
 
 SUM_TOLERANCE = 1e-6
 
@@ -120,15 +121,8 @@ def iter_utterances(path: Path) -> Iterator[Utterance]:
     """Read ``utterances.jsonl`` lazily; a bad line raises a CotgenError naming file and line."""
     if not path.exists():
         raise CotgenError(f"{path}: no such file (run `cotgen corpus` or `cotgen build` first)")
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield Utterance.model_validate_json(line)
-            except ValueError as exc:
-                first = str(exc).splitlines()[0]
-                raise CotgenError(f"{path}:{lineno}: not a valid utterance record ({first})") from None
+    for _, utterance in iter_models(path, Utterance):
+        yield utterance
 
 
 def read_utterances(path: Path) -> list[Utterance]:

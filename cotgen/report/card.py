@@ -31,16 +31,22 @@ from cotgen.core.owned_folder import CARD, CARD_ASIDE, CARD_MARK, claim, is_cotg
 from cotgen.core.run_lock import run_lock
 from cotgen.corpora.notes import corpus_note as read_corpus_note
 from cotgen.export.freshness import EXPORT_INFO, stale_export, stale_files
-from cotgen.export.record_readers import RECORD_FILES, RecordFile, RunData, count_lines, load_run
+from cotgen.export.record_readers import RECORD_FILES, TRACES, UTTERANCES, RecordFile, RunData, count_lines, load_run
 from cotgen.export.splits import SPLITS
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS, run_gate
 from cotgen.records.measurements import TextStyle
+from cotgen.records.prediction import PREDICTIONS_FILE
 from cotgen.report.stats import RunStats, StatsAccumulator, TraceFigures
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
 logger = logging.getLogger(__name__)
 
 PLOTS_DIR = "plots"
-TASK_CATEGORIES = ["audio-classification", "audio-text-to-text"]
+# Tasks the Hub lists in its dataset filter (huggingface.js packages/tasks/src/pipelines.ts: audio-text-to-text is
+# hideInDatasets, so a card naming it is found by no one): the labels are audio emotion classification, the traces
+# and SFT/DPO/GRPO records text generation; audio-emotion-recognition is audio-classification's own subtask.
+TASK_CATEGORIES = ["audio-classification", "text-generation"]
+TASK_IDS = ["audio-emotion-recognition"]
 TAGS = ["speech-emotion-recognition", "emotion", "chain-of-thought", "ambiguity", "soft-labels", "dpo", "grpo"]
 COTGEN_CITATION = (
     "@software{cotgen,\n"
@@ -84,20 +90,32 @@ def size_category(n: int) -> str:
     return "n>1M"
 
 
+# The run's JSONL files a published run carries, in the order their configs are listed; the first present is the
+# default config, so `load_dataset(repo)` without a name gives the SFT records when there are any.
+RUN_CONFIG_FILES: tuple[str, ...] = (*RECORD_FILES, TRACES, UTTERANCES, PREDICTIONS_FILE)
+# When a corpus note names a licence "other" without a link, the published folder carries its terms in this file.
+LICENSE_FILE = "LICENSE.md"
+
+
+def _with_default(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configs with the first marked ``default: true``: a repo of several configs loads without a name."""
+    return [{**config, "default": True} if i == 0 else config for i, config in enumerate(configs)]
+
+
 def run_configs(run_dir: Path) -> list[dict[str, Any]]:
-    """``configs`` for publishing a run folder: one config per non-empty record file, one train split."""
+    """``configs`` for publishing a run folder: one per non-empty JSONL it uploads, one train split, a default."""
     configs = []
-    for file_name in RECORD_FILES:
+    for file_name in RUN_CONFIG_FILES:
         path = run_dir / file_name
         if path.exists() and path.stat().st_size > 0:
             configs.append(
                 {"config_name": file_name.removesuffix(".jsonl"), "data_files": [{"split": "train", "path": file_name}]}
             )
-    return configs
+    return _with_default(configs)
 
 
 def export_configs(export_dir: Path) -> list[dict[str, Any]]:
-    """``configs`` for publishing an export: per kind, the split files the export wrote."""
+    """``configs`` for publishing an export: per kind, the split files the export wrote; the first is the default."""
     configs = []
     for kind in ("sft", "dpo", "grpo"):
         files = [
@@ -107,7 +125,29 @@ def export_configs(export_dir: Path) -> list[dict[str, Any]]:
         ]
         if files:
             configs.append({"config_name": kind, "data_files": files})
-    return configs
+    return _with_default(configs)
+
+
+def license_id(name: str) -> str:
+    """A ``license_name`` the Hub takes (an id like ``my-license-1.0``) from a note's licence name in words."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-.")
+    return slug[:64].rstrip("-.") or "other"
+
+
+def license_fields(corpus: str, note: dict[str, Any]) -> dict[str, str]:
+    """``license`` and, for ``other``, the ``license_name`` and ``license_link`` the Hub asks for with it.
+
+    The link is the note's; a note without one (a user's own manifest corpus) links to :data:`LICENSE_FILE`,
+    which publishing writes from the note's terms.
+    """
+    license = str(note.get("license") or "other")
+    if license != "other":
+        return {"license": license}
+    return {
+        "license": "other",
+        "license_name": license_id(str(note.get("license_name") or f"{corpus}-licence")),
+        "license_link": str(note.get("license_link") or LICENSE_FILE),
+    }
 
 
 def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: list[dict[str, Any]]) -> DatasetCardData:
@@ -115,10 +155,11 @@ def card_metadata(corpus: str, utterances: int, note: dict[str, Any], configs: l
     language = note.get("language") or "en"
     pretty = note.get("pretty_name") or corpus
     return DatasetCardData(
-        license=note.get("license") or "other",
+        **license_fields(corpus, note),
         language=language if isinstance(language, list) else [language],
         pretty_name=f"{pretty} — emotion reasoning traces (cotgen)",
         task_categories=TASK_CATEGORIES,
+        task_ids=TASK_IDS,
         tags=[*TAGS, corpus],
         size_categories=[size_category(utterances)],
         configs=configs,
@@ -269,14 +310,14 @@ class RunFacts:
     example: dict[str, Any] | None
 
 
-def gather_facts(data: RunData) -> RunFacts:
+def gather_facts(data: RunData, faithful_at: float = DEFAULT_MIN_FAITHFULNESS) -> RunFacts:
     """Statistics, teachers, templates and the example record, reading each record file once.
 
     The example is the first SFT record, shown with its utterance's transcript, which the pass
     over the utterances picks up on the way.
     """
     first = data.sft.first()
-    acc = StatsAccumulator()
+    acc = StatsAccumulator(faithful_at=faithful_at)
     transcript: str | None = None
     for utt in data.utterances:
         acc.add_utterance(utt)
@@ -463,8 +504,10 @@ trace format with faithful acoustic cues and are meant for trying the pipeline, 
 | mean trace entropy (bits) | {{ fmt(stats.mean_trace_entropy_bits) }} |
 | mean JS gold trace → human (bits) | {{ fmt(stats.mean_gold_js_bits) }} |
 | mean JS sampled trace → human (bits) | {{ fmt(stats.mean_sample_js_bits) }} |
-| mean faithfulness / share ≥ 0.5 | {{ fmt(stats.mean_faithfulness) }} / {{ fmt(stats.faithful_share) }} |
+| mean faithfulness / share ≥ the gate, {{ stats.faithful_at }} | {{ fmt(stats.mean_faithfulness) }} /
+{{- " " ~ fmt(stats.faithful_share) }} |
 | mean coherence of cited cues and distribution | {{ fmt(stats.mean_coherence) }} |
+| traces citing vocal events heard, not measured | {{ stats.traces_with_vocal_events }}{{ events }} |
 | SFT / DPO / GRPO records | {{ stats.sft }} / {{ stats.dpo }} / {{ stats.grpo }} |
 | mean DPO margin (rejected − chosen) | {{ fmt(stats.mean_pair_margin) }} |
 
@@ -494,7 +537,7 @@ Transcript: {{ example.transcript | json | code }}; human distribution: {{ examp
 {% endif %}
 - Faithfulness: a trace may cite acoustic cues the measurements do not support; the mean
   faithfulness is {{ fmt(stats.mean_faithfulness) }} and {{ fmt(stats.faithful_share) }} of the traces
-  score at least 0.5.
+  score at least {{ stats.faithful_at }}, the gate the build applied (`--min-faithfulness`).
 - Acted or elicited speech does not represent emotion in the wild.
 
 ## Citation
@@ -542,7 +585,7 @@ def render_card(
     data = load_run(run_dir)
     info = read_run_json(run_dir)
     note = corpus_note(data.corpus)
-    facts = gather_facts(data)
+    facts = gather_facts(data, run_gate(info.get("config")))
     stats = facts.stats
     export = None
     if export_dir is not None:
@@ -571,6 +614,9 @@ def render_card(
         mean_annotators=_fmt(stats.mean_annotators, 1),
         annotator_rule=annotator_rule(info),
         gold_checks=gold_checks_note(info),
+        events="".join(
+            f" ({', '.join(f'{e} {n}' for e, n in stats.vocal_events.items())})" if stats.vocal_events else ""
+        ),
         training_texts=training_texts_note(info),
         pairs_note=pairs_note(info),
         grpo_note=grpo_note(info),

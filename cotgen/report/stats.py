@@ -8,6 +8,7 @@ a hundred utterances and of a hundred thousand.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
@@ -15,10 +16,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cotgen.core.divergence import as_vector, entropy_bits
+from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.run_records import DPORecord, TemplateRef, TraceRecord
 from cotgen.records.utterance import Utterance
-
-FAITHFUL_AT = 0.5
 
 
 class TraceFigures(BaseModel):
@@ -39,6 +39,7 @@ class TraceFigures(BaseModel):
     js: float
     faithfulness: float | None
     coherence: float | None = None
+    vocal_events: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -115,8 +116,11 @@ class RunStats:
     mean_gold_js_bits: float | None
     mean_sample_js_bits: float | None
     mean_faithfulness: float | None
-    faithful_share: float | None
+    faithful_share: float | None  # the share of traces whose faithfulness is at least faithful_at
+    faithful_at: float
     mean_coherence: float | None
+    traces_with_vocal_events: int
+    vocal_events: dict[str, int]
     sft: int
     dpo: int
     grpo: int
@@ -156,8 +160,11 @@ class StatsAccumulator:
     faithfulness: RunningMean = field(default_factory=RunningMean)
     faithful: RunningMean = field(default_factory=RunningMean)
     coherence: RunningMean = field(default_factory=RunningMean)
+    with_events: int = 0
+    events: Counter[str] = field(default_factory=Counter)
     pairs: int = 0
     margin: RunningMean = field(default_factory=RunningMean)
+    faithful_at: float = DEFAULT_MIN_FAITHFULNESS  # the run's gate (records.faithfulness_gate.run_gate)
 
     def add_utterance(self, utt: Utterance) -> None:
         """Count one utterance: its speaker, vote mass, majority, annotators and entropy."""
@@ -188,9 +195,12 @@ class StatsAccumulator:
             self.sample_js.add(trace.js)
         if trace.faithfulness is not None:
             self.faithfulness.add(trace.faithfulness)
-            self.faithful.add(1.0 if trace.faithfulness >= FAITHFUL_AT else 0.0)
+            self.faithful.add(1.0 if trace.faithfulness >= self.faithful_at else 0.0)
         if trace.coherence is not None:
             self.coherence.add(trace.coherence)
+        if trace.vocal_events:
+            self.with_events += 1
+            self.events.update(trace.vocal_events)
 
     def add_pair(self, pair: DPORecord) -> None:
         """Count one DPO pair and its score margin."""
@@ -215,7 +225,10 @@ class StatsAccumulator:
             mean_sample_js_bits=self.sample_js.mean,
             mean_faithfulness=self.faithfulness.mean,
             faithful_share=self.faithful.mean,
+            faithful_at=self.faithful_at,
             mean_coherence=self.coherence.mean,
+            traces_with_vocal_events=self.with_events,
+            vocal_events=dict(self.events.most_common()),
             sft=sft,
             dpo=self.pairs,
             grpo=grpo,
@@ -229,9 +242,13 @@ def compute_stats(
     pairs: Iterable[DPORecord],
     sft: int = 0,
     grpo: int = 0,
+    faithful_at: float = DEFAULT_MIN_FAITHFULNESS,
 ) -> RunStats:
-    """All statistics from one pass over each stream of records (``sft`` and ``grpo`` are record counts)."""
-    acc = StatsAccumulator()
+    """All statistics from one pass over each stream of records (``sft`` and ``grpo`` are record counts).
+
+    ``faithful_share`` counts traces at ``faithful_at``, the run's faithfulness gate.
+    """
+    acc = StatsAccumulator(faithful_at=faithful_at)
     for utt in utterances:
         acc.add_utterance(utt)
     for trace in traces:

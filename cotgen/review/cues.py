@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cotgen.acoustics import CUE_FEATURES, CueProfile
-from cotgen.records.trace import Trace, cue_agrees, salient_recalled
+from cotgen.records.trace import Trace, cue_agrees, is_vocal_event, salient_recalled
 
 
 def _number(value: float | None, digits: int) -> float | None:
@@ -32,16 +32,17 @@ def cue_rows(trace: Trace, profile: CueProfile | None) -> list[dict[str, Any]]:
 
     def row(cue: str, claimed: str | None) -> dict[str, Any]:
         measured = levels.get(cue)
-        feature = CUE_FEATURES[cue]
+        feature = CUE_FEATURES.get(cue)  # None for a vocal event: heard by the teacher, never measured
         return {
             "cue": cue,
+            "event": is_vocal_event(cue),
             "claimed": claimed,
             "measured": measured,
             "exact": None if measured is None or claimed is None else claimed == measured,
             "agrees": None if claimed is None else cue_agrees(cue, claimed, measured),
             "salient": salient_recalled(claimed, measured),
             "feature": feature,
-            "value": _number(profile.values.get(feature), 3) if profile else None,
+            "value": _number(profile.values.get(feature), 3) if profile and feature else None,
             "z": _number(profile.z.get(cue), 2) if profile else None,
             "reference": profile.reference.get(cue) if profile else None,
         }

@@ -282,6 +282,7 @@
   // The verdicts (exact, agrees = within one step, salient = an extreme measurement cited on its side) were
   // computed in Python by the functions faithfulness is made of; this only words them.
   function check(c) {
+    if (c.event) { return ["heard", "heard, not measured"]; }
     if (c.claimed === null) { return ["missed", "not cited, measured " + c.measured]; }
     if (c.agrees === null) { return ["na", "not measured"]; }
     if (!c.agrees) { return ["mismatch", "mismatch"]; }

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.jsonl import iter_json_lines
 from cotgen.teachers.openai_teacher import CallFailure, retry_cause
 from cotgen.teachers.response_cache import canonical_json
 
@@ -62,7 +63,11 @@ RowOutcome = Answered | Failed
 
 
 def request_line(request: BatchRequest) -> bytes:
-    """The JSONL line of one request, body keys in the order the synchronous client sends them."""
+    """The JSONL line of one request, body keys in the order the synchronous client sends them.
+
+    Encoded here rather than by jsonlines' writer: :class:`ShardWriter` cuts files by their size in bytes, so it
+    needs each line's bytes before it writes them.
+    """
     line = {"custom_id": request.custom_id, "method": "POST", "url": BATCH_URL, "body": request.body}
     return (json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
 
@@ -177,6 +182,11 @@ def parse_result_line(line: bytes, where: str) -> tuple[str, RowOutcome | None]:
         row = json.loads(line)
     except ValueError as exc:
         raise CotgenError(f"{where}: not JSON ({exc}); expected one batch result object per line") from None
+    return row_outcome(row, where)
+
+
+def row_outcome(row: Any, where: str) -> tuple[str, RowOutcome | None]:
+    """What one decoded result row says (see :func:`parse_result_line`)."""
     if not isinstance(row, dict) or not isinstance(row.get("custom_id"), str):
         raise CotgenError(
             f"{where}: not a batch result row (expected a JSON object with a string custom_id and a response or error)"
@@ -206,21 +216,13 @@ def parse_result_line(line: bytes, where: str) -> tuple[str, RowOutcome | None]:
 
 def iter_result_rows(path: Path) -> Iterator[tuple[str, RowOutcome | None]]:
     """Every row of a result file (output, error, or a ``vllm run-batch`` output), blank lines skipped."""
-    with path.open("rb") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                yield parse_result_line(line, f"{path}:{lineno}")
+    for lineno, row in iter_json_lines(path, "batch result object"):
+        yield row_outcome(row, f"{path}:{lineno}")
 
 
 def iter_request_lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(custom_id, body)`` of every line of a request file this package wrote."""
-    with path.open("rb") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                    yield row["custom_id"], row["body"]
-                except (ValueError, KeyError, TypeError):
-                    raise CotgenError(
-                        f"{path}:{lineno}: not a batch request line (the file was changed after cotgen wrote it)"
-                    ) from None
+    for lineno, row in iter_json_lines(path, "batch request line"):
+        if not isinstance(row.get("custom_id"), str) or not isinstance(row.get("body"), dict):
+            raise CotgenError(f"{path}:{lineno}: not a batch request line (the file was changed after cotgen wrote it)")
+        yield row["custom_id"], row["body"]
