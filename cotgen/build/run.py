@@ -68,7 +68,7 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
-from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule
+from cotgen.corpora.out_of_set import DEFAULT_RULE
 from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
@@ -137,7 +137,7 @@ class BuildConfig:
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
-    out_of_set: OutOfSetRule = DEFAULT_RULE  # votes outside the class set (cotgen.corpora.out_of_set)
+    out_of_set: str = DEFAULT_RULE  # votes outside the class set (cotgen.corpora.out_of_set)
     include_no_majority: bool = False  # keep utterances whose corpus records no majority (IEMOCAP's xxx)
     keep_numbers: bool = False  # training texts keep the teacher's measured numbers (cotgen.records.measurements)
     stages: str | None = None  # order of the reasoning stages, e.g. "lexical,acoustic,ambiguity" (records/stages.py)

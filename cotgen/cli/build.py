@@ -308,7 +308,7 @@ def build_command(
         classes=classes,
         self_eval=self_eval,
         allow_missing_audio=allow_missing_audio,
-        out_of_set=out_of_set,  # type: ignore[arg-type]  # checked when the corpus is loaded
+        out_of_set=out_of_set,  # checked when the corpus is loaded
         include_no_majority=include_no_majority,
         out=out,
         teacher=teacher,
@@ -400,7 +400,7 @@ def prompt_command(
         classes=classes,
         self_eval=self_eval,
         allow_missing_audio=allow_missing_audio,
-        out_of_set=out_of_set,  # type: ignore[arg-type]  # checked when the corpus is loaded
+        out_of_set=out_of_set,  # checked when the corpus is loaded
         include_no_majority=include_no_majority,
         out=out,
         structured=not no_structured,

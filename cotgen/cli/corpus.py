@@ -99,15 +99,7 @@ def corpus_command(
 
     path = utterances_path(canonical_name(corpus), out)
     with run_log(path.parent) as log:
-        load = load_corpus(
-            corpus,
-            root,
-            classes,
-            self_eval,
-            allow_missing_audio,
-            out_of_set,
-            include_no_majority,  # type: ignore[arg-type]
-        )
+        load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio, out_of_set, include_no_majority)
         render_summary(load)
         if not load.utterances:
             reasons = ", ".join(f"{reason}: {n}" for reason, n in load.summary().dropped.items()) or "no entries"

@@ -47,15 +47,7 @@ def features_command(
     from cotgen.acoustics import FEATURES_FILE, run_features_stage
     from cotgen.corpora import load_corpus
 
-    load = load_corpus(
-        corpus,
-        root,
-        classes,
-        self_eval,
-        allow_missing_audio,
-        out_of_set,
-        include_no_majority,  # type: ignore[arg-type]
-    )
+    load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio, out_of_set, include_no_majority)
     if not load.utterances:
         raise CotgenError(f"no utterance kept from {load.corpus}; run `cotgen corpus --corpus {corpus}` to see why")
     out_dir = run_dir(load.corpus, out)
