@@ -398,6 +398,8 @@ def test_every_metric_by_agreement_stratum_and_annotator_count_with_the_count_pe
         _assert_metrics(row, evaluate(human[mask], model[mask]))
     assert sum(rows[("agreement", n, "model")]["n"] for n in ("unanimous", "mild", "strong")) == len(kept)
     assert report["agreement_strata"]["mild"] == "0 < normalised entropy <= 0.5"
+    assert report["definitions"]["brier_sum"].startswith("Brier's multi-class score: squared differences summed")
+    assert report["definitions"]["brier_mean"].startswith("mean squared error over utterances and classes")
     assert len(report["reliability"]["counts"]) == len(CLASSES)
     assert all(sum(row) == len(kept) for row in report["reliability"]["counts"])
 
@@ -490,7 +492,12 @@ def test_the_paper_table_over_folds_has_every_cell_right_in_markdown_latex_and_c
     assert [line.split(" | ")[0].removeprefix("| ") for line in body] == labels
     assert [row["label"] for row in table_csv] == labels
     assert [row["role"] for row in table_csv] == ["model", "model", "baseline", "baseline", "oracle"]
-    assert "† the human distribution itself" in markdown[-1]
+    assert "† the human distribution itself: a ceiling, not a competitor.  " in markdown
+    assert markdown[-3].startswith(
+        "Brier (sum): Brier's multi-class score: squared differences summed over the classes"
+    )
+    assert markdown[-2].startswith("Brier (mean): mean squared error over utterances and classes (= brier_sum / k)")
+    assert markdown[-1].startswith("class-wise ECE: class-wise ECE against the human shares")
     for line, row, system in zip(body, table_csv, ("model", "compared", "uniform", "prior", "oracle")):
         per_fold = _fold_reference_rows(report, system)
         cells = line.strip("| ").split(" | ")[1:]

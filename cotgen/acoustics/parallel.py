@@ -29,7 +29,10 @@ from cotgen.acoustics.feature_cache import FeatureCache, content_hash
 from cotgen.acoustics.rows import Row, empty_row, measure_batch
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
 from cotgen.acoustics.table import columns_to_frame
+from cotgen.core.audio import audio_header_problem
 from cotgen.core.errors import CotgenError
+from cotgen.core.limits import MAX_AUDIO_SECONDS
+from cotgen.core.orphans import die_with
 
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
 TASKS_PER_WORKER = 6
@@ -59,7 +62,9 @@ def _default_executor(workers: int) -> Iterator[Executor]:
     # interpreter importing numpy and Praat (about a second of CPU per worker with spawn).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["cotgen.acoustics.extract"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # Each worker exits when this process does, even by kill -9 (cotgen.core.orphans).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with, initargs=(os.getpid(),))
+    with pool:
         yield pool
 
 
@@ -88,8 +93,12 @@ def extract_features(
     executor: Executor | None = None,
     progress: bool = True,
     settings: AnalysisSettings = DEFAULT_SETTINGS,
+    max_audio_seconds: float = MAX_AUDIO_SECONDS,
 ) -> pd.DataFrame:
     """One row per (id, audio path), in input order: ``id``, FEATURE_COLUMNS, ``error`` (None when fine).
+
+    A file whose header promises more than it holds or more than ``max_audio_seconds`` gets its error row here,
+    from the header, before any worker reads it (not cached: raising the cap measures it on the next run).
 
     ``workers`` defaults to all cores; 1 runs in this process. ``cache_dir`` None disables the cache.
     ``executor`` (e.g. ``distributed.Client.get_executor()``) replaces the local process pool.
@@ -112,6 +121,10 @@ def extract_features(
             """Items that need an analysis, found while hashing, so work starts before hashing ends."""
             first_with_digest: dict[str, int] = {}
             for index, (item_id, path) in enumerate(items):
+                refused = audio_header_problem(path, max_audio_seconds)
+                if refused is not None:
+                    settle(index, empty_row(item_id, refused))
+                    continue
                 if cache is None:
                     sharing[index] = [index]
                     yield index

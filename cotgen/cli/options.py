@@ -336,6 +336,15 @@ WorkersOption = Annotated[
         help="Processes measuring audio in parallel (default: all cores).",
     ),
 ]
+MaxAudioSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--max-audio-seconds",
+        min=0.1,
+        rich_help_panel=MEASURE_MORE,
+        help="Longest clip measured; a longer one (by its header) is a features reject. [default: 600]",
+    ),
+]
 DaskOption = Annotated[
     str | None,
     typer.Option(

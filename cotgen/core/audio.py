@@ -12,16 +12,23 @@ touches audio should pay.
 from __future__ import annotations
 
 import io
+import os
+import struct
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.limits import MAX_AUDIO_SECONDS
 
 # The rate speech models take (Whisper-style encoders, Qwen2-Audio); what `cotgen predict` sends.
 MODEL_SAMPLE_RATE = 16_000
+# A WAV data size that means "until the end of the file" (written by a pipe that could not seek back).
+_STREAMING_SIZES = (0, 0xFFFFFFFF)
+_MAX_CHUNKS = 64
 
 
 class AudioDecodeError(CotgenError):
@@ -52,6 +59,56 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     if samples.size == 0:
         raise AudioDecodeError(f"{path}: the audio holds no samples")
     return samples.astype(np.float32, copy=False), int(rate)
+
+
+def audio_header_problem(path: str | Path, max_seconds: float = MAX_AUDIO_SECONDS) -> str | None:
+    """Why a file must not be decoded, judged from its header alone, or None.
+
+    A WAV header is taken at its word by Praat: 1 KB whose header promises 2 GB of samples makes it allocate
+    2 GB (and fill them with zeros). So a WAV whose data chunk promises more bytes than the file holds, and any
+    file whose header gives a duration over ``max_seconds``, is refused before a sample is read. A file no
+    header reader knows is left to the decoders (their errors say why).
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+                return _wav_problem(handle, size, max_seconds)
+    except OSError:
+        return None  # missing or unreadable: the reader says so
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError):
+        return None
+    if info.duration > max_seconds:
+        return f"{info.duration:.0f} s of audio by its header, over the {max_seconds:g} s cap (--max-audio-seconds)"
+    return None
+
+
+def _wav_problem(handle: BinaryIO, size: int, max_seconds: float) -> str | None:
+    """The RIFF chunks up to ``data``: its declared size against the bytes that follow it, and its duration."""
+    position, byte_rate = 12, 0
+    for _ in range(_MAX_CHUNKS):
+        handle.seek(position)
+        header = handle.read(8)
+        if len(header) < 8:
+            return None
+        name, length = header[:4], struct.unpack("<I", header[4:])[0]
+        if name == b"fmt ":
+            fmt = handle.read(16)
+            byte_rate = struct.unpack("<I", fmt[8:12])[0] if len(fmt) == 16 else 0
+        elif name == b"data":
+            available = size - position - 8
+            declared = available if length in _STREAMING_SIZES else length
+            if declared > available:
+                return f"WAV header promises {declared:,} bytes of samples, the file holds {available:,}"
+            seconds = declared / byte_rate if byte_rate else 0.0
+            if seconds > max_seconds:
+                return f"{seconds:.0f} s of audio, over the {max_seconds:g} s cap (--max-audio-seconds)"
+            return None
+        position += 8 + length + (length & 1)
+    return None  # no data chunk within reach: the decoders say what is wrong with the file
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:

@@ -52,6 +52,7 @@ from cotgen.export.splits import (
 )
 from cotgen.records.answer import AnswerContract, AnswerContractError, AnswerMode
 from cotgen.records.label_layout import LabelLayout, candidate_words, check_tokenizer
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, GRPORecord, SFTRecord
 
 ExportFormat = Literal["trl", "llamafactory", "swift"]
@@ -543,7 +544,10 @@ def _write_split(
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(out_dir)
     relative_to = out_dir if module is llamafactory else Path.cwd()
-    ctx = RowContext(audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer)
+    order = TextStyle.of_run(read_run_json(data.run_dir).get("config")).order
+    ctx = RowContext(
+        audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer, order=order
+    )
     result = ExportResult(
         format=fmt,
         out_dir=out_dir,

@@ -169,27 +169,46 @@ def find_leaks(
     ``target`` is the distribution the teacher was shown; ``transcript`` and ``shown`` (what else the prompt
     showed: the measurements) exempt their own words and numbers.
     """
-    transcript_words = {w.lower() for w in re.findall(r"[A-Za-z]+", transcript or "")}
-    exempt_numbers = _numbers_in(f"{transcript or ''}\n{shown}")
-    values = _target_values(target)
-    leaks: list[Leak] = []
-    for sentence in _sentences(text):
-        bare = _unquoted(sentence)
-        hit: tuple[LeakKind, str] | None = None
-        for kind, pattern in _PATTERNS:
-            for m in pattern.finditer(bare):
-                words = {w.lower() for w in re.findall(r"[A-Za-z]+", m.group(0))}
-                if words and words <= transcript_words:
-                    continue  # the speaker's own words, repeated without quotes
-                hit = (kind, m.group(0))
-                break
-            if hit:
-                break
-        if hit is None and (number := _value_leak(bare, values, exempt_numbers)) is not None:
-            hit = ("target_value", number)
-        if hit is not None:
-            leaks.append(Leak(kind=hit[0], match=hit[1], sentence=sentence, where=where))
-    return leaks
+    return _Exemptions.of(target, transcript, shown).leaks(text, where)
+
+
+@dataclass(frozen=True)
+class _Exemptions:
+    """What one prompt lets a text say: the transcript's words, the numbers it and the measurements show, and the
+    target values. Read once per trace, not once per text field (the measurements were re-scanned for each of a
+    trace's dozen texts, the largest cost of a cached rerun)."""
+
+    values: list[float]
+    transcript_words: set[str]
+    exempt_numbers: set[float]
+
+    @classmethod
+    def of(cls, target: Mapping[str, float], transcript: str | None, shown: str) -> _Exemptions:
+        return cls(
+            values=_target_values(target),
+            transcript_words={w.lower() for w in re.findall(r"[A-Za-z]+", transcript or "")},
+            exempt_numbers=_numbers_in(f"{transcript or ''}\n{shown}"),
+        )
+
+    def leaks(self, text: str, where: str) -> list[Leak]:
+        found: list[Leak] = []
+        for sentence in _sentences(text):
+            bare = _unquoted(sentence)
+            hit: tuple[LeakKind, str] | None = None
+            for kind, pattern in _PATTERNS:
+                for m in pattern.finditer(bare):
+                    words = {w.lower() for w in re.findall(r"[A-Za-z]+", m.group(0))}
+                    if words and words <= self.transcript_words:
+                        continue  # the speaker's own words, repeated without quotes
+                    hit = (kind, m.group(0))
+                    break
+                if hit:
+                    break
+            if hit is None and (number := _value_leak(bare, self.values, self.exempt_numbers)) is not None:
+                hit = ("target_value", number)
+            if hit is not None:
+                found.append(Leak(kind=hit[0], match=hit[1], sentence=sentence, where=where))
+        return found
 
 
 def trace_texts(trace: Trace) -> Iterable[tuple[str, str]]:
@@ -208,7 +227,8 @@ def trace_leaks(
     trace: Trace, target: Mapping[str, float], transcript: str | None = None, shown: str = ""
 ) -> list[Leak]:
     """Every leaking sentence of a trace's free text (see the module docstring for the rules)."""
-    return [leak for where, text in trace_texts(trace) for leak in find_leaks(text, target, transcript, shown, where)]
+    exemptions = _Exemptions.of(target, transcript, shown)
+    return [leak for where, text in trace_texts(trace) for leak in exemptions.leaks(text, where)]
 
 
 def leak_detail(leaks: Sequence[Leak]) -> str:

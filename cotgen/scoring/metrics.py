@@ -52,6 +52,17 @@ METRICS: tuple[str, ...] = (
     "top_label_ece_votes",
     "entropy_spearman",
 )
+# What the metrics whose names are used for several things in the literature measure here: every report carries
+# these (the JSON's ``definitions``, the tables' notes), so nobody compares a summed Brier with a mean one.
+DEFINITIONS: dict[str, str] = {
+    "brier_sum": "Brier's multi-class score: squared differences summed over the classes, averaged over utterances",
+    "brier_mean": "mean squared error over utterances and classes (= brier_sum / k), the convention of published "
+    "figures such as IEMOCAP's Brier 0.07",
+    "classwise_ece": "class-wise ECE against the human shares (10 equal-width bins, mean over classes): the human "
+    "distribution scores 0",
+    "top_label_ece_votes": "top-label ECE against the vote majority (10 equal-width bins): the human distribution "
+    "does not score 0 where annotators disagree",
+}
 # The better direction of each metric (the arrows of every table): True where higher is better.
 HIGHER_IS_BETTER: dict[str, bool] = {
     "js": False,

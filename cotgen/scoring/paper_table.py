@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cotgen.scoring.metrics import HIGHER_IS_BETTER
+from cotgen.scoring.metrics import DEFINITIONS, HIGHER_IS_BETTER
 
 MODELS: tuple[str, ...] = ("model", "compared")
 BASELINE_SYSTEMS: tuple[str, ...] = ("uniform", "prior")
@@ -68,8 +68,13 @@ def header(metric: str, names: Mapping[str, str], up: str = "↑", down: str = "
     return f"{names.get(metric, metric)} {up if HIGHER_IS_BETTER[metric] else down}"
 
 
+def notes(metrics: Sequence[str], names: Mapping[str, str]) -> list[str]:
+    """One line per metric of the table that needs saying what it is (both Brier conventions, both ECEs)."""
+    return [f"{names.get(m, m)}: {DEFINITIONS[m]}." for m in metrics if m in DEFINITIONS]
+
+
 def to_markdown(rows: Sequence[PaperRow], metrics: Sequence[str], names: Mapping[str, str], folds: int) -> str:
-    """A GitHub/Pandoc pipe table with a caption line and the oracle footnote."""
+    """A GitHub/Pandoc pipe table with a caption line, the oracle footnote and what each Brier and ECE is."""
     lines = [
         f"Mean ± standard deviation over {folds} folds.",
         "",
@@ -78,8 +83,9 @@ def to_markdown(rows: Sequence[PaperRow], metrics: Sequence[str], names: Mapping
     ]
     for row in rows:
         lines.append(f"| {row.label} | " + " | ".join(cell_text(*row.cells[m]) for m in metrics) + " |")
-    if any(row.role == "oracle" for row in rows):
-        lines += ["", ORACLE_FOOTNOTE]
+    footnotes = ([ORACLE_FOOTNOTE] if any(row.role == "oracle" for row in rows) else []) + notes(metrics, names)
+    if footnotes:
+        lines += ["", *(f"{line}  " for line in footnotes[:-1]), footnotes[-1]]  # two spaces: a Markdown line break
     return "\n".join(lines) + "\n"
 
 
@@ -118,8 +124,9 @@ def to_latex(rows: Sequence[PaperRow], metrics: Sequence[str], names: Mapping[st
         lines.append(latex_escape(row.label) + " & " + " & ".join(cells) + r" \\")
         previous = row.role
     lines += [r"\bottomrule", r"\end{tabular}"]
-    if any(row.role == "oracle" for row in rows):
-        lines.append(r"\par\smallskip{\footnotesize " + latex_escape(ORACLE_FOOTNOTE) + "}")
+    footnotes = ([ORACLE_FOOTNOTE] if any(row.role == "oracle" for row in rows) else []) + notes(metrics, names)
+    if footnotes:
+        lines.append(r"\par\smallskip{\footnotesize " + r" \\ ".join(latex_escape(f) for f in footnotes) + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
