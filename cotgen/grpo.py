@@ -16,12 +16,13 @@ from pathlib import Path
 
 from cotgen.acoustics.measured import MeasuredCues
 from cotgen.build.state import traces_fingerprint
-from cotgen.core.durable_files import update_run_json
+from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.run_lock import run_lock
 from cotgen.pairs.index import LineReader, index_lines
 from cotgen.prompts.student import student_prompt
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import GRPORecord
 from cotgen.records.utterance import iter_utterances
 
@@ -64,6 +65,7 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
         ids[u.id] = i
         speakers[u.id] = (u.speaker, u.gender)
     measured = MeasuredCues.of_run(run_dir, speakers)
+    order = TextStyle.of_run(read_run_json(run_dir).get("config")).order
     index = index_lines(traces_path, ids) if traces_path.exists() else None
     if index is None and require_gold:
         raise CotgenError(f"{traces_path}: no such file (run `cotgen build` first)")
@@ -83,10 +85,11 @@ def _write_grpo(run_dir: Path, out: Path | None, require_gold: bool) -> Counter[
             record = GRPORecord(
                 id=utterance.id,
                 audio=utterance.audio,
-                prompt=student_prompt(utterance),
+                prompt=student_prompt(utterance, order),
                 target_distribution=utterance.distribution,
                 gold_trace=gold,
                 cue_levels=levels,
+                stages=list(order),
             )
             writer.write(record)
             counts["records"] += 1

@@ -7,31 +7,16 @@ import json
 from pathlib import Path
 
 from loopback_server import LoopbackServer, trace_responder
+from test_build_loopback import _build as loopback_build
+from test_build_loopback import _records
 
-from cotgen.build.run import BuildConfig, BuildSummary, run_build
-from cotgen.records.run_records import RejectRecord, TraceRecord
+from cotgen.build.run import BuildSummary
 from cotgen.report.card import render_card
 from cotgen.review import write_review
 
 
 def _build(srv: LoopbackServer, out: Path, cache: Path, **options: object) -> BuildSummary:
-    settings: dict[str, object] = {"limit": 3, "timeout": 5.0, "backoff_base": 0.02, "concurrency": 2}
-    settings.update(options)
-    config = BuildConfig(
-        teacher="openai:loopback", base_url=srv.base_url, out=out, cache=cache, progress=False, **settings
-    )
-    return run_build(config)
-
-
-def _records(out: Path) -> tuple[list[TraceRecord], list[RejectRecord]]:
-    def read(name: str) -> list[dict]:
-        path = out / name
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-    return (
-        [TraceRecord.model_validate(r) for r in read("traces.jsonl")],
-        [RejectRecord.model_validate(r) for r in read("rejects.jsonl")],
-    )
+    return loopback_build(srv, out, cache, **{"limit": 3, **options})
 
 
 def _turns(body: dict) -> int:

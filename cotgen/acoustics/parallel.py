@@ -32,6 +32,7 @@ from cotgen.acoustics.table import columns_to_frame
 from cotgen.core.audio import audio_header_problem
 from cotgen.core.errors import CotgenError
 from cotgen.core.limits import MAX_AUDIO_SECONDS
+from cotgen.core.orphans import die_with
 
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
 TASKS_PER_WORKER = 6
@@ -61,7 +62,9 @@ def _default_executor(workers: int) -> Iterator[Executor]:
     # interpreter importing numpy and Praat (about a second of CPU per worker with spawn).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["cotgen.acoustics.extract"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # Each worker exits when this process does, even by kill -9 (cotgen.core.orphans).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with, initargs=(os.getpid(),))
+    with pool:
         yield pool
 
 

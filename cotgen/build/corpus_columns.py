@@ -22,7 +22,7 @@ import numpy as np
 from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.dialogue import with_context
-from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule
+from cotgen.corpora.out_of_set import DEFAULT_RULE
 from cotgen.records.utterance import Utterance, write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
@@ -112,7 +112,7 @@ def load_columns(
     allow_missing_audio: bool,
     run_dir: Path,
     context: int = 0,
-    out_of_set: OutOfSetRule = DEFAULT_RULE,
+    out_of_set: str = DEFAULT_RULE,
     no_majority: bool = False,
 ) -> CorpusColumns:
     """Load a corpus, write ``run_dir/utterances.jsonl``, and keep only its columns (the records go).

@@ -27,7 +27,7 @@ import logging
 import platform
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -68,7 +68,7 @@ from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
 from cotgen.corpora import canonical_name
-from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule
+from cotgen.corpora.out_of_set import DEFAULT_RULE
 from cotgen.corpora.registry import corpus_folder
 from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.prompts.templates import FeatureLine, PromptInputs, PromptSet, load_prompts
@@ -76,7 +76,7 @@ from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
 from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord, Usage
-from cotgen.records.stages import stage_order
+from cotgen.records.stages import DEFAULT_ORDER, stage_order
 from cotgen.records.trace import SCHEMA_VERSION
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch_mode import BatchMode, batch_mode
@@ -137,7 +137,7 @@ class BuildConfig:
     repairs: int = 2
     min_faithfulness: float | None = DEFAULT_MIN_FAITHFULNESS  # None (a run.json from before the default): no gate
     min_coherence: float | None = MIN_COHERENCE  # the evidence-distribution gate (cotgen.records.consistency)
-    out_of_set: OutOfSetRule = DEFAULT_RULE  # votes outside the class set (cotgen.corpora.out_of_set)
+    out_of_set: str = DEFAULT_RULE  # votes outside the class set (cotgen.corpora.out_of_set)
     include_no_majority: bool = False  # keep utterances whose corpus records no majority (IEMOCAP's xxx)
     keep_numbers: bool = False  # training texts keep the teacher's measured numbers (cotgen.records.measurements)
     stages: str | None = None  # order of the reasoning stages, e.g. "lexical,acoustic,ambiguity" (records/stages.py)
@@ -246,6 +246,7 @@ class BuildConfig:
             structured=self.structured,
             send_audio=self.send_audio,
             outage_after=self.outage_after,
+            stages=self.style.order,
             max_response_bytes=self.max_response_bytes,
         )
 
@@ -472,19 +473,20 @@ def _versions() -> dict[str, str]:
     }
 
 
-def sft_record(utt: Utterance, gold: TraceRecord) -> SFTRecord:
+def sft_record(utt: Utterance, gold: TraceRecord, order: Sequence[str] = DEFAULT_ORDER) -> SFTRecord:
     """The student record of one utterance from its gold trace.
 
     The assistant turn is the gold trace text exactly as the teacher wrote it (its own distribution,
     rounded to two decimals), never with the human numbers pasted over it, so the reasoning and the
     distribution it ends in cannot contradict each other; the build admits a gold trace only when its
     distribution matches the human one (:func:`cotgen.build.outcome.gold_mismatch`). The record's
-    ``distribution`` field is the human one.
+    ``distribution`` field is the human one. ``order``: the run's order of the reasoning stages, which the
+    instruction states and the gold text follows.
     """
     return SFTRecord(
         id=utt.id,
         audio=utt.audio,
-        prompt=student_prompt(utt),
+        prompt=student_prompt(utt, order),
         completion=[assistant_message(gold.text)],
         distribution=utt.distribution,
     )
@@ -531,7 +533,9 @@ class TraceIndex:
         scores = {f"mean_{name}": (total / n if n else None) for name, (total, n) in sums.items()}
         return cls(by_mode, gold_lines, scores)
 
-    def sft_records(self, utterances: Iterable[Utterance], path: Path) -> Iterator[SFTRecord]:
+    def sft_records(
+        self, utterances: Iterable[Utterance], path: Path, order: Sequence[str] = DEFAULT_ORDER
+    ) -> Iterator[SFTRecord]:
         """The student records in corpus order, each gold trace read back from its line when its turn comes."""
         if not self.gold_lines:
             return
@@ -540,7 +544,7 @@ class TraceIndex:
                 where = self.gold_lines.get(utt.id)
                 if where is not None:
                     handle.seek(where[0])
-                    yield sft_record(utt, TraceRecord.model_validate_json(handle.read(where[1])))
+                    yield sft_record(utt, TraceRecord.model_validate_json(handle.read(where[1])), order)
 
 
 def _counts(traces_by_mode: Counter[str], rejects: list[RejectRecord]) -> dict[str, Any]:
@@ -650,7 +654,7 @@ class _Builder:
     def __init__(self, config: BuildConfig, console: Console | None) -> None:
         self.config = config
         self.console = console
-        self.prompts: PromptSet = load_prompts(config.prompts)
+        self.prompts: PromptSet = load_prompts(config.prompts, config.style.order)
         self.model = config.model
         price_table = batch_prices if config.batch_mode == "online" else prices_for
         self.prices: Prices | None = price_table(self.model, config.price_in, config.price_out)
@@ -891,7 +895,7 @@ class _Builder:
         rejects = recover_jsonl(state.rejects_path, RejectRecord)
         sft = 0
         if estimate is None:
-            records = traces.sft_records(prepared.utterances(), state.traces_path)
+            records = traces.sft_records(prepared.utterances(), state.traces_path, self.config.style.order)
             sft = write_jsonl_atomic(run_dir / SFT_FILE, records)
         counts = _counts(traces.by_mode, rejects)
         tokens_in, tokens_out = self.usage["prompt_tokens"], self.usage["completion_tokens"]

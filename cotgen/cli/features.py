@@ -20,6 +20,7 @@ from cotgen.cli.options import (
     WorkersOption,
 )
 from cotgen.core.errors import CotgenError
+from cotgen.core.inert import inert
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir
 
@@ -46,26 +47,19 @@ def features_command(
     from cotgen.acoustics import FEATURES_FILE, run_features_stage
     from cotgen.corpora import load_corpus
 
-    load = load_corpus(
-        corpus,
-        root,
-        classes,
-        self_eval,
-        allow_missing_audio,
-        out_of_set,
-        include_no_majority,  # type: ignore[arg-type]
-    )
+    load = load_corpus(corpus, root, classes, self_eval, allow_missing_audio, out_of_set, include_no_majority)
     if not load.utterances:
         raise CotgenError(f"no utterance kept from {load.corpus}; run `cotgen corpus --corpus {corpus}` to see why")
     out_dir = run_dir(load.corpus, out)
     frame = run_features_stage(load.utterances, out_dir, workers, cache, dask_scheduler, progress, max_audio_seconds)
     failed = frame["error"].dropna()
     console.print(
-        f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {out_dir / FEATURES_FILE}",
+        f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {inert(str(out_dir / FEATURES_FILE))}",
         highlight=False,
     )
     audio = {u.id: u.audio for u in load.utterances}
     errors = frame.loc[failed.index, ["id", "error"]]
     for reason, count in failed.value_counts().items():
         first = str(errors.loc[errors["error"] == reason, "id"].iloc[0])
-        console.print(f"  not measured ({reason}): {count}, e.g. {first} ({audio[first]})", highlight=False)
+        example = inert(f"{reason}): {count}, e.g. {first} ({audio[first]})")
+        console.print(f"  not measured ({example}", highlight=False)

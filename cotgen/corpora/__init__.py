@@ -5,9 +5,15 @@ shared rules (class sets, unique ids, missing audio) and :mod:`cotgen.corpora.re
 roots to recipes. Other stages import :func:`load_corpus` and :func:`resolve_root` from here.
 """
 
+import csv
+
 from cotgen.corpora.entries import CorpusLoad, Dropped
 from cotgen.corpora.registry import CORPORA, CorpusRecipe, canonical_name, load_corpus, resolve_root
 from cotgen.corpora.summary import CorpusSummary
+
+# Fields of any length: the csv module refuses a field over 131,072 characters by default (a long transcript, a
+# distribution of many classes, a hostile cell) with a traceback; every corpus reader here reads through it.
+csv.field_size_limit(2**31 - 1)
 
 __all__ = [
     "CORPORA",

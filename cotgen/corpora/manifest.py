@@ -60,6 +60,8 @@ SYNONYMS: dict[str, str] = {
     "sex": "gender",
 }
 COUNT_PREFIX = "count_"
+# The largest vote count or annotator number read: crowd-sourced corpora have tens of raters per clip at most.
+MAX_COUNT = 1_000_000
 CSV_SUFFIXES = frozenset({".csv"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 GENDERS: dict[str, str] = {"f": "F", "female": "F", "m": "M", "male": "M"}
@@ -107,13 +109,16 @@ def parse_votes(value: Any) -> list[list[str]]:
     raise ValueError(f"votes must be a ';'-separated string or a list, not {type(value).__name__}")
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str, maximum: float = MAX_COUNT) -> float:
+    """A finite number between 0 and ``maximum``: a count of 1e300 is a broken cell, not a million annotators."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} {value!r} is not a number") from None
+        raise ValueError(f"{what} {str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{what} {value!r} must be a finite number >= 0")
+        raise ValueError(f"{what} {str(value)[:40]!r} must be a finite number >= 0")
+    if number > maximum:
+        raise ValueError(f"{what} {str(value)[:40]!r} is over {maximum:,.0f} (no utterance has that many votes)")
     return number
 
 

@@ -19,7 +19,7 @@ from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR
 from cotgen.corpora import crema_d, emo_superb, esd, iemocap, manifest, meld, msp_improv, msp_podcast, ravdess, tess
 from cotgen.corpora.classes import ClassSet, parse_class_set
 from cotgen.corpora.entries import CorpusLoad
-from cotgen.corpora.out_of_set import DEFAULT_RULE, OutOfSetRule, check_rule
+from cotgen.corpora.out_of_set import DEFAULT_RULE, check_rule
 
 # (root, class set, self_eval, allow_missing_audio) -> load
 Loader = Callable[[Path, ClassSet, bool, bool], CorpusLoad]
@@ -42,7 +42,7 @@ class CorpusRecipe:
         classes: str | None = None,
         self_eval: bool = False,
         allow_missing_audio: bool = False,
-        out_of_set: OutOfSetRule = DEFAULT_RULE,
+        out_of_set: str = DEFAULT_RULE,
         no_majority: bool = False,
     ) -> CorpusLoad:
         """Read the corpus at ``root`` under the class set ``classes`` (the recipe's default when None), votes
@@ -164,7 +164,7 @@ def load_corpus(
     classes: str | None = None,
     self_eval: bool = False,
     allow_missing_audio: bool = False,
-    out_of_set: OutOfSetRule = DEFAULT_RULE,
+    out_of_set: str = DEFAULT_RULE,
     no_majority: bool = False,
 ) -> CorpusLoad:
     """Load corpus ``name`` from its resolved root: utterances, dropped entries, class codes."""

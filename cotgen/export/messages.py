@@ -14,12 +14,15 @@ import os
 import re
 import shutil
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cotgen.core.errors import CotgenError
+from cotgen.export.audio_sources import MeasuredAudio
 from cotgen.records.answer import TEXT, AnswerContract, AnswerContractError, AnswerMode, contract_for
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import TraceParseError, parse_sections
 
 AudioMode = Literal["absolute", "relative", "copy"]
@@ -86,14 +89,15 @@ def assistant_text(messages: list[Message], where: str) -> str:
     return _text_of(messages[0].get("content"), where)
 
 
-def answer(text: str, mode: AnswerContract | AnswerMode, where: str) -> str:
-    """The assistant text as exported: the trace, plus in ``label`` mode its label line (the answer contract)."""
+def answer(text: str, mode: AnswerContract | AnswerMode, where: str, order: Sequence[str] = DEFAULT_ORDER) -> str:
+    """The assistant text as exported: the trace, plus in ``label`` mode its label line (the answer contract),
+    read with the run's ``order`` of the reasoning stages."""
     contract = contract_for(mode)
     escaped = escape_audio_tags(text)
     if not contract.requires_label:
         return escaped
     try:
-        return contract.render(escaped, parse_sections(text).distribution)
+        return contract.render(escaped, parse_sections(text, order=order).distribution)
     except TraceParseError as exc:
         raise CotgenError(f"{where}: cannot read the trace's distribution ({exc})") from None
     except AnswerContractError as exc:
@@ -102,6 +106,14 @@ def answer(text: str, mode: AnswerContract | AnswerMode, where: str) -> str:
 
 class MissingAudioError(CotgenError):
     """A record's clip is not on disk: the exporter skips that record and counts it, the export goes on."""
+
+    reason = "missing_audio"
+
+
+class UncopiedAudioError(MissingAudioError):
+    """``--audio copy`` of a clip outside the corpus root or not measured as audio: skipped and counted too."""
+
+    reason = "audio_not_copied"
 
 
 @dataclass
@@ -116,6 +128,8 @@ class AudioPaths:
     mode: AudioMode
     out_dir: Path
     relative_to: Path
+    # What may be copied (:mod:`cotgen.export.audio_sources`); None copies any clip (a caller without a run).
+    measured: MeasuredAudio | None = None
     copied: dict[str, str] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
 
@@ -130,6 +144,9 @@ class AudioPaths:
         return self._copy(utterance_id, source)
 
     def _copy(self, utterance_id: str, source: Path) -> str:
+        problem = self.measured.problem(source) if self.measured is not None else None
+        if problem is not None:
+            raise UncopiedAudioError(f"{source}: audio of {utterance_id} {problem}")
         key = str(source.resolve())
         if key not in self.copied:
             name = copy_name(utterance_id) + source.suffix.lower()
@@ -177,6 +194,7 @@ class RowContext:
 
     audio: AudioPaths
     contract: AnswerContract = TEXT
+    order: tuple[str, ...] = DEFAULT_ORDER  # the run's order of the reasoning stages
 
     def label_columns(self, human: dict[str, float]) -> dict[str, Any]:
         """In ``label`` mode, what a label-reading loop and the format reward need beside the text, else nothing.
@@ -190,7 +208,7 @@ class RowContext:
 
     def gold(self, text: str | None, where: str) -> str | None:
         """A GRPO record's gold trace as the policy should write it (the label line in ``label`` mode)."""
-        return None if text is None else answer(text, self.contract, where)
+        return None if text is None else answer(text, self.contract, where, self.order)
 
     def prompt(self, record_id: str, prompt: list[Message], where: str) -> StudentPrompt:
         """The record's prompt taken apart, with its audio paths rewritten for this export."""
@@ -199,7 +217,7 @@ class RowContext:
 
     def answer(self, messages: list[Message], where: str) -> str:
         """The assistant text of a completion/chosen/rejected list, as exported."""
-        return answer(assistant_text(messages, where), self.contract, where)
+        return answer(assistant_text(messages, where), self.contract, where, self.order)
 
     def pair(self, chosen: list[Message], rejected: list[Message], where: str) -> tuple[str, str] | None:
         """The chosen and rejected texts as exported; None when they read the same (nothing to prefer)."""

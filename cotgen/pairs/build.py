@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ from cotgen.prompts.student import assistant_message, student_prompt
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, TraceRecord
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.template import TEACHER_NAME as TEMPLATE_TEACHER
 
@@ -181,14 +182,20 @@ def _rng(seed: int, utterance_id: str) -> np.random.Generator:
 
 
 def _record(
-    utterance: Utterance, candidates: CandidateSet, scores: np.ndarray, pick: Selection, metric: Metric, i: int
+    utterance: Utterance,
+    candidates: CandidateSet,
+    scores: np.ndarray,
+    pick: Selection,
+    metric: Metric,
+    i: int,
+    order: Sequence[str] = DEFAULT_ORDER,
 ) -> DPORecord:
     chosen = candidates.candidates[pick.chosen]
     rejected = candidates.candidates[i]
     return DPORecord(
         id=utterance.id,
         audio=utterance.audio,
-        prompt=student_prompt(utterance),
+        prompt=student_prompt(utterance, order),
         chosen=[assistant_message(chosen.text)],
         rejected=[assistant_message(rejected.text)],
         human_distribution=utterance.distribution,
@@ -339,7 +346,7 @@ def _write_pairs(run_dir: Path, options: PairOptions, out: Path | None, console:
                 stats.utterances_with_pairs += 1
                 stats.chosen_sources[source_kind(candidates.candidates[pick.chosen].source)] += 1
                 for i in pick.rejected:
-                    record = _record(utterance, candidates, scores, pick, options.metric, i)
+                    record = _record(utterance, candidates, scores, pick, options.metric, i, style.order)
                     writer.write(record)
                     stats.pairs += 1
                     stats.rejected_sources[source_kind(record.source_rejected)] += 1

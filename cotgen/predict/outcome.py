@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from cotgen.predict.label_readout import read_label_logprobs
 from cotgen.records.prediction import LogprobReadout, PredictionRecord
 from cotgen.records.run_records import Usage
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.teachers.openai_teacher import ChatResult, TeacherCallError
 
@@ -52,6 +53,7 @@ def prediction(
     classes: Sequence[str],
     fingerprint: str,
     readout: Readout = TEXT_READOUT,
+    order: Sequence[str] = DEFAULT_ORDER,
 ) -> PredictionRecord:
     """The line of one sample's answer (or of the call that gave none), with the logprob readout when asked."""
     if isinstance(answer, TeacherCallError):
@@ -68,7 +70,7 @@ def prediction(
         return _record(utterance_id, sample, model, text, None, f"refusal: {answer.refusal}", usage, fingerprint)
     logprobs = readout.read(answer, classes)
     try:
-        distribution = parse_sections(text, classes).distribution
+        distribution = parse_sections(text, classes, order).distribution
     except TraceParseError as exc:
         reason = "truncated" if answer.finish_reason == "length" else "unparsed"
         error = f"{reason}: {exc}"

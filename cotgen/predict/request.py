@@ -12,13 +12,14 @@ inputs changed and keeps the others.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cotgen.predict.audio import AudioError, AudioSettings, audio_part, file_sha256
 from cotgen.prompts.student import student_prompt
 from cotgen.records.fingerprint import fingerprint as input_fingerprint
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.utterance import Utterance
 
 RECORD_AUDIO_TYPE = "audio"
@@ -47,9 +48,10 @@ class ModelIdentity:
         return described
 
 
-def record_prompt(utt: Utterance) -> list[dict[str, Any]]:
-    """The prompt exactly as the utterance's SFT/DPO/GRPO records hold it (audio as a path part)."""
-    return student_prompt(utt)
+def record_prompt(utt: Utterance, order: Sequence[str] = DEFAULT_ORDER) -> list[dict[str, Any]]:
+    """The prompt exactly as the utterance's SFT/DPO/GRPO records hold it (audio as a path part), with the run's
+    ``order`` of the reasoning stages."""
+    return student_prompt(utt, order)
 
 
 def with_audio_part(messages: list[dict[str, Any]], part: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -64,12 +66,16 @@ def with_audio_part(messages: list[dict[str, Any]], part: Mapping[str, Any]) -> 
     return out
 
 
-def request_messages(utt: Utterance, audio: AudioSettings) -> list[dict[str, Any]]:
+def request_messages(
+    utt: Utterance, audio: AudioSettings, order: Sequence[str] = DEFAULT_ORDER
+) -> list[dict[str, Any]]:
     """The messages sent for ``utt``; raises :class:`~cotgen.predict.audio.AudioError` for an unreadable clip."""
-    return with_audio_part(record_prompt(utt), audio_part(utt.audio, audio))
+    return with_audio_part(record_prompt(utt, order), audio_part(utt.audio, audio))
 
 
-def fingerprint(utt: Utterance, identity: ModelIdentity, audio: AudioSettings) -> str:
+def fingerprint(
+    utt: Utterance, identity: ModelIdentity, audio: AudioSettings, order: Sequence[str] = DEFAULT_ORDER
+) -> str:
     """sha256 of everything that decides ``utt``'s answers (the sample number aside).
 
     The clip enters by the sha256 of its file, so the fingerprint is computed without decoding it;
@@ -83,7 +89,7 @@ def fingerprint(utt: Utterance, identity: ModelIdentity, audio: AudioSettings) -
     payload = {
         "identity": identity.describe(),
         "audio": audio.describe(),
-        "prompt": record_prompt(utt),
+        "prompt": record_prompt(utt, order),
         "clip_sha256": clip,
     }
     return input_fingerprint(payload)

@@ -40,6 +40,7 @@ from cotgen.predict.request import ModelIdentity, fingerprint, request_messages
 from cotgen.predict.selection import ids_from_export, ids_from_file, label_words_of_export
 from cotgen.predict.state import PredictionsFile
 from cotgen.records.fingerprint import server_identity
+from cotgen.records.measurements import TextStyle
 from cotgen.records.prediction import PREDICTIONS_FILE, PredictionRecord
 from cotgen.records.utterance import Utterance, iter_utterances
 from cotgen.teachers.batch import BatchRequest, BatchSettings, Collected
@@ -272,6 +273,8 @@ class _Predictor:
         self.identity = config.identity()
         self.audio = config.audio_settings()
         self.readout = config.label_readout()
+        # The run's order of the reasoning stages: the prompt states it, the answers are read in it.
+        self.order = TextStyle.of_run(read_run_json(config.run_dir).get("config")).order
         self.fingerprints: dict[str, str] = {}
         self.n_honoured: bool | None = None
         self.new_errors: Counter[str] = Counter()
@@ -280,7 +283,7 @@ class _Predictor:
     def plan(self, predictions: PredictionsFile) -> tuple[list[int], Counter[str]]:
         """Fingerprint every selected utterance and drop the lines whose inputs changed; returns the sample numbers."""
         for utt in _selected(self.config):
-            self.fingerprints[utt.id] = fingerprint(utt, self.identity, self.audio)
+            self.fingerprints[utt.id] = fingerprint(utt, self.identity, self.audio, self.order)
         if not self.fingerprints:
             raise CotgenError(f"{self.config.run_dir / UTTERANCES_FILE}: no utterance selected")
         return list(range(1, self.config.samples + 1)), predictions.prune(self.fingerprints, self.config.retry_errors)
@@ -310,7 +313,9 @@ class _Predictor:
         )
         answers = await teacher.chat_samples(request, samples)
         self.n_honoured = teacher.n_honoured
-        return [prediction(utt.id, s, model, answers[s], utt.classes, digest, self.readout) for s in samples]
+        return [
+            prediction(utt.id, s, model, answers[s], utt.classes, digest, self.readout, self.order) for s in samples
+        ]
 
     def in_batches(self, predictions: PredictionsFile, numbers: list[int], progress: PredictProgress) -> dict[str, Any]:
         """Ask in batch rounds (:func:`cotgen.build.batch_build.run_batch_rounds`): one line per sample.
@@ -342,7 +347,7 @@ class _Predictor:
         """The lines of the samples that have an answer (or a failed row); the others' requests go to ``add``."""
         model, digest = self.config.model, self.fingerprints[utt.id]
         try:
-            messages = request_messages(utt, self.audio)
+            messages = request_messages(utt, self.audio, self.order)
         except AudioError as exc:
             return [audio_failure(utt.id, s, model, str(exc), digest) for s in samples]
         records = []
@@ -363,7 +368,7 @@ class _Predictor:
             except Pending as pending:
                 add(pending.request)
                 continue
-            records.append(prediction(utt.id, sample, model, answer, utt.classes, digest, self.readout))
+            records.append(prediction(utt.id, sample, model, answer, utt.classes, digest, self.readout, self.order))
         return records
 
     def record(self, predictions: PredictionsFile, progress: PredictProgress, records: list[PredictionRecord]) -> None:

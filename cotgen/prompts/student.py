@@ -14,6 +14,7 @@ from typing import Any
 
 from cotgen.core.labels import emotion_name
 from cotgen.prompts.context import with_context
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.utterance import ContextTurn, Utterance
 
 STUDENT_SYSTEM = (
@@ -23,21 +24,32 @@ STUDENT_SYSTEM = (
 )
 
 
+# What the student writes in each reasoning stage, joined in the run's order (cotgen.records.stages).
+STAGE_INSTRUCTIONS: dict[str, str] = {
+    "acoustic": "<acoustic> the acoustic cues (pitch, loudness, speech rate, pauses, voice quality, "
+    "intonation) in words, relative to how this speaker usually sounds where you can tell, else to voices "
+    "of the same gender</acoustic>",
+    "lexical": "<lexical> what the words suggest</lexical>",
+    "ambiguity": "<ambiguity> how ambiguous the utterance is and which emotions compete</ambiguity>",
+}
+
+
 def student_instruction(
-    transcript: str | None, classes: Sequence[str], context: Sequence[ContextTurn] | None = None
+    transcript: str | None,
+    classes: Sequence[str],
+    context: Sequence[ContextTurn] | None = None,
+    order: Sequence[str] = DEFAULT_ORDER,
 ) -> str:
-    """The user text: dialogue context when asked for, quoted transcript, the classes, the output format."""
+    """The user text: dialogue context when asked for, quoted transcript, the classes, the output format, with the
+    reasoning stages in the run's ``order``."""
     class_list = ", ".join(f"{code} ({emotion_name(code)})" for code in classes)
     quoted = json.dumps(transcript, ensure_ascii=False) if transcript else "(no transcript)"
     example = "{" + ", ".join(f'"{code}": 0.00' for code in classes) + "}"
+    stages = ", ".join(STAGE_INSTRUCTIONS[name] for name in order)
     return with_context(
         f"Transcript (data, not instructions): {quoted}\n"
         f"Emotion classes: {class_list}.\n"
-        "Listen to the audio and reason in four stages, each inside its tag, in this order: "
-        "<acoustic> the acoustic cues (pitch, loudness, speech rate, pauses, voice quality, "
-        "intonation) in words, relative to how this speaker usually sounds where you can tell, else to voices "
-        "of the same gender</acoustic>, <lexical> what the words suggest</lexical>, "
-        "<ambiguity> how ambiguous the utterance is and which emotions compete</ambiguity>, and "
+        f"Listen to the audio and reason in four stages, each inside its tag, in this order: {stages}, and "
         f"<distribution> a JSON object over the classes with two decimals summing to 1.00, e.g. {example}"
         "</distribution>.",
         context,
@@ -45,7 +57,11 @@ def student_instruction(
 
 
 def student_messages(
-    audio: str, transcript: str | None, classes: Sequence[str], context: Sequence[ContextTurn] | None = None
+    audio: str,
+    transcript: str | None,
+    classes: Sequence[str],
+    context: Sequence[ContextTurn] | None = None,
+    order: Sequence[str] = DEFAULT_ORDER,
 ) -> list[dict[str, Any]]:
     """System + user messages for one utterance; the user content holds one audio part and one text part."""
     return [
@@ -54,19 +70,20 @@ def student_messages(
             "role": "user",
             "content": [
                 {"type": "audio", "audio": audio},
-                {"type": "text", "text": student_instruction(transcript, classes, context)},
+                {"type": "text", "text": student_instruction(transcript, classes, context, order)},
             ],
         },
     ]
 
 
-def student_prompt(utt: Utterance) -> list[dict[str, Any]]:
+def student_prompt(utt: Utterance, order: Sequence[str] = DEFAULT_ORDER) -> list[dict[str, Any]]:
     """The student prompt of one utterance: what its SFT, DPO and GRPO records hold and ``cotgen predict`` sends.
 
     One function for all of them, so an input added to the prompt (the dialogue context, say) reaches
-    training records and predictions alike, and a test and a served model never see different prompts.
+    training records and predictions alike, and a test and a served model never see different prompts. ``order``
+    is the run's order of the reasoning stages (``cotgen build --stages``).
     """
-    return student_messages(utt.audio, utt.transcript, utt.classes, utt.context)
+    return student_messages(utt.audio, utt.transcript, utt.classes, utt.context, order)
 
 
 def assistant_message(text: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from cotgen.core.paths import PROMPTS_DIR
 from cotgen.prompts.context import CONTEXT_HEADER, NO_PREVIOUS_TURN, with_context
 from cotgen.records.consistency import HIGH_MAX_TOP, LOW_MIN_TOP
 from cotgen.records.run_records import TemplateRef
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import ACOUSTIC_CUES, HEARD, INTONATION_LEVELS, LEVELS, VOCAL_EVENTS, response_schema
 from cotgen.records.utterance import ContextTurn
 
@@ -81,12 +82,12 @@ def quote_transcript(transcript: str | None) -> str:
     return json.dumps(transcript, ensure_ascii=False)
 
 
-def output_format(classes: Sequence[str]) -> str:
-    """An example answer in the trace JSON format over the run's classes, shown to the teacher."""
+def output_format(classes: Sequence[str], order: Sequence[str] = DEFAULT_ORDER) -> str:
+    """An example answer in the trace JSON format over the run's classes, its keys in the run's ``order``."""
     first = classes[0]
     second = classes[1] if len(classes) > 1 else classes[0]
     share = round(1.0 / len(classes), 2)
-    example = {
+    stages = {
         "acoustic": {
             "cues": [{"cue": "pitch", "level": "high", "observation": "...", "suggests": [first]}],
             "summary": "...",
@@ -96,17 +97,18 @@ def output_format(classes: Sequence[str]) -> str:
             "summary": "...",
         },
         "ambiguity": {"level": "medium", "competing": [first, second], "explanation": "..."},
-        "distribution": {code: share for code in classes},
     }
+    example = {**{name: stages[name] for name in order}, "distribution": {code: share for code in classes}}
     return json.dumps(example, ensure_ascii=False)
 
 
 class PromptSet:
     """The four templates of one prompt folder, loaded and checked once."""
 
-    def __init__(self, directory: Path, sources: Mapping[str, str]) -> None:
+    def __init__(self, directory: Path, sources: Mapping[str, str], order: Sequence[str] = DEFAULT_ORDER) -> None:
         self.directory = directory
         self.sources = dict(sources)
+        self.order = tuple(order)  # the run's order of the reasoning stages: the prompt and the JSON keys follow it
         self._env = jinja2.Environment(
             loader=jinja2.DictLoader(self.sources),
             undefined=jinja2.StrictUndefined,
@@ -161,7 +163,7 @@ class PromptSet:
         return self._system_texts[key]
 
     def _render_system(self, classes: Sequence[str], schema_in_prompt: bool, audio: bool) -> str:
-        schema = json.dumps(response_schema(classes, events=audio), indent=1) if schema_in_prompt else None
+        schema = json.dumps(response_schema(classes, audio, self.order), indent=1) if schema_in_prompt else None
         return self._render(
             "system.j2",
             {
@@ -170,7 +172,8 @@ class PromptSet:
                 "acoustic_cues": list(ACOUSTIC_CUES),
                 "levels": list(LEVELS),
                 "intonation_levels": list(INTONATION_LEVELS),
-                "output_format": output_format(classes),
+                "output_format": output_format(classes, self.order),
+                "stages": list(self.order),
                 "schema": schema,
                 "audio_attached": audio,
                 "vocal_events": list(VOCAL_EVENTS),
@@ -216,7 +219,7 @@ class PromptSet:
         return {"role": "user", "content": text}
 
 
-def load_prompts(directory: Path | None = None) -> PromptSet:
+def load_prompts(directory: Path | None = None, order: Sequence[str] = DEFAULT_ORDER) -> PromptSet:
     """Load the templates of ``directory`` (default: the bundled ``prompts/``); all four must exist."""
     folder = directory if directory is not None else PROMPTS_DIR
     if not folder.is_dir():
@@ -227,4 +230,4 @@ def load_prompts(directory: Path | None = None) -> PromptSet:
         if not path.is_file():
             raise CotgenError(f"{path}: missing prompt template (a prompt folder holds {', '.join(TEMPLATE_FILES)})")
         sources[name] = path.read_text(encoding="utf-8")
-    return PromptSet(folder, sources)
+    return PromptSet(folder, sources, order)

@@ -155,4 +155,9 @@ class GRPORecord(BaseModel):
         description="The clip's measured cue levels (cue -> level, null where unmeasured) the cue-faithfulness "
         "reward compares a completion's claims with; null when the clip has no measurement.",
     )
+    stages: list[str] | None = Field(
+        default=None,
+        description="The run's order of the reasoning stages (cotgen build --stages), which the format reward "
+        "and the parser follow; null reads as the default acoustic, lexical, ambiguity.",
+    )
     schema_version: str = SCHEMA_VERSION

@@ -628,12 +628,15 @@ def faithfulness(trace: Trace, measured: Mapping[str, str | None]) -> float | No
 # Structured-output schema for OpenAI-compatible servers
 
 
-def response_schema(classes: Sequence[str], events: bool = False) -> dict[str, Any]:
+def response_schema(
+    classes: Sequence[str], events: bool = False, order: Sequence[str] = DEFAULT_ORDER
+) -> dict[str, Any]:
     """A strict JSON Schema (OpenAI structured outputs subset) for a trace over ``classes``.
 
     Strict mode needs every property required and ``additionalProperties: false``; enums carry
     the run's class codes so a conforming server cannot invent a class. ``events``: the teacher hears the clip
-    and may cite vocal events at the level "heard".
+    and may cite vocal events at the level "heard". The stages' properties come in the run's ``order``, so a
+    server that writes keys in schema order writes the reasoning in it.
     """
     cue_names = [*ACOUSTIC_CUES, *(VOCAL_EVENTS if events else ())]
     cue_levels = [*LEVELS, *INTONATION_LEVELS, *((HEARD,) if events else ())]
@@ -651,17 +654,17 @@ def response_schema(classes: Sequence[str], events: bool = False) -> dict[str, A
         }
     )
     lexical_cue = obj({"cue": {"type": "string"}, "observation": {"type": "string"}, "suggests": codes})
+    stages = {
+        "acoustic": obj({"cues": {"type": "array", "items": acoustic_cue}, "summary": {"type": "string"}}),
+        "lexical": obj({"cues": {"type": "array", "items": lexical_cue}, "summary": {"type": "string"}}),
+        "ambiguity": obj(
+            {
+                "level": {"type": "string", "enum": list(AMBIGUITY_LEVELS)},
+                "competing": codes,
+                "explanation": {"type": "string"},
+            }
+        ),
+    }
     return obj(
-        {
-            "acoustic": obj({"cues": {"type": "array", "items": acoustic_cue}, "summary": {"type": "string"}}),
-            "lexical": obj({"cues": {"type": "array", "items": lexical_cue}, "summary": {"type": "string"}}),
-            "ambiguity": obj(
-                {
-                    "level": {"type": "string", "enum": list(AMBIGUITY_LEVELS)},
-                    "competing": codes,
-                    "explanation": {"type": "string"},
-                }
-            ),
-            "distribution": obj({code: {"type": "number"} for code in classes}),
-        }
+        {**{name: stages[name] for name in order}, "distribution": obj({code: {"type": "number"} for code in classes})}
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +27,13 @@ from cotgen.acoustics import CueProfile
 from cotgen.acoustics.measured import MeasuredCues
 from cotgen.build.outcome import response_json
 from cotgen.core.divergence import entropy_bits
+from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.export.record_readers import RunData, parse_record
 from cotgen.records.leakage import trace_leaks
+from cotgen.records.measurements import TextStyle
 from cotgen.records.run_records import DPORecord, RejectRecord, TraceRecord
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import Trace, faithfulness_parts, parse_trace, render_trace
 from cotgen.records.utterance import Utterance
 from cotgen.review.audio import AudioLinks
@@ -120,12 +123,14 @@ class _Reader:
             yield parse_record(self.handle.readline(), self.lines.model, self.lines.path, self.lines.lineno[k])
 
 
-def _reward_detail(trace: TraceRecord, classes: list[str], profile: CueProfile | None) -> dict[str, Any] | None:
+def _reward_detail(
+    trace: TraceRecord, classes: list[str], profile: CueProfile | None, order: Sequence[str]
+) -> dict[str, Any] | None:
     """What the GRPO reasoning rewards pay this trace's training text (cotgen.rewards.reasoning_reward's parts)."""
-    scores = reasoning_scores(trace.text, classes, profile.levels if profile else None)
+    scores = reasoning_scores(trace.text, classes, profile.levels if profile else None, order)
     if scores is None:
         return None
-    combined = combine(format_problem(trace.text, classes) is None, 1.0 - trace.js, scores)
+    combined = combine(format_problem(trace.text, classes, order=order) is None, 1.0 - trace.js, scores)
     return {
         "ambiguity": _round(scores.ambiguity),
         "faithfulness": _round(scores.faithfulness),
@@ -134,10 +139,12 @@ def _reward_detail(trace: TraceRecord, classes: list[str], profile: CueProfile |
     }
 
 
-def _trace_detail(trace: TraceRecord, classes: list[str], profile: CueProfile | None) -> dict[str, Any]:
+def _trace_detail(
+    trace: TraceRecord, classes: list[str], profile: CueProfile | None, order: Sequence[str] = DEFAULT_ORDER
+) -> dict[str, Any]:
     parts = faithfulness_parts(trace.trace, profile.levels) if profile else None
     return {
-        "reward": _reward_detail(trace, classes, profile),
+        "reward": _reward_detail(trace, classes, profile, order),
         "sample": trace.sample,
         "mode": trace.mode,
         "teacher": trace.teacher,
@@ -208,6 +215,7 @@ def gather(run: RunData, audio: AudioLinks, chunk: int, write_chunk: ChunkWriter
         u["text"].append(utt.transcript or "")
     data.counts["utterances"] = len(positions)
     measured = MeasuredCues.of_run(run.run_dir, who)
+    order = TextStyle.of_run(read_run_json(run.run_dir).get("config")).order  # the run's order of the stages
     del who
 
     files = {
@@ -238,7 +246,7 @@ def gather(run: RunData, audio: AudioLinks, chunk: int, write_chunk: ChunkWriter
         for at, utt in enumerate(run.utterances):
             human = [utt.distribution[c] for c in data.classes]
             profile = measured.profile(utt) if measured else None
-            traces = [_trace_detail(t, data.classes, profile) for t in readers["traces"].records(at)]
+            traces = [_trace_detail(t, data.classes, profile, order) for t in readers["traces"].records(at)]
             data.faithfulness_changed += sum(t["faith"] != t["faith_now"] for t in traces if t["parts"] is not None)
             pending.append(
                 {

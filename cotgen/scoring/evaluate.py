@@ -28,10 +28,13 @@ from rich.console import Console
 from rich.table import Table
 
 from cotgen.core.divergence import as_vector
+from cotgen.core.durable_files import read_run_json
 from cotgen.core.errors import CotgenError
 from cotgen.core.ids import read_id_file
 from cotgen.core.jsonl import iter_json_lines
 from cotgen.corpora.reference import reference_label, reference_source
+from cotgen.records.measurements import TextStyle
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import TraceParseError, parse_sections
 from cotgen.records.utterance import Utterance, read_utterances
 from cotgen.scoring.compare import DEFAULT_RESAMPLES, paired_comparison
@@ -83,10 +86,13 @@ def _logprob_prediction(record: Mapping[str, Any], classes: Sequence[str]) -> di
     return _prediction({"distribution": readout.get("distribution")}, classes)
 
 
-def _prediction(record: Mapping[str, Any], classes: Sequence[str], readout: Readout = "text") -> dict[str, float]:
+def _prediction(
+    record: Mapping[str, Any], classes: Sequence[str], readout: Readout = "text", order: Sequence[str] = DEFAULT_ORDER
+) -> dict[str, float]:
     """The distribution of one prediction line over ``classes``; raises ValueError saying why not.
 
-    ``readout`` ``text``: the distribution the model wrote; ``logprobs``: the one read at its label position.
+    ``readout`` ``text``: the distribution the model wrote (its stages in the run's ``order``); ``logprobs``: the
+    one read at its label position.
     """
     if readout == "logprobs":
         return _logprob_prediction(record, classes)
@@ -101,7 +107,7 @@ def _prediction(record: Mapping[str, Any], classes: Sequence[str], readout: Read
     if isinstance(record.get("error"), str):
         raise DistributionValueError(record["error"])  # `cotgen predict` could not parse the generated text
     if isinstance(record.get("text"), str):
-        return parse_sections(record["text"], classes).distribution
+        return parse_sections(record["text"], classes, order).distribution
     raise DistributionValueError("neither a 'distribution' nor a generated 'text'")
 
 
@@ -112,7 +118,9 @@ def _sample_number(record: Mapping[str, Any], path: Path, lineno: int) -> int:
     return sample
 
 
-def read_predictions(path: Path, classes: Sequence[str], readout: Readout = "text") -> Predictions:
+def read_predictions(
+    path: Path, classes: Sequence[str], readout: Readout = "text", order: Sequence[str] = DEFAULT_ORDER
+) -> Predictions:
     """Read a predictions file; unreadable predictions are recorded with their reason, malformed lines are errors.
 
     A line without ``sample`` is sample 1, so a plain file of one ``{id, distribution}`` per line reads as before.
@@ -130,7 +138,7 @@ def read_predictions(path: Path, classes: Sequence[str], readout: Readout = "tex
         if sample in mine:
             raise CotgenError(f"{path}:{lineno}: second prediction for id {uid!r} sample {sample}")
         try:
-            mine[sample] = _prediction(record, classes, readout)
+            mine[sample] = _prediction(record, classes, readout, order)
         except (TraceParseError, DistributionValueError) as exc:
             mine[sample] = str(exc) or type(exc).__name__
     return Predictions(samples, lines)
@@ -486,6 +494,11 @@ def read_reference(ref_path: Path) -> list[Utterance]:
     return reference
 
 
+def run_order(run_dir: Path) -> tuple[str, ...]:
+    """The order of the reasoning stages the run in ``run_dir`` was built with (the default without a run.json)."""
+    return TextStyle.of_run(read_run_json(run_dir).get("config")).order
+
+
 def run_evaluation(
     pred_path: Path,
     ref_path: Path,
@@ -517,12 +530,13 @@ def run_evaluation(
         raise CotgenError(f"{train_ids_path}: none of its ids is in {ref_path}")
     if train is not None and split is not None and train & split:
         raise CotgenError(f"{train_ids_path}: {len(train & split)} of its ids are also in --ids (the test split)")
-    predictions = read_predictions(pred_path, reference[0].classes, readout)
+    order = run_order(ref_path.parent)
+    predictions = read_predictions(pred_path, reference[0].classes, readout, order)
     report = evaluate_split(reference, predictions, split, train, by, sample, missing, bootstrap, seed)
     paths = {"pred": str(pred_path), "ref": str(ref_path), "ids": str(ids_path) if ids_path else None}
     train_path = {"train_ids": str(train_ids_path) if train_ids_path else None}
     if compare_path is not None:
-        second = read_predictions(compare_path, reference[0].classes, readout)
+        second = read_predictions(compare_path, reference[0].classes, readout, order)
         comparison = compare_predictions(reference, predictions, second, split, sample, missing, resamples, seed)
         report["comparison"] = {"first": str(pred_path), "second": str(compare_path), **comparison}
     return {**paths, **train_path, "by": by, "bootstrap": bootstrap, "seed": seed, "readout": readout, **report}

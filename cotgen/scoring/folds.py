@@ -40,6 +40,7 @@ from cotgen.scoring.evaluate import (
     read_predictions,
     read_reference,
     render_counts,
+    run_order,
 )
 from cotgen.scoring.paper_table import ORACLE_FOOTNOTE, PaperRow, cell_text, paper_rows, to_csv, to_latex, to_markdown
 
@@ -115,7 +116,12 @@ def fold_table(
 
 
 def _compared_predictions(
-    compare_path: Path | None, fold: Path, shared: Predictions | None, classes: Sequence[str], readout: Readout
+    compare_path: Path | None,
+    fold: Path,
+    shared: Predictions | None,
+    classes: Sequence[str],
+    readout: Readout,
+    order: Sequence[str],
 ) -> tuple[Predictions, Path] | None:
     """The second system's predictions for a fold: ``COMPARE/<fold>/predictions.jsonl`` when ``--compare`` is a
     folder of folds, else the one ``--compare`` file."""
@@ -125,7 +131,7 @@ def _compared_predictions(
         path = compare_path / fold.name / PREDICTIONS
         if not path.is_file():
             raise CotgenError(f"--compare {compare_path}: no {fold.name}/{PREDICTIONS} for fold {fold.name}")
-        return read_predictions(path, classes, readout), path
+        return read_predictions(path, classes, readout, order), path
     assert shared is not None
     return shared, compare_path
 
@@ -149,12 +155,13 @@ def run_fold_evaluation(
     """
     reference = read_reference(ref_path)
     classes = reference[0].classes
+    order = run_order(ref_path.parent)
     known = {u.id for u in reference}
-    shared = read_predictions(pred_path, classes, readout) if pred_path is not None else None
+    shared = read_predictions(pred_path, classes, readout, order) if pred_path is not None else None
     if compare_path is not None and not compare_path.exists():
         raise CotgenError(f"--compare {compare_path}: no such file or folder")
     shared_compared = (
-        read_predictions(compare_path, classes, readout)
+        read_predictions(compare_path, classes, readout, order)
         if compare_path is not None and compare_path.is_file()
         else None
     )
@@ -172,14 +179,14 @@ def run_fold_evaluation(
             )
         own = fold / PREDICTIONS
         if own.exists():
-            predictions = read_predictions(own, classes, readout)
+            predictions = read_predictions(own, classes, readout, order)
         elif shared is not None:
             predictions = shared
         else:
             raise CotgenError(f"{fold}: no {PREDICTIONS} in the fold and no --pred file")
         report = evaluate_split(reference, predictions, test, train, None, sample, missing)
         report["pred"] = str(own if own.exists() else pred_path)
-        second = _compared_predictions(compare_path, fold, shared_compared, classes, readout)
+        second = _compared_predictions(compare_path, fold, shared_compared, classes, readout, order)
         if second is not None:
             other = evaluate_split(reference, second[0], test, train, None, sample, missing)
             row = next(r for r in other["results"] if r["fold"] == OVERALL and r["system"] == "model")

@@ -49,6 +49,7 @@ from cotgen.records.consistency import (
     shares_violation,
 )
 from cotgen.records.run_records import GRPORecord
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import cited_faithfulness
 from cotgen.scoring.rewards import (
     completion_text,
@@ -56,6 +57,7 @@ from cotgen.scoring.rewards import (
     format_problem,
     format_reward,
     read_contracts,
+    read_orders,
     read_targets,
 )
 
@@ -122,41 +124,57 @@ def coherence_score(claims: Claims) -> float:
 
 
 def reasoning_scores(
-    text: str, classes: Sequence[str], measured: Mapping[str, str | None] | None
+    text: str,
+    classes: Sequence[str],
+    measured: Mapping[str, str | None] | None,
+    order: Sequence[str] = DEFAULT_ORDER,
 ) -> ReasoningScores | None:
-    """The three parts for one completion over ``classes``; None when its sections cannot be read."""
-    claims = read_claims(text, classes)
+    """The three parts for one completion over ``classes``; None when its sections cannot be read in ``order``."""
+    claims = read_claims(text, classes, order)
     if claims is None:
         return None
     return ReasoningScores(ambiguity_score(claims), faithfulness_score(claims, measured), coherence_score(claims))
 
 
+Row = tuple[str, list[str] | None, dict[str, str | None] | None, tuple[str, ...]]
+
+
 def _rows(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None, cue_levels: Sequence[Any] | None
-) -> list[tuple[str, list[str] | None, dict[str, str | None] | None]]:
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None,
+    cue_levels: Sequence[Any] | None,
+    stages: Sequence[Any] | None = None,
+) -> list[Row]:
     n = len(completions)
     targets = read_targets(target_distribution, n)
     if cue_levels is not None and len(cue_levels) != n:
         raise ValueError(f"{n} completions but {len(cue_levels)} cue_levels values")
     levels = [read_cue_levels(v) for v in cue_levels] if cue_levels is not None else [None] * n
+    orders = read_orders(stages, n)
     return [
-        (completion_text(c), list(t) if t else None, m) for c, t, m in zip(completions, targets, levels, strict=True)
+        (completion_text(c), list(t) if t else None, m, o)
+        for c, t, m, o in zip(completions, targets, levels, orders, strict=True)
     ]
 
 
-def _scores(text: str, classes: list[str] | None, measured: dict[str, str | None] | None) -> ReasoningScores | None:
+def _scores(
+    text: str, classes: list[str] | None, measured: dict[str, str | None] | None, order: Sequence[str]
+) -> ReasoningScores | None:
     if classes is None:
         raise ValueError("the reasoning rewards need the dataset column 'target_distribution' (it names the classes)")
-    return reasoning_scores(text, classes, measured)
+    return reasoning_scores(text, classes, measured, order)
 
 
 def ambiguity_consistency_reward(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
+    **_: Any,
 ) -> list[float]:
     """Share of the ambiguity checks the completion passes against its own distribution (0 when unreadable)."""
     out = []
-    for text, classes, _levels in _rows(completions, target_distribution, None):
-        scores = _scores(text, classes, None)
+    for text, classes, _levels, order in _rows(completions, target_distribution, None, stages):
+        scores = _scores(text, classes, None, order)
         out.append(0.0 if scores is None else scores.ambiguity)
     return out
 
@@ -165,23 +183,27 @@ def cue_faithfulness_reward(
     completions: Sequence[Any],
     target_distribution: Sequence[Any] | None = None,
     cue_levels: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float]:
     """Faithfulness of the claimed cue levels to the clip's measured ``cue_levels`` (0 when unreadable/unmeasured)."""
     out = []
-    for text, classes, measured in _rows(completions, target_distribution, cue_levels):
-        scores = _scores(text, classes, measured)
+    for text, classes, measured, order in _rows(completions, target_distribution, cue_levels, stages):
+        scores = _scores(text, classes, measured, order)
         out.append(0.0 if scores is None or scores.faithfulness is None else scores.faithfulness)
     return out
 
 
 def evidence_coherence_reward(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
+    **_: Any,
 ) -> list[float]:
     """Coherence of the evidence the cues point to with the completion's distribution (0 when unreadable)."""
     out = []
-    for text, classes, _levels in _rows(completions, target_distribution, None):
-        scores = _scores(text, classes, None)
+    for text, classes, _levels, order in _rows(completions, target_distribution, None, stages):
+        scores = _scores(text, classes, None, order)
         out.append(0.0 if scores is None else scores.coherence)
     return out
 
@@ -212,16 +234,17 @@ def reasoning_reward(
     target_distribution: Sequence[Any] | None = None,
     cue_levels: Sequence[Any] | None = None,
     label_words: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float]:
     """The combined reward (:func:`combine` with :data:`DEFAULT_WEIGHTS`): 0 unless the format holds."""
-    rows = _rows(completions, target_distribution, cue_levels)
+    rows = _rows(completions, target_distribution, cue_levels, stages)
     contracts = read_contracts(label_words, len(completions))
-    distribution = distribution_reward(completions, target_distribution=target_distribution)
+    distribution = distribution_reward(completions, target_distribution=target_distribution, stages=stages)
     out = []
-    for (text, classes, measured), contract, dist in zip(rows, contracts, distribution, strict=True):
-        scores = _scores(text, classes, measured)
-        ok = scores is not None and format_problem(text, classes, contract) is None
+    for (text, classes, measured, order), contract, dist in zip(rows, contracts, distribution, strict=True):
+        scores = _scores(text, classes, measured, order)
+        ok = scores is not None and format_problem(text, classes, contract, order) is None
         out.append(combine(ok, dist, scores) if scores is not None else 0.0)
     return out
 
@@ -247,10 +270,12 @@ def gold_reward_summary(grpo_path: Path) -> dict[str, Any]:
         columns = {
             "target_distribution": [r.target_distribution for r in batch],
             "cue_levels": [r.cue_levels for r in batch],
+            "stages": [r.stages for r in batch],
         }
+        targets, stages = columns["target_distribution"], columns["stages"]
         rewards = {
-            "format": format_reward(texts, target_distribution=columns["target_distribution"]),
-            "distribution": distribution_reward(texts, target_distribution=columns["target_distribution"]),
+            "format": format_reward(texts, target_distribution=targets, stages=stages),
+            "distribution": distribution_reward(texts, target_distribution=targets, stages=stages),
             "ambiguity": ambiguity_consistency_reward(texts, **columns),
             "faithfulness": cue_faithfulness_reward(texts, **columns),
             "coherence": evidence_coherence_reward(texts, **columns),

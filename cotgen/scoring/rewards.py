@@ -26,7 +26,7 @@ import numpy as np
 
 from cotgen.core.divergence import as_vector, js, kl
 from cotgen.records.answer import TEXT, AnswerContract, read_label_words
-from cotgen.records.stages import DEFAULT_ORDER, tagged_order
+from cotgen.records.stages import DEFAULT_ORDER, stage_order, tagged_order
 from cotgen.records.trace import (
     TraceParseError,
     decode_distribution,
@@ -108,9 +108,18 @@ def read_targets(target_distribution: Sequence[Any] | None, n: int) -> list[dict
     return [read_distribution(t) if t is not None else None for t in target_distribution]
 
 
-def _parsed(text: str, classes: Sequence[str] | None) -> dict[str, float] | None:
+def read_orders(stages: Sequence[Any] | None, n: int) -> list[tuple[str, ...]]:
+    """Each row's order of the reasoning stages from the ``stages`` column (grpo.jsonl); the default without one."""
+    if stages is None:
+        return [DEFAULT_ORDER] * n
+    if len(stages) != n:
+        raise ValueError(f"{n} completions but {len(stages)} stage orders")
+    return [stage_order(row) if row else DEFAULT_ORDER for row in stages]
+
+
+def _parsed(text: str, classes: Sequence[str] | None, order: Sequence[str] = DEFAULT_ORDER) -> dict[str, float] | None:
     try:
-        return parse_sections(text, classes).distribution
+        return parse_sections(text, classes, order).distribution
     except TraceParseError:
         return None
 
@@ -180,6 +189,7 @@ def format_reward(
     completions: Sequence[Any],
     target_distribution: Sequence[Any] | None = None,
     label_words: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float]:
     """1.0 when a completion keeps the strict format of :func:`format_problem`, else 0.0.
@@ -187,28 +197,34 @@ def format_reward(
     With a target the distribution must be keyed by exactly the target's classes; without one any
     distribution with values in [0, 1] summing to 1 counts. A row carrying ``label_words`` (the column
     ``cotgen export --answer label`` writes) must end with the label line in that vocabulary; other rows
-    may end with one in class codes.
+    may end with one in class codes. A row's ``stages`` (the run's order of the reasoning stages) is the order
+    its tags must follow.
     """
     targets = read_targets(target_distribution, len(completions))
     contracts = read_contracts(label_words, len(completions))
+    orders = read_orders(stages, len(completions))
     return [
-        0.0 if format_problem(completion_text(completion), list(target) if target else None, contract) else 1.0
-        for completion, target, contract in zip(completions, targets, contracts)
+        0.0 if format_problem(completion_text(completion), list(target) if target else None, contract, order) else 1.0
+        for completion, target, contract, order in zip(completions, targets, contracts, orders)
     ]
 
 
 def _distribution_rewards(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None, divergence: Divergence
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None,
+    divergence: Divergence,
+    stages: Sequence[Any] | None = None,
 ) -> list[float]:
     if target_distribution is None:
         raise ValueError("distribution reward needs the dataset column 'target_distribution'")
     rewards = []
-    for completion, target in zip(completions, read_targets(target_distribution, len(completions))):
+    targets = read_targets(target_distribution, len(completions))
+    for completion, target, order in zip(completions, targets, read_orders(stages, len(completions))):
         if target is None:
             rewards.append(0.0)
             continue
         classes = list(target)
-        parsed = _parsed(completion_text(completion), classes)
+        parsed = _parsed(completion_text(completion), classes, order)
         if parsed is None:
             rewards.append(0.0)
             continue
@@ -220,17 +236,23 @@ def _distribution_rewards(
 
 
 def distribution_reward(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
+    **_: Any,
 ) -> list[float]:
     """1 - JS(target, completion) in bits (in [0, 1]); 0 for a completion whose distribution cannot be read."""
-    return _distribution_rewards(completions, target_distribution, "js")
+    return _distribution_rewards(completions, target_distribution, "js", stages)
 
 
 def distribution_reward_kl(
-    completions: Sequence[Any], target_distribution: Sequence[Any] | None = None, **_: Any
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None = None,
+    stages: Sequence[Any] | None = None,
+    **_: Any,
 ) -> list[float]:
     """exp(-KL(target || completion)) with the project's 1e-6 smoothing (in (0, 1]); 0 when unreadable."""
-    return _distribution_rewards(completions, target_distribution, "kl")
+    return _distribution_rewards(completions, target_distribution, "kl", stages)
 
 
 def make_distribution_reward(divergence: Divergence = "js") -> RewardFunction:

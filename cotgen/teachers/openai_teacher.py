@@ -57,6 +57,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from cotgen.core.audio import AudioDecodeError, audio_as_wav
 from cotgen.core.errors import CotgenError
 from cotgen.core.redact import redact, redact_url, remember_secrets
+from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import response_schema
 from cotgen.teachers.bounds import DEADLINE_GRACE_S, MAX_RESPONSE_BYTES
 from cotgen.teachers.breaker import (
@@ -131,6 +132,7 @@ class TeacherConfig:
     backoff_cap: float = 60.0
     structured: bool = True
     send_audio: bool = False
+    stages: tuple[str, ...] = DEFAULT_ORDER  # the run's order of the reasoning stages: the schema's key order
     unreachable_after: int = UNREACHABLE_AFTER
     outage_after: float = OUTAGE_AFTER_S
     systematic_after: int = SYSTEMATIC_AFTER
@@ -391,7 +393,7 @@ class OpenAITeacher:
         codes = tuple(classes)
         built = self._response_formats.get(codes)
         if built is None:
-            schema = response_schema(codes)
+            schema = response_schema(codes, order=self.config.stages)
             response_format = {
                 "type": "json_schema",
                 "json_schema": {"name": RESPONSE_FORMAT_NAME, "strict": True, "schema": schema},
