@@ -722,11 +722,15 @@ class LoopbackServer:
         self,
         index: int,
         body: dict,
-        answers: list[tuple[str | None, str, tuple[tuple[str, Mapping[str, float]], ...] | None]],
+        answers: Sequence[
+            tuple[str | None, str] | tuple[str | None, str, tuple[tuple[str, Mapping[str, float]], ...] | None]
+        ],
         refused: bool,
     ) -> dict[str, Any]:
+        """The chat completion of ``answers``: (content, finish reason) pairs, optionally with their tokens."""
         choices = []
-        for number, (content, finish, tokens) in enumerate(answers):
+        for number, (content, finish, *scripted) in enumerate(answers):
+            tokens = scripted[0] if scripted else None
             message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
             if refused and number == 0:
                 message["refusal"] = "I'm sorry, I can't help with that request."

@@ -392,7 +392,7 @@ def test_results_rows_for_unknown_requests_are_ignored_and_bad_lines_named(
     run_build(config(offline_server, out, cache, batch_file_only=True, **base))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"custom_id": "nobody#0#1", "response": null, "error": {"message": "x"}}\nnot json\n')
-    with pytest.raises(CotgenError, match=r"bad.jsonl:2: not JSON"):
+    with pytest.raises(CotgenError, match=r"bad.jsonl:2: not a batch result object \(line contains invalid json"):
         run_build(config(offline_server, out, cache, batch_results=bad, **base))
     assert outcomes(out) == ([], [])
 

@@ -40,7 +40,9 @@ def _corpus(tmp_path: Path) -> Path:
         rows.append(dict(demo[i], id=uid, audio=f"wav/c{i}.wav"))
     rows.append(dict(demo[4], id="key", audio="wav/key.wav"))
     rows.append(dict(demo[5], id="notes", audio="wav/notes.wav"))
-    rows.append(dict(demo[6], id="outside", audio=str(elsewhere / "clip.wav")))
+    rows.append(dict(demo[0], id="outside", audio=str(elsewhere / "clip.wav")))  # the votes of its clip
+    for i, row in enumerate(rows):
+        row["speaker"] = f"s{i}"  # seven speakers: enough for the default speaker split of an export
     with (corpus / "manifest.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(demo[0]))
         writer.writeheader()
@@ -121,3 +123,14 @@ def test_review_copies_measured_clips_under_the_root_only(run: Path, cotgen, tmp
         "review", "--in", str(run), "--out", str(tmp_path / "page2"), "--copy-audio", "--allow-outside-root"
     )
     assert allowed.code == 0 and len(list((tmp_path / "page2" / "audio").iterdir())) == 5
+
+
+def test_export_copies_measured_clips_under_the_root_only(run: Path, cotgen, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    shown = cotgen("export", "--in", str(run), "--format", "trl", "--audio", "copy", "--out", str(out))
+    assert shown.code == 0, shown.err
+    copied = sorted(p.name for p in (out / "audio").iterdir())
+    assert len(copied) == 4 and all(len(name.encode()) < 255 for name in copied)
+    assert KEY_TEXT[:40] not in _texts(out)
+    info = json.loads((out / "export.json").read_text())
+    assert info["skipped"] == {"audio_not_copied": 1}  # the sft record of the clip outside the root

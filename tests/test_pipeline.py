@@ -40,7 +40,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_pairs_and_grpo_refresh_the_card_and_keep_one_record_per_utterance(run: Path) -> None:
-    assert _card_configs(run) == {"sft": ["sft.jsonl"]}
+    assert _card_configs(run) == {"sft": ["sft.jsonl"], "traces": ["traces.jsonl"], "utterances": ["utterances.jsonl"]}
     _invoke(["pairs", "--in", str(run)])
     _invoke(["grpo", "--in", str(run)])
     configs = _card_configs(run)

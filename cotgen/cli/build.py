@@ -55,6 +55,7 @@ from cotgen.cli.options import (
     TpmOption,
     WorkersOption,
 )
+from cotgen.core.inert import visible
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
@@ -210,7 +211,7 @@ def _print_summary(summary: BuildSummary, offline: bool) -> None:
         console.print(f"mean scores of the traces: {scores}", markup=False, highlight=False, soft_wrap=True)
     for reason, count in sorted(summary.reject_reasons.items(), key=lambda kv: -kv[1])[:TOP_REASONS]:
         example = summary.reject_examples.get(reason, "")
-        console.print(f"  {count} {reason}: {example}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  {count} {reason}: {visible(example)}", markup=False, highlight=False, soft_wrap=True)
     if summary.rejects:
         console.print(RETRY_REJECTS_HINT, markup=False, highlight=False, soft_wrap=True)
     if summary.unfinished:

@@ -20,6 +20,7 @@ from cotgen.cli.options import (
     SelfEvalOption,
 )
 from cotgen.core.errors import CotgenError
+from cotgen.core.inert import inert
 from cotgen.core.paths import CORPORA_DIR, USER_CORPORA_DIR, run_dir
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def render_summary(load: CorpusLoad) -> None:
     for item in load.dropped:
         first.setdefault(item.reason, item)
     for reason, count in summary.dropped.items():
-        dropped.add_row(reason, str(count), first[reason].where, first[reason].detail)
+        dropped.add_row(inert(reason), str(count), inert(first[reason].where), inert(first[reason].detail))
     console.print(dropped)
 
 
@@ -105,7 +106,7 @@ def corpus_command(
             raise CotgenError(f"no utterance kept from {load.corpus} ({reasons})")
         count = write_utterances(path, load.utterances)
         log.info("corpus %s: wrote %d utterances to %s, dropped %d", load.corpus, count, path, len(load.dropped))
-    console.print(f"wrote {count} utterances to {path}", highlight=False)
+    console.print(f"wrote {count} utterances to {inert(str(path))}", highlight=False)
 
 
 @app.command("corpora")

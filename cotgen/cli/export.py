@@ -11,6 +11,7 @@ from rich.table import Table
 from cotgen.cli.app import app, console
 from cotgen.cli.options import INPUT, OUTPUT, AllowStaleOption, ForceOption, OutOption, RunOption, SeedOption
 from cotgen.core.errors import CotgenError
+from cotgen.core.inert import inert
 from cotgen.core.paths import DEFAULT_RUN
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def export(
             for reason, count in result.skipped.items():
                 console.print(f"{name}: skipped {count} records: {reason.replace('_', ' ')}")
         print_label_layout(next(iter(folds.folds.values())).label_layout if folds.folds else None)
-        console.print(f"written to {folds.out_dir} (folds listed in folds.json)")
+        console.print(f"written to {inert(str(folds.out_dir))} (folds listed in folds.json)", highlight=False)
         return
     # export_run checks the three choices and names the option in its error.
     result = export_run(
@@ -189,4 +190,4 @@ def export(
         marks = result.review
         left_out = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in marks["left_out"].items())
         console.print(f"review: {marks['reviewed']} traces reviewed, {marks['reject']} rejected; left out {left_out}")
-    console.print(f"written to {result.out_dir}")
+    console.print(f"written to {inert(str(result.out_dir))}", highlight=False)

@@ -20,6 +20,7 @@ from cotgen.cli.options import (
     WorkersOption,
 )
 from cotgen.core.errors import CotgenError
+from cotgen.core.inert import inert
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir
 
@@ -53,11 +54,12 @@ def features_command(
     frame = run_features_stage(load.utterances, out_dir, workers, cache, dask_scheduler, progress, max_audio_seconds)
     failed = frame["error"].dropna()
     console.print(
-        f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {out_dir / FEATURES_FILE}",
+        f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {inert(str(out_dir / FEATURES_FILE))}",
         highlight=False,
     )
     audio = {u.id: u.audio for u in load.utterances}
     errors = frame.loc[failed.index, ["id", "error"]]
     for reason, count in failed.value_counts().items():
         first = str(errors.loc[errors["error"] == reason, "id"].iloc[0])
-        console.print(f"  not measured ({reason}): {count}, e.g. {first} ({audio[first]})", highlight=False)
+        example = inert(f"{reason}): {count}, e.g. {first} ({audio[first]})")
+        console.print(f"  not measured ({example}", highlight=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cotgen.core.errors import CotgenError
+from cotgen.export.audio_sources import MeasuredAudio
 from cotgen.records.answer import TEXT, AnswerContract, AnswerContractError, AnswerMode, contract_for
 from cotgen.records.stages import DEFAULT_ORDER
 from cotgen.records.trace import TraceParseError, parse_sections
@@ -106,6 +107,14 @@ def answer(text: str, mode: AnswerContract | AnswerMode, where: str, order: Sequ
 class MissingAudioError(CotgenError):
     """A record's clip is not on disk: the exporter skips that record and counts it, the export goes on."""
 
+    reason = "missing_audio"
+
+
+class UncopiedAudioError(MissingAudioError):
+    """``--audio copy`` of a clip outside the corpus root or not measured as audio: skipped and counted too."""
+
+    reason = "audio_not_copied"
+
 
 @dataclass
 class AudioPaths:
@@ -119,6 +128,8 @@ class AudioPaths:
     mode: AudioMode
     out_dir: Path
     relative_to: Path
+    # What may be copied (:mod:`cotgen.export.audio_sources`); None copies any clip (a caller without a run).
+    measured: MeasuredAudio | None = None
     copied: dict[str, str] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
 
@@ -133,6 +144,9 @@ class AudioPaths:
         return self._copy(utterance_id, source)
 
     def _copy(self, utterance_id: str, source: Path) -> str:
+        problem = self.measured.problem(source) if self.measured is not None else None
+        if problem is not None:
+            raise UncopiedAudioError(f"{source}: audio of {utterance_id} {problem}")
         key = str(source.resolve())
         if key not in self.copied:
             name = copy_name(utterance_id) + source.suffix.lower()

@@ -34,6 +34,7 @@ from cotgen.core.jsonl import jsonl_writer
 from cotgen.core.owned_folder import CARD, CARD_ASIDE, MANIFEST, is_cotgen_card, replace_folder, written_files
 from cotgen.core.run_lock import run_lock
 from cotgen.export import llamafactory, swift, trl
+from cotgen.export.audio_sources import MeasuredAudio
 from cotgen.export.freshness import EXPORT_INFO, refuse_stale, stale_files
 from cotgen.export.messages import AUDIO_DIR, AudioMode, AudioPaths, MissingAudioError, RowContext
 from cotgen.export.record_readers import RECORD_FILES, TRACES, RunData, load_run
@@ -188,7 +189,7 @@ def _write_kind(
             row = build(record, ctx, f"{source} record {index} ({record_id})")
         except MissingAudioError as exc:
             logger.warning("skipped %s record %d: %s", source.name, index, exc)
-            skipped["missing_audio"] += 1
+            skipped[exc.reason] += 1
             continue
         if row is None:
             skipped["identical_pair"] += 1
@@ -546,7 +547,15 @@ def _write_split(
     relative_to = out_dir if module is llamafactory else Path.cwd()
     order = TextStyle.of_run(read_run_json(data.run_dir).get("config")).order
     ctx = RowContext(
-        audio=AudioPaths(mode=audio, out_dir=out_dir, relative_to=relative_to), contract=answer, order=order
+        # Only clips measured as audio under the corpus root are copied (cotgen.export.audio_sources).
+        audio=AudioPaths(
+            mode=audio,
+            out_dir=out_dir,
+            relative_to=relative_to,
+            measured=MeasuredAudio.of_run(data.run_dir) if audio == "copy" else None,
+        ),
+        contract=answer,
+        order=order,
     )
     result = ExportResult(
         format=fmt,

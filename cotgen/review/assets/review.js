@@ -29,13 +29,31 @@
 
   function markKey(id, sample) { return JSON.stringify([id, sample]); }
 
+  // A mark as the page keeps it, or null: what is read back (from storage or a file) is checked field by field,
+  // so a mark planted in the browser's storage is data, never markup.
+  function validMark(m) {
+    if (!m || typeof m.id !== "string" || typeof m.sample !== "number" || VERDICTS.indexOf(m.verdict) < 0 ||
+        typeof m.reviewed_at !== "string") { return null; }
+    return {
+      id: m.id, sample: m.sample, verdict: m.verdict, note: typeof m.note === "string" ? m.note : "",
+      reviewed_at: m.reviewed_at, fingerprint: typeof m.fingerprint === "string" ? m.fingerprint : null
+    };
+  }
+
   function loadMarks() {
+    var stored, dropped = 0;
+    state.marks = {};
     try {
-      state.marks = JSON.parse(localStorage.getItem(state.storageKey) || "{}") || {};
+      stored = JSON.parse(localStorage.getItem(state.storageKey) || "{}") || {};
     } catch (err) {
-      state.marks = {};
       $("load-status").textContent = "stored marks were unreadable and are ignored: " + err.message;
+      return;
     }
+    Object.keys(stored).forEach(function (key) {
+      var m = validMark(stored[key]);
+      if (m && key === markKey(m.id, m.sample)) { state.marks[key] = m; } else { dropped += 1; }
+    });
+    if (dropped) { $("load-status").textContent = dropped + " stored marks were malformed and are ignored"; }
   }
 
   function saveMarks() {
@@ -96,17 +114,14 @@
         if (!line.trim()) { return; }
         var m;
         try { m = JSON.parse(line); } catch (err) { problems.push("line " + (index + 1) + ": not JSON"); return; }
-        if (typeof m.id !== "string" || typeof m.sample !== "number" || VERDICTS.indexOf(m.verdict) < 0 ||
-            typeof m.reviewed_at !== "string") {
+        m = validMark(m);
+        if (m === null) {
           problems.push("line " + (index + 1) + ": expected id, sample, verdict (accept|reject|flag), reviewed_at");
           return;
         }
         var key = markKey(m.id, m.sample), old = state.marks[key];
         if (!old || old.reviewed_at <= m.reviewed_at) {
-          state.marks[key] = {
-            id: m.id, sample: m.sample, verdict: m.verdict, note: m.note || "", reviewed_at: m.reviewed_at,
-            fingerprint: typeof m.fingerprint === "string" ? m.fingerprint : null
-          };
+          state.marks[key] = m;
           merged += 1;
         }
       });
@@ -210,7 +225,7 @@
         "</td><td>" + esc(U.majority[u] || "tie") + '</td><td class="num">' + fmt(U.entropy[u], 2) +
         '</td><td class="num">' + fmt(I.js[i], 3) + '</td><td class="num">' + fmt(I.kl[i], 3) +
         '</td><td class="num">' + fmt(I.faith[i], 2) + "</td><td>" + esc(I.amb[i] || "—") +
-        "</td><td>" + esc(why || "") + "</td><td" + (mark ? ' class="v-' + mark.verdict + '"' : "") + ">" +
+        "</td><td>" + esc(why || "") + "</td><td" + (mark ? ' class="v-' + esc(mark.verdict) + '"' : "") + ">" +
         (why !== null ? "" : mark ? esc(mark.verdict) + (mark.note ? " ✎" : "") : "") + "</td></tr>"
       );
     }
