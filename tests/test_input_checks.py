@@ -182,6 +182,10 @@ def test_out_is_a_run_folder_and_output_a_file(cotgen, tmp_path: Path, feature_c
     assert "--output" in line and "is a folder; expected a file" in line
     line = cotgen("stats", "--in", str(tmp_path / "g.jsonl")).one_error_line()
     assert "--in" in line and "is a file; expected a folder" in line
+    line = cotgen("build", "--out", str(tmp_path / "b"), "--cache", str(tmp_path / "g.jsonl")).one_error_line()
+    assert "--cache" in line and "is a file; expected a folder" in line
+    line = cotgen("eval", "--pred", str(tmp_path / "g.jsonl"), "--in", str(run), "--ids", str(run)).one_error_line()
+    assert "--ids" in line and "is a folder; expected a file" in line
     # The old spelling of a one-file output is refused, and click points at the new one.
     assert "--output" in cotgen("pairs", "--in", str(run), "--out", str(tmp_path / "q.jsonl")).one_error_line()
 

@@ -48,16 +48,16 @@ DEFAULT_CORPUS = "demo"
 
 
 def _folder(value: Path | None) -> Path | None:
-    """A folder option's path must not be an existing file (the old ``corpus --out FILE`` left one)."""
+    """A folder option's path (to read or to write into) must not be an existing file."""
     if value is not None and value.exists() and not value.is_dir():
         raise typer.BadParameter(f"{value} is a file; expected a folder")
     return value
 
 
 def _file(value: Path | None) -> Path | None:
-    """A file option's path must not be an existing folder."""
+    """A file option's path (one to read or to write) must not be an existing folder."""
     if value is not None and value.is_dir():
-        raise typer.BadParameter(f"{value} is a folder; expected a file (e.g. {value / 'out.jsonl'})")
+        raise typer.BadParameter(f"{value} is a folder; expected a file")
     return value
 
 
@@ -160,6 +160,7 @@ IdsOption = Annotated[
     Path | None,
     typer.Option(
         "--ids",
+        callback=_file,
         metavar="FILE",
         rich_help_panel=INPUT,
         help="Only these utterances: one id a line, or a .jsonl file's rows' 'id' (e.g. an export's test file).",
@@ -262,6 +263,7 @@ PromptsOption = Annotated[
     Path | None,
     typer.Option(
         "--prompts",
+        callback=_folder,
         metavar="DIR",
         rich_help_panel=PROMPT_MORE,
         help="Folder with your own system/rationalize/predict/repair .j2 templates.",
@@ -303,6 +305,7 @@ BatchResultsOption = Annotated[
     Path | None,
     typer.Option(
         "--batch-results",
+        callback=_file,
         metavar="FILE",
         rich_help_panel=BATCH_MORE,
         help="Import a vllm run-batch output file (then write what is left).",
@@ -358,6 +361,7 @@ CacheOption = Annotated[
     Path | None,
     typer.Option(
         "--cache",
+        callback=_folder,
         metavar="DIR",
         rich_help_panel=MEASURE_MORE,
         help="Cache folder (default ${XDG_CACHE_HOME:-~/.cache}/cotgen).",

@@ -74,7 +74,8 @@ def read_label_logprobs(
     if span is None:
         return _failure("no_label", "no 'Label: WORD' line after </distribution> in the generated tokens", top_k)
     word_start, word_end = span
-    index = max(i for i, start in enumerate(starts) if start <= word_start)
+    # The token that covers the word's first character (an empty token some servers send covers nothing).
+    index = next(i for i, start in enumerate(starts) if start <= word_start < start + len(str(tokens[i]["token"])))
     token = str(tokens[index]["token"])
     token_start, token_end = starts[index], starts[index] + len(token)
     word = text[word_start:word_end]
