@@ -81,7 +81,8 @@ def test_a_rebuild_keeps_every_section_and_stale_derived_files_are_named_and_ref
     forced = tmp_path / "forced"
     _ok(_cli("export", "--format", "trl", "--in", str(run), "--out", str(forced), "--allow-stale"))
     assert json.loads((forced / "export.json").read_text())["stale_inputs"] == ["dpo.jsonl", "grpo.jsonl"]
-    publish = ["publish", "--repo", "me/demo", "--dry-run", "--confirm-license"]
+    # The manifests in tmp name the demo's clips, outside their corpus root: publish needs the flag for them.
+    publish = ["publish", "--repo", "me/demo", "--dry-run", "--confirm-license", "--allow-outside-root"]
     refused = _cli(*publish, "--in", str(forced))
     assert refused.exit_code != 0 and "cotgen export --in" in str(refused.exception)
     refused = _cli(*publish, "--in", str(run))

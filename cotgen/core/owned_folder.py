@@ -130,6 +130,7 @@ def replace_folder(
     """
     if target.exists() and not target.is_dir():
         raise CotgenError(f"{option} {target}: is a file, not a folder")
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     _leftovers(target)
     foreign = foreign_files(target, legacy_own)
@@ -151,6 +152,11 @@ def replace_folder(
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False) + "\n", encoding="utf-8")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # the folders made for it, innermost first, when nothing else went into them
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
     if not target.exists():
         tmp.rename(target)

@@ -391,11 +391,12 @@ def _into_place(out: Path, force: bool, write: Callable[[Path], R]) -> R:
 
 def file_digests(folder: Path) -> dict[str, str]:
     """SHA-256 of every file of one export folder (``export.json`` and the manifest left out), by relative name."""
-    return {
-        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-        for name in written_files(folder)
-        if name not in (EXPORT_INFO, MANIFEST, CARD, CARD_ASIDE)
-    }
+    digests = {}
+    for name in written_files(folder):
+        if name not in (EXPORT_INFO, MANIFEST, CARD, CARD_ASIDE):
+            with (folder / name).open("rb") as handle:  # streamed: a split file can be larger than memory wants
+                digests[name] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return digests
 
 
 def _export_folds(
