@@ -219,3 +219,25 @@ def test_a_wrong_shape_after_a_right_one_is_the_items_own_and_repaired(tmp_path:
 def test_wrong_shapes_are_named_and_the_json_object_is_not(text: str, named: str | None) -> None:
     shape = wrong_shape(text, ["neu", "hap", "ang", "sad"])
     assert shape is None if named is None else shape is not None and shape.startswith(named)
+
+
+def test_a_teacher_stop_keeps_the_outcomes_in_flight_and_takes_no_new_item() -> None:
+    """The pool on a TeacherStopped: the items already asked finish and are recorded, then the stop is raised."""
+    import asyncio
+
+    from cotgen.build.teach_pool import run_pool
+    from cotgen.teachers.breaker import ServerFailingError
+
+    taken: list[int] = []
+    recorded: list[int] = []
+
+    async def work(item: int) -> int:
+        taken.append(item)
+        if item == 3:
+            raise ServerFailingError("the server is failing")
+        await asyncio.sleep(0.2)  # answers in flight when item 3 stops the teacher
+        return item
+
+    with pytest.raises(ServerFailingError):
+        asyncio.run(run_pool(range(100), work, recorded.append, concurrency=4))
+    assert sorted(recorded) == [0, 1, 2] and taken == [0, 1, 2, 3]

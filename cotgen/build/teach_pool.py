@@ -17,7 +17,7 @@ from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.consistency import MIN_COHERENCE
 from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectRecord, TraceRecord
-from cotgen.teachers.breaker import SendingStopped
+from cotgen.teachers.breaker import SendingStopped, TeacherStopped
 
 Outcome = TraceRecord | RejectRecord | Unfinished
 RATIONALIZE_TEMPERATURE = 0.0
@@ -104,21 +104,28 @@ async def run_pool(
 
     Items are taken from ``items`` only as a worker becomes free, so a generator that reads the
     corpus as it goes is never read ahead by more than ``concurrency`` items. ``done`` runs on the
-    event loop thread, one outcome at a time, so it may append to files without locks. The first
-    error cancels the other workers and propagates. Once ``stop`` is set (a first Ctrl-C) no item is
-    taken any more, and an item whose next request is refused (:class:`SendingStopped`) ends without
-    an outcome; the items in flight finish and are handed to ``done`` as usual.
+    event loop thread, one outcome at a time, so it may append to files without locks. Once ``stop``
+    is set (a first Ctrl-C) no item is taken any more, and an item whose next request is refused
+    (:class:`SendingStopped`) ends without an outcome; the items in flight finish and are handed to
+    ``done`` as usual. A stop of the teacher (:class:`TeacherStopped`: an outage, a failing server...)
+    ends the same way, so the answers already paid for are kept (the client refuses every request
+    after the stop, so the others end at their next one), and is raised once they have. Any other
+    error cancels the other workers and propagates at once.
     """
     pending = iter(items)  # shared by the workers: one event loop thread, so each next() is whole
+    halted: list[TeacherStopped] = []
 
     async def worker() -> None:
-        while stop is None or not stop.is_set():
+        while not halted and (stop is None or not stop.is_set()):
             item = next(pending, _END)
             if item is _END:
                 return
             try:
                 result = await work(item)  # type: ignore[arg-type]
             except SendingStopped:
+                return
+            except TeacherStopped as exc:
+                halted.append(exc)
                 return
             done(result)
 
@@ -129,3 +136,5 @@ async def run_pool(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if halted:
+        raise halted[0]
