@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import random
+import re
 
-from cotgen.records.leakage import find_leaks, leak_detail, trace_leaks
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cotgen.records.leakage import _PATTERNS, _RULE_WORDS, find_leaks, leak_detail, trace_leaks
 from cotgen.records.trace import validate_trace
 
 TARGET = {"neu": 0.6, "hap": 0.0, "ang": 0.4, "sad": 0.0}
@@ -114,3 +119,37 @@ def test_measurements_with_units_are_not_target_values() -> None:
     ):
         assert find_leaks(text, target) == [], text
     assert [leak.kind for leak in find_leaks("Happy takes 0.8 of it.", target)] == ["target_value"]
+
+
+# Words of the rules' patterns, fillers, numbers and separators: sentences of these exercise every rule.
+_RULE_VOCABULARY = sorted(
+    {w for text, _ in LEAKING for w in re.findall(r"[\w'’/%.]+", text)}
+    | {w for text in LEGITIMATE for w in re.findall(r"[\w'’/%.]+", text)}
+    | set(
+        "of out the these 3 5 2/3 3 / 5 60% people's listeners' raters annotated voting labellers ground-truth "
+        "crowd-sourced crowdworkers inter-rater gold label majority given shown told provided supplied stated true "
+        "actual expected known emotion probability scores percentages numbers shares split I was we were am are to "
+        "me us above here in prompt most many some few all every each several both half a minority plurality none "
+        "nobody everyone might could would may can will tend likely hearers humans judges evaluators participants "
+        "respondents observers coders voters listener hearer judge evaluator annotator rater participant "
+        "respondent observer heard hears rated chose chosen picked perceived said gave marked selected judged voted "
+        "thought disagreed agreed went with opted assigned classified identified reported tagged one two twelve".split()
+    )
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_RULE_VOCABULARY), min_size=1, max_size=12), st.randoms(use_true_random=False))
+def test_a_sentence_without_a_rules_words_cannot_match_that_rule(words: list[str], rnd: random.Random) -> None:
+    """The shortcut that skips a rule's regex for a sentence lacking the rule's words never skips a match."""
+    sentence = " ".join(w.upper() if rnd.random() < 0.2 else w.capitalize() if rnd.random() < 0.2 else w for w in words)
+    low = sentence.lower()
+    for kind, pattern in _PATTERNS:
+        if pattern.search(sentence):
+            assert _RULE_WORDS[kind](low), (kind, sentence)
+
+
+def test_every_leaking_phrasing_contains_its_rules_words() -> None:
+    for text, kind in LEAKING:
+        if kind != "target_value":
+            assert _RULE_WORDS[kind](text.lower()), text

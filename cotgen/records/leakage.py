@@ -26,7 +26,7 @@ quotation is the transcript's words, and ignoring any word or number the transcr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -97,6 +97,44 @@ _PATTERNS: tuple[tuple[LeakKind, re.Pattern[str]], ...] = (
         ),
     ),
 )
+
+_PEOPLE_STEMS = tuple(
+    "listener hearer people human judge evaluator annotator rater participant respondent observer coder label "
+    "voter".split()
+)
+_JUDGED_STEMS = tuple(
+    "heard hears label rated chose picked perceived said gave marked selected judged voted thought split agreed went "
+    "opted assigned classified identified reported tagged".split()
+)
+# What every match of a rule contains, in lower case. The rules' regexes are most of a check's cost and almost no
+# sentence matches one, so a sentence in ASCII (where matching ignoring case is comparing lower case) is tried only
+# against the rules whose words it contains; any other sentence against every rule. tests/test_leakage.py holds
+# these against the patterns.
+_RULE_WORDS: dict[LeakKind, Callable[[str], bool]] = {
+    "annotation": lambda low: _any_in(low, ("annotat", "rater", "vot", "label", "ground", "crowd")),
+    "given_target": lambda low: _any_in(
+        low,
+        ("distribution", "label", "answer", "probabilit", "share", "split", "percentage", "number", "score")
+        + ("given", "told", "shown", "provided"),
+    ),
+    "people": lambda low: _any_in(low, _PEOPLE_STEMS),
+    "share_of_people": lambda low: (
+        ("of" in low and _any_in(low, _JUDGED_STEMS)) or ("/" in low and _any_in(low, _PEOPLE_STEMS))
+    ),
+}
+
+
+def _any_in(low: str, words: Iterable[str]) -> bool:
+    return any(word in low for word in words)
+
+
+def _rules_for(bare: str) -> Iterable[tuple[LeakKind, re.Pattern[str]]]:
+    """The rules a sentence (quotations blanked) could match: those whose words it contains, all if not ASCII."""
+    if not bare.isascii():
+        return _PATTERNS
+    low = bare.lower()
+    return [(kind, pattern) for kind, pattern in _PATTERNS if _RULE_WORDS[kind](low)]
+
 
 _NUMBER = re.compile(r"(?<![\w.])(?P<num>\d*\.\d+|\d+)(?P<pct>\s*(?:%|per\s?cent\b|percent\b))?")
 # A number with a unit, or a z-score, is a measurement the teacher read, not a share of the target.
@@ -195,7 +233,7 @@ class _Exemptions:
         for sentence in _sentences(text):
             bare = _unquoted(sentence)
             hit: tuple[LeakKind, str] | None = None
-            for kind, pattern in _PATTERNS:
+            for kind, pattern in _rules_for(bare):
                 for m in pattern.finditer(bare):
                     words = {w.lower() for w in re.findall(r"[A-Za-z]+", m.group(0))}
                     if words and words <= self.transcript_words:
