@@ -507,6 +507,9 @@ def test_ids_from_an_export_split_or_a_file(student: LoopbackServer, run: Path, 
     export_folds(run, "trl", "loso:all", out_dir=tmp_path / "folds")
     with pytest.raises(CotgenError, match="it holds folds \\(fold_1, fold_2\\): pass one of them"):
         _predict(student, run, tmp_path, limit=None, export=tmp_path / "folds", out=tmp_path / "x.jsonl")
+    # the standard protocol holds no validation set: its empty split is named as such, with the option that adds one
+    with pytest.raises(CotgenError, match="its validation split is empty .*\\+val:S"):
+        _predict(student, run, tmp_path, limit=None, export=tmp_path / "folds" / "fold_1", split="validation")
     listed.write_text("no_such_utterance\n")
     with pytest.raises(CotgenError, match="1 id\\(s\\) not in .*no_such_utterance"):
         _predict(student, run, tmp_path, limit=None, ids=listed, out=tmp_path / "none.jsonl")

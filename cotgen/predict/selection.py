@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
-from cotgen.core.ids import read_id_file
+from cotgen.core.ids import parse_id_list, read_id_file
 from cotgen.core.jsonl import iter_json_lines
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
@@ -32,6 +32,12 @@ def ids_from_export(export_dir: Path, split: str) -> list[str]:
         raise CotgenError(f"--split {split!r}: expected one of {', '.join(SPLIT_NAMES)}")
     listed = export_dir / f"{split}.ids"
     if listed.is_file():
+        if not parse_id_list(listed.read_text(encoding="utf-8", errors="replace")):
+            # a fold of the standard protocols has no validation set unless the export asked for one (+val:S)
+            hint = "export with --split …+val:S to hold one out" if split == "validation" else "pick another --split"
+            raise CotgenError(
+                f"--export {export_dir}: its {split} split is empty (this export has no {split} set; {hint})"
+            )
         return ids_from_file(listed, "--export")
     files = [export_dir / f"{kind}_{split}.jsonl" for kind in RECORD_KINDS]
     found = [path for path in files if path.is_file()]
