@@ -7,15 +7,19 @@ corruptions built from the gold) is the trace in words (cotgen/records/measureme
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loopback_server import LoopbackServer, trace_responder
 from typer.testing import CliRunner
 
 from cotgen.build.run import BuildConfig, run_build
 from cotgen.cli.main import get_app
-from cotgen.records.measurements import find_measurements, without_measurements
+from cotgen.records.measurements import _tidy, find_measurements, perceivable, without_measurements
+from cotgen.records.trace import Trace
 
 NUMBERED = [
     ("Median pitch 134 Hz, +1.2 SD for a male voice in this corpus.", "Median pitch, for a male voice in this corpus."),
@@ -125,3 +129,47 @@ def test_a_teacher_quoting_numbers_trains_on_words_unless_the_run_keeps_them(tmp
         for n in ("words", "numbers")
     }
     assert not fingerprints["words"] & fingerprints["numbers"]
+
+
+def _tidy_every_rule(text: str) -> str:
+    """measurements._tidy with every rule applied, as it was before its shortcut for already-tidy texts."""
+    text = re.sub(r"\s*,\s*(?=[,;.:)])", "", text)
+    text = re.sub(r"\(\s*[,;]?\s*\)", "", text)
+    text = re.sub(r"\s+([,;.:)])", r"\1", text)
+    text = re.sub(r"^[\s,;]+", "", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab (),;.:x") + ["\t", "\n", "\xa0", "\u2003", "\x1f", "1", "H"]), max_size=30
+    )
+)
+def test_the_tidy_shortcut_changes_nothing(text: str) -> None:
+    """A text the shortcut calls tidy is one no tidying rule would change; other texts get every rule."""
+    assert _tidy(text) == _tidy_every_rule(text)
+
+
+def test_a_trace_without_numbers_is_its_own_perceivable_trace() -> None:
+    """perceivable returns a number-free trace as it is, equal to what validating its texts again gives."""
+    trace = Trace.model_validate(
+        {
+            "acoustic": {
+                "cues": [{"cue": "pitch", "level": "high", "observation": "The pitch is high.", "suggests": ["ang"]}],
+                "summary": "Aroused delivery (tense).",
+            },
+            "lexical": {
+                "cues": [{"cue": "wording", "observation": "Few emotion words.", "suggests": ["neu"]}],
+                "summary": "The words are not decisive.",
+            },
+            "ambiguity": {"level": "medium", "competing": ["ang", "neu"], "explanation": "Either reading fits."},
+            "distribution": {"neu": 0.4, "ang": 0.6},
+        }
+    )
+    assert perceivable(trace) is trace
+    assert perceivable(trace) == Trace.model_validate(trace.model_dump())
+    numbered = trace.model_copy(
+        update={"ambiguity": trace.ambiguity.model_copy(update={"explanation": "The pitch is raised (z = 1.3)."})}
+    )
+    assert perceivable(numbered).ambiguity.explanation == "The pitch is raised."

@@ -49,6 +49,8 @@ _EMPTY_PARENTHESIS = re.compile(r"\(\s*[,;]?\s*\)")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,;.:)])")
 _LEADING_SEPARATORS = re.compile(r"^[\s,;]+")
 _SPACES = re.compile(r"\s{2,}")
+# What any of those rules (or the final strip) needs to change a text: a text with none of it is already tidy.
+_UNTIDY = re.compile(r",|\(|\s[\s,;.:)]|^[\s,;]|\s\Z")
 
 
 def find_measurements(text: str) -> list[str]:
@@ -64,6 +66,8 @@ def _strip_unquoted(text: str) -> str:
 
 def _tidy(text: str) -> str:
     """Tidy what a removal leaves: doubled or dangling separators, spaces before punctuation, doubled spaces."""
+    if not _UNTIDY.search(text):
+        return text
     text = _EMPTY_BEFORE_SEPARATOR.sub("", text)
     text = _EMPTY_PARENTHESIS.sub("", text)
     text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
@@ -93,15 +97,26 @@ def _words(text: str) -> str:
 
 
 def perceivable(trace: Trace) -> Trace:
-    """The trace with every free text stripped of measured numbers (levels, codes and distribution unchanged)."""
+    """The trace with every free text stripped of measured numbers (levels, codes and distribution unchanged).
+
+    A trace none of whose texts changes is returned as it is: validating it again (the text validators are
+    idempotent) would only copy it, at a cost paid for every trace of a build.
+    """
+    acoustic = [_words(cue.observation) for cue in trace.acoustic.cues]
+    lexical = [_words(cue.observation) for cue in trace.lexical.cues]
+    summaries = [_words(trace.acoustic.summary), _words(trace.lexical.summary), _words(trace.ambiguity.explanation)]
+    if (
+        acoustic == [cue.observation for cue in trace.acoustic.cues]
+        and lexical == [cue.observation for cue in trace.lexical.cues]
+        and summaries == [trace.acoustic.summary, trace.lexical.summary, trace.ambiguity.explanation]
+    ):
+        return trace
     data = trace.model_dump()
-    for cue in data["acoustic"]["cues"]:
-        cue["observation"] = _words(cue["observation"])
-    data["acoustic"]["summary"] = _words(data["acoustic"]["summary"])
-    for cue in data["lexical"]["cues"]:
-        cue["observation"] = _words(cue["observation"])
-    data["lexical"]["summary"] = _words(data["lexical"]["summary"])
-    data["ambiguity"]["explanation"] = _words(data["ambiguity"]["explanation"])
+    for cue, text in zip(data["acoustic"]["cues"], acoustic, strict=True):
+        cue["observation"] = text
+    for cue, text in zip(data["lexical"]["cues"], lexical, strict=True):
+        cue["observation"] = text
+    data["acoustic"]["summary"], data["lexical"]["summary"], data["ambiguity"]["explanation"] = summaries
     return Trace.model_validate(data)
 
 
