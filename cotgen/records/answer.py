@@ -13,11 +13,12 @@ that parser, so every mode export offers reads the same everywhere.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, get_args
+
+from cotgen.records.columns import mapping_column
 
 AnswerMode = Literal["text", "label"]
 ANSWER_MODES: tuple[str, ...] = get_args(AnswerMode)
@@ -55,16 +56,10 @@ def label_word_in(tail: str) -> str | None:
 
 def read_label_words(value: Any) -> dict[str, str] | None:
     """A ``label_words`` column as data carries it (mapping, None-filled Arrow struct, JSON text or None)."""
-    if value is None:
+    words = mapping_column(value, "label_words", "class code to word", AnswerContractError)
+    if words is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise AnswerContractError(f"label_words is not JSON ({exc.msg})") from None
-    if not isinstance(value, Mapping):
-        raise AnswerContractError(f"label_words must map class code to word, got {type(value).__name__}")
-    return {str(code): word for code, word in value.items() if word is not None}
+    return {str(code): word for code, word in words.items() if word is not None}
 
 
 def _checked_words(words: Mapping[str, Any]) -> dict[str, str]:

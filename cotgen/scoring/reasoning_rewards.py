@@ -31,7 +31,6 @@ gives GRPO no advantage either way) and the combined reward leaves the part out.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from typing import Any
 from cotgen.core.durable_files import read_run_json, update_run_json
 from cotgen.core.run_lock import run_lock
 from cotgen.records.claims import Claims, read_claims
+from cotgen.records.columns import mapping_column
 from cotgen.records.consistency import (
     MIN_COHERENCE,
     coherence,
@@ -84,16 +84,10 @@ class ReasoningScores:
 
 def read_cue_levels(value: Any) -> dict[str, str | None] | None:
     """A ``cue_levels`` column as data carries it (mapping, Arrow struct with nulls, JSON text or None)."""
-    if value is None:
+    levels = mapping_column(value, "cue_levels", "cue to level")
+    if levels is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"cue_levels is not JSON ({exc.msg})") from None
-    if not isinstance(value, Mapping):
-        raise ValueError(f"cue_levels must map cue to level, got {type(value).__name__}")
-    return {str(cue): (None if level is None else str(level)) for cue, level in value.items()}
+    return {str(cue): (None if level is None else str(level)) for cue, level in levels.items()}
 
 
 def ambiguity_score(claims: Claims) -> float:
