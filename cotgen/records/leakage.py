@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -217,19 +218,24 @@ def find_leaks(
 class _Exemptions:
     """What one prompt lets a text say: the transcript's words, the numbers it and the measurements show, and the
     target values. Read once per trace, not once per text field (the measurements were re-scanned for each of a
-    trace's dozen texts, the largest cost of a cached rerun)."""
+    trace's dozen texts, the largest cost of a cached rerun), and only when a text needs them: most texts match
+    no rule and state no number."""
 
     values: list[float]
-    transcript_words: set[str]
-    exempt_numbers: set[float]
+    transcript: str
+    shown: str
 
     @classmethod
     def of(cls, target: Mapping[str, float], transcript: str | None, shown: str) -> _Exemptions:
-        return cls(
-            values=_target_values(target),
-            transcript_words={w.lower() for w in re.findall(r"[A-Za-z]+", transcript or "")},
-            exempt_numbers=_numbers_in(f"{transcript or ''}\n{shown}"),
-        )
+        return cls(values=_target_values(target), transcript=transcript or "", shown=shown)
+
+    @cached_property
+    def transcript_words(self) -> set[str]:
+        return {w.lower() for w in re.findall(r"[A-Za-z]+", self.transcript)}
+
+    @cached_property
+    def exempt_numbers(self) -> set[float]:
+        return _numbers_in(f"{self.transcript}\n{self.shown}")
 
     def leaks(self, text: str, where: str) -> list[Leak]:
         if not _DIGIT.search(text) and not _rules_for(text):
