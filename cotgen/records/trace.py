@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,7 +30,8 @@ from cotgen.records.stages import DEFAULT_ORDER, tagged_order
 
 SCHEMA_VERSION = "1"
 
-ACOUSTIC_CUES: tuple[str, ...] = (
+# The measured cues, each with a level the acoustics stage computes for every clip.
+MeasuredCueName = Literal[
     "pitch",
     "pitch_variation",
     "intonation",
@@ -39,38 +40,10 @@ ACOUSTIC_CUES: tuple[str, ...] = (
     "speech_rate",
     "pauses",
     "voice_quality",
-)
+]
 # Vocal events a teacher that hears the clip may cite (``--send-audio``): what a listener hears and no measurement
 # shows. Cited as acoustic cues at the level "heard", never checked against a measurement (docs/build.md).
-VOCAL_EVENTS: tuple[str, ...] = (
-    "laughter",
-    "sigh",
-    "crying",
-    "tremor",
-    "shouting",
-    "whisper",
-    "sarcastic_tone",
-    "ironic_tone",
-    "gasp",
-    "voice_break",
-)
-HEARD = "heard"
-LEVELS: tuple[str, ...] = ("very low", "low", "moderate", "high", "very high")
-INTONATION_LEVELS: tuple[str, ...] = ("rising", "flat", "falling")
-AMBIGUITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
-STAGES: tuple[str, ...] = tagged_order(DEFAULT_ORDER)
-"""The tagged sections in the default order; a run may declare another (:mod:`cotgen.records.stages`)."""
-SUM_TOLERANCE = 0.02
-
-AcousticCueName = Literal[
-    "pitch",
-    "pitch_variation",
-    "intonation",
-    "loudness",
-    "loudness_variation",
-    "speech_rate",
-    "pauses",
-    "voice_quality",
+VocalEventName = Literal[
     "laughter",
     "sigh",
     "crying",
@@ -82,8 +55,22 @@ AcousticCueName = Literal[
     "gasp",
     "voice_break",
 ]
-CueLevel = Literal["very low", "low", "moderate", "high", "very high", "rising", "flat", "falling", "heard"]
+AcousticCueName = Literal[MeasuredCueName, VocalEventName]
+ScaleLevel = Literal["very low", "low", "moderate", "high", "very high"]
+IntonationLevel = Literal["rising", "flat", "falling"]
+CueLevel = Literal[ScaleLevel, IntonationLevel, "heard"]
 AmbiguityLevel = Literal["low", "medium", "high"]
+# The same vocabularies as tuples, for the code that iterates over them: one spelling, read off the types.
+ACOUSTIC_CUES: tuple[str, ...] = get_args(MeasuredCueName)
+VOCAL_EVENTS: tuple[str, ...] = get_args(VocalEventName)
+HEARD = "heard"
+LEVELS: tuple[str, ...] = get_args(ScaleLevel)
+INTONATION_LEVELS: tuple[str, ...] = get_args(IntonationLevel)
+AMBIGUITY_LEVELS: tuple[str, ...] = get_args(AmbiguityLevel)
+STAGES: tuple[str, ...] = tagged_order(DEFAULT_ORDER)
+"""The tagged sections in the default order; a run may declare another (:mod:`cotgen.records.stages`)."""
+SUM_TOLERANCE = 0.02
+
 RejectReason = Literal["malformed_json", "schema_invalid", "distribution_invalid"]
 
 
