@@ -11,8 +11,9 @@ time when they are taught.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,52 @@ UTTERANCES_FILE = "utterances.jsonl"
 logger = logging.getLogger("cotgen.build.run")
 
 
-def _codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
-    """Each value as an index into the list of distinct values (-1 for None)."""
-    names: dict[str, int] = {}
-    codes = np.fromiter(
-        (-1 if value is None else names.setdefault(value, len(names)) for value in values),
-        dtype=np.int32,
-        count=len(values),
-    )
-    return codes, list(names)
+class _Codes:
+    """Values as indices into the list of distinct values (-1 for None), collected one value at a time."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, int] = {}
+        self.codes = array("i")
+
+    def add(self, value: str | None) -> None:
+        self.codes.append(-1 if value is None else self.names.setdefault(value, len(self.names)))
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.codes, dtype=np.int32).copy()
+
+
+class _Collector:
+    """The columns of a stream of utterances, gathered as each record passes (the record is not kept)."""
+
+    def __init__(self) -> None:
+        self.ids: list[bytes] = []
+        self.audio: list[bytes] = []
+        self.speakers, self.genders = _Codes(), _Codes()
+        self.with_context = 0
+
+    def passing(self, utterances: Iterable[Utterance]) -> Iterator[Utterance]:
+        """``utterances`` unchanged, each one's columns gathered on the way."""
+        for u in utterances:
+            self.ids.append(u.id.encode())
+            self.audio.append(u.audio.encode())
+            self.speakers.add(u.speaker)
+            self.genders.add(u.gender)
+            self.with_context += bool(u.context)
+            yield u
+
+    def columns(self, corpus: str, classes: list[str], dropped: int, facts: dict[str, Any]) -> CorpusColumns:
+        return CorpusColumns(
+            corpus=corpus,
+            classes=list(classes),
+            dropped=dropped,
+            ids=np.array(self.ids, dtype=bytes),
+            audio=np.array(self.audio, dtype=bytes),
+            speaker_codes=self.speakers.array(),
+            speaker_names=list(self.speakers.names),
+            gender_codes=self.genders.array(),
+            gender_names=list(self.genders.names),
+            facts=dict(facts),
+        )
 
 
 @dataclass(frozen=True)
@@ -62,23 +100,14 @@ class CorpusColumns:
         corpus: str,
         classes: list[str],
         dropped: int,
-        utterances: Sequence[Utterance],
+        utterances: Iterable[Utterance],
         facts: dict[str, Any] | None = None,
     ) -> CorpusColumns:
-        speakers, speaker_names = _codes([u.speaker for u in utterances])
-        genders, gender_names = _codes([u.gender for u in utterances])
-        return cls(
-            corpus=corpus,
-            classes=list(classes),
-            dropped=dropped,
-            ids=np.array([u.id.encode() for u in utterances], dtype=bytes),
-            audio=np.array([u.audio.encode() for u in utterances], dtype=bytes),
-            speaker_codes=speakers,
-            speaker_names=speaker_names,
-            gender_codes=genders,
-            gender_names=gender_names,
-            facts=dict(facts or {}),
-        )
+        """The columns of ``utterances``, read once (a stream: each record may go as soon as it is read)."""
+        collector = _Collector()
+        for _ in collector.passing(utterances):
+            pass
+        return collector.columns(corpus, classes, dropped, facts or {})
 
     @property
     def size(self) -> int:
@@ -140,9 +169,10 @@ def load_columns(
             len(load.dropped) + len(load.utterances),
             ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()),
         )
-    utterances = with_context(load.utterances, load.turns, context)
-    write_utterances(run_dir / UTTERANCES_FILE, utterances)
     facts = load.summary().facts()
+    # One record at a time from the load's spool, through the context, into the file and the columns.
+    collector = _Collector()
+    write_utterances(run_dir / UTTERANCES_FILE, collector.passing(with_context(load.utterances, load.turns, context)))
     if context > 0:
-        facts["context"] = {"turns": context, "with_context": sum(1 for u in utterances if u.context)}
-    return CorpusColumns.of(load.corpus, load.classes, len(load.dropped), utterances, facts)
+        facts["context"] = {"turns": context, "with_context": collector.with_context}
+    return collector.columns(load.corpus, load.classes, len(load.dropped), facts)

@@ -997,11 +997,10 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
     """
     from cotgen.acoustics.stage import measure_and_write  # pandas and pyarrow, as in :func:`prepare`
 
-    utterances = list(iter_utterances(run_dir / UTTERANCES_FILE))
-    if not utterances:
+    first = next(iter_utterances(run_dir / UTTERANCES_FILE), None)
+    if first is None:
         raise CotgenError(f"{run_dir / UTTERANCES_FILE}: no utterances")
-    corpus = CorpusColumns.of(utterances[0].corpus, utterances[0].classes, 0, utterances)
-    del utterances
+    corpus = CorpusColumns.of(first.corpus, first.classes, 0, iter_utterances(run_dir / UTTERANCES_FILE))
     features = measure_and_write(
         corpus.audio_items(),
         run_dir,
