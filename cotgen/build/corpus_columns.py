@@ -24,7 +24,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.dialogue import with_context
 from cotgen.corpora.out_of_set import DEFAULT_RULE
-from cotgen.records.utterance import Utterance, write_utterances
+from cotgen.records.utterance import Utterance, iter_utterances, write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
 
@@ -50,7 +50,6 @@ class _Collector:
 
     def __init__(self) -> None:
         self.ids: list[bytes] = []
-        self.audio: list[bytes] = []
         self.speakers, self.genders = _Codes(), _Codes()
         self.with_context = 0
 
@@ -58,19 +57,20 @@ class _Collector:
         """``utterances`` unchanged, each one's columns gathered on the way."""
         for u in utterances:
             self.ids.append(u.id.encode())
-            self.audio.append(u.audio.encode())
             self.speakers.add(u.speaker)
             self.genders.add(u.gender)
             self.with_context += bool(u.context)
             yield u
 
-    def columns(self, corpus: str, classes: list[str], dropped: int, facts: dict[str, Any]) -> CorpusColumns:
+    def columns(
+        self, source: Path, corpus: str, classes: list[str], dropped: int, facts: dict[str, Any]
+    ) -> CorpusColumns:
         return CorpusColumns(
+            source=source,
             corpus=corpus,
             classes=list(classes),
             dropped=dropped,
             ids=np.array(self.ids, dtype=bytes),
-            audio=np.array(self.audio, dtype=bytes),
             speaker_codes=self.speakers.array(),
             speaker_names=list(self.speakers.names),
             gender_codes=self.genders.array(),
@@ -86,8 +86,8 @@ class CorpusColumns:
     corpus: str
     classes: list[str]
     dropped: int
+    source: Path  # the utterances.jsonl they were read from, which holds the rest of each record
     ids: np.ndarray  # UTF-8 bytes, fixed width (a quarter of numpy's fixed-width str)
-    audio: np.ndarray  # UTF-8 bytes, fixed width
     speaker_codes: np.ndarray  # int32 index into speaker_names, -1 when unknown
     speaker_names: list[str]
     gender_codes: np.ndarray  # int32 index into gender_names, -1 when unknown
@@ -95,27 +95,24 @@ class CorpusColumns:
     facts: dict[str, Any] = field(default_factory=dict)  # agreement, single labels, notes (run.json)
 
     @classmethod
-    def of(
-        cls,
-        corpus: str,
-        classes: list[str],
-        dropped: int,
-        utterances: Iterable[Utterance],
-        facts: dict[str, Any] | None = None,
-    ) -> CorpusColumns:
-        """The columns of ``utterances``, read once (a stream: each record may go as soon as it is read)."""
+    def read(cls, source: Path) -> CorpusColumns:
+        """The columns of a run's ``utterances.jsonl``, read one record at a time (corpus and classes: the first's)."""
         collector = _Collector()
-        for _ in collector.passing(utterances):
-            pass
-        return collector.columns(corpus, classes, dropped, facts or {})
+        first: Utterance | None = None
+        for utt in collector.passing(iter_utterances(source)):
+            first = first or utt
+        if first is None:
+            raise CotgenError(f"{source}: no utterances")
+        return collector.columns(source, first.corpus, first.classes, 0, {})
 
     @property
     def size(self) -> int:
         return int(self.ids.size)
 
-    def audio_items(self) -> list[tuple[str, str]]:
-        """(id, audio path) of every utterance, in corpus order: the features stage's input."""
-        return [(i.decode(), a.decode()) for i, a in zip(self.ids.tolist(), self.audio.tolist())]
+    def audio_items(self) -> Iterator[tuple[str, str]]:
+        """(id, audio path) of every utterance, in corpus order, read back from :attr:`source`: the features
+        stage's input. Not kept: paths are the longest column (100+ bytes per utterance in real corpora)."""
+        return ((utt.id, utt.audio) for utt in iter_utterances(self.source))
 
     def speakers(self) -> list[str | None]:
         """The speaker of every utterance (None when unknown), in corpus order."""
@@ -172,7 +169,8 @@ def load_columns(
     facts = load.summary().facts()
     # One record at a time from the load's spool, through the context, into the file and the columns.
     collector = _Collector()
-    write_utterances(run_dir / UTTERANCES_FILE, collector.passing(with_context(load.utterances, load.turns, context)))
+    source = run_dir / UTTERANCES_FILE
+    write_utterances(source, collector.passing(with_context(load.utterances, load.turns, context)))
     if context > 0:
         facts["context"] = {"turns": context, "with_context": collector.with_context}
-    return collector.columns(load.corpus, load.classes, len(load.dropped), facts)
+    return collector.columns(source, load.corpus, load.classes, len(load.dropped), facts)

@@ -87,6 +87,7 @@ from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
+    from cotgen.acoustics.table import FeatureTable
     from cotgen.build.model_teacher import OpenAITeacher, ShapeWatch
     from cotgen.teachers.openai_teacher import TeacherConfig
 
@@ -377,6 +378,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
 
     features = measure_and_write(
         corpus.audio_items(),
+        corpus.size,
         run_dir,
         workers=config.workers,
         cache_dir=config.cache,
@@ -401,19 +403,15 @@ def unmeasured_summary(errors: Mapping[str, str], total: int, audio: Mapping[str
     )
 
 
-def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
-    """The corpus columns with their features (a pandas frame in corpus order) and the cue references."""
-    measured_ids = features["id"].to_numpy(dtype=object)
-    if measured_ids.size != corpus.size or any(a != b.decode() for a, b in zip(measured_ids, corpus.ids.tolist())):
-        raise RuntimeError("the features table is not in corpus order")  # extract_features keeps input order
-    errors = {
-        str(utterance_id): str(error)
-        for utterance_id, error in zip(measured_ids, features["error"])
-        if isinstance(error, str) and error
-    }
+def _prepared(corpus: CorpusColumns, features: FeatureTable, run_dir: Path) -> Prepared:
+    """The corpus columns with their features (in corpus order) and the cue references."""
+    if not np.array_equal(features.ids, corpus.ids):
+        raise RuntimeError("the features table is not in corpus order")  # measure_table keeps input order
+    errors = {corpus.ids[row].decode(): error for row, error in sorted(features.errors.items()) if error}
     if errors:
-        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, dict(corpus.audio_items())))
-    values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
+        audio = {uid: path for uid, path in corpus.audio_items() if uid in errors}
+        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, audio))
+    values = features.values
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
     references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
     return Prepared(corpus, run_dir, values, references, errors)
@@ -997,12 +995,10 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
     """
     from cotgen.acoustics.stage import measure_and_write  # pandas and pyarrow, as in :func:`prepare`
 
-    first = next(iter_utterances(run_dir / UTTERANCES_FILE), None)
-    if first is None:
-        raise CotgenError(f"{run_dir / UTTERANCES_FILE}: no utterances")
-    corpus = CorpusColumns.of(first.corpus, first.classes, 0, iter_utterances(run_dir / UTTERANCES_FILE))
+    corpus = CorpusColumns.read(run_dir / UTTERANCES_FILE)
     features = measure_and_write(
         corpus.audio_items(),
+        corpus.size,
         run_dir,
         workers=config.workers,
         cache_dir=config.cache,
