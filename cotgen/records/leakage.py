@@ -286,9 +286,12 @@ def trace_leaks(
     one text; blanking a quotation cannot create a word), so the words are looked for once in the whole trace
     and each text tries only the rules found there: most traces have none, and a text then costs one digit scan.
     """
-    exemptions = _Exemptions.of(target, transcript, shown)
     texts = list(trace_texts(trace))
-    among = _rules_for("\n".join(text for _, text in texts))
+    whole = "\n".join(text for _, text in texts)
+    among = _rules_for(whole)
+    if not among and not _DIGIT.search(whole):
+        return []  # no rule's words and no number in any text: no sentence can leak
+    exemptions = _Exemptions.of(target, transcript, shown)
     return [leak for where, text in texts for leak in exemptions.leaks(text, where, among)]
 
 
