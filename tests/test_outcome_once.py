@@ -29,7 +29,7 @@ from cotgen.build.outcome import (
     unfaithful_detail,
     wrong_shape,
 )
-from cotgen.records.consistency import MIN_COHERENCE, trace_violations
+from cotgen.records.consistency import MIN_COHERENCE, trace_coherence, trace_violations
 from cotgen.records.leakage import leak_detail, trace_leaks
 from cotgen.records.run_records import TemplateRef, Usage
 from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, TraceError, faithfulness_parts, printed
@@ -208,3 +208,4 @@ def test_printing_and_scoring_once_gives_every_check_and_the_record_unchanged(
     record = trace_record(item, trace, "template", REF, measured, Usage())
     assert once.trace == record.trace == printed(trace)
     assert once.parts == record.faithfulness_parts == faithfulness_parts(printed(trace), measured)
+    assert once.coherence == record.coherence == trace_coherence(printed(trace))

@@ -178,8 +178,8 @@ def parse_answer(text: str, item: Item, events: bool = False) -> Trace:
 
 @dataclass(frozen=True)
 class Printed:
-    """A valid trace as printed (its distribution two decimals summing to 1.00, the text a student reads) and the
-    faithfulness of its cited cues to the measurements.
+    """A valid trace as printed (its distribution two decimals summing to 1.00, the text a student reads), the
+    faithfulness of its cited cues to the measurements and the coherence of its evidence with its distribution.
 
     Computed once per answer and read by the content checks (:func:`content_problem`) and the record
     (:func:`printed_record`); both computed these themselves before, twice per item.
@@ -187,11 +187,12 @@ class Printed:
 
     trace: Trace
     parts: FaithfulnessParts
+    coherence: float | None  # of its cited evidence with its distribution (trace_coherence)
 
     @classmethod
     def of(cls, trace: Trace, measured_levels: Mapping[str, str | None]) -> Printed:
         shown = printed(trace)
-        return cls(shown, faithfulness_parts(shown, measured_levels))
+        return cls(shown, faithfulness_parts(shown, measured_levels), trace_coherence(shown))
 
 
 def trace_record(
@@ -233,7 +234,7 @@ def printed_record(
         js=float(js(human, mine)),
         faithfulness=parts.score,
         faithfulness_parts=parts,
-        coherence=trace_coherence(shown),
+        coherence=answer.coherence,
         vocal_events=[cue.cue for cue in shown.acoustic.cues if is_vocal_event(cue.cue)],
         usage=usage,
         fingerprint=item.fingerprint,
@@ -348,7 +349,7 @@ def content_problem(
     mismatch = _printed_mismatch(item, shown_trace.distribution, checks.gold_tolerance)
     if mismatch is not None:
         return "distribution_mismatch", mismatch
-    broken = trace_violations(shown_trace, checks.min_coherence)
+    broken = trace_violations(shown_trace, checks.min_coherence, answer.coherence)
     if broken:
         return "inconsistent", inconsistent_detail(broken)
     if item.mode == "rationalize":
