@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cotgen.records.leakage import _PATTERNS, _RULE_WORDS, find_leaks, leak_detail, trace_leaks
+from cotgen.records.leakage import _PATTERNS, _RULE_WORDS, find_leaks, leak_detail, trace_leaks, trace_texts
 from cotgen.records.trace import validate_trace
 
 TARGET = {"neu": 0.6, "hap": 0.0, "ang": 0.4, "sad": 0.0}
@@ -153,3 +153,41 @@ def test_every_leaking_phrasing_contains_its_rules_words() -> None:
     for text, kind in LEAKING:
         if kind != "target_value":
             assert _RULE_WORDS[kind](text.lower()), text
+
+
+_TEXT_WORDS = [*_RULE_VOCABULARY, "anger", "neutral", "0.6", "0.40", "Ärger", "“quoted", "words”", "."]
+# Most traces have no rule's words and no number at all: a vocabulary without them, with one word that has.
+_PLAIN_WORDS = ["The", "voice", "sounds", "calm,", "tense", "(flat)", "Ärger", "neutral", "0.6", "votes", "."]
+_texts = st.one_of(
+    st.lists(st.sampled_from(_TEXT_WORDS), min_size=1, max_size=8),
+    st.lists(st.sampled_from(_PLAIN_WORDS[:-3]), min_size=1, max_size=6) | st.lists(st.sampled_from(_PLAIN_WORDS)),
+).map(lambda words: " ".join(words) or "Flat.")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_texts, min_size=5, max_size=5),
+    st.sampled_from(["", "Three people said it 0.6 times."]),
+    st.sampled_from(["", "pitch z 0.40"]),
+)
+def test_a_trace_is_checked_as_each_of_its_texts_alone(texts: list[str], transcript: str, shown: str) -> None:
+    """Looking a rule's words up once in the whole trace finds every leak the texts' own checks find, in order."""
+    observation, summary, lexical, lexical_summary, explanation = texts
+    trace = validate_trace(
+        {
+            "acoustic": {
+                "cues": [{"cue": "pitch", "level": "high", "observation": observation, "suggests": []}],
+                "summary": summary,
+            },
+            "lexical": {
+                "cues": [{"cue": "wording", "observation": lexical, "suggests": []}],
+                "summary": lexical_summary,
+            },
+            "ambiguity": {"level": "medium", "competing": ["neu", "ang"], "explanation": explanation},
+            "distribution": TARGET,
+        },
+        list(TARGET),
+        has_transcript=True,
+    )
+    alone = [leak for where, text in trace_texts(trace) for leak in find_leaks(text, TARGET, transcript, shown, where)]
+    assert trace_leaks(trace, TARGET, transcript, shown) == alone

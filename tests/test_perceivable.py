@@ -173,3 +173,79 @@ def test_a_trace_without_numbers_is_its_own_perceivable_trace() -> None:
         update={"ambiguity": trace.ambiguity.model_copy(update={"explanation": "The pitch is raised (z = 1.3)."})}
     )
     assert perceivable(numbered).ambiguity.explanation == "The pitch is raised."
+
+
+def _perceivable_text_by_text(trace: Trace) -> Trace:
+    """perceivable as it was before its whole-trace shortcut: every text taken through without_measurements."""
+
+    def words(text: str) -> str:
+        return without_measurements(text) or "Measured against its reference."
+
+    acoustic = [words(cue.observation) for cue in trace.acoustic.cues]
+    lexical = [words(cue.observation) for cue in trace.lexical.cues]
+    summaries = [words(trace.acoustic.summary), words(trace.lexical.summary), words(trace.ambiguity.explanation)]
+    if (
+        acoustic == [cue.observation for cue in trace.acoustic.cues]
+        and lexical == [cue.observation for cue in trace.lexical.cues]
+        and summaries == [trace.acoustic.summary, trace.lexical.summary, trace.ambiguity.explanation]
+    ):
+        return trace
+    data = trace.model_dump()
+    for cue, text in zip(data["acoustic"]["cues"], acoustic, strict=True):
+        cue["observation"] = text
+    for cue, text in zip(data["lexical"]["cues"], lexical, strict=True):
+        cue["observation"] = text
+    data["acoustic"]["summary"], data["lexical"]["summary"], data["ambiguity"]["explanation"] = summaries
+    return Trace.model_validate(data)
+
+
+# Texts with nothing to take out, and at most one text of a trace with the separators, parentheses and numbers that
+# leave something to take out (most traces have none; one is enough to change a trace).
+_WORDS = ["The ", "pitch ", "is ", "high", "É", "ǅ", "ß", "(flat) ", "a, b", "z", "x"]
+_HAZARDS = [",", ";", ".", ":", "(", ")", "()", "( , )", " ,", ",.", "=", "1.2", " 134 Hz", " +1.1 SD", "“3 dB”", " "]
+_clean_text = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6).map("".join)
+_untidy_text = st.builds(
+    lambda words, at, hazard, start, end: start + "".join(words[:at]) + hazard + "".join(words[at:]) + end,
+    st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5),
+    st.integers(0, 5),
+    st.sampled_from(_HAZARDS),
+    st.sampled_from(["", "", "", ",", ";", "; "]),
+    st.sampled_from(["", "", "", ".", " ,", ",", "()"]),
+)
+_trace_texts = st.builds(
+    lambda texts, where, odd: [odd if i == where else text for i, text in enumerate(texts)],
+    st.lists(_clean_text, min_size=5, max_size=5),
+    st.none() | st.integers(0, 4),
+    _untidy_text,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_trace_texts)
+def test_a_trace_with_nothing_to_take_out_is_seen_at_once(texts: list[str]) -> None:
+    """The whole-trace shortcut gives what taking every text through without_measurements gives, the same object
+    when nothing changes."""
+    observation, lexical, summary, lexical_summary, explanation = (text if text.strip() else "x" for text in texts)
+    trace = Trace.model_validate(
+        {
+            "acoustic": {
+                "cues": [{"cue": "pitch", "level": "high", "observation": observation, "suggests": ["ang"]}],
+                "summary": summary,
+            },
+            "lexical": {
+                "cues": [{"cue": "wording", "observation": lexical, "suggests": ["neu"]}],
+                "summary": lexical_summary,
+            },
+            "ambiguity": {"level": "medium", "competing": ["ang", "neu"], "explanation": explanation},
+            "distribution": {"neu": 0.4, "ang": 0.6},
+        }
+    )
+    expected = _perceivable_text_by_text(trace)
+    assert perceivable(trace) == expected
+    assert (perceivable(trace) is trace) == (expected is trace)
+
+
+def test_an_upper_case_letter_is_its_own_upper_case() -> None:
+    """What the shortcut relies on for a text's first letter (without_measurements upper-cases it), checked for
+    every code point of this Python's Unicode database."""
+    assert [hex(n) for n in range(0x110000) if chr(n).isupper() and chr(n).upper() != chr(n)] == []

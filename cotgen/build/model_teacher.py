@@ -22,20 +22,20 @@ from typing import Any, TypeVar
 from cotgen.build.interrupt import TwoStageInterrupt
 from cotgen.build.outcome import (
     ONE_REPAIR,
+    Answer,
     Checks,
     Item,
+    Printed,
     Unfinished,
     content_problem,
-    parse_answer,
+    printed_record,
     reject_record,
     reject_stage,
-    trace_record,
-    wrong_shape,
 )
 from cotgen.build.teach_pool import Outcome, Result, TeachSettings, item_messages, run_pool
 from cotgen.prompts.templates import PromptInputs, PromptSet
 from cotgen.records.run_records import RejectReason, TemplateRef, Usage
-from cotgen.records.trace import Trace, TraceError
+from cotgen.records.trace import TraceError
 from cotgen.teachers.bounds import DEADLINE_GRACE_S
 from cotgen.teachers.breaker import TeacherStopped
 from cotgen.teachers.openai_teacher import (
@@ -119,16 +119,18 @@ class ShapeWatch:
 
 
 def _checked(
-    text: str, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str, events: bool
-) -> Trace | tuple[str, RejectReason, str]:
-    """The answer as a trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a reject."""
+    answer: Answer, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str, events: bool
+) -> Printed | tuple[str, RejectReason, str]:
+    """The answer as a printed trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a
+    reject."""
     try:
-        trace = parse_answer(text, item, events)
+        trace = answer.trace(item, events)
     except TraceError as exc:
         return "validation", exc.reason, exc.detail
-    problem = content_problem(item, trace, measured, checks, shown)
+    scored = Printed.of(trace, measured)
+    problem = content_problem(item, scored, measured, checks, shown)
     if problem is None:
-        return trace
+        return scored
     reason, detail = problem
     return reject_stage(reason), reason, detail
 
@@ -184,10 +186,13 @@ async def teach_item(
                 detail = "the answer hit the token limit (finish_reason 'length')"
                 return reject_record(item, "teacher", "truncated", detail, turn, raw=result.text)
             text = result.text or ""
-            if turn == 1 and shapes is not None and shapes.ends_item(wrong_shape(text, item.classes), item):
-                return Unfinished(item.key, "wrong_shape", f"the answer is {wrong_shape(text, item.classes)}")
-            checked = _checked(text, item, measured_levels, settings.checks, shown, settings.send_audio)
-            if not isinstance(checked, Trace):
+            answer = Answer.read(text)
+            if turn == 1 and shapes is not None:
+                shape = answer.wrong_shape(item.classes)
+                if shapes.ends_item(shape, item):
+                    return Unfinished(item.key, "wrong_shape", f"the answer is {shape}")
+            checked = _checked(answer, item, measured_levels, settings.checks, shown, settings.send_audio)
+            if not isinstance(checked, Printed):
                 stage, reason, detail = checked
                 if turn > settings.repairs or reason in repaired:
                     return reject_record(item, stage, reason, detail, turn, raw=text)
@@ -199,7 +204,7 @@ async def teach_item(
                 repair = prompts.repair_message(f"{reason}: {detail}", item.classes)
                 messages = [*messages, {"role": "assistant", "content": text}, repair]
                 continue
-            return trace_record(item, checked, teacher.name, template, measured_levels, tally.usage(), settings.style)
+            return printed_record(item, checked, teacher.name, template, tally.usage(), settings.style)
     finally:
         if repairing:
             on_repair(-1)

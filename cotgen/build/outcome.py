@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
@@ -92,19 +92,66 @@ def mode_of(sample: int) -> Mode:
 
 
 _WHOLE_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n[ \t]*```\s*$", re.S)
+# The value of an answer whose JSON part does not decode.
+_NOT_JSON = object()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A raw teacher answer with its JSON part found and decoded once.
+
+    The shape check (:meth:`wrong_shape`) and the validation (:meth:`trace`) both read the decoded value, so
+    an answer is decoded once instead of once per reader (four times per cached item before): on a cached
+    rerun every other cost of an item is as small as a decode. ``value`` is what ``json.loads(body)`` gives,
+    or a marker when it raises.
+    """
+
+    text: str
+    body: str
+    value: Any
+
+    @classmethod
+    def read(cls, text: str) -> Answer:
+        """The JSON part of ``text`` (:func:`response_json`) and its decoded value."""
+        fenced = _WHOLE_FENCE.match(text)
+        body = fenced["body"] if fenced else text
+        try:
+            return cls(text, body, json.loads(body))
+        except json.JSONDecodeError:
+            start, end = body.find("{"), body.rfind("}")
+            if 0 <= start < end:
+                body = body[start : end + 1]
+            else:
+                return cls(text, body, _NOT_JSON)
+        try:
+            return cls(text, body, json.loads(body))
+        except json.JSONDecodeError:
+            return cls(text, body, _NOT_JSON)
+
+    def wrong_shape(self, classes: Sequence[str]) -> str | None:
+        """:func:`wrong_shape` of this answer."""
+        if not self.text.strip():
+            return "an empty answer"
+        if len({tag.lower() for tag in _STUDENT_TAG.findall(self.text)}) >= 2:
+            return "the tagged student format (<acoustic>...</acoustic> ... <distribution>), not the JSON trace object"
+        decoded = self.value
+        if decoded is _NOT_JSON:
+            return None if "{" in self.text else "prose without a JSON object"
+        if not isinstance(decoded, dict):
+            return f"a JSON {type(decoded).__name__}, not the JSON trace object"
+        if decoded and set(decoded) <= set(classes):
+            return "a bare distribution (class code -> probability) without the reasoning stages"
+        return None
+
+    def trace(self, item: Item, events: bool = False) -> Trace:
+        """:func:`parse_answer` of this answer: the decoded value validated (the body, for its decode error)."""
+        data = self.body if self.value is _NOT_JSON else self.value
+        return validate_trace(data, item.classes, item.has_transcript, events)
 
 
 def response_json(text: str) -> str:
     """The JSON part of a model answer: a whole-answer code fence is removed, surrounding prose cut off."""
-    fenced = _WHOLE_FENCE.match(text)
-    body = fenced["body"] if fenced else text
-    try:
-        json.loads(body)
-    except json.JSONDecodeError:
-        start, end = body.find("{"), body.rfind("}")
-        if 0 <= start < end:
-            return body[start : end + 1]
-    return body
+    return Answer.read(text).body
 
 
 _STUDENT_TAG = re.compile(r"<(acoustic|lexical|ambiguity|distribution)>", re.I)
@@ -118,19 +165,7 @@ def wrong_shape(text: str, classes: Sequence[str]) -> str | None:
     writes), a bare distribution, prose, nothing. Broken JSON is not among them: that is an answer trying,
     whose repair turn can fix it. Linear in the answer's length (one regular-expression scan, one decode).
     """
-    if not text.strip():
-        return "an empty answer"
-    if len({tag.lower() for tag in _STUDENT_TAG.findall(text)}) >= 2:
-        return "the tagged student format (<acoustic>...</acoustic> ... <distribution>), not the JSON trace object"
-    try:
-        decoded = json.loads(response_json(text))
-    except ValueError:
-        return None if "{" in text else "prose without a JSON object"
-    if not isinstance(decoded, dict):
-        return f"a JSON {type(decoded).__name__}, not the JSON trace object"
-    if decoded and set(decoded) <= set(classes):
-        return "a bare distribution (class code -> probability) without the reasoning stages"
-    return None
+    return Answer.read(text).wrong_shape(classes)
 
 
 def parse_answer(text: str, item: Item, events: bool = False) -> Trace:
@@ -138,7 +173,26 @@ def parse_answer(text: str, item: Item, events: bool = False) -> Trace:
 
     ``events``: the teacher was sent the clip, so it may cite vocal events it heard.
     """
-    return validate_trace(response_json(text), item.classes, item.has_transcript, events)
+    return Answer.read(text).trace(item, events)
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A valid trace as printed (its distribution two decimals summing to 1.00, the text a student reads), the
+    faithfulness of its cited cues to the measurements and the coherence of its evidence with its distribution.
+
+    Computed once per answer and read by the content checks (:func:`content_problem`) and the record
+    (:func:`printed_record`); both computed these themselves before, twice per item.
+    """
+
+    trace: Trace
+    parts: FaithfulnessParts
+    coherence: float | None  # of its cited evidence with its distribution (trace_coherence)
+
+    @classmethod
+    def of(cls, trace: Trace, measured_levels: Mapping[str, str | None]) -> Printed:
+        shown = printed(trace)
+        return cls(shown, faithfulness_parts(shown, measured_levels), trace_coherence(shown))
 
 
 def trace_record(
@@ -155,11 +209,18 @@ def trace_record(
     ``trace`` keeps what the teacher wrote; ``text`` is the training text in the run's ``style`` (its stage order,
     and no measured number unless the run keeps them).
     """
-    shown = printed(trace)
+    return printed_record(item, Printed.of(trace, measured_levels), teacher, template, usage, style)
+
+
+def printed_record(
+    item: Item, answer: Printed, teacher: str, template: TemplateRef, usage: Usage, style: TextStyle = DEFAULT_STYLE
+) -> TraceRecord:
+    """:func:`trace_record` of a trace already printed and scored (:meth:`Printed.of`)."""
+    shown = answer.trace
+    parts = answer.parts
     classes = item.classes
     human = as_vector(item.utterance.distribution, classes)
     mine = as_vector(shown.distribution, classes)
-    parts = faithfulness_parts(shown, measured_levels)
     return TraceRecord(
         id=item.utterance.id,
         sample=item.sample,
@@ -173,7 +234,7 @@ def trace_record(
         js=float(js(human, mine)),
         faithfulness=parts.score,
         faithfulness_parts=parts,
-        coherence=trace_coherence(shown),
+        coherence=answer.coherence,
         vocal_events=[cue.cue for cue in shown.acoustic.cues if is_vocal_event(cue.cue)],
         usage=usage,
         fingerprint=item.fingerprint,
@@ -207,18 +268,21 @@ def unfaithful_detail(
     """
     if record.faithfulness_parts is None:
         return None
-    wrong = "" if measured is None else wrong_cues(record.trace, measured)
-    return _unfaithful(record.faithfulness_parts, minimum, wrong)
+    trace = record.trace
+    return _unfaithful(
+        record.faithfulness_parts, minimum, lambda: "" if measured is None else wrong_cues(trace, measured)
+    )
 
 
-def _unfaithful(parts: FaithfulnessParts, minimum: float | None, wrong: str) -> str | None:
+def _unfaithful(parts: FaithfulnessParts, minimum: float | None, wrong: Callable[[], str]) -> str | None:
+    """The detail of a trace below ``minimum``; ``wrong`` names its wrong cues, asked only then (most traces pass)."""
     if minimum is None or parts.score is None or parts.score >= minimum:
         return None
     named = {"exact": parts.exact, "within one step": parts.within_one, "salient-cue recall": parts.salient_recall}
     shares = ", ".join(f"{k} {v:.2f}" for k, v in named.items() if v is not None)
     return (
         f"faithfulness {parts.score:.2f} ({shares}) < {minimum:.2f}: "
-        f"the cited cue levels disagree with the measurements{wrong}"
+        f"the cited cue levels disagree with the measurements{wrong()}"
     )
 
 
@@ -268,7 +332,7 @@ class Checks:
 
 def content_problem(
     item: Item,
-    trace: Trace,
+    answer: Printed,
     measured: Mapping[str, str | None],
     checks: Checks,
     shown: str = "",
@@ -279,21 +343,20 @@ def content_problem(
     itself (``inconsistent``, :mod:`cotgen.records.consistency`); a gold may not narrate the target it was shown
     (``leaks_target``, :mod:`cotgen.records.leakage`; ``shown`` is what else its prompt showed, whose numbers it
     may quote); the cited cues must be faithful to the measurements (``unfaithful``). Each is checked on the
-    trace as printed, the text a student would read.
+    trace as printed (``answer``, :meth:`Printed.of` with the same ``measured``), the text a student would read.
     """
-    mismatch = gold_mismatch(item, trace, checks.gold_tolerance)
+    shown_trace = answer.trace
+    mismatch = _printed_mismatch(item, shown_trace.distribution, checks.gold_tolerance)
     if mismatch is not None:
         return "distribution_mismatch", mismatch
-    shown_trace = printed(trace)
-    broken = trace_violations(shown_trace, checks.min_coherence)
+    broken = trace_violations(shown_trace, checks.min_coherence, answer.coherence)
     if broken:
         return "inconsistent", inconsistent_detail(broken)
     if item.mode == "rationalize":
         leaks = trace_leaks(shown_trace, item.utterance.distribution, item.utterance.transcript, shown)
         if leaks:
             return "leaks_target", leak_detail(leaks)
-    parts = faithfulness_parts(shown_trace, measured)
-    why = _unfaithful(parts, checks.min_faithfulness, wrong_cues(shown_trace, measured))
+    why = _unfaithful(answer.parts, checks.min_faithfulness, lambda: wrong_cues(shown_trace, measured))
     if why is not None:
         return "unfaithful", why
     return None
@@ -311,8 +374,14 @@ def gold_mismatch(item: Item, trace: Trace, tolerance: float) -> str | None:
     """
     if item.mode != "rationalize":
         return None
+    return _printed_mismatch(item, printed(trace).distribution, tolerance)
+
+
+def _printed_mismatch(item: Item, shown: Mapping[str, float], tolerance: float) -> str | None:
+    """:func:`gold_mismatch` of a printed distribution."""
+    if item.mode != "rationalize":
+        return None
     human = item.utterance.distribution
-    shown = printed(trace).distribution
     if all(abs(shown[code] - human[code]) <= ROUNDING_SLACK for code in item.classes):
         return None
     divergence = float(js(as_vector(human, item.classes), as_vector(shown, item.classes)))

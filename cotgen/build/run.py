@@ -49,13 +49,14 @@ from cotgen.build.outcome import (
     Item,
     Mode,
     ModeChoice,
+    Printed,
     Unfinished,
     content_problem,
     mode_of,
+    printed_record,
     reject_record,
     reject_stage,
     sample_numbers,
-    trace_record,
 )
 from cotgen.build.progress import BuildProgress, interrupted_message
 from cotgen.build.state import RunState, traces_fingerprint
@@ -709,13 +710,12 @@ class _Builder:
             trace = write_trace(
                 utt.id, utt.transcript, utt.distribution, levels, item.mode, item.sample, cue_phrases(profile)
             )
-            record = trace_record(
-                item, trace, TEACHER_NAME, template_ref(item.mode), levels, Usage(), self.config.style
-            )
+            answer = Printed.of(trace, levels)
+            record = printed_record(item, answer, TEACHER_NAME, template_ref(item.mode), Usage(), self.config.style)
             # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
             # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
             shown = prompt_inputs(utt, profile).evidence_text()
-            problem = content_problem(item, trace, levels, self.config.checks(), shown)
+            problem = content_problem(item, answer, levels, self.config.checks(), shown)
             if problem is None:
                 done(record)
             else:

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from enum import Enum
+from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
     from cotgen.records.trace import Trace
@@ -163,12 +164,29 @@ def coherence(suggests: Iterable[Sequence[str]], distribution: Mapping[str, floa
     return min(1.0, max(0.0, score))
 
 
+class _Unscored(Enum):
+    TOKEN = 0
+
+
+# No coherence score passed: rule 3 computes it. A caller that also records the score passes it instead.
+UNSCORED: Final = _Unscored.TOKEN
+Score = float | None | _Unscored
+
+
 def coherence_violation(
-    suggests: Iterable[Sequence[str]], distribution: Mapping[str, float], gate: float = MIN_COHERENCE
+    suggests: Iterable[Sequence[str]],
+    distribution: Mapping[str, float],
+    gate: float = MIN_COHERENCE,
+    score: Score = UNSCORED,
 ) -> Violation | None:
-    """Rule 3: the cited evidence points away from the distribution (coherence below ``gate``), else None."""
+    """Rule 3: the cited evidence points away from the distribution (coherence below ``gate``), else None.
+
+    ``score``: :func:`coherence` of the same ``suggests`` and ``distribution`` when the caller has it already (the
+    build records it beside the check), so it is not computed twice.
+    """
     suggests = [list(codes) for codes in suggests]
-    score = coherence(suggests, distribution)
+    if score is UNSCORED:
+        score = coherence(suggests, distribution)
     if score is None or score >= gate:
         return None
     votes = evidence_votes(suggests, distribution)
@@ -215,14 +233,16 @@ def violations(
     suggests: Iterable[Sequence[str]],
     distribution: Mapping[str, float],
     min_coherence: float | None = MIN_COHERENCE,
+    score: Score = UNSCORED,
 ) -> list[Violation]:
     """Every consistency rule the parts of a trace break, in rule order (empty when consistent).
 
-    ``min_coherence`` None leaves rule 3 out (the score is still available from :func:`coherence`).
+    ``min_coherence`` None leaves rule 3 out (the score is still available from :func:`coherence`); ``score`` is
+    that score when the caller has it (:func:`coherence_violation`).
     """
     found = [level_violation(level, distribution), competing_violation(competing, distribution)]
     if min_coherence is not None:
-        found.append(coherence_violation(suggests, distribution, min_coherence))
+        found.append(coherence_violation(suggests, distribution, min_coherence, score))
     return [v for v in found if v is not None]
 
 
@@ -236,7 +256,9 @@ def trace_coherence(trace: Trace) -> float | None:
     return coherence(cue_suggests(trace), trace.distribution)
 
 
-def trace_violations(trace: Trace, min_coherence: float | None = MIN_COHERENCE) -> list[Violation]:
-    """:func:`violations` of a trace against its own distribution."""
+def trace_violations(
+    trace: Trace, min_coherence: float | None = MIN_COHERENCE, score: Score = UNSCORED
+) -> list[Violation]:
+    """:func:`violations` of a trace against its own distribution (``score``: its :func:`trace_coherence`, if known)."""
     amb = trace.ambiguity
-    return violations(amb.level, amb.competing, cue_suggests(trace), trace.distribution, min_coherence)
+    return violations(amb.level, amb.competing, cue_suggests(trace), trace.distribution, min_coherence, score)

@@ -132,12 +132,16 @@ def _any_in(low: str, words: Iterable[str]) -> bool:
 _DIGIT = re.compile(r"\d")  # every target value is written with one
 
 
-def _rules_for(bare: str) -> Iterable[tuple[LeakKind, re.Pattern[str]]]:
-    """The rules a sentence (quotations blanked) could match: those whose words it contains, all if not ASCII."""
+_Rules = Sequence[tuple[LeakKind, re.Pattern[str]]]
+
+
+def _rules_for(bare: str, among: _Rules = _PATTERNS) -> _Rules:
+    """The rules of ``among`` a sentence (quotations blanked) could match: those whose words it contains, all of
+    ``among`` if it is not ASCII."""
     if not bare.isascii():
-        return _PATTERNS
+        return among
     low = bare.lower()
-    return [(kind, pattern) for kind, pattern in _PATTERNS if _RULE_WORDS[kind](low)]
+    return [(kind, pattern) for kind, pattern in among if _RULE_WORDS[kind](low)]
 
 
 _NUMBER = re.compile(r"(?<![\w.])(?P<num>\d*\.\d+|\d+)(?P<pct>\s*(?:%|per\s?cent\b|percent\b))?")
@@ -237,14 +241,15 @@ class _Exemptions:
     def exempt_numbers(self) -> set[float]:
         return _numbers_in(f"{self.transcript}\n{self.shown}")
 
-    def leaks(self, text: str, where: str) -> list[Leak]:
-        if not _DIGIT.search(text) and not _rules_for(text):
+    def leaks(self, text: str, where: str, among: _Rules = _PATTERNS) -> list[Leak]:
+        """The leaking sentences of ``text``; ``among``: the rules it could match (:func:`trace_leaks`), else all."""
+        if not _DIGIT.search(text) and not _rules_for(text, among):
             return []  # no number and no rule's words: none of its sentences (parts of it) can leak
         found: list[Leak] = []
         for sentence in _sentences(text):
             bare = _unquoted(sentence)
             hit: tuple[LeakKind, str] | None = None
-            for kind, pattern in _rules_for(bare):
+            for kind, pattern in _rules_for(bare, among):
                 for m in pattern.finditer(bare):
                     words = {w.lower() for w in re.findall(r"[A-Za-z]+", m.group(0))}
                     if words and words <= self.transcript_words:
@@ -275,9 +280,19 @@ def trace_texts(trace: Trace) -> Iterable[tuple[str, str]]:
 def trace_leaks(
     trace: Trace, target: Mapping[str, float], transcript: str | None = None, shown: str = ""
 ) -> list[Leak]:
-    """Every leaking sentence of a trace's free text (see the module docstring for the rules)."""
+    """Every leaking sentence of a trace's free text (see the module docstring for the rules).
+
+    A rule whose words appear nowhere in the trace appears in none of its sentences either (each is part of
+    one text; blanking a quotation cannot create a word), so the words are looked for once in the whole trace
+    and each text tries only the rules found there: most traces have none, and a text then costs one digit scan.
+    """
+    texts = list(trace_texts(trace))
+    whole = "\n".join(text for _, text in texts)
+    among = _rules_for(whole)
+    if not among and not _DIGIT.search(whole):
+        return []  # no rule's words and no number in any text: no sentence can leak
     exemptions = _Exemptions.of(target, transcript, shown)
-    return [leak for where, text in trace_texts(trace) for leak in exemptions.leaks(text, where)]
+    return [leak for where, text in texts for leak in exemptions.leaks(text, where, among)]
 
 
 def leak_detail(leaks: Sequence[Leak]) -> str:

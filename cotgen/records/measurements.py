@@ -49,8 +49,9 @@ _EMPTY_PARENTHESIS = re.compile(r"\(\s*[,;]?\s*\)")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,;.:)])")
 _LEADING_SEPARATORS = re.compile(r"^[\s,;]+")
 _SPACES = re.compile(r"\s{2,}")
-# What any of those rules (or the final strip) needs to change a text: a text with none of it is already tidy.
-_UNTIDY = re.compile(r",|\(|\s[\s,;.:)]|^[\s,;]|\s\Z")
+# What any of those rules (or the final strip) needs to change a text: a text with none of it is already tidy. A
+# comma before a separator or an empty parenthesis, not any comma or parenthesis: most texts have those.
+_UNTIDY = re.compile(r",\s*[,;.:)]|\(\s*[,;]?\s*\)|\s[\s,;.:)]|^[\s,;]|\s\Z")
 
 
 def find_measurements(text: str) -> list[str]:
@@ -100,8 +101,16 @@ def perceivable(trace: Trace) -> Trace:
     """The trace with every free text stripped of measured numbers (levels, codes and distribution unchanged).
 
     A trace none of whose texts changes is returned as it is: validating it again (the text validators are
-    idempotent) would only copy it, at a cost paid for every trace of a build.
+    idempotent) would only copy it, at a cost paid for every trace of a build. Most traces are seen to be such
+    at once: no digit (every measurement has one) and nothing to tidy in their texts joined by newlines (a
+    newline is whitespace, so an untidy start or end of one text is still untidy in the joined text), and no
+    text's first letter changes (an upper-case letter is its own upper case).
     """
+    texts = [cue.observation for cue in (*trace.acoustic.cues, *trace.lexical.cues)]
+    texts += [trace.acoustic.summary, trace.lexical.summary, trace.ambiguity.explanation]
+    whole = "\n".join(texts)
+    if all(texts) and not _DIGIT.search(whole) and not _UNTIDY.search(whole):
+        return trace
     acoustic = [_words(cue.observation) for cue in trace.acoustic.cues]
     lexical = [_words(cue.observation) for cue in trace.lexical.cues]
     summaries = [_words(trace.acoustic.summary), _words(trace.lexical.summary), _words(trace.ambiguity.explanation)]
