@@ -1,7 +1,8 @@
 """A compact utterance-id → value lookup for joining records to their utterance at any run size.
 
 The late stages join every record to something about its utterance (its split, its human
-entropy, its majority class). A dict keyed by id costs ~100 bytes an utterance in Python objects;
+entropy, its majority class), and a build finds each utterance's gold trace in ``traces.jsonl``.
+A dict keyed by id costs ~100 bytes an utterance in Python objects;
 here the ids are one sorted numpy array of UTF-8 byte strings (the id's own length an utterance)
 beside a numpy array of values, and a lookup is a binary search. Ids are collected in fixed-size
 chunks, so building the index never holds a Python string per utterance either.
