@@ -63,12 +63,14 @@ from cotgen.build.state import RunState, traces_fingerprint
 from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
+from cotgen.core.heap import release_freed_memory
 from cotgen.core.id_index import IdIndex, IdIndexBuilder
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
+from cotgen.core.spool import RowFile
 from cotgen.corpora import canonical_name
 from cotgen.corpora.out_of_set import DEFAULT_RULE
 from cotgen.corpora.registry import corpus_folder
@@ -316,7 +318,7 @@ class Prepared:
 
     corpus: CorpusColumns
     run_dir: Path
-    values: np.ndarray  # (utterances, FEATURE_COLUMNS) in corpus order, NaN = not measured
+    values: RowFile  # (utterances, FEATURE_COLUMNS) in corpus order, NaN = not measured; on disk
     references: CueReferences
     errors: dict[str, str]
 
@@ -374,6 +376,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         config.out_of_set,
         config.include_no_majority,
     )
+    release_freed_memory()  # what loading freed, before the stages that keep memory to the end
     # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
     # (about 80 MB), which would otherwise sit under the peak of loading the corpus.
     from cotgen.acoustics.stage import measure_and_write
@@ -388,6 +391,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         progress=config.progress,
         max_audio_seconds=config.max_audio_seconds,
     )
+    release_freed_memory()
     return _prepared(corpus, features, run_dir)
 
 
@@ -415,8 +419,10 @@ def _prepared(corpus: CorpusColumns, features: FeatureTable, run_dir: Path) -> P
         logger.warning("features: %s", unmeasured_summary(errors, corpus.size, audio))
     values = features.values
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
-    references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
-    return Prepared(corpus, run_dir, values, references, errors)
+    references = CueReferences.of_codes(
+        columns, (corpus.speaker_codes, corpus.speaker_names), (corpus.gender_codes, corpus.gender_names)
+    )
+    return Prepared(corpus, run_dir, RowFile(values), references, errors)
 
 
 @dataclass(frozen=True)
@@ -1015,6 +1021,7 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
         progress=config.progress,
         max_audio_seconds=config.max_audio_seconds,
     )
+    release_freed_memory()
     return _prepared(corpus, features, run_dir)
 
 

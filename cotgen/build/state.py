@@ -51,6 +51,17 @@ def _key(record: TraceRecord | RejectRecord | dict[str, Any]) -> ItemKey:
     return (record.id, record.sample)
 
 
+def _packed(key: ItemKey) -> bytes:
+    """An item key as one bytes object (id, NUL, sample): about 0.09 KB in a set, where the (id, sample)
+    tuple and its id string took 0.16 KB, for every trace a build records."""
+    return f"{key[0]}\x00{key[1]}".encode()
+
+
+def _unpacked(packed: bytes) -> ItemKey:
+    item_id, sample = packed.decode().rsplit("\x00", 1)  # the sample is digits: the last NUL separates
+    return (item_id, int(sample))
+
+
 def _first_of_each(records: Iterable[RecordT], exclude: set[ItemKey]) -> Iterator[RecordT]:
     seen: set[ItemKey] = set(exclude)
     for record in records:
@@ -72,7 +83,8 @@ class RunState:
         if len(unique_rejects) != len(rejects):
             write_jsonl_atomic(self.rejects_path, unique_rejects)
         self.fingerprints.update((_key(r), r.fingerprint) for r in unique_rejects)
-        self.trace_keys: set[ItemKey] = trace_keys
+        self.trace_keys: set[ItemKey] = trace_keys  # read from traces.jsonl when the state was opened
+        self._recorded: set[bytes] = set()  # the keys of the traces recorded since, packed
         self.rejects: dict[ItemKey, RejectRecord] = {_key(r): r for r in unique_rejects}
         self.new: Counter[str] = Counter()
         self.new_reasons: Counter[str] = Counter()
@@ -115,7 +127,7 @@ class RunState:
     @property
     def done(self) -> set[ItemKey]:
         """Keys already in traces.jsonl or rejects.jsonl."""
-        return self.trace_keys | set(self.rejects)
+        return self.trace_keys | set(self.rejects) | {_unpacked(key) for key in self._recorded}
 
     def stale(self, current: Mapping[ItemKey, str]) -> set[ItemKey]:
         """Done items whose recorded fingerprint is not ``current``'s (records without one count as stale)."""
@@ -130,9 +142,11 @@ class RunState:
         wanted = set(keys) & self.done
         if not wanted:
             return 0
-        if wanted & self.trace_keys:
+        recorded = {_packed(key) for key in wanted} & self._recorded
+        if wanted & self.trace_keys or recorded:
             rewrite_jsonl_dropping(self.traces_path, lambda line: _key(line) in wanted)
             self.trace_keys -= wanted
+            self._recorded -= recorded
         self.release_rejects(wanted)
         for key in wanted:
             self.fingerprints.pop(key, None)
@@ -169,7 +183,7 @@ class RunState:
             raise RuntimeError("RunState.record outside `with state:`")
         if isinstance(outcome, TraceRecord):
             self._traces_out.write(outcome)
-            self.trace_keys.add(_key(outcome))
+            self._recorded.add(_packed(_key(outcome)))
             self.new["traces"] += 1
         else:
             self._rejects_out.write(outcome)
@@ -179,4 +193,4 @@ class RunState:
 
     def is_done(self, key: ItemKey) -> bool:
         """Whether the item is in traces.jsonl or rejects.jsonl (without building :attr:`done`)."""
-        return key in self.trace_keys or key in self.rejects
+        return key in self.trace_keys or key in self.rejects or _packed(key) in self._recorded
