@@ -111,7 +111,7 @@ class RowFile:
         self.shape: tuple[int, int] = (int(matrix.shape[0]), int(matrix.shape[1]))
         self._row_bytes = self.shape[1] * matrix.itemsize
         self._file = tempfile.TemporaryFile(prefix="cotgen-rows-")
-        self._file.write(matrix.tobytes())
+        self._file.write(memoryview(matrix).cast("B"))  # the matrix's own buffer: no copy of it in memory
         self._file.flush()
 
     def __len__(self) -> int:
