@@ -7,11 +7,13 @@ from hypothesis import strategies as st
 from cotgen.core.errors import CotgenError
 from cotgen.records.stages import stage_order
 from cotgen.records.trace import (
+    _STAGE_TAG_IN_TEXT,
     ACOUSTIC_CUES,
     INTONATION_LEVELS,
     LEVELS,
     TraceError,
     TraceParseError,
+    _one_line,
     parse_sections,
     parse_trace,
     printed,
@@ -175,3 +177,13 @@ def test_stage_order_reads_a_declared_order(spec, expected):
 def test_stage_order_refuses_anything_but_the_three_stages_once_with_the_distribution_last(spec):
     with pytest.raises(CotgenError, match="expected each of acoustic, lexical, ambiguity once"):
         stage_order(spec)
+
+
+_TAGGED = st.lists(st.sampled_from(["<", ">", "/", " ", "\n", "\t", "Acoustic", "distribution", "x", "‹"]), max_size=12)
+
+
+@given(st.one_of(text, _TAGGED.map("".join)))
+def test_free_text_without_a_tag_opener_is_only_collapsed(value):
+    """_one_line skips the tag replacement for a text without "<": it gives what replacing in every text gives."""
+    collapsed = " ".join(value.split())
+    assert _one_line(value) == _STAGE_TAG_IN_TEXT.sub(r"‹\1›", collapsed)

@@ -81,9 +81,11 @@ def _one_line(text: str) -> str:
     """Normalise free text for the line-based rendering.
 
     Whitespace collapses to single spaces (one line per cue), and a stage tag quoted inside free
-    text (a transcript saying "<distribution>") becomes ‹distribution› so it cannot end a section.
+    text (a transcript saying "<distribution>") becomes ‹distribution› so it cannot end a section. A text
+    without "<" has no tag to replace (most texts: this runs on every text of every answer).
     """
-    return _STAGE_TAG_IN_TEXT.sub(r"‹\1›", " ".join(str(text).split()))
+    collapsed = " ".join(str(text).split())
+    return _STAGE_TAG_IN_TEXT.sub(r"‹\1›", collapsed) if "<" in collapsed else collapsed
 
 
 class _Strict(BaseModel):
