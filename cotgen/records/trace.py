@@ -207,8 +207,8 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             )
         _check_codes(cue.suggests, codes, f"acoustic.cues.{i}.suggests")
     cited = [cue.cue for cue in trace.acoustic.cues]
-    repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
-    if repeated:
+    if len(set(cited)) < len(cited):
+        repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
         # Citing a cue twice would let a trace pad its faithfulness with copies of one agreeing claim.
         raise TraceError(
             "schema_invalid", f"acoustic.cues: {', '.join(repeated)} cited more than once; cite each cue once"
@@ -225,6 +225,8 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             "schema_invalid", f"ambiguity.competing: {trace.ambiguity.level} ambiguity must name at least two classes"
         )
     ordered = _normalised({code: trace.distribution[code] for code in classes})
+    if _same_floats(ordered, trace.distribution):
+        return trace  # in class order and normalised already: a copy would be equal, float for float
     return trace.model_copy(update={"distribution": ordered})
 
 
@@ -260,8 +262,20 @@ def _normalised(distribution: dict[str, float]) -> dict[str, float]:
 
 
 def printed(trace: Trace) -> Trace:
-    """The trace with its distribution as printed in the text (two decimals, summing to exactly 1)."""
-    return trace.model_copy(update={"distribution": round_distribution(trace.distribution)})
+    """The trace with its distribution as printed in the text (two decimals, summing to exactly 1).
+
+    A trace whose distribution is printed already (a teacher writing two decimals, a trace read back) is returned
+    as it is instead of copied: the copy would be equal, float for float.
+    """
+    rounded = round_distribution(trace.distribution)
+    if _same_floats(rounded, trace.distribution):
+        return trace
+    return trace.model_copy(update={"distribution": rounded})
+
+
+def _same_floats(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Same keys in the same order and the same floats, a zero's sign included (-0.0 == 0.0, but prints "-0.0")."""
+    return list(a.items()) == list(b.items()) and all(math.copysign(1.0, a[k]) == math.copysign(1.0, b[k]) for k in a)
 
 
 # ---------------------------------------------------------------------------------------------
