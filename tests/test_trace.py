@@ -83,7 +83,17 @@ def _valid():
         (lambda d: d["distribution"].pop("neu"), "distribution_invalid", "missing ['neu']"),
         (lambda d: d["ambiguity"].update(competing=["ang"]), "schema_invalid", "at least two"),
         (lambda d: d["acoustic"]["cues"][0].update(level="rising"), "schema_invalid", "level 'rising'"),
-        (lambda d: d["acoustic"]["cues"][0].update(suggests=["xyz"]), "schema_invalid", "unknown class"),
+        (
+            lambda d: d["acoustic"]["cues"][0].update(suggests=["xyz"]),
+            "schema_invalid",
+            "acoustic.cues.0.suggests: unknown",
+        ),
+        (
+            lambda d: d["lexical"]["cues"][0].update(suggests=["x"]),
+            "schema_invalid",
+            "lexical.cues.0.suggests: unknown",
+        ),
+        (lambda d: d["ambiguity"].update(competing=["ang", "x"]), "schema_invalid", "ambiguity.competing: unknown"),
         (lambda d: d["lexical"].update(cues=[]), "schema_invalid", "at least one lexical cue"),
         (lambda d: d.pop("ambiguity"), "schema_invalid", "ambiguity"),
         (lambda d: d["acoustic"]["cues"][0].update(observation=" \n "), "schema_invalid", "only whitespace"),

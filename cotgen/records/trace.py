@@ -205,7 +205,7 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             raise TraceError(
                 "schema_invalid", f"acoustic.cues.{i}: level {cue.level!r} for {cue.cue}; expected one of {allowed}"
             )
-        _check_codes(cue.suggests, codes, f"acoustic.cues.{i}.suggests")
+        _check_codes(cue.suggests, codes, "acoustic.cues.{}.suggests", i)
     cited = [cue.cue for cue in trace.acoustic.cues]
     if len(set(cited)) < len(cited):
         repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
@@ -214,7 +214,7 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             "schema_invalid", f"acoustic.cues: {', '.join(repeated)} cited more than once; cite each cue once"
         )
     for i, lex in enumerate(trace.lexical.cues):
-        _check_codes(lex.suggests, codes, f"lexical.cues.{i}.suggests")
+        _check_codes(lex.suggests, codes, "lexical.cues.{}.suggests", i)
     if has_transcript and not trace.lexical.cues:
         raise TraceError(
             "schema_invalid", "lexical.cues: at least one lexical cue is required when there is a transcript"
@@ -230,10 +230,12 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
     return trace.model_copy(update={"distribution": ordered})
 
 
-def _check_codes(values: Sequence[str], codes: set[str], where: str) -> None:
+def _check_codes(values: Sequence[str], codes: set[str], where: str, index: int | None = None) -> None:
+    """Every value a class code; ``where`` names the field (with ``index`` filled in), written only for an error."""
     unknown = [v for v in values if v not in codes]
     if unknown:
-        raise TraceError("schema_invalid", f"{where}: unknown class code(s) {unknown}; expected {sorted(codes)}")
+        field = where if index is None else where.format(index)
+        raise TraceError("schema_invalid", f"{field}: unknown class code(s) {unknown}; expected {sorted(codes)}")
 
 
 def _check_distribution(distribution: Mapping[str, Any], classes: Sequence[str]) -> None:
