@@ -100,3 +100,27 @@ def test_one_pair_scores_bit_for_bit_as_before(pair):
     rows = np.array([a, b])
     assert np.array_equal(js(rows, rows[::-1]), _js_before(rows, rows[::-1]), equal_nan=True)
     assert np.array_equal(kl(rows, rows[::-1]), _kl_before(rows, rows[::-1]), equal_nan=True)
+
+
+def _rounded_before(distribution, decimals=2):
+    """round_distribution as written before it skipped the sort when no hundredth is left to hand out."""
+    codes = list(distribution)
+    values = [max(float(distribution[c]), 0.0) for c in codes]
+    total = sum(values)
+    scale = 10**decimals
+    scaled = [v / total * scale for v in values]
+    units = [math.floor(x + 1e-9) for x in scaled]
+    short = scale - sum(units)
+    order = sorted(range(len(codes)), key=lambda i: (-(scaled[i] - units[i]), i))
+    for i in order[:short]:
+        units[i] += 1
+    return {code: round(u / scale, decimals) for code, u in zip(codes, units)}
+
+
+_hundredths = st.lists(st.integers(0, 100), min_size=2, max_size=6).filter(any).map(lambda n: [k / 100 for k in n])
+
+
+@given(st.one_of(probabilities, _hundredths), st.sampled_from([0, 1, 2, 3]))
+def test_rounding_hands_out_hundredths_as_before(values, decimals):
+    dist = {f"c{i}": v for i, v in enumerate(values)}
+    assert list(round_distribution(dist, decimals).items()) == list(_rounded_before(dist, decimals).items())

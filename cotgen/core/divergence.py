@@ -103,9 +103,10 @@ def round_distribution(distribution: Mapping[str, float], decimals: int = 2) -> 
     scaled = [v / total * scale for v in values]
     units = [math.floor(x + 1e-9) for x in scaled]
     short = scale - sum(units)
-    order = sorted(range(len(codes)), key=lambda i: (-(scaled[i] - units[i]), i))
-    for i in order[:short]:
-        units[i] += 1
+    if short:  # most distributions need no hundredth handed out: no order to sort them in
+        order = sorted(range(len(codes)), key=lambda i: (-(scaled[i] - units[i]), i))
+        for i in order[:short]:
+            units[i] += 1
     return {code: round(u / scale, decimals) for code, u in zip(codes, units)}
 
 
