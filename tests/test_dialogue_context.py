@@ -78,7 +78,7 @@ def test_utterances_file_is_unchanged_at_context_0_and_carries_turns_at_k(tmp_pa
 
 def test_with_context_zero_returns_the_records_untouched(tmp_path: Path) -> None:
     load = load_corpus("meld", write_meld(tmp_path / "MELD.Raw"))
-    assert with_context(load.utterances, load.turns, 0) == load.utterances
+    assert list(with_context(load.utterances, load.turns, 0)) == list(load.utterances)
     assert load.turns.dialogues.keys() == {"train/0", "train/1", "dev/0", "test/0"}
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,12 +28,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cotgen.acoustics.feature_cache import FeatureCache, content_hash
 from cotgen.acoustics.rows import Row, empty_row, measure_batch
 from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, AnalysisSettings
-from cotgen.acoustics.table import columns_to_frame
+from cotgen.acoustics.table import FeatureTable
 from cotgen.core.audio import audio_header_problem
 from cotgen.core.errors import CotgenError
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.orphans import die_with
 
+T = TypeVar("T")
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
 TASKS_PER_WORKER = 6
 
@@ -73,17 +74,16 @@ def _values(row: Row) -> dict[str, Any]:
 
 
 class _Columns:
-    """The table's columns, filled in place as results arrive: no dict is kept per row."""
+    """The table's values, filled in place as results arrive: no dict is kept per row."""
 
     def __init__(self, n: int) -> None:
-        self.features = {name: np.full(n, np.nan) for name in FEATURE_COLUMNS}
-        self.errors: list[str | None] = [None] * n
+        self.values = np.full((n, len(FEATURE_COLUMNS)), np.nan)
+        self.errors: dict[int, str] = {}
 
     def set(self, index: int, values: Row) -> None:
-        for name in FEATURE_COLUMNS:
-            value = values[name]
-            self.features[name][index] = np.nan if value is None else value
-        self.errors[index] = values["error"]
+        self.values[index] = [np.nan if values[name] is None else values[name] for name in FEATURE_COLUMNS]
+        if values["error"] is not None:
+            self.errors[index] = values["error"]
 
 
 def extract_features(
@@ -103,31 +103,53 @@ def extract_features(
     ``workers`` defaults to all cores; 1 runs in this process. ``cache_dir`` None disables the cache.
     ``executor`` (e.g. ``distributed.Client.get_executor()``) replaces the local process pool.
     """
-    items = [(str(item_id), str(path)) for item_id, path in items]
-    columns = _Columns(len(items))
+    return measure_table(items, len(items), workers, cache_dir, executor, progress, settings, max_audio_seconds).frame()
+
+
+def measure_table(
+    items: Iterable[tuple[str, str]],
+    total: int,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    settings: AnalysisSettings = DEFAULT_SETTINGS,
+    max_audio_seconds: float = MAX_AUDIO_SECONDS,
+) -> FeatureTable:
+    """:func:`extract_features` as a compact :class:`FeatureTable`, from ``total`` items read once, in order.
+
+    The items may be a stream (a build reads them back from ``utterances.jsonl``): only the items being
+    measured are held, so the stage keeps 21 numbers per utterance, not its id and path as well.
+    """
+    columns = _Columns(total)
+    ids: list[bytes] = []
     cache = FeatureCache(cache_dir, settings) if cache_dir is not None else None
     workers = workers or os.cpu_count() or 1
     sharing: dict[int, list[int]] = {}  # computed item -> the items with the same audio content (itself first)
     digests: dict[int, str] = {}
 
     with _progress_bar(progress) as bar:
-        task = bar.add_task("features", total=len(items))
+        task = bar.add_task("features", total=total)
 
         def settle(index: int, values: Row) -> None:
             columns.set(index, values)
             bar.advance(task)
 
-        def to_compute() -> Iterator[int]:
+        def to_compute() -> Iterator[tuple[int, tuple[str, str]]]:
             """Items that need an analysis, found while hashing, so work starts before hashing ends."""
             first_with_digest: dict[str, int] = {}
             for index, (item_id, path) in enumerate(items):
+                item_id, path = str(item_id), str(path)
+                if index >= total:
+                    raise CotgenError(f"more than the {total} audio items announced (the corpus changed meanwhile)")
+                ids.append(item_id.encode())
                 refused = audio_header_problem(path, max_audio_seconds)
                 if refused is not None:
                     settle(index, empty_row(item_id, refused))
                     continue
                 if cache is None:
                     sharing[index] = [index]
-                    yield index
+                    yield index, (item_id, path)
                     continue
                 try:
                     digest = content_hash(path)
@@ -146,7 +168,7 @@ def extract_features(
                     first_with_digest[digest] = index
                     digests[index] = digest
                     sharing[index] = [index]
-                    yield index
+                    yield index, (item_id, path)
 
         def record(index: int, row: Row) -> None:
             for same in sharing[index]:
@@ -155,35 +177,37 @@ def extract_features(
                 cache.put(digests[index], _values(row))
 
         if executor is None and workers == 1:
-            for index in to_compute():
-                record(index, measure_batch([items[index]], settings)[0])
+            for index, item in to_compute():
+                record(index, measure_batch([item], settings)[0])
         else:
-            size = batch_size(len(items), workers)
+            size = batch_size(total, workers)
             with _default_executor(workers) if executor is None else _borrowed(executor) as pool:
-                futures: dict[Future[list[Row]], list[int]] = {}
+                futures: dict[Future[list[Row]], list[tuple[int, tuple[str, str]]]] = {}
                 for batch in _chunks(to_compute(), size):
-                    futures[pool.submit(measure_batch, [items[i] for i in batch], settings)] = batch
-                lost: list[int] = []
+                    futures[pool.submit(measure_batch, [item for _, item in batch], settings)] = batch
+                lost: list[tuple[int, tuple[str, str]]] = []
                 for future in as_completed(futures):
                     try:
                         batch_rows = future.result()
                     except BrokenProcessPool:
                         lost.extend(futures[future])  # keep collecting the batches that did finish
                         continue
-                    for index, row in zip(futures[future], batch_rows):
+                    for (index, _), row in zip(futures[future], batch_rows):
                         record(index, row)
             if lost:
                 raise CotgenError(
                     f"a feature worker process died (crashed or ran out of memory); files not measured: {len(lost)} "
-                    f"(e.g. {items[lost[0]][1]}); finished results are cached: rerun to continue, "
+                    f"(e.g. {lost[0][1][1]}); finished results are cached: rerun to continue, "
                     "or with --workers 1 to find the file"
                 )
-    return columns_to_frame([item_id for item_id, _ in items], columns.features, columns.errors)
+    if len(ids) != total:
+        raise CotgenError(f"{len(ids)} audio items where {total} were announced (the corpus changed meanwhile)")
+    return FeatureTable(np.array(ids, dtype=bytes), columns.values, columns.errors)
 
 
-def _chunks(indices: Iterator[int], size: int) -> Iterator[list[int]]:
-    """Consecutive lists of ``size`` indices (the last may be shorter), as the iterator produces them."""
-    chunk: list[int] = []
+def _chunks(indices: Iterator[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` elements (the last may be shorter), as the iterator produces them."""
+    chunk: list[T] = []
     for index in indices:
         chunk.append(index)
         if len(chunk) == size:

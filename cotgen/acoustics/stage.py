@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-from cotgen.acoustics.parallel import extract_features
-from cotgen.acoustics.table import FEATURES_FILE, write_features
+from cotgen.acoustics.parallel import measure_table
+from cotgen.acoustics.table import FEATURES_FILE, FeatureTable, write_features
 from cotgen.core.errors import CotgenError
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import cache_dir as default_cache_dir
@@ -45,29 +45,34 @@ def run_features_stage(
 
     ``cache_dir`` None means the shared cotgen cache (``${XDG_CACHE_HOME:-~/.cache}/cotgen``).
     """
-    items = [(utt.id, utt.audio) for utt in utterances]
-    return measure_and_write(items, out_dir, workers, cache_dir, dask_scheduler, progress, max_audio_seconds)
+    items = ((utt.id, utt.audio) for utt in utterances)
+    table = measure_and_write(
+        items, len(utterances), out_dir, workers, cache_dir, dask_scheduler, progress, max_audio_seconds
+    )
+    return table.frame()
 
 
 def measure_and_write(
-    items: Sequence[tuple[str, str]],
+    items: Iterable[tuple[str, str]],
+    total: int,
     out_dir: Path,
     workers: int | None = None,
     cache_dir: Path | None = None,
     dask_scheduler: str | None = None,
     progress: bool = True,
     max_audio_seconds: float = MAX_AUDIO_SECONDS,
-) -> pd.DataFrame:
-    """:func:`run_features_stage` from (id, audio path) pairs, for a caller that no longer holds the records."""
+) -> FeatureTable:
+    """:func:`run_features_stage` from ``total`` (id, audio path) pairs read once, for a caller that holds no
+    records (a build streams them from ``utterances.jsonl``); the compact table, not a frame."""
     cache = default_cache_dir(cache_dir)
     if dask_scheduler:
         with dask_executor(dask_scheduler) as executor:
-            frame = extract_features(
-                items, cache_dir=cache, executor=executor, progress=progress, max_audio_seconds=max_audio_seconds
+            table = measure_table(
+                items, total, cache_dir=cache, executor=executor, progress=progress, max_audio_seconds=max_audio_seconds
             )
     else:
-        frame = extract_features(
-            items, workers=workers, cache_dir=cache, progress=progress, max_audio_seconds=max_audio_seconds
+        table = measure_table(
+            items, total, workers=workers, cache_dir=cache, progress=progress, max_audio_seconds=max_audio_seconds
         )
-    write_features(Path(out_dir) / FEATURES_FILE, frame)
-    return frame
+    write_features(Path(out_dir) / FEATURES_FILE, table)
+    return table

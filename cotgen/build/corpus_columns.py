@@ -11,8 +11,9 @@ time when they are taught.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,22 +24,59 @@ from cotgen.core.errors import CotgenError
 from cotgen.corpora import load_corpus
 from cotgen.corpora.dialogue import with_context
 from cotgen.corpora.out_of_set import DEFAULT_RULE
-from cotgen.records.utterance import Utterance, write_utterances
+from cotgen.records.utterance import Utterance, iter_utterances, write_utterances
 
 UTTERANCES_FILE = "utterances.jsonl"
 
 logger = logging.getLogger("cotgen.build.run")
 
 
-def _codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
-    """Each value as an index into the list of distinct values (-1 for None)."""
-    names: dict[str, int] = {}
-    codes = np.fromiter(
-        (-1 if value is None else names.setdefault(value, len(names)) for value in values),
-        dtype=np.int32,
-        count=len(values),
-    )
-    return codes, list(names)
+class _Codes:
+    """Values as indices into the list of distinct values (-1 for None), collected one value at a time."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, int] = {}
+        self.codes = array("i")
+
+    def add(self, value: str | None) -> None:
+        self.codes.append(-1 if value is None else self.names.setdefault(value, len(self.names)))
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.codes, dtype=np.int32).copy()
+
+
+class _Collector:
+    """The columns of a stream of utterances, gathered as each record passes (the record is not kept)."""
+
+    def __init__(self) -> None:
+        self.ids: list[bytes] = []
+        self.speakers, self.genders = _Codes(), _Codes()
+        self.with_context = 0
+
+    def passing(self, utterances: Iterable[Utterance]) -> Iterator[Utterance]:
+        """``utterances`` unchanged, each one's columns gathered on the way."""
+        for u in utterances:
+            self.ids.append(u.id.encode())
+            self.speakers.add(u.speaker)
+            self.genders.add(u.gender)
+            self.with_context += bool(u.context)
+            yield u
+
+    def columns(
+        self, source: Path, corpus: str, classes: list[str], dropped: int, facts: dict[str, Any]
+    ) -> CorpusColumns:
+        return CorpusColumns(
+            source=source,
+            corpus=corpus,
+            classes=list(classes),
+            dropped=dropped,
+            ids=np.array(self.ids, dtype=bytes),
+            speaker_codes=self.speakers.array(),
+            speaker_names=list(self.speakers.names),
+            gender_codes=self.genders.array(),
+            gender_names=list(self.genders.names),
+            facts=dict(facts),
+        )
 
 
 @dataclass(frozen=True)
@@ -48,8 +86,8 @@ class CorpusColumns:
     corpus: str
     classes: list[str]
     dropped: int
+    source: Path  # the utterances.jsonl they were read from, which holds the rest of each record
     ids: np.ndarray  # UTF-8 bytes, fixed width (a quarter of numpy's fixed-width str)
-    audio: np.ndarray  # UTF-8 bytes, fixed width
     speaker_codes: np.ndarray  # int32 index into speaker_names, -1 when unknown
     speaker_names: list[str]
     gender_codes: np.ndarray  # int32 index into gender_names, -1 when unknown
@@ -57,36 +95,24 @@ class CorpusColumns:
     facts: dict[str, Any] = field(default_factory=dict)  # agreement, single labels, notes (run.json)
 
     @classmethod
-    def of(
-        cls,
-        corpus: str,
-        classes: list[str],
-        dropped: int,
-        utterances: Sequence[Utterance],
-        facts: dict[str, Any] | None = None,
-    ) -> CorpusColumns:
-        speakers, speaker_names = _codes([u.speaker for u in utterances])
-        genders, gender_names = _codes([u.gender for u in utterances])
-        return cls(
-            corpus=corpus,
-            classes=list(classes),
-            dropped=dropped,
-            ids=np.array([u.id.encode() for u in utterances], dtype=bytes),
-            audio=np.array([u.audio.encode() for u in utterances], dtype=bytes),
-            speaker_codes=speakers,
-            speaker_names=speaker_names,
-            gender_codes=genders,
-            gender_names=gender_names,
-            facts=dict(facts or {}),
-        )
+    def read(cls, source: Path) -> CorpusColumns:
+        """The columns of a run's ``utterances.jsonl``, read one record at a time (corpus and classes: the first's)."""
+        collector = _Collector()
+        first: Utterance | None = None
+        for utt in collector.passing(iter_utterances(source)):
+            first = first or utt
+        if first is None:
+            raise CotgenError(f"{source}: no utterances")
+        return collector.columns(source, first.corpus, first.classes, 0, {})
 
     @property
     def size(self) -> int:
         return int(self.ids.size)
 
-    def audio_items(self) -> list[tuple[str, str]]:
-        """(id, audio path) of every utterance, in corpus order: the features stage's input."""
-        return [(i.decode(), a.decode()) for i, a in zip(self.ids.tolist(), self.audio.tolist())]
+    def audio_items(self) -> Iterator[tuple[str, str]]:
+        """(id, audio path) of every utterance, in corpus order, read back from :attr:`source`: the features
+        stage's input. Not kept: paths are the longest column (100+ bytes per utterance in real corpora)."""
+        return ((utt.id, utt.audio) for utt in iter_utterances(self.source))
 
     def speakers(self) -> list[str | None]:
         """The speaker of every utterance (None when unknown), in corpus order."""
@@ -140,9 +166,11 @@ def load_columns(
             len(load.dropped) + len(load.utterances),
             ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()),
         )
-    utterances = with_context(load.utterances, load.turns, context)
-    write_utterances(run_dir / UTTERANCES_FILE, utterances)
     facts = load.summary().facts()
+    # One record at a time from the load's spool, through the context, into the file and the columns.
+    collector = _Collector()
+    source = run_dir / UTTERANCES_FILE
+    write_utterances(source, collector.passing(with_context(load.utterances, load.turns, context)))
     if context > 0:
-        facts["context"] = {"turns": context, "with_context": sum(1 for u in utterances if u.context)}
-    return CorpusColumns.of(load.corpus, load.classes, len(load.dropped), utterances, facts)
+        facts["context"] = {"turns": context, "with_context": collector.with_context}
+    return collector.columns(source, load.corpus, load.classes, len(load.dropped), facts)

@@ -88,6 +88,7 @@ from cotgen.teachers.ratelimit import estimate_text_tokens, estimate_tokens
 from cotgen.teachers.template import TEACHER_NAME, template_ref, write_trace
 
 if TYPE_CHECKING:
+    from cotgen.acoustics.table import FeatureTable
     from cotgen.build.model_teacher import OpenAITeacher, ShapeWatch
     from cotgen.teachers.openai_teacher import TeacherConfig
 
@@ -378,6 +379,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
 
     features = measure_and_write(
         corpus.audio_items(),
+        corpus.size,
         run_dir,
         workers=config.workers,
         cache_dir=config.cache,
@@ -402,19 +404,15 @@ def unmeasured_summary(errors: Mapping[str, str], total: int, audio: Mapping[str
     )
 
 
-def _prepared(corpus: CorpusColumns, features: Any, run_dir: Path) -> Prepared:
-    """The corpus columns with their features (a pandas frame in corpus order) and the cue references."""
-    measured_ids = features["id"].to_numpy(dtype=object)
-    if measured_ids.size != corpus.size or any(a != b.decode() for a, b in zip(measured_ids, corpus.ids.tolist())):
-        raise RuntimeError("the features table is not in corpus order")  # extract_features keeps input order
-    errors = {
-        str(utterance_id): str(error)
-        for utterance_id, error in zip(measured_ids, features["error"])
-        if isinstance(error, str) and error
-    }
+def _prepared(corpus: CorpusColumns, features: FeatureTable, run_dir: Path) -> Prepared:
+    """The corpus columns with their features (in corpus order) and the cue references."""
+    if not np.array_equal(features.ids, corpus.ids):
+        raise RuntimeError("the features table is not in corpus order")  # measure_table keeps input order
+    errors = {corpus.ids[row].decode(): error for row, error in sorted(features.errors.items()) if error}
     if errors:
-        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, dict(corpus.audio_items())))
-    values = features[FEATURE_COLUMNS].to_numpy(dtype=float)
+        audio = {uid: path for uid, path in corpus.audio_items() if uid in errors}
+        logger.warning("features: %s", unmeasured_summary(errors, corpus.size, audio))
+    values = features.values
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
     references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
     return Prepared(corpus, run_dir, values, references, errors)
@@ -569,13 +567,15 @@ WorkItem = tuple[Item, CueProfile | None]
 
 @dataclass(frozen=True)
 class WorkPlan:
-    """Which items of the selected utterances this run does, and the input fingerprint of each.
+    """Which items of the selected utterances this run does; each item's input fingerprint is computed as it goes.
 
     An item is skipped when it is done and its recorded fingerprint is the one its inputs give now;
     a done item whose fingerprint differs is stale and done again, as is a retried reject. A reject
     whose reason is a server fault (:data:`~cotgen.teachers.breaker.SERVER_FAULT_REASONS`: written by
     an older cotgen, or a failed batch row) is retried by every run, ``--retry-rejects`` or not: the
-    failure was never the item's.
+    failure was never the item's. Only the done items' fingerprints are computed to plan (none in a
+    fresh run); the others are computed when their item comes up, so the plan holds nothing per item
+    that is to do (a fingerprint per item was about 0.3 KB per utterance at 100,000).
     """
 
     selected: int  # utterances
@@ -583,7 +583,7 @@ class WorkPlan:
     skip: set[tuple[str, int]]  # done before this run, unchanged, and not retried
     retried: set[tuple[str, int]]
     stale: set[tuple[str, int]]  # done before this run from inputs that have changed since
-    fingerprints: dict[tuple[str, int], str]
+    context: FingerprintContext
     resample: bool = False  # retried predict samples are drawn again, not read from the cache
 
     @property
@@ -595,17 +595,22 @@ class WorkPlan:
         corpus = prepared.corpus
         selected = min(config.limit, corpus.size) if config.limit else corpus.size
         numbers = sample_numbers(config.samples, config.effective_mode)
-        fingerprints = {
-            item.key: fingerprint
-            for item, fingerprint in _fingerprinted(islice(prepared.utterances(), selected), numbers, prepared, context)
-        }
-        stale = state.stale(fingerprints)
-        retried = {
-            key
-            for key, reject in state.rejects.items()
-            if key in fingerprints and (config.retry_rejects or reject.reason in SERVER_FAULT_REASONS)
-        } - stale
-        return cls(selected, numbers, state.done - retried - stale, retried, stale, fingerprints, config.resample)
+        stale: set[tuple[str, int]] = set()
+        retried: set[tuple[str, int]] = set()
+        if state.trace_keys or state.rejects:
+            for position, utt in enumerate(islice(prepared.utterances(), selected)):
+                if not any(state.is_done((utt.id, n)) for n in numbers):
+                    continue
+                current = {item.key: fp for item, fp in _fingerprinted(utt, position, numbers, prepared, context)[1]}
+                stale |= state.stale(current)
+                retried.update(
+                    key
+                    for key in current
+                    if key in state.rejects
+                    and (config.retry_rejects or state.rejects[key].reason in SERVER_FAULT_REASONS)
+                )
+        retried -= stale
+        return cls(selected, numbers, state.done - retried - stale, retried, stale, context, config.resample)
 
     def pending(self, corpus: CorpusColumns) -> int:
         """How many items are to do (done items and items outside the selection excluded)."""
@@ -615,33 +620,33 @@ class WorkPlan:
         return sum(1 for i in ids for n in self.numbers if (i, n) not in self.skip)
 
     def work(self, prepared: Prepared) -> Iterator[WorkItem]:
-        """The items to do in corpus order, each with its cue profile, reading one record at a time."""
+        """The items to do in corpus order, each with its cue profile and fingerprint, reading one record at a time."""
         for position, utt in enumerate(islice(prepared.utterances(), self.selected)):
-            keys = [(utt.id, n) for n in self.numbers if (utt.id, n) not in self.skip]
-            if not keys:
+            if all((utt.id, n) in self.skip for n in self.numbers):
                 continue
-            profile = None if utt.id in prepared.errors else prepared.profile(position, utt)
-            for key in keys:
-                n = key[1]
-                redraw = self.resample and key in self.retried and n > 0
-                yield Item(utt, n, mode_of(n), self.fingerprints[key], redraw), profile
+            profile, fingerprinted = _fingerprinted(utt, position, self.numbers, prepared, self.context)
+            for item, fingerprint in fingerprinted:
+                key = item.key
+                if key in self.skip:
+                    continue
+                redraw = self.resample and key in self.retried and item.sample > 0
+                yield Item(utt, item.sample, item.mode, fingerprint, redraw), profile
 
 
 def _fingerprinted(
-    utterances: Iterable[Utterance], numbers: list[int], prepared: Prepared, context: FingerprintContext
-) -> Iterator[tuple[Item, str]]:
-    """Each item of ``utterances`` with the fingerprint of what its record would be made from."""
-    for position, utt in enumerate(utterances):
-        error = prepared.errors.get(utt.id)
-        profile = None if error is not None else prepared.profile(position, utt)
-        inputs = None if profile is None else prompt_inputs(utt, profile)
-        levels = None if profile is None else profile.levels
-        items = [Item(utt, n, mode_of(n)) for n in numbers]
-        if not items:
-            continue
-        shared = utterance_fingerprint(items[0], inputs, levels, error)
-        for item in items:
-            yield item, context.of_sample(item, shared)
+    utt: Utterance, position: int, numbers: list[int], prepared: Prepared, context: FingerprintContext
+) -> tuple[CueProfile | None, list[tuple[Item, str]]]:
+    """The cue profile of the utterance at ``position``, and each of its items with the fingerprint of what its
+    record would be made from."""
+    error = prepared.errors.get(utt.id)
+    profile = None if error is not None else prepared.profile(position, utt)
+    inputs = None if profile is None else prompt_inputs(utt, profile)
+    levels = None if profile is None else profile.levels
+    items = [Item(utt, n, mode_of(n)) for n in numbers]
+    if not items:
+        return profile, []
+    shared = utterance_fingerprint(items[0], inputs, levels, error)
+    return profile, [(item, context.of_sample(item, shared)) for item in items]
 
 
 def features_reject(item: Item, prepared: Prepared) -> RejectRecord:
@@ -997,13 +1002,10 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
     """
     from cotgen.acoustics.stage import measure_and_write  # pandas and pyarrow, as in :func:`prepare`
 
-    utterances = list(iter_utterances(run_dir / UTTERANCES_FILE))
-    if not utterances:
-        raise CotgenError(f"{run_dir / UTTERANCES_FILE}: no utterances")
-    corpus = CorpusColumns.of(utterances[0].corpus, utterances[0].classes, 0, utterances)
-    del utterances
+    corpus = CorpusColumns.read(run_dir / UTTERANCES_FILE)
     features = measure_and_write(
         corpus.audio_items(),
+        corpus.size,
         run_dir,
         workers=config.workers,
         cache_dir=config.cache,

@@ -119,7 +119,7 @@ class RunState:
 
     def stale(self, current: Mapping[ItemKey, str]) -> set[ItemKey]:
         """Done items whose recorded fingerprint is not ``current``'s (records without one count as stale)."""
-        return {key for key in self.done if key in current and self.fingerprints.get(key) != current[key]}
+        return {key for key, now in current.items() if self.is_done(key) and self.fingerprints.get(key) != now}
 
     def release(self, keys: Iterable[ItemKey]) -> int:
         """Take these items' records out of both files (each rewritten atomically) so they are done again.

@@ -57,8 +57,9 @@ def features_command(
         f"measured {len(frame) - len(failed)} of {len(frame)} utterances into {inert(str(out_dir / FEATURES_FILE))}",
         highlight=False,
     )
-    audio = {u.id: u.audio for u in load.utterances}
     errors = frame.loc[failed.index, ["id", "error"]]
+    unmeasured = set(errors["id"])
+    audio = {u.id: u.audio for u in load.utterances if u.id in unmeasured}
     for reason, count in failed.value_counts().items():
         first = str(errors.loc[errors["error"] == reason, "id"].iloc[0])
         example = inert(f"{reason}): {count}, e.g. {first} ({audio[first]})")

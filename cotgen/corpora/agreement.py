@@ -19,7 +19,8 @@ reported per corpus and per class in ``cotgen corpus``'s summary, ``run.json`` a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import krippendorff
@@ -106,39 +107,79 @@ def is_rater_count(utt: Utterance) -> bool:
     return utt.n_annotators >= 2 and abs(sum(utt.vote_counts.values()) - utt.n_annotators) <= COUNT_TOLERANCE
 
 
-def vote_matrix(utterances: Sequence[Utterance], classes: Sequence[str], folds: Mapping[str, str]) -> np.ndarray:
-    """Units x (classes + outside) vote counts of the utterances whose counts are rater counts."""
-    column = {code: i for i, code in enumerate(classes)}
-    rows = []
-    for utt in utterances:
+class AgreementRows:
+    """What the agreement figures need of each utterance, as flat numeric columns, never the records.
+
+    A corpus is measured as it is read, one utterance at a time (:func:`cotgen.corpora.entries.assemble`
+    holds no records): about 10 numbers per utterance instead of a 2.6 KB record.
+    """
+
+    def __init__(self, classes: Sequence[str], folds: Mapping[str, str]) -> None:
+        self.classes = list(classes)
+        self.folds = dict(folds)
+        self._column = {code: i for i, code in enumerate(self.classes)}
+        self._votes = array("d")  # rater-count utterances only: classes + outside per row
+        self._distributions = array("d")  # every utterance: one probability per class
+        self._majorities = array("i")  # index into classes, -1 for a tie
+        self._units = 0
+
+    def add(self, utt: Utterance) -> None:
+        """Count one utterance."""
+        k = len(self.classes)
+        self._distributions.extend(utt.distribution.get(c, 0.0) for c in self.classes)
+        self._majorities.append(self._column.get(utt.majority, -1) if utt.majority is not None else -1)
         if not is_rater_count(utt):
-            continue
-        row = np.zeros(len(classes) + 1)
+            return
+        row = np.zeros(k + 1)
         for code, count in utt.vote_counts.items():
-            target = folds.get(code)
-            row[column[target] if target in column else len(classes)] += count
-        rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(classes) + 1)
+            target = self.folds.get(code)
+            row[self._column[target] if target in self._column else k] += count
+        self._votes.extend(row.tolist())
+        self._units += 1
+
+    def vote_matrix(self) -> np.ndarray:
+        """Units x (classes + outside) vote counts of the utterances whose counts are rater counts."""
+        return np.frombuffer(self._votes, dtype=np.float64).reshape(self._units, len(self.classes) + 1).copy()
+
+    def distributions(self) -> np.ndarray:
+        """Utterances x classes: every utterance's human distribution."""
+        n = len(self._majorities)
+        return np.frombuffer(self._distributions, dtype=np.float64).reshape(n, len(self.classes)).copy()
+
+    def majorities(self) -> np.ndarray:
+        """Every utterance's majority as an index into the classes (-1 for a tie)."""
+        return np.frombuffer(self._majorities, dtype=np.int32).copy()
 
 
-def measure(utterances: Sequence[Utterance], classes: Sequence[str], folds: Mapping[str, str]) -> Agreement:
+def rows_of(utterances: Iterable[Utterance], classes: Sequence[str], folds: Mapping[str, str]) -> AgreementRows:
+    """The agreement rows of some utterances."""
+    rows = AgreementRows(classes, folds)
+    for utt in utterances:
+        rows.add(utt)
+    return rows
+
+
+def measure(utterances: Iterable[Utterance], classes: Sequence[str], folds: Mapping[str, str]) -> Agreement:
     """Alpha and normalised entropy over a corpus and per class (see the module docstring)."""
-    matrix = vote_matrix(utterances, classes, folds)
+    return measure_rows(rows_of(utterances, classes, folds))
+
+
+def measure_rows(rows: AgreementRows) -> Agreement:
+    """:func:`measure` from the rows a corpus load accumulated."""
+    classes = rows.classes
+    matrix = rows.vote_matrix()
     alpha = alpha_nominal(matrix)
     note = None
     if matrix.shape[0] == 0:
         note = "no utterance has vote counts from two or more raters (single labels or distributions only)"
     elif alpha is None:
         note = "undefined: the raters used only one class"
-    distributions = np.array([[utt.distribution.get(c, 0.0) for c in classes] for utt in utterances]).reshape(
-        len(utterances), len(classes)
-    )
-    entropy = normalised_entropy(distributions)
-    majorities = np.array([utt.majority or "" for utt in utterances], dtype=object)
+    entropy = normalised_entropy(rows.distributions())
+    majorities = rows.majorities()
     per_class = []
     for i, code in enumerate(classes):
         binary = np.stack([matrix[:, i], matrix.sum(axis=1) - matrix[:, i]], axis=1) if matrix.size else matrix
-        mine = entropy[majorities == code] if len(utterances) else entropy
+        mine = entropy[majorities == i]
         per_class.append(
             ClassAgreement(
                 code=code,

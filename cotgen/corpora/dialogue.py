@@ -9,7 +9,7 @@ that is out of the class set was still heard by the annotators of the next one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from cotgen.records.utterance import ContextTurn, Utterance
@@ -58,19 +58,16 @@ class TurnIndex:
 EMPTY = TurnIndex({}, {})
 
 
-def with_context(utterances: Iterable[Utterance], index: TurnIndex, k: int) -> list[Utterance]:
-    """The utterances with ``context`` set to their ``k`` previous turns (unchanged when ``k`` is 0).
+def with_context(utterances: Iterable[Utterance], index: TurnIndex, k: int) -> Iterator[Utterance]:
+    """The utterances with ``context`` set to their ``k`` previous turns (unchanged when ``k`` is 0), one at a time.
 
     An utterance in a dialogue but at its start gets an empty list (context asked for, none before it);
-    one outside any dialogue keeps None, so prompts say nothing about context for it.
+    one outside any dialogue keeps None, so prompts say nothing about context for it. Lazy: a build streams
+    its corpus through it into ``utterances.jsonl`` without holding the records.
     """
-    if k <= 0:
-        return list(utterances)
-    out = []
     for utt in utterances:
-        if utt.id not in index.where:
-            out.append(utt)
+        if k <= 0 or utt.id not in index.where:
+            yield utt
             continue
         turns = [ContextTurn(speaker=t.speaker, transcript=t.transcript) for t in index.previous(utt.id, k)]
-        out.append(utt.model_copy(update={"context": turns}))
-    return out
+        yield utt.model_copy(update={"context": turns})

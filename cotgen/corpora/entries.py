@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,11 @@ from pydantic import ValidationError
 
 from cotgen.core.errors import CotgenError
 from cotgen.core.ids import id_problem, normal_id, shown_id
+from cotgen.core.spool import Spool
 from cotgen.corpora.classes import ClassSet, canonical_sort
 from cotgen.corpora.dialogue import DialogueTurn, TurnIndex
 from cotgen.corpora.out_of_set import NO_MAJORITY_REFERENCE, OutOfSetTally
-from cotgen.corpora.summary import CorpusSummary, summarize
+from cotgen.corpora.summary import CorpusSummary, SummaryTally, summarize
 from cotgen.records.utterance import VAD, Utterance, distribution_from_counts, majority_of
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,9 @@ class CorpusLoad:
 
     corpus: str
     classes: list[str]
-    utterances: list[Utterance]
+    utterances: Sequence[Utterance]  # a Spool when assembled: read back from disk one at a time
     dropped: list[Dropped]
+    tally: SummaryTally
     missing_audio: list[str] = field(default_factory=list)
     folds: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -161,11 +162,20 @@ def assemble(
     allow_missing_audio: bool = False,
     audio_index: AudioIndex | None = None,
 ) -> CorpusLoad:
-    """Apply the shared rules to a recipe's output, in this order: unique id, any vote, class set, audio."""
+    """Apply the shared rules to a recipe's output, in this order: unique id, any vote, class set, audio.
+
+    Two passes, neither holding the corpus: the first reads the recipe once, checks ids and votes and keeps only
+    the ids seen, the vote codes seen and the dialogue turns; the entries it keeps wait on disk (a
+    :class:`~cotgen.core.spool.Spool`), because the class set (``all``: every code the corpus uses) is only
+    known at the end. The second makes one utterance at a time from them, counts it into the summary and
+    spools it: the load's ``utterances`` are read back from disk, in corpus order, by whoever needs them.
+    """
     index = audio_index or AudioIndex()
     dropped: list[Dropped] = []
-    candidates: list[RawEntry] = []
+    candidates: Spool[RawEntry] = Spool()
     seen_ids: dict[str, str] = {}  # NFC id -> the spelling first read
+    codes: dict[str, None] = {}  # every vote code of a kept entry, for an ``all`` class set
+    voted: set[str] = set()  # the codes with a vote
     turns: list[tuple[str, DialogueTurn]] = []
     for item in items:
         if isinstance(item, Dropped):
@@ -192,10 +202,12 @@ def assemble(
         if not any(value > 0 for value in item.vote_counts.values()):
             dropped.append(Dropped(NO_VOTES, item.where, item.id))
             continue
+        codes.update(dict.fromkeys(item.vote_counts))
+        voted.update(code for code, value in item.vote_counts.items() if value > 0)
         candidates.append(item)
+    del seen_ids
 
-    seen = {code for entry in candidates for code, value in entry.vote_counts.items() if value > 0}
-    unused = class_set.unused(seen) if candidates else []
+    unused = class_set.unused(voted) if candidates else []
     if unused and not class_set.given:
         # The corpus's default set on a part of the corpus (a session, a fixture): worth a word, not a stop.
         logger.warning(
@@ -204,18 +216,15 @@ def assemble(
     elif unused:
         raise CotgenError(
             f"--classes {class_set.spec}: {corpus} never uses {', '.join(unused)}; "
-            f"the codes it uses are {', '.join(canonical_sort(seen))}"
+            f"the codes it uses are {', '.join(canonical_sort(voted))}"
         )
-    resolved = class_set.resolve(code for entry in candidates for code in entry.vote_counts)
+    resolved = class_set.resolve(codes)
     classes = list(resolved.codes or ())
-    utterances: list[Utterance] = []
+    utterances: Spool[Utterance] = Spool()
     missing: list[str] = []
-    # Release each raw entry as its utterance is made, so the corpus is not held twice at the peak.
-    pending = deque(candidates)
-    del candidates
     tally = OutOfSetTally(class_set.out_of_set)
-    while pending:
-        entry = pending.popleft()
+    counted = SummaryTally(classes, resolved.folds)
+    for entry in candidates:
         if not class_set.is_all:
             tally.add(entry.vote_counts, resolved.folds)
         outside = None if class_set.is_all else _outside_set(entry, resolved)
@@ -233,29 +242,31 @@ def assemble(
                 continue
             missing.append(entry.id)
         try:
-            utterances.append(
-                Utterance(
-                    id=entry.id,
-                    corpus=corpus,
-                    audio=str(audio),
-                    speaker=known_speaker(entry.speaker),
-                    gender=entry.gender,
-                    session=entry.session,
-                    transcript=entry.transcript,
-                    votes=entry.votes,
-                    vote_counts=dict(entry.vote_counts),
-                    distribution=distribution,
-                    majority=majority_of(distribution),
-                    n_annotators=entry.n_annotators,
-                    vad=entry.vad,
-                    meta=entry.meta,
-                    single_label=entry.single_label,
-                )
+            utt = Utterance(
+                id=entry.id,
+                corpus=corpus,
+                audio=str(audio),
+                speaker=known_speaker(entry.speaker),
+                gender=entry.gender,
+                session=entry.session,
+                transcript=entry.transcript,
+                votes=entry.votes,
+                vote_counts=dict(entry.vote_counts),
+                distribution=distribution,
+                majority=majority_of(distribution),
+                n_annotators=entry.n_annotators,
+                vad=entry.vad,
+                meta=entry.meta,
+                single_label=entry.single_label,
             )
         except ValidationError as exc:
             first = exc.errors()[0]
             detail = f"{entry.id}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
             dropped.append(Dropped(INVALID_RECORD, entry.where, detail))
+            continue
+        utterances.append(utt)
+        counted.add(utt)
+    candidates.close()
     for item in dropped:
         logger.debug("%s: dropped (%s) at %s: %s", corpus, item.reason, item.where, item.detail)
     return CorpusLoad(
@@ -263,6 +274,7 @@ def assemble(
         classes=classes,
         utterances=utterances,
         dropped=dropped,
+        tally=counted,
         missing_audio=missing,
         folds=dict(resolved.folds),
         turns=TurnIndex.of(turns),

@@ -10,13 +10,15 @@ entry counted by reason.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cotgen.core.divergence import as_vector, entropy_bits
-from cotgen.corpora.agreement import Agreement, measure
+from cotgen.core.divergence import entropy_bits
+from cotgen.corpora.agreement import Agreement, AgreementRows, measure_rows
+from cotgen.records.utterance import Utterance
 
 if TYPE_CHECKING:
     from cotgen.corpora.entries import CorpusLoad
@@ -116,34 +118,65 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def summarize(load: CorpusLoad) -> CorpusSummary:
-    """Compute the summary of a load (pure: reads only the load)."""
-    utterances = load.utterances
-    mass = dict.fromkeys(load.classes, 0.0)
-    majorities: Counter[str] = Counter()
-    for utt in utterances:
+class SummaryTally:
+    """The summary's figures, counted one utterance at a time as a corpus is assembled.
+
+    Holds a few numbers per utterance (:class:`~cotgen.corpora.agreement.AgreementRows`), never a record, so
+    a corpus of any size can be summarised while its records go to disk one by one. The per-class vote mass
+    is summed in corpus order, utterance after utterance, as it always was: the same figures to the last bit.
+    """
+
+    def __init__(self, classes: Sequence[str], folds: Mapping[str, str]) -> None:
+        self.classes = list(classes)
+        self.mass = dict.fromkeys(self.classes, 0.0)
+        self.majorities: Counter[str] = Counter()
+        self.kept = 0
+        self.annotators_min: int | None = None
+        self.annotators_max = 0
+        self.annotators_sum = 0
+        self.single_label = 0
+        self.rows = AgreementRows(self.classes, folds or {code: code for code in self.classes})
+
+    def add(self, utt: Utterance) -> None:
+        """Count one kept utterance."""
         for code, p in utt.distribution.items():
-            mass[code] = mass.get(code, 0.0) + p
-        majorities[utt.majority if utt.majority is not None else TIE] += 1
-    matrix = np.array([as_vector(utt.distribution, load.classes) for utt in utterances], dtype=np.float64).reshape(
-        len(utterances), len(load.classes)
-    )
-    entropies = np.atleast_1d(entropy_bits(matrix))
-    annotators = [utt.n_annotators for utt in utterances]
+            self.mass[code] = self.mass.get(code, 0.0) + p
+        self.majorities[utt.majority if utt.majority is not None else TIE] += 1
+        self.kept += 1
+        n = utt.n_annotators
+        self.annotators_min = n if self.annotators_min is None else min(self.annotators_min, n)
+        self.annotators_max = max(self.annotators_max, n)
+        self.annotators_sum += n
+        self.single_label += utt.single_label
+        self.rows.add(utt)
+
+
+def tally(utterances: Iterable[Utterance], classes: Sequence[str], folds: Mapping[str, str]) -> SummaryTally:
+    """The tally of some utterances (for a caller holding them)."""
+    counted = SummaryTally(classes, folds)
+    for utt in utterances:
+        counted.add(utt)
+    return counted
+
+
+def summarize(load: CorpusLoad) -> CorpusSummary:
+    """Compute the summary of a load from its tally, drops and notes (pure: reads only the load)."""
+    counted = load.tally
+    entropies = np.atleast_1d(entropy_bits(counted.rows.distributions()))
     dropped = Counter(item.reason for item in load.dropped)
     return CorpusSummary(
         corpus=load.corpus,
-        kept=len(utterances),
-        classes=[ClassCount(code, mass[code], majorities.get(code, 0)) for code in load.classes],
-        ties=majorities.get(TIE, 0),
-        annotators_min=min(annotators, default=0),
-        annotators_mean=sum(annotators) / len(annotators) if annotators else 0.0,
-        annotators_max=max(annotators, default=0),
-        mean_entropy_bits=float(entropies.mean()) if len(utterances) else 0.0,
+        kept=counted.kept,
+        classes=[ClassCount(code, counted.mass[code], counted.majorities.get(code, 0)) for code in load.classes],
+        ties=counted.majorities.get(TIE, 0),
+        annotators_min=counted.annotators_min or 0,
+        annotators_mean=counted.annotators_sum / counted.kept if counted.kept else 0.0,
+        annotators_max=counted.annotators_max,
+        mean_entropy_bits=float(entropies.mean()) if counted.kept else 0.0,
         dropped=dict(dropped.most_common()),
         missing_audio_kept=len(load.missing_audio),
-        agreement=measure(utterances, load.classes, load.folds or {code: code for code in load.classes}),
-        single_label=sum(1 for utt in utterances if utt.single_label),
+        agreement=measure_rows(counted.rows),
+        single_label=counted.single_label,
         notes=dict(load.notes),
         out_of_set=dict(load.out_of_set),
     )

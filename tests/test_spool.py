@@ -1,0 +1,56 @@
+"""The on-disk list a corpus load keeps its records in (cotgen.core.spool): what goes in comes back, in order."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+from hypothesis import given, settings
+
+from cotgen.core import spool as spool_module
+from cotgen.core.spool import Spool
+
+records = st.lists(
+    st.one_of(
+        st.text(max_size=50), st.dictionaries(st.text(max_size=5), st.floats(allow_nan=False)), st.binary(max_size=300)
+    ),
+    max_size=40,
+)
+
+
+@given(records)
+@settings(max_examples=60, deadline=None)
+def test_a_spool_gives_back_what_was_appended_in_order_and_by_position(values: list) -> None:
+    spooled: Spool = Spool()
+    for value in values:
+        spooled.append(value)
+    assert len(spooled) == len(values)
+    assert list(spooled) == values
+    assert spooled == values
+    assert [spooled[i] for i in range(len(values))] == values
+    assert [spooled[-i] for i in range(1, len(values) + 1)] == [values[-i] for i in range(1, len(values) + 1)]
+    assert spooled[1:7:2] == values[1:7:2]
+    spooled.close()
+
+
+def test_reads_in_blocks_cross_record_boundaries_and_may_interleave(monkeypatch) -> None:
+    monkeypatch.setattr(spool_module, "READ_AHEAD", 64)  # a few records per block, some larger than a block
+    values = [("x" * (i * 7 % 150), i) for i in range(200)]
+    spooled: Spool = Spool()
+    for value in values:
+        spooled.append(value)
+    assert list(spooled) == values
+    # Two iterations at once, and appends after a read: no shared file position between them.
+    assert [(a, b) for a, b in zip(spooled, spooled)] == list(zip(values, values))
+    spooled.append(("late", -1))
+    assert spooled[-1] == ("late", -1) and list(spooled)[-2:] == [values[-1], ("late", -1)]
+
+
+def test_an_index_past_either_end_raises_index_error() -> None:
+    spooled: Spool = Spool()
+    spooled.append(1)
+    for index in (1, -2):
+        try:
+            spooled[index]
+        except IndexError:
+            continue
+        raise AssertionError(f"index {index} should be out of range")
+    assert spooled != [2] and spooled != [1, 1] and not Spool()
