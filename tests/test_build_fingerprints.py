@@ -20,12 +20,13 @@ from test_corpora_iemocap import release  # noqa: F401  (the IEMOCAP fixture, re
 
 from cotgen.build.fingerprint import FingerprintContext
 from cotgen.build.outcome import Item
-from cotgen.build.run import BuildConfig, BuildSummary, run_build
+from cotgen.build.run import BuildConfig, BuildSummary, WorkPlan, prepare, prompt_inputs, run_build
+from cotgen.build.state import RunState
 from cotgen.core.divergence import round_distribution
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, PROMPTS_DIR
 from cotgen.corpora import load_corpus
-from cotgen.prompts.templates import FeatureLine, PromptInputs
+from cotgen.prompts.templates import FeatureLine, PromptInputs, load_prompts
 from cotgen.records.fingerprint import server_identity
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord
 from cotgen.records.trace import parse_trace
@@ -228,3 +229,17 @@ def test_every_prompt_input_is_in_the_fingerprint(change: dict) -> None:
     assert same == context.of(item, _inputs(), {"pitch": "high"})
     assert context.of(item, _inputs(**change), {"pitch": "high"}) != same
     assert context.of(item, _inputs(), {"pitch": "low"}) != same
+
+
+def test_an_item_carries_the_prompt_inputs_its_fingerprint_hashed(tmp_path: Path, cache: Path) -> None:
+    """The plan computes each item's prompt inputs for its fingerprint and hands them on, so the prompt and the
+    checks read them instead of computing them again: they must be what computing them again gives."""
+    config = BuildConfig(out=tmp_path / "run", cache=cache, samples=1, progress=False)
+    prepared = prepare(config, config.run_dir())
+    context = config.fingerprint_context(load_prompts(None))
+    plan = WorkPlan.of(config, prepared, RunState(config.run_dir(), prepared.corpus.classes), context)
+    items = list(plan.work(prepared))
+    assert len(items) == 2 * DEMO
+    for item, profile in items:
+        assert profile is not None and item.inputs == prompt_inputs(item.utterance, profile)
+        assert item.fingerprint == context.of(item, item.inputs, profile.levels)
