@@ -8,25 +8,30 @@ replaced, every other item skipped, and each (id, sample) must stay in the files
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from loopback_server import LoopbackServer
+from pydantic import BaseModel
 from test_corpora_iemocap import release  # noqa: F401  (the IEMOCAP fixture, reused)
 
-from cotgen.build.fingerprint import FingerprintContext
+from cotgen.build.fingerprint import FingerprintContext, _plain
 from cotgen.build.outcome import Item
-from cotgen.build.run import BuildConfig, BuildSummary, run_build
+from cotgen.build.run import BuildConfig, BuildSummary, WorkPlan, prepare, prompt_inputs, run_build
+from cotgen.build.state import RunState
 from cotgen.core.divergence import round_distribution
 from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, PROMPTS_DIR
 from cotgen.corpora import load_corpus
-from cotgen.prompts.templates import FeatureLine, PromptInputs
-from cotgen.records.fingerprint import server_identity
+from cotgen.prompts.templates import FeatureLine, PromptInputs, load_prompts
+from cotgen.records.fingerprint import fingerprint, fingerprint_json, server_identity
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord
 from cotgen.records.trace import parse_trace
 from cotgen.records.utterance import ContextTurn, Utterance
@@ -228,3 +233,82 @@ def test_every_prompt_input_is_in_the_fingerprint(change: dict) -> None:
     assert same == context.of(item, _inputs(), {"pitch": "high"})
     assert context.of(item, _inputs(**change), {"pitch": "high"}) != same
     assert context.of(item, _inputs(), {"pitch": "low"}) != same
+
+
+def test_an_item_carries_the_prompt_inputs_its_fingerprint_hashed(tmp_path: Path, cache: Path) -> None:
+    """The plan computes each item's prompt inputs for its fingerprint and hands them on, so the prompt and the
+    checks read them instead of computing them again: they must be what computing them again gives."""
+    config = BuildConfig(out=tmp_path / "run", cache=cache, samples=1, progress=False)
+    prepared = prepare(config, config.run_dir())
+    context = config.fingerprint_context(load_prompts(None))
+    plan = WorkPlan.of(config, prepared, RunState(config.run_dir(), prepared.corpus.classes), context)
+    items = list(plan.work(prepared))
+    assert len(items) == 2 * DEMO
+    for item, profile in items:
+        assert profile is not None and item.inputs == prompt_inputs(item.utterance, profile)
+        assert item.fingerprint == context.of(item, item.inputs, profile.levels)
+
+
+def _plain_before(value: object) -> object:
+    """The prompt inputs' walk as written before it read each dataclass's field names once per class."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain_before(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {str(k): _plain_before(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_before(v) for v in value]
+    return value
+
+
+_numbers = st.none() | st.floats() | st.integers(-3, 3)
+_prompt_inputs = st.builds(
+    PromptInputs,
+    transcript=st.none() | st.text(max_size=8),
+    gender=st.sampled_from([None, "F", "M"]),
+    cues_text=st.text(max_size=8),
+    classes=st.lists(st.sampled_from(["neu", "hap", "ang"]), max_size=3).map(tuple),
+    features=st.lists(st.builds(FeatureLine, st.text(max_size=6), _numbers, _numbers), max_size=4).map(tuple),
+    human_distribution=st.none() | st.dictionaries(st.sampled_from(["neu", "hap"]), _numbers),
+    context=st.none() | st.lists(st.builds(ContextTurn, speaker=st.just("M"), transcript=st.text(max_size=6))),
+    levels=st.dictionaries(st.sampled_from(["pitch", "pauses"]), st.sampled_from(["low", "high"])),
+)
+
+
+@given(_prompt_inputs)
+def test_the_fingerprint_reads_prompt_inputs_as_before(inputs: PromptInputs) -> None:
+    assert fingerprint_json(_plain(inputs)) == fingerprint_json(_plain_before(inputs))
+
+
+_params = st.dictionaries(st.text(max_size=6), _numbers | st.booleans() | st.text(max_size=4) | st.lists(_numbers))
+
+
+@given(
+    st.text(max_size=8),
+    st.none() | st.text(max_size=8),
+    st.fixed_dictionaries({"rationalize": st.text(max_size=4), "predict": st.text(max_size=4)}),
+    st.fixed_dictionaries({"rationalize": _params, "predict": _params}),
+    st.lists(st.tuples(st.integers(0, 12), st.text(max_size=6)), min_size=1, max_size=4),
+)
+def test_an_items_fingerprint_hashes_its_fields_as_one_object(
+    teacher: str, server: str | None, templates: dict, params: dict, items: list[tuple[int, str]]
+) -> None:
+    """of_sample encodes the build's fields once per mode; the text it hashes is the object's canonical JSON."""
+    context = FingerprintContext(teacher, server, templates, params)
+    utt = Utterance(
+        id="u",
+        corpus="c",
+        audio="/a.wav",
+        vote_counts={"neu": 1},
+        distribution={"neu": 1.0},
+        majority="neu",
+        n_annotators=1,
+    )
+    for sample, utterance in items:  # several items of one build, both modes
+        item = Item(utt, sample, "rationalize" if sample == 0 else "predict")
+        fields = {"utterance": utterance, "sample": sample, "mode": item.mode, "teacher": teacher, "server": server}
+        fields |= {"template": templates[item.mode], "params": dict(params[item.mode])}
+        assert context.of_sample(item, utterance) == fingerprint(fields)

@@ -19,7 +19,7 @@ import cotgen.teachers.response_cache as cache_module
 from cotgen.core.errors import CotgenError
 from cotgen.records.trace import response_schema
 from cotgen.teachers.openai_teacher import ChatRequest, OpenAITeacher, TeacherConfig
-from cotgen.teachers.response_cache import ResponseCache, canonical_json, default_cache_path
+from cotgen.teachers.response_cache import CacheKeys, ResponseCache, canonical_json, default_cache_path
 
 MESSAGES = [{"role": "system", "content": "Explain."}, {"role": "user", "content": "Transcript: fine."}]
 PARAMS = {"temperature": 0.7, "max_tokens": 800}
@@ -192,3 +192,32 @@ def test_the_api_key_never_reaches_the_cache_file(tmp_path: Path, monkeypatch: p
         for file in files:
             assert sentinel.encode() not in file.read_bytes()
     assert sentinel.encode() not in path.read_bytes()
+
+
+_contents = st.text(max_size=12) | st.sampled_from(["Explain.", "Réponds en JSON.", 'a "quote"\n'])
+_messages = st.lists(
+    st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": _contents})
+    | st.fixed_dictionaries(
+        {"role": st.just("system"), "content": _contents}, optional={"name": st.just("x"), "extra": st.none()}
+    )
+    | st.fixed_dictionaries({"role": st.just("user"), "content": st.lists(st.fixed_dictionaries({"text": _contents}))}),
+    max_size=4,
+)
+
+
+@given(
+    st.lists(_messages, min_size=1, max_size=4),
+    st.dictionaries(st.sampled_from(["temperature", "max_tokens"]), st.floats(0, 2) | st.integers(0, 9), max_size=2),
+    st.none() | st.sampled_from([canonical_json(SCHEMA)]),
+    st.integers(0, 3),
+    st.sampled_from(["m", "modèle"]),
+)
+def test_a_clients_keys_are_the_keys_of_its_requests(
+    requests: list[list[dict]], params: dict, schema_json: str | None, sample: int, model: str
+) -> None:
+    """CacheKeys encodes the model, the server and each system message once; the keys are key_encoded's."""
+    keys = CacheKeys(model, SERVER)
+    for messages in requests:  # several requests of one client, sharing system messages
+        assert keys.key(messages, params, schema_json, sample) == ResponseCache.key_encoded(
+            model, messages, params, schema_json, sample, SERVER
+        )

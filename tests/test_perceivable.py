@@ -11,14 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from loopback_server import LoopbackServer, trace_responder
 from typer.testing import CliRunner
 
 from cotgen.build.run import BuildConfig, run_build
 from cotgen.cli.main import get_app
-from cotgen.records.measurements import _tidy, find_measurements, perceivable, without_measurements
+from cotgen.records.measurements import _tidy, _untidy, find_measurements, perceivable, without_measurements
 from cotgen.records.trace import Trace
 
 NUMBERED = [
@@ -140,15 +140,27 @@ def _tidy_every_rule(text: str) -> str:
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
-@settings(max_examples=500, deadline=None)
-@given(
-    st.text(
-        alphabet=st.sampled_from(list("ab (),;.:x") + ["\t", "\n", "\xa0", "\u2003", "\x1f", "1", "H"]), max_size=30
-    )
+_tidy_texts = st.text(
+    alphabet=st.sampled_from(list("ab (),;.:x") + ["\t", "\n", "\xa0", "\u2003", "\x1f", "1", "H"]), max_size=30
 )
+
+
+@settings(max_examples=500, deadline=None)
+@given(_tidy_texts)
 def test_the_tidy_shortcut_changes_nothing(text: str) -> None:
     """A text the shortcut calls tidy is one no tidying rule would change; other texts get every rule."""
     assert _tidy(text) == _tidy_every_rule(text)
+
+
+# What _untidy looks for, as one regular expression (slower: it tries every alternative at every position).
+_UNTIDY_AS_ONE = re.compile(r",\s*[,;.:)]|\(\s*[,;]?\s*\)|\s[\s,;.:)]|^[\s,;]|\s\Z")
+
+
+@settings(max_examples=500, deadline=None)
+@given(_tidy_texts)
+@example("x (;) y")  # an empty parenthesis that no other alternative sees
+def test_untidy_looks_for_each_alternative_as_the_one_pattern_does(text: str) -> None:
+    assert _untidy(text) == bool(_UNTIDY_AS_ONE.search(text))
 
 
 def test_a_trace_without_numbers_is_its_own_perceivable_trace() -> None:

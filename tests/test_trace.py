@@ -4,14 +4,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cotgen.core.divergence import round_distribution
 from cotgen.core.errors import CotgenError
 from cotgen.records.stages import stage_order
 from cotgen.records.trace import (
+    _STAGE_TAG_IN_TEXT,
     ACOUSTIC_CUES,
     INTONATION_LEVELS,
     LEVELS,
+    Trace,
     TraceError,
     TraceParseError,
+    _one_line,
     parse_sections,
     parse_trace,
     printed,
@@ -79,7 +83,17 @@ def _valid():
         (lambda d: d["distribution"].pop("neu"), "distribution_invalid", "missing ['neu']"),
         (lambda d: d["ambiguity"].update(competing=["ang"]), "schema_invalid", "at least two"),
         (lambda d: d["acoustic"]["cues"][0].update(level="rising"), "schema_invalid", "level 'rising'"),
-        (lambda d: d["acoustic"]["cues"][0].update(suggests=["xyz"]), "schema_invalid", "unknown class"),
+        (
+            lambda d: d["acoustic"]["cues"][0].update(suggests=["xyz"]),
+            "schema_invalid",
+            "acoustic.cues.0.suggests: unknown",
+        ),
+        (
+            lambda d: d["lexical"]["cues"][0].update(suggests=["x"]),
+            "schema_invalid",
+            "lexical.cues.0.suggests: unknown",
+        ),
+        (lambda d: d["ambiguity"].update(competing=["ang", "x"]), "schema_invalid", "ambiguity.competing: unknown"),
         (lambda d: d["lexical"].update(cues=[]), "schema_invalid", "at least one lexical cue"),
         (lambda d: d.pop("ambiguity"), "schema_invalid", "ambiguity"),
         (lambda d: d["acoustic"]["cues"][0].update(observation=" \n "), "schema_invalid", "only whitespace"),
@@ -175,3 +189,44 @@ def test_stage_order_reads_a_declared_order(spec, expected):
 def test_stage_order_refuses_anything_but_the_three_stages_once_with_the_distribution_last(spec):
     with pytest.raises(CotgenError, match="expected each of acoustic, lexical, ambiguity once"):
         stage_order(spec)
+
+
+_TAGGED = st.lists(st.sampled_from(["<", ">", "/", " ", "\n", "\t", "Acoustic", "distribution", "x", "‹"]), max_size=12)
+
+
+@given(st.one_of(text, _TAGGED.map("".join)))
+def test_free_text_without_a_tag_opener_is_only_collapsed(value):
+    """_one_line skips the tag replacement for a text without "<": it gives what replacing in every text gives."""
+    collapsed = " ".join(value.split())
+    assert _one_line(value) == _STAGE_TAG_IN_TEXT.sub(r"‹\1›", collapsed)
+
+
+# Printed already or not, summing to 1 or within the tolerance, with zeros of either sign.
+_distributions = st.tuples(
+    st.sampled_from(
+        [(0.5, 0.5, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0), (0.33, 0.33, 0.34, 0.0), (1 / 3, 1 / 3, 1 / 3, 0.0)]
+        + [(0.7, 0.2, 0.1, 0.0), (0.25, 0.25, 0.25, 0.25), (0.2, 0.2, 0.2, 0.39), (0.6, 0.4, 0.0, 0.0)]
+    ),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+).map(lambda pair: [-v if negate and v == 0.0 else v for v, negate in zip(*pair)])
+
+
+@given(st.permutations(CLASSES), _distributions)
+def test_a_trace_printed_or_ordered_already_is_kept_as_the_copy_would_be(order, values):
+    """printed and validate_trace return the trace itself when the copy would hold the same floats (a -0.0 is not
+    the same as a 0.0: it prints differently); what they return dumps as the copy does."""
+    base = validate_trace(_valid(), CLASSES, has_transcript=True)
+    raw = base.model_dump()
+    raw["distribution"] = dict(zip(order, values))
+    try:
+        trace = validate_trace(raw, CLASSES, has_transcript=True)
+    except TraceError:
+        return  # off by more than the tolerance: nothing to compare
+    unchecked = Trace.model_validate(raw)
+    ordered = {code: unchecked.distribution[code] for code in CLASSES}
+    total = sum(ordered.values())
+    if abs(total - 1.0) > 1e-9:
+        ordered = {code: value / total for code, value in ordered.items()}
+    assert trace.model_dump_json() == unchecked.model_copy(update={"distribution": ordered}).model_dump_json()
+    copy = trace.model_copy(update={"distribution": round_distribution(trace.distribution)})
+    assert printed(trace).model_dump_json() == copy.model_dump_json()

@@ -14,6 +14,7 @@ fingerprint.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 
 from cotgen.build.outcome import Item, Mode
 from cotgen.prompts.templates import PromptInputs
-from cotgen.records.fingerprint import fingerprint
+from cotgen.records.fingerprint import fingerprint, fingerprint_json, text_fingerprint
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,31 @@ class FingerprintContext:
         """The fingerprint of ``item`` from its utterance's part (:func:`utterance_fingerprint`), computed once.
 
         An utterance's K + 1 items share everything but the sample, the mode and what depends on the
-        mode, so a build hashes the utterance's inputs once and each item's few fields on top.
+        mode, so a build hashes the utterance's inputs once and each item's few fields on top. Those
+        fields' canonical JSON is the text :func:`~cotgen.records.fingerprint.fingerprint` hashes for
+        ``{"mode", "params", "sample", "server", "teacher", "template", "utterance"}`` (keys sorted); all but
+        the sample and the utterance's part are the build's, encoded once per mode (:meth:`_mode_json`).
         """
-        return fingerprint(
-            {
-                "utterance": utterance,
-                "sample": item.sample,
-                "mode": item.mode,
-                "teacher": self.teacher,
-                "server": self.server,
-                "template": self.templates[item.mode],
-                "params": dict(self.params[item.mode]),
-            }
+        encoded = self._mode_json.get(item.mode)
+        if encoded is None:
+            encoded = self._mode_json[item.mode] = self._encode_mode(item.mode)
+        before_sample, before_utterance = encoded
+        sample, utterance_json = fingerprint_json(item.sample), fingerprint_json(utterance)
+        return text_fingerprint(f"{before_sample}{sample}{before_utterance}{utterance_json}}}")
+
+    @functools.cached_property
+    def _mode_json(self) -> dict[str, tuple[str, str]]:
+        """Mode -> :meth:`_encode_mode`, filled as modes come up."""
+        return {}
+
+    def _encode_mode(self, mode: Mode) -> tuple[str, str]:
+        """The canonical JSON of an item's fields of ``mode`` before its sample, and between it and its utterance."""
+        params = fingerprint_json(dict(self.params[mode]))
+        server, teacher = fingerprint_json(self.server), fingerprint_json(self.teacher)
+        template = fingerprint_json(self.templates[mode])
+        return (
+            f'{{"mode":{fingerprint_json(mode)},"params":{params},"sample":',
+            f',"server":{server},"teacher":{teacher},"template":{template},"utterance":',
         )
 
 
@@ -93,16 +107,23 @@ def _plain(inputs: PromptInputs) -> dict[str, Any]:
     """The prompt inputs as JSON-ready values, every field of them (a field added later is hashed too).
 
     A shallow walk rather than :func:`dataclasses.asdict`, whose deep copies were most of the cost
-    of fingerprinting a resumed build.
+    of fingerprinting a resumed build. Every item of a build is fingerprinted as it comes up, so the
+    walk reads each dataclass's field names once per class (:func:`_field_names`), not once per value.
     """
-    return {f.name: _json_ready(getattr(inputs, f.name)) for f in dataclasses.fields(inputs)}
+    return {name: _json_ready(getattr(inputs, name)) for name in _field_names(type(inputs))}
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in declaration order (what :func:`dataclasses.fields` gives, read once)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _json_ready(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float)):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _json_ready(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(type(value), "__dataclass_fields__"):  # a dataclass instance (dataclasses.is_dataclass, not a class)
+        return {name: _json_ready(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, Mapping):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
@@ -32,6 +32,9 @@ from cotgen.records.trace import (
 )
 from cotgen.records.utterance import Utterance
 
+if TYPE_CHECKING:
+    from cotgen.prompts.templates import PromptInputs
+
 Mode = Literal["rationalize", "predict"]
 ModeChoice = Literal["rationalize", "predict", "both"]
 ItemKey = tuple[str, int]
@@ -48,6 +51,8 @@ class Item:
     mode: Mode
     fingerprint: str | None = None  # of its inputs (cotgen.build.fingerprint); recorded on its trace or reject
     redraw: bool = False  # ask the teacher again instead of reading the cached answers (--resample)
+    # What its prompt shows, when computed for its fingerprint: its prompt and checks read the same, not a second copy.
+    inputs: PromptInputs | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> ItemKey:

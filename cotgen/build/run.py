@@ -639,7 +639,7 @@ class WorkPlan:
                 if key in self.skip:
                     continue
                 redraw = self.resample and key in self.retried and item.sample > 0
-                yield Item(utt, item.sample, item.mode, fingerprint, redraw), profile
+                yield Item(utt, item.sample, item.mode, fingerprint, redraw, item.inputs), profile
 
 
 def _fingerprinted(
@@ -651,11 +651,16 @@ def _fingerprinted(
     profile = None if error is not None else prepared.profile(position, utt)
     inputs = None if profile is None else prompt_inputs(utt, profile)
     levels = None if profile is None else profile.levels
-    items = [Item(utt, n, mode_of(n)) for n in numbers]
+    items = [Item(utt, n, mode_of(n), inputs=inputs) for n in numbers]
     if not items:
         return profile, []
     shared = utterance_fingerprint(items[0], inputs, levels, error)
     return profile, [(item, context.of_sample(item, shared)) for item in items]
+
+
+def inputs_of(item: Item, profile: CueProfile) -> PromptInputs:
+    """What the prompt of ``item`` shows: computed with its fingerprint (:meth:`WorkPlan.work`), else now."""
+    return item.inputs if item.inputs is not None else prompt_inputs(item.utterance, profile)
 
 
 def features_reject(item: Item, prepared: Prepared) -> RejectRecord:
@@ -723,7 +728,7 @@ class _Builder:
             record = printed_record(item, answer, TEACHER_NAME, template_ref(item.mode), Usage(), self.config.style)
             # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
             # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
-            shown = prompt_inputs(utt, profile).evidence_text()
+            shown = inputs_of(item, profile).evidence_text()
             problem = content_problem(item, answer, levels, self.config.checks(), shown)
             if problem is None:
                 done(record)
@@ -747,7 +752,7 @@ class _Builder:
             item, profile = work_item
             if profile is None:
                 return features_reject(item, prepared)
-            inputs = prompt_inputs(item.utterance, profile)
+            inputs = inputs_of(item, profile)
             return await teach_item(
                 teacher, self.prompts, item, inputs, profile.levels, settings, progress.repairing, shapes
             )
@@ -817,7 +822,7 @@ class _Builder:
             if self.model is None:
                 continue
             utt = item.utterance
-            inputs = prompt_inputs(utt, profile)
+            inputs = inputs_of(item, profile)
             messages = self.prompts.messages(inputs, item.mode, schema_in_prompt, self.config.send_audio)
             prompt_tokens += estimate_tokens(messages)
             # The template teacher's answer for the same item stands in for the length of a model's answer.

@@ -40,8 +40,8 @@ def kl(human: ArrayLike, other: ArrayLike) -> NDArray[np.float64] | float:
     """KL(human || other) in nats, both smoothed by 1e-6 first."""
     p, q = _pair(human, other)
     p, q = smooth(p), smooth(q)
-    out = np.sum(p * np.log(p / q), axis=-1)
-    return float(out) if np.ndim(out) == 0 else out
+    out = (p * np.log(p / q)).sum(axis=-1)
+    return float(out) if out.ndim == 0 else out
 
 
 def _kl_bits_unsmoothed(p: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -56,8 +56,10 @@ def js(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
     p_arr, q_arr = _pair(p, q)
     m = 0.5 * (p_arr + q_arr)
     out = 0.5 * _kl_bits_unsmoothed(p_arr, m) + 0.5 * _kl_bits_unsmoothed(q_arr, m)
-    out = np.clip(out, 0.0, 1.0)
-    return float(out) if np.ndim(out) == 0 else out
+    if out.ndim == 0:  # one pair (every record of a build): clipped as np.clip does, without its cost per call
+        value = float(out)
+        return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+    return np.clip(out, 0.0, 1.0)
 
 
 def bhattacharyya(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
@@ -101,9 +103,10 @@ def round_distribution(distribution: Mapping[str, float], decimals: int = 2) -> 
     scaled = [v / total * scale for v in values]
     units = [math.floor(x + 1e-9) for x in scaled]
     short = scale - sum(units)
-    order = sorted(range(len(codes)), key=lambda i: (-(scaled[i] - units[i]), i))
-    for i in order[:short]:
-        units[i] += 1
+    if short:  # most distributions need no hundredth handed out: no order to sort them in
+        order = sorted(range(len(codes)), key=lambda i: (-(scaled[i] - units[i]), i))
+        for i in order[:short]:
+            units[i] += 1
     return {code: round(u / scale, decimals) for code, u in zip(codes, units)}
 
 

@@ -36,9 +36,18 @@ def fingerprint(parts: Mapping[str, Any]) -> str:
     NaN is allowed (an unmeasured feature is content too), and a pydantic model inside ``parts`` (a
     dialogue context turn, say) counts by its JSON dump, so a new kind of prompt input needs no code here.
     """
-    text = json.dumps(
-        dict(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_model_json
+    return text_fingerprint(fingerprint_json(dict(parts)))
+
+
+def fingerprint_json(value: Any) -> str:
+    """The canonical JSON :func:`fingerprint` hashes (for a caller that encodes a constant part of it once)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_model_json
     )
+
+
+def text_fingerprint(text: str) -> str:
+    """The hex sha256 of a text's UTF-8 bytes: :func:`fingerprint` of the value :func:`fingerprint_json` encoded."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

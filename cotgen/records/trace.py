@@ -81,9 +81,11 @@ def _one_line(text: str) -> str:
     """Normalise free text for the line-based rendering.
 
     Whitespace collapses to single spaces (one line per cue), and a stage tag quoted inside free
-    text (a transcript saying "<distribution>") becomes ‹distribution› so it cannot end a section.
+    text (a transcript saying "<distribution>") becomes ‹distribution› so it cannot end a section. A text
+    without "<" has no tag to replace (most texts: this runs on every text of every answer).
     """
-    return _STAGE_TAG_IN_TEXT.sub(r"‹\1›", " ".join(str(text).split()))
+    collapsed = " ".join(str(text).split())
+    return _STAGE_TAG_IN_TEXT.sub(r"‹\1›", collapsed) if "<" in collapsed else collapsed
 
 
 class _Strict(BaseModel):
@@ -203,16 +205,16 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             raise TraceError(
                 "schema_invalid", f"acoustic.cues.{i}: level {cue.level!r} for {cue.cue}; expected one of {allowed}"
             )
-        _check_codes(cue.suggests, codes, f"acoustic.cues.{i}.suggests")
+        _check_codes(cue.suggests, codes, "acoustic.cues.{}.suggests", i)
     cited = [cue.cue for cue in trace.acoustic.cues]
-    repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
-    if repeated:
+    if len(set(cited)) < len(cited):
+        repeated = sorted({name for name in cited if cited.count(name) > 1}, key=cited.index)
         # Citing a cue twice would let a trace pad its faithfulness with copies of one agreeing claim.
         raise TraceError(
             "schema_invalid", f"acoustic.cues: {', '.join(repeated)} cited more than once; cite each cue once"
         )
     for i, lex in enumerate(trace.lexical.cues):
-        _check_codes(lex.suggests, codes, f"lexical.cues.{i}.suggests")
+        _check_codes(lex.suggests, codes, "lexical.cues.{}.suggests", i)
     if has_transcript and not trace.lexical.cues:
         raise TraceError(
             "schema_invalid", "lexical.cues: at least one lexical cue is required when there is a transcript"
@@ -223,13 +225,17 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             "schema_invalid", f"ambiguity.competing: {trace.ambiguity.level} ambiguity must name at least two classes"
         )
     ordered = _normalised({code: trace.distribution[code] for code in classes})
+    if _same_floats(ordered, trace.distribution):
+        return trace  # in class order and normalised already: a copy would be equal, float for float
     return trace.model_copy(update={"distribution": ordered})
 
 
-def _check_codes(values: Sequence[str], codes: set[str], where: str) -> None:
+def _check_codes(values: Sequence[str], codes: set[str], where: str, index: int | None = None) -> None:
+    """Every value a class code; ``where`` names the field (with ``index`` filled in), written only for an error."""
     unknown = [v for v in values if v not in codes]
     if unknown:
-        raise TraceError("schema_invalid", f"{where}: unknown class code(s) {unknown}; expected {sorted(codes)}")
+        field = where if index is None else where.format(index)
+        raise TraceError("schema_invalid", f"{field}: unknown class code(s) {unknown}; expected {sorted(codes)}")
 
 
 def _check_distribution(distribution: Mapping[str, Any], classes: Sequence[str]) -> None:
@@ -258,8 +264,20 @@ def _normalised(distribution: dict[str, float]) -> dict[str, float]:
 
 
 def printed(trace: Trace) -> Trace:
-    """The trace with its distribution as printed in the text (two decimals, summing to exactly 1)."""
-    return trace.model_copy(update={"distribution": round_distribution(trace.distribution)})
+    """The trace with its distribution as printed in the text (two decimals, summing to exactly 1).
+
+    A trace whose distribution is printed already (a teacher writing two decimals, a trace read back) is returned
+    as it is instead of copied: the copy would be equal, float for float.
+    """
+    rounded = round_distribution(trace.distribution)
+    if _same_floats(rounded, trace.distribution):
+        return trace
+    return trace.model_copy(update={"distribution": rounded})
+
+
+def _same_floats(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Same keys in the same order and the same floats, a zero's sign included (-0.0 == 0.0, but prints "-0.0")."""
+    return list(a.items()) == list(b.items()) and all(math.copysign(1.0, a[k]) == math.copysign(1.0, b[k]) for k in a)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ from cotgen.teachers.ratelimit import (
     parse_retry_after,
     retry_delay,
 )
-from cotgen.teachers.response_cache import ResponseCache, canonical_json
+from cotgen.teachers.response_cache import CacheKeys, ResponseCache, canonical_json
 
 OPENAI_HOST = "api.openai.com"
 PLACEHOLDER_KEY = "EMPTY"
@@ -365,6 +365,7 @@ class OpenAITeacher:
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._limiter = RequestLimiter(config.rpm, config.tpm)
         self._response_formats: dict[tuple[str, ...], tuple[dict[str, Any], str]] = {}
+        self._keys = CacheKeys(config.model, self.server)
         # An item that runs out of retries on connection failures alone trips the breaker rather than being rejected.
         self._breaker = FailureBreaker(
             unreachable_after=min(config.unreachable_after, config.max_retries + 1),
@@ -496,14 +497,7 @@ class OpenAITeacher:
     def _cache_key(self, request: ChatRequest) -> str:
         """The cache key of a single-sample request (the schema's canonical JSON encoded once per class set)."""
         built = self._response_format(request.classes)
-        return ResponseCache.key_encoded(
-            self.config.model,
-            request.messages,
-            _sampling_params(request),
-            built[1] if built else None,
-            request.sample,
-            self.server,
-        )
+        return self._keys.key(request.messages, _sampling_params(request), built[1] if built else None, request.sample)
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         """The request body of one question (``n`` is added by :meth:`_ask_many`).
