@@ -392,7 +392,9 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         max_audio_seconds=config.max_audio_seconds,
     )
     release_freed_memory()
-    return _prepared(corpus, features, run_dir)
+    prepared = _prepared(corpus, features, run_dir)
+    release_freed_memory()  # the cue columns the references were computed from
+    return prepared
 
 
 # How many clips a "could not be measured" warning names before it says how many more there are.
@@ -1027,7 +1029,9 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
         max_audio_seconds=config.max_audio_seconds,
     )
     release_freed_memory()
-    return _prepared(corpus, features, run_dir)
+    prepared = _prepared(corpus, features, run_dir)
+    release_freed_memory()  # the cue columns the references were computed from
+    return prepared
 
 
 @dataclass(frozen=True)
