@@ -27,6 +27,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 import cotgen
 from cotgen.core.durable_files import RUN_JSON, read_run_json
 from cotgen.core.errors import CotgenError
+from cotgen.core.id_index import IdIndex, IdIndexBuilder
 from cotgen.core.jsonl import iter_json_lines, jsonl_writer
 from cotgen.core.owned_folder import MANIFEST, is_cotgen_card, replace_folder, written_files
 from cotgen.export.audio_sources import (
@@ -38,7 +39,6 @@ from cotgen.export.audio_sources import (
     refusal,
 )
 from cotgen.export.freshness import read_export_info, refuse_stale, stale_export, stale_files
-from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.messages import AUDIO_DIR
 from cotgen.export.record_readers import UTTERANCES, RunData, load_run
 from cotgen.export.splits import SPLITS

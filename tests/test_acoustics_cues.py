@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cotgen.acoustics import CUE_FEATURES, FEATURE_COLUMNS, CueProfile, extract_features, speaker_cues, verbalise
+from cotgen.acoustics.cues import _coded, _groups
 from cotgen.core.paths import CORPORA_DIR
 from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS
 from cotgen.records.utterance import Utterance
@@ -209,3 +212,17 @@ def test_unknown_speakers_are_measured_against_their_gender_not_a_pooled_speaker
     profiles = speaker_cues(table(values), utts)
     assert {p.reference["pitch"] for p in profiles.values()} == {"gender"}
     assert profiles["f0"].levels["pitch"] == "very low" and profiles["m11"].levels["pitch"] == "very high"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["F01", "M02", "F03", "x"])), max_size=60))
+def test_reference_groups_from_codes_are_the_rows_of_each_key_in_row_order(keys: list) -> None:
+    # The build groups rows by integer codes with one stable sort; each group must be exactly the positions of
+    # its key, ascending (the statistics sum in row order), and rows without a key in no group.
+    expected: dict[str, list[int]] = {}
+    for position, key in enumerate(keys):
+        if key is not None:
+            expected.setdefault(key, []).append(position)
+    groups = _groups(_coded(keys))
+    assert list(groups) == list(expected)  # first-appearance order, as the speakers were met
+    assert {key: rows.tolist() for key, rows in groups.items()} == expected

@@ -172,3 +172,24 @@ def test_sft_answer_ends_in_the_human_distribution_even_when_the_gold_rounded_di
     assert answer.endswith('<distribution>{"neu": 0.25, "hap": 0.00, "ang": 0.75, "sad": 0.00}</distribution>')
     assert answer.startswith(gold.text.split("<distribution>")[0])
     assert record.prompt[1]["content"][0] == {"type": "audio", "audio": "/data/a.wav"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6, unique=True), samples=st.data())
+def test_recorded_traces_are_done_and_released_like_traces_read_from_the_file(
+    tmp_path_factory: pytest.TempPathFactory, ids: list[str], samples: st.DataObject
+) -> None:
+    # Traces recorded by this run are kept packed (id NUL sample), not as tuples: any id, NULs included,
+    # must come back as the same key, be done, and be released (line taken out of traces.jsonl) like the rest.
+    tmp_path = tmp_path_factory.mktemp("state")
+    keys = [(uid, samples.draw(st.integers(0, 12))) for uid in ids]
+    state = RunState(tmp_path, CLASSES)
+    with state:
+        for uid, sample in keys:
+            state.record(_trace(uid, sample))
+    assert state.done == set(keys)
+    assert all(state.is_done(key) for key in keys)
+    assert not state.is_done((ids[0] + "\x00", keys[0][1])) and not state.is_done((ids[0], keys[0][1] + 13))
+    assert state.release([keys[0]]) == 1
+    assert not state.is_done(keys[0]) and state.done == set(keys[1:])
+    assert RunState(tmp_path, CLASSES).done == set(keys[1:])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hypothesis.strategies as st
+import numpy as np
+import pytest
 from hypothesis import given, settings
 
 from cotgen.core import spool as spool_module
-from cotgen.core.spool import Spool
+from cotgen.core.spool import RowFile, Spool
 
 records = st.lists(
     st.one_of(
@@ -54,3 +56,16 @@ def test_an_index_past_either_end_raises_index_error() -> None:
             continue
         raise AssertionError(f"index {index} should be out of range")
     assert spooled != [2] and spooled != [1, 1] and not Spool()
+
+
+def test_a_row_file_gives_back_each_row_of_the_matrix_bit_for_bit() -> None:
+    matrix = np.random.default_rng(0).normal(size=(37, 21))
+    matrix[3, 5] = np.nan
+    matrix[10] = np.inf
+    rows = RowFile(matrix)
+    assert len(rows) == 37
+    for i in (0, 3, 10, 36, -1):
+        assert rows[i].tobytes() == matrix[i].tobytes()
+    for bad in (37, -38):
+        with pytest.raises(IndexError):
+            rows[bad]

@@ -31,6 +31,7 @@ from cotgen.acoustics.settings import DEFAULT_SETTINGS, FEATURE_COLUMNS, Analysi
 from cotgen.acoustics.table import FeatureTable
 from cotgen.core.audio import audio_header_problem
 from cotgen.core.errors import CotgenError
+from cotgen.core.id_index import IdColumnBuilder
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.orphans import die_with
 
@@ -122,7 +123,7 @@ def measure_table(
     measured are held, so the stage keeps 21 numbers per utterance, not its id and path as well.
     """
     columns = _Columns(total)
-    ids: list[bytes] = []
+    ids = IdColumnBuilder()
     cache = FeatureCache(cache_dir, settings) if cache_dir is not None else None
     workers = workers or os.cpu_count() or 1
     sharing: dict[int, list[int]] = {}  # computed item -> the items with the same audio content (itself first)
@@ -142,7 +143,7 @@ def measure_table(
                 item_id, path = str(item_id), str(path)
                 if index >= total:
                     raise CotgenError(f"more than the {total} audio items announced (the corpus changed meanwhile)")
-                ids.append(item_id.encode())
+                ids.add(item_id)
                 refused = audio_header_problem(path, max_audio_seconds)
                 if refused is not None:
                     settle(index, empty_row(item_id, refused))
@@ -202,7 +203,7 @@ def measure_table(
                 )
     if len(ids) != total:
         raise CotgenError(f"{len(ids)} audio items where {total} were announced (the corpus changed meanwhile)")
-    return FeatureTable(np.array(ids, dtype=bytes), columns.values, columns.errors)
+    return FeatureTable(ids.array(), columns.values, columns.errors)
 
 
 def _chunks(indices: Iterator[T], size: int) -> Iterator[list[T]]:

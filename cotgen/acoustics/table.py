@@ -28,7 +28,7 @@ ARROW_SCHEMA = pa.schema(
 
 
 # Rows written per row group: the writer converts one block at a time, so writing costs a block, not the table.
-WRITE_BLOCK = 65_536
+WRITE_BLOCK = 8_192
 
 
 @dataclass(frozen=True)

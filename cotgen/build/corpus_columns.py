@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from cotgen.core.errors import CotgenError
+from cotgen.core.id_index import IdColumnBuilder
 from cotgen.corpora import load_corpus
 from cotgen.corpora.dialogue import with_context
 from cotgen.corpora.out_of_set import DEFAULT_RULE
@@ -49,14 +50,14 @@ class _Collector:
     """The columns of a stream of utterances, gathered as each record passes (the record is not kept)."""
 
     def __init__(self) -> None:
-        self.ids: list[bytes] = []
+        self.ids = IdColumnBuilder()
         self.speakers, self.genders = _Codes(), _Codes()
         self.with_context = 0
 
     def passing(self, utterances: Iterable[Utterance]) -> Iterator[Utterance]:
         """``utterances`` unchanged, each one's columns gathered on the way."""
         for u in utterances:
-            self.ids.append(u.id.encode())
+            self.ids.add(u.id)
             self.speakers.add(u.speaker)
             self.genders.add(u.gender)
             self.with_context += bool(u.context)
@@ -70,7 +71,7 @@ class _Collector:
             corpus=corpus,
             classes=list(classes),
             dropped=dropped,
-            ids=np.array(self.ids, dtype=bytes),
+            ids=self.ids.array(),
             speaker_codes=self.speakers.array(),
             speaker_names=list(self.speakers.names),
             gender_codes=self.genders.array(),
@@ -113,14 +114,6 @@ class CorpusColumns:
         """(id, audio path) of every utterance, in corpus order, read back from :attr:`source`: the features
         stage's input. Not kept: paths are the longest column (100+ bytes per utterance in real corpora)."""
         return ((utt.id, utt.audio) for utt in iter_utterances(self.source))
-
-    def speakers(self) -> list[str | None]:
-        """The speaker of every utterance (None when unknown), in corpus order."""
-        return [self.speaker_names[c] if c >= 0 else None for c in self.speaker_codes.tolist()]
-
-    def genders(self) -> list[str | None]:
-        """The gender of every utterance (None when unknown), in corpus order."""
-        return [self.gender_names[c] if c >= 0 else None for c in self.gender_codes.tolist()]
 
     def position(self, utterance_id: str) -> int:
         """Where an utterance lies in corpus order; CotgenError when the corpus has no such id."""

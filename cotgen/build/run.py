@@ -63,11 +63,14 @@ from cotgen.build.state import RunState, traces_fingerprint
 from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
+from cotgen.core.heap import release_freed_memory
+from cotgen.core.id_index import IdIndex, IdIndexBuilder
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir as default_run_dir
 from cotgen.core.redact import recorded_options
 from cotgen.core.run_lock import run_lock
 from cotgen.core.run_log import run_log
+from cotgen.core.spool import RowFile
 from cotgen.corpora import canonical_name
 from cotgen.corpora.out_of_set import DEFAULT_RULE
 from cotgen.corpora.registry import corpus_folder
@@ -315,7 +318,7 @@ class Prepared:
 
     corpus: CorpusColumns
     run_dir: Path
-    values: np.ndarray  # (utterances, FEATURE_COLUMNS) in corpus order, NaN = not measured
+    values: RowFile  # (utterances, FEATURE_COLUMNS) in corpus order, NaN = not measured; on disk
     references: CueReferences
     errors: dict[str, str]
 
@@ -373,6 +376,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         config.out_of_set,
         config.include_no_majority,
     )
+    release_freed_memory()  # what loading freed, before the stages that keep memory to the end
     # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
     # (about 80 MB), which would otherwise sit under the peak of loading the corpus.
     from cotgen.acoustics.stage import measure_and_write
@@ -387,6 +391,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         progress=config.progress,
         max_audio_seconds=config.max_audio_seconds,
     )
+    release_freed_memory()
     return _prepared(corpus, features, run_dir)
 
 
@@ -414,8 +419,10 @@ def _prepared(corpus: CorpusColumns, features: FeatureTable, run_dir: Path) -> P
         logger.warning("features: %s", unmeasured_summary(errors, corpus.size, audio))
     values = features.values
     columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
-    references = CueReferences.of(columns, corpus.speakers(), corpus.genders())
-    return Prepared(corpus, run_dir, values, references, errors)
+    references = CueReferences.of_codes(
+        columns, (corpus.speaker_codes, corpus.speaker_names), (corpus.gender_codes, corpus.gender_names)
+    )
+    return Prepared(corpus, run_dir, RowFile(values), references, errors)
 
 
 @dataclass(frozen=True)
@@ -503,17 +510,19 @@ class TraceIndex:
 
     Built by reading one line at a time, so finishing a run of 100,000 utterances does not hold
     100,000 traces in memory (about 28 KB each as decoded JSON) just to count them and write sft.jsonl.
+    Where the gold lines lie is an :class:`~cotgen.core.id_index.IdIndex` (the id's bytes and an
+    offset per utterance) rather than a dict of tuples (about 0.23 KB per utterance).
     """
 
     by_mode: Counter[str]
-    gold_lines: dict[str, tuple[int, int]]  # id -> (byte offset, length) of its sample-0 line
+    gold_lines: IdIndex  # id -> byte offset of its first sample-0 line
     scores: dict[str, float | None] = field(default_factory=dict)  # mean faithfulness and coherence of the traces
 
     @classmethod
     def scan(cls, path: Path) -> TraceIndex:
         """Index a traces file the run state has already recovered (no torn line) and this run appended to."""
         by_mode: Counter[str] = Counter()
-        gold_lines: dict[str, tuple[int, int]] = {}
+        gold_lines = IdIndexBuilder(np.int64)
         sums: dict[str, list[float]] = {"faithfulness": [0.0, 0.0], "coherence": [0.0, 0.0]}
         if path.exists():
             offset = 0
@@ -527,23 +536,23 @@ class TraceIndex:
                                 acc[0] += record[score]
                                 acc[1] += 1
                         if record["sample"] == 0:
-                            gold_lines.setdefault(record["id"], (offset, len(line)))
+                            gold_lines.add(record["id"], offset)  # the first of a repeated id wins (stable sort)
                     offset += len(line)
         scores = {f"mean_{name}": (total / n if n else None) for name, (total, n) in sums.items()}
-        return cls(by_mode, gold_lines, scores)
+        return cls(by_mode, gold_lines.build(), scores)
 
     def sft_records(
         self, utterances: Iterable[Utterance], path: Path, order: Sequence[str] = DEFAULT_ORDER
     ) -> Iterator[SFTRecord]:
         """The student records in corpus order, each gold trace read back from its line when its turn comes."""
-        if not self.gold_lines:
+        if not len(self.gold_lines):
             return
         with path.open("rb") as handle:
             for utt in utterances:
-                where = self.gold_lines.get(utt.id)
-                if where is not None:
-                    handle.seek(where[0])
-                    yield sft_record(utt, TraceRecord.model_validate_json(handle.read(where[1])), order)
+                offset = self.gold_lines.get(utt.id)
+                if offset is not None:
+                    handle.seek(int(offset))
+                    yield sft_record(utt, TraceRecord.model_validate_json(handle.readline()), order)
 
 
 def _counts(traces_by_mode: Counter[str], rejects: list[RejectRecord]) -> dict[str, Any]:
@@ -1017,6 +1026,7 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
         progress=config.progress,
         max_audio_seconds=config.max_audio_seconds,
     )
+    release_freed_memory()
     return _prepared(corpus, features, run_dir)
 
 

@@ -51,6 +51,17 @@ def _key(record: TraceRecord | RejectRecord | dict[str, Any]) -> ItemKey:
     return (record.id, record.sample)
 
 
+def _packed(key: ItemKey) -> bytes:
+    """An item key as one bytes object (id, NUL, sample): about 0.09 KB in a set, where the (id, sample)
+    tuple and its id string took 0.16 KB, for every trace a build records."""
+    return f"{key[0]}\x00{key[1]}".encode()
+
+
+def _unpacked(packed: bytes) -> ItemKey:
+    item_id, sample = packed.decode().rsplit("\x00", 1)  # the sample is digits: the last NUL separates
+    return (item_id, int(sample))
+
+
 def _first_of_each(records: Iterable[RecordT], exclude: set[ItemKey]) -> Iterator[RecordT]:
     seen: set[ItemKey] = set(exclude)
     for record in records:
@@ -66,13 +77,14 @@ class RunState:
         self.traces_path = run_dir / TRACES_FILE
         self.rejects_path = run_dir / REJECTS_FILE
         rejects = recover_jsonl(self.rejects_path, RejectRecord)
-        self.fingerprints: dict[ItemKey, str | None] = {}
+        self.fingerprints: dict[ItemKey, str | None] = {}  # of the records read here, to find stale ones
         trace_keys = self._scan_traces(classes)
         unique_rejects = list(_first_of_each(rejects, trace_keys))
         if len(unique_rejects) != len(rejects):
             write_jsonl_atomic(self.rejects_path, unique_rejects)
         self.fingerprints.update((_key(r), r.fingerprint) for r in unique_rejects)
-        self.trace_keys: set[ItemKey] = trace_keys
+        self.trace_keys: set[ItemKey] = trace_keys  # read from traces.jsonl when the state was opened
+        self._recorded: set[bytes] = set()  # the keys of the traces recorded since, packed
         self.rejects: dict[ItemKey, RejectRecord] = {_key(r): r for r in unique_rejects}
         self.new: Counter[str] = Counter()
         self.new_reasons: Counter[str] = Counter()
@@ -115,7 +127,7 @@ class RunState:
     @property
     def done(self) -> set[ItemKey]:
         """Keys already in traces.jsonl or rejects.jsonl."""
-        return self.trace_keys | set(self.rejects)
+        return self.trace_keys | set(self.rejects) | {_unpacked(key) for key in self._recorded}
 
     def stale(self, current: Mapping[ItemKey, str]) -> set[ItemKey]:
         """Done items whose recorded fingerprint is not ``current``'s (records without one count as stale)."""
@@ -130,9 +142,11 @@ class RunState:
         wanted = set(keys) & self.done
         if not wanted:
             return 0
-        if wanted & self.trace_keys:
+        recorded = {_packed(key) for key in wanted} & self._recorded
+        if wanted & self.trace_keys or recorded:
             rewrite_jsonl_dropping(self.traces_path, lambda line: _key(line) in wanted)
             self.trace_keys -= wanted
+            self._recorded -= recorded
         self.release_rejects(wanted)
         for key in wanted:
             self.fingerprints.pop(key, None)
@@ -159,21 +173,24 @@ class RunState:
         self._traces_out = self._rejects_out = None
 
     def record(self, outcome: TraceRecord | RejectRecord) -> None:
-        """Append an item's outcome to its file (durable on return) and mark it done."""
+        """Append an item's outcome to its file (durable on return) and mark it done.
+
+        Its fingerprint is in the file, not added to :attr:`fingerprints`: those are compared (:meth:`stale`)
+        when a build plans, before it records anything, and keeping them for every new record cost about
+        0.17 KB per item of a fresh build.
+        """
         if self._traces_out is None or self._rejects_out is None:
             raise RuntimeError("RunState.record outside `with state:`")
         if isinstance(outcome, TraceRecord):
             self._traces_out.write(outcome)
-            self.trace_keys.add(_key(outcome))
-            self.fingerprints[_key(outcome)] = outcome.fingerprint
+            self._recorded.add(_packed(_key(outcome)))
             self.new["traces"] += 1
         else:
             self._rejects_out.write(outcome)
             self.rejects[_key(outcome)] = outcome
-            self.fingerprints[_key(outcome)] = outcome.fingerprint
             self.new["rejects"] += 1
             self.new_reasons[outcome.reason] += 1
 
     def is_done(self, key: ItemKey) -> bool:
         """Whether the item is in traces.jsonl or rejects.jsonl (without building :attr:`done`)."""
-        return key in self.trace_keys or key in self.rejects
+        return key in self.trace_keys or key in self.rejects or _packed(key) in self._recorded

@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 
 from cotgen.core.errors import CotgenError
-from cotgen.export.id_index import IdIndex, IdIndexBuilder
+from cotgen.core.id_index import IdIndex, IdIndexBuilder
 from cotgen.records.utterance import Utterance
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")

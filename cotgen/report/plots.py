@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cotgen.core.divergence import as_vector, entropy_bits
+from cotgen.core.id_index import IdIndex, IdIndexBuilder
 from cotgen.core.labels import emotion_name
-from cotgen.export.id_index import IdIndex, IdIndexBuilder
 from cotgen.export.record_readers import RecordFile, RunData
 from cotgen.report.stats import TraceFigures, pair_margin
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cotgen.export import id_index
-from cotgen.export.id_index import IdIndexBuilder
+from cotgen.core import id_index
+from cotgen.core.id_index import IdIndexBuilder
 
 # Ids as corpora spell them, plus the awkward cases: non-ASCII, one id a prefix of another, very long ones.
 _ids = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1, max_size=40)
