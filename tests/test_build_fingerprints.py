@@ -31,7 +31,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.core.paths import CORPORA_DIR, PROMPTS_DIR
 from cotgen.corpora import load_corpus
 from cotgen.prompts.templates import FeatureLine, PromptInputs, load_prompts
-from cotgen.records.fingerprint import fingerprint, fingerprint_json, server_identity
+from cotgen.records.fingerprint import canonical_json, fingerprint, fingerprint_json, server_identity
 from cotgen.records.run_records import RejectRecord, SFTRecord, TraceRecord
 from cotgen.records.trace import parse_trace
 from cotgen.records.utterance import ContextTurn, Utterance
@@ -312,3 +312,24 @@ def test_an_items_fingerprint_hashes_its_fields_as_one_object(
         fields = {"utterance": utterance, "sample": sample, "mode": item.mode, "teacher": teacher, "server": server}
         fields |= {"template": templates[item.mode], "params": dict(params[item.mode])}
         assert context.of_sample(item, utterance) == fingerprint(fields)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(_json_values)
+def test_the_shared_encoders_encode_as_json_dumps_does(value: object) -> None:
+    """canonical_json and fingerprint_json keep one encoder each instead of json.dumps building one per call."""
+    options = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+    assert fingerprint_json(value) == json.dumps(value, allow_nan=True, **options)
+    try:
+        expected = json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        with pytest.raises(ValueError):
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == expected

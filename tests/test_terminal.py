@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback_server import LoopbackServer
 
-from cotgen.build.progress import ELLIPSIS, progress_line, status_text
+from cotgen.build.progress import ELLIPSIS, BuildProgress, progress_line, status_text
 
 pexpect = pytest.importorskip("pexpect")
 pyte = pytest.importorskip("pyte")
@@ -193,3 +193,15 @@ def test_ctrl_c_in_predict_keeps_the_answers_in_flight_and_says_so(tmp_path: Pat
     assert flight.endswith("answers in flight awaited and kept")
     written = (tmp_path / "run" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(written) == done
+
+
+def test_the_line_is_redrawn_when_the_clients_totals_change_and_only_then() -> None:
+    """A cached answer leaves the client's totals as they were: the line shown is always the current one."""
+    with BuildProgress(10, False) as progress:
+        shown = [progress._status()]
+        progress._refresh = lambda advance=0: shown.append(progress._status())  # type: ignore[method-assign]
+        for totals in [(0, 0, 0), (0, 1200, 300), (0, 1200, 300), (1, 1200, 300), (1, 1200, 300), (1, 1500, 400)]:
+            progress.network(*totals)
+            assert shown[-1] == progress._status()
+        assert shown[1:] == ["tokens 1.2k in, 300 out", "HTTP retries 1 · tokens 1.2k in, 300 out", shown[-1]]
+        assert len(shown) == 4

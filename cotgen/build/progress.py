@@ -168,7 +168,9 @@ class BuildProgress:
         self._refresh()
 
     def network(self, retries: int, tokens_in: int, tokens_out: int) -> None:
-        """The client's running totals: HTTP retries so far and tokens spent."""
+        """The client's running totals: HTTP retries so far and tokens spent (the line is redrawn when they change)."""
+        if (retries, tokens_in, tokens_out) == (self.retries, self.tokens_in, self.tokens_out):
+            return  # an answer from the cache: nothing on the line changes
         self.retries, self.tokens_in, self.tokens_out = retries, tokens_in, tokens_out
         self._refresh()
 

@@ -27,7 +27,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no insignificant whitespace, so equal content always encodes (and hashes) equally."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def fingerprint(parts: Mapping[str, Any]) -> str:
@@ -41,9 +41,7 @@ def fingerprint(parts: Mapping[str, Any]) -> str:
 
 def fingerprint_json(value: Any) -> str:
     """The canonical JSON :func:`fingerprint` hashes (for a caller that encodes a constant part of it once)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_model_json
-    )
+    return _FINGERPRINT.encode(value)
 
 
 def text_fingerprint(text: str) -> str:
@@ -55,6 +53,14 @@ def _model_json(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(f"{type(value).__name__} is not part of a fingerprint's JSON")
+
+
+# The encoders json.dumps builds on every call with these options (json.dumps(value, **options) is
+# JSONEncoder(**options).encode(value)), built once: a build encodes several small values per item.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_FINGERPRINT = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True, default=_model_json
+)
 
 
 def server_identity(base_url: str | None) -> str:
