@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loopback_server import LoopbackServer
 
 from cotgen.build.outcome import (
     Answer,
@@ -29,9 +31,10 @@ from cotgen.build.outcome import (
     unfaithful_detail,
     wrong_shape,
 )
+from cotgen.build.run import BuildConfig, run_build
 from cotgen.records.consistency import MIN_COHERENCE, trace_coherence, trace_violations
 from cotgen.records.leakage import leak_detail, trace_leaks
-from cotgen.records.run_records import TemplateRef, Usage
+from cotgen.records.run_records import RejectRecord, TemplateRef, Usage
 from cotgen.records.trace import ACOUSTIC_CUES, INTONATION_LEVELS, LEVELS, TraceError, faithfulness_parts, printed
 from cotgen.records.utterance import Utterance, majority_of
 from cotgen.teachers.template import write_trace
@@ -209,3 +212,36 @@ def test_printing_and_scoring_once_gives_every_check_and_the_record_unchanged(
     assert once.trace == record.trace == printed(trace)
     assert once.parts == record.faithfulness_parts == faithfulness_parts(printed(trace), measured)
     assert once.coherence == record.coherence == trace_coherence(printed(trace))
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        ('{"acoustic": ' + "1" * 5000 + "}", "a number of more than"),
+        ('{"acoustic": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+    ],
+    ids=["huge-integer", "deep-nesting"],
+)
+def test_json_python_will_not_read_is_a_malformed_answer_not_a_crash(
+    tmp_path: Path, cache: Path, answer: str, detail: str
+) -> None:
+    """An answer json.loads refuses with ValueError or RecursionError (not JSONDecodeError) is malformed_json:
+    repaired, then rejected, like any broken JSON; it used to end the build with a traceback."""
+    with LoopbackServer(responder=lambda body, classes: answer) as srv:
+        summary = run_build(
+            BuildConfig(
+                teacher="openai:loopback",
+                base_url=srv.base_url,
+                out=tmp_path / "run",
+                cache=cache,
+                limit=1,
+                progress=False,
+                timeout=5.0,
+                backoff_base=0.02,
+            )
+        )
+        assert len(srv.chat_requests) == 3  # the first answer and two repair turns
+    assert summary.reject_reasons == {"malformed_json": 1}
+    reject = RejectRecord.model_validate_json((tmp_path / "run" / "rejects.jsonl").read_text())
+    assert detail in reject.detail and reject.attempts == 3
+    assert Answer.read(answer).wrong_shape(CLASSES) is None  # broken JSON tries to be a trace: it gets its repairs

@@ -122,7 +122,7 @@ class Answer:
         body = fenced["body"] if fenced else text
         try:
             return cls(text, body, json.loads(body))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or JSON Python will not read (:func:`validate_trace`)
             start, end = body.find("{"), body.rfind("}")
             if 0 <= start < end:
                 body = body[start : end + 1]
@@ -130,7 +130,7 @@ class Answer:
                 return cls(text, body, _NOT_JSON)
         try:
             return cls(text, body, json.loads(body))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return cls(text, body, _NOT_JSON)
 
     def wrong_shape(self, classes: Sequence[str]) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
@@ -184,6 +185,11 @@ def validate_trace(data: Any, classes: Sequence[str], has_transcript: bool, even
             raise TraceError(
                 "malformed_json", f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
             ) from None
+        except ValueError:  # an integer longer than Python converts: hostile or broken, never a trace
+            digits = sys.get_int_max_str_digits()
+            raise TraceError("malformed_json", f"not readable JSON (a number of more than {digits} digits)") from None
+        except RecursionError:  # nested deeper than the decoder recurses
+            raise TraceError("malformed_json", "not readable JSON (nested too deeply)") from None
     if isinstance(data, Trace):
         data = data.model_dump()
     if isinstance(data, Mapping) and isinstance(data.get("distribution"), Mapping):
