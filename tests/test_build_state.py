@@ -23,6 +23,7 @@ from cotgen.build.run import sft_records
 from cotgen.build.state import RunState
 from cotgen.core.durable_files import JsonlAppender, recover_jsonl
 from cotgen.core.errors import CotgenError
+from cotgen.core.id_index import encode_ids
 from cotgen.core.run_log import run_log
 from cotgen.records.run_records import RejectRecord, TemplateRef, TraceRecord, Usage
 from cotgen.records.trace import TraceError
@@ -174,16 +175,24 @@ def test_sft_answer_ends_in_the_human_distribution_even_when_the_gold_rounded_di
     assert record.prompt[1]["content"][0] == {"type": "audio", "audio": "/data/a.wav"}
 
 
-@settings(max_examples=40, deadline=None)
-@given(ids=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6, unique=True), samples=st.data())
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6, unique=True),
+    samples=st.data(),
+    tracked=st.booleans(),
+)
 def test_recorded_traces_are_done_and_released_like_traces_read_from_the_file(
-    tmp_path_factory: pytest.TempPathFactory, ids: list[str], samples: st.DataObject
+    tmp_path_factory: pytest.TempPathFactory, ids: list[str], samples: st.DataObject, tracked: bool
 ) -> None:
-    # Traces recorded by this run are kept packed (id NUL sample), not as tuples: any id, NULs included,
-    # must come back as the same key, be done, and be released (line taken out of traces.jsonl) like the rest.
+    # Traces recorded by this run are kept as bits over the corpus ids and sample numbers once the state tracks
+    # them, else (and for keys outside that grid: sample 12 here) packed (id NUL sample), not as tuples: any id,
+    # NULs included, must come back as the same key, be done, and be released (its line taken out of
+    # traces.jsonl) like the rest.
     tmp_path = tmp_path_factory.mktemp("state")
     keys = [(uid, samples.draw(st.integers(0, 12))) for uid in ids]
     state = RunState(tmp_path, CLASSES)
+    if tracked:
+        state.track(encode_ids([*ids, "never recorded"]), list(range(12)))
     with state:
         for uid, sample in keys:
             state.record(_trace(uid, sample))
@@ -193,3 +202,11 @@ def test_recorded_traces_are_done_and_released_like_traces_read_from_the_file(
     assert state.release([keys[0]]) == 1
     assert not state.is_done(keys[0]) and state.done == set(keys[1:])
     assert RunState(tmp_path, CLASSES).done == set(keys[1:])
+
+
+def test_tracking_starts_before_anything_is_recorded(tmp_path: Path) -> None:
+    state = RunState(tmp_path, CLASSES)
+    with state:
+        state.record(_trace("a"))
+        with pytest.raises(RuntimeError, match="after a trace was recorded"):
+            state.track(encode_ids(["a"]), [0])

@@ -868,6 +868,7 @@ class _Builder:
                 return self._summary(run_dir, prepared, state, plan, skipped, started, estimate)
             state.release(plan.stale)
             state.release_rejects(plan.retried)
+            state.track(prepared.corpus.ids, plan.numbers)  # this run's trace keys as bits, not tuples
             stopped: TeacherStopped | None = None
             with state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)

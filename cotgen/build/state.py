@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from cotgen.build.outcome import ItemKey
 from cotgen.core.durable_files import (
     JsonlAppender,
@@ -33,6 +35,7 @@ from cotgen.core.durable_files import (
     write_jsonl_atomic,
 )
 from cotgen.core.errors import CotgenError
+from cotgen.core.id_index import IdIndex
 from cotgen.records.run_records import RejectRecord, TraceRecord
 
 TRACES_FILE = "traces.jsonl"
@@ -62,6 +65,68 @@ def _unpacked(packed: bytes) -> ItemKey:
     return (item_id, int(sample))
 
 
+class RecordedKeys:
+    """The keys of the traces a run records: a bit per (utterance, sample number) of the corpus it teaches.
+
+    A build records one trace per item, K + 1 items per utterance with ``--samples K``; as (id, sample) tuples
+    they took 0.16 KB an item, packed as bytes 0.09 KB. Once the run knows its corpus (:meth:`RunState.track`)
+    a key costs one bit-byte, found through the corpus ids (an :class:`~cotgen.core.id_index.IdIndex`, about
+    the id's bytes and 8 more per utterance). Keys outside that grid (another corpus's ids, another sample
+    number) are kept packed.
+    """
+
+    def __init__(self, ids: np.ndarray | None = None, numbers: Sequence[int] = ()) -> None:
+        self._ids = ids
+        self._numbers = list(numbers)
+        self._column = {n: j for j, n in enumerate(self._numbers)}
+        self._index: IdIndex | None = None
+        self._bits = np.zeros((0, 0), dtype=bool)
+        if ids is not None and len(ids) and self._numbers:
+            self._index = IdIndex.from_arrays(ids, np.arange(len(ids), dtype=np.int64))
+            self._bits = np.zeros((len(ids), len(self._numbers)), dtype=bool)
+        self._other: set[bytes] = set()
+
+    def _cell(self, key: ItemKey) -> tuple[int, int] | None:
+        column = self._column.get(key[1]) if self._index is not None else None
+        if column is None or self._index is None:
+            return None
+        row = self._index.get(key[0])
+        return None if row is None else (int(row), column)
+
+    def add(self, key: ItemKey) -> None:
+        cell = self._cell(key)
+        if cell is None:
+            self._other.add(_packed(key))
+        else:
+            self._bits[cell] = True
+
+    def discard(self, key: ItemKey) -> bool:
+        """Forget ``key``; True when it was there."""
+        cell = self._cell(key)
+        if cell is None:
+            there = _packed(key) in self._other
+            self._other.discard(_packed(key))
+            return there
+        there = bool(self._bits[cell])
+        self._bits[cell] = False
+        return there
+
+    def __contains__(self, key: object) -> bool:
+        if not (isinstance(key, tuple) and len(key) == 2):
+            return False
+        cell = self._cell(key)  # type: ignore[arg-type]
+        return _packed(key) in self._other if cell is None else bool(self._bits[cell])  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[ItemKey]:
+        if self._ids is not None:
+            for row, column in zip(*np.nonzero(self._bits)):
+                yield (self._ids[row].decode(), self._numbers[column])
+        yield from (_unpacked(key) for key in self._other)
+
+    def __bool__(self) -> bool:
+        return bool(self._other) or bool(self._bits.any())
+
+
 def _first_of_each(records: Iterable[RecordT], exclude: set[ItemKey]) -> Iterator[RecordT]:
     seen: set[ItemKey] = set(exclude)
     for record in records:
@@ -84,7 +149,7 @@ class RunState:
             write_jsonl_atomic(self.rejects_path, unique_rejects)
         self.fingerprints.update((_key(r), r.fingerprint) for r in unique_rejects)
         self.trace_keys: set[ItemKey] = trace_keys  # read from traces.jsonl when the state was opened
-        self._recorded: set[bytes] = set()  # the keys of the traces recorded since, packed
+        self._recorded = RecordedKeys()  # the keys of the traces recorded since (see track)
         self.rejects: dict[ItemKey, RejectRecord] = {_key(r): r for r in unique_rejects}
         self.new: Counter[str] = Counter()
         self.new_reasons: Counter[str] = Counter()
@@ -127,7 +192,7 @@ class RunState:
     @property
     def done(self) -> set[ItemKey]:
         """Keys already in traces.jsonl or rejects.jsonl."""
-        return self.trace_keys | set(self.rejects) | {_unpacked(key) for key in self._recorded}
+        return self.trace_keys | set(self.rejects) | set(self._recorded)
 
     def stale(self, current: Mapping[ItemKey, str]) -> set[ItemKey]:
         """Done items whose recorded fingerprint is not ``current``'s (records without one count as stale)."""
@@ -142,11 +207,12 @@ class RunState:
         wanted = set(keys) & self.done
         if not wanted:
             return 0
-        recorded = {_packed(key) for key in wanted} & self._recorded
+        recorded = [key for key in wanted if key in self._recorded]
         if wanted & self.trace_keys or recorded:
             rewrite_jsonl_dropping(self.traces_path, lambda line: _key(line) in wanted)
             self.trace_keys -= wanted
-            self._recorded -= recorded
+            for key in recorded:
+                self._recorded.discard(key)
         self.release_rejects(wanted)
         for key in wanted:
             self.fingerprints.pop(key, None)
@@ -160,6 +226,13 @@ class RunState:
                 del self.rejects[key]
             write_jsonl_atomic(self.rejects_path, self.rejects.values())
         return len(wanted)
+
+    def track(self, ids: np.ndarray, numbers: Sequence[int]) -> None:
+        """Record this run's traces as bits over these corpus ids (UTF-8 bytes) and sample numbers
+        (:class:`RecordedKeys`); before anything is recorded, so no key moves between representations."""
+        if self._recorded:
+            raise RuntimeError("RunState.track after a trace was recorded")
+        self._recorded = RecordedKeys(ids, numbers)
 
     def __enter__(self) -> RunState:
         self._traces_out = JsonlAppender(self.traces_path)
@@ -183,7 +256,7 @@ class RunState:
             raise RuntimeError("RunState.record outside `with state:`")
         if isinstance(outcome, TraceRecord):
             self._traces_out.write(outcome)
-            self._recorded.add(_packed(_key(outcome)))
+            self._recorded.add(_key(outcome))
             self.new["traces"] += 1
         else:
             self._rejects_out.write(outcome)
@@ -193,4 +266,4 @@ class RunState:
 
     def is_done(self, key: ItemKey) -> bool:
         """Whether the item is in traces.jsonl or rejects.jsonl (without building :attr:`done`)."""
-        return key in self.trace_keys or key in self.rejects or _packed(key) in self._recorded
+        return key in self.trace_keys or key in self.rejects or key in self._recorded
