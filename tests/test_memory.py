@@ -2,7 +2,7 @@
 
 Each build runs the real command in a fresh interpreter that reports its own peak resident memory
 (``ru_maxrss``, which the kernel keeps, so nothing is sampled or timed). Two corpus sizes give the
-cost per added utterance: about 0.44 KB here between 9,000 and 30,000 (0.2 KB between 10,000 and 100,000;
+cost per added utterance: about 0.38 KB here between 9,000 and 30,000 (0.17 KB between 10,000 and 100,000;
 fixed-size buffers fill up at the small end). Holding the utterance records while loading (2.6 KB each), the
 features stage's pandas frame (0.7 KB), a cue profile per utterance (2.5 KB) or the run's records read whole
 for the dataset card (24 KB) pushes it over the bound. The feature cache is warmed first, so no feature worker
