@@ -62,10 +62,27 @@ def test_a_row_file_gives_back_each_row_of_the_matrix_bit_for_bit() -> None:
     matrix = np.random.default_rng(0).normal(size=(37, 21))
     matrix[3, 5] = np.nan
     matrix[10] = np.inf
-    rows = RowFile(matrix)
+    rows = RowFile.of(matrix)
     assert len(rows) == 37
     for i in (0, 3, 10, 36, -1):
         assert rows[i].tobytes() == matrix[i].tobytes()
     for bad in (37, -38):
         with pytest.raises(IndexError):
             rows[bad]
+
+
+def test_a_row_file_is_filled_row_by_row_in_any_order_and_read_back_by_blocks_and_columns(monkeypatch) -> None:
+    monkeypatch.setattr(spool_module, "BLOCK_ROWS", 4)  # several blocks, the last one short
+    matrix = np.random.default_rng(1).normal(size=(11, 3))
+    rows = RowFile(11, 3)
+    assert np.isnan(rows.block(0, 11)).all()  # not measured until written
+    for i in (7, 0, 10, 3, 1, 2, 4, 5, 6, 8, 9):
+        rows[i] = matrix[i]
+    assert rows.block(0, 11).tobytes() == matrix.tobytes()
+    assert rows.block(9, 50).tobytes() == matrix[9:].tobytes() and rows.block(5, 5).shape == (0, 3)
+    assert [c.tobytes() for c in rows.columns([2, 0])] == [matrix[:, 2].tobytes(), matrix[:, 0].tobytes()]
+    rows.block(0, 2)[0, 0] = 99.0  # a block is the caller's copy
+    assert rows[0].tobytes() == matrix[0].tobytes()
+    with pytest.raises(ValueError):
+        rows[0] = [1.0, 2.0]
+    assert len(RowFile(0, 3)) == 0 and RowFile(0, 3).columns([1])[0].size == 0

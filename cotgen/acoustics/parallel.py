@@ -34,6 +34,7 @@ from cotgen.core.errors import CotgenError
 from cotgen.core.id_index import IdColumnBuilder
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.orphans import die_with
+from cotgen.core.spool import RowFile
 
 T = TypeVar("T")
 MAX_BATCH = 8  # items per task: small enough that the last tasks do not leave cores idle
@@ -75,10 +76,10 @@ def _values(row: Row) -> dict[str, Any]:
 
 
 class _Columns:
-    """The table's values, filled in place as results arrive: no dict is kept per row."""
+    """The table's values, written to disk row by row as results arrive: no dict, nor the matrix, in memory."""
 
     def __init__(self, n: int) -> None:
-        self.values = np.full((n, len(FEATURE_COLUMNS)), np.nan)
+        self.values = RowFile(n, len(FEATURE_COLUMNS))
         self.errors: dict[int, str] = {}
 
     def set(self, index: int, values: Row) -> None:

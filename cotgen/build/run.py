@@ -392,7 +392,9 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         max_audio_seconds=config.max_audio_seconds,
     )
     release_freed_memory()
-    return _prepared(corpus, features, run_dir)
+    prepared = _prepared(corpus, features, run_dir)
+    release_freed_memory()  # the cue columns the references were computed from
+    return prepared
 
 
 # How many clips a "could not be measured" warning names before it says how many more there are.
@@ -417,12 +419,12 @@ def _prepared(corpus: CorpusColumns, features: FeatureTable, run_dir: Path) -> P
     if errors:
         audio = {uid: path for uid, path in corpus.audio_items() if uid in errors}
         logger.warning("features: %s", unmeasured_summary(errors, corpus.size, audio))
-    values = features.values
-    columns = {feature: values[:, FEATURE_COLUMNS.index(feature)] for feature in CUE_FEATURES.values()}
+    cues = list(CUE_FEATURES.values())
+    columns = dict(zip(cues, features.values.columns([FEATURE_COLUMNS.index(feature) for feature in cues])))
     references = CueReferences.of_codes(
         columns, (corpus.speaker_codes, corpus.speaker_names), (corpus.gender_codes, corpus.gender_names)
     )
-    return Prepared(corpus, run_dir, RowFile(values), references, errors)
+    return Prepared(corpus, run_dir, features.values, references, errors)
 
 
 @dataclass(frozen=True)
@@ -1027,7 +1029,9 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
         max_audio_seconds=config.max_audio_seconds,
     )
     release_freed_memory()
-    return _prepared(corpus, features, run_dir)
+    prepared = _prepared(corpus, features, run_dir)
+    release_freed_memory()  # the cue columns the references were computed from
+    return prepared
 
 
 @dataclass(frozen=True)

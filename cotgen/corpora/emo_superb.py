@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from cotgen.core.errors import CotgenError
@@ -188,7 +189,7 @@ def load(root: Path, class_set: ClassSet, allow_missing_audio: bool = False) -> 
     audio_dir = path.parent.parent / AUDIO_DIR
     if not allow_missing_audio:
         require_paths("EMO-SUPERB", path.parent.parent, f"{LAYOUT}; or pass --allow-missing-audio", [audio_dir])
-    load = assemble(NAME, [*dropped, *_entries(rows, codes, smoothing, audio_dir)], class_set, allow_missing_audio)
+    load = assemble(NAME, chain(dropped, _entries(rows, codes, smoothing, audio_dir)), class_set, allow_missing_audio)
     fold = _FOLD.match(path.name)
     load.notes.update(
         {
