@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy
 
-from cotgen.core.divergence import bhattacharyya, format_distribution, js, kl, round_distribution
+from cotgen.core.divergence import EXACT_DECIMALS, bhattacharyya, format_distribution, js, kl, round_distribution
 
 probability = st.one_of(st.just(0.0), st.floats(1e-9, 1))  # no subnormals: scipy overflows on them
 probabilities = st.lists(probability, min_size=2, max_size=8).filter(lambda v: sum(v) > 1e-3)
@@ -124,3 +124,13 @@ _hundredths = st.lists(st.integers(0, 100), min_size=2, max_size=6).filter(any).
 def test_rounding_hands_out_hundredths_as_before(values, decimals):
     dist = {f"c{i}": v for i, v in enumerate(values)}
     assert list(round_distribution(dist, decimals).items()) == list(_rounded_before(dist, decimals).items())
+
+
+def test_hundredths_need_no_rounding_after_the_division() -> None:
+    """round_distribution divides whole units by 10**d and skips round() for d <= EXACT_DECIMALS: every such
+    quotient must already be its own rounding (checked for every unit a distribution can hold)."""
+    for decimals in range(EXACT_DECIMALS + 1):
+        scale = 10**decimals
+        for units in range(scale + 2):
+            quotient = units / scale
+            assert round(quotient, decimals) == quotient and math.copysign(1.0, quotient) == 1.0, (units, decimals)

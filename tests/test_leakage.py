@@ -191,3 +191,11 @@ def test_a_trace_is_checked_as_each_of_its_texts_alone(texts: list[str], transcr
     )
     alone = [leak for where, text in trace_texts(trace) for leak in find_leaks(text, TARGET, transcript, shown, where)]
     assert trace_leaks(trace, TARGET, transcript, shown) == alone
+    written: list[str] = []  # what else the prompt showed: written once, if a text gets past the early return
+
+    def write_shown() -> str:
+        written.append(shown)
+        return shown
+
+    assert trace_leaks(trace, TARGET, transcript, write_shown) == alone
+    assert len(written) <= 1

@@ -34,6 +34,7 @@ from cotgen.build.outcome import (
 )
 from cotgen.build.teach_pool import Outcome, Result, TeachSettings, item_messages, run_pool
 from cotgen.prompts.templates import PromptInputs, PromptSet
+from cotgen.records.leakage import Shown
 from cotgen.records.run_records import RejectReason, TemplateRef, Usage
 from cotgen.records.trace import TraceError
 from cotgen.teachers.bounds import DEADLINE_GRACE_S
@@ -119,7 +120,7 @@ class ShapeWatch:
 
 
 def _checked(
-    answer: Answer, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: str, events: bool
+    answer: Answer, item: Item, measured: Mapping[str, str | None], checks: Checks, shown: Shown, events: bool
 ) -> Printed | tuple[str, RejectReason, str]:
     """The answer as a printed trace, or what is wrong with it (stage, reject reason, detail) for a repair turn or a
     reject."""
@@ -160,7 +161,7 @@ async def teach_item(
     turn = 0
     repairing = False
     repaired: set[str] = set()
-    shown = inputs.evidence_text()
+    shown = inputs.evidence_text  # written by the leak check only when an answer states a number
     try:
         while True:
             turn += 1

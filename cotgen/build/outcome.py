@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cotgen.core.divergence import as_vector, format_distribution, js, kl
 from cotgen.records.consistency import MIN_COHERENCE, Violation, trace_coherence, trace_violations
 from cotgen.records.faithfulness_gate import DEFAULT_MIN_FAITHFULNESS
-from cotgen.records.leakage import leak_detail, trace_leaks
+from cotgen.records.leakage import Shown, leak_detail, trace_leaks
 from cotgen.records.measurements import DEFAULT_STYLE, TextStyle
 from cotgen.records.run_records import RejectReason, RejectRecord, TemplateRef, TraceRecord, Usage
 from cotgen.records.trace import (
@@ -340,15 +340,16 @@ def content_problem(
     answer: Printed,
     measured: Mapping[str, str | None],
     checks: Checks,
-    shown: str = "",
+    shown: Shown = "",
 ) -> tuple[RejectReason, str] | None:
     """The first content check a valid trace fails, as (reject reason, detail), or None when it passes them all.
 
     In order: a gold's distribution must match the human one (``distribution_mismatch``); no trace may contradict
     itself (``inconsistent``, :mod:`cotgen.records.consistency`); a gold may not narrate the target it was shown
     (``leaks_target``, :mod:`cotgen.records.leakage`; ``shown`` is what else its prompt showed, whose numbers it
-    may quote); the cited cues must be faithful to the measurements (``unfaithful``). Each is checked on the
-    trace as printed (``answer``, :meth:`Printed.of` with the same ``measured``), the text a student would read.
+    may quote, or how to write it: it is written only for a trace that states a number); the cited cues must be
+    faithful to the measurements (``unfaithful``). Each is checked on the trace as printed (``answer``,
+    :meth:`Printed.of` with the same ``measured``), the text a student would read.
     """
     shown_trace = answer.trace
     mismatch = _printed_mismatch(item, shown_trace.distribution, checks.gold_tolerance)

@@ -730,7 +730,7 @@ class _Builder:
             record = printed_record(item, answer, TEACHER_NAME, template_ref(item.mode), Usage(), self.config.style)
             # The rules write the human distribution, consistently, from the measured levels: a problem is a bug,
             # never hidden, and rejected like a model's answer (no repair: the rules would write the same again).
-            shown = inputs_of(item, profile).evidence_text()
+            shown = inputs_of(item, profile).evidence_text  # written only when the trace states a number
             problem = content_problem(item, answer, levels, self.config.checks(), shown)
             if problem is None:
                 done(record)

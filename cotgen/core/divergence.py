@@ -107,7 +107,15 @@ def round_distribution(distribution: Mapping[str, float], decimals: int = 2) -> 
         order = sorted(range(len(codes)), key=lambda i: (-(scaled[i] - units[i]), i))
         for i in order[:short]:
             units[i] += 1
+    if 0 <= decimals <= EXACT_DECIMALS:
+        return {code: u / scale for code, u in zip(codes, units)}
     return {code: round(u / scale, decimals) for code, u in zip(codes, units)}
+
+
+# round(u / 10**d, d) is u / 10**d itself for every whole u from 0 to 10**d + 1 (the units a distribution's values
+# can hold) and every d up to this: the quotient is the double nearest u / 10**d, and rounding it to d places
+# gives that number back. tests/test_divergence.py checks each u and d; three calls a build item skip the rounding.
+EXACT_DECIMALS = 4
 
 
 def format_distribution(distribution: Mapping[str, float], decimals: int = 2) -> str:

@@ -218,6 +218,11 @@ def find_leaks(
     return _Exemptions.of(target, transcript, shown).leaks(text, where)
 
 
+# What else a prompt showed (its measurements in words and numbers), or how to write it: a text's numbers are held
+# against it only when the text states one, so most traces never need it written.
+Shown = str | Callable[[], str]
+
+
 @dataclass(frozen=True)
 class _Exemptions:
     """What one prompt lets a text say: the transcript's words, the numbers it and the measurements show, and the
@@ -227,10 +232,10 @@ class _Exemptions:
 
     values: list[float]
     transcript: str
-    shown: str
+    shown: Shown
 
     @classmethod
-    def of(cls, target: Mapping[str, float], transcript: str | None, shown: str) -> _Exemptions:
+    def of(cls, target: Mapping[str, float], transcript: str | None, shown: Shown) -> _Exemptions:
         return cls(values=_target_values(target), transcript=transcript or "", shown=shown)
 
     @cached_property
@@ -239,7 +244,8 @@ class _Exemptions:
 
     @cached_property
     def exempt_numbers(self) -> set[float]:
-        return _numbers_in(f"{self.transcript}\n{self.shown}")
+        shown = self.shown if isinstance(self.shown, str) else self.shown()
+        return _numbers_in(f"{self.transcript}\n{shown}")
 
     def leaks(self, text: str, where: str, among: _Rules = _PATTERNS) -> list[Leak]:
         """The leaking sentences of ``text``; ``among``: the rules it could match (:func:`trace_leaks`), else all."""
@@ -278,7 +284,7 @@ def trace_texts(trace: Trace) -> Iterable[tuple[str, str]]:
 
 
 def trace_leaks(
-    trace: Trace, target: Mapping[str, float], transcript: str | None = None, shown: str = ""
+    trace: Trace, target: Mapping[str, float], transcript: str | None = None, shown: Shown = ""
 ) -> list[Leak]:
     """Every leaking sentence of a trace's free text (see the module docstring for the rules).
 
