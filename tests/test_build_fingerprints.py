@@ -22,7 +22,7 @@ from loopback_server import LoopbackServer
 from pydantic import BaseModel
 from test_corpora_iemocap import release  # noqa: F401  (the IEMOCAP fixture, reused)
 
-from cotgen.build.fingerprint import FingerprintContext, _plain
+from cotgen.build.fingerprint import FingerprintContext
 from cotgen.build.outcome import Item
 from cotgen.build.run import BuildConfig, BuildSummary, WorkPlan, prepare, prompt_inputs, run_build
 from cotgen.build.state import RunState
@@ -250,7 +250,7 @@ def test_an_item_carries_the_prompt_inputs_its_fingerprint_hashed(tmp_path: Path
 
 
 def _plain_before(value: object) -> object:
-    """The prompt inputs' walk as written before it read each dataclass's field names once per class."""
+    """The prompt inputs' walk into dicts and lists that came before the encoder read dataclasses itself."""
     if value is None or isinstance(value, (str, int, float)):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -278,9 +278,15 @@ _prompt_inputs = st.builds(
 )
 
 
-@given(_prompt_inputs)
-def test_the_fingerprint_reads_prompt_inputs_as_before(inputs: PromptInputs) -> None:
-    assert fingerprint_json(_plain(inputs)) == fingerprint_json(_plain_before(inputs))
+_levels = st.none() | st.dictionaries(st.sampled_from(["pitch", "rate"]), st.sampled_from(["low", "high"]))
+
+
+@given(_prompt_inputs, _levels)
+def test_the_fingerprint_reads_prompt_inputs_as_before(inputs: PromptInputs, levels: dict | None) -> None:
+    """The encoder reads the dataclasses, their mappings and their models itself: the same text as the walk did."""
+    parts = {"id": "a", "inputs": inputs, "levels": levels}
+    assert fingerprint_json(parts) == fingerprint_json({**parts, "inputs": _plain_before(inputs)})
+    assert fingerprint_json(inputs) == fingerprint_json(_plain_before(inputs))
 
 
 _params = st.dictionaries(st.text(max_size=6), _numbers | st.booleans() | st.text(max_size=4) | st.lists(_numbers))

@@ -13,13 +13,10 @@ fingerprint.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel
 
 from cotgen.build.outcome import Item, Mode
 from cotgen.prompts.templates import PromptInputs
@@ -96,38 +93,8 @@ def utterance_fingerprint(
             "audio": utt.audio,
             "classes": list(utt.classes),
             "human": dict(utt.distribution),
-            "inputs": None if inputs is None else _plain(inputs),
+            "inputs": inputs,  # a dataclass: encoded field by field (cotgen.records.fingerprint)
             "levels": None if levels is None else dict(levels),
             "features_error": features_error,
         }
     )
-
-
-def _plain(inputs: PromptInputs) -> dict[str, Any]:
-    """The prompt inputs as JSON-ready values, every field of them (a field added later is hashed too).
-
-    A shallow walk rather than :func:`dataclasses.asdict`, whose deep copies were most of the cost
-    of fingerprinting a resumed build. Every item of a build is fingerprinted as it comes up, so the
-    walk reads each dataclass's field names once per class (:func:`_field_names`), not once per value.
-    """
-    return {name: _json_ready(getattr(inputs, name)) for name in _field_names(type(inputs))}
-
-
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    """The field names of a dataclass, in declaration order (what :func:`dataclasses.fields` gives, read once)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _json_ready(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    if hasattr(type(value), "__dataclass_fields__"):  # a dataclass instance (dataclasses.is_dataclass, not a class)
-        return {name: _json_ready(getattr(value, name)) for name in _field_names(type(value))}
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value  # anything else is left to the JSON encoder, which refuses what it cannot encode

@@ -141,6 +141,8 @@ class BuildProgress:
         )
 
     def _refresh(self, advance: int = 0) -> None:
+        if self._progress.disable:  # no line to draw (--no-progress, not a terminal): the counts above are all
+            return
         self._progress.update(self._task, advance=advance, status=self._status())
 
     def finished(self, outcome: TraceRecord | RejectRecord | Unfinished) -> None:

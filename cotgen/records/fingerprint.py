@@ -12,6 +12,8 @@ same server identity, so "same fingerprint" and "same cached answer" agree.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -33,8 +35,9 @@ def canonical_json(value: Any) -> str:
 def fingerprint(parts: Mapping[str, Any]) -> str:
     """The hex sha256 of ``parts`` as canonical JSON.
 
-    NaN is allowed (an unmeasured feature is content too), and a pydantic model inside ``parts`` (a
-    dialogue context turn, say) counts by its JSON dump, so a new kind of prompt input needs no code here.
+    NaN is allowed (an unmeasured feature is content too), a pydantic model inside ``parts`` (a dialogue
+    context turn, say) counts by its JSON dump and a dataclass (the prompt inputs) by its fields, so a new
+    kind of prompt input needs no code here.
     """
     return text_fingerprint(fingerprint_json(dict(parts)))
 
@@ -50,9 +53,25 @@ def text_fingerprint(text: str) -> str:
 
 
 def _model_json(value: Any) -> Any:
+    """What the encoder writes for a value JSON has no form for: a pydantic model's JSON dump, a dataclass's fields
+    (the encoder sorts them and encodes what they hold), any other mapping as a dict.
+
+    Called from inside the C encoder, so the prompt inputs (a dataclass) are encoded without a Python walk that
+    first copies them into dicts and lists: every build item is fingerprinted as it comes up.
+    """
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    if isinstance(value, Mapping):
+        return {str(key): item for key, item in value.items()}
     raise TypeError(f"{type(value).__name__} is not part of a fingerprint's JSON")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in declaration order (what :func:`dataclasses.fields` gives, read once)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 # The encoders json.dumps builds on every call with these options (json.dumps(value, **options) is
