@@ -377,6 +377,11 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         config.include_no_majority,
     )
     release_freed_memory()  # what loading freed, before the stages that keep memory to the end
+    return _measured(corpus, run_dir, config, config.dask_scheduler)
+
+
+def _measured(corpus: CorpusColumns, run_dir: Path, config: BuildConfig, dask_scheduler: str | None) -> Prepared:
+    """Measure (or reuse) the features of ``corpus``, write features.parquet and compute the cue references."""
     # Imported here, once the corpus records are gone: the features table needs pandas and pyarrow
     # (about 80 MB), which would otherwise sit under the peak of loading the corpus.
     from cotgen.acoustics.stage import measure_and_write
@@ -387,7 +392,7 @@ def prepare(config: BuildConfig, run_dir: Path) -> Prepared:
         run_dir,
         workers=config.workers,
         cache_dir=config.cache,
-        dask_scheduler=config.dask_scheduler,
+        dask_scheduler=dask_scheduler,
         progress=config.progress,
         max_audio_seconds=config.max_audio_seconds,
     )
@@ -1017,22 +1022,7 @@ def prepare_from_run(config: BuildConfig, run_dir: Path) -> Prepared:
     pairs source) must see exactly the utterances and cue levels the build saw; features come from
     the cache, so nothing is measured twice.
     """
-    from cotgen.acoustics.stage import measure_and_write  # pandas and pyarrow, as in :func:`prepare`
-
-    corpus = CorpusColumns.read(run_dir / UTTERANCES_FILE)
-    features = measure_and_write(
-        corpus.audio_items(),
-        corpus.size,
-        run_dir,
-        workers=config.workers,
-        cache_dir=config.cache,
-        progress=config.progress,
-        max_audio_seconds=config.max_audio_seconds,
-    )
-    release_freed_memory()
-    prepared = _prepared(corpus, features, run_dir)
-    release_freed_memory()  # the cue columns the references were computed from
-    return prepared
+    return _measured(CorpusColumns.read(run_dir / UTTERANCES_FILE), run_dir, config, dask_scheduler=None)
 
 
 @dataclass(frozen=True)

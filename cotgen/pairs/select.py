@@ -23,15 +23,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
 ChosenRule = Literal["gold", "best"]
-CHOSEN_RULES: tuple[ChosenRule, ...] = ("gold", "best")
+CHOSEN_RULES: tuple[ChosenRule, ...] = get_args(ChosenRule)
 Strategy = Literal["balanced", "hardest", "worst", "random"]
-STRATEGIES: tuple[Strategy, ...] = ("balanced", "hardest", "worst", "random")
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 NoPairReason = Literal[
     "no_candidates",
     "no_readable_candidate",
@@ -40,14 +40,7 @@ NoPairReason = Literal[
     "chosen_above_max",
     "no_rejected_beyond_margin",
 ]
-NO_PAIR_REASONS: tuple[NoPairReason, ...] = (
-    "no_candidates",
-    "no_readable_candidate",
-    "gold_inconsistent",
-    "gold_above_max",
-    "chosen_above_max",
-    "no_rejected_beyond_margin",
-)
+NO_PAIR_REASONS: tuple[NoPairReason, ...] = get_args(NoPairReason)
 # Scores equal up to float noise must count as equal when compared against the margin.
 _TOLERANCE = 1e-12
 

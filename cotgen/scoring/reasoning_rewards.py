@@ -159,6 +159,22 @@ def _scores(
     return reasoning_scores(text, classes, measured, order)
 
 
+def _part_rewards(
+    part: str,
+    completions: Sequence[Any],
+    target_distribution: Sequence[Any] | None,
+    cue_levels: Sequence[Any] | None,
+    stages: Sequence[Any] | None,
+) -> list[float]:
+    """One part of :class:`ReasoningScores` per completion: 0 when its sections cannot be read or the part is None."""
+    out = []
+    for text, classes, measured, order in _rows(completions, target_distribution, cue_levels, stages):
+        scores = _scores(text, classes, measured, order)
+        value = None if scores is None else getattr(scores, part)
+        out.append(0.0 if value is None else value)
+    return out
+
+
 def ambiguity_consistency_reward(
     completions: Sequence[Any],
     target_distribution: Sequence[Any] | None = None,
@@ -166,11 +182,7 @@ def ambiguity_consistency_reward(
     **_: Any,
 ) -> list[float]:
     """Share of the ambiguity checks the completion passes against its own distribution (0 when unreadable)."""
-    out = []
-    for text, classes, _levels, order in _rows(completions, target_distribution, None, stages):
-        scores = _scores(text, classes, None, order)
-        out.append(0.0 if scores is None else scores.ambiguity)
-    return out
+    return _part_rewards("ambiguity", completions, target_distribution, None, stages)
 
 
 def cue_faithfulness_reward(
@@ -181,11 +193,7 @@ def cue_faithfulness_reward(
     **_: Any,
 ) -> list[float]:
     """Faithfulness of the claimed cue levels to the clip's measured ``cue_levels`` (0 when unreadable/unmeasured)."""
-    out = []
-    for text, classes, measured, order in _rows(completions, target_distribution, cue_levels, stages):
-        scores = _scores(text, classes, measured, order)
-        out.append(0.0 if scores is None or scores.faithfulness is None else scores.faithfulness)
-    return out
+    return _part_rewards("faithfulness", completions, target_distribution, cue_levels, stages)
 
 
 def evidence_coherence_reward(
@@ -195,11 +203,7 @@ def evidence_coherence_reward(
     **_: Any,
 ) -> list[float]:
     """Coherence of the evidence the cues point to with the completion's distribution (0 when unreadable)."""
-    out = []
-    for text, classes, _levels, order in _rows(completions, target_distribution, None, stages):
-        scores = _scores(text, classes, None, order)
-        out.append(0.0 if scores is None else scores.coherence)
-    return out
+    return _part_rewards("coherence", completions, target_distribution, None, stages)
 
 
 def combine(
