@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +92,7 @@ def test_no_secret_reaches_a_file_a_log_or_the_terminal(
     run, cache = tmp_path / "run", tmp_path / "cache"
     shown: list[str] = []
 
-    def cotgen(*args: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["cotgen", *args])
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        shown.extend([captured.out, captured.err])
-        return code
+    cotgen = _cli(monkeypatch, capsys, shown)
 
     plan = [Fault(UNAUTHORIZED), Fault(RATE_LIMIT, retry_after="0")]
     with LoopbackServer(plan=plan) as server:
@@ -179,17 +170,7 @@ def test_no_credential_of_the_base_url_reaches_a_written_byte(
     run, cache = tmp_path / "run", tmp_path / "cache"
     shown: list[str] = []
 
-    def cotgen(*args: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["cotgen", *args])
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        shown.extend([captured.out, captured.err])
-        return code
+    cotgen = _cli(monkeypatch, capsys, shown)
 
     def with_credentials(url: str) -> str:
         return url.replace("http://", f"http://{URL_USER}:{quote(URL_PASSWORD, safe='')}@")
@@ -225,3 +206,21 @@ def test_no_credential_of_the_base_url_reaches_a_written_byte(
     assert {name: why for name, why in found.items() if why} == {}
     assert url_leaks("".join(shown).encode()) == []
     assert url_leaks(caplog.text.encode()) == []
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], shown: list[str]) -> Callable[..., int]:
+    """``cotgen ARGS`` in this process: its exit status, with what it printed appended to ``shown``."""
+
+    def cotgen(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["cotgen", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        shown.extend([captured.out, captured.err])
+        return code
+
+    return cotgen
