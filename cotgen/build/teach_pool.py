@@ -109,15 +109,20 @@ async def run_pool(
     (:class:`SendingStopped`) ends without an outcome; the items in flight finish and are handed to
     ``done`` as usual. A stop of the teacher (:class:`TeacherStopped`: an outage, a failing server...)
     ends the same way, so the answers already paid for are kept (the client refuses every request
-    after the stop, so the others end at their next one), and is raised once they have. Any other
-    error cancels the other workers and propagates at once.
+    after the stop, so the others end at their next one), and is raised once they have; so does an
+    error of ``items`` itself (a record that cannot be read back, a helper process that died). Any
+    other error cancels the other workers and propagates at once.
     """
     pending = iter(items)  # shared by the workers: one event loop thread, so each next() is whole
-    halted: list[TeacherStopped] = []
+    halted: list[Exception] = []
 
     async def worker() -> None:
         while not halted and (stop is None or not stop.is_set()):
-            item = next(pending, _END)
+            try:
+                item = next(pending, _END)
+            except Exception as exc:  # noqa: BLE001 - the items' source failed: raised once the items in flight end
+                halted.append(exc)
+                return
             if item is _END:
                 return
             try:
