@@ -65,7 +65,7 @@ from cotgen.build.teach_pool import Outcome, TeachSettings
 from cotgen.core.durable_files import merge_run_json, recover_jsonl, write_jsonl_atomic
 from cotgen.core.errors import CotgenError, Interrupted
 from cotgen.core.forked import forked_items
-from cotgen.core.heap import release_freed_memory
+from cotgen.core.heap import frozen_heap, release_freed_memory
 from cotgen.core.id_index import IdIndex, IdIndexBuilder
 from cotgen.core.limits import MAX_AUDIO_SECONDS
 from cotgen.core.paths import run_dir as default_run_dir
@@ -890,7 +890,7 @@ class _Builder:
             stopped: TeacherStopped | None = None
             # The items are made before the run state opens its files and the progress display starts its thread.
             items = self.work(plan, prepared, pending)
-            with items as work, state, BuildProgress(pending, config.progress, self.console) as progress:
+            with frozen_heap(), items as work, state, BuildProgress(pending, config.progress, self.console) as progress:
                 done = self.finish(state, progress)
                 try:
                     if self.model is None:
