@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +104,62 @@ def test_an_error_making_an_item_stops_the_build_with_its_message_and_keeps_what
     summary = _build(server, out, cache)
     assert summary.skipped == kept and summary.traces == 72
     assert len(server.chat_requests) == 72 - kept  # the rerun asks only for what was not done
+
+
+_KILLED_BUILD = """
+import sys
+from pathlib import Path
+from cotgen.build.run import BuildConfig, run_build
+run_build(BuildConfig(teacher="openai:loopback", base_url=sys.argv[1], out=Path(sys.argv[2]), cache=Path(sys.argv[3]),
+                      samples=8, concurrency=2, progress=False))
+"""
+
+
+def _forked_children(pid: int) -> list[int]:
+    """The processes forked by ``pid`` without a new program: same command line (multiprocessing's resource
+    tracker, also a child, runs its own)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while the folder was read
+            continue
+        if int(fields[1]) == pid and (stat.parent / "cmdline").read_bytes() == command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_helper_ends_when_the_build_is_killed(tmp_path: Path, cache: Path) -> None:
+    # 216 items (24 utterances, gold and 8 samples) do not fit in the pipe: the helper is still there, blocked on it.
+    out = tmp_path / "run"
+    with LoopbackServer(latency=0.15) as srv:
+        build = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, srv.base_url, str(out), str(cache)])
+        try:
+            helpers = _helpers_once_teaching(build, out / "traces.jsonl")
+        finally:
+            build.kill()  # the test's kill, and no build left running when an assertion fails
+            build.wait()
+    gone_by = time.monotonic() + 10
+    while _alive(helpers[0]) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not _alive(helpers[0])  # its pipe's reader is gone: the helper ended instead of waiting forever
+
+
+def _helpers_once_teaching(build: subprocess.Popen, traces: Path) -> list[int]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and build.poll() is None:
+        if traces.exists() and traces.read_text().count("\n") >= 2:
+            helpers = _forked_children(build.pid)
+            assert len(helpers) == 1, helpers
+            return helpers
+        time.sleep(0.02)
+    raise AssertionError("the build ended before it could be killed")
