@@ -29,6 +29,7 @@ import pickle
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -86,7 +87,12 @@ def _started(child: BaseProcess) -> BaseProcess | None:
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        child.start()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns at every fork of a process with other threads. Here they are numpy's OpenBLAS
+            # pool, which its own fork handlers stop and restart, and threads of the caller's (a test's server)
+            # whose locks the child never takes; cotgen's own (the progress display) start after the fork.
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+            child.start()
     except OSError:
         return None
     finally:
