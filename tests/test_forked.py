@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,3 +157,27 @@ def test_without_fork_the_generator_runs_here(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(forked, "fork_available", lambda: False)
     with forked_items(lambda: (os.getpid() for _ in range(3))) as received:
         assert list(received) == [os.getpid()] * 3
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
+def test_a_bug_in_the_generator_arrives_with_where_it_was_raised_in_the_child() -> None:
+    def make_items() -> Iterator[int]:
+        yield 1
+        raise ValueError("a bug")
+
+    with forked_items(make_items) as received:
+        assert next(received) == 1
+        with pytest.raises(ValueError, match="a bug") as raised:
+            next(received)
+    notes = "\n".join(getattr(raised.value, "__notes__", []))
+    assert "helper process" in notes and "make_items" in notes
+
+
+def test_a_users_error_arrives_as_it_is_one_line() -> None:
+    def make() -> Iterator[int]:
+        raise CotgenError("utterances.jsonl:1: not a valid Utterance")
+        yield 0
+
+    with forked_items(make) as received, pytest.raises(CotgenError) as raised:
+        next(received)
+    assert not getattr(raised.value, "__notes__", None)

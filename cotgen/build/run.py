@@ -823,7 +823,7 @@ class _Builder:
     def work(self, plan: WorkPlan, prepared: Prepared, pending: int) -> AbstractContextManager[Iterator[WorkItem]]:
         """The plan's items; for a model asked item by item, made in a forked helper (:mod:`cotgen.core.forked`).
 
-        Reading each utterance back, its cue profile, prompt inputs and fingerprint were a third of a cached
+        Reading each utterance back, its cue profile, prompt inputs and fingerprint were a quarter of a cached
         item's time on the thread that checks the answers; the helper makes them on the other core. The template
         teacher and batches take the items here: their builds are not waiting on a server or a cache.
         """

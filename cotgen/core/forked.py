@@ -2,7 +2,7 @@
 
 Why: a build's items are prepared one by one (the utterance read back from disk and validated, its cue
 profile, its prompt inputs and its fingerprint) on the thread that also checks the teacher's answers and
-writes the records. On a rerun answered from the response cache that preparation was a third of each item's
+writes the records. On a rerun answered from the response cache that preparation was a quarter of each item's
 time, and on two cores the other core sat idle. A forked child inherits everything the generator needs
 (the corpus columns, the feature rows, the plan) without copying or pickling it, runs the generator, and
 sends its items back pickled in batches through a pipe; the parent unpickles an item in a tenth of the time
@@ -174,7 +174,15 @@ def _send(sender: Connection, batch: list[Item]) -> bool:
 
 
 def _sendable(exc: Exception) -> Exception:
-    """``exc`` itself when it survives pickling, else an error carrying its type, message and traceback."""
+    """``exc`` itself when it survives pickling, else an error carrying its type, message and traceback.
+
+    An error that is not the user's (not a :class:`CotgenError`: a bug) takes its traceback in the child along as
+    a note (Python 3.11+), since the parent's traceback ends where it re-raises it.
+    """
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None and not isinstance(exc, CotgenError):
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        add_note(f"raised in the helper process preparing the items:\n{where}")
     try:
         pickle.loads(pickle.dumps(exc))
     except (pickle.PickleError, TypeError, AttributeError, ValueError):  # e.g. __init__ needing other arguments
