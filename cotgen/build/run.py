@@ -825,7 +825,8 @@ class _Builder:
 
         Reading each utterance back, its cue profile, prompt inputs and fingerprint were a quarter of a cached
         item's time on the thread that checks the answers; the helper makes them on the other core. The template
-        teacher and batches take the items here: their builds are not waiting on a server or a cache.
+        teacher takes the items here: its builds are the ones the memory benchmark measures, and they were never
+        measured forked. Batches read the plan themselves.
         """
         if pending and self.model is not None and self.config.batch_mode is None:
             return forked_items(partial(plan.work, prepared))
